@@ -1,0 +1,171 @@
+// Typed configuration: the environment is read once, validated with fastest-validator, and turned
+// into one Config object. A bad value stops the process at start with the variable named.
+import os from "node:os";
+import path from "node:path";
+import { createHash } from "node:crypto";
+import Validator from "fastest-validator";
+
+export const ROLES = ["sessions", "api"] as const;
+export type Role = (typeof ROLES)[number];
+export const ENGINES = ["simulator", "wwebjs"] as const;
+export type EngineName = (typeof ENGINES)[number];
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  /** Roles this process hosts (SERVICES). */
+  services: Role[];
+  nodeId: string;
+  /** Empty = embedded mode (one process, no transporter). */
+  transporter: string;
+  redisUrl: string;
+  embedded: boolean;
+  dataDir: string;
+  sessionsDir: string;
+  engine: EngineName;
+  /** A separate simulated network; empty = start one in-process (embedded, simulator engine). */
+  simUrl: string;
+  simPort: number;
+  simKeepaliveMs: number;
+  simQrRotateMs: number;
+  chromePath: string;
+  maxSessionsPerInstance: number;
+  launchConcurrency: number;
+  launchStaggerMs: number;
+  engineStartTimeoutMs: number;
+  leaseTtlMs: number;
+  moveWaitMs: number;
+  apiHost: string;
+  apiPort: number;
+  /** sha256 hex digests of the admin keys from API_KEYS (plain keys are hashed on read). */
+  apiKeyHashes: string[];
+  backupTarget: string;
+  backupCron: string;
+  s3Endpoint: string;
+  logLevel: LogLevel;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`Invalid configuration: ${variable}: ${message}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const num = (min: number, max: number) => ({ type: "number", integer: true, min, max, convert: true, optional: true }) as const;
+
+const schema = {
+  NODE_ID: { type: "string", pattern: /^[A-Za-z0-9._-]{1,64}$/, optional: true, messages: { stringPattern: "expected 1-64 characters of A-Z a-z 0-9 . _ -" } },
+  TRANSPORTER: { type: "string", pattern: /^(nats:\/\/.+)?$/, optional: true, messages: { stringPattern: "expected a NATS URL like nats://127.0.0.1:4222, or empty for embedded mode" } },
+  REDIS_URL: { type: "string", pattern: /^(rediss?:\/\/.+)?$/, optional: true, messages: { stringPattern: "expected redis://host:port[/db], or empty" } },
+  WA_ENGINE: { type: "enum", values: [...ENGINES], optional: true },
+  WA_SIM_URL: { type: "string", pattern: /^(https?:\/\/[^\s/]+\/?)?$/, optional: true, messages: { stringPattern: "expected http://host:port of a simulated network, or empty" } },
+  WA_SIM_PORT: num(0, 65535),
+  WA_SIM_KEEPALIVE_MS: num(100, 600_000),
+  WA_SIM_QR_ROTATE_MS: num(100, 600_000),
+  MAX_SESSIONS_PER_INSTANCE: num(1, 100_000),
+  LAUNCH_CONCURRENCY: num(1, 256),
+  LAUNCH_STAGGER_MS: num(0, 60_000),
+  ENGINE_START_TIMEOUT_MS: num(1000, 600_000),
+  LEASE_TTL_MS: num(1000, 600_000),
+  MOVE_WAIT_MS: num(0, 600_000),
+  API_HOST: { type: "string", min: 1, optional: true },
+  API_PORT: num(0, 65535),
+  API_KEYS: { type: "string", optional: true },
+  BACKUP_TARGET: { type: "string", pattern: /^((s3:\/\/[a-z0-9.-]{3,63}(\/.*)?)|(file:\/\/\/.*))?$/, optional: true, messages: { stringPattern: "expected s3://bucket/prefix or file:///absolute/path" } },
+  BACKUP_CRON: { type: "string", pattern: /^(\S+\s+){4,5}\S+$/, optional: true, messages: { stringPattern: "expected a cron expression with 5 or 6 fields, e.g. '0 * * * *'" } },
+  S3_ENDPOINT: { type: "string", pattern: /^(https?:\/\/.+)?$/, optional: true, messages: { stringPattern: "expected an http(s) URL" } },
+  LOG_LEVEL: { type: "enum", values: [...LOG_LEVELS], optional: true },
+} as const;
+
+const check = new Validator({ useNewCustomCheckerFunction: true }).compile({ $$root: false, ...schema } as any);
+
+function parseServices(raw: string | undefined): Role[] {
+  if (!raw || !raw.trim()) return [...ROLES];
+  const names = raw.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const n of names) {
+    if (!(ROLES as readonly string[]).includes(n)) {
+      throw new ConfigError("SERVICES", `unknown role "${n}"; expected a comma list of: ${ROLES.join(", ")}`);
+    }
+  }
+  if (!names.length) throw new ConfigError("SERVICES", `expected a comma list of: ${ROLES.join(", ")}`);
+  return [...new Set(names)] as Role[];
+}
+
+/** Hashes API_KEYS entries: `sha256:<64 hex>` is taken as is, anything else is a plain key. */
+export function parseApiKeys(raw: string | undefined, hash: (s: string) => string): string[] {
+  if (!raw) return [];
+  return raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((k, i) => {
+      if (k.startsWith("sha256:")) {
+        const hex = k.slice(7).toLowerCase();
+        if (!/^[0-9a-f]{64}$/.test(hex)) throw new ConfigError("API_KEYS", `entry ${i + 1} starts with sha256: but is not 64 hex digits`);
+        return hex;
+      }
+      if (k.length < 16) throw new ConfigError("API_KEYS", `entry ${i + 1} is shorter than 16 characters; use a long random key`);
+      return hash(k);
+    });
+}
+
+export function sha256Hex(s: string): string {
+  return createHash("sha256").update(s, "utf8").digest("hex");
+}
+
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+  const input: Record<string, unknown> = {};
+  for (const k of Object.keys(schema)) {
+    const v = env[k];
+    if (v !== undefined && v !== "") input[k] = v;
+  }
+  const result = check(input);
+  if (result !== true) {
+    const first = (result as any[])[0];
+    const field: string = first.field;
+    const shown = field === "API_KEYS" ? "" : ` (got ${JSON.stringify(String(env[field]))})`;
+    throw new ConfigError(field, `${first.message}${shown}`);
+  }
+  const v = input as any;
+  const services = parseServices(env.SERVICES);
+  const transporter: string = v.TRANSPORTER ?? "";
+  const embedded = transporter === "";
+  const dataDir = path.resolve(cwd, env.DATA_DIR || "./data");
+  const sessionsDir = path.resolve(cwd, env.SESSIONS_DIR || path.join(dataDir, "sessions"));
+  const engine: EngineName = v.WA_ENGINE ?? (embedded ? "simulator" : "wwebjs");
+
+  return {
+    services,
+    nodeId: v.NODE_ID ?? `${os.hostname().replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 40)}-${process.pid}`,
+    transporter,
+    redisUrl: v.REDIS_URL ?? "",
+    embedded,
+    dataDir,
+    sessionsDir,
+    engine,
+    simUrl: (v.WA_SIM_URL ?? "").replace(/\/$/, ""),
+    simPort: v.WA_SIM_PORT ?? 3100,
+    simKeepaliveMs: v.WA_SIM_KEEPALIVE_MS ?? 5000,
+    simQrRotateMs: v.WA_SIM_QR_ROTATE_MS ?? 20000,
+    chromePath: env.CHROME_PATH || "/usr/bin/chromium",
+    maxSessionsPerInstance: v.MAX_SESSIONS_PER_INSTANCE ?? 750,
+    launchConcurrency: v.LAUNCH_CONCURRENCY ?? 2,
+    launchStaggerMs: v.LAUNCH_STAGGER_MS ?? 200,
+    engineStartTimeoutMs: v.ENGINE_START_TIMEOUT_MS ?? 60000,
+    leaseTtlMs: v.LEASE_TTL_MS ?? 10000,
+    moveWaitMs: v.MOVE_WAIT_MS ?? 10000,
+    apiHost: v.API_HOST ?? "0.0.0.0",
+    apiPort: v.API_PORT ?? 3000,
+    apiKeyHashes: parseApiKeys(env.API_KEYS, sha256Hex),
+    backupTarget: v.BACKUP_TARGET ?? "",
+    backupCron: v.BACKUP_CRON ?? "0 * * * *",
+    s3Endpoint: v.S3_ENDPOINT ?? "",
+    logLevel: v.LOG_LEVEL ?? "info",
+  };
+}

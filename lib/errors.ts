@@ -1,0 +1,97 @@
+// The error catalogue: every error wafleet returns has a stable code and one HTTP status.
+// Errors extend Moleculer's so they cross nodes intact (`type` carries the code, `code` the status).
+import { Errors } from "moleculer";
+
+export interface ErrorSpec {
+  status: number;
+  message: string;
+  retryable?: boolean;
+}
+
+export const ERROR_CATALOGUE = {
+  VALIDATION_ERROR: { status: 400, message: "The request is invalid" },
+  INVALID_JSON: { status: 400, message: "The body is not valid JSON" },
+  UNAUTHORIZED: { status: 401, message: "A valid API key is required (Authorization: Bearer <key> or X-Api-Key)" },
+  FORBIDDEN: { status: 403, message: "This key may not do that" },
+  FORBIDDEN_WORKSPACE: { status: 403, message: "This key is not allowed to reach that workspace" },
+  NOT_FOUND: { status: 404, message: "No such route" },
+  SESSION_NOT_FOUND: { status: 404, message: "Session not found" },
+  METHOD_NOT_ALLOWED: { status: 405, message: "Method not allowed on this route" },
+  SESSION_EXISTS: { status: 409, message: "A session with this id already exists in the workspace" },
+  SESSION_NOT_READY: { status: 409, message: "The session is not connected to WhatsApp (status must be WORKING)" },
+  QR_NOT_AVAILABLE: { status: 409, message: "No QR code to show: the session is not waiting for a scan" },
+  PAYLOAD_TOO_LARGE: { status: 413, message: "The request body is too large" },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "The body must be application/json" },
+  RATE_LIMITED: { status: 429, message: "Too many requests" },
+  INTERNAL_ERROR: { status: 500, message: "Internal error" },
+  ENGINE_ERROR: { status: 502, message: "The WhatsApp engine failed to do that" },
+  INSTANCE_AT_CAPACITY: { status: 503, message: "This node runs as many sessions as it may", retryable: true },
+  SERVICE_UNAVAILABLE: { status: 503, message: "The service is not available right now", retryable: true },
+  STALE_FENCING_TOKEN: { status: 409, message: "This node no longer owns the workspace" },
+  ENGINE_TIMEOUT: { status: 504, message: "The WhatsApp engine did not answer in time", retryable: true },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export class WafleetError extends Errors.MoleculerError {
+  constructor(code: ErrorCode, message?: string, details?: unknown) {
+    const spec: ErrorSpec = ERROR_CATALOGUE[code];
+    super(message ?? spec.message, spec.status, code, details as any);
+    this.name = "WafleetError";
+    this.retryable = spec.retryable === true;
+  }
+}
+
+/** The stable code of any error, Wafleet's or Moleculer's, as the API shows it. */
+export function errorCodeOf(err: any): ErrorCode {
+  if (err && typeof err.type === "string" && err.type in ERROR_CATALOGUE) return err.type as ErrorCode;
+  switch (err?.type) {
+    case "VALIDATION_ERROR":
+      return "VALIDATION_ERROR";
+    case "SERVICE_NOT_FOUND":
+    case "SERVICE_NOT_AVAILABLE":
+    case "REQUEST_TIMEOUT":
+    case "REQUEST_REJECTED":
+      return "SERVICE_UNAVAILABLE";
+    case "UNAUTHORIZED":
+    case "NO_TOKEN":
+    case "INVALID_TOKEN":
+      return "UNAUTHORIZED";
+    case "FORBIDDEN":
+      return "FORBIDDEN";
+    case "NOT_FOUND":
+      return "NOT_FOUND";
+    case "PAYLOAD_TOO_LARGE":
+      return "PAYLOAD_TOO_LARGE";
+    case "UNSUPPORTED_MEDIA_TYPE":
+      return "UNSUPPORTED_MEDIA_TYPE";
+    case "RATE_LIMIT_EXCEEDED":
+      return "RATE_LIMITED";
+    case "INVALID_REQUEST_BODY":
+      return "INVALID_JSON";
+  }
+  if (err?.code === 413 || err?.status === 413 || err?.type === "entity.too.large") return "PAYLOAD_TOO_LARGE";
+  if (err?.code === 415) return "UNSUPPORTED_MEDIA_TYPE";
+  return "INTERNAL_ERROR";
+}
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: unknown };
+}
+
+/** The public shape of an error: no stack, no internal paths; 5xx messages are generic. */
+export function toErrorBody(err: any): { status: number; body: ErrorBody } {
+  const code = errorCodeOf(err);
+  const spec: ErrorSpec = ERROR_CATALOGUE[code];
+  let message: string = spec.message;
+  let details: unknown;
+  if (code === "VALIDATION_ERROR" && Array.isArray(err?.data)) {
+    details = err.data.map((d: any) => ({ field: d.field, message: d.message, type: d.type }));
+    const fields = [...new Set(err.data.map((d: any) => d.field).filter(Boolean))];
+    if (fields.length) message = `Invalid field(s): ${fields.join(", ")}`;
+  } else if (spec.status < 500 || code === "INSTANCE_AT_CAPACITY" || code === "ENGINE_TIMEOUT" || code === "ENGINE_ERROR") {
+    if (err instanceof Errors.MoleculerError && err.type === code && typeof err.message === "string") message = err.message;
+    if (err?.type === code && err?.data !== undefined && err?.data !== null) details = err.data;
+  }
+  return { status: spec.status, body: { error: details === undefined ? { code, message } : { code, message, details } } };
+}

@@ -1,0 +1,85 @@
+import path from "node:path";
+import { ConfigError, loadConfig, sha256Hex } from "../../lib/config";
+
+const base = { PATH: "/usr/bin" };
+
+function expectConfigError(env: Record<string, string>, variable: string, fragment?: RegExp) {
+  try {
+    loadConfig({ ...base, ...env }, "/srv/app");
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).variable).toBe(variable);
+    expect((err as Error).message).toContain(variable);
+    if (fragment) expect((err as Error).message).toMatch(fragment);
+    return;
+  }
+  throw new Error(`expected a ConfigError naming ${variable}`);
+}
+
+describe("configuration", () => {
+  it("defaults to embedded mode with every role, the simulator engine and ./data", () => {
+    const c = loadConfig(base, "/srv/app");
+    expect(c.embedded).toBe(true);
+    expect(c.transporter).toBe("");
+    expect(c.services).toEqual(["sessions", "api"]);
+    expect(c.engine).toBe("simulator");
+    expect(c.dataDir).toBe("/srv/app/data");
+    expect(c.sessionsDir).toBe("/srv/app/data/sessions");
+    expect(c.apiPort).toBe(3000);
+    expect(c.simPort).toBe(3100);
+    expect(c.simKeepaliveMs).toBe(5000);
+    expect(c.maxSessionsPerInstance).toBe(750);
+    expect(c.apiKeyHashes).toEqual([]);
+  });
+
+  it("derives SESSIONS_DIR from DATA_DIR unless it is set", () => {
+    expect(loadConfig({ ...base, DATA_DIR: "/var/wafleet" }).sessionsDir).toBe("/var/wafleet/sessions");
+    expect(loadConfig({ ...base, DATA_DIR: "/var/wafleet", SESSIONS_DIR: "/mnt/efs/sessions" }).sessionsDir).toBe("/mnt/efs/sessions");
+    expect(loadConfig({ ...base, DATA_DIR: "rel" }, "/x").dataDir).toBe(path.resolve("/x", "rel"));
+  });
+
+  it("turns numbers from strings and checks their range", () => {
+    const c = loadConfig({ ...base, API_PORT: "8080", MAX_SESSIONS_PER_INSTANCE: "500", LAUNCH_CONCURRENCY: "3" });
+    expect(c.apiPort).toBe(8080);
+    expect(c.maxSessionsPerInstance).toBe(500);
+    expect(c.launchConcurrency).toBe(3);
+    expectConfigError({ API_PORT: "eighty" }, "API_PORT", /number/);
+    expectConfigError({ API_PORT: "70000" }, "API_PORT");
+    expectConfigError({ MAX_SESSIONS_PER_INSTANCE: "0" }, "MAX_SESSIONS_PER_INSTANCE");
+    expectConfigError({ LAUNCH_CONCURRENCY: "1.5" }, "LAUNCH_CONCURRENCY");
+  });
+
+  it("names the variable and what it expected for bad strings", () => {
+    expectConfigError({ WA_ENGINE: "baileys" }, "WA_ENGINE", /simulator/);
+    expectConfigError({ TRANSPORTER: "redis://x" }, "TRANSPORTER", /nats:\/\//);
+    expectConfigError({ BACKUP_TARGET: "ftp://x" }, "BACKUP_TARGET", /s3:\/\/bucket/);
+    expectConfigError({ SERVICES: "sessions,frontend" }, "SERVICES", /unknown role "frontend"/);
+    expectConfigError({ LOG_LEVEL: "loud" }, "LOG_LEVEL");
+    expectConfigError({ NODE_ID: "a/b" }, "NODE_ID");
+  });
+
+  it("uses wwebjs by default in cluster mode", () => {
+    const c = loadConfig({ ...base, TRANSPORTER: "nats://127.0.0.1:4222", SERVICES: "api" });
+    expect(c.embedded).toBe(false);
+    expect(c.engine).toBe("wwebjs");
+    expect(c.services).toEqual(["api"]);
+  });
+
+  it("hashes plain API keys and takes sha256: entries as they are, never echoing them in errors", () => {
+    const hex = sha256Hex("another-long-admin-key");
+    const c = loadConfig({ ...base, API_KEYS: `a-very-long-admin-key-1, sha256:${hex.toUpperCase()}` });
+    expect(c.apiKeyHashes).toEqual([sha256Hex("a-very-long-admin-key-1"), hex]);
+    try {
+      loadConfig({ ...base, API_KEYS: "short-secret" });
+      throw new Error("expected failure");
+    } catch (err) {
+      expect((err as ConfigError).variable).toBe("API_KEYS");
+      expect((err as Error).message).not.toContain("short-secret");
+    }
+    expectConfigError({ API_KEYS: "sha256:abc" }, "API_KEYS", /64 hex/);
+  });
+
+  it("treats empty variables as unset", () => {
+    expect(loadConfig({ ...base, API_PORT: "", TRANSPORTER: "" }).apiPort).toBe(3000);
+  });
+});
