@@ -1,0 +1,15 @@
+// Picks the engine factory for this node from the configuration.
+import type { Config } from "../config";
+import { ConfigError } from "../config";
+import { createSimulatorEngineFactory } from "./simulator";
+import type { EngineFactory } from "./types";
+
+export function createEngineFactory(config: Config, simUrl: string): EngineFactory {
+  switch (config.engine) {
+    case "simulator":
+      if (!simUrl) throw new ConfigError("WA_SIM_URL", "the simulator engine needs a simulated network: set WA_SIM_URL, or leave it empty in embedded mode to start one in-process");
+      return createSimulatorEngineFactory({ url: simUrl, startTimeoutMs: config.engineStartTimeoutMs });
+    case "wwebjs":
+      throw new ConfigError("WA_ENGINE", "the wwebjs engine is not part of this build yet; use WA_ENGINE=simulator");
+  }
+}

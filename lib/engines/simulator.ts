@@ -1,0 +1,499 @@
+// The simulator engine: a SessionEngine that is a client of the simulated WhatsApp network over one
+// real WebSocket, emitting whatsapp-web.js's events in its order (`qr`… or `authenticated` → `ready`).
+import { EventEmitter } from "node:events";
+import { randomBytes } from "node:crypto";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { WebSocket } from "ws";
+import { ulid } from "ulid";
+import type { ErrorCode } from "../errors";
+import { parsePhone, parseUserJid } from "../simulator/phone";
+import type { ClientFrame, ServerFrame, SimCredentials, SimIncomingMessage, SimMe } from "../simulator/protocol";
+import { widOf } from "../simulator/protocol";
+import type { EngineContext, EngineEvents, EngineFactory, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "./types";
+
+export interface SimulatorEngineOptions {
+  /** `http://host:port` of the simulated network; the engine connects to `<url>/ws`. */
+  url: string;
+  /** start() rejects if no QR is shown and the session is not ready by then. Default 30000. */
+  startTimeoutMs?: number;
+  /** sendMessage() (and requestPairingCode()) reject if the network has not acknowledged by then. Default 15000. */
+  sendTimeoutMs?: number;
+  /** Backoff between reconnect attempts: base doubles per attempt up to max, with jitter. Defaults 500 / 10000. */
+  reconnect?: { baseMs?: number; maxMs?: number };
+}
+
+/** An engine error with a stable code from lib/errors.ts (`type` too, so errorCodeOf maps it). */
+export class EngineError extends Error {
+  readonly type: ErrorCode;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "EngineError";
+    this.type = code;
+  }
+}
+
+/** stopped: not running; connecting: (re)connecting or waiting to; linking: showing QRs; ready: authenticated and in sync. */
+type Phase = "stopped" | "connecting" | "linking" | "ready";
+
+interface PendingSend {
+  frame: Extract<ClientFrame, { t: "send" }>;
+  promise: Promise<SentMessage>;
+  resolve(sent: SentMessage): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+interface Waiter<T> {
+  resolve(value: T): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+const CREDS_FILE = "creds.json";
+/** How long stop() and logout() wait for the socket to close before cutting it. */
+const CLOSE_WAIT_MS = 2000;
+
+export class SimulatorEngine extends EventEmitter<EngineEvents> implements SessionEngine {
+  private readonly wsUrl: string;
+  private readonly credsPath: string;
+  private readonly startTimeoutMs: number;
+  private readonly sendTimeoutMs: number;
+  private readonly backoffBaseMs: number;
+  private readonly backoffMaxMs: number;
+
+  private running = false;
+  private phase: Phase = "stopped";
+  /** Bumped by every start and stop, so continuations of an older run do nothing. */
+  private generation = 0;
+  private ws: WebSocket | undefined;
+  private lastSocketError: Error | undefined;
+  /** The socket on which `authenticated` was emitted, so each authenticated connection emits it once. */
+  private authenticatedOn: WebSocket | undefined;
+  private openedSinceStart = false;
+  private reconnectAttempts = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private creds: SimCredentials | undefined;
+  private me: EngineMe | undefined;
+  private startWaiter: (Waiter<void> & { promise: Promise<void> }) | undefined;
+  private codeWaiters: Waiter<string>[] = [];
+  private readonly pendingSends = new Map<string, PendingSend>();
+  /** Frames and socket closes are handled one at a time, in arrival order, even when a handler awaits disk. */
+  private inbound: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly ctx: EngineContext,
+    opts: SimulatorEngineOptions,
+  ) {
+    super();
+    const url = new URL(opts.url);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    url.pathname = `${url.pathname.replace(/\/$/, "")}/ws`;
+    this.wsUrl = url.toString();
+    this.credsPath = path.join(ctx.authDir, CREDS_FILE);
+    this.startTimeoutMs = opts.startTimeoutMs ?? 30000;
+    this.sendTimeoutMs = opts.sendTimeoutMs ?? 15000;
+    this.backoffBaseMs = opts.reconnect?.baseMs ?? 500;
+    this.backoffMaxMs = opts.reconnect?.maxMs ?? 10000;
+  }
+
+  start(): Promise<void> {
+    if (this.running) return this.startWaiter?.promise ?? Promise.resolve();
+    this.running = true;
+    this.phase = "connecting";
+    this.openedSinceStart = false;
+    this.reconnectAttempts = 0;
+    this.lastSocketError = undefined;
+    const gen = ++this.generation;
+    let waiter!: Waiter<void>;
+    const promise = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => this.fail(new EngineError("ENGINE_TIMEOUT", `The simulated network showed no QR and the session was not ready within ${this.startTimeoutMs} ms`)), this.startTimeoutMs);
+      waiter = { resolve, reject, timer };
+    });
+    this.startWaiter = { ...waiter, promise };
+    void this.boot(gen);
+    return promise;
+  }
+
+  async stop(): Promise<void> {
+    await this.closeSocket(this.shutdown(new EngineError("SESSION_NOT_READY", "The engine was stopped")));
+  }
+
+  async logout(): Promise<void> {
+    const ws = this.ws;
+    const linked = this.phase === "ready" && ws?.readyState === WebSocket.OPEN;
+    // Detach first, so the network's LOGOUT reply and close are not taken for a remote unlink or a lost connection.
+    this.shutdown(new EngineError("SESSION_NOT_READY", "The session was logged out"));
+    if (linked && ws) {
+      const closed = this.waitForClose(ws, CLOSE_WAIT_MS);
+      ws.send(JSON.stringify({ t: "logout" } satisfies ClientFrame));
+      await closed;
+    } else {
+      await this.closeSocket(ws);
+    }
+    this.creds = undefined;
+    await clearDir(this.ctx.authDir);
+  }
+
+  sendMessage(to: string, content: MessageContent, opts: SendOptions = {}): Promise<SentMessage> {
+    if (this.phase !== "ready") return Promise.reject(new EngineError("SESSION_NOT_READY", "The session is not connected to WhatsApp"));
+    const phone = parseUserJid(to);
+    if (!phone) return Promise.reject(new EngineError("VALIDATION_ERROR", `Cannot send to ${JSON.stringify(to)}: expected a phone number or <digits>@c.us`));
+    const id = opts.messageId ?? `SIM${ulid()}`;
+    const existing = this.pendingSends.get(id);
+    if (existing) return existing.promise;
+
+    const frame: PendingSend["frame"] = { t: "send", id, to: widOf(phone), body: content.text ?? content.caption ?? "" };
+    if (content.media) frame.media = { ...content.media };
+    let pending!: PendingSend;
+    const promise = new Promise<SentMessage>((resolve, reject) => {
+      const timer = setTimeout(() => this.settleSend(id, new EngineError("ENGINE_TIMEOUT", `The network did not acknowledge message ${id} within ${this.sendTimeoutMs} ms`)), this.sendTimeoutMs);
+      pending = { frame, promise: undefined as unknown as Promise<SentMessage>, resolve, reject, timer };
+    });
+    pending.promise = promise;
+    this.pendingSends.set(id, pending);
+    this.transmit(frame);
+    return promise;
+  }
+
+  requestPairingCode(phoneInput: string): Promise<string> {
+    if (this.phase !== "linking") return Promise.reject(new EngineError("QR_NOT_AVAILABLE", "A pairing code can only be asked for while the session waits to be linked"));
+    const phone = parsePhone(phoneInput);
+    if (!phone) return Promise.reject(new EngineError("VALIDATION_ERROR", `Not a phone number: ${JSON.stringify(phoneInput)}`));
+    return new Promise<string>((resolve, reject) => {
+      const waiter: Waiter<string> = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.codeWaiters = this.codeWaiters.filter((w) => w !== waiter);
+          reject(new EngineError("ENGINE_TIMEOUT", `No pairing code within ${this.sendTimeoutMs} ms`));
+        }, this.sendTimeoutMs),
+      };
+      this.codeWaiters.push(waiter);
+      this.transmit({ t: "pair_code", phone });
+    });
+  }
+
+  info(): EngineMe | undefined {
+    return this.me ? { ...this.me } : undefined;
+  }
+
+  // --- connection ---
+
+  private async boot(gen: number): Promise<void> {
+    try {
+      const creds = await readCreds(this.credsPath);
+      if (gen !== this.generation) return;
+      this.creds = creds;
+      this.connect();
+    } catch (err) {
+      if (gen === this.generation) this.fail(err as Error);
+    }
+  }
+
+  private connect(): void {
+    const ws = new WebSocket(this.wsUrl, { handshakeTimeout: Math.min(this.startTimeoutMs, 10000) });
+    this.ws = ws;
+    this.phase = "connecting";
+    ws.on("open", () => {
+      if (ws !== this.ws) return;
+      this.openedSinceStart = true;
+      this.transmit({ t: "hello", creds: this.creds, client: "wafleet-simulator-engine" });
+    });
+    ws.on("message", (data, isBinary) => {
+      if (isBinary) return;
+      let frame: ServerFrame;
+      try {
+        frame = JSON.parse(data.toString());
+      } catch {
+        return;
+      }
+      this.enqueue(() => this.onFrame(ws, frame));
+    });
+    ws.on("error", (err) => {
+      this.lastSocketError = err; // 'close' follows and decides what to do
+    });
+    ws.on("close", () => this.enqueue(() => this.onClose(ws)));
+  }
+
+  private enqueue(task: () => void | Promise<void>): void {
+    this.inbound = this.inbound.then(task).catch((err) => this.fail(err));
+  }
+
+  private transmit(frame: ClientFrame): void {
+    const ws = this.ws;
+    if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
+  }
+
+  private async onFrame(ws: WebSocket, frame: ServerFrame): Promise<void> {
+    if (ws !== this.ws || !this.running) return;
+    switch (frame.t) {
+      case "qr":
+        this.phase = "linking";
+        this.reconnectAttempts = 0;
+        this.notify("qr", frame.qr, frame.expiresAt);
+        this.settleStart();
+        return;
+      case "code": {
+        this.notify("code", frame.code);
+        const waiters = this.codeWaiters.splice(0);
+        for (const w of waiters) {
+          clearTimeout(w.timer);
+          w.resolve(frame.code);
+        }
+        return;
+      }
+      case "paired":
+        return this.onPaired(ws, frame.creds);
+      case "ready":
+        return this.onReady(ws, frame.me);
+      case "message":
+        return this.onMessage(frame.message);
+      case "ack":
+        if (frame.ack === "ERROR") this.settleSend(frame.id, new EngineError("ENGINE_ERROR", frame.error ?? "The network rejected the message"));
+        else if (frame.ack !== "PENDING") this.settleSend(frame.id, undefined, { ack: frame.ack, timestamp: frame.timestamp });
+        this.notify("message_ack", frame.id, frame.ack);
+        return;
+      case "logged_out":
+        return this.onLoggedOut(ws, frame.reason);
+      case "conflict": {
+        // Another connection owns this device now: never fight over it, stop for good.
+        const sock = this.shutdown(new EngineError("ENGINE_ERROR", "Another connection took over this WhatsApp device (conflict)"));
+        this.notify("disconnected", "CONFLICT");
+        void this.closeSocket(sock);
+        return;
+      }
+      case "error":
+        return; // the network closes the socket next; onClose reconnects
+    }
+  }
+
+  private async onPaired(ws: WebSocket, creds: SimCredentials): Promise<void> {
+    if (!isCreds(creds)) throw new Error("The network sent a paired frame without valid credentials");
+    const gen = this.generation;
+    await writeFileAtomic(this.credsPath, JSON.stringify(creds));
+    this.creds = creds;
+    if (gen !== this.generation || ws !== this.ws) return;
+    this.authenticatedOn = ws;
+    this.notify("authenticated");
+  }
+
+  private onReady(ws: WebSocket, me: SimMe): void {
+    this.me = { wid: me.wid, phone: me.phone, pushname: me.pushname, platform: me.platform };
+    this.phase = "ready";
+    this.reconnectAttempts = 0;
+    if (this.authenticatedOn !== ws) {
+      this.authenticatedOn = ws;
+      this.notify("authenticated");
+    }
+    if (!this.running || ws !== this.ws) return;
+    this.notify("ready", { ...this.me });
+    this.settleStart();
+    // Sends still waiting for their SERVER ack went out on a connection that died: same frame, same id,
+    // so the network drops it as a duplicate if the first one did arrive.
+    for (const p of this.pendingSends.values()) this.transmit(p.frame);
+  }
+
+  private onMessage(m: SimIncomingMessage): void {
+    const msg: EngineMessage = { id: m.id, from: m.from, to: m.to, body: m.body, timestamp: m.timestamp, fromMe: false };
+    if (m.media) msg.media = { ...m.media };
+    // A listener that throws has not taken the message: no ack, so the network redelivers it.
+    if (this.notify("message", msg)) this.transmit({ t: "recv_ack", id: m.id });
+  }
+
+  private async onLoggedOut(ws: WebSocket, reason: "LOGOUT" | "UNPAIRED"): Promise<void> {
+    const gen = this.generation;
+    this.ws = undefined;
+    this.phase = "connecting";
+    this.me = undefined;
+    this.creds = undefined;
+    this.authenticatedOn = undefined;
+    this.rejectInFlight(new EngineError("SESSION_NOT_READY", `The device was unlinked (${reason})`));
+    void this.closeSocket(ws);
+    await rm(this.credsPath, { force: true });
+    if (gen !== this.generation) return;
+    this.notify("disconnected", reason);
+    // Like WhatsApp Web, which shows a fresh QR in the same browser after an unlink.
+    if (gen === this.generation) this.connect();
+  }
+
+  private onClose(ws: WebSocket): void {
+    if (ws !== this.ws || !this.running) return;
+    this.ws = undefined;
+    this.authenticatedOn = undefined;
+    const was = this.phase;
+    this.phase = "connecting";
+    this.rejectCodeWaiters(new EngineError("SESSION_NOT_READY", "The connection to the network was lost"));
+    if (this.startWaiter && !this.openedSinceStart) {
+      const why = this.lastSocketError?.message ?? "connection closed";
+      this.fail(new EngineError("ENGINE_ERROR", `Cannot connect to the simulated WhatsApp network at ${this.wsUrl}: ${why}`));
+      return;
+    }
+    const gen = this.generation;
+    if (was === "ready" || was === "linking") this.notify("disconnected", "CONNECTION_LOST");
+    if (gen === this.generation) this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    const ceiling = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** Math.min(this.reconnectAttempts, 30));
+    this.reconnectAttempts++;
+    // Equal jitter: never hammer the network, and never all sessions of a node at the same instant.
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.running && !this.ws) this.connect();
+    }, delay);
+  }
+
+  // --- lifecycle helpers ---
+
+  /** Ends the run now: no reconnects, waiters rejected with `why`. Returns the socket for the caller to close. */
+  private shutdown(why: Error): WebSocket | undefined {
+    this.running = false;
+    this.generation++;
+    this.phase = "stopped";
+    this.me = undefined;
+    this.authenticatedOn = undefined;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    const start = this.startWaiter;
+    this.startWaiter = undefined;
+    if (start) {
+      clearTimeout(start.timer);
+      start.reject(why);
+    }
+    this.rejectInFlight(why);
+    const ws = this.ws;
+    this.ws = undefined;
+    return ws;
+  }
+
+  /** Gives up: start() rejects with `err` (if pending), `failed` is emitted, the engine is stopped. */
+  private fail(err: Error): void {
+    if (!this.running) return;
+    const hadStart = this.startWaiter !== undefined;
+    void this.closeSocket(this.shutdown(err));
+    if (!hadStart) this.notify("failed", err);
+  }
+
+  private settleStart(): void {
+    const start = this.startWaiter;
+    this.startWaiter = undefined;
+    if (!start) return;
+    clearTimeout(start.timer);
+    start.resolve();
+  }
+
+  private settleSend(id: string, err: Error | undefined, ok?: { ack: SentMessage["ack"]; timestamp: number }): void {
+    const p = this.pendingSends.get(id);
+    if (!p) return;
+    this.pendingSends.delete(id);
+    clearTimeout(p.timer);
+    if (err) p.reject(err);
+    else p.resolve({ id, to: p.frame.to, ack: ok!.ack, timestamp: ok!.timestamp });
+  }
+
+  private rejectInFlight(why: Error): void {
+    for (const id of [...this.pendingSends.keys()]) this.settleSend(id, why);
+    this.rejectCodeWaiters(why);
+  }
+
+  private rejectCodeWaiters(why: Error): void {
+    for (const w of this.codeWaiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(why);
+    }
+  }
+
+  private closeSocket(ws: WebSocket | undefined): Promise<void> {
+    if (!ws || ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+    const closed = this.waitForClose(ws, CLOSE_WAIT_MS);
+    if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+    else if (ws.readyState === WebSocket.OPEN) ws.close(1000);
+    return closed;
+  }
+
+  /** Resolves when `ws` has closed, cutting it after `ms` if the other side never completes the close. */
+  private waitForClose(ws: WebSocket, ms: number): Promise<void> {
+    if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        ws.terminate();
+        resolve();
+      }, ms);
+      ws.once("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Emits without letting a listener's exception break the engine's state machine (it would land
+   * in the frame chain). Returns false if a listener threw.
+   */
+  private notify<K extends keyof EngineEvents>(event: K, ...args: EngineEvents[K]): boolean {
+    try {
+      (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+export function createSimulatorEngineFactory(opts: SimulatorEngineOptions): EngineFactory {
+  return (ctx) => new SimulatorEngine(ctx, opts);
+}
+
+// --- auth folder ---
+
+function isCreds(value: unknown): value is SimCredentials {
+  const c = value as Record<string, unknown> | null;
+  return typeof c === "object" && c !== null && typeof c.deviceId === "string" && typeof c.secret === "string" && typeof c.phone === "string";
+}
+
+/** The stored credentials, or undefined if the session was never linked (or the file is not ours). */
+async function readCreds(file: string): Promise<SimCredentials | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err: any) {
+    if (err?.code === "ENOENT") return undefined;
+    throw err;
+  }
+  try {
+    const creds = JSON.parse(text);
+    return isCreds(creds) ? { deviceId: creds.deviceId, secret: creds.secret, phone: creds.phone } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Temp file + rename: a crash leaves the old credentials or the new ones, never a torn file. */
+async function writeFileAtomic(file: string, text: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  try {
+    await writeFile(tmp, text, { mode: 0o600 });
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+async function clearDir(dir: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch (err: any) {
+    if (err?.code === "ENOENT") return;
+    throw err;
+  }
+  await Promise.all(entries.map((e) => rm(path.join(dir, e), { recursive: true, force: true })));
+}

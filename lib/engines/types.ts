@@ -1,0 +1,97 @@
+// The one seam between the runtime and WhatsApp: every engine (simulator, wwebjs) implements
+// SessionEngine and emits the same events in the same order.
+import type { EventEmitter } from "node:events";
+import type { AckLevel } from "../simulator/protocol";
+
+export type { AckLevel } from "../simulator/protocol";
+
+export interface EngineMe {
+  /** `<phone>@c.us` */
+  wid: string;
+  phone: string;
+  pushname?: string;
+  platform?: string;
+}
+
+export interface EngineMedia {
+  mimetype: string;
+  /** base64 */
+  data: string;
+  filename?: string;
+}
+
+export interface EngineMessage {
+  id: string;
+  from: string;
+  to: string;
+  body: string;
+  /** Unix seconds */
+  timestamp: number;
+  fromMe: boolean;
+  media?: EngineMedia;
+}
+
+export interface MessageContent {
+  text?: string;
+  media?: EngineMedia;
+  caption?: string;
+}
+
+export interface SendOptions {
+  /** A client-chosen message id; engines that cannot choose ids ignore it. */
+  messageId?: string;
+}
+
+export interface SentMessage {
+  id: string;
+  to: string;
+  ack: AckLevel;
+  /** Unix seconds */
+  timestamp: number;
+}
+
+/**
+ * Events (EventEmitter):
+ *  - `qr` (qr: string, expiresAt: number)     a QR to scan; repeats on every rotation
+ *  - `code` (code: string)                     a pairing code
+ *  - `authenticated` ()                        credentials accepted (also on restore)
+ *  - `ready` (me: EngineMe)                    connected and in sync
+ *  - `message` (msg: EngineMessage)            an incoming message
+ *  - `message_ack` (id: string, ack: AckLevel) an outgoing message's ack changed
+ *  - `disconnected` (reason: string)           CONFLICT, LOGOUT, UNPAIRED, CONNECTION_LOST, ...
+ *  - `failed` (error: Error)                   the engine gave up; it is stopped
+ */
+export interface SessionEngine extends EventEmitter {
+  /** Resolves once the engine shows a QR or is authenticated; rejects if it cannot get there. */
+  start(): Promise<void>;
+  /** Stops the engine, keeping its auth data. Safe to call at any time, also during start(). */
+  stop(): Promise<void>;
+  /** Unlinks the device and deletes its auth data. Leaves the engine stopped. */
+  logout(): Promise<void>;
+  sendMessage(to: string, content: MessageContent, opts?: SendOptions): Promise<SentMessage>;
+  requestPairingCode(phone: string): Promise<string>;
+  info(): EngineMe | undefined;
+}
+
+export interface EngineContext {
+  workspaceId: string;
+  sessionId: string;
+  /** The session's `auth/` folder; the engine owns its content. */
+  authDir: string;
+}
+
+export type EngineFactory = (ctx: EngineContext) => SessionEngine;
+
+export type EngineEvents = {
+  qr: [qr: string, expiresAt: number];
+  code: [code: string];
+  authenticated: [];
+  ready: [me: EngineMe];
+  message: [msg: EngineMessage];
+  message_ack: [id: string, ack: AckLevel];
+  disconnected: [reason: string];
+  failed: [error: Error];
+};
+
+/** Reasons in `disconnected` that mean the device is no longer linked (auth is gone). */
+export const UNLINKED_REASONS = new Set(["LOGOUT", "UNPAIRED"]);

@@ -1,0 +1,154 @@
+// The network's admin API (`/sim/*`, JSON in and out): how tests and people act as phones and
+// contacts, inject faults and read the oracle. Validates input here; the network gets clean values.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { parseMedia } from "./media";
+import type { SimNetwork } from "./network";
+import { parsePhone } from "./phone";
+import type { SimFaults } from "./protocol";
+import { SimError } from "./sim-error";
+
+const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_LATENCY_MS = 60_000;
+
+type Body = Record<string, unknown>;
+interface Route {
+  method: "GET" | "POST";
+  path: RegExp;
+  /** Returns [status, json]; throws SimError for 4xx. */
+  handle(network: SimNetwork, params: string[], body: Body): [number, unknown];
+}
+
+const ROUTES: Route[] = [
+  { method: "GET", path: /^\/sim\/health$/, handle: () => [200, { ok: true }] },
+  { method: "GET", path: /^\/sim\/stats$/, handle: (n) => [200, n.stats()] },
+  { method: "GET", path: /^\/sim\/ledger$/, handle: (n) => [200, n.ledgerView()] },
+  { method: "GET", path: /^\/sim\/qr$/, handle: (n) => [200, { qrs: n.qrs() }] },
+  { method: "GET", path: /^\/sim\/faults$/, handle: (n) => [200, n.getFaults()] },
+  { method: "POST", path: /^\/sim\/faults$/, handle: (n, _p, body) => [200, n.setFaults(parseFaults(body))] },
+  {
+    method: "POST",
+    path: /^\/sim\/reset$/,
+    handle: (n) => {
+      n.reset();
+      return [200, { ok: true }];
+    },
+  },
+  {
+    method: "POST",
+    path: /^\/sim\/link$/,
+    handle: (n, _p, body) => {
+      const phone = requirePhone(body.phone, "phone");
+      if (typeof body.qr === "string" && body.qr) return [200, { me: n.link({ qr: body.qr, phone }) }];
+      if (typeof body.code === "string" && body.code) return [200, { me: n.link({ code: body.code, phone }) }];
+      throw new SimError("VALIDATION_ERROR", "qr (the scanned QR string) or code (a pairing code) is required", "qr");
+    },
+  },
+  {
+    method: "POST",
+    path: /^\/sim\/unlink$/,
+    handle: (n, _p, body) => {
+      n.unlink(requirePhone(body.phone, "phone"));
+      return [200, { ok: true }];
+    },
+  },
+  {
+    method: "POST",
+    path: /^\/sim\/contacts\/([^/]+)\/send$/,
+    handle: (n, [contact], body) => {
+      const from = requirePhone(contact, "contact");
+      const to = requirePhone(body.to, "to");
+      if (typeof body.body !== "string") throw new SimError("VALIDATION_ERROR", "body must be a string", "body");
+      const media = body.media === undefined ? undefined : parseMedia(body.media);
+      if (body.media !== undefined && !media) throw new SimError("VALIDATION_ERROR", "media needs mimetype and base64 data (filename optional)", "media");
+      return [202, n.contactSend(from, { to, body: body.body, media })];
+    },
+  },
+  { method: "GET", path: /^\/sim\/contacts\/([^/]+)\/inbox$/, handle: (n, [contact]) => [200, { messages: n.inbox(requirePhone(contact, "contact")) }] },
+];
+
+/** The HTTP request handler for the admin API; anything outside the route table is a 404. */
+export function createAdminHandler(network: SimNetwork): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    void serve(network, req, res).catch((err) => {
+      const e = err instanceof SimError ? err : undefined;
+      reply(res, e?.status ?? 500, e?.toBody() ?? { error: { code: "INTERNAL_ERROR", message: String(err?.message ?? err) } });
+    });
+  };
+}
+
+async function serve(network: SimNetwork, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? "/").split("?")[0];
+  let match: RegExpExecArray | null = null;
+  const route = ROUTES.find((r) => r.method === req.method && (match = r.path.exec(path)) !== null);
+  if (!route || !match) {
+    req.resume();
+    throw new SimError("NOT_FOUND", `No route ${req.method} ${path}`);
+  }
+  const params = (match as RegExpExecArray).slice(1).map((p) => safeDecode(p));
+  const body = req.method === "POST" ? await readJsonBody(req) : (req.resume(), {});
+  const [status, json] = route.handle(network, params, body);
+  reply(res, status, json);
+}
+
+function reply(res: ServerResponse, status: number, json: unknown): void {
+  if (res.headersSent) return;
+  const text = JSON.stringify(json);
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function readJsonBody(req: IncomingMessage): Promise<Body> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      // Past the cap, stop buffering but keep draining, so the client reads the 413 instead of a reset.
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on("error", reject);
+    req.on("end", () => (size > MAX_BODY_BYTES ? reject(new SimError("PAYLOAD_TOO_LARGE", `The body exceeds ${MAX_BODY_BYTES} bytes`)) : resolve(Buffer.concat(chunks))));
+  }).then(parseJsonObject);
+}
+
+function parseJsonObject(raw: Buffer): Body {
+  const text = raw.toString("utf8").trim();
+  if (!text) return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new SimError("INVALID_JSON", "The body is not valid JSON");
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new SimError("VALIDATION_ERROR", "The body must be a JSON object", "body");
+  return body as Body;
+}
+
+function requirePhone(value: unknown, field: string): string {
+  const phone = parsePhone(value);
+  if (!phone) throw new SimError("VALIDATION_ERROR", `${field} must be a phone number: 5-20 digits, optionally with a leading +`, field);
+  return phone;
+}
+
+function parseFaults(body: Body): Partial<SimFaults> {
+  const faults: Partial<SimFaults> = {};
+  if (body.latencyMs !== undefined) {
+    const v = body.latencyMs;
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > MAX_LATENCY_MS) throw new SimError("VALIDATION_ERROR", `latencyMs must be a number of milliseconds, 0-${MAX_LATENCY_MS}`, "latencyMs");
+    faults.latencyMs = v;
+  }
+  if (body.dropRate !== undefined) {
+    const v = body.dropRate;
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 1) throw new SimError("VALIDATION_ERROR", "dropRate must be a probability, 0-1", "dropRate");
+    faults.dropRate = v;
+  }
+  return faults;
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}

@@ -1,0 +1,497 @@
+// The simulated WhatsApp network: plays WhatsApp's servers (linking, resume, conflicts, keepalive,
+// acks, offline queues) and the phones and contacts around them, over one HTTP port (admin API + WebSocket).
+import { createServer } from "node:http";
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import type { AddressInfo } from "node:net";
+import { WebSocketServer } from "ws";
+import type { RawData, WebSocket } from "ws";
+import { ulid } from "ulid";
+import { createAdminHandler } from "./admin-api";
+import { SimConnection } from "./connection";
+import type { DeviceRecord, InboxMessage, IncomingRecord, LedgerSnapshot, LedgerView, OutgoingRecord } from "./ledger";
+import { SimLedger } from "./ledger";
+import { newDeviceId, newDeviceSecret, newPairingCode, newQrString, normalizePairingCode } from "./link-codes";
+import { parseMedia } from "./media";
+import { parsePhone, parseUserJid } from "./phone";
+import type { AckLevel, SimFaults, SimIncomingMessage, SimMe, SimMedia, SimStats } from "./protocol";
+import { widOf } from "./protocol";
+import { SimError } from "./sim-error";
+import { StateFile } from "./state-file";
+
+export type SimLog = (level: "info" | "warn" | "error", msg: string) => void;
+
+export interface SimNetworkOptions {
+  /** A connection that has not answered a ping for this long is dropped. Default 5000. */
+  keepaliveMs?: number;
+  /** A new QR is shown this often; the previous one expires then. Default 20000. */
+  qrRotateMs?: number;
+  /** Delay between a contact's inbox receiving a message and the sender's DEVICE ack. Default 50. */
+  deviceAckDelayMs?: number;
+  log?: SimLog;
+  /** State to start from (devices, messages, counters), e.g. loaded from a state file. */
+  state?: LedgerSnapshot;
+  /** Called after every change of the ledger, e.g. to persist it. */
+  onStateChange?: () => void;
+}
+
+export interface StartSimNetworkOptions extends Omit<SimNetworkOptions, "state" | "onStateChange"> {
+  /** 0 (default) = any free port. */
+  port?: number;
+  /** Default "127.0.0.1". */
+  host?: string;
+  /** Persist the ledger here, so a restarted network still knows its devices and queues. */
+  stateFile?: string;
+}
+
+export interface RunningSimNetwork {
+  /** `http://host:port`; engines connect to `<url>/ws`, the admin API is `<url>/sim/*`. */
+  url: string;
+  port: number;
+  network: SimNetwork;
+  close(): Promise<void>;
+}
+
+const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+const MAX_ID_LENGTH = 128;
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+export class SimNetwork {
+  readonly ledger: SimLedger;
+  private readonly keepaliveMs: number;
+  private readonly qrRotateMs: number;
+  private readonly deviceAckDelayMs: number;
+  private readonly log: SimLog;
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  private readonly connections = new Set<SimConnection>();
+  /** The one live authenticated connection of each device (deviceId -> connection). */
+  private readonly readyByDevice = new Map<string, SimConnection>();
+  private readonly byQr = new Map<string, SimConnection>();
+  private readonly byCode = new Map<string, SimConnection>();
+  private readonly ackTimers = new Set<NodeJS.Timeout>();
+  private readonly keepaliveTimer: NodeJS.Timeout;
+  private faults: SimFaults = { latencyMs: 0, dropRate: 0 };
+  private nextConnectionId = 1;
+  private closed = false;
+
+  constructor(opts: SimNetworkOptions = {}) {
+    this.keepaliveMs = opts.keepaliveMs ?? 5000;
+    this.qrRotateMs = opts.qrRotateMs ?? 20000;
+    this.deviceAckDelayMs = opts.deviceAckDelayMs ?? 50;
+    this.log = opts.log ?? (() => {});
+    this.ledger = new SimLedger(opts.onStateChange);
+    this.ledger.restore(opts.state);
+    // Several pings per keepalive window, so one late pong is not yet a missed keepalive.
+    this.keepaliveTimer = setInterval(() => this.checkKeepalives(), Math.max(10, Math.floor(this.keepaliveMs / 5)));
+  }
+
+  /** Hands an HTTP upgrade request to the network; only `/ws` is a WebSocket endpoint. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on("error", () => {});
+    const path = (req.url ?? "").split("?")[0];
+    if (this.closed || path !== "/ws") {
+      socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+  }
+
+  // --- admin operations (the phones and contacts) ---
+
+  /** A phone scans a QR (or types a pairing code): the connection showing it becomes a linked device. */
+  link(input: { qr: string; phone: string } | { code: string; phone: string }): SimMe {
+    const phone = this.requirePhone(input.phone, "phone");
+    let conn: SimConnection | undefined;
+    if ("qr" in input) {
+      conn = this.byQr.get(input.qr);
+      if (!conn?.live) throw new SimError("QR_NOT_FOUND", "No connection shows this QR (wrong or expired)");
+    } else {
+      conn = this.byCode.get(normalizePairingCode(input.code));
+      if (!conn?.live || conn.pairing?.phone !== phone) throw new SimError("CODE_NOT_FOUND", "No connection shows this pairing code for this phone");
+    }
+    this.stopLinking(conn);
+    const device: DeviceRecord = { deviceId: newDeviceId(), secret: newDeviceSecret(), phone, linkedAt: Date.now() };
+    const previous = this.ledger.putDevice(device);
+    if (previous) this.endDeviceConnection(previous, "UNPAIRED");
+    this.log("info", `linked ${phone} as ${device.deviceId} (connection ${conn.id})`);
+    conn.send({ t: "paired", creds: { deviceId: device.deviceId, secret: device.secret, phone } });
+    this.becomeReady(conn, device);
+    return this.meOf(phone);
+  }
+
+  /** The phone removes the linked device (WhatsApp's "log out" from the phone). */
+  unlink(phoneInput: string): void {
+    const phone = this.requirePhone(phoneInput, "phone");
+    const device = this.ledger.removeDevice(phone);
+    if (!device) throw new SimError("DEVICE_NOT_FOUND", `No device is linked for ${phone}`);
+    this.endDeviceConnection(device, "LOGOUT");
+    this.log("info", `unlinked ${phone}`);
+  }
+
+  /** A contact messages an account; delivered now if the account is online, else when it comes back. */
+  contactSend(contactInput: string, msg: { to: string; body: string; media?: SimMedia }): { id: string; queued: boolean } {
+    const contact = this.requirePhone(contactInput, "contact");
+    const toPhone = this.requirePhone(msg.to, "to");
+    const record: IncomingRecord = { id: `SIMC${ulid()}`, from: widOf(contact), toPhone, body: msg.body, timestamp: nowSeconds(), acked: false };
+    if (msg.media) record.media = msg.media;
+    this.ledger.addIncoming(record);
+    return { id: record.id, queued: !this.pushIncoming(record) };
+  }
+
+  /** Everything `contact` received; reading it marks it read and sends READ acks to online senders. */
+  inbox(contactInput: string): InboxMessage[] {
+    const contact = this.requirePhone(contactInput, "contact");
+    const { messages, newlyRead } = this.ledger.readInbox(contact);
+    for (const r of newlyRead) this.ackToSender(r.fromPhone, r.id, "READ");
+    return messages;
+  }
+
+  stats(): SimStats {
+    const l = this.ledger.stats();
+    return {
+      connections: this.connections.size,
+      linkedConnections: this.readyByDevice.size,
+      conflicts: l.conflicts,
+      sent: l.sent,
+      delivered: l.delivered,
+      duplicates: l.duplicates,
+      queued: l.queued,
+      devices: l.devices,
+    };
+  }
+
+  ledgerView(): LedgerView {
+    return this.ledger.view();
+  }
+
+  qrs(): { qr: string; expiresAt: number }[] {
+    return [...this.byQr.values()].flatMap((c) => (c.qr ? [{ ...c.qr }] : []));
+  }
+
+  getFaults(): SimFaults {
+    return { ...this.faults };
+  }
+
+  setFaults(faults: Partial<SimFaults>): SimFaults {
+    this.faults = { ...this.faults, ...faults };
+    this.log("info", `faults now latency=${this.faults.latencyMs}ms dropRate=${this.faults.dropRate}`);
+    return this.getFaults();
+  }
+
+  /** Forgets everything (devices, messages, counters, faults) and drops every connection. */
+  reset(): void {
+    for (const conn of [...this.connections]) this.drop(conn);
+    for (const t of this.ackTimers) clearTimeout(t);
+    this.ackTimers.clear();
+    this.faults = { latencyMs: 0, dropRate: 0 };
+    this.ledger.clear();
+  }
+
+  /** Drops every connection and stops all timers; the network serves nothing afterwards. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.keepaliveTimer);
+    for (const t of this.ackTimers) clearTimeout(t);
+    this.ackTimers.clear();
+    for (const conn of [...this.connections]) this.drop(conn);
+    this.wss.close();
+  }
+
+  // --- connections ---
+
+  private accept(ws: WebSocket): void {
+    if (this.closed) {
+      ws.terminate();
+      return;
+    }
+    const conn = new SimConnection(this.nextConnectionId++, ws, () => this.faults.latencyMs);
+    this.connections.add(conn);
+    ws.on("error", () => {}); // a 'close' always follows
+    ws.on("close", () => {
+      this.detach(conn);
+      conn.dispose();
+    });
+    ws.on("message", (data, isBinary) => this.onRawFrame(conn, data, isBinary));
+  }
+
+  private onRawFrame(conn: SimConnection, data: RawData, isBinary: boolean): void {
+    if (!conn.live) return;
+    if (this.faults.dropRate > 0 && Math.random() < this.faults.dropRate) {
+      this.log("info", `fault: dropping connection ${conn.id}`);
+      this.drop(conn);
+      return;
+    }
+    conn.receive(() => this.handleFrame(conn, data, isBinary));
+  }
+
+  private handleFrame(conn: SimConnection, data: RawData, isBinary: boolean): void {
+    let frame: any;
+    try {
+      if (isBinary) throw new Error("binary");
+      frame = JSON.parse(data.toString());
+    } catch {
+      return this.protocolError(conn, "BAD_JSON", "Frames must be JSON text");
+    }
+    if (typeof frame !== "object" || frame === null) return this.protocolError(conn, "BAD_FRAME", "A frame is a JSON object with a `t` field");
+    switch (frame.t) {
+      case "hello":
+        return this.onHello(conn, frame.creds);
+      case "pair_code":
+        return this.onPairCode(conn, frame.phone);
+      case "send":
+        return this.onSend(conn, frame);
+      case "recv_ack":
+        return this.onRecvAck(conn, frame.id);
+      case "logout":
+        return this.onLogout(conn);
+      default:
+        return this.protocolError(conn, "UNKNOWN_FRAME", `Unknown frame type ${JSON.stringify(frame.t)}`);
+    }
+  }
+
+  private onHello(conn: SimConnection, creds: unknown): void {
+    if (conn.phase !== "new") return this.protocolError(conn, "UNEXPECTED_HELLO", "hello is only valid as the first frame");
+    if (creds === undefined || creds === null) {
+      conn.phase = "linking";
+      this.showQr(conn);
+      conn.qrTimer = setInterval(() => this.showQr(conn), this.qrRotateMs);
+      return;
+    }
+    const { deviceId, secret } = creds as Record<string, unknown>;
+    const device = typeof deviceId === "string" ? this.ledger.deviceById(deviceId) : undefined;
+    if (!device || device.secret !== secret) {
+      conn.send({ t: "logged_out", reason: "UNPAIRED" });
+      this.end(conn, "UNPAIRED");
+      return;
+    }
+    this.becomeReady(conn, device);
+  }
+
+  private onPairCode(conn: SimConnection, phoneInput: unknown): void {
+    if (conn.phase !== "linking") return this.protocolError(conn, "NOT_LINKING", "pair_code is only valid while linking (after a hello without creds)");
+    const phone = parsePhone(phoneInput);
+    if (!phone) return this.protocolError(conn, "BAD_PHONE", "pair_code needs a phone number (digits, 5-20)");
+    // Asking for a code switches the connection from QR to phone-number linking, as WhatsApp Web does.
+    this.stopLinking(conn);
+    let code = newPairingCode();
+    while (this.byCode.has(code)) code = newPairingCode();
+    conn.pairing = { code, phone };
+    this.byCode.set(code, conn);
+    conn.send({ t: "code", code });
+  }
+
+  private onSend(conn: SimConnection, frame: Record<string, unknown>): void {
+    const id = frame.id;
+    if (typeof id !== "string" || !id || id.length > MAX_ID_LENGTH) return this.protocolError(conn, "BAD_FRAME", `send needs an id (a string of 1-${MAX_ID_LENGTH} chars)`);
+    const fail = (error: string) => conn.send({ t: "ack", id, ack: "ERROR", timestamp: nowSeconds(), error });
+    const device = conn.device;
+    if (conn.phase !== "ready" || !device) return fail("NOT_READY: the connection is not authenticated");
+    const to = parseUserJid(frame.to);
+    if (!to) return fail("BAD_RECIPIENT: `to` must be <digits>@c.us or a phone number");
+    if (typeof frame.body !== "string") return fail("BAD_BODY: `body` must be a string");
+    const media = frame.media === undefined ? undefined : parseMedia(frame.media);
+    if (frame.media !== undefined && !media) return fail("BAD_MEDIA: `media` needs mimetype and base64 data");
+
+    const existing = this.ledger.findOutgoing(device.phone, id);
+    if (existing) {
+      // A resend after a lost ack: acknowledge again so the client can stop, but never deliver twice.
+      // The acks it may have missed follow, so its view of the message catches up.
+      this.ledger.countDuplicate();
+      conn.send({ t: "ack", id, ack: "SERVER", timestamp: existing.timestamp });
+      if (existing.deliveries > 0) conn.send({ t: "ack", id, ack: "DEVICE", timestamp: nowSeconds() });
+      if (existing.read) conn.send({ t: "ack", id, ack: "READ", timestamp: nowSeconds() });
+      return;
+    }
+    const toAccount = this.ledger.deviceOfPhone(to) !== undefined;
+    const record: OutgoingRecord = { id, fromPhone: device.phone, to: widOf(to), body: frame.body, timestamp: nowSeconds(), deliveries: 0, toAccount, read: false };
+    if (media) record.media = media;
+    this.ledger.acceptOutgoing(record);
+    conn.send({ t: "ack", id, ack: "SERVER", timestamp: record.timestamp });
+
+    if (toAccount) {
+      // Another linked account: it arrives as that account's incoming message; DEVICE when it acks.
+      const incoming: IncomingRecord = { id, from: widOf(device.phone), toPhone: to, body: record.body, timestamp: record.timestamp, acked: false };
+      if (media) incoming.media = media;
+      this.ledger.addIncoming(incoming);
+      this.pushIncoming(incoming);
+      return;
+    }
+    this.ledger.deliverToContact(record);
+    const timer = setTimeout(() => {
+      this.ackTimers.delete(timer);
+      this.ackToSender(record.fromPhone, id, "DEVICE");
+    }, this.deviceAckDelayMs);
+    this.ackTimers.add(timer);
+  }
+
+  private onRecvAck(conn: SimConnection, id: unknown): void {
+    if (conn.phase !== "ready" || !conn.device || typeof id !== "string") return;
+    const record = this.ledger.ackIncoming(conn.device.phone, id);
+    if (!record) return;
+    const senderPhone = record.from.replace(/@.*$/, "");
+    const sent = this.ledger.findOutgoing(senderPhone, id);
+    if (sent?.toAccount && sent.to === widOf(record.toPhone)) {
+      this.ledger.countOutgoingDelivery(sent);
+      this.ackToSender(senderPhone, id, "DEVICE");
+    }
+  }
+
+  private onLogout(conn: SimConnection): void {
+    if (conn.phase === "ready" && conn.device && this.ledger.deviceById(conn.device.deviceId)) {
+      this.ledger.removeDevice(conn.device.phone);
+      this.log("info", `${conn.device.phone} logged out from its device`);
+      this.endDeviceConnection(conn.device, "LOGOUT");
+      return;
+    }
+    this.end(conn, "LOGOUT");
+  }
+
+  /** Authenticates `conn` as `device`: one live connection per device, the older one loses. */
+  private becomeReady(conn: SimConnection, device: DeviceRecord): void {
+    const older = this.readyByDevice.get(device.deviceId);
+    if (older && older !== conn) {
+      this.ledger.countConflict();
+      this.log("warn", `conflict: device ${device.deviceId} (${device.phone}) connected twice; dropping connection ${older.id}`);
+      older.send({ t: "conflict" });
+      this.end(older, "CONFLICT");
+    }
+    conn.phase = "ready";
+    conn.device = device;
+    this.readyByDevice.set(device.deviceId, conn);
+    conn.send({ t: "ready", me: this.meOf(device.phone) });
+    // At-least-once: everything not yet acked goes again, oldest first.
+    for (const m of this.ledger.pendingIncoming(device.phone)) conn.send({ t: "message", message: toWire(m) });
+  }
+
+  /** Sends an incoming message to its account's live connection; false if the account is offline. */
+  private pushIncoming(record: IncomingRecord): boolean {
+    const conn = this.liveConnectionOf(record.toPhone);
+    if (!conn) return false;
+    conn.send({ t: "message", message: toWire(record) });
+    return true;
+  }
+
+  private ackToSender(phone: string, id: string, ack: AckLevel): void {
+    this.liveConnectionOf(phone)?.send({ t: "ack", id, ack, timestamp: nowSeconds() });
+  }
+
+  private liveConnectionOf(phone: string): SimConnection | undefined {
+    const device = this.ledger.deviceOfPhone(phone);
+    return device && this.readyByDevice.get(device.deviceId);
+  }
+
+  /** Tells a device's live connection it is no longer linked, and closes it. */
+  private endDeviceConnection(device: DeviceRecord, reason: "LOGOUT" | "UNPAIRED"): void {
+    const conn = this.readyByDevice.get(device.deviceId);
+    if (!conn) return;
+    conn.send({ t: "logged_out", reason });
+    this.end(conn, reason);
+  }
+
+  private showQr(conn: SimConnection): void {
+    if (conn.qr) this.byQr.delete(conn.qr.qr);
+    conn.qr = { qr: newQrString(), expiresAt: Date.now() + this.qrRotateMs };
+    this.byQr.set(conn.qr.qr, conn);
+    conn.send({ t: "qr", qr: conn.qr.qr, expiresAt: conn.qr.expiresAt });
+  }
+
+  private stopLinking(conn: SimConnection): void {
+    if (conn.qrTimer) clearInterval(conn.qrTimer);
+    conn.qrTimer = undefined;
+    if (conn.qr) this.byQr.delete(conn.qr.qr);
+    conn.qr = undefined;
+    if (conn.pairing) this.byCode.delete(conn.pairing.code);
+    conn.pairing = undefined;
+  }
+
+  private checkKeepalives(): void {
+    const deadline = Date.now() - this.keepaliveMs;
+    for (const conn of this.connections) {
+      if (conn.lastPongAt < deadline) {
+        this.log("info", `keepalive: connection ${conn.id}${conn.device ? ` (${conn.device.phone})` : ""} missed its pongs; dropping it`);
+        this.drop(conn);
+      } else {
+        conn.ping();
+      }
+    }
+  }
+
+  private protocolError(conn: SimConnection, code: string, message: string): void {
+    conn.send({ t: "error", code, message });
+    this.end(conn, code);
+  }
+
+  /** Closes politely: frames already sent still go out first. */
+  private end(conn: SimConnection, reason: string): void {
+    this.detach(conn);
+    conn.close(1000, reason);
+  }
+
+  /** Cuts the socket at once, as a dead network would. */
+  private drop(conn: SimConnection): void {
+    this.detach(conn);
+    conn.terminate();
+  }
+
+  /** The connection stops counting as live and stops being addressable, right now. */
+  private detach(conn: SimConnection): void {
+    this.stopLinking(conn);
+    this.connections.delete(conn);
+    if (conn.device && this.readyByDevice.get(conn.device.deviceId) === conn) this.readyByDevice.delete(conn.device.deviceId);
+  }
+
+  private meOf(phone: string): SimMe {
+    return { phone, wid: widOf(phone), pushname: `Sim ${phone}`, platform: "sim" };
+  }
+
+  private requirePhone(value: string, field: string): string {
+    const phone = parsePhone(value);
+    if (!phone) throw new SimError("VALIDATION_ERROR", `${field} must be a phone number: 5-20 digits, optionally with a leading +`, field);
+    return phone;
+  }
+}
+
+function toWire(record: IncomingRecord): SimIncomingMessage {
+  const message: SimIncomingMessage = { id: record.id, from: record.from, to: widOf(record.toPhone), body: record.body, timestamp: record.timestamp };
+  if (record.media) message.media = record.media;
+  return message;
+}
+
+/** Starts a network with its HTTP server (admin API under `/sim/*`, WebSocket at `/ws`). */
+export async function startSimNetwork(opts: StartSimNetworkOptions = {}): Promise<RunningSimNetwork> {
+  const host = opts.host ?? "127.0.0.1";
+  const log = opts.log ?? (() => {});
+  const state = opts.stateFile ? await StateFile.read<LedgerSnapshot>(opts.stateFile) : undefined;
+  if (state && state.version !== 1) throw new Error(`Unsupported simulator state file version in ${opts.stateFile}`);
+  const net = new SimNetwork({ ...opts, log, state, onStateChange: () => stateFile?.markDirty() });
+  const stateFile = opts.stateFile ? new StateFile(opts.stateFile, () => net.ledger.snapshot(), 50, (err) => log("error", `cannot write state file: ${err.message}`)) : undefined;
+  const server = createServer(createAdminHandler(net));
+  server.on("upgrade", (req, socket, head) => net.handleUpgrade(req, socket, head));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(opts.port ?? 0, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    net.close();
+    throw err;
+  }
+  server.on("error", (err) => log("error", `simulated network server: ${err.message}`));
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  log("info", `simulated WhatsApp network listening on ${url}`);
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      net.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await stateFile?.flush();
+    })());
+  return { url, port, network: net, close };
+}

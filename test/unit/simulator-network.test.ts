@@ -1,0 +1,372 @@
+// The simulated WhatsApp network, driven frame by frame over a real socket: linking, resume,
+// conflicts, keepalive, acks, offline queues, persistence and the admin API.
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { request } from "../helpers/http";
+import { tempDir, waitFor } from "../helpers/processes";
+import { linkWireClient, startTestSim, WireClient } from "../helpers/sim";
+import type { TestSim } from "../helpers/sim";
+
+const ALICE = "15550001111";
+const BOB = "15550002222";
+const CONTACT = "4915112345678";
+
+let sim: TestSim;
+const clients: WireClient[] = [];
+const track = (c: WireClient) => (clients.push(c), c);
+
+/** Closes a client and waits until the network has noticed too (it then counts `left` connections). */
+async function goOffline(client: WireClient, left = 0): Promise<void> {
+  await client.close();
+  await waitFor("the network to see the close", async () => (await sim.get("/sim/stats")).json.connections === left, 3000);
+}
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await sim?.close();
+});
+
+describe("linking", () => {
+  it("shows a fresh QR shaped like WhatsApp's on every rotation, and only the current one links", async () => {
+    sim = await startTestSim({ qrRotateMs: 150 });
+    const c = track(await WireClient.hello(sim.url));
+    const first = await c.take("qr");
+    const second = await c.take("qr");
+    expect(first.qr.split(",")).toHaveLength(4);
+    expect(first.qr).toMatch(/^2@[A-Za-z0-9+/=]+(,[A-Za-z0-9+/=]+){3}$/);
+    expect(second.qr).not.toBe(first.qr);
+    expect(second.expiresAt).toBeGreaterThan(first.expiresAt);
+
+    const shown = (await sim.get("/sim/qr")).json.qrs.map((q: { qr: string }) => q.qr);
+    expect(shown).not.toContain(first.qr);
+    const stale = await sim.post("/sim/link", { qr: first.qr, phone: ALICE });
+    expect(stale.status).toBe(404);
+    expect(stale.json.error.code).toBe("QR_NOT_FOUND");
+  });
+
+  it("links the connection showing a scanned QR: paired with credentials, then ready", async () => {
+    sim = await startTestSim();
+    const c = track(await WireClient.hello(sim.url));
+    const { qr } = await c.take("qr");
+    const res = await sim.post("/sim/link", { qr, phone: `+${ALICE}` });
+    expect(res.status).toBe(200);
+    const paired = await c.take("paired");
+    expect(paired.creds).toEqual({ deviceId: expect.any(String), secret: expect.any(String), phone: ALICE });
+    const ready = await c.take("ready");
+    expect(ready.me).toEqual({ phone: ALICE, wid: `${ALICE}@c.us`, pushname: `Sim ${ALICE}`, platform: "sim" });
+    expect(c.frames.map((f) => f.t)).toEqual(["qr", "paired", "ready"]);
+    expect((await sim.get("/sim/stats")).json).toMatchObject({ connections: 1, linkedConnections: 1, devices: 1 });
+    expect((await sim.get("/sim/qr")).json.qrs).toEqual([]);
+  });
+
+  it("links by a pairing code bound to the phone it was asked for", async () => {
+    sim = await startTestSim();
+    const c = track(await WireClient.hello(sim.url));
+    await c.take("qr");
+    c.send({ t: "pair_code", phone: ALICE });
+    const { code } = await c.take("code");
+    expect(code).toMatch(/^[A-Z0-9]{8}$/);
+
+    const wrongPhone = await sim.post("/sim/link", { code, phone: BOB });
+    expect(wrongPhone.status).toBe(404);
+    expect(wrongPhone.json.error.code).toBe("CODE_NOT_FOUND");
+    expect((await sim.post("/sim/link", { code, phone: ALICE })).status).toBe(200);
+    expect((await c.take("paired")).creds.phone).toBe(ALICE);
+    await c.take("ready");
+  });
+
+  it("replaces a phone's device when the phone links again; the old device is unpaired", async () => {
+    sim = await startTestSim();
+    const { client: old, creds } = await linkWireClient(sim, ALICE);
+    track(old);
+    const { client: fresh } = await linkWireClient(sim, ALICE);
+    track(fresh);
+    expect(await old.take("logged_out")).toEqual({ t: "logged_out", reason: "UNPAIRED" });
+    await old.closed;
+    const again = track(await WireClient.hello(sim.url, creds));
+    expect((await again.take("logged_out")).reason).toBe("UNPAIRED");
+    expect((await sim.get("/sim/stats")).json).toMatchObject({ devices: 1, conflicts: 0 });
+  });
+});
+
+describe("resume, conflicts and keepalive", () => {
+  it("resumes with stored credentials without a QR", async () => {
+    sim = await startTestSim();
+    const { client, creds } = await linkWireClient(sim, ALICE);
+    await goOffline(client);
+    const c = track(await WireClient.hello(sim.url, creds));
+    expect((await c.take("ready")).me.phone).toBe(ALICE);
+    expect(c.frames[0].t).toBe("ready");
+    expect((await sim.get("/sim/stats")).json).toMatchObject({ conflicts: 0, linkedConnections: 1 });
+  });
+
+  it("answers unknown or wrong credentials with logged_out UNPAIRED and closes", async () => {
+    sim = await startTestSim();
+    const { client, creds } = await linkWireClient(sim, ALICE);
+    track(client);
+    const wrong = track(await WireClient.hello(sim.url, { ...creds, secret: "nope" }));
+    expect(await wrong.take("logged_out")).toEqual({ t: "logged_out", reason: "UNPAIRED" });
+    await wrong.closed;
+    const unknown = track(await WireClient.hello(sim.url, { deviceId: "dev_x", secret: "y", phone: BOB }));
+    expect((await unknown.take("logged_out")).reason).toBe("UNPAIRED");
+    expect((await sim.get("/sim/stats")).json.conflicts).toBe(0);
+  });
+
+  it("counts a second live connection of one device as a conflict and closes the older one", async () => {
+    sim = await startTestSim();
+    const { client: older, creds } = await linkWireClient(sim, ALICE);
+    track(older);
+    const newer = track(await WireClient.hello(sim.url, creds));
+    await newer.take("ready");
+    expect(await older.take("conflict")).toEqual({ t: "conflict" });
+    await older.closed;
+    expect((await sim.get("/sim/stats")).json).toMatchObject({ conflicts: 1, connections: 1, linkedConnections: 1 });
+
+    newer.send({ t: "send", id: "after-conflict", to: `${CONTACT}@c.us`, body: "still here" });
+    expect((await newer.take("ack")).ack).toBe("SERVER");
+  });
+
+  it("drops a connection that stops answering pings, and keeps one that answers", async () => {
+    sim = await startTestSim({ keepaliveMs: 300 });
+    const frozen = track(await WireClient.hello(sim.url, undefined, { autoPong: false }));
+    const healthy = track(await WireClient.hello(sim.url));
+    const started = Date.now();
+    await frozen.closed;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(healthy.ws.readyState).toBe(healthy.ws.OPEN);
+    expect((await sim.get("/sim/stats")).json.connections).toBe(1);
+  });
+});
+
+describe("outgoing messages", () => {
+  it("acks SERVER, delivers to the contact's inbox once, then acks DEVICE and READ when read", async () => {
+    sim = await startTestSim();
+    const { client } = await linkWireClient(sim, ALICE);
+    track(client);
+    client.send({ t: "send", id: "m1", to: `${CONTACT}@c.us`, body: "hello" });
+    const server = await client.take("ack");
+    expect(server).toMatchObject({ id: "m1", ack: "SERVER", timestamp: expect.any(Number) });
+    await client.takeAck("m1", "DEVICE");
+
+    const inbox = await sim.get(`/sim/contacts/${CONTACT}/inbox`);
+    expect(inbox.json.messages).toEqual([{ id: "m1", from: `${ALICE}@c.us`, to: `${CONTACT}@c.us`, body: "hello", timestamp: server.timestamp }]);
+    expect(await client.take("ack")).toMatchObject({ id: "m1", ack: "READ" });
+    expect((await sim.get("/sim/stats")).json).toMatchObject({ sent: 1, delivered: 1, duplicates: 0 });
+  });
+
+  it("counts a resent id as a duplicate, acks it again and never delivers it twice, from any connection", async () => {
+    sim = await startTestSim();
+    const { client, creds } = await linkWireClient(sim, ALICE);
+    client.send({ t: "send", id: "dup", to: CONTACT, body: "once" });
+    await client.takeAck("dup", "SERVER");
+    await client.takeAck("dup", "DEVICE");
+    client.send({ t: "send", id: "dup", to: CONTACT, body: "once" });
+    await client.takeAck("dup", "SERVER");
+    await client.takeAck("dup", "DEVICE"); // the acks it may have missed come again
+    await goOffline(client);
+
+    const resumed = track(await WireClient.hello(sim.url, creds));
+    await resumed.take("ready");
+    resumed.send({ t: "send", id: "dup", to: CONTACT, body: "once" });
+    await resumed.takeAck("dup", "SERVER");
+
+    expect((await sim.get("/sim/stats")).json).toMatchObject({ sent: 1, duplicates: 2, delivered: 1, conflicts: 0 });
+    expect((await sim.get(`/sim/contacts/${CONTACT}/inbox`)).json.messages).toHaveLength(1);
+    expect((await sim.get("/sim/ledger")).json.outgoing).toEqual([{ id: "dup", fromPhone: ALICE, to: `${CONTACT}@c.us`, body: "once", deliveries: 1 }]);
+  });
+
+  it("turns a message to another linked account into that account's incoming message", async () => {
+    sim = await startTestSim();
+    const alice = track((await linkWireClient(sim, ALICE)).client);
+    const bob = track((await linkWireClient(sim, BOB)).client);
+    alice.send({ t: "send", id: "a2b", to: `${BOB}@c.us`, body: "hi bob", media: { mimetype: "text/plain", data: "aGk=" } });
+    expect((await alice.take("ack")).ack).toBe("SERVER");
+    const { message } = await bob.take("message");
+    expect(message).toMatchObject({ id: "a2b", from: `${ALICE}@c.us`, to: `${BOB}@c.us`, body: "hi bob", media: { mimetype: "text/plain", data: "aGk=" } });
+    bob.send({ t: "recv_ack", id: "a2b" });
+    expect(await alice.take("ack")).toMatchObject({ id: "a2b", ack: "DEVICE" });
+    expect((await sim.get("/sim/ledger")).json.outgoing[0].deliveries).toBe(1);
+    expect((await sim.get("/sim/stats")).json).toMatchObject({ sent: 1, delivered: 1, queued: 0 });
+  });
+
+  it("rejects sends before ready and to bad recipients with an ERROR ack, and garbage with an error frame", async () => {
+    sim = await startTestSim();
+    const early = track(await WireClient.hello(sim.url));
+    early.send({ t: "send", id: "e1", to: CONTACT, body: "x" });
+    expect(await early.take("ack")).toMatchObject({ id: "e1", ack: "ERROR", error: expect.stringMatching(/NOT_READY/) });
+
+    const { client } = await linkWireClient(sim, ALICE);
+    track(client);
+    client.send({ t: "send", id: "e2", to: "12345-678@g.us", body: "x" });
+    expect(await client.take("ack")).toMatchObject({ id: "e2", ack: "ERROR", error: expect.stringMatching(/BAD_RECIPIENT/) });
+    client.sendRaw("{not json");
+    expect((await client.take("error")).code).toBe("BAD_JSON");
+    await client.closed;
+
+    const odd = track(await WireClient.hello(sim.url));
+    odd.send({ t: "teleport" });
+    expect((await odd.take("error")).code).toBe("UNKNOWN_FRAME");
+    await odd.closed;
+    expect((await sim.get("/sim/stats")).json.sent).toBe(0);
+  });
+});
+
+describe("incoming messages", () => {
+  it("queues messages for an offline account and delivers them in order when it comes back", async () => {
+    sim = await startTestSim();
+    const { client, creds } = await linkWireClient(sim, ALICE);
+    await goOffline(client);
+    const ids: string[] = [];
+    for (const body of ["one", "two", "three"]) {
+      const res = await sim.post(`/sim/contacts/${CONTACT}/send`, { to: ALICE, body });
+      expect(res.status).toBe(202);
+      expect(res.json).toEqual({ id: expect.any(String), queued: true });
+      ids.push(res.json.id);
+    }
+    expect((await sim.get("/sim/stats")).json.queued).toBe(3);
+
+    const back = track(await WireClient.hello(sim.url, creds));
+    await back.take("ready");
+    const got = [await back.take("message"), await back.take("message"), await back.take("message")].map((f) => f.message);
+    expect(got.map((m) => m.body)).toEqual(["one", "two", "three"]);
+    expect(got.map((m) => m.id)).toEqual(ids);
+    expect(got[0]).toMatchObject({ from: `${CONTACT}@c.us`, to: `${ALICE}@c.us`, timestamp: expect.any(Number) });
+    for (const id of ids) back.send({ t: "recv_ack", id });
+    await waitFor("queue drained", async () => (await sim.get("/sim/stats")).json.queued === 0, 3000);
+    expect((await sim.get("/sim/stats")).json.delivered).toBe(3);
+  });
+
+  it("pushes to an online account and redelivers what it did not ack on its next connection", async () => {
+    sim = await startTestSim();
+    const { client, creds } = await linkWireClient(sim, ALICE);
+    const res = await sim.post(`/sim/contacts/${CONTACT}/send`, { to: ALICE, body: "are you there?" });
+    expect(res.json.queued).toBe(false);
+    expect((await client.take("message")).message.id).toBe(res.json.id);
+    await goOffline(client); // no recv_ack
+
+    const back = track(await WireClient.hello(sim.url, creds));
+    expect((await back.take("message")).message.id).toBe(res.json.id);
+    back.send({ t: "recv_ack", id: res.json.id });
+    await waitFor("acked", async () => (await sim.get("/sim/ledger")).json.incoming[0].acked === true, 3000);
+    expect((await sim.get("/sim/stats")).json).toMatchObject({ queued: 0, delivered: 1 });
+  });
+});
+
+describe("unlinking", () => {
+  it("unlinks from the phone: the device's connection gets logged_out LOGOUT and its creds stop working", async () => {
+    sim = await startTestSim();
+    const { client, creds } = await linkWireClient(sim, ALICE);
+    track(client);
+    expect((await sim.post("/sim/unlink", { phone: ALICE })).status).toBe(200);
+    expect(await client.take("logged_out")).toEqual({ t: "logged_out", reason: "LOGOUT" });
+    await client.closed;
+    const again = track(await WireClient.hello(sim.url, creds));
+    expect((await again.take("logged_out")).reason).toBe("UNPAIRED");
+    expect((await sim.post("/sim/unlink", { phone: ALICE })).json.error.code).toBe("DEVICE_NOT_FOUND");
+  });
+
+  it("unlinks when the client logs out", async () => {
+    sim = await startTestSim();
+    const { client } = await linkWireClient(sim, ALICE);
+    track(client);
+    client.send({ t: "logout" });
+    expect((await client.take("logged_out")).reason).toBe("LOGOUT");
+    await client.closed;
+    expect((await sim.get("/sim/stats")).json).toMatchObject({ devices: 0, connections: 0 });
+  });
+});
+
+describe("state file", () => {
+  it("keeps devices, queued messages, dedupe ids and counters across a restart of the network", async () => {
+    const dir = await tempDir("simnet");
+    const stateFile = path.join(dir, "state", "sim.json");
+    sim = await startTestSim({ stateFile });
+    const { client, creds } = await linkWireClient(sim, ALICE);
+    client.send({ t: "send", id: "kept", to: CONTACT, body: "before restart" });
+    await client.take("ack");
+    await goOffline(client);
+    const queued = await sim.post(`/sim/contacts/${CONTACT}/send`, { to: ALICE, body: "while you were away" });
+    await sim.close();
+    expect(JSON.parse(await fs.readFile(stateFile, "utf8")).devices).toHaveLength(1);
+
+    sim = await startTestSim({ stateFile });
+    expect((await sim.get("/sim/stats")).json).toMatchObject({ devices: 1, queued: 1, sent: 1, delivered: 1 });
+    const back = track(await WireClient.hello(sim.url, creds));
+    await back.take("ready");
+    expect((await back.take("message")).message).toMatchObject({ id: queued.json.id, body: "while you were away" });
+    back.send({ t: "send", id: "kept", to: CONTACT, body: "before restart" });
+    await back.takeAck("kept", "SERVER");
+    expect((await sim.get("/sim/stats")).json).toMatchObject({ sent: 1, duplicates: 1 });
+    expect((await sim.get(`/sim/contacts/${CONTACT}/inbox`)).json.messages).toHaveLength(1);
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+});
+
+describe("admin API", () => {
+  beforeEach(async () => {
+    sim = await startTestSim();
+  });
+
+  it.each([
+    ["/sim/link", {}, "phone"],
+    ["/sim/link", { phone: "12ab5" }, "phone"],
+    ["/sim/link", { phone: "1234" }, "phone"],
+    ["/sim/link", { phone: ALICE }, "qr"],
+    ["/sim/unlink", { phone: "+1" }, "phone"],
+    ["/sim/contacts/not-a-phone/send", { to: ALICE, body: "x" }, "contact"],
+    [`/sim/contacts/${CONTACT}/send`, { body: "x" }, "to"],
+    [`/sim/contacts/${CONTACT}/send`, { to: ALICE }, "body"],
+    [`/sim/contacts/${CONTACT}/send`, { to: ALICE, body: "x", media: { data: "aGk=" } }, "media"],
+    ["/sim/faults", { dropRate: 2 }, "dropRate"],
+    ["/sim/faults", { latencyMs: -1 }, "latencyMs"],
+  ])("POST %s %j -> 400 naming %s", async (route, body, field) => {
+    const res = await sim.post(route, body);
+    expect(res.status).toBe(400);
+    expect(res.json.error).toMatchObject({ code: "VALIDATION_ERROR", field, message: expect.stringContaining(field) });
+  });
+
+  it("answers 400 to bad JSON, 413 to bodies over 1 MiB, 404 to unknown routes and inboxes of bad ids", async () => {
+    const bad = await request(sim.url, "POST", "/sim/link", { rawBody: "{nope", headers: { "content-type": "application/json" } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.code).toBe("INVALID_JSON");
+    const big = await request(sim.url, "POST", "/sim/link", { rawBody: `{"qr":"${"x".repeat(1024 * 1024)}"}` });
+    expect(big.status).toBe(413);
+    expect((await sim.get("/sim/nothing")).status).toBe(404);
+    expect((await sim.get("/sim/nothing")).json.error.code).toBe("NOT_FOUND");
+    expect((await sim.post("/sim/stats")).status).toBe(404);
+    expect((await sim.get("/sim/contacts/abc/inbox")).status).toBe(400);
+    expect((await sim.get("/sim/health")).json).toEqual({ ok: true });
+  });
+
+  it("resets everything and closes all connections", async () => {
+    const { client } = await linkWireClient(sim, ALICE);
+    await sim.post(`/sim/contacts/${CONTACT}/send`, { to: BOB, body: "queued" });
+    expect((await sim.post("/sim/reset")).status).toBe(200);
+    await client.closed;
+    expect((await sim.get("/sim/stats")).json).toEqual({ connections: 0, linkedConnections: 0, conflicts: 0, sent: 0, delivered: 0, duplicates: 0, queued: 0, devices: 0 });
+    expect((await sim.get("/sim/ledger")).json).toEqual({ outgoing: [], incoming: [] });
+  });
+});
+
+describe("faults", () => {
+  it("delays the handling and sending of frames by latencyMs", async () => {
+    sim = await startTestSim();
+    const { client } = await linkWireClient(sim, ALICE);
+    track(client);
+    expect((await sim.post("/sim/faults", { latencyMs: 150 })).json).toEqual({ latencyMs: 150, dropRate: 0 });
+    const sentAt = Date.now();
+    client.send({ t: "send", id: "slow", to: CONTACT, body: "x" });
+    await client.take("ack");
+    expect(Date.now() - sentAt).toBeGreaterThanOrEqual(290); // in and out
+    expect((await sim.post("/sim/faults", { latencyMs: 0 })).json.latencyMs).toBe(0);
+  });
+
+  it("drops connections when frames arrive, at dropRate", async () => {
+    sim = await startTestSim();
+    const { client } = await linkWireClient(sim, ALICE);
+    await sim.post("/sim/faults", { dropRate: 1 });
+    client.send({ t: "send", id: "lost", to: CONTACT, body: "x" });
+    await client.closed;
+    expect((await sim.get("/sim/stats")).json).toMatchObject({ connections: 0, sent: 0 });
+  });
+});
