@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+// wafleet's entry point: one broker hosting the roles in SERVICES. With no TRANSPORTER this is
+// embedded mode: every role in one process, and the simulated WhatsApp network in-process too.
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { ServiceBroker } from "moleculer";
+import { buildBrokerOptions } from "../moleculer.config";
+import { loadAdminKeys } from "../lib/api/keys";
+import { ConfigError, loadConfig, type Config } from "../lib/config";
+import { createEngineFactory } from "../lib/engines";
+import { startSimNetwork } from "../lib/simulator/network";
+import apiService from "../services/api.service";
+import sessionsService from "../services/sessions.service";
+
+async function main(config: Config): Promise<void> {
+  await fs.mkdir(config.dataDir, { recursive: true });
+  const broker = new ServiceBroker(buildBrokerOptions(config));
+  const log = broker.getLogger("wafleet");
+  const closers: Array<() => Promise<void>> = [];
+
+  if (config.services.includes("sessions")) {
+    let simUrl = config.simUrl;
+    if (config.engine === "simulator" && !simUrl) {
+      const sim = await startSimNetwork({
+        port: config.simPort,
+        host: "127.0.0.1",
+        keepaliveMs: config.simKeepaliveMs,
+        qrRotateMs: config.simQrRotateMs,
+        stateFile: path.join(config.dataDir, "simnet", "state.json"),
+        log: (level: "info" | "warn" | "error", msg: string) => log[level](`[sim] ${msg}`),
+      });
+      simUrl = sim.url;
+      closers.push(() => sim.close());
+      log.info(`Simulated WhatsApp network listening on ${sim.url} (admin API under ${sim.url}/sim)`);
+    }
+    broker.createService(sessionsService({ config, engineFactory: createEngineFactory(config, simUrl) }));
+  }
+  if (config.services.includes("api")) {
+    const keys = await loadAdminKeys(config.apiKeyHashes, config.dataDir);
+    if (keys.generated) {
+      // shown once: only its hash is kept
+      process.stdout.write(
+        `\n  No API_KEYS set: generated an admin API key. It is shown only now; store it safely.\n\n    ${keys.generated}\n\n  (its sha256 is kept in ${keys.file})\n\n`,
+      );
+    }
+    broker.createService(apiService({ config, keys }));
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal}: stopping`);
+    try {
+      await broker.stop();
+      for (const close of closers) await close();
+    } finally {
+      process.exit(0);
+    }
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  // one session's failure must never take down a node holding hundreds
+  process.on("unhandledRejection", (reason) => log.error("unhandled rejection (contained):", reason));
+
+  await broker.start();
+  log.info(`wafleet ${config.embedded ? "embedded" : "cluster"} node ${broker.nodeID} up: roles ${config.services.join(", ")}, engine ${config.engine}, data ${config.dataDir}`);
+}
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(78);
+  }
+  throw err;
+}
+main(config).catch((err) => {
+  process.stderr.write(`wafleet failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,36 @@
+// The REST route table (DESIGN section 6): the one list the gateway builds its aliases from.
+export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
+
+export interface RouteDef {
+  method: HttpMethod;
+  /** Relative to the API base (/api/v1), moleculer-web / path-to-regexp syntax. */
+  path: string;
+  action: string;
+  /** Success status; 204 sends no body. */
+  status: number;
+  summary: string;
+  /** How the response is rendered: JSON (default) or a QR PNG unless the client asks for JSON. */
+  render?: "json" | "qr";
+}
+
+export const API_BASE = "/api/v1";
+
+const S = "/workspaces/:workspaceId/sessions";
+
+export const ROUTES: RouteDef[] = [
+  { method: "POST", path: S, action: "sessions.create", status: 201, summary: "Create a session (and start it unless start is false)" },
+  { method: "GET", path: S, action: "sessions.list", status: 200, summary: "List the workspace's sessions" },
+  { method: "GET", path: `${S}/:sessionId`, action: "sessions.get", status: 200, summary: "Get a session" },
+  { method: "DELETE", path: `${S}/:sessionId`, action: "sessions.delete", status: 204, summary: "Stop, log out and delete a session and its data" },
+  { method: "POST", path: `${S}/:sessionId/start`, action: "sessions.start", status: 200, summary: "Start a session (idempotent)" },
+  { method: "POST", path: `${S}/:sessionId/stop`, action: "sessions.stop", status: 200, summary: "Stop a session, keeping its link (idempotent)" },
+  { method: "POST", path: `${S}/:sessionId/restart`, action: "sessions.restart", status: 200, summary: "Restart a session's engine" },
+  { method: "POST", path: `${S}/:sessionId/logout`, action: "sessions.logout", status: 200, summary: "Unlink the WhatsApp device and delete its credentials" },
+  { method: "GET", path: `${S}/:sessionId/qr`, action: "sessions.qr", status: 200, summary: "The QR to scan: image/png, or JSON {qr, expiresAt} with Accept: application/json", render: "qr" },
+  { method: "POST", path: `${S}/:sessionId/pairing-code`, action: "sessions.pairingCode", status: 200, summary: "Link by phone number instead of QR: returns the code to type on the phone" },
+  { method: "POST", path: `${S}/:sessionId/messages`, action: "sessions.sendMessage", status: 201, summary: "Send a text message" },
+];
+
+export function routeKey(method: string, path: string): string {
+  return `${method.toUpperCase()} ${path}`;
+}

@@ -1,0 +1,51 @@
+// Event names and payload types: the one place they are defined (DESIGN section 7).
+import { ulid } from "ulid";
+import type { AckLevel, EngineMe, EngineMessage } from "../engines/types";
+import type { SessionStatus } from "../sessions/status";
+
+export const EVENTS = {
+  sessionStatus: "wa.session.status",
+  sessionQr: "wa.session.qr",
+  sessionReady: "wa.session.ready",
+  sessionDisconnected: "wa.session.disconnected",
+  messageReceived: "wa.message.received",
+  messageAck: "wa.message.ack",
+  clusterFailover: "wa.cluster.failover",
+} as const;
+
+export type EventName = (typeof EVENTS)[keyof typeof EVENTS];
+export const EVENT_NAMES: readonly EventName[] = Object.values(EVENTS);
+
+export interface EventEnvelope {
+  /** ULID: unique, sortable by time; webhook receivers deduplicate on it. */
+  id: string;
+  workspaceId: string;
+  sessionId: string;
+  node: string;
+  /** ISO 8601 */
+  timestamp: string;
+}
+
+export interface EventPayloads {
+  "wa.session.status": { status: SessionStatus; previous: SessionStatus; reason?: string };
+  "wa.session.qr": { qr: string; expiresAt: number };
+  "wa.session.ready": { me: EngineMe };
+  "wa.session.disconnected": { reason: string };
+  "wa.message.received": { message: EngineMessage };
+  "wa.message.ack": { messageId: string; ack: AckLevel };
+  "wa.cluster.failover": { node: string; workspaces: string[] };
+}
+
+export type WafleetEvent<N extends EventName = EventName> = EventEnvelope & EventPayloads[N] & { event: N };
+
+/** Something that publishes session events (the Moleculer broker in services, a recorder in tests). */
+export type EventSink = <N extends EventName>(name: N, event: WafleetEvent<N>) => void;
+
+export function makeEvent<N extends EventName>(
+  name: N,
+  scope: { workspaceId: string; sessionId: string; node: string },
+  payload: EventPayloads[N],
+  now: Date = new Date(),
+): WafleetEvent<N> {
+  return { id: ulid(now.getTime()), event: name, workspaceId: scope.workspaceId, sessionId: scope.sessionId, node: scope.node, timestamp: now.toISOString(), ...payload } as unknown as WafleetEvent<N>;
+}

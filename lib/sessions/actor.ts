@@ -1,0 +1,353 @@
+// A session actor: one session's engine, status and desired state on its owning node. Verbs
+// (start, stop, restart, logout, remove) are serialised, so two concurrent starts never make two
+// engines; engine events from an engine that is no longer current are ignored.
+import { WafleetError } from "../errors";
+import type { EventName, EventPayloads } from "../events";
+import type { LaunchQueue } from "../engines/launch-queue";
+import type { EngineFactory, EngineMe, MessageContent, SendOptions, SentMessage, SessionEngine } from "../engines/types";
+import { UNLINKED_REASONS } from "../engines/types";
+import { StatusMachine, type DesiredState, type SessionStatus } from "./status";
+import type { SessionMeta, SessionStorage } from "./storage";
+
+export interface ActorLogger {
+  info(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+  debug(...args: unknown[]): void;
+}
+
+export interface ActorDeps {
+  storage: SessionStorage;
+  engineFactory: EngineFactory;
+  launchQueue: LaunchQueue;
+  node: string;
+  /** Publishes a session event (payload without the envelope; the caller adds id, node, time). */
+  publish: <N extends EventName>(name: N, scope: { workspaceId: string; sessionId: string }, payload: EventPayloads[N]) => void;
+  logger: ActorLogger;
+  startTimeoutMs: number;
+  /** The fencing token this node holds for the workspace; meta.json writes carry it. */
+  fencingToken: (workspaceId: string) => number;
+  /** Backoff for restarting a session whose engine failed while it should run. */
+  retry?: { baseMs: number; maxMs: number };
+}
+
+export interface SessionView {
+  workspaceId: string;
+  sessionId: string;
+  accountId: string | null;
+  status: SessionStatus;
+  desired: DesiredState;
+  node: string;
+  me: EngineMe | null;
+  reason: string | null;
+  metadata: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Failures after which retrying would fight over ownership or cannot help. */
+const NO_RETRY = new Set(["CONFLICT"]);
+
+export class SessionActor {
+  private engine: SessionEngine | undefined;
+  private launchAbort: AbortController | undefined;
+  private launching: Promise<void> | undefined;
+  private qr: { qr: string; expiresAt: number } | undefined;
+  private me: EngineMe | undefined;
+  private readonly machine: StatusMachine;
+  private chain: Promise<unknown> = Promise.resolve();
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retries = 0;
+  private removed = false;
+
+  constructor(
+    private meta: SessionMeta,
+    private readonly deps: ActorDeps,
+  ) {
+    this.machine = new StatusMachine((status, previous, reason) => {
+      this.deps.publish("wa.session.status", this.scope, reason === undefined ? { status, previous } : { status, previous, reason });
+    });
+  }
+
+  get workspaceId(): string {
+    return this.meta.workspaceId;
+  }
+
+  get sessionId(): string {
+    return this.meta.sessionId;
+  }
+
+  get status(): SessionStatus {
+    return this.machine.status;
+  }
+
+  get desired(): DesiredState {
+    return this.meta.desired;
+  }
+
+  private get scope() {
+    return { workspaceId: this.meta.workspaceId, sessionId: this.meta.sessionId };
+  }
+
+  view(): SessionView {
+    return {
+      workspaceId: this.meta.workspaceId,
+      sessionId: this.meta.sessionId,
+      accountId: this.meta.accountId,
+      status: this.machine.status,
+      desired: this.meta.desired,
+      node: this.deps.node,
+      me: this.me ?? null,
+      reason: this.machine.reason ?? null,
+      metadata: this.meta.metadata,
+      createdAt: this.meta.createdAt,
+      updatedAt: this.meta.updatedAt,
+    };
+  }
+
+  /** The QR to scan, while the session waits for one. */
+  currentQr(): { qr: string; expiresAt: number } {
+    if (this.machine.status !== "SCAN_QR_CODE" || !this.qr || this.qr.expiresAt <= Date.now()) {
+      throw new WafleetError("QR_NOT_AVAILABLE", `No QR code to show: the session is ${this.machine.status}`, { status: this.machine.status });
+    }
+    return this.qr;
+  }
+
+  /** Desired state -> running, and an engine on its way. Idempotent. */
+  start(): Promise<SessionView> {
+    return this.serial(async () => {
+      await this.setDesired("running");
+      this.ensureEngine();
+      return this.view();
+    });
+  }
+
+  /** Starts the engine without touching meta.json (restore after a restart or a move). */
+  resume(): Promise<SessionView> {
+    return this.serial(async () => {
+      if (this.meta.desired === "running") this.ensureEngine();
+      return this.view();
+    });
+  }
+
+  /** Desired state -> stopped, engine stopped (auth kept). Idempotent. */
+  stop(): Promise<SessionView> {
+    return this.serial(async () => {
+      await this.setDesired("stopped");
+      await this.shutdownEngine();
+      return this.view();
+    });
+  }
+
+  restart(): Promise<SessionView> {
+    return this.serial(async () => {
+      await this.setDesired("running");
+      await this.shutdownEngine();
+      this.ensureEngine();
+      return this.view();
+    });
+  }
+
+  /** Unlinks the device (when connected) and deletes auth; the session stays, stopped. */
+  logout(): Promise<SessionView> {
+    return this.serial(async () => {
+      await this.setDesired("stopped");
+      await this.unlinkAndStop();
+      return this.view();
+    });
+  }
+
+  /** Stop + logout + delete the folder. After this the actor is dead. */
+  remove(): Promise<void> {
+    return this.serial(async () => {
+      this.removed = true;
+      await this.unlinkAndStop();
+      await this.deps.storage.remove(this.meta.workspaceId, this.meta.sessionId);
+    });
+  }
+
+  /** Stops the engine for a node shutdown or handoff; desired state is left as it is. */
+  halt(): Promise<void> {
+    return this.serial(() => this.shutdownEngine());
+  }
+
+  async sendMessage(to: string, content: MessageContent, opts?: SendOptions): Promise<SentMessage> {
+    const engine = this.engine;
+    if (!engine || this.machine.status !== "WORKING") {
+      throw new WafleetError("SESSION_NOT_READY", `The session is ${this.machine.status}; it must be WORKING to send`, { status: this.machine.status });
+    }
+    try {
+      return await engine.sendMessage(to, content, opts);
+    } catch (err: any) {
+      if (err?.code === "SESSION_NOT_READY") throw new WafleetError("SESSION_NOT_READY", undefined, { status: this.machine.status });
+      if (err instanceof WafleetError) throw err;
+      throw new WafleetError("ENGINE_ERROR", `Sending failed: ${String(err?.message ?? err)}`);
+    }
+  }
+
+  async requestPairingCode(phone: string): Promise<string> {
+    const engine = this.engine;
+    if (!engine || (this.machine.status !== "SCAN_QR_CODE" && this.machine.status !== "STARTING")) {
+      throw new WafleetError("QR_NOT_AVAILABLE", `A pairing code needs a session waiting to be linked; it is ${this.machine.status}`, { status: this.machine.status });
+    }
+    try {
+      return await engine.requestPairingCode(phone);
+    } catch (err: any) {
+      throw new WafleetError("ENGINE_ERROR", `Pairing code request failed: ${String(err?.message ?? err)}`);
+    }
+  }
+
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(() => {
+      if (this.removed) throw new WafleetError("SESSION_NOT_FOUND");
+      return op();
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async setDesired(desired: DesiredState): Promise<void> {
+    if (this.meta.desired === desired) return;
+    const next: SessionMeta = { ...this.meta, desired, updatedAt: new Date().toISOString(), fencingToken: this.deps.fencingToken(this.meta.workspaceId) };
+    await this.deps.storage.writeMeta(next);
+    this.meta = next;
+  }
+
+  private ensureEngine(): void {
+    if (this.engine) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    const { workspaceId, sessionId } = this.meta;
+    const engine = this.deps.engineFactory({ workspaceId, sessionId, authDir: this.deps.storage.authDir(workspaceId, sessionId) });
+    this.engine = engine;
+    this.qr = undefined;
+    this.wire(engine);
+    this.machine.transition("STARTING");
+    const abort = new AbortController();
+    this.launchAbort = abort;
+    this.launching = this.deps.launchQueue
+      .run(() => withDeadline(engine.start(), this.deps.startTimeoutMs, `engine start timed out after ${this.deps.startTimeoutMs} ms`), abort.signal)
+      .then(
+        () => {
+          this.retries = 0;
+        },
+        async (err) => {
+          if (this.engine !== engine) return;
+          this.engine = undefined;
+          await engine.stop().catch(() => undefined);
+          this.fail(String(err?.message ?? err));
+        },
+      );
+  }
+
+  private wire(engine: SessionEngine): void {
+    const current = () => this.engine === engine;
+    engine.on("qr", (qr: string, expiresAt: number) => {
+      if (!current()) return;
+      this.qr = { qr, expiresAt };
+      this.machine.transition("SCAN_QR_CODE");
+      this.deps.publish("wa.session.qr", this.scope, { qr, expiresAt });
+    });
+    engine.on("authenticated", () => {
+      if (!current()) return;
+      this.qr = undefined;
+      if (this.machine.status === "SCAN_QR_CODE") this.machine.transition("STARTING", "authenticated");
+    });
+    engine.on("ready", (me: EngineMe) => {
+      if (!current()) return;
+      this.me = me;
+      this.qr = undefined;
+      this.retries = 0;
+      this.machine.transition("WORKING");
+      this.deps.publish("wa.session.ready", this.scope, { me });
+    });
+    engine.on("message", (message) => {
+      if (!current()) return;
+      this.deps.publish("wa.message.received", this.scope, { message });
+    });
+    engine.on("message_ack", (messageId: string, ack) => {
+      if (!current()) return;
+      this.deps.publish("wa.message.ack", this.scope, { messageId, ack });
+    });
+    engine.on("disconnected", (reason: string) => {
+      if (!current()) return;
+      this.deps.publish("wa.session.disconnected", this.scope, { reason });
+      if (reason === "CONFLICT") {
+        // another connection took the device: ownership broke somewhere; never fight over it
+        this.engine = undefined;
+        void engine.stop().catch(() => undefined);
+        this.fail("CONFLICT");
+      } else if (UNLINKED_REASONS.has(reason)) {
+        this.me = undefined;
+        if (this.machine.status === "WORKING") this.machine.transition("STARTING", reason);
+      } else if (this.machine.status === "WORKING") {
+        this.machine.transition("STARTING", reason);
+      }
+    });
+    engine.on("failed", (err: Error) => {
+      if (!current()) return;
+      this.engine = undefined;
+      this.fail(String(err?.message ?? err));
+    });
+  }
+
+  private fail(reason: string): void {
+    this.qr = undefined;
+    this.machine.transition("FAILED", reason);
+    this.deps.logger.warn(`session ${this.meta.workspaceId}/${this.meta.sessionId} failed: ${reason}`);
+    if (this.meta.desired === "running" && !NO_RETRY.has(reason) && !this.removed) this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    const { baseMs, maxMs } = this.deps.retry ?? { baseMs: 2000, maxMs: 60000 };
+    const delay = Math.min(maxMs, baseMs * 2 ** Math.min(this.retries, 16)) * (0.5 + Math.random() / 2);
+    this.retries++;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.serial(async () => {
+        if (this.meta.desired === "running" && !this.engine && this.machine.status === "FAILED") this.ensureEngine();
+      }).catch(() => undefined);
+    }, delay);
+  }
+
+  private async shutdownEngine(): Promise<void> {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.retries = 0;
+    const engine = this.engine;
+    this.engine = undefined;
+    this.launchAbort?.abort(new Error("session stopped"));
+    this.launchAbort = undefined;
+    if (engine) {
+      await engine.stop().catch((err) => this.deps.logger.warn(`engine stop failed for ${this.meta.workspaceId}/${this.meta.sessionId}: ${err?.message ?? err}`));
+    }
+    await this.launching?.catch(() => undefined);
+    this.launching = undefined;
+    this.qr = undefined;
+    this.machine.transition("STOPPED");
+  }
+
+  private async unlinkAndStop(): Promise<void> {
+    const engine = this.engine;
+    if (engine && this.machine.status === "WORKING") {
+      this.engine = undefined;
+      this.launchAbort?.abort(new Error("session logged out"));
+      await engine.logout().catch((err) => this.deps.logger.warn(`logout failed for ${this.meta.workspaceId}/${this.meta.sessionId}: ${err?.message ?? err}`));
+    }
+    // the engine is gone before auth is deleted, so nothing writes into a folder being removed
+    await this.shutdownEngine();
+    this.me = undefined;
+    await this.deps.storage.removeAuth(this.meta.workspaceId, this.meta.sessionId);
+  }
+}
+
+function withDeadline<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

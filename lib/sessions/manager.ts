@@ -1,0 +1,178 @@
+// The registry of this node's session actors: create, find, remove, capacity, and restoring every
+// desired-running session at start through the launch queue.
+import { ulid } from "ulid";
+import { WafleetError } from "../errors";
+import { SessionActor, type ActorDeps, type SessionView } from "./actor";
+import { assertId } from "./storage";
+import type { SessionMeta } from "./storage";
+
+export interface CreateSessionInput {
+  workspaceId: string;
+  sessionId?: string;
+  accountId?: string | null;
+  start?: boolean;
+  metadata?: Record<string, unknown>;
+}
+
+export interface SessionManagerOptions extends ActorDeps {
+  maxSessions: number;
+}
+
+export interface NodeSessionStats {
+  node: string;
+  /** Sessions whose desired state is running: each holds (or will hold) an engine. */
+  total: number;
+  capacity: number;
+  utilization: number;
+  byStatus: Record<string, number>;
+  workspaces: number;
+  sessions: number;
+}
+
+const key = (w: string, s: string) => `${w}\u0000${s}`;
+
+export class SessionManager {
+  private readonly actors = new Map<string, SessionActor>();
+
+  constructor(private readonly opts: SessionManagerOptions) {}
+
+  async create(input: CreateSessionInput): Promise<SessionView> {
+    const { workspaceId } = input;
+    assertId("workspaceId", workspaceId);
+    // ULIDs fit the id pattern and sort by creation time
+    const sessionId = input.sessionId ?? ulid();
+    assertId("sessionId", sessionId);
+    const k = key(workspaceId, sessionId);
+    if (this.actors.has(k)) throw new WafleetError("SESSION_EXISTS", undefined, { workspaceId, sessionId });
+    const start = input.start !== false;
+    if (start) this.assertCapacity();
+    const now = new Date().toISOString();
+    const meta: SessionMeta = {
+      workspaceId,
+      sessionId,
+      accountId: input.accountId ?? null,
+      desired: start ? "running" : "stopped",
+      metadata: input.metadata ?? {},
+      createdAt: now,
+      updatedAt: now,
+      fencingToken: this.opts.fencingToken(workspaceId),
+    };
+    const actor = new SessionActor(meta, this.opts);
+    // reserved before the first await: a concurrent create of the same id sees it
+    this.actors.set(k, actor);
+    try {
+      await this.opts.storage.create(meta);
+    } catch (err) {
+      this.actors.delete(k);
+      throw err;
+    }
+    return start ? actor.resume() : actor.view();
+  }
+
+  find(workspaceId: string, sessionId: string): SessionActor | undefined {
+    return this.actors.get(key(workspaceId, sessionId));
+  }
+
+  get(workspaceId: string, sessionId: string): SessionActor {
+    assertId("workspaceId", workspaceId);
+    assertId("sessionId", sessionId);
+    const actor = this.find(workspaceId, sessionId);
+    if (!actor) throw new WafleetError("SESSION_NOT_FOUND", `Session ${sessionId} not found in workspace ${workspaceId}`);
+    return actor;
+  }
+
+  list(workspaceId: string): SessionView[] {
+    assertId("workspaceId", workspaceId);
+    return [...this.actors.values()].filter((a) => a.workspaceId === workspaceId).map((a) => a.view());
+  }
+
+  all(): SessionActor[] {
+    return [...this.actors.values()];
+  }
+
+  async start(workspaceId: string, sessionId: string): Promise<SessionView> {
+    const actor = this.get(workspaceId, sessionId);
+    if (actor.desired !== "running") this.assertCapacity();
+    return actor.start();
+  }
+
+  async restart(workspaceId: string, sessionId: string): Promise<SessionView> {
+    const actor = this.get(workspaceId, sessionId);
+    if (actor.desired !== "running") this.assertCapacity();
+    return actor.restart();
+  }
+
+  async remove(workspaceId: string, sessionId: string): Promise<void> {
+    const actor = this.get(workspaceId, sessionId);
+    await actor.remove();
+    this.actors.delete(key(workspaceId, sessionId));
+  }
+
+  runningCount(): number {
+    let n = 0;
+    for (const a of this.actors.values()) if (a.desired === "running") n++;
+    return n;
+  }
+
+  stats(): NodeSessionStats {
+    const byStatus: Record<string, number> = { STOPPED: 0, STARTING: 0, SCAN_QR_CODE: 0, WORKING: 0, FAILED: 0 };
+    const workspaces = new Set<string>();
+    for (const a of this.actors.values()) {
+      byStatus[a.status]++;
+      workspaces.add(a.workspaceId);
+    }
+    const total = this.runningCount();
+    return {
+      node: this.opts.node,
+      total,
+      capacity: this.opts.maxSessions,
+      utilization: Math.round((total / this.opts.maxSessions) * 10000) / 10000,
+      byStatus,
+      workspaces: workspaces.size,
+      sessions: this.actors.size,
+    };
+  }
+
+  /**
+   * Loads every session of the given workspaces (all, in embedded mode) and resumes those whose
+   * desired state is running; engines start through the launch queue, so this returns quickly.
+   */
+  async restore(workspaceIds?: string[]): Promise<{ loaded: number; resumed: number }> {
+    await this.opts.storage.sweepDeleted();
+    const ids = workspaceIds ?? (await this.opts.storage.listWorkspaces());
+    let loaded = 0;
+    let resumed = 0;
+    for (const w of ids) {
+      for (const meta of await this.opts.storage.listSessions(w)) {
+        const k = key(meta.workspaceId, meta.sessionId);
+        if (this.actors.has(k)) continue;
+        const actor = new SessionActor(meta, this.opts);
+        this.actors.set(k, actor);
+        loaded++;
+        if (meta.desired === "running") {
+          if (resumed >= this.opts.maxSessions) {
+            this.opts.logger.warn(`not resuming ${w}/${meta.sessionId}: node at capacity (${this.opts.maxSessions})`);
+            continue;
+          }
+          resumed++;
+          await actor.resume();
+        }
+      }
+    }
+    return { loaded, resumed };
+  }
+
+  /** Stops every engine, keeping desired states, for a shutdown. */
+  async haltAll(): Promise<void> {
+    await Promise.all([...this.actors.values()].map((a) => a.halt().catch(() => undefined)));
+  }
+
+  private assertCapacity(): void {
+    if (this.runningCount() >= this.opts.maxSessions) {
+      throw new WafleetError("INSTANCE_AT_CAPACITY", `This node runs ${this.opts.maxSessions} sessions, its limit (MAX_SESSIONS_PER_INSTANCE)`, {
+        node: this.opts.node,
+        capacity: this.opts.maxSessions,
+      });
+    }
+  }
+}

@@ -1,0 +1,162 @@
+// Session storage layout (DESIGN section 3): `${SESSIONS_DIR}/workspace_${w}/session_${s}/` with
+// an atomically written `meta.json` and the engine's `auth/` folder. Ids are checked here again,
+// whatever the caller validated, because they become folder names.
+import { randomBytes } from "node:crypto";
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { WafleetError } from "../errors";
+import type { DesiredState } from "./status";
+
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function isValidId(id: unknown): id is string {
+  return typeof id === "string" && ID_PATTERN.test(id);
+}
+
+export function assertId(kind: "workspaceId" | "sessionId", id: unknown): asserts id is string {
+  if (!isValidId(id)) {
+    throw new WafleetError("VALIDATION_ERROR", `Invalid ${kind}: expected 1-64 characters of A-Z a-z 0-9 _ -`, [
+      { field: kind, message: "expected 1-64 characters of A-Z a-z 0-9 _ -", type: "stringPattern" },
+    ]);
+  }
+}
+
+export interface SessionMeta {
+  workspaceId: string;
+  sessionId: string;
+  accountId: string | null;
+  desired: DesiredState;
+  metadata: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+  /** The fencing token of the owner that last wrote this file; writes never go backwards. */
+  fencingToken: number;
+}
+
+export class SessionStorage {
+  constructor(readonly root: string) {}
+
+  workspaceDir(workspaceId: string): string {
+    assertId("workspaceId", workspaceId);
+    return path.join(this.root, `workspace_${workspaceId}`);
+  }
+
+  sessionDir(workspaceId: string, sessionId: string): string {
+    assertId("sessionId", sessionId);
+    return path.join(this.workspaceDir(workspaceId), `session_${sessionId}`);
+  }
+
+  authDir(workspaceId: string, sessionId: string): string {
+    return path.join(this.sessionDir(workspaceId, sessionId), "auth");
+  }
+
+  private metaPath(workspaceId: string, sessionId: string): string {
+    return path.join(this.sessionDir(workspaceId, sessionId), "meta.json");
+  }
+
+  async readMeta(workspaceId: string, sessionId: string): Promise<SessionMeta | undefined> {
+    try {
+      const raw = await fs.readFile(this.metaPath(workspaceId, sessionId), "utf8");
+      return JSON.parse(raw) as SessionMeta;
+    } catch (err: any) {
+      if (err?.code === "ENOENT") return undefined;
+      throw err;
+    }
+  }
+
+  /** Creates the session folder and its first meta.json; SESSION_EXISTS if it is already there. */
+  async create(meta: SessionMeta): Promise<void> {
+    const dir = this.sessionDir(meta.workspaceId, meta.sessionId);
+    await fs.mkdir(path.dirname(dir), { recursive: true });
+    try {
+      await fs.mkdir(dir);
+    } catch (err: any) {
+      if (err?.code !== "EEXIST") throw err;
+      // a folder without meta.json is the leftover of a create that died half-way
+      if (await this.readMeta(meta.workspaceId, meta.sessionId)) throw new WafleetError("SESSION_EXISTS", undefined, { workspaceId: meta.workspaceId, sessionId: meta.sessionId });
+    }
+    await this.writeMeta(meta);
+  }
+
+  /**
+   * Writes meta.json atomically (temp file, fsync, rename). Refuses with STALE_FENCING_TOKEN when
+   * the file on disk was written by a newer owner: a node that lost a workspace cannot clobber it.
+   */
+  async writeMeta(meta: SessionMeta): Promise<void> {
+    const file = this.metaPath(meta.workspaceId, meta.sessionId);
+    const current = await this.readMeta(meta.workspaceId, meta.sessionId);
+    if (current && current.fencingToken > meta.fencingToken) {
+      throw new WafleetError("STALE_FENCING_TOKEN", `meta.json was written with fencing token ${current.fencingToken}; this write carries ${meta.fencingToken}`);
+    }
+    const tmp = `${file}.tmp-${randomBytes(6).toString("hex")}`;
+    const fh = await fs.open(tmp, "w", 0o600);
+    try {
+      await fh.writeFile(JSON.stringify(meta, null, 2));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.rename(tmp, file);
+  }
+
+  async listWorkspaces(): Promise<string[]> {
+    const entries = await readdirOrEmpty(this.root);
+    return entries
+      .filter((e) => e.isDirectory() && e.name.startsWith("workspace_"))
+      .map((e) => e.name.slice("workspace_".length))
+      .filter(isValidId)
+      .sort();
+  }
+
+  /** Sessions of a workspace that have a meta.json. */
+  async listSessions(workspaceId: string): Promise<SessionMeta[]> {
+    const entries = await readdirOrEmpty(this.workspaceDir(workspaceId));
+    const metas: SessionMeta[] = [];
+    for (const e of entries) {
+      if (!e.isDirectory() || !e.name.startsWith("session_")) continue;
+      const id = e.name.slice("session_".length);
+      if (!isValidId(id)) continue;
+      const meta = await this.readMeta(workspaceId, id).catch(() => undefined);
+      if (meta) metas.push(meta);
+    }
+    return metas.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.sessionId.localeCompare(b.sessionId));
+  }
+
+  /** Removes a session's folder: renamed aside first, so a crash never leaves half a session. */
+  async remove(workspaceId: string, sessionId: string): Promise<void> {
+    const dir = this.sessionDir(workspaceId, sessionId);
+    const trash = path.join(path.dirname(dir), `.deleted-${sessionId}-${randomBytes(4).toString("hex")}`);
+    try {
+      await fs.rename(dir, trash);
+    } catch (err: any) {
+      if (err?.code === "ENOENT") return;
+      throw err;
+    }
+    await fs.rm(trash, { recursive: true, force: true });
+    // drop the workspace folder once its last session is gone
+    await fs.rmdir(path.dirname(dir)).catch(() => undefined);
+  }
+
+  async removeAuth(workspaceId: string, sessionId: string): Promise<void> {
+    await fs.rm(this.authDir(workspaceId, sessionId), { recursive: true, force: true });
+  }
+
+  /** Leftovers of deletes interrupted by a crash. */
+  async sweepDeleted(): Promise<void> {
+    for (const w of await this.listWorkspaces()) {
+      const dir = this.workspaceDir(w);
+      for (const e of await readdirOrEmpty(dir)) {
+        if (e.name.startsWith(".deleted-")) await fs.rm(path.join(dir, e.name), { recursive: true, force: true });
+      }
+    }
+  }
+}
+
+async function readdirOrEmpty(dir: string) {
+  try {
+    return await fs.readdir(dir, { withFileTypes: true });
+  } catch (err: any) {
+    if (err?.code === "ENOENT") return [];
+    throw err;
+  }
+}

@@ -1,0 +1,93 @@
+// Real child processes for integration and e2e tests: free loopback ports, log capture, waiting
+// for a line or a condition, and kills that are real (SIGKILL, SIGSTOP).
+import { spawn, type ChildProcess } from "node:child_process";
+import { promises as fs } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+
+export const ROOT = path.resolve(__dirname, "..", "..");
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function tempDir(prefix: string): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), `wafleet-${prefix}-`));
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20000, everyMs = 50): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export class NodeProcess {
+  readonly child: ChildProcess;
+  output = "";
+  private exited: Promise<number | null>;
+
+  constructor(
+    readonly name: string,
+    script: string,
+    env: Record<string, string>,
+  ) {
+    this.child = spawn(process.execPath, [path.join(ROOT, script)], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "info", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.child.stdout!.on("data", (d) => (this.output += d.toString()));
+    this.child.stderr!.on("data", (d) => (this.output += d.toString()));
+    this.exited = new Promise((resolve) => this.child.once("exit", (code) => resolve(code)));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  async waitForOutput(re: RegExp, timeoutMs = 20000): Promise<RegExpMatchArray> {
+    return waitFor(`${this.name} to print ${re}`, () => {
+      if (!this.running) throw new Error(`${this.name} exited:\n${this.output.slice(-3000)}`);
+      return this.output.match(re) ?? undefined;
+    }, timeoutMs);
+  }
+
+  kill(signal: NodeJS.Signals = "SIGKILL"): Promise<number | null> {
+    if (this.running) this.child.kill(signal);
+    return this.exited;
+  }
+
+  waitExit(): Promise<number | null> {
+    return this.exited;
+  }
+}
+
+/** Starts `dist/bin/sim.js` on a free port. */
+export async function startSimProcess(env: Record<string, string> = {}): Promise<{ proc: NodeProcess; url: string }> {
+  const port = await freePort();
+  const proc = new NodeProcess("sim", "dist/bin/sim.js", { WA_SIM_PORT: String(port), ...env });
+  await proc.waitForOutput(/listening on/);
+  return { proc, url: `http://127.0.0.1:${port}` };
+}

@@ -1,0 +1,198 @@
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { LaunchQueue } from "../../lib/engines/launch-queue";
+import type { EventName } from "../../lib/events";
+import { SessionManager } from "../../lib/sessions/manager";
+import { SessionStorage } from "../../lib/sessions/storage";
+import { FakeEngine } from "../helpers/fake-engine";
+
+let root: string;
+let events: Array<{ name: EventName; payload: any }>;
+let factoryHook: ((e: FakeEngine) => void) | undefined;
+
+const quiet = { info() {}, warn() {}, error() {}, debug() {} };
+const tick = () => new Promise((r) => setImmediate(r));
+async function until(pred: () => boolean, ms = 2000) {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function manager(over: Partial<ConstructorParameters<typeof SessionManager>[0]> = {}) {
+  return new SessionManager({
+    storage: new SessionStorage(path.join(root, "sessions")),
+    engineFactory: (ctx) => {
+      const e = new FakeEngine(ctx);
+      factoryHook?.(e);
+      return e;
+    },
+    launchQueue: new LaunchQueue({ concurrency: 4, staggerMs: 0 }),
+    node: "node-a",
+    publish: (name, _scope, payload) => events.push({ name, payload }),
+    logger: quiet,
+    startTimeoutMs: 1000,
+    fencingToken: () => 1,
+    maxSessions: 3,
+    retry: { baseMs: 10, maxMs: 20 },
+    ...over,
+  });
+}
+
+beforeEach(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), "wafleet-actor-"));
+  events = [];
+  FakeEngine.created = [];
+  factoryHook = undefined;
+});
+afterEach(() => fs.rm(root, { recursive: true, force: true }));
+
+describe("session actor and manager", () => {
+  it("creates, shows a QR, links and reports WORKING with status events in order", async () => {
+    const m = manager();
+    const view = await m.create({ workspaceId: "w1", sessionId: "s1" });
+    expect(view.desired).toBe("running");
+    await until(() => m.get("w1", "s1").status === "SCAN_QR_CODE");
+    expect(m.get("w1", "s1").currentQr().qr).toBe("ref,abc,def,ghi");
+    FakeEngine.created[0].link();
+    expect(m.get("w1", "s1").view()).toMatchObject({ status: "WORKING", me: { phone: "15550001111" }, node: "node-a" });
+    const statuses = events.filter((e) => e.name === "wa.session.status").map((e) => e.payload.status);
+    expect(statuses).toEqual(["STARTING", "SCAN_QR_CODE", "STARTING", "WORKING"]);
+    expect(events.map((e) => e.name)).toContain("wa.session.ready");
+    expect(() => m.get("w1", "s1").currentQr()).toThrow(/No QR code/);
+  });
+
+  it("never makes two engines for concurrent starts of one session", async () => {
+    const m = manager();
+    await m.create({ workspaceId: "w1", sessionId: "s1", start: false });
+    await Promise.all([m.start("w1", "s1"), m.start("w1", "s1"), m.start("w1", "s1"), m.get("w1", "s1").resume()]);
+    await tick();
+    expect(FakeEngine.created.length).toBe(1);
+  });
+
+  it("rejects a second create of the same id, concurrently too", async () => {
+    const m = manager();
+    const results = await Promise.allSettled([m.create({ workspaceId: "w1", sessionId: "s1" }), m.create({ workspaceId: "w1", sessionId: "s1" })]);
+    expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+    expect((results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason.type).toBe("SESSION_EXISTS");
+  });
+
+  it("persists the desired state and restores running sessions without touching stopped ones", async () => {
+    const m1 = manager();
+    await m1.create({ workspaceId: "w1", sessionId: "run" });
+    await m1.create({ workspaceId: "w1", sessionId: "idle", start: false });
+    await m1.create({ workspaceId: "w2", sessionId: "stopped" });
+    await m1.get("w2", "stopped").stop();
+    await m1.haltAll();
+    expect(m1.get("w1", "run").desired).toBe("running"); // a shutdown keeps the desired state
+
+    FakeEngine.created = [];
+    const m2 = manager();
+    const { loaded, resumed } = await m2.restore();
+    expect({ loaded, resumed }).toEqual({ loaded: 3, resumed: 1 });
+    await tick();
+    expect(FakeEngine.created.map((e) => e.ctx.sessionId)).toEqual(["run"]);
+    expect(m2.get("w1", "idle").status).toBe("STOPPED");
+  });
+
+  it("enforces MAX_SESSIONS_PER_INSTANCE on running sessions only", async () => {
+    const m = manager({ maxSessions: 2 });
+    await m.create({ workspaceId: "w", sessionId: "a" });
+    await m.create({ workspaceId: "w", sessionId: "b" });
+    await expect(m.create({ workspaceId: "w", sessionId: "c" })).rejects.toMatchObject({ type: "INSTANCE_AT_CAPACITY", code: 503 });
+    await m.create({ workspaceId: "w", sessionId: "d", start: false });
+    await expect(m.start("w", "d")).rejects.toMatchObject({ type: "INSTANCE_AT_CAPACITY" });
+    await m.get("w", "a").stop();
+    await expect(m.start("w", "d")).resolves.toMatchObject({ desired: "running" });
+    expect(m.stats()).toMatchObject({ total: 2, capacity: 2, utilization: 1, sessions: 3 });
+  });
+
+  it("stop during a slow start stops the engine and ends STOPPED", async () => {
+    let release!: () => void;
+    factoryHook = (e) => (e.gate = new Promise<void>((r) => (release = r)));
+    const m = manager();
+    await m.create({ workspaceId: "w", sessionId: "s" });
+    await until(() => FakeEngine.created[0]?.started === 1);
+    const stopping = m.get("w", "s").stop();
+    release();
+    await stopping;
+    expect(FakeEngine.created[0].stopped).toBeGreaterThan(0);
+    expect(m.get("w", "s").status).toBe("STOPPED");
+  });
+
+  it("deleting while starting removes the folder after the engine stopped", async () => {
+    let release!: () => void;
+    factoryHook = (e) => (e.gate = new Promise<void>((r) => (release = r)));
+    const m = manager();
+    await m.create({ workspaceId: "w", sessionId: "s" });
+    await until(() => FakeEngine.created[0]?.started === 1);
+    const removing = m.remove("w", "s");
+    release();
+    await removing;
+    expect(FakeEngine.created[0].running).toBe(false);
+    await expect(fs.access(path.join(root, "sessions", "workspace_w", "session_s"))).rejects.toThrow();
+    expect(() => m.get("w", "s")).toThrow(/not found/);
+  });
+
+  it("a start past its deadline fails with the reason and is retried while desired running", async () => {
+    let first = true;
+    factoryHook = (e) => {
+      if (first) e.gate = new Promise<void>(() => undefined);
+      first = false;
+    };
+    const m = manager({ startTimeoutMs: 50 });
+    await m.create({ workspaceId: "w", sessionId: "s" });
+    await until(() => events.some((e) => e.name === "wa.session.status" && e.payload.status === "FAILED"));
+    const failed = events.find((e) => e.payload.status === "FAILED")!;
+    expect(failed.payload.reason).toMatch(/timed out/);
+    await until(() => m.get("w", "s").status === "SCAN_QR_CODE");
+    expect(FakeEngine.created.length).toBe(2);
+  });
+
+  it("stops for good on CONFLICT: never fights over a device", async () => {
+    const m = manager();
+    await m.create({ workspaceId: "w", sessionId: "s" });
+    await until(() => m.get("w", "s").status === "SCAN_QR_CODE");
+    FakeEngine.created[0].link();
+    FakeEngine.created[0].emit("disconnected", "CONFLICT");
+    expect(m.get("w", "s").view()).toMatchObject({ status: "FAILED", reason: "CONFLICT" });
+    await new Promise((r) => setTimeout(r, 60));
+    expect(FakeEngine.created.length).toBe(1);
+  });
+
+  it("goes back to STARTING on a lost connection and ignores events of a replaced engine", async () => {
+    const m = manager();
+    await m.create({ workspaceId: "w", sessionId: "s" });
+    await until(() => m.get("w", "s").status === "SCAN_QR_CODE");
+    const old = FakeEngine.created[0];
+    old.link();
+    old.emit("disconnected", "CONNECTION_LOST");
+    expect(m.get("w", "s").status).toBe("STARTING");
+    await m.restart("w", "s");
+    await until(() => m.get("w", "s").status === "SCAN_QR_CODE");
+    old.link(); // stale engine: must not flip the session to WORKING
+    expect(m.get("w", "s").status).toBe("SCAN_QR_CODE");
+  });
+
+  it("logout unlinks a WORKING session, deletes auth and leaves it STOPPED", async () => {
+    const m = manager();
+    await m.create({ workspaceId: "w", sessionId: "s" });
+    await until(() => m.get("w", "s").status === "SCAN_QR_CODE");
+    FakeEngine.created[0].link();
+    const auth = path.join(root, "sessions", "workspace_w", "session_s", "auth");
+    await fs.mkdir(auth, { recursive: true });
+    await fs.writeFile(path.join(auth, "creds.json"), "{}");
+    const view = await m.get("w", "s").logout();
+    expect(view).toMatchObject({ status: "STOPPED", desired: "stopped", me: null });
+    expect(FakeEngine.created[0].loggedOut).toBe(1);
+    await expect(fs.access(auth)).rejects.toThrow();
+  });
+
+  it("refuses to send unless WORKING", async () => {
+    const m = manager();
+    await m.create({ workspaceId: "w", sessionId: "s", start: false });
+    await expect(m.get("w", "s").sendMessage("15550002222", { text: "hi" })).rejects.toMatchObject({ type: "SESSION_NOT_READY", code: 409 });
+  });
+});

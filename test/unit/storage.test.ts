@@ -1,0 +1,84 @@
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { SessionStorage, type SessionMeta } from "../../lib/sessions/storage";
+
+let root: string;
+let storage: SessionStorage;
+
+beforeEach(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), "wafleet-storage-"));
+  storage = new SessionStorage(path.join(root, "sessions"));
+});
+afterEach(() => fs.rm(root, { recursive: true, force: true }));
+
+const meta = (over: Partial<SessionMeta> = {}): SessionMeta => ({
+  workspaceId: "42",
+  sessionId: "main",
+  accountId: null,
+  desired: "running",
+  metadata: {},
+  createdAt: "2026-01-01T00:00:00.000Z",
+  updatedAt: "2026-01-01T00:00:00.000Z",
+  fencingToken: 5,
+  ...over,
+});
+
+describe("session storage", () => {
+  it("lays sessions out as workspace_<w>/session_<s>/meta.json", async () => {
+    await storage.create(meta());
+    const raw = JSON.parse(await fs.readFile(path.join(root, "sessions", "workspace_42", "session_main", "meta.json"), "utf8"));
+    expect(raw.desired).toBe("running");
+    expect(storage.authDir("42", "main")).toBe(path.join(root, "sessions", "workspace_42", "session_main", "auth"));
+    expect(await storage.listWorkspaces()).toEqual(["42"]);
+    expect((await storage.listSessions("42")).map((m) => m.sessionId)).toEqual(["main"]);
+  });
+
+  it("refuses a second create of the same session", async () => {
+    await storage.create(meta());
+    await expect(storage.create(meta())).rejects.toMatchObject({ type: "SESSION_EXISTS" });
+  });
+
+  it("refuses meta.json writes that carry an older fencing token", async () => {
+    await storage.create(meta({ fencingToken: 7 }));
+    await expect(storage.writeMeta(meta({ fencingToken: 6, desired: "stopped" }))).rejects.toMatchObject({ type: "STALE_FENCING_TOKEN" });
+    expect((await storage.readMeta("42", "main"))?.desired).toBe("running");
+    await storage.writeMeta(meta({ fencingToken: 8, desired: "stopped" }));
+    expect((await storage.readMeta("42", "main"))?.desired).toBe("stopped");
+  });
+
+  it("writes meta.json atomically, leaving no temp files", async () => {
+    await storage.create(meta());
+    await Promise.all(Array.from({ length: 20 }, (_, i) => storage.writeMeta(meta({ fencingToken: 5, metadata: { i } }))));
+    const files = await fs.readdir(path.join(root, "sessions", "workspace_42", "session_main"));
+    expect(files).toEqual(["meta.json"]);
+    expect(JSON.parse(await fs.readFile(path.join(root, "sessions", "workspace_42", "session_main", "meta.json"), "utf8")).workspaceId).toBe("42");
+  });
+
+  it.each(["..", "../x", "a/b", "", "x".repeat(65), "é", "a b", "%2e%2e", ".", "a\u0000b"])("rejects the id %j before touching any file", async (bad) => {
+    expect(() => storage.sessionDir("42", bad)).toThrow(/Invalid sessionId/);
+    expect(() => storage.workspaceDir(bad)).toThrow(/Invalid workspaceId/);
+    await expect(storage.create(meta({ workspaceId: bad }))).rejects.toMatchObject({ type: "VALIDATION_ERROR" });
+    await expect(fs.readdir(root)).resolves.toEqual([]);
+  });
+
+  it("removes a session folder and the empty workspace folder, and sweeps interrupted deletes", async () => {
+    await storage.create(meta());
+    await storage.create(meta({ sessionId: "second" }));
+    await storage.remove("42", "main");
+    expect((await storage.listSessions("42")).map((m) => m.sessionId)).toEqual(["second"]);
+    await fs.mkdir(path.join(root, "sessions", "workspace_42", ".deleted-x-1234"));
+    await storage.sweepDeleted();
+    expect(await fs.readdir(path.join(root, "sessions", "workspace_42"))).toEqual(["session_second"]);
+    await storage.remove("42", "second");
+    expect(await storage.listWorkspaces()).toEqual([]);
+    await expect(storage.remove("42", "second")).resolves.toBeUndefined();
+  });
+
+  it("ignores a half-created folder without meta.json", async () => {
+    await fs.mkdir(path.join(root, "sessions", "workspace_42", "session_main"), { recursive: true });
+    expect(await storage.listSessions("42")).toEqual([]);
+    await storage.create(meta());
+    expect((await storage.listSessions("42")).length).toBe(1);
+  });
+});
