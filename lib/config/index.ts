@@ -5,7 +5,7 @@ import path from "node:path";
 import { createHash } from "node:crypto";
 import Validator from "fastest-validator";
 
-export const ROLES = ["sessions", "api"] as const;
+export const ROLES = ["sessions", "api", "webhooks", "health", "backup"] as const;
 export type Role = (typeof ROLES)[number];
 export const ENGINES = ["simulator", "wwebjs"] as const;
 export type EngineName = (typeof ENGINES)[number];

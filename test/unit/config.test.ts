@@ -21,7 +21,7 @@ describe("configuration", () => {
     const c = loadConfig(base, "/srv/app");
     expect(c.embedded).toBe(true);
     expect(c.transporter).toBe("");
-    expect(c.services).toEqual(["sessions", "api"]);
+    expect(c.services).toEqual(["sessions", "api", "webhooks", "health", "backup"]);
     expect(c.engine).toBe("simulator");
     expect(c.dataDir).toBe("/srv/app/data");
     expect(c.sessionsDir).toBe("/srv/app/data/sessions");
