@@ -28,6 +28,12 @@ export const ERROR_CATALOGUE = {
   INSTANCE_AT_CAPACITY: { status: 503, message: "This node runs as many sessions as it may", retryable: true },
   SERVICE_UNAVAILABLE: { status: 503, message: "The service is not available right now", retryable: true },
   STALE_FENCING_TOKEN: { status: 409, message: "This node no longer owns the workspace" },
+  // ownership and placement (cluster)
+  NODE_NOT_FOUND: { status: 404, message: "No such session node in the cluster" },
+  NOT_OWNER: { status: 503, message: "This node does not own the workspace; retry on its owner", retryable: true },
+  WORKSPACE_MOVING: { status: 503, message: "The workspace is moving to another node; retry shortly", retryable: true },
+  NODE_NOT_AVAILABLE: { status: 409, message: "That node cannot take workspaces now (draining, down or full)" },
+  LEASE_LOST: { status: 503, message: "This node lost its cluster lease and stopped its sessions", retryable: true },
   ENGINE_TIMEOUT: { status: 504, message: "The WhatsApp engine did not answer in time", retryable: true },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -1,0 +1,103 @@
+// Real infrastructure for integration tests: `nats-server -js` and `redis-server` on free loopback
+// ports, each in its own temp folder, killable and restartable on the same port (so a test can
+// take Redis or NATS away and bring it back).
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, promises as fs } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { freePort, tempDir, waitFor } from "./processes";
+
+function binary(name: string): string {
+  for (const dir of (process.env.PATH ?? "").split(":").concat(["/usr/sbin", "/usr/bin", "/usr/local/bin"])) {
+    const p = path.join(dir, name);
+    if (dir && existsSync(p)) return p;
+  }
+  throw new Error(`${name} not found on PATH or in /usr/sbin; install the Debian package ${name}`);
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, "127.0.0.1");
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
+abstract class ServerProcess {
+  child?: ChildProcess;
+  output = "";
+  private exited?: Promise<void>;
+
+  constructor(
+    readonly port: number,
+    readonly dir: string,
+  ) {}
+
+  protected abstract command(): [string, string[]];
+
+  async start(): Promise<this> {
+    const [bin, args] = this.command();
+    const child = spawn(bin, args, { cwd: this.dir, stdio: ["ignore", "pipe", "pipe"] });
+    this.child = child;
+    child.stdout!.on("data", (d) => (this.output += d.toString()));
+    child.stderr!.on("data", (d) => (this.output += d.toString()));
+    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
+    await waitFor(`${path.basename(bin)} on port ${this.port}`, async () => {
+      if (child.exitCode !== null) throw new Error(`${bin} exited: ${this.output.slice(-2000)}`);
+      return portOpen(this.port);
+    }, 15000);
+    return this;
+  }
+
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Kills the server (SIGKILL by default); its data folder stays for a restart. */
+  async stop(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    if (this.running) this.child!.kill(signal);
+    await this.exited;
+  }
+
+  async restart(): Promise<this> {
+    await this.stop();
+    return this.start();
+  }
+
+  /** Stops the server and removes its folder. */
+  async destroy(): Promise<void> {
+    await this.stop();
+    await fs.rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+export class NatsServer extends ServerProcess {
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  protected command(): [string, string[]] {
+    return [binary("nats-server"), ["-a", "127.0.0.1", "-p", String(this.port), "-js", "-sd", path.join(this.dir, "js")]];
+  }
+}
+
+export class RedisServer extends ServerProcess {
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  protected command(): [string, string[]] {
+    return [binary("redis-server"), ["--bind", "127.0.0.1", "--port", String(this.port), "--save", "", "--appendonly", "no", "--dir", this.dir, "--protected-mode", "no"]];
+  }
+}
+
+export async function startNats(): Promise<NatsServer> {
+  return new NatsServer(await freePort(), await tempDir("nats")).start();
+}
+
+export async function startRedis(): Promise<RedisServer> {
+  return new RedisServer(await freePort(), await tempDir("redis")).start();
+}
