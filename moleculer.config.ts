@@ -1,9 +1,12 @@
 // Broker options built from the typed config: embedded (no transporter) or cluster (NATS).
 import type { BrokerOptions } from "moleculer";
 import type { Config } from "./lib/config";
+import { registerWorkspaceStrategy, workspaceRoutingMiddleware } from "./lib/placement/routing";
 
 export function buildBrokerOptions(config: Config): BrokerOptions {
   const sessionNode = config.services.includes("sessions");
+  // every node that may call sessions.* must know the strategy before it starts
+  registerWorkspaceStrategy();
   return {
     namespace: "wafleet",
     nodeID: config.nodeId,
@@ -15,6 +18,7 @@ export function buildBrokerOptions(config: Config): BrokerOptions {
     heartbeatInterval: 2,
     heartbeatTimeout: 6,
     registry: { strategy: "RoundRobin", preferLocal: !sessionNode || config.embedded },
+    middlewares: [workspaceRoutingMiddleware(config.moveWaitMs) as any],
     metrics: { enabled: false },
     tracing: { enabled: false },
     errorHandler(err) {

@@ -9,7 +9,9 @@ import { loadAdminKeys } from "../lib/api/keys";
 import { ConfigError, loadConfig, type Config } from "../lib/config";
 import { createEngineFactory } from "../lib/engines";
 import { startSimNetwork } from "../lib/simulator/network";
+import { createClusterRuntime } from "../lib/placement/runtime";
 import apiService from "../services/api.service";
+import placementService from "../services/placement.service";
 import sessionsService from "../services/sessions.service";
 
 async function main(config: Config): Promise<void> {
@@ -17,6 +19,17 @@ async function main(config: Config): Promise<void> {
   const broker = new ServiceBroker(buildBrokerOptions(config));
   const log = broker.getLogger("wafleet");
   const closers: Array<() => Promise<void>> = [];
+  // the ownership directory and its in-memory view: session nodes own through it, every caller of
+  // sessions.* routes by it (the Workspace strategy reads the view)
+  const needsDirectory = config.services.includes("sessions") || config.services.includes("api");
+  const cluster = needsDirectory ? createClusterRuntime(config, (err) => log.warn(`directory: ${err.message}`)) : undefined;
+  if (cluster) {
+    await cluster.view.start();
+    closers.push(async () => {
+      cluster.view.stop();
+      await cluster.directory.close();
+    });
+  }
 
   if (config.services.includes("sessions")) {
     let simUrl = config.simUrl;
@@ -33,7 +46,8 @@ async function main(config: Config): Promise<void> {
       closers.push(() => sim.close());
       log.info(`Simulated WhatsApp network listening on ${sim.url} (admin API under ${sim.url}/sim)`);
     }
-    broker.createService(sessionsService({ config, engineFactory: createEngineFactory(config, simUrl) }));
+    broker.createService(sessionsService({ config, engineFactory: createEngineFactory(config, simUrl), cluster: cluster! }));
+    broker.createService(placementService({ config, cluster: cluster! }));
   }
   if (config.services.includes("api")) {
     const keys = await loadAdminKeys(config.apiKeyHashes, config.dataDir);
@@ -52,6 +66,12 @@ async function main(config: Config): Promise<void> {
     stopping = true;
     log.info(`${signal}: stopping`);
     try {
+      if (cluster?.coordinator && !config.embedded) {
+        // hand this node's workspaces to the others before leaving (zero downtime beyond the handoff)
+        const started = Date.now();
+        const r: any = await broker.call("placement.drain", { node: broker.nodeID }, { timeout: 130_000 }).catch((err: Error) => log.warn(`drain before stop failed: ${err.message}`));
+        if (r) log.info(`drained in ${Date.now() - started} ms: ${r.moved?.length ?? 0} workspaces handed off, ${r.remaining ?? 0} left`);
+      }
       await broker.stop();
       for (const close of closers) await close();
     } finally {

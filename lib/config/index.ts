@@ -34,7 +34,13 @@ export interface Config {
   launchStaggerMs: number;
   engineStartTimeoutMs: number;
   leaseTtlMs: number;
+  /** How long past a dead node's lease expiry the coordinator waits before reassigning its workspaces. */
+  takeoverMarginMs: number;
+  /** At most this many workspace handoffs in flight during a rebalance or drain. */
+  rebalanceConcurrency: number;
   moveWaitMs: number;
+  /** Key prefix for everything wafleet keeps in Redis. */
+  redisPrefix: string;
   apiHost: string;
   apiPort: number;
   /** sha256 hex digests of the admin keys from API_KEYS (plain keys are hashed on read). */
@@ -74,6 +80,9 @@ const schema = {
   ENGINE_START_TIMEOUT_MS: num(1000, 600_000),
   LEASE_TTL_MS: num(1000, 600_000),
   MOVE_WAIT_MS: num(0, 600_000),
+  TAKEOVER_MARGIN_MS: num(0, 600_000),
+  REBALANCE_CONCURRENCY: num(1, 1000),
+  REDIS_PREFIX: { type: "string", pattern: /^[A-Za-z0-9:_.-]{1,64}$/, optional: true, messages: { stringPattern: "expected 1-64 characters of A-Z a-z 0-9 : _ . -" } },
   API_HOST: { type: "string", min: 1, optional: true },
   API_PORT: num(0, 65535),
   API_KEYS: { type: "string", optional: true },
@@ -139,6 +148,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const dataDir = path.resolve(cwd, env.DATA_DIR || "./data");
   const sessionsDir = path.resolve(cwd, env.SESSIONS_DIR || path.join(dataDir, "sessions"));
   const engine: EngineName = v.WA_ENGINE ?? (embedded ? "simulator" : "wwebjs");
+  if (!embedded && !v.REDIS_URL && (services.includes("sessions") || services.includes("api"))) {
+    throw new ConfigError("REDIS_URL", "cluster mode (TRANSPORTER set) needs the ownership directory: set REDIS_URL=redis://host:6379 on session and api nodes");
+  }
 
   return {
     services,
@@ -155,11 +167,15 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     simQrRotateMs: v.WA_SIM_QR_ROTATE_MS ?? 20000,
     chromePath: env.CHROME_PATH || "/usr/bin/chromium",
     maxSessionsPerInstance: v.MAX_SESSIONS_PER_INSTANCE ?? 750,
-    launchConcurrency: v.LAUNCH_CONCURRENCY ?? 2,
-    launchStaggerMs: v.LAUNCH_STAGGER_MS ?? 200,
+    // a Chromium start costs ~1 s of CPU and 100+ MB; a simulator session costs almost nothing
+    launchConcurrency: v.LAUNCH_CONCURRENCY ?? (engine === "wwebjs" ? 2 : 32),
+    launchStaggerMs: v.LAUNCH_STAGGER_MS ?? (engine === "wwebjs" ? 200 : 0),
     engineStartTimeoutMs: v.ENGINE_START_TIMEOUT_MS ?? 60000,
     leaseTtlMs: v.LEASE_TTL_MS ?? 10000,
+    takeoverMarginMs: v.TAKEOVER_MARGIN_MS ?? 3000,
+    rebalanceConcurrency: v.REBALANCE_CONCURRENCY ?? 8,
     moveWaitMs: v.MOVE_WAIT_MS ?? 10000,
+    redisPrefix: v.REDIS_PREFIX ?? "wafleet:",
     apiHost: v.API_HOST ?? "0.0.0.0",
     apiPort: v.API_PORT ?? 3000,
     apiKeyHashes: parseApiKeys(env.API_KEYS, sha256Hex),

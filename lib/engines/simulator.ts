@@ -345,7 +345,10 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
     const delay = ceiling / 2 + Math.random() * (ceiling / 2);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
-      if (this.running && !this.ws) this.connect();
+      if (!this.running || this.ws) return;
+      // the node's lease gate: a fenced node never reconnects a device another node may now own
+      if (this.ctx.mayConnect && !this.ctx.mayConnect()) this.scheduleReconnect();
+      else this.connect();
     }, delay);
   }
 

@@ -78,6 +78,11 @@ export interface EngineContext {
   sessionId: string;
   /** The session's `auth/` folder; the engine owns its content. */
   authDir: string;
+  /**
+   * Asked before every automatic reconnect: false while this node may not act for the session
+   * (its cluster lease is in doubt). Engines must not reconnect then; the node stops them soon.
+   */
+  mayConnect?: () => boolean;
 }
 
 export type EngineFactory = (ctx: EngineContext) => SessionEngine;

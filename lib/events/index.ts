@@ -33,7 +33,7 @@ export interface EventPayloads {
   "wa.session.disconnected": { reason: string };
   "wa.message.received": { message: EngineMessage };
   "wa.message.ack": { messageId: string; ack: AckLevel };
-  "wa.cluster.failover": { node: string; workspaces: string[] };
+  "wa.cluster.failover": { node: string; workspaces: string[]; seconds?: number };
 }
 
 export type WafleetEvent<N extends EventName = EventName> = EventEnvelope & EventPayloads[N] & { event: N };

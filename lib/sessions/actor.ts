@@ -27,6 +27,11 @@ export interface ActorDeps {
   startTimeoutMs: number;
   /** The fencing token this node holds for the workspace; meta.json writes carry it. */
   fencingToken: (workspaceId: string) => number;
+  /**
+   * Whether this node may run engines now (its cluster lease is valid). Checked before every
+   * engine start and by engines before reconnecting. Absent = always.
+   */
+  admit?: () => boolean;
   /** Backoff for restarting a session whose engine failed while it should run. */
   retry?: { baseMs: number; maxMs: number };
 }
@@ -218,7 +223,12 @@ export class SessionActor {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     const { workspaceId, sessionId } = this.meta;
-    const engine = this.deps.engineFactory({ workspaceId, sessionId, authDir: this.deps.storage.authDir(workspaceId, sessionId) });
+    const admit = this.deps.admit;
+    if (admit && !admit()) {
+      this.machine.transition("STOPPED", "LEASE_LOST");
+      return;
+    }
+    const engine = this.deps.engineFactory({ workspaceId, sessionId, authDir: this.deps.storage.authDir(workspaceId, sessionId), mayConnect: admit });
     this.engine = engine;
     this.qr = undefined;
     this.wire(engine);
@@ -226,7 +236,11 @@ export class SessionActor {
     const abort = new AbortController();
     this.launchAbort = abort;
     this.launching = this.deps.launchQueue
-      .run(() => withDeadline(engine.start(), this.deps.startTimeoutMs, `engine start timed out after ${this.deps.startTimeoutMs} ms`), abort.signal)
+      .run(() => {
+        // the queue may have held this start for a while: ask again right before connecting
+        if (admit && !admit()) return Promise.reject(new Error("LEASE_LOST: this node may not run sessions now"));
+        return withDeadline(engine.start(), this.deps.startTimeoutMs, `engine start timed out after ${this.deps.startTimeoutMs} ms`);
+      }, abort.signal)
       .then(
         () => {
           this.retries = 0;

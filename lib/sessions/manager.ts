@@ -138,7 +138,7 @@ export class SessionManager {
    * desired state is running; engines start through the launch queue, so this returns quickly.
    */
   async restore(workspaceIds?: string[]): Promise<{ loaded: number; resumed: number }> {
-    await this.opts.storage.sweepDeleted();
+    await this.opts.storage.sweepDeleted(workspaceIds);
     const ids = workspaceIds ?? (await this.opts.storage.listWorkspaces());
     let loaded = 0;
     let resumed = 0;
@@ -160,6 +160,20 @@ export class SessionManager {
       }
     }
     return { loaded, resumed };
+  }
+
+  /** Stops a workspace's engines (desired states kept) and forgets its actors: it left this node. */
+  async dropWorkspace(workspaceId: string): Promise<void> {
+    const actors = [...this.actors.entries()].filter(([, a]) => a.workspaceId === workspaceId);
+    for (const [k] of actors) this.actors.delete(k);
+    await Promise.all(actors.map(([, a]) => a.halt().catch(() => undefined)));
+  }
+
+  /** dropWorkspace() for all: the node lost its lease. */
+  async dropAll(): Promise<void> {
+    const actors = [...this.actors.values()];
+    this.actors.clear();
+    await Promise.all(actors.map((a) => a.halt().catch(() => undefined)));
   }
 
   /** Stops every engine, keeping desired states, for a shutdown. */

@@ -108,6 +108,11 @@ export class SessionStorage {
       .sort();
   }
 
+  /** How many sessions of a workspace want to run (for placement; reads every meta.json). */
+  async runningCount(workspaceId: string): Promise<number> {
+    return (await this.listSessions(workspaceId)).filter((m) => m.desired === "running").length;
+  }
+
   /** Sessions of a workspace that have a meta.json. */
   async listSessions(workspaceId: string): Promise<SessionMeta[]> {
     const entries = await readdirOrEmpty(this.workspaceDir(workspaceId));
@@ -142,8 +147,8 @@ export class SessionStorage {
   }
 
   /** Leftovers of deletes interrupted by a crash. */
-  async sweepDeleted(): Promise<void> {
-    for (const w of await this.listWorkspaces()) {
+  async sweepDeleted(workspaceIds?: string[]): Promise<void> {
+    for (const w of workspaceIds ?? (await this.listWorkspaces())) {
       const dir = this.workspaceDir(w);
       for (const e of await readdirOrEmpty(dir)) {
         if (e.name.startsWith(".deleted-")) await fs.rm(path.join(dir, e.name), { recursive: true, force: true });

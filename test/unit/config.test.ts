@@ -59,10 +59,17 @@ describe("configuration", () => {
   });
 
   it("uses wwebjs by default in cluster mode", () => {
-    const c = loadConfig({ ...base, TRANSPORTER: "nats://127.0.0.1:4222", SERVICES: "api" });
+    const c = loadConfig({ ...base, TRANSPORTER: "nats://127.0.0.1:4222", REDIS_URL: "redis://127.0.0.1:6379", SERVICES: "api" });
     expect(c.embedded).toBe(false);
     expect(c.engine).toBe("wwebjs");
     expect(c.services).toEqual(["api"]);
+    expect(c.redisPrefix).toBe("wafleet:");
+  });
+
+  it("refuses cluster mode without the ownership directory on session and api nodes", () => {
+    expectConfigError({ TRANSPORTER: "nats://127.0.0.1:4222", SERVICES: "sessions" }, "REDIS_URL");
+    expectConfigError({ TRANSPORTER: "nats://127.0.0.1:4222" }, "REDIS_URL");
+    expect(loadConfig({ ...base, TRANSPORTER: "nats://127.0.0.1:4222", SERVICES: "webhooks" }).services).toEqual(["webhooks"]);
   });
 
   it("hashes plain API keys and takes sha256: entries as they are, never echoing them in errors", () => {

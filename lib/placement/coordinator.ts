@@ -1,0 +1,293 @@
+// The coordinator (DESIGN section 5): one leader among the session nodes, by a lease in the
+// directory. It reassigns a dead node's workspaces once that node's lease has expired plus a margin,
+// places workspaces found in storage but unassigned, rebalances gradually when nodes join, drains
+// nodes and moves single workspaces. Every reassignment is a compare-and-set on the fencing token;
+// a live move is a handoff: the old owner stops its engines and releases, then the new owner is
+// named with a new token and restores.
+import type { Assignment, Directory, NodeState } from "./directory";
+import { placeOne, plan, type Candidate, type Load } from "./hrw";
+
+export interface CoordinatorLogger {
+  info(...a: unknown[]): void;
+  warn(...a: unknown[]): void;
+  error(...a: unknown[]): void;
+  debug(...a: unknown[]): void;
+}
+
+export interface CoordinatorOptions {
+  directory: Directory;
+  node: string;
+  leaseTtlMs: number;
+  /** Extra wait after a lease expired before its workspaces are reassigned. */
+  takeoverMarginMs: number;
+  /** Handoffs in flight at once. */
+  concurrency: number;
+  /** Workspaces present in storage with their session counts (desired running). */
+  storedWorkspaces: () => Promise<Array<{ workspaceId: string; sessions: number }>>;
+  /** Old owner's half of a handoff: it stops the workspace's engines. Rejects if it cannot. */
+  release: (node: string, workspaceId: string) => Promise<void>;
+  /** Tells the new owner to adopt now (it would notice by itself, a little later). */
+  adoptHint: (node: string, workspaceId: string) => void;
+  onFailover?: (node: string, workspaces: string[], seconds: number) => void;
+  logger: CoordinatorLogger;
+  tickMs?: number;
+  /** How often storage is scanned for unassigned workspaces. */
+  scanEveryMs?: number;
+}
+
+export interface MoveResult {
+  workspaceId: string;
+  from: string | null;
+  to: string;
+  token: number;
+}
+
+export class Coordinator {
+  private timer: NodeJS.Timeout | undefined;
+  private leading = false;
+  private ticking = false;
+  /** When this coordinator first saw each node's lease gone. */
+  private readonly expiredSince = new Map<string, number>();
+  /** Nodes seen alive at the last tick, with their join time, to notice joins. */
+  private known = new Map<string, number>();
+  private lastScan = 0;
+  private readonly queue: Array<{ workspaceId: string; to: string; resolve: (r: MoveResult | undefined) => void }> = [];
+  private inFlight = 0;
+  private readonly moving = new Set<string>();
+  private sessionsOf = new Map<string, number>();
+
+  constructor(private readonly opts: CoordinatorOptions) {}
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.opts.tickMs ?? 1000);
+    void this.tick();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    if (this.leading) await this.opts.directory.resign(this.opts.node).catch(() => undefined);
+    this.leading = false;
+  }
+
+  /** A hint (e.g. Moleculer's $node.disconnected): look now instead of at the next tick. */
+  poke(): void {
+    void this.tick();
+  }
+
+  async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      const was = this.leading;
+      this.leading = await this.opts.directory.lead(this.opts.node, this.opts.leaseTtlMs);
+      if (this.leading && !was) {
+        this.opts.logger.info(`coordinator: ${this.opts.node} leads`);
+        this.expiredSince.clear();
+        this.known = new Map();
+      }
+      if (!this.leading) return;
+      await this.work();
+    } catch (err) {
+      this.opts.logger.warn(`coordinator tick failed: ${(err as Error).message}`);
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async work(): Promise<void> {
+    const now = Date.now();
+    const nodes = await this.opts.directory.nodes();
+    const assignments = await this.opts.directory.assignments();
+    const live = nodes.filter((n) => n.alive);
+    const candidates = toCandidates(live.filter((n) => !n.draining));
+    const registered = new Set(nodes.map((n) => n.node));
+
+    // 1. dead nodes: lease gone for longer than the margin -> their workspaces go to survivors
+    for (const n of nodes) {
+      if (n.alive) {
+        this.expiredSince.delete(n.node);
+        continue;
+      }
+      const since = this.expiredSince.get(n.node) ?? now;
+      this.expiredSince.set(n.node, since);
+      if (now - since < this.opts.takeoverMarginMs) continue;
+      await this.failover(n.node, assignments.filter((a) => a.node === n.node), candidates, live, since);
+    }
+    // workspaces naming a node that is not registered at all (it left without handing off)
+    const orphans = assignments.filter((a) => !registered.has(a.node));
+    if (orphans.length) {
+      const byNode = new Map<string, Assignment[]>();
+      for (const a of orphans) byNode.set(a.node, [...(byNode.get(a.node) ?? []), a]);
+      for (const [node, list] of byNode) await this.failover(node, list, candidates, live, now);
+    }
+
+    // 2. workspaces in storage that nobody owns (first start, or created while Redis was empty)
+    if (now - this.lastScan >= (this.opts.scanEveryMs ?? 5000) && candidates.length) {
+      this.lastScan = now;
+      const stored = await this.opts.storedWorkspaces();
+      this.sessionsOf = new Map(stored.map((s) => [s.workspaceId, s.sessions]));
+      const owned = new Set(assignments.map((a) => a.workspaceId));
+      const loads = loadsOf(live, assignments);
+      let total = assignments.length;
+      for (const s of stored) {
+        if (owned.has(s.workspaceId)) continue;
+        const to = placeOne(s.workspaceId, s.sessions, candidates, loads, ++total);
+        if (!to) continue;
+        const a = await this.opts.directory.assign(s.workspaceId, to, null);
+        if (a) {
+          bump(loads, to, s.sessions);
+          this.opts.adoptHint(to, s.workspaceId);
+        }
+      }
+    }
+
+    // 3. joins: move to each new node the workspaces it now wins (about 1/(N+1)), throttled
+    const joined = live.filter((n) => !n.draining && this.known.size > 0 && !this.known.has(n.node));
+    this.known = new Map(live.map((n) => [n.node, n.joinedAt]));
+    if (joined.length && candidates.length > 1) {
+      const fresh = new Set(joined.map((n) => n.node));
+      const target = plan(
+        assignments.map((a) => ({ workspaceId: a.workspaceId, sessions: this.sessionsOf.get(a.workspaceId) ?? 1 })),
+        candidates,
+      );
+      const moves = assignments.filter((a) => {
+        const to = target.get(a.workspaceId);
+        return to && to !== a.node && fresh.has(to) && live.some((n) => n.node === a.node);
+      });
+      if (moves.length) this.opts.logger.info(`coordinator: ${[...fresh].join(", ")} joined; moving ${moves.length} of ${assignments.length} workspaces`);
+      for (const m of moves) void this.enqueue(m.workspaceId, target.get(m.workspaceId)!);
+    }
+
+    // 4. draining nodes: keep emptying them
+    for (const n of live.filter((x) => x.draining)) {
+      const others = candidates.filter((c) => c.node !== n.node);
+      if (!others.length) continue;
+      const loads = loadsOf(live, assignments);
+      for (const a of assignments.filter((x) => x.node === n.node && !this.moving.has(x.workspaceId))) {
+        const to = placeOne(a.workspaceId, this.sessionsOf.get(a.workspaceId) ?? 1, others, loads, assignments.length);
+        if (!to) continue;
+        bump(loads, to, this.sessionsOf.get(a.workspaceId) ?? 1);
+        void this.enqueue(a.workspaceId, to);
+      }
+    }
+  }
+
+  private async failover(dead: string, list: Assignment[], candidates: Candidate[], live: NodeState[], since: number): Promise<void> {
+    if (!candidates.length) {
+      if (list.length) this.opts.logger.warn(`coordinator: ${dead} is gone but no live node can take its ${list.length} workspaces`);
+      return;
+    }
+    const loads = loadsOf(live, await this.opts.directory.assignments());
+    const moved: string[] = [];
+    const total = (await this.opts.directory.assignments()).length;
+    for (const a of [...list].sort((x, y) => (x.workspaceId < y.workspaceId ? -1 : 1))) {
+      const sessions = this.sessionsOf.get(a.workspaceId) ?? 1;
+      const to = placeOne(a.workspaceId, sessions, candidates, loads, total);
+      if (!to) continue;
+      const b = await this.opts.directory.assign(a.workspaceId, to, a.token);
+      if (!b) continue;
+      bump(loads, to, sessions);
+      moved.push(a.workspaceId);
+      this.opts.adoptHint(to, a.workspaceId);
+    }
+    const left = (await this.opts.directory.assignments()).filter((a) => a.node === dead).length;
+    if (!left) {
+      await this.opts.directory.forgetNode(dead);
+      this.expiredSince.delete(dead);
+    }
+    if (moved.length) {
+      const seconds = (Date.now() - since) / 1000;
+      this.opts.logger.warn(`coordinator: failover of ${dead}: ${moved.length} workspaces reassigned`);
+      this.opts.onFailover?.(dead, moved, seconds);
+    }
+  }
+
+  /** Moves one workspace (a handoff); resolves when done, undefined if it could not. */
+  move(workspaceId: string, to: string): Promise<MoveResult | undefined> {
+    return this.enqueue(workspaceId, to);
+  }
+
+  /** Marks a node draining and waits until it owns nothing (or the deadline passes). */
+  async drain(node: string, deadlineMs: number): Promise<{ node: string; moved: string[]; remaining: number }> {
+    await this.opts.directory.setDraining(node, true);
+    const before = (await this.opts.directory.assignments()).filter((a) => a.node === node).map((a) => a.workspaceId);
+    const end = Date.now() + deadlineMs;
+    await this.tick();
+    for (;;) {
+      const remaining = (await this.opts.directory.assignments()).filter((a) => a.node === node);
+      if (!remaining.length || Date.now() >= end) {
+        const left = new Set(remaining.map((a) => a.workspaceId));
+        return { node, moved: before.filter((w) => !left.has(w)), remaining: remaining.length };
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      if (this.leading) await this.tick();
+    }
+  }
+
+  private enqueue(workspaceId: string, to: string): Promise<MoveResult | undefined> {
+    if (this.moving.has(workspaceId)) return Promise.resolve(undefined);
+    this.moving.add(workspaceId);
+    return new Promise((resolve) => {
+      this.queue.push({ workspaceId, to, resolve });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.opts.concurrency && this.queue.length) {
+      const job = this.queue.shift()!;
+      this.inFlight++;
+      void this.handoff(job.workspaceId, job.to)
+        .then(job.resolve, (err: Error) => {
+          this.opts.logger.warn(`move of ${job.workspaceId} to ${job.to} failed: ${err.message}`);
+          job.resolve(undefined);
+        })
+        .finally(() => {
+          this.inFlight--;
+          this.moving.delete(job.workspaceId);
+          this.pump();
+        });
+    }
+  }
+
+  private async handoff(workspaceId: string, to: string): Promise<MoveResult | undefined> {
+    const a = await this.opts.directory.owner(workspaceId);
+    if (a?.node === to) return { workspaceId, from: to, to, token: a.token };
+    const target = (await this.opts.directory.nodes()).find((n) => n.node === to);
+    if (!target?.alive || target.draining) throw new Error(`node ${to} cannot take workspaces now`);
+    if (a) {
+      const owner = (await this.opts.directory.nodes()).find((n) => n.node === a.node);
+      // a live owner stops its engines first; a dead one is failover's business
+      if (owner?.alive) await this.opts.release(a.node, workspaceId);
+      else if (owner) return undefined;
+    }
+    const b = await this.opts.directory.assign(workspaceId, to, a ? a.token : null);
+    if (!b) return undefined;
+    this.opts.adoptHint(to, workspaceId);
+    return { workspaceId, from: a?.node ?? null, to, token: b.token };
+  }
+}
+
+function toCandidates(nodes: NodeState[]): Candidate[] {
+  return nodes.map((n) => ({ node: n.node, weight: n.weight, capacity: n.capacity }));
+}
+
+function loadsOf(nodes: NodeState[], assignments: Assignment[]): Map<string, Load> {
+  const loads = new Map<string, Load>(nodes.map((n) => [n.node, { workspaces: 0, sessions: n.sessions }]));
+  for (const a of assignments) {
+    const l = loads.get(a.node);
+    if (l) l.workspaces++;
+  }
+  return loads;
+}
+
+function bump(loads: Map<string, Load>, node: string, sessions: number): void {
+  const l = loads.get(node) ?? { workspaces: 0, sessions: 0 };
+  l.workspaces++;
+  l.sessions += sessions;
+  loads.set(node, l);
+}

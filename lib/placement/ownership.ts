@@ -1,0 +1,168 @@
+// The session node's side of ownership: it acts for a workspace only while its lease is valid and
+// the directory names it with the token it holds (DESIGN section 5). It adopts workspaces the
+// directory gives it (restoring their sessions), drops those it lost, claims new ones on create,
+// and releases on a handoff.
+import { WafleetError } from "../errors";
+import type { Directory } from "./directory";
+import type { DirectoryView } from "./view";
+
+export interface OwnershipHost {
+  /** Loads the workspace's sessions from storage and resumes those desired running. */
+  adopt(workspaceId: string): Promise<void>;
+  /** Stops the workspace's engines (desired state kept) and forgets its actors. */
+  drop(workspaceId: string): Promise<void>;
+  /** drop() for every local workspace. */
+  dropAll(): Promise<void>;
+}
+
+export interface OwnershipOptions {
+  directory: Directory;
+  view: DirectoryView;
+  node: string;
+  lease: { valid(): boolean };
+  host: OwnershipHost;
+  logger: { info(...a: unknown[]): void; warn(...a: unknown[]): void };
+  /** How long a released workspace answers WORKSPACE_MOVING before this node looks again. */
+  releaseHoldMs?: number;
+  reconcileEveryMs?: number;
+}
+
+export class Ownership {
+  private readonly owned = new Map<string, number>();
+  private readonly adopting = new Map<string, Promise<void>>();
+  private readonly released = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private reconciling = false;
+  private again = false;
+  private readonly onChanged = () => this.scheduleReconcile();
+
+  constructor(private readonly opts: OwnershipOptions) {}
+
+  start(): void {
+    this.opts.view.on("changed", this.onChanged);
+    this.timer = setInterval(() => this.scheduleReconcile(), this.opts.reconcileEveryMs ?? 2000);
+    this.scheduleReconcile();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.opts.view.off("changed", this.onChanged);
+  }
+
+  /** The fencing token this node holds for a workspace (0 = none); meta.json writes carry it. */
+  tokenOf(workspaceId: string): number {
+    return this.owned.get(workspaceId) ?? 0;
+  }
+
+  ownedWorkspaces(): string[] {
+    return [...this.owned.keys()];
+  }
+
+  /**
+   * Before acting for a workspace: returns the token when this node owns it (adopting it first if
+   * the directory gives it to us), undefined when it is unassigned and `claim` is false; with
+   * `claim`, an unassigned workspace becomes ours. Throws NOT_OWNER (naming the owner),
+   * WORKSPACE_MOVING or LEASE_LOST otherwise.
+   */
+  async ensure(workspaceId: string, claim: boolean): Promise<number | undefined> {
+    this.assertLease();
+    const hold = this.released.get(workspaceId);
+    if (hold !== undefined && hold > Date.now()) throw new WafleetError("WORKSPACE_MOVING", undefined, { workspaceId });
+    const held = this.owned.get(workspaceId);
+    if (held !== undefined) {
+      const seen = this.opts.view.ownerOf(workspaceId);
+      if (seen && seen.token > held && seen.node !== this.opts.node) {
+        await this.dropOne(workspaceId, `now owned by ${seen.node}`);
+        throw new WafleetError("NOT_OWNER", undefined, { workspaceId, owner: seen.node });
+      }
+      await this.adopting.get(workspaceId);
+      return held;
+    }
+    let a = await this.opts.directory.owner(workspaceId);
+    if (!a && claim) {
+      a = (await this.opts.directory.assign(workspaceId, this.opts.node, null)) ?? (await this.opts.directory.owner(workspaceId));
+      if (a?.node === this.opts.node) this.opts.logger.info(`workspace ${workspaceId} placed here (token ${a.token})`);
+    }
+    if (!a) return undefined;
+    if (a.node !== this.opts.node) throw new WafleetError("NOT_OWNER", `Workspace ${workspaceId} is owned by node ${a.node}`, { workspaceId, owner: a.node });
+    this.assertLease();
+    await this.adoptOne(workspaceId, a.token);
+    return a.token;
+  }
+
+  /** Handoff, old owner's half: stop the workspace's engines and stop answering for it. */
+  async release(workspaceId: string): Promise<void> {
+    this.released.set(workspaceId, Date.now() + (this.opts.releaseHoldMs ?? 30000));
+    await this.dropOne(workspaceId, "released for a move");
+  }
+
+  /** The lease is gone: nothing here may run. */
+  async fence(): Promise<void> {
+    this.owned.clear();
+    await this.opts.host.dropAll();
+  }
+
+  /** Adopts what the directory gives this node; drops what it gave to another. */
+  scheduleReconcile(): void {
+    if (this.reconciling) {
+      this.again = true;
+      return;
+    }
+    this.reconciling = true;
+    void this.reconcile()
+      .catch((err: Error) => this.opts.logger.warn(`reconcile failed: ${err.message}`))
+      .finally(() => {
+        this.reconciling = false;
+        if (this.again) {
+          this.again = false;
+          this.scheduleReconcile();
+        }
+      });
+  }
+
+  private async reconcile(): Promise<void> {
+    const now = Date.now();
+    for (const [w, until] of this.released) {
+      const seen = this.opts.view.ownerOf(w);
+      if (until <= now || (seen && seen.node !== this.opts.node)) this.released.delete(w);
+    }
+    for (const [w, token] of this.owned) {
+      const seen = this.opts.view.ownerOf(w);
+      if (seen && seen.node !== this.opts.node && seen.token > token) await this.dropOne(w, `now owned by ${seen.node}`);
+    }
+    if (!this.opts.lease.valid()) return;
+    for (const a of this.opts.view.assignments()) {
+      if (a.node !== this.opts.node || this.owned.get(a.workspaceId) === a.token || this.released.has(a.workspaceId)) continue;
+      // the view may lag: start engines only on the directory's own word
+      const sure = await this.opts.directory.owner(a.workspaceId);
+      if (sure?.node === this.opts.node && this.opts.lease.valid()) await this.adoptOne(a.workspaceId, sure.token);
+    }
+  }
+
+  private async adoptOne(workspaceId: string, token: number): Promise<void> {
+    const pending = this.adopting.get(workspaceId);
+    if (this.owned.get(workspaceId) === token) return pending;
+    this.owned.set(workspaceId, token);
+    const p = (async () => {
+      await pending;
+      await this.opts.host.adopt(workspaceId);
+    })();
+    this.adopting.set(workspaceId, p);
+    try {
+      await p;
+    } finally {
+      if (this.adopting.get(workspaceId) === p) this.adopting.delete(workspaceId);
+    }
+  }
+
+  private async dropOne(workspaceId: string, why: string): Promise<void> {
+    const had = this.owned.delete(workspaceId);
+    await this.adopting.get(workspaceId)?.catch(() => undefined);
+    await this.opts.host.drop(workspaceId);
+    if (had) this.opts.logger.info(`workspace ${workspaceId} dropped: ${why}`);
+  }
+
+  private assertLease(): void {
+    if (!this.opts.lease.valid()) throw new WafleetError("LEASE_LOST");
+  }
+}

@@ -1,0 +1,125 @@
+// An in-memory copy of the directory, kept fresh by change notifications and a periodic full
+// reload. The routing strategy reads it synchronously (it may never await); session nodes use it to
+// notice that a workspace left them. One per process: `activeView()` is what the strategy sees.
+import { EventEmitter } from "node:events";
+import type { Assignment, Directory, DirectoryChange, NodeState } from "./directory";
+import type { Candidate, Load } from "./hrw";
+
+export class DirectoryView extends EventEmitter {
+  private owners = new Map<string, Assignment>();
+  private nodeStates = new Map<string, NodeState>();
+  private timer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private nodesDirty: NodeJS.Timeout | undefined;
+  private loaded = false;
+
+  constructor(
+    private readonly directory: Directory,
+    private readonly refreshMs = 2000,
+    private readonly onError: (err: Error) => void = () => undefined,
+  ) {
+    super();
+    this.setMaxListeners(0);
+  }
+
+  async start(): Promise<void> {
+    this.unsubscribe = this.directory.subscribe((c) => this.apply(c));
+    await this.reload().catch(this.onError);
+    this.timer = setInterval(() => void this.reload().catch(this.onError), this.refreshMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    clearTimeout(this.nodesDirty);
+    this.unsubscribe?.();
+  }
+
+  get ready(): boolean {
+    return this.loaded;
+  }
+
+  /** Reads the whole directory again (missed notifications heal here). */
+  async reload(): Promise<void> {
+    const [assignments, nodes] = await Promise.all([this.directory.assignments(), this.directory.nodes()]);
+    const next = new Map(assignments.map((a) => [a.workspaceId, a]));
+    // a notification newer than this read must not be undone by it
+    for (const [w, a] of this.owners) {
+      const n = next.get(w);
+      if (n && n.token < a.token) next.set(w, a);
+    }
+    this.owners = next;
+    this.nodeStates = new Map(nodes.map((n) => [n.node, n]));
+    this.loaded = true;
+    this.emit("changed");
+  }
+
+  private apply(c: DirectoryChange): void {
+    if (c.type === "assign") {
+      const cur = this.owners.get(c.workspaceId);
+      if (!cur || cur.token < c.token) this.owners.set(c.workspaceId, { workspaceId: c.workspaceId, node: c.node, token: c.token });
+    } else if (c.type === "unassign") {
+      if (this.owners.get(c.workspaceId)?.token === c.token) this.owners.delete(c.workspaceId);
+    } else {
+      clearTimeout(this.nodesDirty);
+      this.nodesDirty = setTimeout(() => {
+        void this.directory
+          .nodes()
+          .then((nodes) => {
+            this.nodeStates = new Map(nodes.map((n) => [n.node, n]));
+            this.emit("changed");
+          })
+          .catch(this.onError);
+      }, 20);
+      return;
+    }
+    this.emit("changed", c);
+  }
+
+  ownerOf(workspaceId: string): Assignment | undefined {
+    return this.owners.get(workspaceId);
+  }
+
+  assignments(): Assignment[] {
+    return [...this.owners.values()];
+  }
+
+  nodes(): NodeState[] {
+    return [...this.nodeStates.values()];
+  }
+
+  node(id: string): NodeState | undefined {
+    return this.nodeStates.get(id);
+  }
+
+  /** Live, non-draining nodes as placement candidates. */
+  candidates(): Candidate[] {
+    return this.nodes()
+      .filter((n) => n.alive && !n.draining)
+      .map((n) => ({ node: n.node, weight: n.weight, capacity: n.capacity }));
+  }
+
+  loads(): Map<string, Load> {
+    const loads = new Map<string, Load>();
+    for (const n of this.nodeStates.values()) loads.set(n.node, { workspaces: 0, sessions: n.sessions });
+    for (const a of this.owners.values()) {
+      const l = loads.get(a.node);
+      if (l) l.workspaces++;
+    }
+    return loads;
+  }
+
+  get workspaceCount(): number {
+    return this.owners.size;
+  }
+}
+
+let active: DirectoryView | undefined;
+
+/** The view the routing strategy reads in this process. */
+export function activeView(): DirectoryView | undefined {
+  return active;
+}
+
+export function setActiveView(view: DirectoryView | undefined): void {
+  active = view;
+}
