@@ -85,12 +85,23 @@ export class NatsServer extends ServerProcess {
 }
 
 export class RedisServer extends ServerProcess {
+  /** persistent: append-only file fsynced on every write, as production should run it (a restart loses nothing). */
+  constructor(port: number, dir: string, readonly persistent = false) {
+    super(port, dir);
+  }
+
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  async prepare(): Promise<this> {
+    await fs.mkdir(this.dir, { recursive: true });
+    return this;
+  }
+
   protected command(): [string, string[]] {
-    return [binary("redis-server"), ["--bind", "127.0.0.1", "--port", String(this.port), "--save", "", "--appendonly", "no", "--dir", this.dir, "--protected-mode", "no"]];
+    const durability = this.persistent ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
+    return [binary("redis-server"), ["--bind", "127.0.0.1", "--port", String(this.port), "--save", "", ...durability, "--dir", this.dir, "--protected-mode", "no"]];
   }
 }
 
