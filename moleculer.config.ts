@@ -21,6 +21,9 @@ export function buildBrokerOptions(config: Config): BrokerOptions {
     middlewares: [workspaceRoutingMiddleware(config.moveWaitMs) as any],
     metrics: { enabled: false },
     tracing: { enabled: false },
+    // bin/wafleet.ts handles SIGTERM/SIGINT itself: drain first, then stop (Moleculer's own handler
+    // would stop the services in the middle of the drain)
+    skipProcessEventRegistration: true,
     errorHandler(err) {
       throw err;
     },

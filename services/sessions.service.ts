@@ -232,6 +232,9 @@ export default function sessionsService({ config, engineFactory, cluster }: Sess
           await this.broker.call("sessions.release", { workspaceId: w }, { nodeID: target, timeout: config.moveWaitMs + config.engineStartTimeoutMs });
         },
         adoptHint: (target, w) => {
+          // a node that just took its lease may not have announced its services yet; it adopts by itself then
+          const known = this.broker.registry.nodes.get(target)?.available && (this.broker.registry.nodes.get(target) as any)?.services?.some((s: any) => s.name === "sessions");
+          if (!known) return;
           void Promise.resolve(this.broker.call("sessions.adopt", { workspaceId: w }, { nodeID: target, timeout: 5000 })).catch(() => undefined);
         },
         onFailover: (dead, workspaces, seconds) => {
