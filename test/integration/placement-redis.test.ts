@@ -1,0 +1,171 @@
+// The Redis directory's Lua scripts, leases and self-fencing against a real redis-server.
+import { LeaseKeeper } from "../../lib/placement/lease";
+import { MemoryDirectory } from "../../lib/placement/memory-directory";
+import { RedisDirectory } from "../../lib/placement/redis-directory";
+import { WorkspaceStrategy } from "../../lib/placement/routing";
+import { DirectoryView, setActiveView } from "../../lib/placement/view";
+import type { DirectoryChange } from "../../lib/placement/directory";
+import { waitFor } from "../helpers/processes";
+import { freePort, tempDir } from "../helpers/processes";
+import { RedisServer, startRedis } from "../helpers/servers";
+
+let redis: RedisServer;
+let dir: RedisDirectory;
+let prefixN = 0;
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis.destroy();
+});
+beforeEach(() => {
+  dir = new RedisDirectory({ url: redis.url, prefix: `t${++prefixN}:`, commandTimeoutMs: 500 });
+});
+afterEach(async () => {
+  await dir.close();
+});
+
+describe("Redis directory", () => {
+  it("lets exactly one of many concurrent claimers own a new workspace", async () => {
+    const others = Array.from({ length: 9 }, () => new RedisDirectory({ url: redis.url, prefix: `t${prefixN}:` }));
+    try {
+      const results = await Promise.all([dir, ...others].map((d, i) => d.assign("acme", `node-${i}`, null)));
+      const winners = results.filter(Boolean);
+      expect(winners).toHaveLength(1);
+      expect(await dir.owner("acme")).toEqual(winners[0]);
+    } finally {
+      await Promise.all(others.map((d) => d.close()));
+    }
+  });
+
+  it("reassigns only against the current token, with strictly rising tokens", async () => {
+    const a = (await dir.assign("w", "n1", null))!;
+    expect(await dir.assign("w", "n2", null)).toBeUndefined();
+    expect(await dir.assign("w", "n2", a.token - 1)).toBeUndefined();
+    const b = (await dir.assign("w", "n2", a.token))!;
+    expect(b.node).toBe("n2");
+    expect(b.token).toBeGreaterThan(a.token);
+    expect(await dir.assign("w", "n3", a.token)).toBeUndefined(); // a stale coordinator loses
+    expect(await dir.unassign("w", a.token)).toBe(false);
+    expect(await dir.unassign("w", b.token)).toBe(true);
+    expect(await dir.owner("w")).toBeUndefined();
+  });
+
+  it("keeps tokens rising even after Redis lost its data", async () => {
+    const a = (await dir.assign("w", "n1", null))!;
+    const raw = new RedisDirectory({ url: redis.url, prefix: `t${prefixN}:` });
+    await (raw as any).redis.flushall();
+    await raw.close();
+    const b = (await dir.assign("w", "n1", null))!;
+    expect(b.token).toBeGreaterThan(a.token);
+  });
+
+  it("expires a lease that is not renewed and refuses to renew it afterwards", async () => {
+    await dir.register({ node: "n1", capacity: 10, weight: 10, draining: false, epoch: "e1", sessions: 0 }, 300);
+    expect(await dir.renew("n1", "e1", 300, 3)).toBe(true);
+    expect(await dir.renew("n1", "other-epoch", 300, 3)).toBe(false);
+    let nodes = await dir.nodes();
+    expect(nodes).toEqual([expect.objectContaining({ node: "n1", alive: true, sessions: 3, capacity: 10 })]);
+    await waitFor("lease expiry", async () => !(await dir.nodes())[0]!.alive, 3000, 50);
+    expect(await dir.renew("n1", "e1", 300, 3)).toBe(false);
+    await dir.setDraining("n1", true);
+    nodes = await dir.nodes();
+    expect(nodes[0]).toMatchObject({ draining: true, alive: false });
+    await dir.forgetNode("n1");
+    expect(await dir.nodes()).toEqual([]);
+  });
+
+  it("elects one coordinator at a time", async () => {
+    expect(await dir.lead("n1", 300)).toBe(true);
+    expect(await dir.lead("n2", 300)).toBe(false);
+    expect(await dir.lead("n1", 300)).toBe(true);
+    expect(await dir.coordinator()).toBe("n1");
+    await dir.resign("n1");
+    expect(await dir.lead("n2", 300)).toBe(true);
+  });
+
+  it("publishes changes to subscribers on other connections", async () => {
+    const other = new RedisDirectory({ url: redis.url, prefix: `t${prefixN}:` });
+    const seen: DirectoryChange[] = [];
+    other.subscribe((c) => seen.push(c));
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      const a = (await dir.assign("w9", "n1", null))!;
+      await waitFor("the change", () => seen.some((c) => c.type === "assign" && c.workspaceId === "w9" && c.token === a.token), 3000, 20);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe("LeaseKeeper", () => {
+  it("survives a Redis outage shorter than its slack, and fences before the TTL when it lasts longer", async () => {
+    const local = await new RedisServer(await freePort(), await tempDir("redis-lease"), true).prepare();
+    await local.start();
+    const d = new RedisDirectory({ url: local.url, prefix: "lk:", commandTimeoutMs: 200 });
+    const fences: number[] = [];
+    let lastRenewOk = Date.now();
+    const keeper = new LeaseKeeper({ directory: d, node: "n1", ttlMs: 1500, capacity: 10, sessions: () => 0, onFence: () => void fences.push(Date.now()), logger: quiet });
+    const renew = d.renew.bind(d);
+    d.renew = async (...args) => {
+      // the lease in Redis runs from when the renewal was sent at the latest
+      const sent = Date.now();
+      const ok = await renew(...args);
+      if (ok) lastRenewOk = sent;
+      return ok;
+    };
+    try {
+      await keeper.start();
+      expect(keeper.valid()).toBe(true);
+      // short outage (a persistent Redis restarted): nothing fences
+      await local.stop();
+      await new Promise((r) => setTimeout(r, 150));
+      await local.start();
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(fences).toHaveLength(0);
+      expect(keeper.valid()).toBe(true);
+      const before = fences.length;
+      // long outage: fences before the TTL would have run out in Redis
+      await local.stop();
+      await waitFor("self-fencing", () => fences.length > before, 5000, 20);
+      expect(keeper.valid()).toBe(false);
+      expect(fences[fences.length - 1]! - lastRenewOk).toBeLessThan(1500);
+      await local.start();
+      await waitFor("the lease back", () => keeper.valid(), 5000, 50);
+    } finally {
+      await keeper.stop();
+      await d.close();
+      await local.destroy();
+    }
+  });
+});
+
+describe("Workspace strategy", () => {
+  it("routes to the owner, places unknown workspaces by rendezvous, and never throws", async () => {
+    const mem = new MemoryDirectory();
+    for (const n of ["a", "b", "c"]) await mem.register({ node: n, capacity: 100, weight: 100, draining: false, epoch: n, sessions: 0 }, 60000);
+    await mem.assign("acme", "b", null);
+    const view = new DirectoryView(mem, 60000);
+    await view.start();
+    setActiveView(view);
+    try {
+      const s = new (WorkspaceStrategy as any)();
+      const list = ["a", "b", "c"].map((id) => ({ id, node: { id } }));
+      expect(s.select(list, { params: { workspaceId: "acme" } }).node.id).toBe("b");
+      // behind moleculer-web the key sits in the request's params
+      expect(s.select(list, { params: { req: { $params: { workspaceId: "acme" } } } }).node.id).toBe("b");
+      const first = s.select(list, { params: { workspaceId: "new-one" } }).node.id;
+      for (let i = 0; i < 5; i++) expect(s.select(list, { params: { workspaceId: "new-one" } }).node.id).toBe(first);
+      // the owner is not reachable: any endpoint (it answers NOT_OWNER or WORKSPACE_MOVING)
+      expect(list).toContainEqual(s.select(list.filter((e) => e.id !== "b"), { params: { workspaceId: "acme" } }));
+      expect(list).toContainEqual(s.select(list, undefined));
+      expect(list).toContainEqual(s.select(list, { params: null }));
+      expect(list).toContainEqual(s.select(list, { params: { workspaceId: { toString: () => { throw new Error("hostile"); } } } }));
+    } finally {
+      view.stop();
+      setActiveView(undefined);
+    }
+  });
+});
