@@ -29,7 +29,7 @@ describe("rendezvous placement", () => {
     const before = plan(ws, all);
     const survivors = all.filter((n) => n.node !== "node-2");
     const loads = new Map(survivors.map((n) => [n.node, { workspaces: 0, sessions: 0 }]));
-    for (const [w, n] of before) if (n !== "node-2") loads.get(n!)!.workspaces++;
+    for (const [, n] of before) if (n !== "node-2") loads.get(n!)!.workspaces++;
     const after = new Map(before);
     for (const w of ws) {
       if (before.get(w.workspaceId) !== "node-2") continue;
