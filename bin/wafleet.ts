@@ -13,6 +13,12 @@ import { createClusterRuntime } from "../lib/placement/runtime";
 import apiService from "../services/api.service";
 import placementService from "../services/placement.service";
 import sessionsService from "../services/sessions.service";
+import webhooksService from "../services/webhooks.service";
+import type { EventLog } from "../lib/events/log";
+import { MemoryEventLog } from "../lib/events/log-memory";
+import { JetStreamEventLog } from "../lib/events/log-jetstream";
+import { MemoryWebhookStore } from "../lib/webhooks/store";
+import { RedisWebhookStore } from "../lib/webhooks/redis-store";
 
 async function main(config: Config): Promise<void> {
   await fs.mkdir(config.dataDir, { recursive: true });
@@ -31,6 +37,20 @@ async function main(config: Config): Promise<void> {
     });
   }
 
+  // the event log: session nodes append, webhooks nodes consume (memory in embedded mode, JetStream
+  // on the transporter's NATS in cluster mode)
+  let eventLog: EventLog | undefined;
+  if (config.services.includes("sessions") || config.services.includes("webhooks")) {
+    if (config.embedded) eventLog = new MemoryEventLog({ onError: (err) => log.warn(`event log: ${err.message}`) });
+    else {
+      const js = new JetStreamEventLog({ servers: config.transporter, maxAgeMs: config.eventLogMaxAgeMs, maxBytes: config.eventLogMaxBytes, ackWaitMs: config.webhookAckWaitMs, name: `wafleet-${config.nodeId}`, logger: log });
+      js.start().catch((err: Error) => log.warn(`event log: ${err.message}`));
+      eventLog = js;
+    }
+    const l = eventLog;
+    closers.push(() => l.close());
+  }
+
   if (config.services.includes("sessions")) {
     let simUrl = config.simUrl;
     if (config.engine === "simulator" && !simUrl) {
@@ -46,7 +66,7 @@ async function main(config: Config): Promise<void> {
       closers.push(() => sim.close());
       log.info(`Simulated WhatsApp network listening on ${sim.url} (admin API under ${sim.url}/sim)`);
     }
-    broker.createService(sessionsService({ config, engineFactory: createEngineFactory(config, simUrl), cluster: cluster! }));
+    broker.createService(sessionsService({ config, engineFactory: createEngineFactory(config, simUrl), cluster: cluster!, eventLog }));
     broker.createService(placementService({ config, cluster: cluster! }));
   }
   if (config.services.includes("api")) {
@@ -58,6 +78,13 @@ async function main(config: Config): Promise<void> {
       );
     }
     broker.createService(apiService({ config, keys }));
+  }
+
+  if (config.services.includes("webhooks")) {
+    const store = config.redisUrl ? new RedisWebhookStore({ url: config.redisUrl, prefix: config.redisPrefix }) : new MemoryWebhookStore();
+    if (!config.embedded && !config.redisUrl) log.warn("webhooks: no REDIS_URL, so webhook configuration and dead letters live in this process only; set REDIS_URL when running more than one webhooks node");
+    closers.push(() => store.close());
+    broker.createService(webhooksService({ config, eventLog: eventLog!, store }));
   }
 
   let stopping = false;

@@ -35,6 +35,11 @@ export const ERROR_CATALOGUE = {
   NODE_NOT_AVAILABLE: { status: 409, message: "That node cannot take workspaces now (draining, down or full)" },
   LEASE_LOST: { status: 503, message: "This node lost its cluster lease and stopped its sessions", retryable: true },
   ENGINE_TIMEOUT: { status: 504, message: "The WhatsApp engine did not answer in time", retryable: true },
+  // webhooks
+  WEBHOOK_NOT_FOUND: { status: 404, message: "This workspace has no webhook" },
+  DELIVERY_NOT_FOUND: { status: 404, message: "No such webhook delivery in this workspace" },
+  DELIVERY_NOT_FAILED: { status: 409, message: "Only a dead-lettered delivery (status failed) can be retried" },
+  WEBHOOK_URL_REFUSED: { status: 400, message: "Webhook URL refused (http/https only; private, loopback and link-local targets need WEBHOOK_ALLOW_PRIVATE=true)" },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

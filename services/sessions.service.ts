@@ -4,6 +4,7 @@ import type { Config } from "../lib/config";
 import { LaunchQueue } from "../lib/engines/launch-queue";
 import type { EngineFactory } from "../lib/engines/types";
 import { makeEvent, type EventName, type EventPayloads } from "../lib/events";
+import type { EventLog } from "../lib/events/log";
 import { SessionManager } from "../lib/sessions/manager";
 import { createSessionParams, listSessionsParams, pairingCodeParams, sendMessageParams, sessionRef } from "../lib/sessions/params";
 import { SessionStorage } from "../lib/sessions/storage";
@@ -17,6 +18,8 @@ export interface SessionsServiceDeps {
   config: Config;
   engineFactory: EngineFactory;
   cluster: ClusterRuntime;
+  /** Where webhook-worthy events are appended for durable delivery (the webhooks service consumes it). */
+  eventLog?: EventLog;
 }
 
 /** Workspace-routed actions: the `Workspace` strategy sends them to the owner. */
@@ -24,7 +27,7 @@ const ROUTED = { strategy: "Workspace" } as const;
 
 type Ref = { workspaceId: string; sessionId: string };
 
-export default function sessionsService({ config, engineFactory, cluster }: SessionsServiceDeps): ServiceSchema {
+export default function sessionsService({ config, engineFactory, cluster, eventLog }: SessionsServiceDeps): ServiceSchema {
   let manager: SessionManager;
   let ownership: Ownership;
   let lease: LeaseKeeper;
@@ -180,10 +183,13 @@ export default function sessionsService({ config, engineFactory, cluster }: Sess
         fencingToken: (workspaceId: string) => ownership.tokenOf(workspaceId),
         admit: () => lease.valid(),
         publish: <N extends EventName>(name: N, scope: Ref, payload: EventPayloads[N]) => {
+          const event = makeEvent(name, { ...scope, node }, payload);
           // broadcast: every gateway streams events to its own subscribers
-          Promise.resolve(this.broker.broadcast(name, makeEvent(name, { ...scope, node }, payload))).catch((err: Error) =>
+          Promise.resolve(this.broker.broadcast(name, event)).catch((err: Error) =>
             this.logger.warn(`could not publish ${name}: ${err.message}`),
           );
+          // the durable copy for webhooks (the log keeps retrying while NATS is away)
+          eventLog?.append(event).catch((err: Error) => this.logger.error(`event ${event.id} (${name}) not appended to the event log: ${err.message}`));
         },
       });
     },

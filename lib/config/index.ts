@@ -49,6 +49,21 @@ export interface Config {
   backupCron: string;
   s3Endpoint: string;
   logLevel: LogLevel;
+  /** Webhooks may target private, loopback and link-local addresses (tests, on-premises receivers). */
+  webhookAllowPrivate: boolean;
+  webhookTimeoutMs: number;
+  /** Delivery attempts per event, the first included, before it is dead-lettered. */
+  webhookMaxAttempts: number;
+  /** Delay before the second attempt; each later one is 3x longer, up to webhookBackoffMaxMs (with jitter). */
+  webhookBackoffMs: number;
+  webhookBackoffMaxMs: number;
+  /** Deliveries one webhooks node works on at once. */
+  webhookConcurrency: number;
+  /** How long a delivery held by a process that died waits before another process gets it. */
+  webhookAckWaitMs: number;
+  /** Event log retention: age and size of the JetStream stream (oldest discarded first). */
+  eventLogMaxAgeMs: number;
+  eventLogMaxBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -90,6 +105,15 @@ const schema = {
   BACKUP_CRON: { type: "string", pattern: /^(\S+\s+){4,5}\S+$/, optional: true, messages: { stringPattern: "expected a cron expression with 5 or 6 fields, e.g. '0 * * * *'" } },
   S3_ENDPOINT: { type: "string", pattern: /^(https?:\/\/.+)?$/, optional: true, messages: { stringPattern: "expected an http(s) URL" } },
   LOG_LEVEL: { type: "enum", values: [...LOG_LEVELS], optional: true },
+  WEBHOOK_ALLOW_PRIVATE: { type: "enum", values: ["true", "false", "1", "0"], optional: true },
+  WEBHOOK_TIMEOUT_MS: num(100, 120_000),
+  WEBHOOK_MAX_ATTEMPTS: num(1, 50),
+  WEBHOOK_BACKOFF_MS: num(10, 86_400_000),
+  WEBHOOK_BACKOFF_MAX_MS: num(10, 86_400_000),
+  WEBHOOK_CONCURRENCY: num(1, 4096),
+  WEBHOOK_ACK_WAIT_MS: num(500, 600_000),
+  EVENT_LOG_MAX_AGE_MS: num(60_000, 365 * 86_400_000),
+  EVENT_LOG_MAX_BYTES: num(1_048_576, Number.MAX_SAFE_INTEGER),
 } as const;
 
 const check = new Validator({ useNewCustomCheckerFunction: true }).compile({ $$root: false, ...schema } as any);
@@ -183,5 +207,14 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     backupCron: v.BACKUP_CRON ?? "0 * * * *",
     s3Endpoint: v.S3_ENDPOINT ?? "",
     logLevel: v.LOG_LEVEL ?? "info",
+    webhookAllowPrivate: v.WEBHOOK_ALLOW_PRIVATE === "true" || v.WEBHOOK_ALLOW_PRIVATE === "1",
+    webhookTimeoutMs: v.WEBHOOK_TIMEOUT_MS ?? 10000,
+    webhookMaxAttempts: v.WEBHOOK_MAX_ATTEMPTS ?? 10,
+    webhookBackoffMs: v.WEBHOOK_BACKOFF_MS ?? 2000,
+    webhookBackoffMaxMs: v.WEBHOOK_BACKOFF_MAX_MS ?? 3_600_000,
+    webhookConcurrency: v.WEBHOOK_CONCURRENCY ?? 64,
+    webhookAckWaitMs: v.WEBHOOK_ACK_WAIT_MS ?? 30000,
+    eventLogMaxAgeMs: v.EVENT_LOG_MAX_AGE_MS ?? 7 * 86_400_000,
+    eventLogMaxBytes: v.EVENT_LOG_MAX_BYTES ?? 1024 ** 3,
   };
 }

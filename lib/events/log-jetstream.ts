@@ -1,0 +1,323 @@
+// The event log of cluster mode: a JetStream stream (file storage, subjects
+// `wafleet.events.<workspace>.<type>`, age and size limits) and durable pull consumers shared by
+// every process that consumes under the same name. Appends go through an ordered outbox that keeps
+// retrying while NATS is away; the event id is the JetStream message id, so a retried append is
+// stored once (within the stream's duplicate window).
+import {
+  AckPolicy,
+  connect,
+  DeliverPolicy,
+  DiscardPolicy,
+  headers as natsHeaders,
+  nanos,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerConfig,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type NatsConnection,
+} from "nats";
+import type { WafleetEvent } from "./index";
+import { SUBJECT_PREFIX, subjectOf, type AppendOptions, type ConsumeOptions, type EventLog, type LogHandler, type LogMessage, type LogSubscription } from "./log";
+
+const REPLAY_HEADER = "Wafleet-Replay";
+
+export interface JetStreamEventLogOptions {
+  /** NATS URL(s): the transporter's. */
+  servers: string | string[];
+  /** Stream name (default WAFLEET_EVENTS). */
+  stream?: string;
+  /** Retention: events older than this are discarded, delivered or not (default 7 days). */
+  maxAgeMs?: number;
+  /** Retention: the stream's size cap, oldest discarded first (default 1 GiB). */
+  maxBytes?: number;
+  /** Appends waiting for NATS beyond this many are refused (default 100,000). */
+  maxOutbox?: number;
+  /** How long an unacknowledged delivery is held before redelivery, at least (default 30 s). */
+  ackWaitMs?: number;
+  /** Connection name shown by the server. */
+  name?: string;
+  logger?: { info(msg: string): void; warn(msg: string): void };
+}
+
+interface Pending {
+  event: WafleetEvent;
+  replay: number;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+export class JetStreamEventLog implements EventLog {
+  readonly kind = "jetstream" as const;
+  readonly stream: string;
+  private nc?: NatsConnection;
+  private js?: JetStreamClient;
+  private jsm?: JetStreamManager;
+  private ready?: Promise<void>;
+  private readonly outbox: Pending[] = [];
+  private pumping = false;
+  private closed = false;
+  private readonly subscriptions = new Set<LogSubscription>();
+  private readonly ackWaitMs: number;
+
+  constructor(private readonly opts: JetStreamEventLogOptions) {
+    this.stream = opts.stream ?? "WAFLEET_EVENTS";
+    this.ackWaitMs = opts.ackWaitMs ?? 30_000;
+  }
+
+  /** Connects and creates (or updates) the stream. Idempotent; every node may call it. */
+  start(): Promise<void> {
+    this.ready ??= this.connect().catch((err) => {
+      this.ready = undefined;
+      throw err;
+    });
+    return this.ready;
+  }
+
+  private async connect(): Promise<void> {
+    const nc = await connect({ servers: this.opts.servers, name: this.opts.name ?? "wafleet-event-log", maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
+    this.nc = nc;
+    this.js = nc.jetstream();
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === "disconnect" || s.type === "reconnect") this.opts.logger?.info(`event log: NATS ${s.type}`);
+      }
+    })().catch(() => undefined);
+    await this.withRetry("stream setup", async () => {
+      this.jsm = await nc.jetstreamManager();
+      await this.ensureStream();
+    });
+  }
+
+  private async ensureStream(): Promise<void> {
+    const jsm = this.jsm!;
+    const config = {
+      name: this.stream,
+      subjects: [`${SUBJECT_PREFIX}.>`],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      max_age: nanos(this.opts.maxAgeMs ?? 7 * 24 * 3600 * 1000),
+      max_bytes: this.opts.maxBytes ?? 1024 ** 3,
+      duplicate_window: nanos(120_000),
+      num_replicas: 1,
+    };
+    try {
+      const info = await jsm.streams.info(this.stream);
+      if (info.config.max_age !== config.max_age || info.config.max_bytes !== config.max_bytes) await jsm.streams.update(this.stream, { ...info.config, max_age: config.max_age, max_bytes: config.max_bytes });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      try {
+        await jsm.streams.add(config);
+      } catch (addErr) {
+        // another node created it first
+        if (!/already in use|exists/i.test((addErr as Error).message)) throw addErr;
+      }
+    }
+  }
+
+  append(event: WafleetEvent, opts: AppendOptions = {}): Promise<void> {
+    if (this.closed) return Promise.reject(new Error("event log closed"));
+    if (this.outbox.length >= (this.opts.maxOutbox ?? 100_000)) return Promise.reject(new Error(`event log outbox full (${this.outbox.length} events waiting for NATS)`));
+    return new Promise<void>((resolve, reject) => {
+      this.outbox.push({ event, replay: opts.replay ?? 0, resolve, reject });
+      void this.pump();
+    });
+  }
+
+  /** Publishes the outbox in order, a window at a time; a failed window is retried until stored. */
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    let pause = 100;
+    try {
+      while (this.outbox.length && !this.closed) {
+        try {
+          await this.start();
+        } catch (err) {
+          this.opts.logger?.warn(`event log: cannot reach NATS: ${(err as Error).message}`);
+          await sleep(pause);
+          pause = Math.min(pause * 2, 2000);
+          continue;
+        }
+        const window = this.outbox.slice(0, 256);
+        const results = await Promise.allSettled(window.map((p) => this.publish(p)));
+        const failed: Pending[] = [];
+        results.forEach((r, i) => (r.status === "fulfilled" ? window[i]!.resolve() : failed.push(window[i]!)));
+        this.outbox.splice(0, window.length, ...failed);
+        if (failed.length) {
+          const why = (results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason as Error;
+          this.opts.logger?.warn(`event log: ${failed.length} appends failed (${why.message}); retrying`);
+          await sleep(pause);
+          pause = Math.min(pause * 2, 2000);
+        } else pause = 100;
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async publish(p: Pending): Promise<void> {
+    const h = natsHeaders();
+    if (p.replay) h.set(REPLAY_HEADER, String(p.replay));
+    const msgID = p.replay ? `${p.event.id}.replay.${p.replay}` : p.event.id;
+    await this.js!.publish(subjectOf(p.event), JSON.stringify(p.event), { msgID, headers: h, timeout: 5000 });
+  }
+
+  async consume(opts: ConsumeOptions, handler: LogHandler): Promise<LogSubscription> {
+    await this.start();
+    // the consumer's own schedule: redelivery of a delivery whose process died (no ack, no nak)
+    const backoff = opts.backoffMs.slice(0, Math.max(1, opts.maxDeliver - 1)).map((ms) => nanos(Math.max(ms, this.ackWaitMs)));
+    const config: Partial<ConsumerConfig> = {
+      durable_name: opts.name,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: `${SUBJECT_PREFIX}.>`,
+      ack_wait: backoff[0] ?? nanos(this.ackWaitMs),
+      backoff,
+      max_deliver: opts.maxDeliver,
+      max_ack_pending: 10_000,
+    };
+    await this.withRetry("consumer setup", () => this.ensureConsumer(opts.name, config));
+    let stopped = false;
+    let current: { close(): Promise<void | Error> } | undefined;
+    const held = new Set<JsMsg>();
+    let running = 0;
+    const waiters: Array<() => void> = [];
+    const release = () => {
+      running--;
+      waiters.shift()?.();
+    };
+    // held deliveries say "still working" well inside the ack wait, so only a dead process's are redelivered
+    const heartbeat = setInterval(() => {
+      for (const m of held) m.working();
+    }, Math.max(100, Math.floor(this.ackWaitMs / 3)));
+
+    const loop = async () => {
+      while (!stopped && !this.closed) {
+        try {
+          const consumer = await this.js!.consumers.get(this.stream, opts.name);
+          const messages = await consumer.consume({ max_messages: Math.max(1, opts.concurrency), idle_heartbeat: 5000, expires: 30000 });
+          current = messages;
+          for await (const m of messages) {
+            held.add(m);
+            if (running >= opts.concurrency) await new Promise<void>((r) => waiters.push(r));
+            running++;
+            void this.dispatch(m, handler, held, opts).finally(release);
+            if (stopped) break;
+          }
+        } catch (err) {
+          if (stopped || this.closed) break;
+          this.opts.logger?.warn(`event log: consumer ${opts.name}: ${(err as Error).message}; resuming`);
+          await this.withRetry("consumer setup", () => this.ensureConsumer(opts.name, config)).catch(() => undefined);
+        }
+        if (!stopped && !this.closed) await sleep(250);
+      }
+    };
+    const done = loop();
+    const sub: LogSubscription = {
+      stop: async () => {
+        stopped = true;
+        clearInterval(heartbeat);
+        await current?.close().catch(() => undefined);
+        // wait for handlers in flight to settle their messages
+        while (running > 0) await sleep(20);
+        for (const w of waiters.splice(0)) w();
+        await done.catch(() => undefined);
+        this.subscriptions.delete(sub);
+      },
+    };
+    this.subscriptions.add(sub);
+    return sub;
+  }
+
+  private async dispatch(m: JsMsg, handler: LogHandler, held: Set<JsMsg>, opts: ConsumeOptions): Promise<void> {
+    let event: WafleetEvent;
+    try {
+      event = JSON.parse(m.string()) as WafleetEvent;
+    } catch {
+      held.delete(m);
+      m.term("malformed event");
+      return;
+    }
+    const settle = (f: () => void) => {
+      if (!held.delete(m)) return;
+      f();
+    };
+    const message: LogMessage = {
+      event,
+      seq: m.seq,
+      attempt: m.info.redeliveryCount,
+      replay: Number(m.headers?.get(REPLAY_HEADER) || 0),
+      ack: () => settle(() => m.ack()),
+      retry: (delayMs) => settle(() => m.nak(Math.max(1, Math.round(delayMs)))),
+      drop: () => settle(() => m.term()),
+      working: () => m.working(),
+    };
+    try {
+      await handler(message);
+    } catch (err) {
+      this.opts.logger?.warn(`event log: handler failed for ${event.id}: ${(err as Error).message}`);
+      settle(() => m.nak(opts.backoffMs[0] ?? 1000));
+    }
+  }
+
+  private async ensureConsumer(name: string, config: Partial<ConsumerConfig>): Promise<void> {
+    const jsm = this.jsm!;
+    try {
+      const info = await jsm.consumers.info(this.stream, name);
+      const c = info.config;
+      const same = c.max_deliver === config.max_deliver && c.ack_wait === config.ack_wait && JSON.stringify(c.backoff ?? []) === JSON.stringify(config.backoff ?? []);
+      if (!same) await jsm.consumers.update(this.stream, name, { ack_wait: config.ack_wait, backoff: config.backoff, max_deliver: config.max_deliver, max_ack_pending: config.max_ack_pending });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await jsm.consumers.add(this.stream, config);
+    }
+  }
+
+  async depth(name: string): Promise<number> {
+    await this.start();
+    try {
+      const info = await this.jsm!.consumers.info(this.stream, name);
+      return info.num_pending + info.num_ack_pending;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      const s = await this.jsm!.streams.info(this.stream);
+      return s.state.messages;
+    }
+  }
+
+  /** Stops consumers, gives the outbox a moment to drain, and closes the connection. */
+  async close(flushMs = 2000): Promise<void> {
+    for (const s of [...this.subscriptions]) await s.stop();
+    const end = Date.now() + flushMs;
+    while (this.outbox.length && Date.now() < end && this.nc && !this.nc.isClosed()) await sleep(20);
+    this.closed = true;
+    for (const p of this.outbox.splice(0)) p.reject(new Error("event log closed"));
+    if (this.nc && !this.nc.isClosed()) await this.nc.drain().catch(() => this.nc?.close());
+  }
+
+  private async withRetry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    let pause = 100;
+    for (let i = 0; ; i++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (this.closed || i >= 40) throw err;
+        if (i === 0 || i % 10 === 0) this.opts.logger?.warn(`event log: ${what}: ${(err as Error).message}; retrying`);
+        await sleep(pause);
+        pause = Math.min(pause * 2, 1000);
+      }
+    }
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as { code?: string; api_error?: { err_code?: number }; message?: string };
+  return e?.code === "404" || e?.api_error?.err_code === 10059 || e?.api_error?.err_code === 10014 || /not found/i.test(e?.message ?? "");
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,64 @@
+// The event log: session nodes append every webhook-worthy event; webhook nodes consume it through
+// one shared durable consumer with acks, server-scheduled redelivery and a delivery cap. JetStream in
+// cluster mode (log-jetstream.ts), memory in embedded mode (log-memory.ts), one interface.
+import type { WafleetEvent } from "./index";
+
+/** `wafleet.events.<workspace>.<type>`: one subject per workspace and event type (ids are subject-safe). */
+export const SUBJECT_PREFIX = "wafleet.events";
+
+export function subjectOf(event: Pick<WafleetEvent, "workspaceId" | "event">): string {
+  // workspace ids are ^[A-Za-z0-9_-]{1,64}$ (no dots); "*" (cluster-wide events) becomes "_all"
+  const w = event.workspaceId === "*" ? "_all" : event.workspaceId;
+  return `${SUBJECT_PREFIX}.${w}.${event.event}`;
+}
+
+export interface AppendOptions {
+  /** Manual replays of a dead letter are appended again under a new log id (the event id stays). */
+  replay?: number;
+}
+
+/** One delivery of one logged event to a consumer. */
+export interface LogMessage {
+  readonly event: WafleetEvent;
+  /** Position in the log. */
+  readonly seq: number;
+  /** 1 on the first delivery, counted by the log (survives consumer restarts). */
+  readonly attempt: number;
+  /** 0 for the original append, n for the nth manual replay. */
+  readonly replay: number;
+  /** Done: never delivered again. */
+  ack(): void;
+  /** Deliver again after `delayMs` (the log schedules it, within the consumer's maxDeliver). */
+  retry(delayMs: number): void;
+  /** Never deliver again (dead-lettered or malformed). */
+  drop(): void;
+  /** Still working on it: restart the redelivery timer. */
+  working(): void;
+}
+
+export interface ConsumeOptions {
+  /** Durable consumer name: every process consuming under it shares the work. */
+  name: string;
+  /** Deliveries before the log gives up on its own (the consumer dead-letters before that). */
+  maxDeliver: number;
+  /** Redelivery delays by attempt, in ms; the first is also the wait for an ack. */
+  backoffMs: number[];
+  /** Messages this process holds at once. */
+  concurrency: number;
+}
+
+export interface LogSubscription {
+  stop(): Promise<void>;
+}
+
+export type LogHandler = (message: LogMessage) => Promise<void>;
+
+export interface EventLog {
+  readonly kind: "memory" | "jetstream";
+  /** Resolves once the event is durably in the log (or queued for it, see the implementation). */
+  append(event: WafleetEvent, opts?: AppendOptions): Promise<void>;
+  consume(opts: ConsumeOptions, handler: LogHandler): Promise<LogSubscription>;
+  /** Events not yet acknowledged by consumer `name` (waiting plus in flight): the queue depth. */
+  depth(name: string): Promise<number>;
+  close(): Promise<void>;
+}
