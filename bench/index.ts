@@ -17,7 +17,9 @@ async function main(): Promise<void> {
   let failed = 0;
   for (const f of chosen) {
     const name = f.replace(/\.bench\.js$/, "");
-    const mod = (await import(path.join(__dirname, f))) as BenchModule;
+    // a CommonJS module imported dynamically: its exports object sits under `default`
+    const loaded: any = await import(path.join(__dirname, f));
+    const mod = (typeof loaded.default === "function" ? loaded : loaded.default) as BenchModule;
     const started = Date.now();
     try {
       await mod.default({ emit: (figure) => process.stdout.write(`${JSON.stringify({ bench: name, ...figure })}\n`), args: process.argv.slice(2) });

@@ -23,14 +23,15 @@ export class TestCluster {
   api!: string;
   private gatewayPort = 0;
 
-  async start(sessionNodes: string[], extraEnv: Record<string, string> = {}): Promise<this> {
+  /** extraEnv goes to the session nodes; simEnv to the simulated network (e.g. WA_SIM_KEEPALIVE_MS). */
+  async start(sessionNodes: string[], extraEnv: Record<string, string> = {}, simEnv: Record<string, string> = {}): Promise<this> {
     this.root = await tempDir("cluster");
     this.sessionsDir = path.join(this.root, "sessions");
     await fs.mkdir(this.sessionsDir, { recursive: true });
     this.nats = await startNats();
     this.redis = await new RedisServer(await freePort(), path.join(this.root, "redis"), true).prepare();
     await this.redis.start();
-    this.sim = await startSimProcess({ WA_SIM_KEEPALIVE_MS: TIMINGS.WA_SIM_KEEPALIVE_MS, WA_SIM_STATE_FILE: path.join(this.root, "sim-state.json") });
+    this.sim = await startSimProcess({ WA_SIM_KEEPALIVE_MS: TIMINGS.WA_SIM_KEEPALIVE_MS, WA_SIM_STATE_FILE: path.join(this.root, "sim-state.json"), ...simEnv });
     await Promise.all(sessionNodes.map((n) => this.startNode(n, extraEnv)));
     await this.startGateway();
     await waitFor("every session node alive in /cluster", async () => {

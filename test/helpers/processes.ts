@@ -1,12 +1,17 @@
 // Real child processes for integration and e2e tests: free loopback ports, log capture, waiting
 // for a line or a condition, and kills that are real (SIGKILL, SIGSTOP).
 import { spawn, type ChildProcess } from "node:child_process";
-import { promises as fs } from "node:fs";
+import { existsSync, promises as fs } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 
-export const ROOT = path.resolve(__dirname, "..", "..");
+/** The repository root (these helpers also run compiled, from dist/test/helpers, for the benchmarks). */
+export const ROOT = (() => {
+  let dir = __dirname;
+  while (!existsSync(path.join(dir, "package.json")) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+})();
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
