@@ -28,11 +28,15 @@ async function once(total: number) {
     await mapLimit(sessions, 16, (s) => c.createLinked(s.workspaceId, s.sessionId, s.phone));
     const working = async () => {
       let ok = 0;
-      let nodes = new Set<string>();
+      const nodes = new Set<string>();
       await mapLimit(workspaces, 16, async (w) => {
         const r = await c.call("GET", `/workspaces/${w}/sessions`);
         if (r.status !== 200) return;
-        for (const s of r.json) if (s.status === "WORKING") (ok++, nodes.add(s.node));
+        for (const s of r.json) {
+          if (s.status !== "WORKING") continue;
+          ok++;
+          nodes.add(s.node);
+        }
       });
       return { ok, nodes };
     };
