@@ -8,6 +8,7 @@ import { buildBrokerOptions } from "../moleculer.config";
 import { loadAdminKeys } from "../lib/api/keys";
 import { ConfigError, loadConfig, type Config } from "../lib/config";
 import { createEngineFactory } from "../lib/engines";
+import { sweepOrphanChromium } from "../lib/engines/chromium";
 import { startSimNetwork } from "../lib/simulator/network";
 import { createClusterRuntime } from "../lib/placement/runtime";
 import apiService from "../services/api.service";
@@ -52,6 +53,11 @@ async function main(config: Config): Promise<void> {
   }
 
   if (config.services.includes("sessions")) {
+    if (config.engine === "wwebjs") {
+      // browsers a killed run of this node left behind still hold session profiles: end them first
+      const orphans = await sweepOrphanChromium(config.sessionsDir);
+      if (orphans.length) log.warn(`killed ${orphans.length} orphaned Chromium browsers left under ${config.sessionsDir} (pids ${orphans.map((o) => o.pid).join(", ")})`);
+    }
     let simUrl = config.simUrl;
     if (config.engine === "simulator" && !simUrl) {
       const sim = await startSimNetwork({

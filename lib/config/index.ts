@@ -29,6 +29,8 @@ export interface Config {
   simKeepaliveMs: number;
   simQrRotateMs: number;
   chromePath: string;
+  /** Chromium flags for the wwebjs engine (CHROME_ARGS, whitespace-separated); empty = the measured lean set. */
+  chromeArgs: string;
   maxSessionsPerInstance: number;
   launchConcurrency: number;
   launchStaggerMs: number;
@@ -105,6 +107,7 @@ const schema = {
   BACKUP_CRON: { type: "string", pattern: /^(\S+\s+){4,5}\S+$/, optional: true, messages: { stringPattern: "expected a cron expression with 5 or 6 fields, e.g. '0 * * * *'" } },
   S3_ENDPOINT: { type: "string", pattern: /^(https?:\/\/.+)?$/, optional: true, messages: { stringPattern: "expected an http(s) URL" } },
   LOG_LEVEL: { type: "enum", values: [...LOG_LEVELS], optional: true },
+  CHROME_ARGS: { type: "string", optional: true },
   WEBHOOK_ALLOW_PRIVATE: { type: "enum", values: ["true", "false", "1", "0"], optional: true },
   WEBHOOK_TIMEOUT_MS: num(100, 120_000),
   WEBHOOK_MAX_ATTEMPTS: num(1, 50),
@@ -190,6 +193,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     simKeepaliveMs: v.WA_SIM_KEEPALIVE_MS ?? 5000,
     simQrRotateMs: v.WA_SIM_QR_ROTATE_MS ?? 20000,
     chromePath: env.CHROME_PATH || "/usr/bin/chromium",
+    chromeArgs: v.CHROME_ARGS ?? "",
     maxSessionsPerInstance: v.MAX_SESSIONS_PER_INSTANCE ?? 750,
     // a Chromium start costs ~1 s of CPU and 100+ MB; a simulator session costs almost nothing
     launchConcurrency: v.LAUNCH_CONCURRENCY ?? (engine === "wwebjs" ? 2 : 32),

@@ -3,6 +3,7 @@ import type { Config } from "../config";
 import { ConfigError } from "../config";
 import { createSimulatorEngineFactory } from "./simulator";
 import type { EngineFactory } from "./types";
+import { createWwebjsEngineFactoryFromConfig } from "./wwebjs-factory";
 
 export function createEngineFactory(config: Config, simUrl: string): EngineFactory {
   switch (config.engine) {
@@ -10,6 +11,7 @@ export function createEngineFactory(config: Config, simUrl: string): EngineFacto
       if (!simUrl) throw new ConfigError("WA_SIM_URL", "the simulator engine needs a simulated network: set WA_SIM_URL, or leave it empty in embedded mode to start one in-process");
       return createSimulatorEngineFactory({ url: simUrl, startTimeoutMs: config.engineStartTimeoutMs });
     case "wwebjs":
-      throw new ConfigError("WA_ENGINE", "the wwebjs engine is not part of this build yet; use WA_ENGINE=simulator");
+      // WA_SIM_URL set: the real client against the fake WhatsApp Web page on that simulated network
+      return createWwebjsEngineFactoryFromConfig(config, simUrl);
   }
 }

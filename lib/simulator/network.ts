@@ -103,7 +103,9 @@ export class SimNetwork {
     const phone = this.requirePhone(input.phone, "phone");
     let conn: SimConnection | undefined;
     if ("qr" in input) {
-      conn = this.byQr.get(input.qr);
+      // WhatsApp Web shows `ref,noisePub,identityPub,advSecret,platform` built from the network's ref
+      // and keys it cached when linking began: a scanned QR is found by its ref (the fake WA Web page)
+      conn = this.byQr.get(input.qr) ?? this.connectionShowingRef(input.qr.split(",")[0]);
       if (!conn?.live) throw new SimError("QR_NOT_FOUND", "No connection shows this QR (wrong or expired)");
     } else {
       conn = this.byCode.get(normalizePairingCode(input.code));
@@ -394,6 +396,11 @@ export class SimNetwork {
     conn.qr = { qr: newQrString(), expiresAt: Date.now() + this.qrRotateMs };
     this.byQr.set(conn.qr.qr, conn);
     conn.send({ t: "qr", qr: conn.qr.qr, expiresAt: conn.qr.expiresAt });
+  }
+
+  private connectionShowingRef(ref: string): SimConnection | undefined {
+    for (const conn of this.byQr.values()) if (conn.qr && conn.qr.qr.split(",")[0] === ref) return conn;
+    return undefined;
   }
 
   private stopLinking(conn: SimConnection): void {

@@ -1,0 +1,641 @@
+// The wwebjs engine: whatsapp-web.js 1.34.7 on one system Chromium per session, with LocalAuth in
+// the session's auth/ folder, plus what the library does not do: a deadline around initialize(),
+// browser crash detection with bounded restarts, process-group kills (no orphans), stale profile
+// locks released before launch, a fresh options object per client, and `takeoverOnConflict` off.
+import { EventEmitter } from "node:events";
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import type { Message } from "whatsapp-web.js";
+import { Client, LocalAuth, MessageMedia } from "whatsapp-web.js";
+import { parsePhone, parseUserJid } from "../simulator/phone";
+import { ACK_LEVELS } from "../simulator/protocol";
+import type { LaunchedChromium } from "./chromium";
+import { CLIENT_CHROME_ARGS, LEAN_CHROME_ARGS, isAlive, killChromiumUsing, killProcessGroup, launchChromium, releaseProfile, waitGone, withSandboxFlag } from "./chromium";
+import { EngineError } from "./errors";
+import type { AckLevel, EngineContext, EngineEvents, EngineFactory, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "./types";
+
+export type WebVersionCache = { type: "none" } | { type: "local"; path: string; strict?: boolean } | { type: "remote"; remotePath: string; strict?: boolean };
+
+export interface WwebjsEngineOptions {
+  /** The Chromium binary (CHROME_PATH). */
+  chromePath: string;
+  /** Chromium flags; default LEAN_CHROME_ARGS (CHROME_ARGS replaces them). `--no-sandbox` is added when running as root. */
+  chromeArgs?: readonly string[];
+  /** Flags added to `chromeArgs` whatever they are (e.g. what the fake page needs). */
+  extraChromeArgs?: readonly string[];
+  headless?: boolean;
+  /** start() fails with ENGINE_TIMEOUT if no QR is shown and the session is not ready by then. Default 60000. */
+  startTimeoutMs?: number;
+  /** sendMessage() and requestPairingCode() fail with ENGINE_TIMEOUT after this. Default 15000. */
+  sendTimeoutMs?: number;
+  /** How long a stop waits for Chromium to close by itself (flushing the profile) before SIGKILL. Default 5000. */
+  closeTimeoutMs?: number;
+  /** Restarts after a browser crash: at most `maxAttempts` in a row, backoff base doubling to max, with jitter. */
+  restart?: { maxAttempts?: number; baseMs?: number; maxMs?: number; stableMs?: number };
+  /** How long a QR is announced as valid (WhatsApp rotates refs every 20 s after the first). Default 20000. */
+  qrLifetimeMs?: number;
+  /** Pin a WhatsApp Web version (with a `local` or `remote` cache). */
+  webVersion?: string;
+  /** Default `{type: 'none'}`: the live page, no request interception. */
+  webVersionCache?: WebVersionCache;
+  /** A script evaluated in the page before WhatsApp Web's own (the fake page's configuration). */
+  evalOnNewDoc?: string;
+  log?: (level: "info" | "warn" | "error", msg: string) => void;
+}
+
+/** stopped; launching Chromium and the page; linking (QR/code shown); ready; reconnecting (WhatsApp's socket is down); restarting after a crash. */
+type Phase = "stopped" | "launching" | "linking" | "ready" | "reconnecting" | "restarting";
+
+/** One Chromium and one Client: a crash or an unlink ends the run; the engine may start another. */
+interface Run {
+  chromium?: LaunchedChromium;
+  client?: Client;
+  /** Set when we (or the library, on CONFLICT) end the browser: its exit is no crash. */
+  expectedExit: boolean;
+  authenticated: boolean;
+}
+
+interface Waiter<T> {
+  resolve(value: T): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/** Written on ready, removed on unlink: a QR while it exists means WhatsApp forgot this device (UNPAIRED). */
+const LINKED_MARKER = "wafleet-linked.json";
+/** whatsapp-web.js's state names after which it destroys the client itself. */
+const UNLINKED_STATES = new Set(["UNPAIRED", "UNPAIRED_IDLE"]);
+const RECONNECTING_STATES = new Set(["OPENING", "TIMEOUT", "PAIRING"]);
+const EARLY_ACKS_KEPT = 1000;
+
+export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionEngine {
+  private readonly opts: Required<Omit<WwebjsEngineOptions, "webVersion" | "evalOnNewDoc" | "log" | "restart" | "chromeArgs" | "extraChromeArgs">> & WwebjsEngineOptions;
+  private readonly restartPolicy: { maxAttempts: number; baseMs: number; maxMs: number; stableMs: number };
+  private readonly profileDir: string;
+  private readonly markerPath: string;
+  private readonly chromeArgs: readonly string[];
+
+  private running = false;
+  private phase: Phase = "stopped";
+  /** Bumped by every start and stop, so continuations of an older run do nothing. */
+  private generation = 0;
+  private run: Run | undefined;
+  /** The launch step in flight (profile release + Chromium start); stop() waits for it. */
+  private launchStep: Promise<unknown> | undefined;
+  private startWaiter: (Waiter<void> & { promise: Promise<void> }) | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private restarts = 0;
+  private readyAt = 0;
+  private linkedBefore = false;
+  private me: EngineMe | undefined;
+  private readonly ackWaiters = new Map<string, Waiter<AckLevel>>();
+  private readonly earlyAcks = new Map<string, AckLevel>();
+  /** Incoming messages are emitted one at a time, in arrival order, even when media is downloaded. */
+  private inbound: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly ctx: EngineContext,
+    opts: WwebjsEngineOptions,
+  ) {
+    super();
+    this.opts = {
+      headless: true,
+      startTimeoutMs: 60000,
+      sendTimeoutMs: 15000,
+      closeTimeoutMs: 5000,
+      qrLifetimeMs: 20000,
+      webVersionCache: { type: "none" },
+      ...opts,
+    };
+    this.restartPolicy = { maxAttempts: 5, baseMs: 1000, maxMs: 30000, stableMs: 60000, ...opts.restart };
+    this.chromeArgs = [...(opts.chromeArgs ?? LEAN_CHROME_ARGS), ...(opts.extraChromeArgs ?? [])];
+    // LocalAuth keeps the whole Chromium profile at <dataPath>/session-<clientId>
+    this.profileDir = path.join(ctx.authDir, `session-${ctx.sessionId}`);
+    this.markerPath = path.join(ctx.authDir, LINKED_MARKER);
+  }
+
+  start(): Promise<void> {
+    if (this.running) return this.startWaiter?.promise ?? Promise.resolve();
+    this.running = true;
+    this.restarts = 0;
+    const gen = ++this.generation;
+    let waiter!: Waiter<void>;
+    const promise = new Promise<void>((resolve, reject) => {
+      // whatsapp-web.js waits for the page with no timeout at all: this is the deadline it lacks
+      const timer = setTimeout(
+        () => this.fail(new EngineError("ENGINE_TIMEOUT", `WhatsApp Web showed no QR and the session was not ready within ${this.opts.startTimeoutMs} ms (initialize deadline)`)),
+        this.opts.startTimeoutMs,
+      );
+      waiter = { resolve, reject, timer };
+    });
+    this.startWaiter = { ...waiter, promise };
+    void this.launch(gen);
+    return promise;
+  }
+
+  async stop(): Promise<void> {
+    const run = this.shutdown(new EngineError("SESSION_NOT_READY", "The engine was stopped"));
+    await this.launchStep?.catch(() => undefined);
+    await this.disposeRun(run);
+  }
+
+  async logout(): Promise<void> {
+    const run = this.run;
+    const linked = this.phase === "ready" && run?.client?.pupPage;
+    this.shutdown(new EngineError("SESSION_NOT_READY", "The session was logged out"));
+    await this.launchStep?.catch(() => undefined);
+    if (linked && run?.client?.pupPage) {
+      // unlink on WhatsApp's side first (Socket.logout, as client.logout() does), then the browser
+      // goes, and only then auth/ is deleted: nothing writes into a folder being removed
+      await withTimeout(
+        run.client.pupPage.evaluate(() => (globalThis as any).window.require("WAWebSocketModel").Socket.logout()),
+        this.opts.closeTimeoutMs,
+        "logout",
+      ).catch((err) => this.log("warn", `logout on WhatsApp's side failed: ${err?.message ?? err}`));
+    }
+    await this.disposeRun(run);
+    this.linkedBefore = false;
+    await clearDir(this.ctx.authDir);
+  }
+
+  async sendMessage(to: string, content: MessageContent, _opts: SendOptions = {}): Promise<SentMessage> {
+    const client = this.run?.client;
+    if (this.phase !== "ready" || !client) throw new EngineError("SESSION_NOT_READY", "The session is not connected to WhatsApp");
+    const phone = parseUserJid(to);
+    if (!phone) throw new EngineError("VALIDATION_ERROR", `Cannot send to ${JSON.stringify(to)}: expected a phone number or <digits>@c.us`);
+    const chatId = `${phone}@c.us`;
+    const options: Record<string, unknown> = { linkPreview: false };
+    let payload: string | MessageMedia;
+    if (content.media) {
+      payload = new MessageMedia(content.media.mimetype, content.media.data, content.media.filename ?? null);
+      if (content.caption ?? content.text) options.caption = content.caption ?? content.text;
+    } else {
+      payload = content.text ?? content.caption ?? "";
+    }
+    let sent: Message | undefined;
+    try {
+      sent = await withTimeout(client.sendMessage(chatId, payload, options), this.opts.sendTimeoutMs, "sendMessage");
+    } catch (err: any) {
+      if (err instanceof EngineError) throw err;
+      throw new EngineError("ENGINE_ERROR", `whatsapp-web.js could not send: ${err?.message ?? err}`);
+    }
+    if (!sent) throw new EngineError("ENGINE_ERROR", `WhatsApp found no chat for ${chatId}`);
+    const id = sent.id._serialized;
+    // resolves on the SERVER ack, as the simulator engine does (the library resolves at ack 0)
+    const ack = await this.waitForServerAck(id, sent.ack);
+    return { id, to: chatId, ack, timestamp: sent.timestamp };
+  }
+
+  requestPairingCode(phoneInput: string): Promise<string> {
+    const client = this.run?.client;
+    if (this.phase !== "linking" || !client) return Promise.reject(new EngineError("QR_NOT_AVAILABLE", "A pairing code can only be asked for while the session waits to be linked"));
+    const phone = parsePhone(phoneInput);
+    if (!phone) return Promise.reject(new EngineError("VALIDATION_ERROR", `Not a phone number: ${JSON.stringify(phoneInput)}`));
+    return withTimeout(client.requestPairingCode(phone, true), this.opts.sendTimeoutMs, "requestPairingCode");
+  }
+
+  info(): EngineMe | undefined {
+    return this.me ? { ...this.me } : undefined;
+  }
+
+  /** The pid of the current browser (its process group leader), for diagnostics and tests. */
+  browserPid(): number | undefined {
+    return this.run?.chromium?.pid;
+  }
+
+  /** The current page (diagnostics and tests: the fake page's module list). */
+  page(): import("puppeteer").Page | undefined {
+    return this.run?.client?.pupPage ?? undefined;
+  }
+
+  // --- runs ---
+
+  private async launch(gen: number): Promise<void> {
+    this.phase = "launching";
+    let run: Run | undefined;
+    try {
+      const step = (async () => {
+        this.linkedBefore = await exists(this.markerPath);
+        await fs.mkdir(this.profileDir, { recursive: true });
+        const released = await releaseProfile(this.profileDir);
+        if (released.killed.length || released.removed.length) {
+          this.log("warn", `released profile ${this.profileDir}: killed ${released.killed.length} stale Chromium processes, removed ${released.removed.join(", ") || "no"} lock files`);
+        }
+        if (gen !== this.generation) return undefined;
+        const chromium = await launchChromium({
+          executablePath: this.opts.chromePath,
+          userDataDir: this.profileDir,
+          headless: this.opts.headless,
+          args: withSandboxFlag([...this.chromeArgs, ...CLIENT_CHROME_ARGS]),
+        });
+        if (gen !== this.generation) {
+          await this.killChromium(chromium);
+          return undefined;
+        }
+        return chromium;
+      })();
+      this.launchStep = step;
+      const chromium = await step;
+      if (!chromium) return;
+      run = { chromium, expectedExit: false, authenticated: false };
+      this.run = run;
+      const thisRun = run;
+      chromium.browser.on("disconnected", () => this.onBrowserLost(thisRun, "Chromium exited or crashed"));
+      const client = new Client(this.clientOptions(chromium));
+      run.client = client;
+      containReinjection(run, client);
+      this.wire(run, client);
+      await client.initialize();
+      if (this.run !== run) return;
+      const page = client.pupPage;
+      if (page) {
+        page.on("close", () => this.onBrowserLost(thisRun, "the WhatsApp tab closed"));
+        page.on("error", (err) => this.onBrowserLost(thisRun, `the WhatsApp tab crashed (${err.message})`));
+        // the library opened its own tab: the blank one Chromium started with only costs memory
+        for (const other of await chromium.browser.pages()) if (other !== page && other.url() === "about:blank") await other.close().catch(() => undefined);
+      }
+    } catch (err: any) {
+      if (gen !== this.generation || (run && this.run !== run)) return;
+      const message = String(err?.message ?? err);
+      if (/Chromium not found|ENOENT|EACCES/.test(message) && !run) {
+        this.fail(new EngineError("ENGINE_ERROR", message));
+        return;
+      }
+      this.log("warn", `launch failed for ${this.ctx.workspaceId}/${this.ctx.sessionId}: ${message}`);
+      if (run) {
+        run.expectedExit = true;
+        this.run = undefined;
+        await this.disposeRun(run);
+      }
+      if (gen === this.generation) this.scheduleRestart(`failed to start (${message})`);
+    }
+  }
+
+  /** A fresh options object for every client: the library mutates the one it is given. */
+  private clientOptions(chromium: LaunchedChromium): ConstructorParameters<typeof Client>[0] {
+    const cache = this.opts.webVersionCache;
+    return {
+      authStrategy: new LocalAuth({ clientId: this.ctx.sessionId, dataPath: this.ctx.authDir }),
+      // we launch Chromium ourselves (its pid, flags and process group are ours) and hand it over
+      puppeteer: { browserWSEndpoint: chromium.browser.wsEndpoint(), defaultViewport: null },
+      ...(this.opts.webVersion ? { webVersion: this.opts.webVersion } : {}),
+      webVersionCache: { ...cache } as any,
+      ...(this.opts.evalOnNewDoc ? { evalOnNewDoc: this.opts.evalOnNewDoc as any } : {}),
+      // a conflict means ownership broke somewhere: never fight over the device
+      takeoverOnConflict: false,
+      qrMaxRetries: 0,
+      // the library polls for the page up to this long; our own deadline decides first
+      authTimeoutMs: this.opts.startTimeoutMs,
+    };
+  }
+
+  private wire(run: Run, client: Client): void {
+    const current = () => this.running && this.run === run;
+    client.on("qr", (qr: string) => {
+      if (current()) this.onQr(qr);
+    });
+    client.on("code", (code: string) => {
+      if (current()) this.notify("code", code);
+    });
+    client.on("authenticated", () => {
+      if (!current() || run.authenticated) return;
+      run.authenticated = true;
+      this.notify("authenticated");
+    });
+    client.on("ready", () => {
+      if (current()) this.onReady(run, client);
+    });
+    client.on("message", (msg: Message) => {
+      if (current()) this.onMessage(msg);
+    });
+    client.on("message_ack", (msg: Message, ack: number) => {
+      if (current()) this.onAck(msg, ack);
+    });
+    client.on("change_state", (state: string) => {
+      if (current()) this.onState(run, state);
+    });
+    client.on("disconnected", (reason: string) => {
+      if (current()) this.onDisconnected(run, String(reason));
+    });
+  }
+
+  private onQr(qr: string): void {
+    if (this.linkedBefore) {
+      // we were linked and WhatsApp asks for a QR: the device was removed while we were away
+      this.linkedBefore = false;
+      this.me = undefined;
+      void fs.rm(this.markerPath, { force: true });
+      this.notify("disconnected", "UNPAIRED");
+    }
+    this.phase = "linking";
+    this.notify("qr", qr, Date.now() + this.opts.qrLifetimeMs);
+    this.settleStart();
+  }
+
+  private onReady(run: Run, client: Client): void {
+    const info: any = client.info ?? {};
+    const wid: string = typeof info.wid === "string" ? info.wid : (info.wid?._serialized ?? "");
+    const phone = wid.replace(/@.*$/, "");
+    this.me = { wid, phone, pushname: info.pushname, platform: info.platform };
+    this.linkedBefore = true;
+    void writeFileAtomic(this.markerPath, JSON.stringify({ wid, linkedAt: new Date().toISOString() })).catch((err) => this.log("warn", `cannot write ${this.markerPath}: ${err.message}`));
+    if (!run.authenticated) {
+      run.authenticated = true;
+      this.notify("authenticated");
+    }
+    this.phase = "ready";
+    this.readyAt = Date.now();
+    this.notify("ready", { ...this.me });
+    this.settleStart();
+  }
+
+  private onMessage(msg: Message): void {
+    if (msg.fromMe) return;
+    this.inbound = this.inbound.then(async () => {
+      const em: EngineMessage = { id: msg.id._serialized, from: msg.from, to: msg.to, body: msg.body, timestamp: msg.timestamp, fromMe: false };
+      if (msg.hasMedia) {
+        const media = await withTimeout(msg.downloadMedia(), this.opts.sendTimeoutMs, "downloadMedia").catch((err) => {
+          this.log("warn", `cannot download the media of ${em.id}: ${err?.message ?? err}`);
+          return undefined;
+        });
+        if (media) em.media = { mimetype: media.mimetype, data: media.data, ...(media.filename ? { filename: media.filename } : {}) };
+      }
+      this.notify("message", em);
+    });
+  }
+
+  private onAck(msg: Message, ackValue: number): void {
+    if (!msg.id.fromMe) return;
+    const ack = ACK_LEVELS[ackValue + 1];
+    if (!ack) return;
+    const id = msg.id._serialized;
+    const waiter = this.ackWaiters.get(id);
+    if (waiter && ack !== "PENDING") {
+      this.ackWaiters.delete(id);
+      clearTimeout(waiter.timer);
+      if (ack === "ERROR") waiter.reject(new EngineError("ENGINE_ERROR", "WhatsApp rejected the message"));
+      else waiter.resolve(ack);
+    } else if (!waiter) {
+      this.earlyAcks.set(id, ack);
+      if (this.earlyAcks.size > EARLY_ACKS_KEPT) this.earlyAcks.delete(this.earlyAcks.keys().next().value!);
+    }
+    this.notify("message_ack", id, ack);
+  }
+
+  private waitForServerAck(id: string, ackNow: number): Promise<AckLevel> {
+    const early = this.earlyAcks.get(id);
+    this.earlyAcks.delete(id);
+    const known = early ?? (ackNow >= 1 ? ACK_LEVELS[ackNow + 1] : undefined);
+    if (known === "ERROR") return Promise.reject(new EngineError("ENGINE_ERROR", "WhatsApp rejected the message"));
+    if (known && known !== "PENDING") return Promise.resolve("SERVER");
+    return new Promise<AckLevel>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.ackWaiters.delete(id);
+        reject(new EngineError("ENGINE_TIMEOUT", `WhatsApp did not acknowledge message ${id} within ${this.opts.sendTimeoutMs} ms`));
+      }, this.opts.sendTimeoutMs);
+      this.ackWaiters.set(id, { resolve: () => resolve("SERVER"), reject, timer });
+    });
+  }
+
+  /** change_state comes only after ready: WhatsApp's socket dropping and coming back. */
+  private onState(run: Run, state: string): void {
+    if (state === "CONNECTED" && this.phase === "reconnecting") {
+      this.phase = "ready";
+      this.notify("authenticated");
+      if (this.me) this.notify("ready", { ...this.me });
+    } else if (RECONNECTING_STATES.has(state) && this.phase === "ready") {
+      this.phase = "reconnecting";
+      this.notify("disconnected", "CONNECTION_LOST");
+    }
+    void run;
+  }
+
+  private onDisconnected(run: Run, reason: string): void {
+    this.rejectInFlight(new EngineError("SESSION_NOT_READY", `The session was disconnected (${reason})`));
+    if (reason === "CONFLICT") {
+      // the library destroys the client itself; never take the device back
+      run.expectedExit = true;
+      const ended = this.shutdown(new EngineError("ENGINE_ERROR", "Another connection took over this WhatsApp device (conflict)"));
+      this.notify("disconnected", "CONFLICT");
+      void this.disposeRun(ended);
+      return;
+    }
+    if (reason === "LOGOUT" || UNLINKED_STATES.has(reason)) {
+      // Unlinked. The library would go on in the same browser after deleting the profile under it;
+      // a fresh browser on a fresh profile is the sound way to the next QR.
+      run.expectedExit = true;
+      this.run = undefined;
+      this.me = undefined;
+      this.linkedBefore = false;
+      this.phase = "launching";
+      this.notify("disconnected", reason === "LOGOUT" ? "LOGOUT" : "UNPAIRED");
+      const gen = this.generation;
+      void (async () => {
+        await this.disposeRun(run);
+        await clearDir(this.ctx.authDir);
+        if (gen === this.generation && this.running) await this.launch(gen);
+      })().catch((err) => this.fail(err));
+      return;
+    }
+    // TOS_BLOCK, DEPRECATED_VERSION, PROXYBLOCK, 'Max qrcode retries reached', ...: the library
+    // destroys the client; retrying cannot help
+    run.expectedExit = true;
+    this.notify("disconnected", reason);
+    this.fail(new EngineError("ENGINE_ERROR", `WhatsApp ended the session: ${reason}`));
+  }
+
+  /** Chromium died or the tab closed under a running session: the library would emit nothing. */
+  private onBrowserLost(run: Run, why: string): void {
+    if (run.expectedExit || this.run !== run || !this.running) return;
+    run.expectedExit = true;
+    this.run = undefined;
+    this.log("warn", `session ${this.ctx.workspaceId}/${this.ctx.sessionId}: ${why}`);
+    const wasConnected = this.phase === "ready" || this.phase === "reconnecting";
+    this.rejectInFlight(new EngineError("SESSION_NOT_READY", `Chromium went away (${why})`));
+    if (wasConnected) this.notify("disconnected", "BROWSER_CRASHED");
+    if (this.readyAt && Date.now() - this.readyAt > this.restartPolicy.stableMs) this.restarts = 0;
+    void this.disposeRun(run);
+    this.scheduleRestart(why);
+  }
+
+  private scheduleRestart(why: string): void {
+    if (!this.running) return;
+    if (this.restarts >= this.restartPolicy.maxAttempts) {
+      this.fail(new EngineError("ENGINE_ERROR", `Chromium ${why}; gave up after ${this.restarts} restarts`));
+      return;
+    }
+    const { baseMs, maxMs } = this.restartPolicy;
+    const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(this.restarts, 20));
+    this.restarts++;
+    this.phase = "restarting";
+    const gen = this.generation;
+    const arm = () => {
+      // equal jitter: a node whose browsers all crashed together does not relaunch them together
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = undefined;
+        if (gen !== this.generation || !this.running) return;
+        // the node's lease gate: a fenced node never reconnects a device another node may own now
+        if (this.ctx.mayConnect && !this.ctx.mayConnect()) return arm();
+        void this.launch(gen);
+      }, ceiling / 2 + Math.random() * (ceiling / 2));
+    };
+    arm();
+  }
+
+  // --- lifecycle helpers ---
+
+  /** Ends the run now: no restarts, waiters rejected with `why`. Returns the run for the caller to dispose. */
+  private shutdown(why: Error): Run | undefined {
+    this.running = false;
+    this.generation++;
+    this.phase = "stopped";
+    this.me = undefined;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    const start = this.startWaiter;
+    this.startWaiter = undefined;
+    if (start) {
+      clearTimeout(start.timer);
+      start.reject(why);
+    }
+    this.rejectInFlight(why);
+    const run = this.run;
+    this.run = undefined;
+    if (run) run.expectedExit = true;
+    return run;
+  }
+
+  /** Gives up: start() rejects with `err` (if pending), `failed` is emitted, no browser is left. */
+  private fail(err: Error): void {
+    if (!this.running) return;
+    const hadStart = this.startWaiter !== undefined;
+    const run = this.shutdown(err);
+    void (async () => {
+      await this.launchStep?.catch(() => undefined);
+      await this.disposeRun(run);
+    })();
+    if (!hadStart) this.notify("failed", err);
+  }
+
+  /** Closes the browser (letting it flush the profile), then kills its process group and anything left on the profile. */
+  private async disposeRun(run: Run | undefined): Promise<void> {
+    if (run) {
+      run.expectedExit = true;
+      if (run.chromium) await this.killChromium(run.chromium);
+    }
+    const left = await killChromiumUsing(this.profileDir);
+    if (left.length) this.log("warn", `killed ${left.length} Chromium processes still using ${this.profileDir}`);
+  }
+
+  private async killChromium(chromium: LaunchedChromium): Promise<void> {
+    if (isAlive(chromium.pid)) {
+      await withTimeout(chromium.browser.close(), this.opts.closeTimeoutMs, "browser.close").catch(() => undefined);
+    }
+    killProcessGroup(chromium.pid);
+    await waitGone([chromium.pid]);
+  }
+
+  private settleStart(): void {
+    const start = this.startWaiter;
+    this.startWaiter = undefined;
+    if (!start) return;
+    clearTimeout(start.timer);
+    start.resolve();
+  }
+
+  private rejectInFlight(why: Error): void {
+    for (const [id, w] of this.ackWaiters) {
+      clearTimeout(w.timer);
+      this.ackWaiters.delete(id);
+      w.reject(why);
+    }
+  }
+
+  private log(level: "info" | "warn" | "error", msg: string): void {
+    this.opts.log?.(level, msg);
+  }
+
+  /** Emits without letting a listener's exception break the engine. Returns false if a listener threw. */
+  private notify<K extends keyof EngineEvents>(event: K, ...args: EngineEvents[K]): boolean {
+    try {
+      (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/**
+ * The library re-injects from a `framenavigated` listener whose promise nobody handles: when we
+ * close the browser under it (an unlink, a stop), that re-injection rejects. Once the run is over,
+ * its failures are expected and dropped here instead of surfacing as unhandled rejections.
+ */
+function containReinjection(run: Run, client: Client): void {
+  const c = client as unknown as { inject(): Promise<void> };
+  const inject = c.inject.bind(client);
+  c.inject = async () => {
+    if (run.expectedExit) return;
+    try {
+      await inject();
+    } catch (err) {
+      if (!run.expectedExit) throw err;
+    }
+  };
+}
+
+let guardInstalled = false;
+
+/**
+ * whatsapp-web.js leaves promises unhandled when a client is destroyed during start-up or
+ * re-injection (its framenavigated handler, pending evaluations). In a node holding hundreds of
+ * sessions one of those must not end the process: log it instead. Installed once, and only when
+ * nothing else (the node's entry point, a test runner) handles them already.
+ */
+export function containUnhandledRejections(log: (msg: string) => void): void {
+  if (guardInstalled || process.listenerCount("unhandledRejection") > 0) return;
+  guardInstalled = true;
+  process.on("unhandledRejection", (reason) => log(`unhandled rejection (contained): ${reason instanceof Error ? reason.stack : String(reason)}`));
+}
+
+export function createWwebjsEngineFactory(opts: WwebjsEngineOptions): EngineFactory {
+  containUnhandledRejections((msg) => (opts.log ?? ((_l: string, m: string) => process.stderr.write(`${m}\n`)))("error", msg));
+  return (ctx) => new WwebjsEngine(ctx, opts);
+}
+
+// --- small helpers ---
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new EngineError("ENGINE_TIMEOUT", `${what} did not finish within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function writeFileAtomic(file: string, text: string): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, text);
+  await fs.rename(tmp, file);
+}
+
+async function clearDir(dir: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await fs.readdir(dir);
+  } catch (err: any) {
+    if (err?.code === "ENOENT") return;
+    throw err;
+  }
+  await Promise.all(entries.map((e) => fs.rm(path.join(dir, e), { recursive: true, force: true, maxRetries: 3 })));
+}

@@ -1,0 +1,95 @@
+// The fake WhatsApp Web page for the real wwebjs engine (DESIGN section 4): built into
+// `<dir>/<version>.html`, which whatsapp-web.js serves for https://web.whatsapp.com/ when given
+// `webVersion` + `webVersionCache: {type: 'local', path: dir, strict: true}`. The page connects to
+// the simulated network named in `window.__wafleetFakeWaWeb` (set by `fakePageBootScript`).
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import type { FakePageConfig } from "./page";
+import { fakeWhatsAppWebPage } from "./page";
+
+export type { FakePageConfig } from "./page";
+
+/** The version the fake page claims (`window.Debug.VERSION`); any string works as the file name. */
+export const FAKE_WA_WEB_VERSION = "2.3000.1017054665-wafleet-fake";
+
+/**
+ * The modules whatsapp-web.js 1.34.7 asks `window.require` for on the paths wafleet uses (QR and
+ * pairing-code login, restore, send text, receive, acks, logout, conflict). The first group is
+ * implemented; the second is optional (the client checks for `undefined`), so the page answers
+ * `undefined` for them. A library upgrade that asks for anything else shows up in the page's
+ * `__fakeWaWeb.unknown` list, and the tests fail on it.
+ */
+export const FAKE_PAGE_MODULES = [
+  "WAWebSocketModel",
+  "WAWebCmd",
+  "WAWebConnModel",
+  "WAWebStreamModel",
+  "WAWebOfflineHandler",
+  "WAWebAltDeviceLinkingApi",
+  "WABase64",
+  "WAWebCompanionRegClientUtils",
+  "WAWebAdvSignatureApi",
+  "WAWebUserPrefsInfoStore",
+  "WAWebSignalStoreApi",
+  "WAWebUserPrefsMultiDevice",
+  "WAWebUserPrefsMeUser",
+  "WAWebCollections",
+  "WAWebSyncGatingUtils",
+  "WAWebWidFactory",
+  "WAWebQueryExistsJob",
+  "WAWebFindChatAction",
+  "WAWebUpdateUnreadChatAction",
+  "WAWebChatGetters",
+  "WALinkify",
+  "WAWebMsgKey",
+  "WAWebGetEphemeralFieldsMsgActionsUtils",
+  "WAWebSendMsgChatAction",
+] as const;
+
+export const FAKE_PAGE_OPTIONAL_MODULES = ["WAWebCallCollection", "WAWebAddonReactionTableMode", "WAWebAddonPollVoteTableMode", "WAWebBackendJobsCommon", "WAWebE2EProtoUtils"] as const;
+
+/**
+ * Chromium flags the fake page needs: it is served as https://web.whatsapp.com/ and opens a
+ * WebSocket to the network on a loopback address, which Local Network Access checks would block.
+ */
+export const FAKE_PAGE_CHROME_ARGS: readonly string[] = ["--disable-features=LocalNetworkAccessChecks"];
+
+export interface FakePageBuildOptions {
+  version?: string;
+  /**
+   * A URL whose script the page loads synchronously before anything else: pointed at a server that
+   * never answers, the page's `load` never fires (whatsapp-web.js waits for it with no timeout).
+   */
+  blockingScriptUrl?: string;
+}
+
+/** The page's HTML, every script inline (only https://web.whatsapp.com/ itself is intercepted). */
+export function buildFakePage(opts: FakePageBuildOptions = {}): string {
+  const version = opts.version ?? FAKE_WA_WEB_VERSION;
+  const blocking = opts.blockingScriptUrl ? `<script src="${encodeURI(opts.blockingScriptUrl)}"></script>\n` : "";
+  const args = [JSON.stringify(version), JSON.stringify([...FAKE_PAGE_OPTIONAL_MODULES])].join(", ");
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>WhatsApp (wafleet fake)</title><link rel="icon" href="data:,">
+${blocking}<script>
+"use strict";
+(${fakeWhatsAppWebPage.toString()})(${args});
+</script></head><body></body></html>
+`;
+}
+
+/** Writes `<dir>/<version>.html` and returns the options that point whatsapp-web.js at it. */
+export async function writeFakePage(dir: string, opts: FakePageBuildOptions = {}): Promise<{ webVersion: string; webVersionCache: { type: "local"; path: string; strict: true }; extraChromeArgs: readonly string[] }> {
+  const version = opts.version ?? FAKE_WA_WEB_VERSION;
+  if (!/^[A-Za-z0-9._-]+$/.test(version)) throw new Error(`Not a usable fake WhatsApp Web version: ${version}`);
+  await fs.mkdir(dir, { recursive: true });
+  const file = path.join(dir, `${version}.html`);
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(tmp, buildFakePage(opts));
+  await fs.rename(tmp, file);
+  return { webVersion: version, webVersionCache: { type: "local", path: dir, strict: true }, extraChromeArgs: FAKE_PAGE_CHROME_ARGS };
+}
+
+/** The script (for whatsapp-web.js's `evalOnNewDoc`) that tells the page where the network is. */
+export function fakePageBootScript(config: FakePageConfig): string {
+  return `window.__wafleetFakeWaWeb = ${JSON.stringify(config)};`;
+}
