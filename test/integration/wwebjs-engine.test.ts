@@ -1,0 +1,221 @@
+// What the wwebjs engine adds to whatsapp-web.js, with real Chromium against the fake WhatsApp Web
+// page: the modules the client asks for, crash detection and bounded restarts, no orphans, stale
+// profile locks, the initialize deadline, and a clear error when Chromium is missing.
+import { once } from "node:events";
+import { promises as fs } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { isAlive, launchChromium, processTree, LEAN_CHROME_ARGS, withSandboxFlag } from "../../lib/engines/chromium";
+import type { EngineEvents } from "../../lib/engines/types";
+import type { WwebjsEngine, WwebjsEngineOptions } from "../../lib/engines/wwebjs";
+import { assertChromium } from "../../lib/engines/wwebjs-factory";
+import { FAKE_PAGE_CHROME_ARGS, FAKE_PAGE_MODULES, FAKE_PAGE_OPTIONAL_MODULES, writeFakePage } from "../../lib/simulator/fake-wa-web";
+import { CHROME_PATH, chromiumUnder, expectNoChromiumUnder, fakePageOptions, pageModules, recordedEngine } from "../helpers/chromium";
+import { tempDir, waitFor } from "../helpers/processes";
+import { startTestSim } from "../helpers/sim";
+import type { TestSim } from "../helpers/sim";
+
+const ALICE = "15550001111";
+const CONTACT = "4915112345678";
+
+/**
+ * What whatsapp-web.js 1.34.7 asks `window.require` for on QR login -> ready -> send -> receive ->
+ * acks. A new name here means a library upgrade touches WhatsApp Web differently: update the fake
+ * page (lib/simulator/fake-wa-web) and this list together, knowingly.
+ */
+const EXPECTED_MODULES = [
+  "WAWebSocketModel",
+  "WAWebCmd",
+  "WAWebConnModel",
+  "WAWebOfflineHandler",
+  "WAWebAltDeviceLinkingApi",
+  "WABase64",
+  "WAWebCompanionRegClientUtils",
+  "WAWebAdvSignatureApi",
+  "WAWebUserPrefsInfoStore",
+  "WAWebSignalStoreApi",
+  "WAWebUserPrefsMultiDevice",
+  "WAWebBackendJobsCommon",
+  "WAWebE2EProtoUtils",
+  "WAWebUserPrefsMeUser",
+  "WAWebCollections",
+  "WAWebSyncGatingUtils",
+  "WAWebCallCollection",
+  "WAWebAddonReactionTableMode",
+  "WAWebAddonPollVoteTableMode",
+  "WAWebWidFactory",
+  "WAWebFindChatAction",
+  "WAWebStreamModel",
+  "WAWebUpdateUnreadChatAction",
+  "WAWebChatGetters",
+  "WALinkify",
+  "WAWebMsgKey",
+  "WAWebGetEphemeralFieldsMsgActionsUtils",
+  "WAWebSendMsgChatAction",
+];
+
+let sim: TestSim;
+let root: string;
+let base: WwebjsEngineOptions;
+let dir: string;
+const engines: WwebjsEngine[] = [];
+
+beforeAll(async () => {
+  sim = await startTestSim();
+  root = await tempDir("wwebjs");
+  base = await fakePageOptions(path.join(root, "fake-wa-web"), sim.url);
+});
+
+afterAll(async () => {
+  await sim?.close();
+  await expectNoChromiumUnder(root);
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+beforeEach(async () => {
+  await sim.post("/sim/reset");
+  dir = await fs.mkdtemp(path.join(root, "case-"));
+});
+
+afterEach(async () => {
+  await Promise.all(engines.splice(0).map((e) => e.stop()));
+  await expectNoChromiumUnder(dir);
+});
+
+function newEngine(over: Partial<WwebjsEngineOptions> = {}) {
+  const e = recordedEngine(path.join(dir, "auth"), { ...base, ...over });
+  engines.push(e.engine);
+  return e;
+}
+
+const next = <K extends keyof EngineEvents>(engine: WwebjsEngine, event: K, timeoutMs = 20000) => once(engine, event, { signal: AbortSignal.timeout(timeoutMs) }) as Promise<EngineEvents[K]>;
+
+async function linked(over: Partial<WwebjsEngineOptions> = {}) {
+  const e = newEngine(over);
+  const qr = next(e.engine, "qr");
+  await e.engine.start();
+  const [code] = await qr;
+  const ready = next(e.engine, "ready");
+  const res = await sim.post("/sim/link", { qr: code, phone: ALICE });
+  expect(res.status).toBe(200);
+  await ready;
+  return e;
+}
+
+describe("the fake WhatsApp Web page", () => {
+  it("is asked for exactly the modules it implements, and for nothing it does not know", async () => {
+    const { engine } = await linked();
+    await engine.sendMessage(CONTACT, { text: "module census" });
+    const incoming = next(engine, "message");
+    await sim.post(`/sim/contacts/${CONTACT}/send`, { to: ALICE, body: "back" });
+    await incoming;
+    const { requested, unknown } = await pageModules(engine);
+    expect(unknown).toEqual([]);
+    expect([...requested].sort()).toEqual([...EXPECTED_MODULES].sort());
+    const known = new Set<string>([...FAKE_PAGE_MODULES, ...FAKE_PAGE_OPTIONAL_MODULES]);
+    expect(requested.filter((m) => !known.has(m))).toEqual([]);
+  });
+});
+
+describe("Chromium under a running session", () => {
+  it("notices a killed browser, restarts it from LocalAuth without a QR, and leaves nothing of the old one", async () => {
+    const { engine, names } = await linked();
+    const oldPid = engine.browserPid()!;
+    const oldTree = (await processTree(oldPid)).map((p) => p.pid);
+    expect(oldTree.length).toBeGreaterThan(1);
+
+    const readyAgain = next(engine, "ready");
+    process.kill(oldPid, "SIGKILL");
+    await readyAgain;
+
+    expect(names()).toEqual(["qr", "authenticated", "ready", "disconnected", "authenticated", "ready"]);
+    const newPid = engine.browserPid()!;
+    expect(newPid).not.toBe(oldPid);
+    await waitFor("the old browser's processes gone", () => oldTree.every((pid) => !isAlive(pid)));
+    const newTree = new Set((await processTree(newPid)).map((p) => p.pid));
+    expect((await chromiumUnder(dir)).filter((pid) => !newTree.has(pid))).toEqual([]);
+    // it works, and the network never saw two connections for the device
+    const sent = await engine.sendMessage(CONTACT, { text: "after the crash" });
+    expect(sent.ack).toBe("SERVER");
+    expect((await sim.get("/sim/stats")).json).toMatchObject({ conflicts: 0, linkedConnections: 1 });
+  });
+
+  it("reports the crash as disconnected BROWSER_CRASHED", async () => {
+    const { engine } = await linked();
+    const disconnected = next(engine, "disconnected");
+    process.kill(engine.browserPid()!, "SIGKILL");
+    expect(await disconnected).toEqual(["BROWSER_CRASHED"]);
+    await next(engine, "ready");
+  });
+
+  it("gives up after its restart limit: failed, and no browser left", async () => {
+    const { engine, names } = await linked({ restart: { maxAttempts: 1, baseMs: 50, maxMs: 100, stableMs: 3_600_000 } });
+    const readyAgain = next(engine, "ready");
+    process.kill(engine.browserPid()!, "SIGKILL");
+    await readyAgain;
+    const failed = next(engine, "failed");
+    process.kill(engine.browserPid()!, "SIGKILL");
+    const [err] = await failed;
+    expect(err).toMatchObject({ code: "ENGINE_ERROR" });
+    expect(err.message).toMatch(/gave up after 1 restarts/);
+    expect(names().slice(-2)).toEqual(["disconnected", "failed"]);
+    await expectNoChromiumUnder(dir);
+    expect(engine.info()).toBeUndefined();
+  });
+});
+
+describe("starting", () => {
+  it("fails start() with ENGINE_TIMEOUT when the page never loads (the library waits forever), leaving no browser", async () => {
+    // a script the page must load first, from a server that never answers: `load` never fires
+    const hung = http.createServer(() => undefined);
+    await new Promise<void>((resolve) => hung.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(hung.address() as AddressInfo).port}/never.js`;
+      const page = await writeFakePage(path.join(dir, "hung-page"), { version: "hung", blockingScriptUrl: url });
+      const { engine, names } = newEngine({ ...page, startTimeoutMs: 4000 });
+      const started = engine.start();
+      await waitFor("Chromium up", () => engine.browserPid());
+      await expect(started).rejects.toMatchObject({ code: "ENGINE_TIMEOUT", message: expect.stringMatching(/initialize deadline/) });
+      await expectNoChromiumUnder(dir);
+      expect(names()).toEqual([]);
+    } finally {
+      hung.closeAllConnections();
+      hung.close();
+    }
+  });
+
+  it("starts on a profile a killed node left behind: the stale browser is killed and its lock files replaced", async () => {
+    const profile = path.join(dir, "auth", "session-s1");
+    await fs.mkdir(profile, { recursive: true });
+    // a browser still holding the profile, as after the node that launched it was SIGKILLed
+    const stale = await launchChromium({ executablePath: CHROME_PATH, userDataDir: profile, args: withSandboxFlag([...LEAN_CHROME_ARGS, ...FAKE_PAGE_CHROME_ARGS]) });
+    stale.browser.disconnect();
+    expect(isAlive(stale.pid)).toBe(true);
+    const lock = await fs.readlink(path.join(profile, "SingletonLock"));
+    expect(lock).toMatch(new RegExp(`-${stale.pid}$`));
+
+    const { engine, names } = newEngine();
+    await engine.start();
+    expect(names()).toEqual(["qr"]);
+    expect(isAlive(stale.pid)).toBe(false);
+    expect(await fs.readlink(path.join(profile, "SingletonLock"))).toMatch(new RegExp(`-${engine.browserPid()}$`));
+  });
+
+  it("starts despite Singleton files naming a browser on another host (a failover from a dead node)", async () => {
+    const profile = path.join(dir, "auth", "session-s1");
+    await fs.mkdir(profile, { recursive: true });
+    await fs.symlink("dead-node-host-4242", path.join(profile, "SingletonLock"));
+    await fs.symlink("dead-node-host-4242", path.join(profile, "SingletonCookie"));
+    await fs.symlink("/tmp/gone/SingletonSocket", path.join(profile, "SingletonSocket"));
+    const { engine, names } = newEngine();
+    await engine.start();
+    expect(names()).toEqual(["qr"]);
+  });
+
+  it("names CHROME_PATH when Chromium is missing", async () => {
+    expect(() => assertChromium(path.join(dir, "no-chromium"))).toThrow(/CHROME_PATH/);
+    const { engine } = newEngine({ chromePath: path.join(dir, "no-chromium") });
+    await expect(engine.start()).rejects.toMatchObject({ code: "ENGINE_ERROR", message: expect.stringMatching(/CHROME_PATH/) });
+  });
+});
