@@ -12,6 +12,7 @@ import { sweepOrphanChromium } from "../lib/engines/chromium";
 import { startSimNetwork } from "../lib/simulator/network";
 import { createClusterRuntime } from "../lib/placement/runtime";
 import apiService from "../services/api.service";
+import backupService from "../services/backup.service";
 import placementService from "../services/placement.service";
 import sessionsService from "../services/sessions.service";
 import webhooksService from "../services/webhooks.service";
@@ -28,7 +29,8 @@ async function main(config: Config): Promise<void> {
   const closers: Array<() => Promise<void>> = [];
   // the ownership directory and its in-memory view: session nodes own through it, every caller of
   // sessions.* routes by it (the Workspace strategy reads the view)
-  const needsDirectory = config.services.includes("sessions") || config.services.includes("api");
+  // (backup calls sessions.* to stop and start the sessions a restore touches)
+  const needsDirectory = config.services.includes("sessions") || config.services.includes("api") || config.services.includes("backup");
   const cluster = needsDirectory ? createClusterRuntime(config, (err) => log.warn(`directory: ${err.message}`)) : undefined;
   if (cluster) {
     await cluster.view.start();
@@ -85,6 +87,7 @@ async function main(config: Config): Promise<void> {
     }
     broker.createService(apiService({ config, keys }));
   }
+  if (config.services.includes("backup")) broker.createService(backupService({ config }));
 
   if (config.services.includes("webhooks")) {
     const store = config.redisUrl ? new RedisWebhookStore({ url: config.redisUrl, prefix: config.redisPrefix }) : new MemoryWebhookStore();

@@ -35,6 +35,10 @@ export const ERROR_CATALOGUE = {
   NODE_NOT_AVAILABLE: { status: 409, message: "That node cannot take workspaces now (draining, down or full)" },
   LEASE_LOST: { status: 503, message: "This node lost its cluster lease and stopped its sessions", retryable: true },
   ENGINE_TIMEOUT: { status: 504, message: "The WhatsApp engine did not answer in time", retryable: true },
+  // backups
+  SNAPSHOT_NOT_FOUND: { status: 404, message: "No such complete snapshot (unknown, or interrupted before its manifest)" },
+  SNAPSHOT_INVALID: { status: 422, message: "The snapshot does not match its manifest; nothing was restored" },
+  BACKUP_FAILED: { status: 502, message: "The backup store or the sessions folder failed", retryable: true },
   // webhooks
   WEBHOOK_NOT_FOUND: { status: 404, message: "This workspace has no webhook" },
   DELIVERY_NOT_FOUND: { status: 404, message: "No such webhook delivery in this workspace" },

@@ -50,6 +50,11 @@ export interface Config {
   backupTarget: string;
   backupCron: string;
   s3Endpoint: string;
+  /** Retention: the newest snapshot of each of the last N hours, then of each of N days before them. */
+  backupKeepHourly: number;
+  backupKeepDaily: number;
+  /** Multipart part size of S3 uploads, bytes (S3's minimum is 5 MiB). */
+  backupPartSize: number;
   logLevel: LogLevel;
   /** Webhooks may target private, loopback and link-local addresses (tests, on-premises receivers). */
   webhookAllowPrivate: boolean;
@@ -106,6 +111,9 @@ const schema = {
   BACKUP_TARGET: { type: "string", pattern: /^((s3:\/\/[a-z0-9.-]{3,63}(\/.*)?)|(file:\/\/\/.*))?$/, optional: true, messages: { stringPattern: "expected s3://bucket/prefix or file:///absolute/path" } },
   BACKUP_CRON: { type: "string", pattern: /^(\S+\s+){4,5}\S+$/, optional: true, messages: { stringPattern: "expected a cron expression with 5 or 6 fields, e.g. '0 * * * *'" } },
   S3_ENDPOINT: { type: "string", pattern: /^(https?:\/\/.+)?$/, optional: true, messages: { stringPattern: "expected an http(s) URL" } },
+  BACKUP_KEEP_HOURLY: num(0, 100_000),
+  BACKUP_KEEP_DAILY: num(0, 100_000),
+  BACKUP_PART_SIZE_MB: num(5, 5120),
   LOG_LEVEL: { type: "enum", values: [...LOG_LEVELS], optional: true },
   CHROME_ARGS: { type: "string", optional: true },
   WEBHOOK_ALLOW_PRIVATE: { type: "enum", values: ["true", "false", "1", "0"], optional: true },
@@ -210,6 +218,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     backupTarget: v.BACKUP_TARGET ?? "",
     backupCron: v.BACKUP_CRON ?? "0 * * * *",
     s3Endpoint: v.S3_ENDPOINT ?? "",
+    backupKeepHourly: v.BACKUP_KEEP_HOURLY ?? 24,
+    backupKeepDaily: v.BACKUP_KEEP_DAILY ?? 7,
+    backupPartSize: (v.BACKUP_PART_SIZE_MB ?? 8) * 1024 * 1024,
     logLevel: v.LOG_LEVEL ?? "info",
     webhookAllowPrivate: v.WEBHOOK_ALLOW_PRIVATE === "true" || v.WEBHOOK_ALLOW_PRIVATE === "1",
     webhookTimeoutMs: v.WEBHOOK_TIMEOUT_MS ?? 10000,

@@ -1,0 +1,166 @@
+// Restore: nothing is touched before every selected archive has been downloaded, matched against
+// the manifest (size + SHA-256) and unpacked into a staging folder beside the live ones. Then, per
+// session in the archive and only those: its owner stops it (through the sessions actions), its
+// folder is swapped for the restored one (rename aside, rename in), and it is started again if
+// the snapshot says it should run. Sessions the snapshot does not hold are never touched.
+import { randomBytes } from "node:crypto";
+import { createWriteStream, createReadStream, promises as fs } from "node:fs";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import { WafleetError } from "../errors";
+import type { SessionMeta } from "../sessions/storage";
+import { DigestMeter, readArchive } from "./archive";
+import type { BlobStore } from "./blob-store";
+import type { SnapshotCatalog } from "./catalog";
+import { snapshotDir, type ManifestArchive } from "./manifest";
+
+/** What restore needs from the owners of the sessions (the sessions.* actions behind it). */
+export interface SessionControl {
+  /** The owner's sessions of a workspace ([] when nobody owns it now). */
+  list(workspaceId: string): Promise<Array<{ sessionId: string; status: string; desired: string }>>;
+  stop(workspaceId: string, sessionId: string): Promise<unknown>;
+  start(workspaceId: string, sessionId: string): Promise<unknown>;
+}
+
+export interface RestoreOptions {
+  store: BlobStore;
+  catalog: SnapshotCatalog;
+  sessionsDir: string;
+  control: SessionControl;
+  logger: { info(...a: unknown[]): void; warn(...a: unknown[]): void };
+}
+
+export type SessionRestoreOutcome =
+  /** Owner stopped it, folder swapped, owner started it again. */
+  | "restarted"
+  /** Folder swapped; the snapshot says stopped, so it stays stopped. */
+  | "restored-stopped"
+  /** Folder placed; no owner has the session loaded: it comes back when its workspace is adopted. */
+  | "awaiting-owner";
+
+export interface RestoreReport {
+  snapshot: string;
+  workspaces: Array<{ workspaceId: string; sessions: Array<{ sessionId: string; outcome: SessionRestoreOutcome; error?: string }> }>;
+  durationMs: number;
+}
+
+export async function restoreSnapshot(opts: RestoreOptions, snapshotId: string, workspaceId?: string): Promise<RestoreReport> {
+  const t0 = performance.now();
+  const manifest = await opts.catalog.manifest(snapshotId);
+  const archives = workspaceId ? manifest.archives.filter((a) => a.workspaceId === workspaceId) : manifest.archives;
+  if (workspaceId && !archives.length) throw new WafleetError("SNAPSHOT_NOT_FOUND", `Snapshot ${snapshotId} holds no workspace ${workspaceId}`, { snapshot: snapshotId, workspaceId });
+
+  // staged inside SESSIONS_DIR so the final renames stay on one filesystem (atomic)
+  await fs.mkdir(opts.sessionsDir, { recursive: true });
+  const staging = path.join(opts.sessionsDir, `.restore-${randomBytes(6).toString("hex")}`);
+  await fs.mkdir(staging, { mode: 0o700 });
+  try {
+    const staged: Array<{ archive: ManifestArchive; dir: string; sessions: string[] }> = [];
+    for (const a of archives) staged.push(await stageArchive(opts, snapshotId, a, staging));
+
+    const report: RestoreReport = { snapshot: snapshotId, workspaces: [], durationMs: 0 };
+    for (const s of staged) report.workspaces.push(await swapWorkspace(opts, s.archive, s.dir, s.sessions));
+    report.durationMs = Math.round(performance.now() - t0);
+    return report;
+  } finally {
+    await fs.rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** Downloads, checks and unpacks one archive under `staging`; SNAPSHOT_INVALID if anything is off. */
+async function stageArchive(opts: RestoreOptions, snapshotId: string, a: ManifestArchive, staging: string) {
+  const invalid = (why: string) => new WafleetError("SNAPSHOT_INVALID", `Archive of workspace ${a.workspaceId} in snapshot ${snapshotId}: ${why}`, { snapshot: snapshotId, workspaceId: a.workspaceId });
+  const download = path.join(staging, `${a.workspaceId}.tar.gz`);
+  const meter = new DigestMeter();
+  await pipeline(await opts.store.get(`${snapshotDir(snapshotId)}/${a.name}`), meter, createWriteStream(download, { mode: 0o600 }));
+  if (meter.bytes !== a.size || meter.sha256 !== a.sha256) throw invalid(`got ${meter.bytes} bytes with SHA-256 ${meter.sha256}; the manifest says ${a.size} bytes, ${a.sha256}`);
+
+  const dir = path.join(staging, `workspace_${a.workspaceId}`);
+  const sessions = new Set<string>();
+  try {
+    const { files } = await readArchive(createReadStream(download), async (e) => {
+      const target = path.join(dir, `session_${e.sessionId}`, ...e.rel.split("/"));
+      await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
+      await pipeline(e.body, createWriteStream(target, { mode: e.mode || 0o600, flags: "wx" }));
+      sessions.add(e.sessionId);
+    });
+    if (files !== a.files) throw new Error(`${files} files, the manifest says ${a.files}`);
+  } catch (err) {
+    if (err instanceof WafleetError) throw err;
+    throw invalid((err as Error).message);
+  }
+  for (const s of sessions) {
+    const meta = await readMeta(path.join(dir, `session_${s}`, "meta.json"));
+    if (!meta || meta.workspaceId !== a.workspaceId || meta.sessionId !== s) throw invalid(`session ${s} has no valid meta.json`);
+  }
+  await fs.rm(download, { force: true });
+  return { archive: a, dir, sessions: [...sessions].sort() };
+}
+
+async function swapWorkspace(opts: RestoreOptions, a: ManifestArchive, stagedDir: string, sessionIds: string[]) {
+  const w = a.workspaceId;
+  const live = new Map((await opts.control.list(w)).map((v) => [v.sessionId, v]));
+  const wsDir = path.join(opts.sessionsDir, `workspace_${w}`);
+  await fs.mkdir(wsDir, { recursive: true });
+  const out: RestoreReport["workspaces"][number] = { workspaceId: w, sessions: [] };
+  for (const s of sessionIds) {
+    const staged = path.join(stagedDir, `session_${s}`);
+    const target = path.join(wsDir, `session_${s}`);
+    const restored = (await readMeta(path.join(staged, "meta.json")))!;
+    const view = live.get(s);
+    try {
+      if (view) {
+        if (await readMeta(path.join(target, "meta.json"))) {
+          // the owner's engine holds the device: it stops before its folder changes
+          if (view.status !== "STOPPED" || view.desired === "running") await opts.control.stop(w, s);
+          await swapIn(staged, target, restored);
+        } else {
+          // the folder is gone, so the owner could not record a stop (meta.json has nowhere to go):
+          // place the folder first, then stop the engine still running on the lost credentials
+          await swapIn(staged, target, restored);
+          if (view.status !== "STOPPED" || view.desired === "running") await opts.control.stop(w, s);
+        }
+        if (restored.desired === "running") {
+          await opts.control.start(w, s);
+          out.sessions.push({ sessionId: s, outcome: "restarted" });
+        } else out.sessions.push({ sessionId: s, outcome: "restored-stopped" });
+      } else {
+        await swapIn(staged, target, restored);
+        out.sessions.push({ sessionId: s, outcome: "awaiting-owner" });
+      }
+    } catch (err) {
+      opts.logger.warn(`restore of ${w}/${s} failed: ${(err as Error).message}`);
+      out.sessions.push({ sessionId: s, outcome: "awaiting-owner", error: (err as Error).message });
+    }
+  }
+  return out;
+}
+
+/**
+ * Replaces `target` with `staged`: the old folder is renamed aside (under the `.deleted-` name the
+ * sessions storage sweeps), the staged one renamed in, the old one removed. meta.json keeps the
+ * fencing token already on disk, so the current owner's writes are neither refused nor outranked.
+ */
+async function swapIn(staged: string, target: string, restored: SessionMeta): Promise<void> {
+  const current = await readMeta(path.join(target, "meta.json"));
+  const meta: SessionMeta = { ...restored, fencingToken: current?.fencingToken ?? 0 };
+  await fs.writeFile(path.join(staged, "meta.json"), JSON.stringify(meta, null, 2), { mode: 0o600 });
+  const aside = path.join(path.dirname(target), `.deleted-${path.basename(target).slice(8)}-${randomBytes(4).toString("hex")}`);
+  const had = await fs.rename(target, aside).then(
+    () => true,
+    (err: any) => {
+      if (err?.code === "ENOENT") return false;
+      throw err;
+    },
+  );
+  await fs.rename(staged, target);
+  if (had) await fs.rm(aside, { recursive: true, force: true });
+}
+
+async function readMeta(file: string): Promise<SessionMeta | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(file, "utf8")) as SessionMeta;
+  } catch {
+    return undefined;
+  }
+}
