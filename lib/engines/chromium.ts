@@ -123,7 +123,10 @@ export async function readProc(pid: number): Promise<ProcInfo | undefined> {
     const comm = stat.slice(stat.indexOf("(") + 1, close);
     const fields = stat.slice(close + 2).split(" ");
     if (fields[0] === "Z") return undefined;
-    return { pid, ppid: Number(fields[1]), pgid: Number(fields[2]), comm, args: cmdline.split("\0").filter(Boolean) };
+    let args = cmdline.split("\0").filter(Boolean);
+    // Chromium's helpers rewrite their command line into one string (setproctitle): split it back
+    if (args.length === 1 && args[0].includes(" --")) args = args[0].split(/ (?=--)/);
+    return { pid, ppid: Number(fields[1]), pgid: Number(fields[2]), comm, args };
   } catch {
     return undefined;
   }
@@ -195,16 +198,26 @@ function inside(dir: string, root: string): boolean {
   return rel !== "" && !rel.startsWith("..") && !path.isAbsolute(rel);
 }
 
-/** Every Chromium process (main and children) whose profile is `profileDir` or lies under `root`. */
+/**
+ * Every Chromium process whose profile is `profileDir` or lies under `root`: the browsers (only
+ * they name `--user-data-dir`) and their helpers (zygotes, renderers, GPU and utility processes:
+ * the browser's descendants and the members of its process group).
+ */
 export async function chromiumProcessesUsing(where: { profileDir?: string; root?: string }): Promise<ProcInfo[]> {
   const procs = await listProcs();
   const target = where.profileDir ? path.resolve(where.profileDir) : undefined;
   const root = where.root ? path.resolve(where.root) : undefined;
-  return procs.filter((p) => {
+  const mains = procs.filter((p) => {
     const dir = userDataDirOf(p);
     if (!dir) return false;
     return (target !== undefined && dir === target) || (root !== undefined && inside(dir, root));
   });
+  const found = new Map<number, ProcInfo>();
+  for (const m of mains) {
+    for (const p of await processTree(m.pid, procs)) found.set(p.pid, p);
+    for (const p of procs) if (p.pgid === m.pid && m.pgid === m.pid) found.set(p.pid, p);
+  }
+  return [...found.values()];
 }
 
 /** SIGKILLs the process group led by `pid` (puppeteer starts Chromium detached: its own group), then `pid`. */
@@ -232,9 +245,9 @@ export async function waitGone(pids: number[], timeoutMs = 5000): Promise<number
 /** Kills every Chromium process using `profileDir` (with their groups) and waits for them to go. */
 export async function killChromiumUsing(profileDir: string): Promise<number[]> {
   const procs = await chromiumProcessesUsing({ profileDir });
-  for (const p of procs) killProcessGroup(isBrowserMain(p) ? p.pid : p.pid);
+  for (const p of procs) killProcessGroup(p.pid);
   await waitGone(procs.map((p) => p.pid));
-  return procs.map((p) => p.pid);
+  return procs.filter(isBrowserMain).map((p) => p.pid);
 }
 
 const SINGLETON_FILES = ["SingletonLock", "SingletonSocket", "SingletonCookie"];
@@ -277,7 +290,10 @@ export async function sweepOrphanChromium(sessionsDir: string): Promise<ProcInfo
     return p.ppid <= 1 || !parent || !isNodeProcess(parent);
   });
   const doomed = new Set<number>();
-  for (const o of orphans) for (const p of procs) if (p.pgid === o.pid || p.pid === o.pid || userDataDirOf(p) === userDataDirOf(o)) doomed.add(p.pid);
+  for (const o of orphans) {
+    for (const p of await processTree(o.pid, procs)) doomed.add(p.pid);
+    for (const p of procs) if (p.pgid === o.pid) doomed.add(p.pid);
+  }
   for (const o of orphans) killProcessGroup(o.pid);
   for (const pid of doomed) if (isAlive(pid)) killProcessGroup(pid);
   await waitGone([...doomed]);
