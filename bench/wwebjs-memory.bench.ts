@@ -1,0 +1,116 @@
+// Memory and launch time of the real wwebjs engine (whatsapp-web.js 1.34.7 + Chromium) against the
+// fake WhatsApp Web page: N linked sessions with wafleet's Chromium flags, beside N sessions of the
+// plain library defaults (its own launch, only `--no-sandbox` and what the fake page needs) in the
+// same run. PSS = sum of /proc/<pid>/smaps_rollup Pss over each browser's process tree.
+//   npm run bench wwebjs-memory -- --sessions 5
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Client, LocalAuth } from "whatsapp-web.js";
+import { treePss, withSandboxFlag } from "../lib/engines/chromium";
+import { WwebjsEngine } from "../lib/engines/wwebjs";
+import { fakePageBootScript, writeFakePage } from "../lib/simulator/fake-wa-web";
+import { startSimNetwork } from "../lib/simulator/network";
+import type { RunningSimNetwork } from "../lib/simulator/network";
+import type { BenchContext } from "./harness";
+import { figure, intArg, summarize } from "./harness";
+
+const MB = 1024 * 1024;
+const CHROME_PATH = process.env.CHROME_PATH || "/usr/bin/chromium";
+
+interface Measured {
+  /** ms from start to the first QR, per session */
+  launchMs: number[];
+  /** PSS bytes of each browser tree, all N sessions linked and idle */
+  pss: number[];
+  processes: number[];
+}
+
+async function link(sim: RunningSimNetwork, qr: string, phone: string): Promise<void> {
+  const res = await fetch(`${sim.url}/sim/link`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ qr, phone }) });
+  if (res.status !== 200) throw new Error(`link failed: ${res.status} ${await res.text()}`);
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 3000));
+
+async function measureOurs(n: number, root: string, sim: RunningSimNetwork, page: Awaited<ReturnType<typeof writeFakePage>>): Promise<Measured> {
+  const engines: WwebjsEngine[] = [];
+  const out: Measured = { launchMs: [], pss: [], processes: [] };
+  try {
+    for (let i = 0; i < n; i++) {
+      const engine = new WwebjsEngine({ workspaceId: "bench", sessionId: `ours${i}`, authDir: path.join(root, `ours${i}`) }, { chromePath: CHROME_PATH, ...page, evalOnNewDoc: fakePageBootScript({ simUrl: sim.url }), startTimeoutMs: 60000 });
+      engines.push(engine);
+      const t0 = Date.now();
+      const qr = new Promise<string>((resolve) => engine.once("qr", (q: string) => resolve(q)));
+      const ready = new Promise<void>((resolve) => engine.once("ready", () => resolve()));
+      await engine.start();
+      out.launchMs.push(Date.now() - t0);
+      await link(sim, await qr, `1555000${String(1000 + i)}`);
+      await ready;
+    }
+    await settle();
+    for (const e of engines) {
+      const t = await treePss(e.browserPid()!);
+      out.pss.push(t.bytes);
+      out.processes.push(t.processes);
+    }
+  } finally {
+    await Promise.all(engines.map((e) => e.stop()));
+  }
+  return out;
+}
+
+async function measureLibraryDefaults(n: number, root: string, sim: RunningSimNetwork, page: Awaited<ReturnType<typeof writeFakePage>>): Promise<Measured> {
+  const clients: Client[] = [];
+  const out: Measured = { launchMs: [], pss: [], processes: [] };
+  try {
+    for (let i = 0; i < n; i++) {
+      const client = new Client({
+        authStrategy: new LocalAuth({ clientId: `lib${i}`, dataPath: path.join(root, `lib${i}`) }),
+        puppeteer: { executablePath: CHROME_PATH, args: withSandboxFlag([...page.extraChromeArgs]) },
+        webVersion: page.webVersion,
+        webVersionCache: page.webVersionCache,
+        evalOnNewDoc: fakePageBootScript({ simUrl: sim.url }) as any,
+      });
+      clients.push(client);
+      const t0 = Date.now();
+      const qr = new Promise<string>((resolve) => client.once("qr", (q: string) => resolve(q)));
+      const ready = new Promise<void>((resolve) => client.once("ready", () => resolve()));
+      void client.initialize().catch(() => undefined);
+      const code = await qr;
+      out.launchMs.push(Date.now() - t0);
+      await link(sim, code, `1555001${String(1000 + i)}`);
+      await ready;
+    }
+    await settle();
+    for (const c of clients) {
+      const t = await treePss(c.pupBrowser!.process()!.pid!);
+      out.pss.push(t.bytes);
+      out.processes.push(t.processes);
+    }
+  } finally {
+    await Promise.all(clients.map((c) => c.destroy().catch(() => undefined)));
+  }
+  return out;
+}
+
+export default async function ({ emit, args }: BenchContext): Promise<void> {
+  const n = intArg(args, "sessions", 5);
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), "wafleet-bench-wwebjs-"));
+  const sim = await startSimNetwork({ port: 0, qrRotateMs: 600_000, keepaliveMs: 30_000 });
+  try {
+    const page = await writeFakePage(path.join(root, "fake-wa-web"));
+    // the library's defaults first, then ours, one after the other on the same idle machine
+    const lib = await measureLibraryDefaults(n, root, sim, page);
+    const ours = await measureOurs(n, root, sim, page);
+    const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / (xs.length || 1);
+    const baselineName = "whatsapp-web.js defaults";
+    emit(figure(`PSS per linked session, ${n} sessions (browser process tree)`, "MB", avg(ours.pss) / MB, { name: baselineName, value: avg(lib.pss) / MB }, { sessions: n, processesPerSession: avg(ours.processes), baselineProcessesPerSession: avg(lib.processes) }));
+    const o = summarize(ours.launchMs);
+    const l = summarize(lib.launchMs);
+    emit(figure("launch to first QR per session, median", "ms", o.p50, { name: baselineName, value: l.p50 }, { sessions: n, p99: o.p99, baselineP99: l.p99 }));
+  } finally {
+    await sim.close();
+    await fs.rm(root, { recursive: true, force: true });
+  }
+}
