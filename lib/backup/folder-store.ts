@@ -56,7 +56,7 @@ export class FolderBlobStore implements BlobStore {
 
   async list(prefix: string): Promise<BlobInfo[]> {
     const out: BlobInfo[] = [];
-    const walk = async (dir: string, rel: string) => {
+    const walk = async (dir: string, rel: string): Promise<void> => {
       let entries;
       try {
         entries = await fs.readdir(dir, { withFileTypes: true });
@@ -64,14 +64,19 @@ export class FolderBlobStore implements BlobStore {
         if (err?.code === "ENOENT") return;
         throw err;
       }
-      for (const e of entries) {
-        if (e.name.startsWith(TMP_MARK)) continue;
-        const key = rel ? `${rel}/${e.name}` : e.name;
-        // prune folders that cannot hold a key with this prefix
-        if (!(key.startsWith(prefix) || prefix.startsWith(`${key}/`))) continue;
-        if (e.isDirectory()) await walk(path.join(dir, e.name), key);
-        else if (e.isFile() && key.startsWith(prefix)) out.push({ key, size: (await fs.stat(path.join(dir, e.name))).size });
-      }
+      await Promise.all(
+        entries.map(async (e) => {
+          if (e.name.startsWith(TMP_MARK)) return;
+          const key = rel ? `${rel}/${e.name}` : e.name;
+          // prune folders that cannot hold a key with this prefix
+          if (!(key.startsWith(prefix) || prefix.startsWith(`${key}/`))) return;
+          if (e.isDirectory()) await walk(path.join(dir, e.name), key);
+          else if (e.isFile() && key.startsWith(prefix)) {
+            const st = await fs.stat(path.join(dir, e.name)).catch(() => undefined);
+            if (st) out.push({ key, size: st.size });
+          }
+        }),
+      );
     };
     await walk(this.root, "");
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

@@ -44,6 +44,8 @@ export interface CaptureOptions {
   stagingDir?: string;
   /** Copy passes before settling for crash-consistency. Default 4. */
   maxRounds?: number;
+  /** Called after each file is copied (tests use it to change a profile in the middle of a copy). */
+  afterCopy?: (rel: string) => Promise<void> | void;
 }
 
 const SIM_CREDS = "auth/creds.json";
@@ -137,6 +139,7 @@ export async function captureSession(sessionDir: string, sessionId: string, opts
         const copy = await copyFile(f, inMemoryMax, stagingRoot);
         if (copy) copies.set(f.rel, copy);
         else copies.delete(f.rel);
+        await opts.afterCopy?.(f.rel);
       }
     }
   } catch (err) {
