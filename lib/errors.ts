@@ -22,7 +22,7 @@ export const ERROR_CATALOGUE = {
   QR_NOT_AVAILABLE: { status: 409, message: "No QR code to show: the session is not waiting for a scan" },
   PAYLOAD_TOO_LARGE: { status: 413, message: "The request body is too large" },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "The body must be application/json" },
-  RATE_LIMITED: { status: 429, message: "Too many requests" },
+  RATE_LIMITED: { status: 429, message: "Too many requests for this key; wait for Retry-After seconds" },
   INTERNAL_ERROR: { status: 500, message: "Internal error" },
   ENGINE_ERROR: { status: 502, message: "The WhatsApp engine failed to do that" },
   INSTANCE_AT_CAPACITY: { status: 503, message: "This node runs as many sessions as it may", retryable: true },
@@ -44,6 +44,16 @@ export const ERROR_CATALOGUE = {
   DELIVERY_NOT_FOUND: { status: 404, message: "No such webhook delivery in this workspace" },
   DELIVERY_NOT_FAILED: { status: 409, message: "Only a dead-lettered delivery (status failed) can be retried" },
   WEBHOOK_URL_REFUSED: { status: 400, message: "Webhook URL refused (http/https only; private, loopback and link-local targets need WEBHOOK_ALLOW_PRIVATE=true)" },
+  // REST API: bodies, keys, idempotency, media
+  JSON_DUPLICATE_KEY: { status: 400, message: "The body repeats a key inside one object" },
+  JSON_TOO_DEEP: { status: 400, message: "The body nests objects and arrays too deeply" },
+  KEY_NOT_FOUND: { status: 404, message: "No such API key in this workspace" },
+  IDEMPOTENCY_KEY_REUSED: { status: 409, message: "This Idempotency-Key was already used with a different request body" },
+  IDEMPOTENCY_KEY_IN_USE: { status: 409, message: "A request with this Idempotency-Key is still in progress; retry after it finishes", retryable: true },
+  SESSION_AMBIGUOUS: { status: 409, message: "That session id exists in several workspaces; send workspace_id" },
+  MEDIA_URL_REFUSED: { status: 400, message: "Media URL refused (http/https only; private, loopback and link-local targets need API_MEDIA_ALLOW_PRIVATE=true)" },
+  MEDIA_FETCH_FAILED: { status: 422, message: "The media URL could not be fetched" },
+  MEDIA_TOO_LARGE: { status: 413, message: "The media is larger than API_MEDIA_MAX_BYTES" },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
@@ -83,10 +93,16 @@ export function errorCodeOf(err: any): ErrorCode {
     case "RATE_LIMIT_EXCEEDED":
       return "RATE_LIMITED";
     case "INVALID_REQUEST_BODY":
+    case "entity.parse.failed":
       return "INVALID_JSON";
   }
   if (err?.code === 413 || err?.status === 413 || err?.type === "entity.too.large") return "PAYLOAD_TOO_LARGE";
-  if (err?.code === 415) return "UNSUPPORTED_MEDIA_TYPE";
+  if (err?.code === 415 || err?.status === 415) return "UNSUPPORTED_MEDIA_TYPE";
+  if (err?.type === "UNABLE_DECODE_PARAM") return "VALIDATION_ERROR";
+  // body-parser and other http-errors style client errors that carry no type we know
+  if (err?.status === 400 || err?.statusCode === 400) return "INVALID_JSON";
+  const byStatus: Record<number, ErrorCode> = { 400: "VALIDATION_ERROR", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 429: "RATE_LIMITED" };
+  if (typeof err?.code === "number" && byStatus[err.code]) return byStatus[err.code];
   return "INTERNAL_ERROR";
 }
 
@@ -101,8 +117,11 @@ export function toErrorBody(err: any): { status: number; body: ErrorBody } {
   let message: string = spec.message;
   let details: unknown;
   if (code === "VALIDATION_ERROR" && Array.isArray(err?.data)) {
-    details = err.data.map((d: any) => ({ field: d.field, message: d.message, type: d.type }));
-    const fields = [...new Set(err.data.map((d: any) => d.field).filter(Boolean))];
+    // an unknown field ($$strict) has no `field`: name the unknown key(s) instead
+    details = err.data.map((d: any) =>
+      d.type === "objectStrict" ? { field: d.field ? `${d.field}.${String(d.actual).slice(0, 128)}` : String(d.actual).slice(0, 128), message: "unknown field (not allowed)", type: d.type } : { field: d.field, message: d.message, type: d.type },
+    );
+    const fields = [...new Set((details as any[]).map((d: any) => d.field).filter(Boolean))];
     if (fields.length) message = `Invalid field(s): ${fields.join(", ")}`;
   } else if (spec.status < 500 || code === "INSTANCE_AT_CAPACITY" || code === "ENGINE_TIMEOUT" || code === "ENGINE_ERROR") {
     if (err instanceof Errors.MoleculerError && err.type === code && typeof err.message === "string") message = err.message;

@@ -6,7 +6,7 @@ import type { EngineFactory } from "../lib/engines/types";
 import { makeEvent, type EventName, type EventPayloads } from "../lib/events";
 import type { EventLog } from "../lib/events/log";
 import { SessionManager } from "../lib/sessions/manager";
-import { createSessionParams, listSessionsParams, pairingCodeParams, sendMessageParams, sessionRef } from "../lib/sessions/params";
+import { createSessionParams, listSessionsParams, messageContentOf, pairingCodeParams, sendMessageParams, sessionRef, type SendMessageInput } from "../lib/sessions/params";
 import { SessionStorage } from "../lib/sessions/storage";
 import { WafleetError } from "../lib/errors";
 import { Coordinator } from "../lib/placement/coordinator";
@@ -126,9 +126,10 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
       sendMessage: {
         ...ROUTED,
         params: sendMessageParams,
-        async handler(ctx: Context<Ref & { to: string; text: string }>) {
-          const { workspaceId, sessionId, to, text } = ctx.params;
-          return (await owned(workspaceId, sessionId)).sendMessage(to, { text });
+        async handler(ctx: Context<Ref & SendMessageInput>) {
+          const { workspaceId, sessionId, to } = ctx.params;
+          const content = messageContentOf(ctx.params, config.apiMediaMaxBytes);
+          return (await owned(workspaceId, sessionId)).sendMessage(to, content);
         },
       },
       /** Handoff, old owner's half (called by the coordinator with this node's id). */

@@ -1,13 +1,15 @@
-// The REST route table (DESIGN section 6): the one list the gateway builds its aliases from.
+// The REST route table (DESIGN section 6): the one list the gateway builds its aliases from, the
+// OpenAPI document is generated from, and 404/405 answers are decided by.
 import { clusterParams, drainParams, moveParams } from "../placement/params";
 import { createSessionParams, listSessionsParams, pairingCodeParams, sendMessageParams, sessionRef } from "../sessions/params";
 import { WEBHOOK_ROUTES } from "../webhooks/routes";
+import { compatCreateParams, compatDeleteParams, compatSendParams, createKeyParams, eventStreamParams, listKeysParams, emptyParams, revokeKeyParams } from "./params";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
 
 export interface RouteDef {
   method: HttpMethod;
-  /** Relative to the API base (/api/v1), moleculer-web / path-to-regexp syntax. */
+  /** Relative to `base` (default /api/v1), moleculer-web / path-to-regexp syntax. */
   path: string;
   action: string;
   /** Success status; 204 sends no body. */
@@ -17,33 +19,140 @@ export interface RouteDef {
   params?: Record<string, unknown>;
   /** Admin keys only (workspace-scoped keys get 403). */
   admin?: boolean;
-  /** How the response is rendered: JSON (default) or a QR PNG unless the client asks for JSON. */
-  render?: "json" | "qr";
+  /** How the response is rendered: JSON (default), a QR PNG unless the client asks for JSON, or server-sent events. */
+  render?: "json" | "qr" | "sse";
+  /** Mount point; default API_BASE. The Laravel compatibility routes live under COMPAT_BASE. */
+  base?: string;
+  /** false: answered without an API key (the OpenAPI document). */
+  auth?: false;
+  /** Honours an Idempotency-Key header. */
+  idempotencyKey?: boolean;
+  /** The body may carry base64 media (its limit follows API_MEDIA_MAX_BYTES, not API_BODY_LIMIT). */
+  mediaBody?: boolean;
+  /** The param naming the workspace a workspace-scoped key must own (default workspaceId). */
+  workspaceParam?: string;
+  /** OpenAPI tag. */
+  tag?: string;
 }
 
 export const API_BASE = "/api/v1";
-
+/** The original design's Laravel ProxyController calls these paths. */
+export const COMPAT_BASE = "/api/whatsapp";
 
 const S = "/workspaces/:workspaceId/sessions";
+const K = "/workspaces/:workspaceId/keys";
+
+const tagged = (tag: string, routes: RouteDef[]): RouteDef[] => routes.map((r) => ({ tag, ...r }));
 
 export const ROUTES: RouteDef[] = [
-  { method: "POST", path: S, action: "sessions.create", status: 201, params: createSessionParams, summary: "Create a session (and start it unless start is false)" },
-  { method: "GET", path: S, action: "sessions.list", status: 200, params: listSessionsParams, summary: "List the workspace's sessions" },
-  { method: "GET", path: `${S}/:sessionId`, action: "sessions.get", status: 200, params: sessionRef, summary: "Get a session" },
-  { method: "DELETE", path: `${S}/:sessionId`, action: "sessions.delete", status: 204, params: sessionRef, summary: "Stop, log out and delete a session and its data" },
-  { method: "POST", path: `${S}/:sessionId/start`, action: "sessions.start", status: 200, params: sessionRef, summary: "Start a session (idempotent)" },
-  { method: "POST", path: `${S}/:sessionId/stop`, action: "sessions.stop", status: 200, params: sessionRef, summary: "Stop a session, keeping its link (idempotent)" },
-  { method: "POST", path: `${S}/:sessionId/restart`, action: "sessions.restart", status: 200, params: sessionRef, summary: "Restart a session's engine" },
-  { method: "POST", path: `${S}/:sessionId/logout`, action: "sessions.logout", status: 200, params: sessionRef, summary: "Unlink the WhatsApp device and delete its credentials" },
-  { method: "GET", path: `${S}/:sessionId/qr`, action: "sessions.qr", status: 200, params: sessionRef, summary: "The QR to scan: image/png, or JSON {qr, expiresAt} with Accept: application/json", render: "qr" },
-  { method: "POST", path: `${S}/:sessionId/pairing-code`, action: "sessions.pairingCode", status: 200, params: pairingCodeParams, summary: "Link by phone number instead of QR: returns the code to type on the phone" },
-  { method: "POST", path: `${S}/:sessionId/messages`, action: "sessions.sendMessage", status: 201, params: sendMessageParams, summary: "Send a text message" },
-  ...WEBHOOK_ROUTES,
-  { method: "GET", path: "/cluster", action: "placement.cluster", status: 200, params: clusterParams, admin: true, summary: "Nodes, capacity, utilisation and workspace assignments" },
-  { method: "POST", path: "/cluster/nodes/:node/drain", action: "placement.drain", status: 200, params: drainParams, admin: true, summary: "Move every workspace off a node (before its shutdown)" },
-  { method: "POST", path: "/workspaces/:workspaceId/move", action: "placement.move", status: 200, params: moveParams, admin: true, summary: "Move a workspace's sessions to another node" },
+  ...tagged("sessions", [
+    { method: "POST", path: S, action: "sessions.create", status: 201, params: createSessionParams, summary: "Create a session (and start it unless start is false)" },
+    { method: "GET", path: S, action: "sessions.list", status: 200, params: listSessionsParams, summary: "List the workspace's sessions" },
+    { method: "GET", path: `${S}/:sessionId`, action: "sessions.get", status: 200, params: sessionRef, summary: "Get a session" },
+    { method: "DELETE", path: `${S}/:sessionId`, action: "sessions.delete", status: 204, params: sessionRef, summary: "Stop, log out and delete a session and its data (idempotent: a missing session is 204 too)" },
+    { method: "POST", path: `${S}/:sessionId/start`, action: "sessions.start", status: 200, params: sessionRef, summary: "Start a session (idempotent)" },
+    { method: "POST", path: `${S}/:sessionId/stop`, action: "sessions.stop", status: 200, params: sessionRef, summary: "Stop a session, keeping its link (idempotent)" },
+    { method: "POST", path: `${S}/:sessionId/restart`, action: "sessions.restart", status: 200, params: sessionRef, summary: "Restart a session's engine" },
+    { method: "POST", path: `${S}/:sessionId/logout`, action: "sessions.logout", status: 200, params: sessionRef, summary: "Unlink the WhatsApp device and delete its credentials" },
+    { method: "GET", path: `${S}/:sessionId/qr`, action: "sessions.qr", status: 200, params: sessionRef, summary: "The QR to scan: image/png, or JSON {qr, expiresAt} with Accept: application/json", render: "qr" },
+    { method: "POST", path: `${S}/:sessionId/pairing-code`, action: "sessions.pairingCode", status: 200, params: pairingCodeParams, summary: "Link by phone number instead of QR: returns the code to type on the phone" },
+    {
+      method: "POST",
+      path: `${S}/:sessionId/messages`,
+      action: "sessions.sendMessage",
+      status: 201,
+      params: sendMessageParams,
+      idempotencyKey: true,
+      mediaBody: true,
+      summary: "Send a text ({to, text}) or media ({to, media: {mimetype, data | url, filename}, caption}) message",
+    },
+  ]),
+  { method: "GET", path: "/workspaces/:workspaceId/events", action: "api.events", status: 200, params: eventStreamParams, render: "sse", tag: "events", summary: "Server-sent events: every wa.* event of the workspace's sessions (types=comma list filters)" },
+  ...tagged("webhooks", WEBHOOK_ROUTES),
+  ...tagged("keys", [
+    { method: "POST", path: K, action: "api.createKey", status: 201, params: createKeyParams, admin: true, summary: "Create a workspace-scoped API key (the key is shown only in this answer)" },
+    { method: "GET", path: K, action: "api.listKeys", status: 200, params: listKeysParams, admin: true, summary: "List the workspace's keys (ids and labels, never secrets)" },
+    { method: "DELETE", path: `${K}/:keyId`, action: "api.revokeKey", status: 204, params: revokeKeyParams, admin: true, summary: "Revoke a workspace key" },
+  ]),
+  ...tagged("cluster", [
+    { method: "GET", path: "/cluster", action: "placement.cluster", status: 200, params: clusterParams, admin: true, summary: "Nodes, capacity, utilisation and workspace assignments" },
+    { method: "POST", path: "/cluster/nodes/:node/drain", action: "placement.drain", status: 200, params: drainParams, admin: true, summary: "Move every workspace off a node (before its shutdown)" },
+    { method: "POST", path: "/workspaces/:workspaceId/move", action: "placement.move", status: 200, params: moveParams, admin: true, summary: "Move a workspace's sessions to another node" },
+  ]),
+  { method: "GET", base: "", path: "/healthz", action: "api.healthz", status: 200, params: emptyParams, auth: false, tag: "meta", summary: "Liveness of this gateway (no key needed)" },
+  { method: "GET", path: "/openapi.json", action: "api.openapi", status: 200, params: emptyParams, auth: false, tag: "meta", summary: "This API's OpenAPI 3.1 document" },
+  ...tagged("laravel", [
+    { method: "POST", base: COMPAT_BASE, path: "/sessions/create", action: "api.compatCreate", status: 201, params: compatCreateParams, workspaceParam: "workspace_id", summary: "Laravel ProxyController: create (and start) a session" },
+    {
+      method: "POST",
+      base: COMPAT_BASE,
+      path: "/messages/send",
+      action: "api.compatSend",
+      status: 200,
+      params: compatSendParams,
+      workspaceParam: "workspace_id",
+      idempotencyKey: true,
+      mediaBody: true,
+      summary: "Laravel ProxyController: send a message",
+    },
+    { method: "DELETE", base: COMPAT_BASE, path: "/sessions/:id", action: "api.compatDelete", status: 200, params: compatDeleteParams, workspaceParam: "workspace_id", summary: "Laravel ProxyController: delete a session (workspace_id optional for sessions created here)" },
+  ]),
 ];
+
+export function fullPathOf(def: RouteDef): string {
+  return `${def.base ?? API_BASE}${def.path}`;
+}
 
 export function routeKey(method: string, path: string): string {
   return `${method.toUpperCase()} ${path}`;
+}
+
+interface Compiled {
+  def: RouteDef;
+  re: RegExp;
+  names: string[];
+}
+
+export type RouteMatch = { def: RouteDef; params: Record<string, string> } | { allowed: HttpMethod[] } | undefined;
+
+/** Matches request paths against ROUTES, as moleculer-web does: `:name` is one non-empty segment. */
+export class RouteTable {
+  private readonly compiled: Compiled[];
+
+  constructor(readonly routes: RouteDef[] = ROUTES) {
+    this.compiled = routes.map((def) => {
+      const names: string[] = [];
+      const src = fullPathOf(def)
+        .split("/")
+        .map((seg) => {
+          if (!seg.startsWith(":")) return seg.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+          names.push(seg.slice(1));
+          return "([^/]+)";
+        })
+        .join("/");
+      return { def, re: new RegExp(`^${src}/?$`), names };
+    });
+  }
+
+  /** The route for method + path, or the methods the path allows (405), or undefined (404). */
+  match(method: string, urlPath: string): RouteMatch {
+    const allowed: HttpMethod[] = [];
+    for (const c of this.compiled) {
+      const m = c.re.exec(urlPath);
+      if (!m) continue;
+      if (c.def.method === method.toUpperCase()) {
+        const params: Record<string, string> = {};
+        c.names.forEach((n, i) => {
+          try {
+            params[n] = decodeURIComponent(m[i + 1]);
+          } catch {
+            params[n] = m[i + 1];
+          }
+        });
+        return { def: c.def, params };
+      }
+      if (!allowed.includes(c.def.method)) allowed.push(c.def.method);
+    }
+    return allowed.length ? { allowed } : undefined;
+  }
 }

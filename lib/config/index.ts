@@ -71,6 +71,20 @@ export interface Config {
   /** Event log retention: age and size of the JetStream stream (oldest discarded first). */
   eventLogMaxAgeMs: number;
   eventLogMaxBytes: number;
+  /** Requests per key per apiRateWindowMs (0 = no limit). */
+  apiRateLimit: number;
+  apiRateWindowMs: number;
+  /** Largest JSON body on ordinary routes, bytes (message routes allow base64 media up to apiMediaMaxBytes). */
+  apiBodyLimit: number;
+  /** Deepest nesting of objects and arrays accepted in a body. */
+  apiJsonMaxDepth: number;
+  /** Largest media a message may carry (decoded bytes), inline or fetched from media.url. */
+  apiMediaMaxBytes: number;
+  apiMediaFetchTimeoutMs: number;
+  /** media.url may point at private, loopback and link-local addresses. */
+  apiMediaAllowPrivate: boolean;
+  /** How long an Idempotency-Key is remembered. */
+  apiIdempotencyTtlMs: number;
 }
 
 export class ConfigError extends Error {
@@ -125,6 +139,14 @@ const schema = {
   WEBHOOK_ACK_WAIT_MS: num(500, 600_000),
   EVENT_LOG_MAX_AGE_MS: num(60_000, 365 * 86_400_000),
   EVENT_LOG_MAX_BYTES: num(1_048_576, Number.MAX_SAFE_INTEGER),
+  API_RATE_LIMIT: num(0, 10_000_000),
+  API_RATE_WINDOW_MS: num(100, 86_400_000),
+  API_BODY_LIMIT: num(1024, 64 * 1024 * 1024),
+  API_JSON_MAX_DEPTH: num(2, 1000),
+  API_MEDIA_MAX_BYTES: num(1024, 64 * 1024 * 1024),
+  API_MEDIA_FETCH_TIMEOUT_MS: num(100, 300_000),
+  API_MEDIA_ALLOW_PRIVATE: { type: "enum", values: ["true", "false", "1", "0"], optional: true },
+  API_IDEMPOTENCY_TTL_MS: num(1000, 30 * 86_400_000),
 } as const;
 
 const check = new Validator({ useNewCustomCheckerFunction: true }).compile({ $$root: false, ...schema } as any);
@@ -231,5 +253,13 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     webhookAckWaitMs: v.WEBHOOK_ACK_WAIT_MS ?? 30000,
     eventLogMaxAgeMs: v.EVENT_LOG_MAX_AGE_MS ?? 7 * 86_400_000,
     eventLogMaxBytes: v.EVENT_LOG_MAX_BYTES ?? 1024 ** 3,
+    apiRateLimit: v.API_RATE_LIMIT ?? 1200,
+    apiRateWindowMs: v.API_RATE_WINDOW_MS ?? 60_000,
+    apiBodyLimit: v.API_BODY_LIMIT ?? 1024 * 1024,
+    apiJsonMaxDepth: v.API_JSON_MAX_DEPTH ?? 32,
+    apiMediaMaxBytes: v.API_MEDIA_MAX_BYTES ?? 16 * 1024 * 1024,
+    apiMediaFetchTimeoutMs: v.API_MEDIA_FETCH_TIMEOUT_MS ?? 15_000,
+    apiMediaAllowPrivate: v.API_MEDIA_ALLOW_PRIVATE === "true" || v.API_MEDIA_ALLOW_PRIVATE === "1",
+    apiIdempotencyTtlMs: v.API_IDEMPOTENCY_TTL_MS ?? 86_400_000,
   };
 }

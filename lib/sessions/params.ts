@@ -1,5 +1,7 @@
 // Validation schemas (fastest-validator) for session actions: the gateway validates with these and
 // the OpenAPI document is generated from them, so there is one definition per field.
+import type { MessageContent } from "../engines/types";
+import { WafleetError } from "../errors";
 import { ID_PATTERN } from "./storage";
 
 const idMessages = { stringPattern: "expected 1-64 characters of A-Z a-z 0-9 _ -", stringMin: "must not be empty" };
@@ -23,13 +25,91 @@ export const createSessionParams = {
 
 export const listSessionsParams = { $$strict: true, workspaceId: workspaceIdParam } as const;
 
+/** What a media message may carry (WhatsApp's own media kinds); anything else is refused. */
+export const MEDIA_MIMETYPES = [
+  "image/jpeg",
+  "image/png",
+  "image/webp",
+  "image/gif",
+  "video/mp4",
+  "video/3gpp",
+  "audio/mpeg",
+  "audio/ogg",
+  "audio/aac",
+  "audio/mp4",
+  "audio/amr",
+  "application/pdf",
+  "text/plain",
+  "text/csv",
+  "application/zip",
+  "application/msword",
+  "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+  "application/vnd.ms-excel",
+  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+  "application/vnd.ms-powerpoint",
+  "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+] as const;
+
+/** The schema's own ceiling on decoded media (API_MEDIA_MAX_BYTES may only lower it). */
+export const MEDIA_MAX_BYTES_CEILING = 64 * 1024 * 1024;
+
 export const sendMessageParams = {
   $$strict: true,
   workspaceId: workspaceIdParam,
   sessionId: sessionIdParam,
   to: { type: "string", pattern: CHAT_ID_PATTERN, messages: { stringPattern: "expected a phone number (digits) or a chat id like 15550001111@c.us" } },
-  text: { type: "string", min: 1, max: 65536 },
+  text: { type: "string", min: 1, max: 65536, optional: true },
+  media: {
+    type: "object",
+    optional: true,
+    strict: true,
+    props: {
+      mimetype: { type: "enum", values: [...MEDIA_MIMETYPES] },
+      data: { type: "string", min: 4, max: Math.ceil(MEDIA_MAX_BYTES_CEILING / 3) * 4, base64: true, optional: true, messages: { stringBase64: "expected standard base64 (A-Z a-z 0-9 + /, padded with =)" } },
+      url: { type: "string", min: 10, max: 2048, pattern: /^https?:\/\/[^\s]+$/i, optional: true, messages: { stringPattern: "expected an http:// or https:// URL" } },
+      // eslint-disable-next-line no-control-regex
+      filename: { type: "string", min: 1, max: 255, pattern: /^(?!\.{1,2}$)[^/\\\x00-\x1f]+$/, optional: true, messages: { stringPattern: "expected a file name without slashes or control characters" } },
+    },
+  },
+  caption: { type: "string", min: 1, max: 4096, optional: true },
 } as const;
+
+export interface SendMessageInput {
+  to: string;
+  text?: string;
+  media?: { mimetype: string; data?: string; url?: string; filename?: string };
+  caption?: string;
+}
+
+const invalid = (field: string, message: string, type: string) => new WafleetError("VALIDATION_ERROR", `Invalid field(s): ${field}`, [{ field, message, type }]);
+
+/** Decoded size of a base64 string without decoding it. */
+export function base64Bytes(data: string): number {
+  const pad = data.endsWith("==") ? 2 : data.endsWith("=") ? 1 : 0;
+  return (data.length / 4) * 3 - pad;
+}
+
+/**
+ * The checks one schema cannot express: a message is text or media (exactly one); media carries
+ * data or url (exactly one); a caption needs media; decoded media fits maxBytes.
+ */
+export function checkMessageShape(p: SendMessageInput, maxBytes: number): void {
+  if ((p.text === undefined) === (p.media === undefined)) throw invalid("text", "send exactly one of text or media", "oneOf");
+  if (p.caption !== undefined && !p.media) throw invalid("caption", "a caption goes with media only", "dependency");
+  if (p.media) {
+    if ((p.media.data === undefined) === (p.media.url === undefined)) throw invalid("media.data", "send exactly one of media.data (base64) or media.url", "oneOf");
+    if (p.media.data !== undefined && base64Bytes(p.media.data) > maxBytes) throw new WafleetError("MEDIA_TOO_LARGE", `The media is larger than ${maxBytes} bytes`, { limit: maxBytes });
+  }
+}
+
+/** The engine's MessageContent for a message whose media has data (the gateway resolves urls). */
+export function messageContentOf(p: SendMessageInput, maxBytes: number): MessageContent {
+  checkMessageShape(p, maxBytes);
+  if (p.text !== undefined) return { text: p.text };
+  const m = p.media!;
+  if (m.data === undefined) throw invalid("media.url", "media.url is resolved by the API gateway; send media.data to this action", "oneOf");
+  return { media: { mimetype: m.mimetype, data: m.data, ...(m.filename ? { filename: m.filename } : {}) }, ...(p.caption ? { caption: p.caption } : {}) };
+}
 
 export const pairingCodeParams = {
   $$strict: true,

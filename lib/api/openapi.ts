@@ -1,0 +1,224 @@
+// The OpenAPI 3.1 document, generated from the route table and the fastest-validator schemas the
+// actions validate with, so the document cannot drift from what the gateway accepts.
+import { ERROR_CATALOGUE } from "../errors";
+import { fullPathOf, ROUTES, type RouteDef } from "./routes";
+
+type JsonSchema = Record<string, unknown>;
+
+/** One fastest-validator rule (object form or shorthand string) as JSON Schema 2020-12. */
+export function ruleToJsonSchema(rule: any): JsonSchema {
+  if (typeof rule === "string") rule = { type: rule.split("|")[0] };
+  if (Array.isArray(rule)) return { oneOf: rule.map(ruleToJsonSchema) };
+  const out: JsonSchema = {};
+  switch (rule.type) {
+    case "string":
+      out.type = "string";
+      if (rule.min !== undefined) out.minLength = rule.min;
+      if (rule.max !== undefined) out.maxLength = rule.max;
+      if (rule.length !== undefined) out.minLength = out.maxLength = rule.length;
+      if (rule.pattern) out.pattern = rule.pattern instanceof RegExp ? rule.pattern.source : String(rule.pattern);
+      if (rule.base64) out.contentEncoding = "base64";
+      if (rule.enum) out.enum = [...rule.enum];
+      break;
+    case "number":
+      out.type = rule.integer ? "integer" : "number";
+      if (rule.min !== undefined) out.minimum = rule.min;
+      if (rule.max !== undefined) out.maximum = rule.max;
+      break;
+    case "boolean":
+      out.type = "boolean";
+      break;
+    case "enum":
+      out.enum = [...rule.values];
+      break;
+    case "equal":
+      out.const = rule.value;
+      break;
+    case "url":
+      out.type = "string";
+      out.format = "uri";
+      break;
+    case "email":
+      out.type = "string";
+      out.format = "email";
+      break;
+    case "uuid":
+      out.type = "string";
+      out.format = "uuid";
+      break;
+    case "date":
+      out.type = "string";
+      out.format = "date-time";
+      break;
+    case "array":
+      out.type = "array";
+      if (rule.items) out.items = ruleToJsonSchema(rule.items);
+      if (rule.min !== undefined) out.minItems = rule.min;
+      if (rule.max !== undefined) out.maxItems = rule.max;
+      if (rule.length !== undefined) out.minItems = out.maxItems = rule.length;
+      if (rule.unique) out.uniqueItems = true;
+      break;
+    case "object":
+      Object.assign(out, objectSchema(rule.props ?? rule.properties, rule.strict === true || rule.strict === "remove"));
+      if (rule.maxProps !== undefined) out.maxProperties = rule.maxProps;
+      if (rule.minProps !== undefined) out.minProperties = rule.minProps;
+      break;
+    case "record":
+      out.type = "object";
+      if (rule.key) out.propertyNames = ruleToJsonSchema(rule.key);
+      if (rule.value) out.additionalProperties = ruleToJsonSchema(rule.value);
+      break;
+    case "multi":
+      out.oneOf = rule.rules.map(ruleToJsonSchema);
+      break;
+    case "any":
+    default:
+      break;
+  }
+  if (rule.nullable) {
+    if (typeof out.type === "string") out.type = [out.type, "null"];
+    else if (out.enum) out.enum = [...(out.enum as unknown[]), null];
+    else if (out.oneOf) out.oneOf = [...(out.oneOf as JsonSchema[]), { type: "null" }];
+  }
+  if (rule.default !== undefined && typeof rule.default !== "function") out.default = rule.default;
+  if (rule.description) out.description = rule.description;
+  return out;
+}
+
+function objectSchema(props: Record<string, any> | undefined, strict: boolean): JsonSchema {
+  const properties: Record<string, JsonSchema> = {};
+  const required: string[] = [];
+  for (const [name, rule] of Object.entries(props ?? {})) {
+    if (name.startsWith("$$")) continue;
+    properties[name] = ruleToJsonSchema(rule);
+    if (!(typeof rule === "object" && (rule.optional || rule.default !== undefined)) && !(typeof rule === "string" && rule.includes("optional"))) required.push(name);
+  }
+  return { type: "object", properties, ...(required.length ? { required } : {}), ...(strict ? { additionalProperties: false } : {}) };
+}
+
+/** `/workspaces/:workspaceId` -> `/workspaces/{workspaceId}` */
+export function openapiPath(def: RouteDef): string {
+  return fullPathOf(def).replace(/:([A-Za-z0-9_]+)/g, "{$1}");
+}
+
+function pathParamNames(def: RouteDef): string[] {
+  return [...def.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1]);
+}
+
+function operationId(def: RouteDef): string {
+  const [svc, name] = def.action.split(".");
+  const base = svc === "api" ? name : `${svc}${name[0].toUpperCase()}${name.slice(1)}`;
+  return base;
+}
+
+const ERROR_STATUSES_BY_METHOD = (def: RouteDef): number[] => {
+  const s = new Set<number>([400, 404, 405, 429, 500, 503]);
+  if (def.auth !== false) [401, 403].forEach((x) => s.add(x));
+  if (def.method === "POST" || def.method === "PUT") [409, 413, 415].forEach((x) => s.add(x));
+  if (def.action.startsWith("sessions.") || def.action.startsWith("api.compat")) [409, 502, 504].forEach((x) => s.add(x));
+  return [...s].sort();
+};
+
+export interface OpenApiOptions {
+  version: string;
+  serverUrl?: string;
+}
+
+export function buildOpenApiDocument(opts: OpenApiOptions, routes: RouteDef[] = ROUTES): Record<string, any> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const def of routes) {
+    const schema = objectSchema(def.params as Record<string, any>, (def.params as any)?.$$strict === true);
+    const props = schema.properties as Record<string, JsonSchema>;
+    const inPath = pathParamNames(def);
+    const parameters: unknown[] = inPath.map((name) => ({ name, in: "path", required: true, schema: props[name] ?? { type: "string" } }));
+    const rest = Object.keys(props).filter((n) => !inPath.includes(n));
+    const hasBody = def.method === "POST" || def.method === "PUT";
+    const required = (schema.required as string[] | undefined) ?? [];
+    let requestBody: unknown;
+    if (hasBody && rest.length) {
+      const bodySchema: JsonSchema = { type: "object", properties: Object.fromEntries(rest.map((n) => [n, props[n]])), additionalProperties: schema.additionalProperties === false ? false : true };
+      const req = required.filter((n) => rest.includes(n));
+      if (req.length) bodySchema.required = req;
+      requestBody = { required: req.length > 0, content: { "application/json": { schema: bodySchema } } };
+    } else if (!hasBody) {
+      for (const n of rest) parameters.push({ name: n, in: "query", required: required.includes(n), schema: props[n] });
+    }
+    if (def.idempotencyKey) parameters.push({ $ref: "#/components/parameters/IdempotencyKey" });
+
+    const responses: Record<string, unknown> = {};
+    if (def.status === 204) responses["204"] = { description: "Done; no content" };
+    else if (def.render === "qr")
+      responses["200"] = {
+        description: "The QR code",
+        content: { "image/png": { schema: { type: "string", contentMediaType: "image/png" } }, "application/json": { schema: { type: "object", properties: { qr: { type: "string" }, expiresAt: { type: "integer" } }, required: ["qr", "expiresAt"] } } },
+      };
+    else if (def.render === "sse") responses["200"] = { description: "An event stream (one event per wa.* event)", content: { "text/event-stream": { schema: { type: "string" } } } };
+    else responses[String(def.status)] = { description: "Success", content: { "application/json": { schema: {} } } };
+    for (const s of ERROR_STATUSES_BY_METHOD(def)) responses[String(s)] = { $ref: `#/components/responses/E${s}` };
+
+    const op: Record<string, unknown> = {
+      operationId: operationId(def),
+      summary: def.summary,
+      tags: [def.tag ?? "other"],
+      parameters,
+      responses,
+      security: def.auth === false ? [] : [{ bearer: [] }, { apiKey: [] }],
+    };
+    if (requestBody) op.requestBody = requestBody;
+    if (def.admin) op["x-wafleet-admin"] = true;
+    (paths[openapiPath(def)] ??= {})[def.method.toLowerCase()] = op;
+  }
+
+  const byStatus = new Map<number, string[]>();
+  for (const [code, spec] of Object.entries(ERROR_CATALOGUE)) byStatus.set(spec.status, [...(byStatus.get(spec.status) ?? []), code]);
+  byStatus.set(405, byStatus.get(405) ?? ["METHOD_NOT_ALLOWED"]);
+  const responses: Record<string, unknown> = {};
+  for (const s of [400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 502, 503, 504]) {
+    const codes = byStatus.get(s) ?? [];
+    responses[`E${s}`] = {
+      description: `Error: ${codes.join(", ") || "see the code"}`,
+      content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+    };
+  }
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "wafleet REST API",
+      version: opts.version,
+      description: "WhatsApp Web sessions sharded by workspace. Errors are {error: {code, message, details?}} with the codes of components.schemas.ErrorCode. Rate limited per key (429 with Retry-After).",
+    },
+    servers: [{ url: opts.serverUrl ?? "/" }],
+    paths,
+    components: {
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer", description: "An admin key (API_KEYS) or a workspace key (POST /workspaces/{w}/keys)" },
+        apiKey: { type: "apiKey", in: "header", name: "X-Api-Key" },
+      },
+      parameters: {
+        IdempotencyKey: {
+          name: "Idempotency-Key",
+          in: "header",
+          required: false,
+          description: "Same key + same body within 24 h returns the first response and sends nothing; same key + another body is 409 IDEMPOTENCY_KEY_REUSED",
+          schema: { type: "string", minLength: 1, maxLength: 255, pattern: "^[\\x21-\\x7e]+$" },
+        },
+      },
+      schemas: {
+        ErrorCode: { type: "string", enum: Object.keys(ERROR_CATALOGUE).concat(Object.keys(ERROR_CATALOGUE).includes("METHOD_NOT_ALLOWED") ? [] : ["METHOD_NOT_ALLOWED"]) },
+        Error: {
+          type: "object",
+          required: ["error"],
+          properties: {
+            error: {
+              type: "object",
+              required: ["code", "message"],
+              properties: { code: { $ref: "#/components/schemas/ErrorCode" }, message: { type: "string" }, details: {} },
+            },
+            success: { type: "boolean", description: "Only on the Laravel compatibility routes (always false here)" },
+          },
+        },
+      },
+      responses,
+    },
+  };
+}

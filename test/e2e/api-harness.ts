@@ -1,0 +1,109 @@
+// Shared by the api*.test.ts end-to-end suites: one real embedded wafleet process (in-process
+// simulated network) in its own temp tree, an admin key, and helpers to link a session.
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { freePort, NodeProcess, tempDir, waitFor } from "../helpers/processes";
+import { request, type HttpResult } from "../helpers/http";
+
+export const ADMIN = "api-e2e-admin-key-0123456789abcdef";
+
+export interface ApiNode {
+  proc: NodeProcess;
+  /** http://127.0.0.1:port */
+  api: string;
+  sim: string;
+  /** The temp root: DATA_DIR is root/data, SESSIONS_DIR root/data/sessions; nothing else may appear. */
+  root: string;
+  dataDir: string;
+  sessionsDir: string;
+  env: Record<string, string>;
+  call(method: string, p: string, opts?: { body?: unknown; rawBody?: string | Buffer; headers?: Record<string, string>; key?: string }): Promise<HttpResult>;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startApiNode(env: Record<string, string> = {}): Promise<ApiNode> {
+  const root = await tempDir("api");
+  const dataDir = path.join(root, "data");
+  const sessionsDir = path.join(dataDir, "sessions");
+  const port = await freePort();
+  const simPort = await freePort();
+  const api = `http://127.0.0.1:${port}`;
+  const fullEnv = {
+    DATA_DIR: dataDir,
+    SESSIONS_DIR: sessionsDir,
+    API_PORT: String(port),
+    API_HOST: "127.0.0.1",
+    API_KEYS: ADMIN,
+    WA_SIM_PORT: String(simPort),
+    LAUNCH_STAGGER_MS: "0",
+    LOG_LEVEL: "warn",
+    ...env,
+  };
+  const launch = async () => {
+    const proc = new NodeProcess("wafleet-api", "dist/bin/wafleet.js", fullEnv);
+    await waitFor(
+      "the API to answer",
+      async () => {
+        if (!proc.running) throw new Error(`wafleet exited:\n${proc.output.slice(-3000)}`);
+        return (await request(api, "GET", "/healthz").catch(() => ({ status: 0 }))).status === 200;
+      },
+      30000,
+    );
+    return proc;
+  };
+  const node: ApiNode = {
+    proc: await launch(),
+    api,
+    sim: `http://127.0.0.1:${simPort}`,
+    root,
+    dataDir,
+    sessionsDir,
+    env: fullEnv,
+    call: (method, p, opts = {}) => request(api, method, p, { key: ADMIN, ...opts }),
+    async restart() {
+      await node.proc.kill("SIGKILL");
+      node.proc = await launch();
+    },
+    async stop() {
+      await node.proc.kill("SIGKILL");
+      await fs.rm(root, { recursive: true, force: true });
+    },
+  };
+  return node;
+}
+
+/** Creates a session and links it through the simulated network; resolves when it is WORKING. */
+export async function linkSession(node: ApiNode, workspaceId: string, sessionId: string, phone: string): Promise<void> {
+  const created = await node.call("POST", `/api/v1/workspaces/${workspaceId}/sessions`, { body: { sessionId } });
+  if (created.status !== 201) throw new Error(`create ${workspaceId}/${sessionId}: ${created.status} ${created.body}`);
+  const qr = await waitFor("a QR", async () => {
+    const r = await node.call("GET", `/api/v1/workspaces/${workspaceId}/sessions/${sessionId}/qr`, { headers: { accept: "application/json" } });
+    return r.status === 200 ? (r.json.qr as string) : undefined;
+  });
+  const linked = await request(node.sim, "POST", "/sim/link", { body: { qr, phone } });
+  if (linked.status !== 200) throw new Error(`link: ${linked.status} ${linked.body}`);
+  await waitFor("WORKING", async () => (await node.call("GET", `/api/v1/workspaces/${workspaceId}/sessions/${sessionId}`)).json?.status === "WORKING");
+}
+
+/** Every path under dir, relative to it (sorted). */
+export async function treeOf(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  async function walk(d: string) {
+    for (const e of await fs.readdir(d, { withFileTypes: true }).catch(() => [])) {
+      const p = path.join(d, e.name);
+      out.push(path.relative(dir, p));
+      if (e.isDirectory()) await walk(p);
+    }
+  }
+  await walk(dir);
+  return out.sort();
+}
+
+/** An error answer as the catalogue promises: JSON {error: {code, message}}, no stack, no paths. */
+export function expectCleanError(res: HttpResult): void {
+  if (res.status < 400) return;
+  const text = res.body.toString();
+  if (!res.json?.error?.code || typeof res.json.error.message !== "string") throw new Error(`not a catalogue error: ${res.status} ${text.slice(0, 300)}`);
+  if (/\/tmp\/|\/work\/|node_modules|\bat [\w.<>]+ \(|\.js:\d+/.test(text)) throw new Error(`error leaks internals: ${text.slice(0, 300)}`);
+}

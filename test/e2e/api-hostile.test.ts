@@ -1,0 +1,369 @@
+// The REST API against careless and hostile clients, through real HTTP against the real process:
+// every row gets the catalogue's precise 4xx, no row gets a 5xx, leaks internals or touches a
+// file. Then scopes, idempotent sends, media and the per-key rate limit.
+import { request } from "../helpers/http";
+import { waitFor } from "../helpers/processes";
+import { ADMIN, expectCleanError, linkSession, startApiNode, treeOf, type ApiNode } from "./api-harness";
+
+const ME = "15550003333";
+const CONTACT = "15550004444";
+const MEDIA_MAX = 4096;
+const BODY_LIMIT = 8192;
+
+let node: ApiNode;
+let acmeKey: string;
+let acmeKeyId: string;
+let betaKey: string;
+let revokedKey: string;
+
+const S = "/api/v1/workspaces/acme/sessions";
+const PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
+
+beforeAll(async () => {
+  node = await startApiNode({ API_MEDIA_MAX_BYTES: String(MEDIA_MAX), API_BODY_LIMIT: String(BODY_LIMIT), API_JSON_MAX_DEPTH: "16" });
+  const mk = async (w: string) => (await node.call("POST", `/api/v1/workspaces/${w}/keys`, { body: { label: `${w} backend` } })).json;
+  const a = await mk("acme");
+  acmeKey = a.key;
+  acmeKeyId = a.keyId;
+  betaKey = (await mk("beta")).key;
+  const r = await mk("acme");
+  revokedKey = r.key;
+  expect((await node.call("DELETE", `/api/v1/workspaces/acme/keys/${r.keyId}`)).status).toBe(204);
+  await linkSession(node, "acme", "main", ME);
+}, 60000);
+
+afterAll(async () => {
+  await node?.stop();
+});
+
+type Row = [name: string, method: string, path: string, opts: { body?: unknown; rawBody?: string | Buffer; headers?: Record<string, string>; key?: string | null }, status: number, code: string];
+
+const long = "x".repeat(65);
+const huge = "y".repeat(5000);
+const TRAVERSALS = ["..", "%2e%2e", "%2E%2E", ".%2e", "..%2F..%2Fetc", "%2e%2e%2f%2e%2e", "%252e%252e", "..%5C..%5Cwin", "%00", "a%00b", ".", "%C0%AE%C0%AE", long, huge, "%E2%80%AE", "a%20b"];
+
+/** Every id position of every route, with every traversal: 400 VALIDATION_ERROR (admin key). */
+function traversalRows(): Row[] {
+  const rows: Row[] = [];
+  for (const t of TRAVERSALS) {
+    rows.push([`workspace ${t.slice(0, 20)} (list)`, "GET", `/api/v1/workspaces/${t}/sessions`, {}, 400, "VALIDATION_ERROR"]);
+    rows.push([`workspace ${t.slice(0, 20)} (create)`, "POST", `/api/v1/workspaces/${t}/sessions`, { body: { sessionId: "ok" } }, 400, "VALIDATION_ERROR"]);
+    rows.push([`session ${t.slice(0, 20)} (get)`, "GET", `${S}/${t}`, {}, 400, "VALIDATION_ERROR"]);
+    rows.push([`session ${t.slice(0, 20)} (delete)`, "DELETE", `${S}/${t}`, {}, 400, "VALIDATION_ERROR"]);
+    for (const verb of ["start", "stop", "restart", "logout"]) rows.push([`session ${t.slice(0, 20)} (${verb})`, "POST", `${S}/${t}/${verb}`, {}, 400, "VALIDATION_ERROR"]);
+    rows.push([`session ${t.slice(0, 20)} (qr)`, "GET", `${S}/${t}/qr`, {}, 400, "VALIDATION_ERROR"]);
+    rows.push([`session ${t.slice(0, 20)} (pairing)`, "POST", `${S}/${t}/pairing-code`, { body: { phoneNumber: "15550001111" } }, 400, "VALIDATION_ERROR"]);
+    rows.push([`session ${t.slice(0, 20)} (send)`, "POST", `${S}/${t}/messages`, { body: { to: CONTACT, text: "x" } }, 400, "VALIDATION_ERROR"]);
+    rows.push([`session ${t.slice(0, 20)} in body`, "POST", S, { body: { sessionId: decodeURIComponentSafe(t) } }, 400, "VALIDATION_ERROR"]);
+    rows.push([`key id ${t.slice(0, 20)}`, "DELETE", `/api/v1/workspaces/acme/keys/${t}`, {}, 400, "VALIDATION_ERROR"]);
+    rows.push([`webhook workspace ${t.slice(0, 20)}`, "GET", `/api/v1/workspaces/${t}/webhook`, {}, 400, "VALIDATION_ERROR"]);
+    rows.push([`delivery id ${t.slice(0, 20)}`, "POST", `/api/v1/workspaces/acme/webhook/deliveries/${t}/retry`, {}, 400, "VALIDATION_ERROR"]);
+    rows.push([`move workspace ${t.slice(0, 20)}`, "POST", `/api/v1/workspaces/${t}/move`, { body: { node: "n1" } }, 400, "VALIDATION_ERROR"]);
+    rows.push([`compat session ${t.slice(0, 20)}`, "DELETE", `/api/whatsapp/sessions/${t}?workspace_id=acme`, {}, 400, "VALIDATION_ERROR"]);
+    rows.push([`compat workspace ${t.slice(0, 20)}`, "POST", `/api/whatsapp/sessions/create`, { body: { workspace_id: decodeURIComponentSafe(t) } }, 400, "VALIDATION_ERROR"]);
+  }
+  for (const t of ["a%2Fb", "x".repeat(65), "%00", "a%20b"]) rows.push([`node ${t} (drain)`, "POST", `/api/v1/cluster/nodes/${t}/drain`, {}, 400, "VALIDATION_ERROR"]);
+  // node ids may contain dots (NODE_ID allows them); they name no folder, so ".." is merely unknown
+  for (const t of ["..", "%2e%2e"]) rows.push([`node ${t} (drain)`, "POST", `/api/v1/cluster/nodes/${t}/drain`, {}, 404, "NODE_NOT_FOUND"]);
+  return rows;
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+const deep = (n: number) => `{"metadata":${"{\"a\":".repeat(n)}1${"}".repeat(n)}}`;
+
+const bodyRows: Row[] = [
+  // wrong JSON types
+  ["sessionId a number", "POST", S, { body: { sessionId: 5 } }, 400, "VALIDATION_ERROR"],
+  ["start a string", "POST", S, { body: { sessionId: "t1", start: "yes" } }, 400, "VALIDATION_ERROR"],
+  ["metadata a string", "POST", S, { body: { sessionId: "t1", metadata: "x" } }, 400, "VALIDATION_ERROR"],
+  ["accountId an array", "POST", S, { body: { sessionId: "t1", accountId: [] } }, 400, "VALIDATION_ERROR"],
+  ["to a number (v1)", "POST", `${S}/main/messages`, { body: { to: 15550004444, text: "x" } }, 400, "VALIDATION_ERROR"],
+  ["text an object", "POST", `${S}/main/messages`, { body: { to: CONTACT, text: {} } }, 400, "VALIDATION_ERROR"],
+  ["media a string", "POST", `${S}/main/messages`, { body: { to: CONTACT, media: "x" } }, 400, "VALIDATION_ERROR"],
+  ["phoneNumber with letters", "POST", `${S}/main/pairing-code`, { body: { phoneNumber: "12ab" } }, 400, "VALIDATION_ERROR"],
+  ["body is an array", "POST", S, { rawBody: "[1,2]", headers: { "content-type": "application/json" } }, 400, "VALIDATION_ERROR"],
+  ["body is a string", "POST", S, { rawBody: '"s"', headers: { "content-type": "application/json" } }, 400, "VALIDATION_ERROR"],
+  ["body is null", "POST", S, { rawBody: "null", headers: { "content-type": "application/json" } }, 400, "VALIDATION_ERROR"],
+  ["compat workspace_id a float", "POST", "/api/whatsapp/sessions/create", { body: { workspace_id: 1.5 } }, 400, "VALIDATION_ERROR"],
+  ["compat workspace_id negative", "POST", "/api/whatsapp/sessions/create", { body: { workspace_id: -1 } }, 400, "VALIDATION_ERROR"],
+  ["compat to a boolean", "POST", "/api/whatsapp/messages/send", { body: { workspace_id: "acme", session_id: "main", to: true, message: "x" } }, 400, "VALIDATION_ERROR"],
+  // duplicated keys
+  ["duplicated top-level key", "POST", S, { rawBody: '{"sessionId":"a","sessionId":"b"}', headers: { "content-type": "application/json" } }, 400, "JSON_DUPLICATE_KEY"],
+  ["duplicated key via escape", "POST", S, { rawBody: '{"sessionId":"a","session\\u0049d":"b"}', headers: { "content-type": "application/json" } }, 400, "JSON_DUPLICATE_KEY"],
+  ["duplicated nested key", "POST", S, { rawBody: '{"sessionId":"a","metadata":{"p":1,"p":2}}', headers: { "content-type": "application/json" } }, 400, "JSON_DUPLICATE_KEY"],
+  ["duplicated compat key", "POST", "/api/whatsapp/messages/send", { rawBody: '{"workspace_id":"acme","session_id":"main","to":"15550004444","message":"a","to":"15550009999"}', headers: { "content-type": "application/json" } }, 400, "JSON_DUPLICATE_KEY"],
+  // nesting and prototype keys
+  ["nesting 17 deep", "POST", S, { rawBody: deep(16), headers: { "content-type": "application/json" } }, 400, "JSON_TOO_DEEP"],
+  ["nesting 5000 deep", "POST", S, { rawBody: "[".repeat(5000), headers: { "content-type": "application/json" } }, 400, "JSON_TOO_DEEP"],
+  ["__proto__ key", "POST", S, { rawBody: '{"sessionId":"p1","__proto__":{"start":false}}', headers: { "content-type": "application/json" } }, 400, "VALIDATION_ERROR"],
+  ["constructor key nested", "POST", S, { rawBody: '{"sessionId":"p1","metadata":{"constructor":{"prototype":{}}}}', headers: { "content-type": "application/json" } }, 400, "VALIDATION_ERROR"],
+  // unknown fields
+  ["unknown field", "POST", S, { body: { sessionId: "u1", admin: true } }, 400, "VALIDATION_ERROR"],
+  ["unknown media field", "POST", `${S}/main/messages`, { body: { to: CONTACT, media: { mimetype: "image/png", data: PNG_1PX, path: "/etc/passwd" } } }, 400, "VALIDATION_ERROR"],
+  ["unknown query field", "GET", `${S}?debug=1`, {}, 400, "VALIDATION_ERROR"],
+  ["unknown compat field", "POST", "/api/whatsapp/sessions/create", { body: { workspace_id: "acme", instance: 3 } }, 400, "VALIDATION_ERROR"],
+  ["query array for an id", "POST", `${S}?sessionId[]=a`, { body: {} }, 400, "VALIDATION_ERROR"],
+  // media
+  ["media base64 with bad characters", "POST", `${S}/main/messages`, { body: { to: CONTACT, media: { mimetype: "image/png", data: "@@@@" } } }, 400, "VALIDATION_ERROR"],
+  ["media base64 unpadded", "POST", `${S}/main/messages`, { body: { to: CONTACT, media: { mimetype: "image/png", data: "YWJjZA" } } }, 400, "VALIDATION_ERROR"],
+  ["media base64 with a newline", "POST", `${S}/main/messages`, { body: { to: CONTACT, media: { mimetype: "image/png", data: "YWJj\nZA==" } } }, 400, "VALIDATION_ERROR"],
+  ["media base64 url-safe alphabet", "POST", `${S}/main/messages`, { body: { to: CONTACT, media: { mimetype: "image/png", data: "ab-_" } } }, 400, "VALIDATION_ERROR"],
+  ["media type not allowed", "POST", `${S}/main/messages`, { body: { to: CONTACT, media: { mimetype: "application/x-msdownload", data: PNG_1PX } } }, 400, "VALIDATION_ERROR"],
+  ["media over the cap", "POST", `${S}/main/messages`, { body: { to: CONTACT, media: { mimetype: "image/png", data: Buffer.alloc(MEDIA_MAX + 1).toString("base64") } } }, 413, "MEDIA_TOO_LARGE"],
+  ["media with data and url", "POST", `${S}/main/messages`, { body: { to: CONTACT, media: { mimetype: "image/png", data: PNG_1PX, url: "https://example.com/a.png" } } }, 400, "VALIDATION_ERROR"],
+  ["media without data or url", "POST", `${S}/main/messages`, { body: { to: CONTACT, media: { mimetype: "image/png" } } }, 400, "VALIDATION_ERROR"],
+  ["text and media", "POST", `${S}/main/messages`, { body: { to: CONTACT, text: "x", media: { mimetype: "image/png", data: PNG_1PX } } }, 400, "VALIDATION_ERROR"],
+  ["neither text nor media", "POST", `${S}/main/messages`, { body: { to: CONTACT } }, 400, "VALIDATION_ERROR"],
+  ["caption without media", "POST", `${S}/main/messages`, { body: { to: CONTACT, text: "x", caption: "c" } }, 400, "VALIDATION_ERROR"],
+  ["filename with a slash", "POST", `${S}/main/messages`, { body: { to: CONTACT, media: { mimetype: "image/png", data: PNG_1PX, filename: "../x.png" } } }, 400, "VALIDATION_ERROR"],
+  ["media url file://", "POST", `${S}/main/messages`, { body: { to: CONTACT, media: { mimetype: "image/png", url: "file:///etc/passwd" } } }, 400, "VALIDATION_ERROR"],
+  ["media url loopback", "POST", `${S}/main/messages`, { body: { to: CONTACT, media: { mimetype: "image/png", url: "http://127.0.0.1:9/x.png" } } }, 400, "MEDIA_URL_REFUSED"],
+  ["media url cloud metadata", "POST", `${S}/main/messages`, { body: { to: CONTACT, media: { mimetype: "image/png", url: "http://169.254.169.254/latest/meta-data/" } } }, 400, "MEDIA_URL_REFUSED"],
+  ["media url IPv6 loopback", "POST", `${S}/main/messages`, { body: { to: CONTACT, media: { mimetype: "image/png", url: "http://[::1]:9/x.png" } } }, 400, "MEDIA_URL_REFUSED"],
+  ["media url hex loopback", "POST", `${S}/main/messages`, { body: { to: CONTACT, media: { mimetype: "image/png", url: "http://0x7f.0.0.1:9/x.png" } } }, 400, "MEDIA_URL_REFUSED"],
+  ["media url name resolving to loopback", "POST", `${S}/main/messages`, { body: { to: CONTACT, media: { mimetype: "image/png", url: "http://localhost:9/x.png" } } }, 400, "MEDIA_URL_REFUSED"],
+  ["media url with credentials", "POST", `${S}/main/messages`, { body: { to: CONTACT, media: { mimetype: "image/png", url: "http://u:p@example.com/x.png" } } }, 400, "MEDIA_URL_REFUSED"],
+  // sizes, syntax and content types
+  ["body over API_BODY_LIMIT", "POST", S, { body: { sessionId: "big", metadata: { blob: "z".repeat(BODY_LIMIT) } } }, 413, "PAYLOAD_TOO_LARGE"],
+  ["body over the message limit", "POST", `${S}/main/messages`, { body: { to: CONTACT, text: "z".repeat(MEDIA_MAX * 2 + 70 * 1024) } }, 413, "PAYLOAD_TOO_LARGE"],
+  ["text over 64 KiB", "POST", `${S}/main/messages`, { body: { to: CONTACT, text: "z".repeat(65537) } }, 400, "VALIDATION_ERROR"],
+  ["truncated JSON", "POST", S, { rawBody: '{"sessionId":', headers: { "content-type": "application/json" } }, 400, "INVALID_JSON"],
+  ["trailing garbage", "POST", S, { rawBody: '{"sessionId":"a"} x', headers: { "content-type": "application/json" } }, 400, "INVALID_JSON"],
+  ["not UTF-8", "POST", S, { rawBody: Buffer.from([0x7b, 0x22, 0x73, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]), headers: { "content-type": "application/json" } }, 400, "INVALID_JSON"],
+  ["single quotes", "POST", S, { rawBody: "{'sessionId':'a'}", headers: { "content-type": "application/json" } }, 400, "INVALID_JSON"],
+  ["text/plain body", "POST", S, { rawBody: '{"sessionId":"a"}', headers: { "content-type": "text/plain" } }, 415, "UNSUPPORTED_MEDIA_TYPE"],
+  ["form body", "POST", S, { rawBody: "sessionId=a", headers: { "content-type": "application/x-www-form-urlencoded" } }, 415, "UNSUPPORTED_MEDIA_TYPE"],
+  ["body without a content type", "POST", S, { rawBody: '{"sessionId":"a"}' }, 415, "UNSUPPORTED_MEDIA_TYPE"],
+  ["multipart body", "POST", `${S}/main/messages`, { rawBody: "--x\r\n\r\n--x--", headers: { "content-type": "multipart/form-data; boundary=x" } }, 415, "UNSUPPORTED_MEDIA_TYPE"],
+  // routes and methods
+  ["unknown route", "GET", "/api/v1/nope", {}, 404, "NOT_FOUND"],
+  ["unknown root route", "GET", "/etc/passwd", {}, 404, "NOT_FOUND"],
+  ["unknown nested route", "POST", `${S}/main/explode`, {}, 404, "NOT_FOUND"],
+  ["PUT on sessions", "PUT", S, { body: {} }, 405, "METHOD_NOT_ALLOWED"],
+  ["PATCH on a session", "PATCH", `${S}/main`, { body: {} }, 405, "METHOD_NOT_ALLOWED"],
+  ["GET on messages", "GET", `${S}/main/messages`, {}, 405, "METHOD_NOT_ALLOWED"],
+  ["POST on healthz", "POST", "/healthz", {}, 405, "METHOD_NOT_ALLOWED"],
+  ["GET on compat create", "GET", "/api/whatsapp/sessions/create", {}, 405, "METHOD_NOT_ALLOWED"],
+  // keys
+  ["no key", "GET", S, { key: null }, 401, "UNAUTHORIZED"],
+  ["empty bearer", "GET", S, { key: null, headers: { authorization: "Bearer " } }, 401, "UNAUTHORIZED"],
+  ["empty X-Api-Key", "GET", S, { key: null, headers: { "x-api-key": "" } }, 401, "UNAUTHORIZED"],
+  ["forged admin key", "GET", S, { key: `${ADMIN}x` }, 401, "UNAUTHORIZED"],
+  ["admin key prefix", "GET", S, { key: ADMIN.slice(0, -1) }, 401, "UNAUTHORIZED"],
+  ["basic auth", "GET", S, { key: null, headers: { authorization: `Basic ${Buffer.from(`x:${ADMIN}`).toString("base64")}` } }, 401, "UNAUTHORIZED"],
+  ["forged workspace secret", "GET", S, { key: "wfw_0123456789abcdef_" + "A".repeat(43) }, 401, "UNAUTHORIZED"],
+  ["revoked workspace key", "GET", S, { key: "revoked" }, 401, "UNAUTHORIZED"],
+  ["8 KB key", "GET", S, { key: "k".repeat(8000) }, 401, "UNAUTHORIZED"],
+  ["no key on compat", "POST", "/api/whatsapp/sessions/create", { key: null, body: { workspace_id: "acme" } }, 401, "UNAUTHORIZED"],
+  // idempotency header
+  ["Idempotency-Key with spaces", "POST", `${S}/main/messages`, { body: { to: CONTACT, text: "x" }, headers: { "idempotency-key": "a b" } }, 400, "VALIDATION_ERROR"],
+  ["Idempotency-Key of 256 characters", "POST", `${S}/main/messages`, { body: { to: CONTACT, text: "x" }, headers: { "idempotency-key": "k".repeat(256) } }, 400, "VALIDATION_ERROR"],
+];
+
+/** A workspace key outside its workspace: 403 FORBIDDEN_WORKSPACE, the same for existing and missing workspaces. */
+const scopeRows = (): Row[] => {
+  const rows: Row[] = [];
+  for (const w of ["beta", "ghost-workspace"]) {
+    const B = `/api/v1/workspaces/${w}`;
+    rows.push(
+      [`${w}: list`, "GET", `${B}/sessions`, { key: "acme" }, 403, "FORBIDDEN_WORKSPACE"],
+      [`${w}: create`, "POST", `${B}/sessions`, { key: "acme", body: { sessionId: "x" } }, 403, "FORBIDDEN_WORKSPACE"],
+      [`${w}: get`, "GET", `${B}/sessions/main`, { key: "acme" }, 403, "FORBIDDEN_WORKSPACE"],
+      [`${w}: delete`, "DELETE", `${B}/sessions/main`, { key: "acme" }, 403, "FORBIDDEN_WORKSPACE"],
+      [`${w}: send`, "POST", `${B}/sessions/main/messages`, { key: "acme", body: { to: CONTACT, text: "x" } }, 403, "FORBIDDEN_WORKSPACE"],
+      [`${w}: qr`, "GET", `${B}/sessions/main/qr`, { key: "acme" }, 403, "FORBIDDEN_WORKSPACE"],
+      [`${w}: webhook`, "PUT", `${B}/webhook`, { key: "acme", body: { url: "https://example.com/h" } }, 403, "FORBIDDEN_WORKSPACE"],
+      [`${w}: events`, "GET", `${B}/events`, { key: "acme" }, 403, "FORBIDDEN_WORKSPACE"],
+      [`${w}: compat create`, "POST", "/api/whatsapp/sessions/create", { key: "acme", body: { workspace_id: w } }, 403, "FORBIDDEN_WORKSPACE"],
+      [`${w}: compat send`, "POST", "/api/whatsapp/messages/send", { key: "acme", body: { workspace_id: w, session_id: "main", to: CONTACT, message: "x" } }, 403, "FORBIDDEN_WORKSPACE"],
+      [`${w}: compat delete`, "DELETE", `/api/whatsapp/sessions/main?workspace_id=${w}`, { key: "acme" }, 403, "FORBIDDEN_WORKSPACE"],
+    );
+  }
+  rows.push(
+    ["body workspaceId cannot widen the path's", "GET", `/api/v1/workspaces/beta/sessions?workspaceId=acme`, { key: "acme" }, 403, "FORBIDDEN_WORKSPACE"],
+    ["workspace key: create keys", "POST", "/api/v1/workspaces/acme/keys", { key: "acme" }, 403, "FORBIDDEN"],
+    ["workspace key: list keys", "GET", "/api/v1/workspaces/acme/keys", { key: "acme" }, 403, "FORBIDDEN"],
+    ["workspace key: revoke its own key", "DELETE", `/api/v1/workspaces/acme/keys/0123456789abcdef`, { key: "acme" }, 403, "FORBIDDEN"],
+    ["workspace key: cluster", "GET", "/api/v1/cluster", { key: "acme" }, 403, "FORBIDDEN"],
+    ["workspace key: drain", "POST", "/api/v1/cluster/nodes/n1/drain", { key: "acme" }, 403, "FORBIDDEN"],
+    ["workspace key: move its own workspace", "POST", "/api/v1/workspaces/acme/move", { key: "acme", body: { node: "n1" } }, 403, "FORBIDDEN"],
+    ["workspace key: traversal elsewhere", "GET", "/api/v1/workspaces/../sessions", { key: "acme" }, 403, "FORBIDDEN_WORKSPACE"],
+  );
+  return rows;
+};
+
+function keyFor(k: string | null | undefined): string | undefined {
+  if (k === null) return undefined;
+  if (k === undefined) return ADMIN;
+  if (k === "acme") return acmeKey;
+  if (k === "revoked") return revokedKey;
+  return k;
+}
+
+describe("hostile input through HTTP", () => {
+  const rows = [...traversalRows(), ...bodyRows, ...scopeRows()];
+
+  it(`answers ${rows.length} hostile requests with the catalogue's 4xx, touching no file`, async () => {
+    const before = await treeOf(node.root);
+    const failures: string[] = [];
+    for (const [name, method, p, opts, status, code] of rows) {
+      const { key, ...rest } = opts;
+      const res = await request(node.api, method, p, { ...rest, key: keyFor(key) });
+      try {
+        expectCleanError(res);
+        if (res.status !== status || res.json?.error?.code !== code) throw new Error(`got ${res.status} ${res.body.toString().slice(0, 200)}`);
+        if (status === 405 && !res.headers.allow) throw new Error("405 without Allow");
+      } catch (err) {
+        failures.push(`${name} (${method} ${p.slice(0, 80)}): expected ${status} ${code}; ${(err as Error).message}`);
+      }
+    }
+    expect(failures).toEqual([]);
+    // key creation persisted api-store.json before the sweep; nothing else may have appeared or gone
+    expect(await treeOf(node.root)).toEqual(before);
+    expect(node.proc.running).toBe(true);
+  }, 120000);
+
+  it("names the offending field in validation errors", async () => {
+    const res = await node.call("POST", S, { body: { sessionId: "ok-1", start: "yes", zz: 1 } });
+    expect(res.status).toBe(400);
+    expect(res.json.error.message).toMatch(/start/);
+    expect(res.json.error.details.map((d: any) => d.field).sort()).toEqual(["start", "zz"]);
+  });
+
+  it("answers a workspace's key the same for a missing and an existing foreign workspace", async () => {
+    const a = await request(node.api, "GET", "/api/v1/workspaces/beta/sessions/main", { key: acmeKey });
+    const b = await request(node.api, "GET", "/api/v1/workspaces/no-such-ws/sessions/main", { key: acmeKey });
+    expect([a.status, b.status]).toEqual([403, 403]);
+    expect(a.body.equals(b.body)).toBe(true);
+  });
+
+  it("lets a workspace key do everything in its own workspace, and nothing with a revoked one", async () => {
+    const list = await request(node.api, "GET", S, { key: acmeKey });
+    expect(list.status).toBe(200);
+    expect(list.json.map((s: any) => s.sessionId)).toContain("main");
+    const sent = await request(node.api, "POST", `${S}/main/messages`, { key: acmeKey, body: { to: CONTACT, text: "from a workspace key" } });
+    expect(sent.status).toBe(201);
+    expect((await request(node.api, "GET", "/api/v1/workspaces/beta/sessions", { key: betaKey })).status).toBe(200);
+    const keys = await node.call("GET", "/api/v1/workspaces/acme/keys");
+    expect(keys.json.map((k: any) => k.keyId)).toEqual([acmeKeyId]);
+    expect(JSON.stringify(keys.json)).not.toContain(acmeKey.slice(20));
+    expect((await node.call("DELETE", `/api/v1/workspaces/beta/keys/${acmeKeyId}`)).json.error.code).toBe("KEY_NOT_FOUND");
+  });
+
+  it("never writes a key to its output", () => {
+    for (const k of [ADMIN, acmeKey, betaKey, revokedKey]) expect(node.proc.output).not.toContain(k);
+  });
+});
+
+describe("idempotent verbs", () => {
+  const inbox = async () => (await request(node.sim, "GET", `/sim/contacts/${CONTACT}/inbox`)).json.messages as any[];
+
+  it("replays a send with the same Idempotency-Key and body, refuses a changed body, sends once", async () => {
+    const text = `idem ${Date.now()}`;
+    const headers = { "idempotency-key": `order-${Date.now()}` };
+    const first = await node.call("POST", `${S}/main/messages`, { body: { to: CONTACT, text }, headers });
+    expect(first.status).toBe(201);
+    const again = await node.call("POST", `${S}/main/messages`, { body: { text, to: CONTACT }, headers });
+    expect(again.status).toBe(201);
+    expect(again.json).toEqual(first.json);
+    expect(again.headers["idempotent-replayed"]).toBe("true");
+    expect(again.headers.location).toBe(first.headers.location);
+    for (const changed of [{ to: CONTACT, text: `${text}!` }, { to: "15550009999", text }, { to: CONTACT, media: { mimetype: "image/png", data: PNG_1PX } }]) {
+      const r = await node.call("POST", `${S}/main/messages`, { body: changed, headers });
+      expect(r.status).toBe(409);
+      expect(r.json.error.code).toBe("IDEMPOTENCY_KEY_REUSED");
+    }
+    // the same key on another session is another request
+    expect((await node.call("POST", `${S}/other/messages`, { body: { to: CONTACT, text }, headers })).json.error.code).toBe("SESSION_NOT_FOUND");
+    await waitFor("delivery", async () => (await inbox()).some((m) => m.body === text));
+    expect((await inbox()).filter((m) => m.body === text)).toHaveLength(1);
+    expect((await request(node.sim, "GET", "/sim/ledger")).json.outgoing.filter((m: any) => m.body === text)).toHaveLength(1);
+  });
+
+  it("sends once when many requests with one key arrive together", async () => {
+    const text = `race ${Date.now()}`;
+    const headers = { "idempotency-key": `race-${Date.now()}` };
+    const results = await Promise.all(Array.from({ length: 12 }, () => node.call("POST", `${S}/main/messages`, { body: { to: CONTACT, text }, headers })));
+    const ok = results.filter((r) => r.status === 201);
+    expect(ok.length).toBeGreaterThanOrEqual(1);
+    expect(new Set(ok.map((r) => r.json.id)).size).toBe(1);
+    for (const r of results.filter((x) => x.status !== 201)) {
+      expect(r.status).toBe(409);
+      expect(r.json.error.code).toBe("IDEMPOTENCY_KEY_IN_USE");
+      expect(r.headers["retry-after"]).toBe("1");
+    }
+    await waitFor("delivery", async () => (await inbox()).some((m) => m.body === text));
+    expect((await request(node.sim, "GET", "/sim/ledger")).json.outgoing.filter((m: any) => m.body === text)).toHaveLength(1);
+  });
+
+  it("lets a failed send be retried with the same key", async () => {
+    const headers = { "idempotency-key": `fail-${Date.now()}` };
+    const created = await node.call("POST", S, { body: { sessionId: "cold", start: false } });
+    expect(created.status).toBe(201);
+    const notReady = await node.call("POST", `${S}/cold/messages`, { body: { to: CONTACT, text: "later" }, headers });
+    expect(notReady.json.error.code).toBe("SESSION_NOT_READY");
+    const again = await node.call("POST", `${S}/cold/messages`, { body: { to: CONTACT, text: "later" }, headers });
+    expect(again.json.error.code).toBe("SESSION_NOT_READY");
+    expect(again.headers["idempotent-replayed"]).toBeUndefined();
+  });
+
+  it("starts, stops and deletes idempotently", async () => {
+    expect((await node.call("POST", `${S}/cold/stop`)).status).toBe(200);
+    expect((await node.call("POST", `${S}/cold/stop`)).json).toMatchObject({ desired: "stopped" });
+    const s1 = await node.call("POST", `${S}/cold/start`);
+    const s2 = await node.call("POST", `${S}/cold/start`);
+    expect([s1.status, s2.status]).toEqual([200, 200]);
+    expect(s2.json.desired).toBe("running");
+    expect((await node.call("DELETE", `${S}/cold`)).status).toBe(204);
+    expect((await node.call("DELETE", `${S}/cold`)).status).toBe(204);
+    expect((await node.call("GET", `${S}/cold`)).status).toBe(404);
+  });
+});
+
+describe("media messages", () => {
+  it("sends inline base64 media with a caption and filename", async () => {
+    const caption = `pic ${Date.now()}`;
+    const sent = await node.call("POST", `${S}/main/messages`, { body: { to: CONTACT, media: { mimetype: "image/png", data: PNG_1PX, filename: "dot.png" }, caption } });
+    expect(sent.status).toBe(201);
+    const got = await waitFor("media delivery", async () => ((await request(node.sim, "GET", `/sim/contacts/${CONTACT}/inbox`)).json.messages as any[]).find((m) => m.id === sent.json.id));
+    expect(got.media).toMatchObject({ mimetype: "image/png", data: PNG_1PX, filename: "dot.png" });
+  });
+});
+
+describe("per-key rate limit", () => {
+  let limited: ApiNode;
+  beforeAll(async () => {
+    limited = await startApiNode({ API_RATE_LIMIT: "5", API_RATE_WINDOW_MS: "3600000" });
+  }, 30000);
+  afterAll(async () => {
+    await limited?.stop();
+  });
+
+  it("answers 429 with Retry-After past the limit, per key", async () => {
+    // the admin key's first request of the window: a workspace key, which has a budget of its own
+    const wsKey = (await limited.call("POST", "/api/v1/workspaces/acme/keys")).json.key;
+    const statuses: number[] = [];
+    let refused: any;
+    for (let i = 0; i < 6; i++) {
+      const r = await limited.call("GET", "/api/v1/workspaces/acme/sessions");
+      statuses.push(r.status);
+      if (r.status === 429) refused ??= r;
+      else expect(Number(r.headers["ratelimit-remaining"])).toBe(3 - i);
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
+    expectCleanError(refused);
+    expect(refused.json.error.code).toBe("RATE_LIMITED");
+    expect(Number(refused.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    expect(Number(refused.headers["retry-after"])).toBeLessThanOrEqual(3600);
+    const own = await request(limited.api, "GET", "/api/v1/workspaces/acme/sessions", { key: wsKey });
+    expect(own.status).toBe(200);
+    expect(own.headers["ratelimit-remaining"]).toBe("4");
+  });
+});
