@@ -3,7 +3,12 @@ import type { BrokerOptions } from "moleculer";
 import type { Config } from "./lib/config";
 import { registerWorkspaceStrategy, workspaceRoutingMiddleware } from "./lib/placement/routing";
 
-export function buildBrokerOptions(config: Config): BrokerOptions {
+export interface BrokerExtras {
+  /** The ops endpoint (Prometheus reporter + probes); without it metrics stay off. */
+  reporter?: unknown;
+}
+
+export function buildBrokerOptions(config: Config, extras: BrokerExtras = {}): BrokerOptions {
   const sessionNode = config.services.includes("sessions");
   // every node that may call sessions.* must know the strategy before it starts
   registerWorkspaceStrategy();
@@ -19,7 +24,9 @@ export function buildBrokerOptions(config: Config): BrokerOptions {
     heartbeatTimeout: 6,
     registry: { strategy: "RoundRobin", preferLocal: !sessionNode || config.embedded },
     middlewares: [workspaceRoutingMiddleware(config.moveWaitMs) as any],
-    metrics: { enabled: false },
+    // Moleculer's built-in Prometheus reporter (moleculer-prometheus is obsolete) on OPS_PORT, with
+    // /healthz, /readyz and /health beside /metrics (lib/ops/ops-server.ts)
+    metrics: extras.reporter ? { enabled: true, reporter: [extras.reporter as any] } : { enabled: false },
     tracing: { enabled: false },
     // bin/wafleet.ts handles SIGTERM/SIGINT itself: drain first, then stop (Moleculer's own handler
     // would stop the services in the middle of the drain)

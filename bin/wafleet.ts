@@ -6,11 +6,13 @@ import path from "node:path";
 import { ServiceBroker } from "moleculer";
 import { buildBrokerOptions } from "../moleculer.config";
 import { loadAdminKeys } from "../lib/api/keys";
-import { ConfigError, loadConfig, type Config } from "../lib/config";
+import { ConfigError, loadConfig, type Config, type Role } from "../lib/config";
 import { createEngineFactory } from "../lib/engines";
 import { sweepOrphanChromium } from "../lib/engines/chromium";
 import { startSimNetwork } from "../lib/simulator/network";
 import { createClusterRuntime } from "../lib/placement/runtime";
+import { OpsReporter, Readiness } from "../lib/ops/ops-server";
+import healthService from "../services/health.service";
 import apiService from "../services/api.service";
 import backupService from "../services/backup.service";
 import placementService from "../services/placement.service";
@@ -24,14 +26,29 @@ import { RedisWebhookStore } from "../lib/webhooks/redis-store";
 
 async function main(config: Config): Promise<void> {
   await fs.mkdir(config.dataDir, { recursive: true });
-  const broker = new ServiceBroker(buildBrokerOptions(config));
+  // the ops endpoint (OPS_PORT): /metrics, /healthz, /readyz (and /health on the health node)
+  const readiness = new Readiness();
+  const reporter = new OpsReporter({ port: config.opsPort, host: config.opsHost }, readiness);
+  const broker = new ServiceBroker(buildBrokerOptions(config, { reporter }));
   const log = broker.getLogger("wafleet");
   const closers: Array<() => Promise<void>> = [];
   // the ownership directory and its in-memory view: session nodes own through it, every caller of
   // sessions.* routes by it (the Workspace strategy reads the view)
   // (backup calls sessions.* to stop and start the sessions a restore touches)
-  const needsDirectory = config.services.includes("sessions") || config.services.includes("api") || config.services.includes("backup");
+  // (health reads it to tell a dead node that is gone for good from one that is unreachable)
+  const needsDirectory = ["sessions", "api", "backup", "health"].some((r) => config.services.includes(r as Role));
   const cluster = needsDirectory ? createClusterRuntime(config, (err) => log.warn(`directory: ${err.message}`)) : undefined;
+  if (!config.embedded) readiness.add("transporter", () => ((broker as any).transit?.connected ? { ok: true } : { ok: false, detail: "not connected to NATS" }));
+  if (cluster && config.redisUrl) {
+    readiness.add("redis", async () => {
+      await cluster.directory.ping();
+      return { ok: true };
+    });
+  }
+  if (cluster && config.services.includes("sessions")) readiness.add("lease", () => (cluster.lease?.valid() ? { ok: true } : { ok: false, detail: "this node holds no valid cluster lease" }));
+  if (config.services.includes("api")) {
+    readiness.add("api", () => ((broker.getLocalService("api") as any)?.server?.listening ? { ok: true } : { ok: false, detail: "the REST API is not listening" }));
+  }
   if (cluster) {
     await cluster.view.start();
     closers.push(async () => {
@@ -88,6 +105,7 @@ async function main(config: Config): Promise<void> {
     broker.createService(apiService({ config, keys }));
   }
   if (config.services.includes("backup")) broker.createService(backupService({ config }));
+  if (config.services.includes("health")) broker.createService(healthService({ config, reporter, cluster }));
 
   if (config.services.includes("webhooks")) {
     const store = config.redisUrl ? new RedisWebhookStore({ url: config.redisUrl, prefix: config.redisPrefix }) : new MemoryWebhookStore();

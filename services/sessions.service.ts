@@ -13,6 +13,8 @@ import { Coordinator } from "../lib/placement/coordinator";
 import { LeaseKeeper } from "../lib/placement/lease";
 import { Ownership } from "../lib/placement/ownership";
 import type { ClusterRuntime } from "../lib/placement/runtime";
+import { M, registerSessionMetrics, SessionEventMetrics, type MetricRegistryLike } from "../lib/ops/metrics";
+import { MemoryWatchdog, nodeMemoryLimit } from "../lib/ops/watchdog";
 
 export interface SessionsServiceDeps {
   config: Config;
@@ -33,6 +35,11 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
   let lease: LeaseKeeper;
   let coordinator: Coordinator;
   let storage: SessionStorage;
+  let metrics: MetricRegistryLike | undefined;
+  let eventMetrics: SessionEventMetrics | undefined;
+  let watchdog: MemoryWatchdog | undefined;
+  let gauges: NodeJS.Timeout | undefined;
+  const memoryLimit = nodeMemoryLimit();
 
   /** The token when this node owns the workspace; throws NOT_OWNER / WORKSPACE_MOVING / LEASE_LOST. */
   const own = (workspaceId: string, claim = false) => ownership.ensure(workspaceId, claim);
@@ -129,7 +136,17 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
         async handler(ctx: Context<Ref & SendMessageInput>) {
           const { workspaceId, sessionId, to } = ctx.params;
           const content = messageContentOf(ctx.params, config.apiMediaMaxBytes);
-          return (await owned(workspaceId, sessionId)).sendMessage(to, content);
+          const actor = await owned(workspaceId, sessionId);
+          const started = process.hrtime.bigint();
+          try {
+            const sent = await actor.sendMessage(to, content);
+            metrics?.increment(M.sent, { result: "ok" });
+            metrics?.observe(M.sendSeconds, Number(process.hrtime.bigint() - started) / 1e9);
+            return sent;
+          } catch (err: any) {
+            metrics?.increment(M.sent, { result: err?.type === "SESSION_NOT_READY" ? "not_ready" : "error" });
+            throw err;
+          }
         },
       },
       /** Handoff, old owner's half (called by the coordinator with this node's id). */
@@ -153,7 +170,18 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
       /** This node's session counts and lease, for /cluster and the health service. */
       nodeStats: {
         handler() {
-          return { ...manager.stats(), leaseValid: lease.valid(), leaseAgeMs: lease.age(), owned: ownership.ownedWorkspaces().length, coordinator: coordinator.isLeader };
+          const mem = process.memoryUsage();
+          return {
+            ...manager.stats(),
+            leaseValid: lease.valid(),
+            leaseAgeMs: lease.age(),
+            owned: ownership.ownedWorkspaces().length,
+            coordinator: coordinator.isLeader,
+            overloaded: watchdog?.overloaded === true,
+            // the original design's shape: used = this node's process and its engines
+            memory: { used: watchdog?.lastUsedBytes || mem.rss, total: memoryLimit, rss: mem.rss },
+            uptime: Math.round(process.uptime()),
+          };
         },
       },
     },
@@ -169,6 +197,11 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
     },
 
     created() {
+      if (this.broker.isMetricsEnabled()) {
+        metrics = this.broker.metrics as unknown as MetricRegistryLike;
+        registerSessionMetrics(metrics);
+        eventMetrics = new SessionEventMetrics(metrics);
+      }
       storage = new SessionStorage(config.sessionsDir);
       const launchQueue = new LaunchQueue({ concurrency: config.launchConcurrency, staggerMs: config.launchStaggerMs });
       const node = this.broker.nodeID;
@@ -183,7 +216,9 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
         // meta.json writes carry the token the directory gave this node for the workspace
         fencingToken: (workspaceId: string) => ownership.tokenOf(workspaceId),
         admit: () => lease.valid(),
+        overloaded: () => watchdog?.overloaded === true,
         publish: <N extends EventName>(name: N, scope: Ref, payload: EventPayloads[N]) => {
+          eventMetrics?.record(name, scope, payload);
           const event = makeEvent(name, { ...scope, node }, payload);
           // broadcast: every gateway streams events to its own subscribers
           Promise.resolve(this.broker.broadcast(name, event)).catch((err: Error) =>
@@ -245,6 +280,8 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
           void Promise.resolve(this.broker.call("sessions.adopt", { workspaceId: w }, { nodeID: target, timeout: 5000 })).catch(() => undefined);
         },
         onFailover: (dead, workspaces, seconds) => {
+          metrics?.increment(M.failovers);
+          metrics?.observe(M.failoverSeconds, seconds);
           void Promise.resolve(this.broker.broadcast("wa.cluster.failover", makeEvent("wa.cluster.failover", { workspaceId: "*", sessionId: "*", node }, { node: dead, workspaces, seconds }))).catch(
             () => undefined,
           );
@@ -257,10 +294,40 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
       await lease.start();
       ownership.start();
       coordinator.start();
+      watchdog = new MemoryWatchdog({
+        intervalMs: config.watchdogIntervalMs,
+        sessionLimitBytes: config.sessionMaxMemoryBytes,
+        nodeLimitBytes: memoryLimit,
+        watermark: config.nodeMemoryWatermark,
+        sample: () => manager.memorySamples(),
+        restart: async (w, s, bytes) => {
+          metrics?.increment(M.watchdogRestarts);
+          metrics?.increment(M.restarts, { reason: "memory" });
+          await manager.find(w, s)?.restart(`MEMORY_LIMIT: ${Math.round(bytes / 1048576)} MB > ${Math.round(config.sessionMaxMemoryBytes / 1048576)} MB`);
+        },
+        onSample: (samples, engineBytes) => {
+          if (!metrics) return;
+          metrics.set(M.engineMemory, engineBytes);
+          for (const x of samples) metrics.set(M.sessionMemory, x.bytes, { workspace: x.workspaceId, session: x.sessionId });
+        },
+        logger: log,
+      });
+      watchdog.start();
+      gauges = setInterval(() => {
+        if (!metrics) return;
+        const st = manager.stats();
+        for (const [status, n] of Object.entries(st.byStatus)) metrics.set(M.sessions, n, { status });
+        metrics.set(M.capacity, st.capacity);
+        metrics.set(M.utilization, st.utilization);
+        metrics.set(M.workspaces, ownership.ownedWorkspaces().length);
+        metrics.set(M.leaseValid, lease.valid() ? 1 : 0);
+      }, 1000);
       this.logger.info(`sessions: node ${node} serving from ${config.sessionsDir} (lease ttl ${config.leaseTtlMs} ms)`);
     },
 
     async stopped() {
+      clearInterval(gauges);
+      watchdog?.stop();
       await coordinator?.stop();
       ownership?.stop();
       await manager.haltAll();

@@ -43,6 +43,16 @@ export interface Config {
   moveWaitMs: number;
   /** Key prefix for everything wafleet keeps in Redis. */
   redisPrefix: string;
+  /** Per-node ops endpoint: /healthz, /readyz, /metrics (Prometheus), and /health on the health node. 0 = a free port. */
+  opsHost: string;
+  opsPort: number;
+  /** A session whose engine uses more than this is restarted by the watchdog (0 = off). */
+  sessionMaxMemoryBytes: number;
+  watchdogIntervalMs: number;
+  /** Above this share of the node's memory limit it takes no new sessions (at_capacity). */
+  nodeMemoryWatermark: number;
+  /** How often the health service polls the session nodes. */
+  healthPollMs: number;
   apiHost: string;
   apiPort: number;
   /** sha256 hex digests of the admin keys from API_KEYS (plain keys are hashed on read). */
@@ -119,6 +129,12 @@ const schema = {
   TAKEOVER_MARGIN_MS: num(0, 600_000),
   REBALANCE_CONCURRENCY: num(1, 1000),
   REDIS_PREFIX: { type: "string", pattern: /^[A-Za-z0-9:_.-]{1,64}$/, optional: true, messages: { stringPattern: "expected 1-64 characters of A-Z a-z 0-9 : _ . -" } },
+  OPS_HOST: { type: "string", min: 1, optional: true },
+  OPS_PORT: num(0, 65535),
+  SESSION_MAX_MEMORY_MB: num(0, 1_000_000),
+  WATCHDOG_INTERVAL_MS: num(100, 3_600_000),
+  NODE_MEMORY_WATERMARK: { type: "number", min: 0.1, max: 1, convert: true, optional: true },
+  HEALTH_POLL_MS: num(100, 600_000),
   API_HOST: { type: "string", min: 1, optional: true },
   API_PORT: num(0, 65535),
   API_KEYS: { type: "string", optional: true },
@@ -234,6 +250,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     rebalanceConcurrency: v.REBALANCE_CONCURRENCY ?? 8,
     moveWaitMs: v.MOVE_WAIT_MS ?? 10000,
     redisPrefix: v.REDIS_PREFIX ?? "wafleet:",
+    opsHost: v.OPS_HOST ?? "0.0.0.0",
+    opsPort: v.OPS_PORT ?? 9090,
+    sessionMaxMemoryBytes: (v.SESSION_MAX_MEMORY_MB ?? (engine === "wwebjs" ? 1024 : 0)) * 1024 * 1024,
+    watchdogIntervalMs: v.WATCHDOG_INTERVAL_MS ?? 30_000,
+    nodeMemoryWatermark: v.NODE_MEMORY_WATERMARK ?? 0.9,
+    healthPollMs: v.HEALTH_POLL_MS ?? 5000,
     apiHost: v.API_HOST ?? "0.0.0.0",
     apiPort: v.API_PORT ?? 3000,
     apiKeyHashes: parseApiKeys(env.API_KEYS, sha256Hex),

@@ -71,6 +71,12 @@ export interface SessionEngine extends EventEmitter {
   sendMessage(to: string, content: MessageContent, opts?: SendOptions): Promise<SentMessage>;
   requestPairingCode(phone: string): Promise<string>;
   info(): EngineMe | undefined;
+  /**
+   * Memory this session's engine uses, in bytes (wwebjs: PSS of its browser's process tree), for
+   * the watchdog and metrics; undefined when the engine cannot tell (the simulator shares the
+   * node's process).
+   */
+  memoryUsage?(): Promise<number | undefined>;
 }
 
 export interface EngineContext {

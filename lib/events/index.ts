@@ -11,6 +11,7 @@ export const EVENTS = {
   messageReceived: "wa.message.received",
   messageAck: "wa.message.ack",
   clusterFailover: "wa.cluster.failover",
+  clusterCapacity: "wa.cluster.capacity",
 } as const;
 
 export type EventName = (typeof EVENTS)[keyof typeof EVENTS];
@@ -34,6 +35,8 @@ export interface EventPayloads {
   "wa.message.received": { message: EngineMessage };
   "wa.message.ack": { messageId: string; ack: AckLevel };
   "wa.cluster.failover": { node: string; workspaces: string[]; seconds?: number };
+  /** A session node crossed a capacity threshold (70% warning, 85% critical) either way. */
+  "wa.cluster.capacity": { node: string; level: "ok" | "warning" | "critical"; previous: "ok" | "warning" | "critical"; utilization: number };
 }
 
 export type WafleetEvent<N extends EventName = EventName> = EventEnvelope & EventPayloads[N] & { event: N };

@@ -64,5 +64,7 @@ export interface Directory {
 
   /** Directory changes as they happen (other nodes' too). Returns an unsubscribe function. */
   subscribe(listener: (change: DirectoryChange) => void): () => void;
+  /** Rejects when the store cannot be reached (readiness). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

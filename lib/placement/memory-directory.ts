@@ -113,6 +113,8 @@ export class MemoryDirectory implements Directory {
     return () => this.changes.off("change", listener);
   }
 
+  async ping(): Promise<void> {}
+
   async close(): Promise<void> {
     this.changes.removeAllListeners();
   }

@@ -246,6 +246,10 @@ export class RedisDirectory implements Directory {
     return () => this.listeners.delete(listener);
   }
 
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+
   async close(): Promise<void> {
     this.listeners.clear();
     this.sub?.disconnect();

@@ -144,10 +144,11 @@ export class SessionActor {
     });
   }
 
-  restart(): Promise<SessionView> {
+  /** Stops and starts the engine again (desired -> running); `reason` shows on the STOPPED status. */
+  restart(reason?: string): Promise<SessionView> {
     return this.serial(async () => {
       await this.setDesired("running");
-      await this.shutdownEngine();
+      await this.shutdownEngine(reason);
       this.ensureEngine();
       return this.view();
     });
@@ -325,7 +326,12 @@ export class SessionActor {
     }, delay);
   }
 
-  private async shutdownEngine(): Promise<void> {
+  /** What the engine says it uses (undefined when it cannot tell or no engine runs). */
+  async memoryUsage(): Promise<number | undefined> {
+    return this.engine?.memoryUsage?.().catch(() => undefined);
+  }
+
+  private async shutdownEngine(reason?: string): Promise<void> {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.retries = 0;
@@ -339,7 +345,7 @@ export class SessionActor {
     await this.launching?.catch(() => undefined);
     this.launching = undefined;
     this.qr = undefined;
-    this.machine.transition("STOPPED");
+    this.machine.transition("STOPPED", reason);
   }
 
   private async unlinkAndStop(): Promise<void> {

@@ -16,6 +16,8 @@ export interface CreateSessionInput {
 
 export interface SessionManagerOptions extends ActorDeps {
   maxSessions: number;
+  /** True while the node is above its memory watermark: it takes no new sessions. */
+  overloaded?: () => boolean;
 }
 
 export interface NodeSessionStats {
@@ -181,7 +183,20 @@ export class SessionManager {
     await Promise.all([...this.actors.values()].map((a) => a.halt().catch(() => undefined)));
   }
 
+  /** Each running engine's memory, where the engine can tell. */
+  async memorySamples(): Promise<Array<{ workspaceId: string; sessionId: string; bytes: number }>> {
+    const out: Array<{ workspaceId: string; sessionId: string; bytes: number }> = [];
+    for (const a of [...this.actors.values()]) {
+      const bytes = await a.memoryUsage();
+      if (bytes !== undefined) out.push({ workspaceId: a.workspaceId, sessionId: a.sessionId, bytes });
+    }
+    return out;
+  }
+
   private assertCapacity(): void {
+    if (this.opts.overloaded?.()) {
+      throw new WafleetError("INSTANCE_AT_CAPACITY", "This node is above its memory watermark (NODE_MEMORY_WATERMARK) and takes no new sessions", { node: this.opts.node, reason: "memory" });
+    }
     if (this.runningCount() >= this.opts.maxSessions) {
       throw new WafleetError("INSTANCE_AT_CAPACITY", `This node runs ${this.opts.maxSessions} sessions, its limit (MAX_SESSIONS_PER_INSTANCE)`, {
         node: this.opts.node,

@@ -63,6 +63,16 @@ export class TestCluster {
     return proc;
   }
 
+  /** Any other role (health, webhooks, backup) as its own process. */
+  async startRole(name: string, services: string, extra: Record<string, string> = {}): Promise<NodeProcess> {
+    const proc = new NodeProcess(name, "dist/bin/wafleet.js", this.env(name, { SERVICES: services, ...extra }));
+    this.roles.set(name, proc);
+    await proc.waitForOutput(/wafleet cluster node .* up/, 30000);
+    return proc;
+  }
+
+  readonly roles = new Map<string, NodeProcess>();
+
   async startGateway(): Promise<void> {
     this.gatewayPort ||= await freePort();
     this.api = `http://127.0.0.1:${this.gatewayPort}`;
@@ -119,6 +129,7 @@ export class TestCluster {
   async stop(): Promise<void> {
     await Promise.all([...this.nodes.values()].map((n) => n.kill("SIGKILL")));
     await this.gateway?.kill("SIGKILL");
+    await Promise.all([...this.roles.values()].map((n) => n.kill("SIGKILL")));
     await this.sim?.proc.kill("SIGKILL");
     await this.nats?.destroy();
     await this.redis?.destroy();
@@ -127,7 +138,7 @@ export class TestCluster {
 
   /** Everything the processes printed, for a failing test's message. */
   logs(lines = 40): string {
-    const all = [...this.nodes.values(), this.gateway].filter(Boolean);
+    const all = [...this.nodes.values(), ...this.roles.values(), this.gateway].filter(Boolean);
     return all.map((n) => `--- ${n.name}\n${n.output.split("\n").slice(-lines).join("\n")}`).join("\n");
   }
 }
@@ -156,4 +167,10 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, i:
     }),
   );
   return out;
+}
+
+/** The ops endpoint (/metrics, /healthz, /readyz, /health) a process printed at start (OPS_PORT=0). */
+export async function opsUrl(proc: NodeProcess): Promise<string> {
+  const m = await proc.waitForOutput(/metric reporter listening on http:\/\/\S*:(\d+)\/metrics/, 20000);
+  return `http://127.0.0.1:${m[1]}`;
 }

@@ -54,4 +54,11 @@ export class FakeEngine extends EventEmitter implements SessionEngine {
   info(): EngineMe | undefined {
     return this.me;
   }
+
+  /** Memory the engine reports; a test makes it grow. */
+  memory: number | undefined;
+
+  async memoryUsage(): Promise<number | undefined> {
+    return this.running ? this.memory : undefined;
+  }
 }

@@ -56,7 +56,8 @@ export class NodeProcess {
   ) {
     this.child = spawn(process.execPath, [path.join(ROOT, script)], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "info", ...env },
+      // OPS_PORT 0: every process its own free port for /metrics, /healthz, /readyz (printed at start)
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "info", OPS_PORT: "0", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child.stdout!.on("data", (d) => (this.output += d.toString()));

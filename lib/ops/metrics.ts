@@ -1,0 +1,110 @@
+// wafleet_* metrics (Moleculer's metric registry; the Prometheus reporter adds `namespace` and
+// `nodeID` labels and turns dots into underscores). Label cardinality stays bounded: statuses,
+// results and levels are small closed sets; per-session series exist only for engines that
+// report memory (wwebjs), and only for sessions the node holds.
+import type { EventName, EventPayloads } from "../events";
+
+export interface MetricRegistryLike {
+  register(opts: Record<string, unknown>): unknown;
+  getMetric(name: string): unknown;
+  set(name: string, value: number | null, labels?: Record<string, unknown>): void;
+  increment(name: string, labels?: Record<string, unknown>, value?: number): void;
+  observe(name: string, value: number, labels?: Record<string, unknown>): void;
+}
+
+const SECONDS_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120];
+const SEND_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10];
+
+export const M = {
+  sessions: "wafleet.sessions",
+  capacity: "wafleet.sessions.capacity",
+  utilization: "wafleet.sessions.utilization",
+  workspaces: "wafleet.workspaces.owned",
+  startSeconds: "wafleet.session.start.seconds",
+  qr: "wafleet.qr.generated.total",
+  sent: "wafleet.messages.sent.total",
+  received: "wafleet.messages.received.total",
+  sendSeconds: "wafleet.message.send.seconds",
+  restarts: "wafleet.engine.restarts.total",
+  sessionMemory: "wafleet.session.memory.bytes",
+  engineMemory: "wafleet.node.engine.memory.bytes",
+  watchdogRestarts: "wafleet.watchdog.restarts.total",
+  failovers: "wafleet.failovers.total",
+  failoverSeconds: "wafleet.failover.seconds",
+  capacityAlert: "wafleet.capacity.alert.level",
+  nodeUp: "wafleet.cluster.node.up",
+  leaseValid: "wafleet.lease.valid",
+} as const;
+
+function ensure(reg: MetricRegistryLike, opts: Record<string, unknown>): void {
+  if (!reg.getMetric(opts.name as string)) reg.register(opts);
+}
+
+/** Session-node metrics. */
+export function registerSessionMetrics(reg: MetricRegistryLike): void {
+  ensure(reg, { type: "gauge", name: M.sessions, labelNames: ["status"], description: "Sessions on this node by status" });
+  ensure(reg, { type: "gauge", name: M.capacity, description: "MAX_SESSIONS_PER_INSTANCE of this node" });
+  ensure(reg, { type: "gauge", name: M.utilization, description: "Running sessions / capacity (0..1)" });
+  ensure(reg, { type: "gauge", name: M.workspaces, description: "Workspaces this node owns" });
+  ensure(reg, { type: "histogram", name: M.startSeconds, buckets: SECONDS_BUCKETS, quantiles: false, description: "Engine start to WORKING (restores) or to the first QR (new links), seconds" });
+  ensure(reg, { type: "counter", name: M.qr, description: "QR codes shown" });
+  ensure(reg, { type: "counter", name: M.sent, labelNames: ["result"], description: "Messages sent, by result (ok, not_ready, error)" });
+  ensure(reg, { type: "counter", name: M.received, description: "Messages received" });
+  ensure(reg, { type: "histogram", name: M.sendSeconds, buckets: SEND_BUCKETS, quantiles: false, description: "Send latency until the network accepted the message, seconds" });
+  ensure(reg, { type: "counter", name: M.restarts, labelNames: ["reason"], description: "Engine restarts (retry after a failure, watchdog)" });
+  ensure(reg, { type: "gauge", name: M.sessionMemory, labelNames: ["workspace", "session"], description: "Memory of one session's engine (wwebjs: PSS of its browser tree), bytes" });
+  ensure(reg, { type: "gauge", name: M.engineMemory, description: "Memory of every engine on this node (wwebjs: summed PSS), bytes" });
+  ensure(reg, { type: "counter", name: M.watchdogRestarts, description: "Sessions restarted by the memory watchdog" });
+  ensure(reg, { type: "counter", name: M.failovers, description: "Dead nodes whose workspaces this coordinator reassigned" });
+  ensure(reg, { type: "histogram", name: M.failoverSeconds, buckets: SECONDS_BUCKETS, quantiles: false, description: "From a lease found expired to its workspaces reassigned, seconds" });
+  ensure(reg, { type: "gauge", name: M.leaseValid, description: "1 while this node holds its cluster lease" });
+}
+
+/** Health-node metrics. */
+export function registerHealthMetrics(reg: MetricRegistryLike): void {
+  ensure(reg, { type: "gauge", name: M.capacityAlert, labelNames: ["node"], description: "Capacity alert level per session node: 0 ok, 1 warning (70%), 2 critical (85%)" });
+  ensure(reg, { type: "gauge", name: M.nodeUp, labelNames: ["node", "status"], description: "1 for each session node's current health status" });
+}
+
+/**
+ * Turns session events into metrics: QR codes, received messages, start durations (from entering
+ * STARTING to WORKING or the first QR) and engine restarts (FAILED -> STARTING).
+ */
+export class SessionEventMetrics {
+  private readonly startedAt = new Map<string, number>();
+
+  constructor(
+    private readonly reg: MetricRegistryLike,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  record<N extends EventName>(name: N, scope: { workspaceId: string; sessionId: string }, payload: EventPayloads[N]): void {
+    const key = `${scope.workspaceId}\u0000${scope.sessionId}`;
+    switch (name) {
+      case "wa.session.qr":
+        this.reg.increment(M.qr);
+        this.finishStart(key);
+        break;
+      case "wa.message.received":
+        this.reg.increment(M.received);
+        break;
+      case "wa.session.status": {
+        const p = payload as EventPayloads["wa.session.status"];
+        if (p.status === "STARTING" && p.previous !== "SCAN_QR_CODE" && p.previous !== "WORKING") this.startedAt.set(key, this.now());
+        if (p.status === "STARTING" && p.previous === "FAILED") this.reg.increment(M.restarts, { reason: "retry" });
+        if (p.status === "WORKING") this.finishStart(key);
+        if (p.status === "STOPPED" || p.status === "FAILED") this.startedAt.delete(key);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  private finishStart(key: string): void {
+    const t = this.startedAt.get(key);
+    if (t === undefined) return;
+    this.startedAt.delete(key);
+    this.reg.observe(M.startSeconds, (this.now() - t) / 1000);
+  }
+}
