@@ -28,6 +28,8 @@ export interface JetStreamEventLogOptions {
   servers: string | string[];
   /** Stream name (default WAFLEET_EVENTS). */
   stream?: string;
+  /** Subjects are `<prefix>.<workspace>.<type>` (default wafleet.events). */
+  subjectPrefix?: string;
   /** Retention: events older than this are discarded, delivered or not (default 7 days). */
   maxAgeMs?: number;
   /** Retention: the stream's size cap, oldest discarded first (default 1 GiB). */
@@ -51,6 +53,7 @@ interface Pending {
 export class JetStreamEventLog implements EventLog {
   readonly kind = "jetstream" as const;
   readonly stream: string;
+  readonly subjectPrefix: string;
   private nc?: NatsConnection;
   private js?: JetStreamClient;
   private jsm?: JetStreamManager;
@@ -63,6 +66,7 @@ export class JetStreamEventLog implements EventLog {
 
   constructor(private readonly opts: JetStreamEventLogOptions) {
     this.stream = opts.stream ?? "WAFLEET_EVENTS";
+    this.subjectPrefix = opts.subjectPrefix ?? SUBJECT_PREFIX;
     this.ackWaitMs = opts.ackWaitMs ?? 30_000;
   }
 
@@ -94,7 +98,7 @@ export class JetStreamEventLog implements EventLog {
     const jsm = this.jsm!;
     const config = {
       name: this.stream,
-      subjects: [`${SUBJECT_PREFIX}.>`],
+      subjects: [`${this.subjectPrefix}.>`],
       storage: StorageType.File,
       retention: RetentionPolicy.Limits,
       discard: DiscardPolicy.Old,
@@ -162,7 +166,7 @@ export class JetStreamEventLog implements EventLog {
     const h = natsHeaders();
     if (p.replay) h.set(REPLAY_HEADER, String(p.replay));
     const msgID = p.replay ? `${p.event.id}.replay.${p.replay}` : p.event.id;
-    await this.js!.publish(subjectOf(p.event), JSON.stringify(p.event), { msgID, headers: h, timeout: 5000 });
+    await this.js!.publish(subjectOf(p.event, this.subjectPrefix), JSON.stringify(p.event), { msgID, headers: h, timeout: 2000 });
   }
 
   async consume(opts: ConsumeOptions, handler: LogHandler): Promise<LogSubscription> {
@@ -173,7 +177,7 @@ export class JetStreamEventLog implements EventLog {
       durable_name: opts.name,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
-      filter_subject: `${SUBJECT_PREFIX}.>`,
+      filter_subject: `${this.subjectPrefix}.>`,
       ack_wait: backoff[0] ?? nanos(this.ackWaitMs),
       backoff,
       max_deliver: opts.maxDeliver,
@@ -304,13 +308,19 @@ export class JetStreamEventLog implements EventLog {
       try {
         return await fn();
       } catch (err) {
-        if (this.closed || i >= 40) throw err;
+        // only a server that is away or restarting is worth waiting for; a refusal is final
+        if (this.closed || i >= 60 || !isTransient(err)) throw err;
         if (i === 0 || i % 10 === 0) this.opts.logger?.warn(`event log: ${what}: ${(err as Error).message}; retrying`);
         await sleep(pause);
         pause = Math.min(pause * 2, 1000);
       }
     }
   }
+}
+
+function isTransient(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === "503" || e?.code === "TIMEOUT" || /timeout|no responders|disconnect|closed|not ready|unavailable|connection/i.test(e?.message ?? "");
 }
 
 function isNotFound(err: unknown): boolean {

@@ -6,10 +6,10 @@ import type { WafleetEvent } from "./index";
 /** `wafleet.events.<workspace>.<type>`: one subject per workspace and event type (ids are subject-safe). */
 export const SUBJECT_PREFIX = "wafleet.events";
 
-export function subjectOf(event: Pick<WafleetEvent, "workspaceId" | "event">): string {
+export function subjectOf(event: Pick<WafleetEvent, "workspaceId" | "event">, prefix = SUBJECT_PREFIX): string {
   // workspace ids are ^[A-Za-z0-9_-]{1,64}$ (no dots); "*" (cluster-wide events) becomes "_all"
   const w = event.workspaceId === "*" ? "_all" : event.workspaceId;
-  return `${SUBJECT_PREFIX}.${w}.${event.event}`;
+  return `${prefix}.${w}.${event.event}`;
 }
 
 export interface AppendOptions {
