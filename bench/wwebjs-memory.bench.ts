@@ -3,11 +3,12 @@
 // plain library defaults (its own launch, only `--no-sandbox` and what the fake page needs) in the
 // same run. PSS = sum of /proc/<pid>/smaps_rollup Pss over each browser's process tree.
 //   npm run bench wwebjs-memory -- --sessions 5
+//   npm run bench wwebjs-memory -- --sessions 3 --ablate   (also: each lean flag left out in turn)
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Client, LocalAuth } from "whatsapp-web.js";
-import { treePss, withSandboxFlag } from "../lib/engines/chromium";
+import { LEAN_CHROME_ARGS, treePss, withSandboxFlag } from "../lib/engines/chromium";
 import { WwebjsEngine } from "../lib/engines/wwebjs";
 import { fakePageBootScript, writeFakePage } from "../lib/simulator/fake-wa-web";
 import { startSimNetwork } from "../lib/simulator/network";
@@ -33,19 +34,22 @@ async function link(sim: RunningSimNetwork, qr: string, phone: string): Promise<
 
 const settle = () => new Promise((r) => setTimeout(r, 3000));
 
-async function measureOurs(n: number, root: string, sim: RunningSimNetwork, page: Awaited<ReturnType<typeof writeFakePage>>): Promise<Measured> {
+async function measureOurs(n: number, root: string, sim: RunningSimNetwork, page: Awaited<ReturnType<typeof writeFakePage>>, chromeArgs: readonly string[] = LEAN_CHROME_ARGS, tag = "ours"): Promise<Measured> {
   const engines: WwebjsEngine[] = [];
   const out: Measured = { launchMs: [], pss: [], processes: [] };
   try {
     for (let i = 0; i < n; i++) {
-      const engine = new WwebjsEngine({ workspaceId: "bench", sessionId: `ours${i}`, authDir: path.join(root, `ours${i}`) }, { chromePath: CHROME_PATH, ...page, evalOnNewDoc: fakePageBootScript({ simUrl: sim.url }), startTimeoutMs: 60000 });
+      const engine = new WwebjsEngine(
+        { workspaceId: "bench", sessionId: `${tag}${i}`, authDir: path.join(root, `${tag}${i}`) },
+        { chromePath: CHROME_PATH, ...page, chromeArgs, evalOnNewDoc: fakePageBootScript({ simUrl: sim.url }), startTimeoutMs: 60000 },
+      );
       engines.push(engine);
       const t0 = Date.now();
       const qr = new Promise<string>((resolve) => engine.once("qr", (q: string) => resolve(q)));
       const ready = new Promise<void>((resolve) => engine.once("ready", () => resolve()));
       await engine.start();
       out.launchMs.push(Date.now() - t0);
-      await link(sim, await qr, `1555000${String(1000 + i)}`);
+      await link(sim, await qr, `1555${String(Math.floor(Math.random() * 1e7)).padStart(7, "0")}`);
       await ready;
     }
     await settle();
@@ -109,6 +113,13 @@ export default async function ({ emit, args }: BenchContext): Promise<void> {
     const o = summarize(ours.launchMs);
     const l = summarize(lib.launchMs);
     emit(figure("launch to first QR per session, median", "ms", o.p50, { name: baselineName, value: l.p50 }, { sessions: n, p99: o.p99, baselineP99: l.p99 }));
+    if (args.includes("--ablate")) {
+      // what each flag buys: the lean set without it, against the full lean set
+      for (const [i, flag] of LEAN_CHROME_ARGS.entries()) {
+        const without = await measureOurs(n, root, sim, page, LEAN_CHROME_ARGS.filter((f) => f !== flag), `abl${i}x`);
+        emit(figure(`PSS per linked session without ${flag}`, "MB", avg(without.pss) / MB, { name: "lean flags", value: avg(ours.pss) / MB }, { sessions: n, launchP50: summarize(without.launchMs).p50 }));
+      }
+    }
   } finally {
     await sim.close();
     await fs.rm(root, { recursive: true, force: true });

@@ -28,7 +28,6 @@ export const LEAN_CHROME_ARGS: readonly string[] = [
   "--enable-low-end-device-mode",
   "--renderer-process-limit=1",
   "--disk-cache-size=1048576",
-  "--media-cache-size=1048576",
   "--blink-settings=imagesEnabled=false",
   "--enable-features=NetworkServiceInProcess2",
   // Chromium 14x+ starts an omnibox-popup WebUI renderer even headless; the spare renderer and the
