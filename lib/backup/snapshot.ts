@@ -1,5 +1,6 @@
-// Taking a snapshot: one archive per workspace streamed to the blob store (sessions captured one
-// at a time, so memory holds at most one session's small files and the upload's part buffers),
+// Taking a snapshot: one archive per workspace streamed to the blob store (a few workspaces at a
+// time, each capturing its sessions one by one, so memory holds a few sessions' small files and
+// the uploads' part buffers),
 // then the manifest, last. A run that fails or dies midway leaves no manifest: the snapshot does
 // not exist for list, verify or restore, and retention sweeps its objects.
 import { promises as fs } from "node:fs";
@@ -19,6 +20,8 @@ export interface SnapshotOptions {
   wafleetVersion: string;
   now?: () => Date;
   capture?: CaptureOptions;
+  /** Workspaces archived at once. Default 4. */
+  concurrency?: number;
 }
 
 export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotManifest> {
@@ -27,10 +30,23 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotManif
   const t0 = performance.now();
   const id = newSnapshotId(started);
   const archives: ManifestArchive[] = [];
-  for (const workspaceId of await listWorkspaces(opts.sessionsDir)) {
-    const a = await archiveWorkspace(opts, id, workspaceId);
-    if (a) archives.push(a);
-  }
+  // a few workspaces at once: uploads and fsyncs overlap; memory is per workspace in flight
+  const queue = await listWorkspaces(opts.sessionsDir);
+  let failure: unknown;
+  const worker = async () => {
+    while (queue.length && failure === undefined) {
+      const workspaceId = queue.shift()!;
+      try {
+        const a = await archiveWorkspace(opts, id, workspaceId);
+        if (a) archives.push(a);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, worker));
+  if (failure !== undefined) throw failure;
+  archives.sort((a, b) => (a.workspaceId < b.workspaceId ? -1 : 1));
   const finished = now();
   const manifest: SnapshotManifest = {
     format: MANIFEST_FORMAT,
