@@ -1,6 +1,7 @@
 // `api` role: the moleculer-web REST gateway. Routes come from lib/api/routes; this file wires
 // them to moleculer-web: strict JSON bodies, keys and scopes, rate limits, idempotent sends, media
 // URLs, response rendering, the error shape (404/405 included) and the server-sent event stream.
+import { createHash } from "node:crypto";
 import path from "node:path";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Errors, type Context, type ServiceSchema } from "moleculer";
@@ -146,12 +147,24 @@ export default function apiService({ config, keys, store: givenStore }: ApiServi
   }
 
   /** Calls the route's action and renders its answer as the route says. */
+  /**
+   * A send under an Idempotency-Key carries a message id derived from it, so a retry after an
+   * ambiguous failure (the owner died mid-send) is recognised by the network instead of delivered
+   * twice. Engines that cannot choose ids (wwebjs) ignore it.
+   */
+  function messageIdFor(def: RouteDef, req: Req, params: Record<string, any>): string | undefined {
+    const key = req.headers["idempotency-key"];
+    if (!def.idempotencyKey || typeof key !== "string" || !IDEMPOTENCY_KEY_PATTERN.test(key)) return undefined;
+    const scope = `${params.workspaceId ?? params.workspace_id}|${params.sessionId ?? params.session_id}|${key}`;
+    return `WFI${createHash("sha256").update(scope).digest("hex").slice(0, 29).toUpperCase()}`;
+  }
+
   async function perform(def: RouteDef, req: Req, params: Record<string, any>): Promise<StoredResponse & { raw?: Buffer; contentType?: string }> {
     const ctx = req.$ctx!;
     if (def.mediaBody) params = await resolveMediaUrl(def, params);
     let data: any;
     try {
-      data = await ctx.call(def.action, params, { timeout: 30000 });
+      data = await ctx.call(def.action, params, { timeout: 30000, meta: { messageId: messageIdFor(def, req, params) } });
     } catch (err: any) {
       // DELETE is idempotent: the session is gone either way
       if (def.action === "sessions.delete" && err?.type === "SESSION_NOT_FOUND") return { status: 204, body: null };

@@ -1,8 +1,10 @@
 // Shared by the api*.test.ts end-to-end suites: one real embedded wafleet process (in-process
 // simulated network) in its own temp tree, an admin key, and helpers to link a session.
+import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { freePort, NodeProcess, tempDir, waitFor } from "../helpers/processes";
+import { promisify } from "node:util";
+import { freePort, NodeProcess, ROOT, tempDir, waitFor } from "../helpers/processes";
 import { request, type HttpResult } from "../helpers/http";
 
 export const ADMIN = "api-e2e-admin-key-0123456789abcdef";
@@ -106,4 +108,17 @@ export function expectCleanError(res: HttpResult): void {
   const text = res.body.toString();
   if (!res.json?.error?.code || typeof res.json.error.message !== "string") throw new Error(`not a catalogue error: ${res.status} ${text.slice(0, 300)}`);
   if (/\/tmp\/|\/work\/|node_modules|\bat [\w.<>]+ \(|\.js:\d+/.test(text)) throw new Error(`error leaks internals: ${text.slice(0, 300)}`);
+}
+
+/** Runs the real validator (an ES module) in a child process; resolves with its report. */
+export async function validateOpenApi(document: unknown): Promise<string> {
+  const dir = await tempDir("openapi");
+  const file = path.join(dir, "openapi.json");
+  await fs.writeFile(file, JSON.stringify(document));
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, [path.join(ROOT, "test/helpers/openapi-validate.mjs"), file], { cwd: ROOT });
+    return stdout;
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 }

@@ -1,26 +1,10 @@
 // The OpenAPI 3.1 document is generated from the route table and the validation schemas, and a
 // real validator (@apidevtools/swagger-parser) accepts it.
-import { execFile } from "node:child_process";
-import { promises as fs } from "node:fs";
-import path from "node:path";
-import { promisify } from "node:util";
 import { buildOpenApiDocument, openapiPath, ruleToJsonSchema } from "../../lib/api/openapi";
 import { ROUTES } from "../../lib/api/routes";
 import { ERROR_CATALOGUE } from "../../lib/errors";
-import { ROOT, tempDir } from "../helpers/processes";
+import { validateOpenApi } from "../e2e/api-harness";
 
-/** Runs the real validator (an ES module) in a child process; resolves with its report. */
-export async function validateOpenApi(document: unknown): Promise<string> {
-  const dir = await tempDir("openapi");
-  const file = path.join(dir, "openapi.json");
-  await fs.writeFile(file, JSON.stringify(document));
-  try {
-    const { stdout } = await promisify(execFile)(process.execPath, [path.join(ROOT, "test/helpers/openapi-validate.mjs"), file], { cwd: ROOT });
-    return stdout;
-  } finally {
-    await fs.rm(dir, { recursive: true, force: true });
-  }
-}
 
 const doc = buildOpenApiDocument({ version: "test" });
 
