@@ -52,6 +52,7 @@ export async function restoreSnapshot(opts: RestoreOptions, snapshotId: string, 
 
   // staged inside SESSIONS_DIR so the final renames stay on one filesystem (atomic)
   await fs.mkdir(opts.sessionsDir, { recursive: true });
+  await sweepStaleStaging(opts.sessionsDir);
   const staging = path.join(opts.sessionsDir, `.restore-${randomBytes(6).toString("hex")}`);
   await fs.mkdir(staging, { mode: 0o700 });
   try {
@@ -155,6 +156,17 @@ async function swapIn(staged: string, target: string, restored: SessionMeta): Pr
   );
   await fs.rename(staged, target);
   if (had) await fs.rm(aside, { recursive: true, force: true });
+}
+
+/** Staging folders of restores that died (crash, kill) more than an hour ago. */
+async function sweepStaleStaging(sessionsDir: string): Promise<void> {
+  const cutoff = Date.now() - 3_600_000;
+  for (const e of await fs.readdir(sessionsDir, { withFileTypes: true })) {
+    if (!e.isDirectory() || !e.name.startsWith(".restore-")) continue;
+    const p = path.join(sessionsDir, e.name);
+    const st = await fs.stat(p).catch(() => undefined);
+    if (st && st.mtimeMs < cutoff) await fs.rm(p, { recursive: true, force: true });
+  }
 }
 
 async function readMeta(file: string): Promise<SessionMeta | undefined> {
