@@ -20,7 +20,8 @@ const S = "/api/v1/workspaces/acme/sessions";
 const PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
 
 beforeAll(async () => {
-  node = await startApiNode({ API_MEDIA_MAX_BYTES: String(MEDIA_MAX), API_BODY_LIMIT: String(BODY_LIMIT), API_JSON_MAX_DEPTH: "16" });
+  // LOG_LEVEL debug: the test that no key reaches the output reads everything the process logs
+  node = await startApiNode({ API_MEDIA_MAX_BYTES: String(MEDIA_MAX), API_BODY_LIMIT: String(BODY_LIMIT), API_JSON_MAX_DEPTH: "16", LOG_LEVEL: "debug" });
   const mk = async (w: string) => (await node.call("POST", `/api/v1/workspaces/${w}/keys`, { body: { label: `${w} backend` } })).json;
   const a = await mk("acme");
   acmeKey = a.key;
@@ -312,6 +313,19 @@ describe("idempotent verbs", () => {
     const again = await node.call("POST", `${S}/cold/messages`, { body: { to: CONTACT, text: "later" }, headers });
     expect(again.json.error.code).toBe("SESSION_NOT_READY");
     expect(again.headers["idempotent-replayed"]).toBeUndefined();
+  });
+
+  it("gives a pairing code to a session waiting to be linked, and restarts a session", async () => {
+    expect((await node.call("POST", S, { body: { sessionId: "pair" } })).status).toBe(201);
+    await waitFor("SCAN_QR_CODE", async () => (await node.call("GET", `${S}/pair`)).json.status === "SCAN_QR_CODE");
+    const code = await node.call("POST", `${S}/pair/pairing-code`, { body: { phoneNumber: "+15550007777" } });
+    expect(code.status).toBe(200);
+    expect(code.json.code).toEqual(expect.any(String));
+    expect((await node.call("POST", `${S}/main/pairing-code`, { body: { phoneNumber: "15550007777" } })).json.error.code).toBe("QR_NOT_AVAILABLE");
+    const restarted = await node.call("POST", `${S}/pair/restart`);
+    expect(restarted.status).toBe(200);
+    expect(restarted.json).toMatchObject({ sessionId: "pair", desired: "running" });
+    expect((await node.call("DELETE", `${S}/pair`)).status).toBe(204);
   });
 
   it("starts, stops and deletes idempotently", async () => {
