@@ -36,7 +36,9 @@ export type SessionRestoreOutcome =
   /** Folder swapped; the snapshot says stopped, so it stays stopped. */
   | "restored-stopped"
   /** Folder placed; no owner has the session loaded: it comes back when its workspace is adopted. */
-  | "awaiting-owner";
+  | "awaiting-owner"
+  /** The owner could not be asked (stop or start failed); `error` says why. Rerun the restore. */
+  | "failed";
 
 export interface RestoreReport {
   snapshot: string;
@@ -131,7 +133,7 @@ async function swapWorkspace(opts: RestoreOptions, a: ManifestArchive, stagedDir
       }
     } catch (err) {
       opts.logger.warn(`restore of ${w}/${s} failed: ${(err as Error).message}`);
-      out.sessions.push({ sessionId: s, outcome: "awaiting-owner", error: (err as Error).message });
+      out.sessions.push({ sessionId: s, outcome: "failed", error: (err as Error).message });
     }
   }
   return out;

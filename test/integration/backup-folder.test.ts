@@ -131,3 +131,37 @@ it("refuses a well-hashed archive holding a path outside the session folder, bef
   await expect(fs.access(path.join(sessionsDir, "workspace_w9"))).rejects.toThrow();
   expect((await fs.readdir(sessionsDir)).filter((n) => n.startsWith(".restore-"))).toEqual([]);
 });
+
+it("reports a session whose owner cannot be reached as failed, leaves its folder alone, and goes on", async () => {
+  const dir = path.join(root, "unreachable");
+  const local = path.join(dir, "sessions");
+  const write = async (rel: string, data: string) => {
+    await fs.mkdir(path.dirname(path.join(local, rel)), { recursive: true });
+    await fs.writeFile(path.join(local, rel), data);
+  };
+  await write("workspace_u/session_a/meta.json", meta("u", "a", "running", 1));
+  await write("workspace_u/session_a/auth/creds.json", "a-v1");
+  await write("workspace_u/session_b/meta.json", meta("u", "b", "running", 1));
+  await write("workspace_u/session_b/auth/creds.json", "b-v1");
+  const store = openBackupTarget(`file://${path.join(dir, "backups")}`);
+  const m = await takeSnapshot({ store, sessionsDir: local, node: "n1", engine: "simulator", wafleetVersion: "test" });
+  await write("workspace_u/session_a/auth/creds.json", "a-v2");
+  await write("workspace_u/session_b/auth/creds.json", "b-v2");
+  const control: SessionControl = {
+    list: async () => [
+      { sessionId: "a", status: "WORKING", desired: "running" },
+      { sessionId: "b", status: "WORKING", desired: "running" },
+    ],
+    stop: async (_w, s) => {
+      if (s === "a") throw new Error("REQUEST_TIMEOUT: owner did not answer");
+    },
+    start: async () => undefined,
+  };
+  const report = await restoreSnapshot({ store, catalog: new SnapshotCatalog(store), sessionsDir: local, control, logger: quiet }, m.id, "u");
+  expect(report.workspaces[0]!.sessions).toEqual([
+    { sessionId: "a", outcome: "failed", error: "REQUEST_TIMEOUT: owner did not answer" },
+    { sessionId: "b", outcome: "restarted" },
+  ]);
+  expect(await fs.readFile(path.join(local, "workspace_u/session_a/auth/creds.json"), "utf8")).toBe("a-v2");
+  expect(await fs.readFile(path.join(local, "workspace_u/session_b/auth/creds.json"), "utf8")).toBe("b-v1");
+});
