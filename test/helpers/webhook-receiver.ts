@@ -26,6 +26,9 @@ export class WebhookReceiver {
   private readonly sockets = new Set<Socket>();
   private verifier?: Webhook;
   private waiters: Array<() => void> = [];
+  private holding = false;
+  /** Requests parked by hold(), not answered yet. */
+  private readonly parked: Array<(status: number) => void> = [];
   port = 0;
 
   constructor(secret?: string) {
@@ -60,11 +63,20 @@ export class WebhookReceiver {
           body = undefined;
         }
         const id = String(req.headers["webhook-id"] ?? "");
-        const status = this.status({ id, body });
-        this.requests.push({ id, timestamp: String(req.headers["webhook-timestamp"] ?? ""), signature: String(req.headers["webhook-signature"] ?? ""), headers: req.headers, raw, body, verified, status, at: Date.now() });
-        res.writeHead(status, { "content-type": "text/plain" });
-        res.end(status < 300 ? "ok" : "no");
-        for (const w of this.waiters.splice(0)) w();
+        const answer = (status: number) => {
+          this.requests.push({ id, timestamp: String(req.headers["webhook-timestamp"] ?? ""), signature: String(req.headers["webhook-signature"] ?? ""), headers: req.headers, raw, body, verified, status, at: Date.now() });
+          if (!res.destroyed) {
+            res.writeHead(status, { "content-type": "text/plain" });
+            res.end(status < 300 ? "ok" : "no");
+          }
+          for (const w of this.waiters.splice(0)) w();
+        };
+        if (this.holding) {
+          this.parked.push(answer);
+          for (const w of this.waiters.splice(0)) w();
+          return;
+        }
+        answer(this.status({ id, body }));
       });
     });
     server.on("connection", (s) => {
@@ -78,6 +90,21 @@ export class WebhookReceiver {
     this.port = (server.address() as AddressInfo).port;
     this.server = server;
     return this;
+  }
+
+  /** From now on requests are taken but not answered (the sender waits), until release(). */
+  hold(): void {
+    this.holding = true;
+  }
+
+  get parkedCount(): number {
+    return this.parked.length;
+  }
+
+  /** Answers the parked requests with `status` (recorded with it) and answers normally again. */
+  release(status: number): void {
+    this.holding = false;
+    for (const answer of this.parked.splice(0)) answer(status);
   }
 
   /** Stops listening and drops open connections: senders get connection errors until up(). */
