@@ -82,12 +82,9 @@ async function listRestoreSet(sessionDir: string): Promise<{ engine: SessionEngi
   const auth = path.join(sessionDir, "auth");
   for (const e of await readdirOrEmpty(auth)) {
     if (!e.isDirectory() || !/^session-[A-Za-z0-9_-]{1,64}$/.test(e.name)) continue;
-    for (const part of PROFILE_PARTS) {
-      const base = `auth/${e.name}/Default/${part}`;
-      const before = files.length;
-      await walk(path.join(auth, e.name, "Default", part), base, files);
-      if (files.length > before || (await exists(path.join(auth, e.name, "Default")))) engine = "wwebjs";
-    }
+    // a LocalAuth profile: whatsapp-web.js's engine, whatever the simulator check said
+    if (await exists(path.join(auth, e.name, "Default"))) engine = "wwebjs";
+    for (const part of PROFILE_PARTS) await walk(path.join(auth, e.name, "Default", part), `auth/${e.name}/Default/${part}`, files);
   }
   return { engine, files: files.filter((f) => inRestoreSet(f.rel)) };
 }
