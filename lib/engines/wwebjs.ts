@@ -433,7 +433,10 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
       void (async () => {
         await this.disposeRun(run);
         await clearDir(this.ctx.authDir);
-        if (gen === this.generation && this.running) await this.launch(gen);
+        if (gen !== this.generation || !this.running) return;
+        // a node whose lease is in doubt shows no new QR: it waits like a restart would
+        if (this.ctx.mayConnect && !this.ctx.mayConnect()) this.scheduleRestart("waiting for the node's lease");
+        else await this.launch(gen);
       })().catch((err) => this.fail(err));
       return;
     }

@@ -12,7 +12,7 @@ import type { WwebjsEngine, WwebjsEngineOptions } from "../../lib/engines/wwebjs
 import { assertChromium } from "../../lib/engines/wwebjs-factory";
 import { FAKE_PAGE_CHROME_ARGS, FAKE_PAGE_MODULES, FAKE_PAGE_OPTIONAL_MODULES, writeFakePage } from "../../lib/simulator/fake-wa-web";
 import { CHROME_PATH, chromiumUnder, expectNoChromiumUnder, fakePageOptions, pageModules, recordedEngine } from "../helpers/chromium";
-import { tempDir, waitFor } from "../helpers/processes";
+import { freePort, tempDir, waitFor } from "../helpers/processes";
 import { startTestSim } from "../helpers/sim";
 import type { TestSim } from "../helpers/sim";
 
@@ -162,6 +162,42 @@ describe("Chromium under a running session", () => {
     expect(names().slice(-2)).toEqual(["disconnected", "failed"]);
     await expectNoChromiumUnder(dir);
     expect(engine.info()).toBeUndefined();
+  });
+});
+
+describe("WhatsApp's connection", () => {
+  it("survives a network restart: CONNECTION_LOST, then ready again, and a send in flight is delivered exactly once", async () => {
+    // a network of its own, on a fixed port with its ledger on disk, so it can die and come back
+    const port = await freePort();
+    const stateFile = path.join(dir, "sim-state.json");
+    let own = await startTestSim({ port, stateFile });
+    try {
+      const opts = await fakePageOptions(path.join(dir, "own-page"), own.url);
+      const e = newEngine(opts);
+      const qr = next(e.engine, "qr");
+      await e.engine.start();
+      const ready = next(e.engine, "ready");
+      expect((await own.post("/sim/link", { qr: (await qr)[0], phone: ALICE })).status).toBe(200);
+      await ready;
+
+      // the send is accepted, but its SERVER ack is still on its way when the network dies
+      await own.post("/sim/faults", { latencyMs: 300 });
+      const sending = e.engine.sendMessage(CONTACT, { text: "across the restart" });
+      await waitFor("the network to accept the send", async () => own.network.ledgerView().outgoing.length === 1, 5000, 5);
+      const lost = next(e.engine, "disconnected");
+      await own.close();
+      expect(await lost).toEqual(["CONNECTION_LOST"]);
+
+      const readyAgain = next(e.engine, "ready");
+      own = await startTestSim({ port, stateFile });
+      await readyAgain;
+      await expect(sending).resolves.toMatchObject({ ack: "SERVER", to: `${CONTACT}@c.us` });
+      expect(e.names().filter((n) => n !== "message_ack")).toEqual(["qr", "authenticated", "ready", "disconnected", "authenticated", "ready"]);
+      expect((await own.get("/sim/stats")).json).toMatchObject({ sent: 1, duplicates: 1, conflicts: 0 });
+      expect((await own.get("/sim/ledger")).json.outgoing).toEqual([expect.objectContaining({ body: "across the restart", deliveries: 1 })]);
+    } finally {
+      await own.close();
+    }
   });
 });
 
