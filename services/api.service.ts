@@ -101,13 +101,14 @@ export default function apiService({ config, keys, store: givenStore }: ApiServi
     }
     let e = err;
     const headers: Record<string, string> = {};
-    if (e?.type === "NOT_FOUND" || e?.code === 404) {
+    // moleculer-web's "no alias" (only that: a remote NODE_NOT_FOUND or SESSION_NOT_FOUND is a 404 too)
+    if (e?.type === "NOT_FOUND" && !(e instanceof WafleetError)) {
       // a path the table knows under other methods: 405 with Allow
       const m = table.match(req.method ?? "GET", (req.parsedUrl ?? req.url ?? "/").split("?")[0]);
       if (m && "allowed" in m) {
         e = new WafleetError("METHOD_NOT_ALLOWED", `${req.method} is not allowed here; use ${m.allowed.join(", ")}`);
         headers.Allow = m.allowed.join(", ");
-      } else if (!(e instanceof WafleetError)) e = new WafleetError("NOT_FOUND", `No route ${String(req.method).slice(0, 10)} ${String(req.parsedUrl ?? "").slice(0, 200)}`);
+      } else e = new WafleetError("NOT_FOUND", `No route ${String(req.method).slice(0, 10)} ${String(req.parsedUrl ?? "").slice(0, 200)}`);
     }
     const { status, body } = toErrorBody(e);
     if (status === 503) headers["Retry-After"] = "5";
@@ -171,8 +172,12 @@ export default function apiService({ config, keys, store: givenStore }: ApiServi
       throw err;
     }
     if (def.status === 204) return { status: 204, body: null };
-    if (def.render === "qr" && !/application\/json/i.test(String(req.headers["accept"] ?? ""))) {
+    if (def.render === "qr") {
+      // three forms (as WAHA offers): the PNG itself, or JSON with the raw value and the PNG as a data URL
       const png = await QRCode.toBuffer(data.qr, { type: "png", errorCorrectionLevel: "M", margin: 2, width: 320 });
+      if (/application\/json/i.test(String(req.headers["accept"] ?? ""))) {
+        return { status: 200, body: { ...data, image: `data:image/png;base64,${png.toString("base64")}` }, headers: { "Cache-Control": "no-store" } };
+      }
       return { status: 200, body: null, raw: png, contentType: "image/png", headers: { "Cache-Control": "no-store", "X-QR-Expires-At": String(data.expiresAt) } };
     }
     const location = def.status === 201 ? locationOf(def, params, data) : undefined;

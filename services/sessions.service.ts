@@ -139,7 +139,10 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
           const actor = await owned(workspaceId, sessionId);
           const started = process.hrtime.bigint();
           try {
-            const sent = await actor.sendMessage(to, content);
+            // set by the gateway from an Idempotency-Key (see api.service messageIdFor)
+            const hinted = (ctx.meta as { messageId?: unknown }).messageId;
+            const messageId = typeof hinted === "string" && /^WFI[0-9A-F]{29}$/.test(hinted) ? hinted : undefined;
+            const sent = await actor.sendMessage(to, content, messageId ? { messageId } : undefined);
             metrics?.increment(M.sent, { result: "ok" });
             metrics?.observe(M.sendSeconds, Number(process.hrtime.bigint() - started) / 1e9);
             return sent;

@@ -38,6 +38,12 @@ export class IdempotencyKeys {
   constructor(
     private readonly store: ApiStore,
     private readonly ttlMs: number,
+    /**
+     * A reservation expires after this unless completed: a gateway that died mid-request, or a
+     * store that was away when the request ended, must not block the key for the whole TTL.
+     * Longer than any request may take (the gateway's 30 s call timeout).
+     */
+    private readonly pendingTtlMs = 60_000,
   ) {}
 
   private slot(scope: string, key: string): string {
@@ -53,7 +59,7 @@ export class IdempotencyKeys {
     const pending: IdempotencyRecord = { fingerprint, state: "pending" };
     // two tries: a competitor may release its reservation between our SET NX and our GET
     for (let attempt = 0; attempt < 2; attempt++) {
-      if (await this.store.setIfAbsent(slot, JSON.stringify(pending), this.ttlMs)) return undefined;
+      if (await this.store.setIfAbsent(slot, JSON.stringify(pending), Math.min(this.pendingTtlMs, this.ttlMs))) return undefined;
       const raw = await this.store.get(slot);
       if (!raw) continue;
       const rec = JSON.parse(raw) as IdempotencyRecord;

@@ -1,0 +1,125 @@
+// Randomized chaos, bounded and reproducible: CHAOS_SEED picks the faults (the seed is printed; run
+// again with CHAOS_SEED=<seed> to replay the same sequence). Each round injects one fault into a
+// real 3-node cluster under a steady send load: kill -9 and restart, freeze past the lease and
+// resume, SIGTERM and restart, drain and restart, Redis restart. After every round: every session
+// that should run is WORKING, the simulated network saw no conflict, and every accepted message was
+// delivered exactly once.
+import { mapLimit, seeded, TestCluster, TIMINGS } from "../helpers/cluster";
+import { waitFor } from "../helpers/processes";
+
+const ROUNDS = Number(process.env.CHAOS_ROUNDS ?? 20);
+const SEED = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const NODES = ["c1", "c2", "c3"];
+const CONTACT = "15557770000";
+const TTL = Number(TIMINGS.LEASE_TTL_MS);
+const MARGIN = Number(TIMINGS.TAKEOVER_MARGIN_MS);
+
+jest.setTimeout(ROUNDS * 40_000 + 120_000);
+
+const sessions = Array.from({ length: 12 }, (_, w) => [0, 1].map((s) => ({ workspaceId: `x${w}`, sessionId: `k${s}`, phone: `1777${String(w).padStart(3, "0")}${String(s).padStart(4, "0")}` }))).flat();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let c: TestCluster;
+
+beforeAll(async () => {
+  process.stdout.write(`[chaos] seed ${SEED}, ${ROUNDS} rounds (replay: CHAOS_SEED=${SEED})\n`);
+  c = await new TestCluster().start(NODES);
+  await mapLimit(sessions, 6, (s) => c.createLinked(s.workspaceId, s.sessionId, s.phone));
+}, 120_000);
+
+afterAll(async () => {
+  await c?.stop();
+});
+
+it(`survives ${ROUNDS} rounds of random faults under load with no conflict, loss or duplicate`, async () => {
+  const rnd = seeded(SEED);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const loadRnd = seeded(SEED ^ 0x5bd1e995);
+
+  // steady load: each message retried with the same Idempotency-Key until accepted
+  const accepted: string[] = [];
+  let stopLoad = false;
+  let seq = 0;
+  const load = Promise.all(
+    [0, 1].map(async () => {
+      while (!stopLoad) {
+        const s = sessions[Math.floor(loadRnd() * sessions.length)]!;
+        const text = `chaos-${SEED}-${seq++}`;
+        const deadline = Date.now() + 90_000;
+        while (!stopLoad || Date.now() < deadline) {
+          const r = await c.call("POST", `/workspaces/${s.workspaceId}/sessions/${s.sessionId}/messages`, { to: CONTACT, text }, { "idempotency-key": text }).catch(() => undefined);
+          if (r?.status === 201) {
+            accepted.push(text);
+            break;
+          }
+          if (Date.now() > deadline) throw new Error(`${text} never accepted: last ${r?.status} ${r?.body.toString().slice(0, 200)}`);
+          await sleep(200);
+        }
+        await sleep(50);
+      }
+    }),
+  );
+
+  const settle = async (round: number, what: string) => {
+    await waitFor(`round ${round} (${what}): every session WORKING`, async () => {
+      const v = await mapLimit(sessions, 8, (s) => c.session(s.workspaceId, s.sessionId));
+      return v.every((x) => x.status === "WORKING");
+    }, 90_000, 300).catch((err: Error) => {
+      throw new Error(`${err.message}\nseed ${SEED}\n${c.logs(30)}`);
+    });
+    // (the network's `duplicates` counts resends it recognised by id and did not deliver again:
+    // that is the idempotent retry working, not a duplicate delivery; the inbox is checked below)
+    const stats = await c.simStats();
+    expect({ round, what, conflicts: stats.conflicts }).toEqual({ round, what, conflicts: 0 });
+  };
+
+  try {
+    for (let round = 1; round <= ROUNDS; round++) {
+      const node = pick(NODES);
+      const proc = c.nodes.get(node)!;
+      const fault = pick(["kill", "freeze", "term", "drain", "redis"] as const);
+      process.stdout.write(`[chaos] round ${round}: ${fault} ${fault === "redis" ? "" : node}\n`);
+      switch (fault) {
+        case "kill":
+          await proc.kill("SIGKILL");
+          await sleep(TTL + MARGIN + rnd() * 2000);
+          await c.startNode(node);
+          break;
+        case "freeze":
+          process.kill(proc.pid, "SIGSTOP");
+          await sleep(TTL + MARGIN + 1000 + rnd() * 2000);
+          process.kill(proc.pid, "SIGCONT");
+          break;
+        case "term":
+          await proc.kill("SIGTERM");
+          await c.startNode(node);
+          break;
+        case "drain": {
+          const r = await c.call("POST", `/cluster/nodes/${node}/drain`);
+          expect([200, 503]).toContain(r.status);
+          await proc.kill("SIGTERM");
+          await c.startNode(node);
+          break;
+        }
+        case "redis":
+          await c.redis.stop();
+          await sleep(rnd() * (TTL / 3));
+          await c.redis.start();
+          break;
+      }
+      await settle(round, `${fault} ${node}`);
+    }
+  } finally {
+    stopLoad = true;
+    await load;
+  }
+
+  const inbox = await c.inbox(CONTACT);
+  const counts = new Map<string, number>();
+  for (const m of inbox) counts.set(m.body, (counts.get(m.body) ?? 0) + 1);
+  const lost = accepted.filter((t) => !counts.has(t));
+  const doubled = [...counts.entries()].filter(([, n]) => n > 1).map(([t]) => t);
+  process.stdout.write(`[chaos] ${accepted.length} messages accepted, ${lost.length} lost, ${doubled.length} duplicated\n`);
+  expect({ seed: SEED, lost, doubled }).toEqual({ seed: SEED, lost: [], doubled: [] });
+  expect(accepted.length).toBeGreaterThan(ROUNDS);
+});
