@@ -170,6 +170,23 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
           return { node: this.broker.nodeID };
         },
       },
+      /**
+       * Every session this node holds (call it with { nodeID }): for operators' tools (the REPL's
+       * wa-sessions), filtered by workspace and status.
+       */
+      localList: {
+        params: {
+          $$strict: true,
+          workspaceId: { ...createSessionParams.workspaceId, optional: true },
+          status: { type: "enum", values: ["STOPPED", "STARTING", "SCAN_QR_CODE", "WORKING", "FAILED"], optional: true },
+        },
+        handler(ctx: Context<{ workspaceId?: string; status?: string }>) {
+          return manager
+            .all()
+            .filter((a) => (!ctx.params.workspaceId || a.workspaceId === ctx.params.workspaceId) && (!ctx.params.status || a.status === ctx.params.status))
+            .map((a) => a.view());
+        },
+      },
       /** This node's session counts and lease, for /cluster and the health service. */
       nodeStats: {
         handler() {
