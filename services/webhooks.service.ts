@@ -97,8 +97,14 @@ export default function webhooksService({ config, eventLog, store }: WebhooksSer
           if (!r) throw new WafleetError("DELIVERY_NOT_FOUND", `No delivery ${deliveryId} in workspace ${workspaceId}`);
           if (r.status !== "failed" || !r.payload) throw new WafleetError("DELIVERY_NOT_FAILED", `Delivery ${deliveryId} is ${r.status}; only failed deliveries can be retried`);
           const replay = r.replays + 1;
+          // pending first: once appended, a fast delivery may record "delivered" before we return
           await store.recordDelivery({ ...r, status: "pending", attempts: 0, replays: replay, updatedAt: new Date().toISOString() });
-          await eventLog.append(r.payload, { replay });
+          try {
+            await eventLog.append(r.payload, { replay });
+          } catch (err) {
+            await store.recordDelivery({ ...r, updatedAt: new Date().toISOString() });
+            throw new WafleetError("SERVICE_UNAVAILABLE", `The event log did not take the replay: ${(err as Error).message}`);
+          }
           return { id: r.id, status: "pending", replays: replay };
         },
       },

@@ -3,6 +3,7 @@
 // the dispatcher over the memory event log.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { ServiceBroker } from "moleculer";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { makeEvent, type WafleetEvent } from "../../lib/events";
 import { MemoryEventLog } from "../../lib/events/log-memory";
@@ -253,3 +254,23 @@ async function waitUntil(probe: () => boolean | Promise<boolean>, timeoutMs = 10
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+describe("webhook metrics", () => {
+  it("registers wafleet_webhook_* in Moleculer's registry when metrics are enabled, and counts in process", async () => {
+    const broker = new ServiceBroker({ logger: false, metrics: { enabled: true, reporter: [] } });
+    const counters = new WebhookCounters(broker.metrics as any);
+    counters.attempt("delivered", 12);
+    counters.attempt("retry", 30);
+    counters.attempt("dead", 5);
+    counters.deadLetter();
+    counters.queueDepth(7);
+    const value = (name: string, labels?: Record<string, string>) => (broker.metrics.getMetric(name) as any).get(labels)?.value;
+    expect(value("wafleet_webhook_deliveries_total", { result: "delivered" })).toBe(1);
+    expect(value("wafleet_webhook_deliveries_total", { result: "retry" })).toBe(1);
+    expect(value("wafleet_webhook_dead_letters_total")).toBe(1);
+    expect(value("wafleet_webhook_queue_depth")).toBe(7);
+    expect((broker.metrics.getMetric("wafleet_webhook_delivery_seconds") as any).get({ result: "retry" }).count).toBe(1);
+    expect(counters.snapshot()).toMatchObject({ attempts: { delivered: 1, retry: 1, dead: 1 }, deadLetters: 1, queueDepth: 7, latencyMs: { count: 3, sum: 47, max: 30 } });
+    await broker.stop();
+  });
+});
