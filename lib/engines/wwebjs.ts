@@ -167,7 +167,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     const options: Record<string, unknown> = { linkPreview: false };
     let payload: string | MessageMedia;
     if (content.media) {
-      payload = new MessageMedia(content.media.mimetype, content.media.data, content.media.filename ?? null);
+      payload = new MessageMedia(content.media.mimetype, content.media.data, content.media.filename);
       if (content.caption ?? content.text) options.caption = content.caption ?? content.text;
     } else {
       payload = content.text ?? content.caption ?? "";

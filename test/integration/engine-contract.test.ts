@@ -135,6 +135,22 @@ describe.each(kits)("the $name engine", (kit) => {
     expect(await stats()).toMatchObject({ sent: 1, delivered: 2, duplicates: 0, conflicts: 0 });
   });
 
+  it("sends media with a caption, and receives a contact's media, through the network", async () => {
+    const { engine } = await linkedEngine();
+    // a 1x1 PNG and a small PDF-ish document
+    const png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+    const sent = await engine.sendMessage(CONTACT, { media: { mimetype: "image/png", data: png, filename: "dot.png" }, caption: "a dot" });
+    expect(sent).toMatchObject({ to: `${CONTACT}@c.us`, ack: "SERVER" });
+    const inbox = (await sim.get(`/sim/contacts/${CONTACT}/inbox`)).json.messages;
+    expect(inbox).toEqual([expect.objectContaining({ body: "a dot", media: { mimetype: "image/png", data: png, filename: "dot.png" } })]);
+
+    const doc = Buffer.from("%PDF-1.4 a tiny document").toString("base64");
+    const incoming = next(engine, "message");
+    await sim.post(`/sim/contacts/${CONTACT}/send`, { to: ALICE, body: "the contract", media: { mimetype: "application/pdf", data: doc, filename: "contract.pdf" } });
+    const [msg] = await incoming;
+    expect(msg).toMatchObject({ from: `${CONTACT}@c.us`, body: "the contract", media: { mimetype: "application/pdf", data: doc, filename: "contract.pdf" } });
+  });
+
   it("delivers messages that arrived while it was stopped once it is back", async () => {
     const { engine } = await linkedEngine();
     await engine.stop();

@@ -20,8 +20,8 @@ const ALICE = "15550001111";
 const CONTACT = "4915112345678";
 
 /**
- * What whatsapp-web.js 1.34.7 asks `window.require` for on QR login -> ready -> send -> receive ->
- * acks. A new name here means a library upgrade touches WhatsApp Web differently: update the fake
+ * What whatsapp-web.js 1.34.7 asks `window.require` for on QR login -> ready -> send text and
+ * media -> receive text and media -> acks. A new name here means a library upgrade touches WhatsApp Web differently: update the fake
  * page (lib/simulator/fake-wa-web) and this list together, knowingly.
  */
 const EXPECTED_MODULES = [
@@ -53,6 +53,13 @@ const EXPECTED_MODULES = [
   "WAWebMsgKey",
   "WAWebGetEphemeralFieldsMsgActionsUtils",
   "WAWebSendMsgChatAction",
+  "WAWebMediaOpaqueData",
+  "WAWebPrepRawMedia",
+  "WAWebMediaStorage",
+  "WAWebMmsMediaTypes",
+  "WAWebMediaDataUtils",
+  "WAWebMediaMmsV4Upload",
+  "WAWebDownloadManager",
 ];
 
 let sim: TestSim;
@@ -107,9 +114,13 @@ describe("the fake WhatsApp Web page", () => {
   it("is asked for exactly the modules it implements, and for nothing it does not know", async () => {
     const { engine } = await linked();
     await engine.sendMessage(CONTACT, { text: "module census" });
+    await engine.sendMessage(CONTACT, { media: { mimetype: "text/plain", data: Buffer.from("census").toString("base64"), filename: "c.txt" } });
     const incoming = next(engine, "message");
     await sim.post(`/sim/contacts/${CONTACT}/send`, { to: ALICE, body: "back" });
     await incoming;
+    const media = next(engine, "message");
+    await sim.post(`/sim/contacts/${CONTACT}/send`, { to: ALICE, body: "", media: { mimetype: "text/plain", data: Buffer.from("back").toString("base64") } });
+    expect((await media)[0].media).toEqual({ mimetype: "text/plain", data: Buffer.from("back").toString("base64") });
     const { requested, unknown } = await pageModules(engine);
     expect(unknown).toEqual([]);
     expect([...requested].sort()).toEqual([...EXPECTED_MODULES].sort());

@@ -14,7 +14,7 @@ export const FAKE_WA_WEB_VERSION = "2.3000.1017054665-wafleet-fake";
 
 /**
  * The modules whatsapp-web.js 1.34.7 asks `window.require` for on the paths wafleet uses (QR and
- * pairing-code login, restore, send text, receive, acks, logout, conflict). The first group is
+ * pairing-code login, restore, send text and media, receive text and media, acks, logout, conflict). The first group is
  * implemented; the second is optional (the client checks for `undefined`), so the page answers
  * `undefined` for them. A library upgrade that asks for anything else shows up in the page's
  * `__fakeWaWeb.unknown` list, and the tests fail on it.
@@ -44,6 +44,14 @@ export const FAKE_PAGE_MODULES = [
   "WAWebMsgKey",
   "WAWebGetEphemeralFieldsMsgActionsUtils",
   "WAWebSendMsgChatAction",
+  // media: upload on send, download on receive
+  "WAWebMediaOpaqueData",
+  "WAWebPrepRawMedia",
+  "WAWebMediaStorage",
+  "WAWebMmsMediaTypes",
+  "WAWebMediaDataUtils",
+  "WAWebMediaMmsV4Upload",
+  "WAWebDownloadManager",
 ] as const;
 
 export const FAKE_PAGE_OPTIONAL_MODULES = ["WAWebCallCollection", "WAWebAddonReactionTableMode", "WAWebAddonPollVoteTableMode", "WAWebBackendJobsCommon", "WAWebE2EProtoUtils"] as const;
