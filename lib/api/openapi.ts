@@ -150,7 +150,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions, routes: RouteDef[] = 
     else if (def.render === "qr")
       responses["200"] = {
         description: "The QR code",
-        content: { "image/png": { schema: { type: "string", contentMediaType: "image/png" } }, "application/json": { schema: { type: "object", properties: { qr: { type: "string" }, expiresAt: { type: "integer" } }, required: ["qr", "expiresAt"] } } },
+        content: { "image/png": { schema: { type: "string", contentMediaType: "image/png" } }, "application/json": { schema: { type: "object", properties: { qr: { type: "string", description: "the raw QR value" }, expiresAt: { type: "integer" }, image: { type: "string", description: "the PNG as a data: URL (base64)" } }, required: ["qr", "expiresAt", "image"] } } },
       };
     else if (def.render === "sse") responses["200"] = { description: "An event stream (one event per wa.* event)", content: { "text/event-stream": { schema: { type: "string" } } } };
     else responses[String(def.status)] = { description: "Success", content: { "application/json": { schema: {} } } };

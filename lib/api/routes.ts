@@ -54,7 +54,7 @@ export const ROUTES: RouteDef[] = [
     { method: "POST", path: `${S}/:sessionId/stop`, action: "sessions.stop", status: 200, params: sessionRef, summary: "Stop a session, keeping its link (idempotent)" },
     { method: "POST", path: `${S}/:sessionId/restart`, action: "sessions.restart", status: 200, params: sessionRef, summary: "Restart a session's engine" },
     { method: "POST", path: `${S}/:sessionId/logout`, action: "sessions.logout", status: 200, params: sessionRef, summary: "Unlink the WhatsApp device and delete its credentials" },
-    { method: "GET", path: `${S}/:sessionId/qr`, action: "sessions.qr", status: 200, params: sessionRef, summary: "The QR to scan: image/png, or JSON {qr, expiresAt} with Accept: application/json", render: "qr" },
+    { method: "GET", path: `${S}/:sessionId/qr`, action: "sessions.qr", status: 200, params: sessionRef, summary: "The QR to scan: image/png, or JSON {qr, expiresAt, image (the PNG as a data URL)} with Accept: application/json", render: "qr" },
     { method: "POST", path: `${S}/:sessionId/pairing-code`, action: "sessions.pairingCode", status: 200, params: pairingCodeParams, summary: "Link by phone number instead of QR: returns the code to type on the phone" },
     {
       method: "POST",

@@ -275,7 +275,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     webhookAckWaitMs: v.WEBHOOK_ACK_WAIT_MS ?? 30000,
     eventLogMaxAgeMs: v.EVENT_LOG_MAX_AGE_MS ?? 7 * 86_400_000,
     eventLogMaxBytes: v.EVENT_LOG_MAX_BYTES ?? 1024 ** 3,
-    apiRateLimit: v.API_RATE_LIMIT ?? 1200,
+    apiRateLimit: v.API_RATE_LIMIT ?? 6000,
     apiRateWindowMs: v.API_RATE_WINDOW_MS ?? 60_000,
     apiBodyLimit: v.API_BODY_LIMIT ?? 1024 * 1024,
     apiJsonMaxDepth: v.API_JSON_MAX_DEPTH ?? 32,

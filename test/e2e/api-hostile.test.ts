@@ -315,9 +315,13 @@ describe("idempotent verbs", () => {
     expect(again.headers["idempotent-replayed"]).toBeUndefined();
   });
 
-  it("gives a pairing code to a session waiting to be linked, and restarts a session", async () => {
+  it("shows the QR three ways, gives a pairing code to a session waiting to be linked, and restarts a session", async () => {
     expect((await node.call("POST", S, { body: { sessionId: "pair" } })).status).toBe(201);
     await waitFor("SCAN_QR_CODE", async () => (await node.call("GET", `${S}/pair`)).json.status === "SCAN_QR_CODE");
+    const png = await node.call("GET", `${S}/pair/qr`);
+    expect(png.headers["content-type"]).toBe("image/png");
+    const qr = await node.call("GET", `${S}/pair/qr`, { headers: { accept: "application/json" } });
+    expect(qr.json).toMatchObject({ qr: expect.any(String), expiresAt: expect.any(Number), image: expect.stringMatching(/^data:image\/png;base64,iVBORw0KGgo/) });
     const code = await node.call("POST", `${S}/pair/pairing-code`, { body: { phoneNumber: "+15550007777" } });
     expect(code.status).toBe(200);
     expect(code.json.code).toEqual(expect.any(String));
