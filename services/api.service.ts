@@ -147,7 +147,6 @@ export default function apiService({ config, keys, store: givenStore }: ApiServi
     return undefined;
   }
 
-  /** Calls the route's action and renders its answer as the route says. */
   /**
    * A send under an Idempotency-Key carries a message id derived from it, so a retry after an
    * ambiguous failure (the owner died mid-send) is recognised by the network instead of delivered
@@ -160,6 +159,7 @@ export default function apiService({ config, keys, store: givenStore }: ApiServi
     return `WFI${createHash("sha256").update(scope).digest("hex").slice(0, 29).toUpperCase()}`;
   }
 
+  /** Calls the route's action and renders its answer as the route says. */
   async function perform(def: RouteDef, req: Req, params: Record<string, any>): Promise<StoredResponse & { raw?: Buffer; contentType?: string }> {
     const ctx = req.$ctx!;
     if (def.mediaBody) params = await resolveMediaUrl(def, params);
