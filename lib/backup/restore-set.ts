@@ -118,7 +118,9 @@ export async function captureSession(sessionDir: string, sessionId: string, opts
       rounds++;
       const listed = await listRestoreSet(sessionDir);
       engine = listed.engine;
-      stable = rounds > 1;
+      // meta.json and the simulator's credentials are each replaced whole (temp file + rename), so
+      // one read of each is a consistent copy; a LevelDB profile needs a second look
+      stable = rounds > 1 || !listed.files.some((f) => f.rel.startsWith("auth/session-"));
       const present = new Set(listed.files.map((f) => f.rel));
       for (const rel of [...copies.keys()]) {
         if (!present.has(rel)) {
@@ -128,10 +130,11 @@ export async function captureSession(sessionDir: string, sessionId: string, opts
           stable = false;
         }
       }
+      const firstPass = rounds === 1;
       for (const f of listed.files) {
         const prev = copies.get(f.rel);
         if (prev && same(prev.st, f.st)) continue;
-        stable = false;
+        if (!firstPass) stable = false;
         if (prev) await dropStaged(prev);
         const copy = await copyFile(f, inMemoryMax, stagingRoot);
         if (copy) copies.set(f.rel, copy);
