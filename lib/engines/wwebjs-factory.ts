@@ -7,6 +7,7 @@ import type { Config } from "../config";
 import { ConfigError } from "../config";
 import { FAKE_PAGE_CHROME_ARGS, FAKE_WA_WEB_VERSION, buildFakePage, fakePageBootScript } from "../simulator/fake-wa-web";
 import { parseChromeArgs } from "./chromium";
+import { LaunchQueue } from "./launch-queue";
 import type { EngineFactory } from "./types";
 import type { WwebjsEngineOptions } from "./wwebjs";
 import { createWwebjsEngineFactory } from "./wwebjs";
@@ -33,6 +34,7 @@ export function wwebjsOptionsFromConfig(config: Config, simUrl: string, log?: Ww
     chromePath: config.chromePath,
     chromeArgs: chromeArgsFrom(config.chromeArgs),
     startTimeoutMs: config.engineStartTimeoutMs,
+    relaunchQueue: new LaunchQueue({ concurrency: config.launchConcurrency, staggerMs: config.launchStaggerMs }),
     log,
   };
   if (!simUrl) return opts;

@@ -12,6 +12,7 @@ import { ACK_LEVELS } from "../simulator/protocol";
 import type { LaunchedChromium } from "./chromium";
 import { CLIENT_CHROME_ARGS, LEAN_CHROME_ARGS, isAlive, killChromiumUsing, killProcessGroup, launchChromium, releaseProfile, waitGone, withSandboxFlag } from "./chromium";
 import { EngineError } from "./errors";
+import type { LaunchQueue } from "./launch-queue";
 import type { AckLevel, EngineContext, EngineEvents, EngineFactory, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "./types";
 
 export type WebVersionCache = { type: "none" } | { type: "local"; path: string; strict?: boolean } | { type: "remote"; remotePath: string; strict?: boolean };
@@ -34,6 +35,8 @@ export interface WwebjsEngineOptions {
   restart?: { maxAttempts?: number; baseMs?: number; maxMs?: number; stableMs?: number };
   /** How long a QR is announced as valid (WhatsApp rotates refs every 20 s after the first). Default 20000. */
   qrLifetimeMs?: number;
+  /** Relaunches after a crash go through this queue (the node's launch budget); first starts go through the session actor's. */
+  relaunchQueue?: LaunchQueue;
   /** Pin a WhatsApp Web version (with a `local` or `remote` cache). */
   webVersion?: string;
   /** Default `{type: 'none'}`: the live page, no request interception. */
@@ -69,7 +72,7 @@ const RECONNECTING_STATES = new Set(["OPENING", "TIMEOUT", "PAIRING"]);
 const EARLY_ACKS_KEPT = 1000;
 
 export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionEngine {
-  private readonly opts: Required<Omit<WwebjsEngineOptions, "webVersion" | "evalOnNewDoc" | "log" | "restart" | "chromeArgs" | "extraChromeArgs">> & WwebjsEngineOptions;
+  private readonly opts: Required<Omit<WwebjsEngineOptions, "webVersion" | "evalOnNewDoc" | "log" | "restart" | "chromeArgs" | "extraChromeArgs" | "relaunchQueue">> & WwebjsEngineOptions;
   private readonly restartPolicy: { maxAttempts: number; baseMs: number; maxMs: number; stableMs: number };
   private readonly profileDir: string;
   private readonly markerPath: string;
@@ -245,7 +248,8 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
       run.client = client;
       containReinjection(run, client);
       this.wire(run, client);
-      await client.initialize();
+      // every launch has the deadline (a relaunch after a crash too), not only the first start()
+      await withTimeout(client.initialize(), this.opts.startTimeoutMs, "whatsapp-web.js initialize()");
       if (this.run !== run) return;
       const page = client.pupPage;
       if (page) {
@@ -479,7 +483,10 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
         if (gen !== this.generation || !this.running) return;
         // the node's lease gate: a fenced node never reconnects a device another node may own now
         if (this.ctx.mayConnect && !this.ctx.mayConnect()) return arm();
-        void this.launch(gen);
+        // relaunches share the node's launch budget, so a node whose browsers all died together
+        // does not start them all at once
+        const relaunch = () => this.launch(gen);
+        void (this.opts.relaunchQueue ? this.opts.relaunchQueue.run(relaunch) : relaunch()).catch(() => undefined);
       }, ceiling / 2 + Math.random() * (ceiling / 2));
     };
     arm();

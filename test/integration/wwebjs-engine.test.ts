@@ -7,6 +7,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { isAlive, launchChromium, processTree, LEAN_CHROME_ARGS, withSandboxFlag } from "../../lib/engines/chromium";
+import { LaunchQueue } from "../../lib/engines/launch-queue";
 import type { EngineEvents } from "../../lib/engines/types";
 import type { WwebjsEngine, WwebjsEngineOptions } from "../../lib/engines/wwebjs";
 import { assertChromium } from "../../lib/engines/wwebjs-factory";
@@ -130,8 +131,15 @@ describe("the fake WhatsApp Web page", () => {
 });
 
 describe("Chromium under a running session", () => {
-  it("notices a killed browser, restarts it from LocalAuth without a QR, and leaves nothing of the old one", async () => {
-    const { engine, names } = await linked();
+  it("notices a killed browser, restarts it from LocalAuth without a QR (through the launch queue), and leaves nothing of the old one", async () => {
+    const queue = new LaunchQueue({ concurrency: 1, staggerMs: 0 });
+    const run = queue.run.bind(queue);
+    let relaunches = 0;
+    queue.run = (task, signal) => {
+      relaunches++;
+      return run(task, signal);
+    };
+    const { engine, names } = await linked({ relaunchQueue: queue });
     const oldPid = engine.browserPid()!;
     const oldTree = (await processTree(oldPid)).map((p) => p.pid);
     expect(oldTree.length).toBeGreaterThan(1);
@@ -141,6 +149,7 @@ describe("Chromium under a running session", () => {
     await readyAgain;
 
     expect(names()).toEqual(["qr", "authenticated", "ready", "disconnected", "authenticated", "ready"]);
+    expect(relaunches).toBe(1);
     const newPid = engine.browserPid()!;
     expect(newPid).not.toBe(oldPid);
     await waitFor("the old browser's processes gone", () => oldTree.every((pid) => !isAlive(pid)));
