@@ -214,6 +214,9 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
   // --- runs ---
 
   private async launch(gen: number): Promise<void> {
+    // a relaunch that waited in a queue while the session was stopped, logged out or deleted must
+    // not touch the (maybe deleted) folder again
+    if (gen !== this.generation || !this.running) return;
     this.phase = "launching";
     let run: Run | undefined;
     try {
