@@ -12,7 +12,7 @@ import type { EngineEvents } from "../../lib/engines/types";
 import type { WwebjsEngine, WwebjsEngineOptions } from "../../lib/engines/wwebjs";
 import { assertChromium } from "../../lib/engines/wwebjs-factory";
 import { FAKE_PAGE_CHROME_ARGS, FAKE_PAGE_MODULES, FAKE_PAGE_OPTIONAL_MODULES, writeFakePage } from "../../lib/simulator/fake-wa-web";
-import { CHROME_PATH, chromiumUnder, expectNoChromiumUnder, fakePageOptions, pageModules, recordedEngine } from "../helpers/chromium";
+import { CHROME_PATH, chromiumUnder, exists, expectNoChromiumUnder, fakePageOptions, pageModules, recordedEngine } from "../helpers/chromium";
 import { freePort, tempDir, waitFor } from "../helpers/processes";
 import { startTestSim } from "../helpers/sim";
 import type { TestSim } from "../helpers/sim";
@@ -167,6 +167,25 @@ describe("Chromium under a running session", () => {
     process.kill(engine.browserPid()!, "SIGKILL");
     expect(await disconnected).toEqual(["BROWSER_CRASHED"]);
     await next(engine, "ready");
+  });
+
+  it("stopped and deleted while its relaunch waits in the launch queue: nothing comes back", async () => {
+    const queue = new LaunchQueue({ concurrency: 1, staggerMs: 0 });
+    const { engine } = await linked({ relaunchQueue: queue, restart: { baseMs: 20, maxMs: 40 } });
+    // another session's launch holds the only slot
+    let release!: () => void;
+    const blocker = queue.run(() => new Promise<void>((resolve) => (release = resolve)));
+    const lost = next(engine, "disconnected");
+    process.kill(engine.browserPid()!, "SIGKILL");
+    await lost;
+    await waitFor("the relaunch queued", () => queue.pending === 1);
+    await engine.stop();
+    await fs.rm(path.join(dir, "auth"), { recursive: true, force: true });
+    release();
+    await blocker;
+    await waitFor("the queue drained", () => queue.pending === 0 && queue.active === 0);
+    expect(await exists(path.join(dir, "auth"))).toBe(false);
+    await expectNoChromiumUnder(dir);
   });
 
   it("gives up after its restart limit: failed, and no browser left", async () => {
