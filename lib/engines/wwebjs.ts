@@ -608,7 +608,11 @@ let guardInstalled = false;
 export function containUnhandledRejections(log: (msg: string) => void): void {
   if (guardInstalled || process.listenerCount("unhandledRejection") > 0) return;
   guardInstalled = true;
-  process.on("unhandledRejection", (reason) => log(`unhandled rejection (contained): ${reason instanceof Error ? reason.stack : String(reason)}`));
+  process.on("unhandledRejection", (reason) => {
+    // the entry point (or a test runner) may have installed its own since: then it reports
+    if (process.listenerCount("unhandledRejection") > 1) return;
+    log(`unhandled rejection (contained): ${reason instanceof Error ? reason.stack : String(reason)}`);
+  });
 }
 
 export function createWwebjsEngineFactory(opts: WwebjsEngineOptions): EngineFactory {
