@@ -76,6 +76,7 @@ export default async function run({ emit, args }: BenchContext): Promise<void> {
     const events = Array.from({ length: burst }, (_, i) => event(i));
     const t0 = now();
     await Promise.all(events.map((e) => log.append(e)));
+    const appendRate = burst / ((now() - t0) / 1000);
     await waitFor(events.map((e) => e.id));
     const pipelineRate = burst / ((now() - t0) / 1000);
 
@@ -121,7 +122,7 @@ export default async function run({ emit, args }: BenchContext): Promise<void> {
     const bareSeq = summarize(bareLat);
 
     const baseline = "bare HTTP POST loop to the same receiver";
-    emit(figure("webhooks.throughput", "events/s", pipelineRate, { name: baseline, value: bareRate }, { events: burst, sessions, concurrency, path: "JetStream append -> webhooks node -> signed POST" }));
+    emit(figure("webhooks.throughput", "events/s", pipelineRate, { name: baseline, value: bareRate }, { events: burst, sessions, concurrency, appendsPerSecond: Math.round(appendRate), path: "JetStream append -> webhooks node -> signed POST" }));
     emit(figure("webhooks.latency.p50", "ms", pipeline.p50, { name: baseline, value: bareSeq.p50 }, { sequential }));
     emit(figure("webhooks.latency.p99", "ms", pipeline.p99, { name: baseline, value: bareSeq.p99 }, { sequential }));
   } finally {

@@ -1,7 +1,7 @@
 // `webhooks` role: per-workspace webhook configuration and the delivery pipeline (lib/webhooks).
 // Every webhooks node consumes the event log through the same durable consumer, so each event is
 // delivered by one of them; configuration and delivery records are shared (Redis in cluster mode).
-import type { Context, ServiceSchema } from "moleculer";
+import type { Context, ServiceBroker, ServiceSchema } from "moleculer";
 import type { Config } from "../lib/config";
 import { WafleetError } from "../lib/errors";
 import type { EventLog } from "../lib/events/log";
@@ -21,6 +21,11 @@ export interface WebhooksServiceDeps {
 }
 
 type SetParams = { workspaceId: string; url: string; events?: string[]; secret?: string; headers?: Record<string, string> };
+
+/** Tells every webhooks node to drop its cached copy of the workspace's configuration. */
+function changed(broker: ServiceBroker, workspaceId: string): void {
+  void Promise.resolve(broker.broadcast("webhooks.changed", { workspaceId }, { groups: ["webhooks"] })).catch(() => undefined);
+}
 
 /** What the API shows of a webhook: everything but the secret. */
 function publicView(c: WebhookConfig) {
@@ -62,6 +67,7 @@ export default function webhooksService({ config, eventLog, store }: WebhooksSer
             updatedAt: now,
           };
           await store.setConfig(next);
+          changed(this.broker, workspaceId);
           this.logger.info(`webhook of workspace ${workspaceId} set: ${parsed.origin} for ${next.events.join(", ")}`);
           // the secret is shown once, when wafleet made it
           return generated ? { ...publicView(next), secret: generated } : publicView(next);
@@ -79,6 +85,7 @@ export default function webhooksService({ config, eventLog, store }: WebhooksSer
         params: webhookRef,
         async handler(ctx: Context<{ workspaceId: string }>) {
           if (!(await store.removeConfig(ctx.params.workspaceId))) throw new WafleetError("WEBHOOK_NOT_FOUND", `Workspace ${ctx.params.workspaceId} has no webhook`);
+          changed(this.broker, ctx.params.workspaceId);
           return null;
         },
       },
@@ -114,6 +121,12 @@ export default function webhooksService({ config, eventLog, store }: WebhooksSer
         handler() {
           return { node: this.broker.nodeID, consumer: dispatcher.consumerName, log: eventLog.kind, ...counters.snapshot() };
         },
+      },
+    },
+
+    events: {
+      "webhooks.changed"(ctx: Context<{ workspaceId: string }>) {
+        dispatcher?.invalidate(ctx.params.workspaceId);
       },
     },
 

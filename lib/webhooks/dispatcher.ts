@@ -26,6 +26,8 @@ export interface WebhookDispatcherOptions {
   consumerName?: string;
   /** Deliveries this process works on at once (default 64). */
   concurrency?: number;
+  /** How long a workspace's configuration is reused before it is read again (default 1000 ms; 0 = always read). */
+  configTtlMs?: number;
 }
 
 export function wantsEvent(config: Pick<WebhookConfig, "events">, type: string): boolean {
@@ -37,6 +39,8 @@ export class WebhookDispatcher {
   private subscription?: LogSubscription;
   /** The tail of each session's chain of deliveries. */
   private readonly lanes = new Map<string, Promise<void>>();
+  /** Configurations read recently (only found ones: a new webhook takes effect at once). */
+  private readonly configs = new Map<string, { config: WebhookConfig; until: number }>();
 
   constructor(private readonly opts: WebhookDispatcherOptions) {
     this.consumerName = opts.consumerName ?? "webhooks";
@@ -50,6 +54,23 @@ export class WebhookDispatcher {
       { name: this.consumerName, maxDeliver: policy.maxAttempts + 2, backoffMs: policy.delays(), concurrency: this.opts.concurrency ?? 64 },
       (m) => this.enqueue(m),
     );
+  }
+
+  /** Forgets a cached configuration (the service calls it when a webhook is set or removed anywhere). */
+  invalidate(workspaceId: string): void {
+    this.configs.delete(workspaceId);
+  }
+
+  private async configOf(workspaceId: string): Promise<WebhookConfig | undefined> {
+    const ttl = this.opts.configTtlMs ?? 1000;
+    const hit = this.configs.get(workspaceId);
+    if (hit && hit.until > Date.now()) return hit.config;
+    const config = await this.opts.store.getConfig(workspaceId);
+    if (config && ttl > 0) {
+      if (this.configs.size > 10_000) this.configs.clear();
+      this.configs.set(workspaceId, { config, until: Date.now() + ttl });
+    } else this.configs.delete(workspaceId);
+    return config;
   }
 
   async stop(): Promise<void> {
@@ -74,15 +95,16 @@ export class WebhookDispatcher {
     const event = m.event;
     // cluster-wide events (workspaceId "*") belong to no workspace's webhook
     if (event.workspaceId === "*") return m.ack();
-    const config = await this.opts.store.getConfig(event.workspaceId);
+    const config = await this.configOf(event.workspaceId);
     if (!config || !wantsEvent(config, event.event)) return m.ack();
-    m.working();
     const outcome = await this.opts.sender.send(config, event);
     this.opts.metrics.attempt(outcome.result, outcome.durationMs);
     const last = this.opts.policy.isLast(m.attempt);
     if (outcome.result === "delivered") {
+      // acknowledged first: the record is for people, the ack is what keeps the event from going out twice
+      m.ack();
       await this.record(m, config, outcome, "delivered").catch((err: Error) => this.opts.logger.warn(`webhook ${event.id}: delivered but not recorded: ${err.message}`));
-      return m.ack();
+      return;
     }
     if (outcome.result === "dead" || last) {
       // the record must exist before the log forgets the event: if it cannot be written, the

@@ -200,6 +200,24 @@ describe("WebhookDispatcher over the memory event log", () => {
     expect(wantsEvent({ events: ["*"] }, "wa.session.qr")).toBe(true);
   });
 
+  it("sends to a changed URL as soon as the node is told of the change", async () => {
+    await store.setConfig(hook());
+    const first = message("acme", "main", "to the first");
+    await log.append(first);
+    await receiver.until("the first event", () => receiver.deliveredIds().has(first.id));
+    const other = await new WebhookReceiver(secret).start();
+    try {
+      await store.setConfig(hook({ url: other.url }));
+      dispatcher.invalidate("acme");
+      const second = message("acme", "main", "to the second");
+      await log.append(second);
+      await other.until("the second event at the new URL", () => other.deliveredIds().has(second.id));
+      expect(receiver.deliveredIds().has(second.id)).toBe(false);
+    } finally {
+      await other.close();
+    }
+  });
+
   it("keeps each session's events in order while the receiver is healthy", async () => {
     await store.setConfig(hook());
     const sent: Record<string, string[]> = { a: [], b: [], c: [] };
