@@ -1,6 +1,7 @@
 // The OpenAPI 3.1 document, generated from the route table and the fastest-validator schemas the
 // actions validate with, so the document cannot drift from what the gateway accepts.
 import { ERROR_CATALOGUE } from "../errors";
+import { ACK_LEVELS } from "../simulator/protocol";
 import { fullPathOf, ROUTES, type RouteDef } from "./routes";
 
 type JsonSchema = Record<string, unknown>;
@@ -119,6 +120,76 @@ const ERROR_STATUSES_BY_METHOD = (def: RouteDef): number[] => {
   return [...s].sort();
 };
 
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+/** Answer bodies by action (the actions' return shapes); others are documented as any JSON. */
+const RESPONSES: Record<string, JsonSchema> = {
+  "sessions.create": ref("Session"),
+  "sessions.list": { type: "array", items: ref("Session") },
+  "sessions.get": ref("Session"),
+  "sessions.start": ref("Session"),
+  "sessions.stop": ref("Session"),
+  "sessions.restart": ref("Session"),
+  "sessions.logout": ref("Session"),
+  "sessions.pairingCode": { type: "object", required: ["code"], properties: { code: { type: "string" } } },
+  "sessions.sendMessage": ref("SentMessage"),
+  "api.createKey": { allOf: [ref("WorkspaceKey"), { type: "object", required: ["key"], properties: { key: { type: "string", description: "the key itself: shown only in this answer" } } }] },
+  "api.listKeys": { type: "array", items: ref("WorkspaceKey") },
+  "api.healthz": { type: "object", required: ["status"], properties: { status: { const: "ok" } } },
+  "api.openapi": { type: "object", required: ["openapi", "paths"] },
+  "api.compatCreate": {
+    type: "object",
+    required: ["success", "session_id", "workspace_id", "status"],
+    properties: { success: { const: true }, session_id: { type: "string" }, workspace_id: { type: "string" }, account_id: { type: ["string", "null"] }, status: ref("SessionStatus"), session: ref("Session") },
+  },
+  "api.compatSend": {
+    type: "object",
+    required: ["success", "message_id", "to", "ack", "timestamp"],
+    properties: { success: { const: true }, message_id: { type: "string" }, to: { type: "string" }, ack: { enum: [...ACK_LEVELS] }, timestamp: { type: "integer" } },
+  },
+  "api.compatDelete": {
+    type: "object",
+    required: ["success", "session_id", "deleted"],
+    properties: { success: { const: true }, session_id: { type: "string" }, workspace_id: { type: "string" }, deleted: { type: "boolean" } },
+  },
+};
+
+const SCHEMAS: Record<string, JsonSchema> = {
+  SessionStatus: { enum: ["STOPPED", "STARTING", "SCAN_QR_CODE", "WORKING", "FAILED"] },
+  Session: {
+    type: "object",
+    required: ["workspaceId", "sessionId", "status", "desired", "node", "me", "createdAt", "updatedAt"],
+    properties: {
+      workspaceId: { type: "string" },
+      sessionId: { type: "string" },
+      accountId: { type: ["string", "null"] },
+      status: ref("SessionStatus"),
+      desired: { enum: ["running", "stopped"] },
+      node: { type: "string", description: "the session node that owns the workspace" },
+      me: { oneOf: [{ type: "null" }, { type: "object", required: ["wid", "phone"], properties: { wid: { type: "string" }, phone: { type: "string" }, pushname: { type: "string" }, platform: { type: "string" } } }] },
+      reason: { type: ["string", "null"] },
+      metadata: { type: "object" },
+      createdAt: { type: "string", format: "date-time" },
+      updatedAt: { type: "string", format: "date-time" },
+    },
+  },
+  SentMessage: {
+    type: "object",
+    required: ["id", "to", "ack", "timestamp"],
+    properties: { id: { type: "string" }, to: { type: "string" }, ack: { enum: [...ACK_LEVELS] }, timestamp: { type: "integer", description: "Unix seconds" } },
+  },
+  WorkspaceKey: {
+    type: "object",
+    required: ["keyId", "workspaceId", "createdAt"],
+    properties: { keyId: { type: "string" }, workspaceId: { type: "string" }, label: { type: "string" }, createdAt: { type: "string", format: "date-time" } },
+  },
+};
+
+/** The documented answer body of a route (any JSON when its action's shape is not described here). */
+export function responseSchemaOf(def: RouteDef): JsonSchema {
+  return RESPONSES[def.action] ?? {};
+}
+
 export interface OpenApiOptions {
   version: string;
   serverUrl?: string;
@@ -153,7 +224,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions, routes: RouteDef[] = 
         content: { "image/png": { schema: { type: "string", contentMediaType: "image/png" } }, "application/json": { schema: { type: "object", properties: { qr: { type: "string", description: "the raw QR value" }, expiresAt: { type: "integer" }, image: { type: "string", description: "the PNG as a data: URL (base64)" } }, required: ["qr", "expiresAt", "image"] } } },
       };
     else if (def.render === "sse") responses["200"] = { description: "An event stream (one event per wa.* event)", content: { "text/event-stream": { schema: { type: "string" } } } };
-    else responses[String(def.status)] = { description: "Success", content: { "application/json": { schema: {} } } };
+    else responses[String(def.status)] = { description: "Success", content: { "application/json": { schema: responseSchemaOf(def) } } };
     for (const s of ERROR_STATUSES_BY_METHOD(def)) responses[String(s)] = { $ref: `#/components/responses/E${s}` };
 
     const op: Record<string, unknown> = {
@@ -204,6 +275,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions, routes: RouteDef[] = 
         },
       },
       schemas: {
+        ...SCHEMAS,
         ErrorCode: { type: "string", enum: Object.keys(ERROR_CATALOGUE).concat(Object.keys(ERROR_CATALOGUE).includes("METHOD_NOT_ALLOWED") ? [] : ["METHOD_NOT_ALLOWED"]) },
         Error: {
           type: "object",

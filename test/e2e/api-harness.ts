@@ -122,3 +122,38 @@ export async function validateOpenApi(document: unknown): Promise<string> {
     await fs.rm(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Does a JSON value fit a (JSON Schema subset) schema of the OpenAPI document? Enough for the
+ * documented answers: $ref, type, required, properties, items, enum, const, oneOf, allOf.
+ * Returns the first mismatch as a path, or undefined.
+ */
+export function mismatch(value: unknown, schema: any, doc: any, at = "$"): string | undefined {
+  if (!schema || typeof schema !== "object") return undefined;
+  if (schema.$ref) return mismatch(value, schema.$ref.replace("#/", "").split("/").reduce((o: any, k: string) => o?.[k], doc), doc, at);
+  if (schema.allOf) for (const s of schema.allOf) if (mismatch(value, s, doc, at)) return mismatch(value, s, doc, at);
+  if (schema.oneOf && !schema.oneOf.some((s: any) => mismatch(value, s, doc, at) === undefined)) return `${at}: fits none of oneOf`;
+  if ("const" in schema && value !== schema.const) return `${at}: expected ${JSON.stringify(schema.const)}`;
+  if (schema.enum && !schema.enum.includes(value)) return `${at}: ${JSON.stringify(value)} not in enum`;
+  if (schema.type) {
+    const types: string[] = Array.isArray(schema.type) ? schema.type : [schema.type];
+    const actual = value === null ? "null" : Array.isArray(value) ? "array" : Number.isInteger(value) ? "integer" : typeof value;
+    if (!types.includes(actual) && !(actual === "integer" && types.includes("number"))) return `${at}: ${actual} is not ${types.join("|")}`;
+  }
+  if (value && typeof value === "object" && !Array.isArray(value)) {
+    for (const r of schema.required ?? []) if (!(r in (value as object))) return `${at}.${r}: missing`;
+    for (const [k, s] of Object.entries(schema.properties ?? {})) {
+      if (k in (value as object)) {
+        const m = mismatch((value as any)[k], s, doc, `${at}.${k}`);
+        if (m) return m;
+      }
+    }
+  }
+  if (Array.isArray(value) && schema.items) {
+    for (let i = 0; i < value.length; i++) {
+      const m = mismatch(value[i], schema.items, doc, `${at}[${i}]`);
+      if (m) return m;
+    }
+  }
+  return undefined;
+}

@@ -3,7 +3,7 @@
 // file. Then scopes, idempotent sends, media and the per-key rate limit.
 import { request } from "../helpers/http";
 import { waitFor } from "../helpers/processes";
-import { ADMIN, expectCleanError, linkSession, startApiNode, treeOf, type ApiNode } from "./api-harness";
+import { ADMIN, expectCleanError, linkSession, mismatch, startApiNode, treeOf, type ApiNode } from "./api-harness";
 
 const ME = "15550003333";
 const CONTACT = "15550004444";
@@ -271,6 +271,8 @@ describe("idempotent verbs", () => {
     const headers = { "idempotency-key": `order-${Date.now()}` };
     const first = await node.call("POST", `${S}/main/messages`, { body: { to: CONTACT, text }, headers });
     expect(first.status).toBe(201);
+    const doc = (await request(node.api, "GET", "/api/v1/openapi.json")).json;
+    expect(mismatch(first.json, doc.paths["/api/v1/workspaces/{workspaceId}/sessions/{sessionId}/messages"].post.responses["201"].content["application/json"].schema, doc)).toBeUndefined();
     const again = await node.call("POST", `${S}/main/messages`, { body: { text, to: CONTACT }, headers });
     expect(again.status).toBe(201);
     expect(again.json).toEqual(first.json);
