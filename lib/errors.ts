@@ -54,6 +54,9 @@ export const ERROR_CATALOGUE = {
   MEDIA_URL_REFUSED: { status: 400, message: "Media URL refused (http/https only; private, loopback and link-local targets need API_MEDIA_ALLOW_PRIVATE=true)" },
   MEDIA_FETCH_FAILED: { status: 422, message: "The media URL could not be fetched" },
   MEDIA_TOO_LARGE: { status: 413, message: "The media is larger than API_MEDIA_MAX_BYTES" },
+  MALFORMED_REQUEST: { status: 400, message: "The HTTP request is malformed" },
+  REQUEST_TIMEOUT: { status: 408, message: "The request was not received in time" },
+  HEADERS_TOO_LARGE: { status: 431, message: "The request headers are too large" },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

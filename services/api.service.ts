@@ -3,7 +3,7 @@
 // URLs, response rendering, the error shape (404/405 included) and the server-sent event stream.
 import { createHash } from "node:crypto";
 import path from "node:path";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import { Errors, type Context, type ServiceSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
 import Validator from "fastest-validator";
@@ -317,6 +317,8 @@ export default function apiService({ config, keys, store: givenStore }: ApiServi
     settings: <any>{
       port: config.apiPort,
       ip: config.apiHost,
+      // a client gets 2 minutes to send a whole request (a 21 MB media body on a slow link), then 408
+      requestTimeout: 120_000,
       logRequest: "debug",
       logResponse: "debug",
       logRequestParams: null,
@@ -500,6 +502,17 @@ export default function apiService({ config, keys, store: givenStore }: ApiServi
 
     async started() {
       await ready;
+      // requests Node's HTTP parser refuses before any route sees them still get a catalogue error
+      (this as any).server?.on("clientError", (err: NodeJS.ErrnoException, socket: import("node:net").Socket) => {
+        if (err.code === "ECONNRESET" || !socket.writable) {
+          socket.destroy();
+          return;
+        }
+        const code = err.code === "HPE_HEADER_OVERFLOW" ? "HEADERS_TOO_LARGE" : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "REQUEST_TIMEOUT" : "MALFORMED_REQUEST";
+        const { status, body } = toErrorBody(new WafleetError(code));
+        const payload = JSON.stringify(body);
+        socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(payload)}\r\nConnection: close\r\n\r\n${payload}`);
+      });
       heartbeat = setInterval(() => {
         for (const sub of subscribers) sub.res.write(": keepalive\n\n");
       }, SSE_HEARTBEAT_MS);

@@ -244,7 +244,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions, routes: RouteDef[] = 
   for (const [code, spec] of Object.entries(ERROR_CATALOGUE)) byStatus.set(spec.status, [...(byStatus.get(spec.status) ?? []), code]);
   byStatus.set(405, byStatus.get(405) ?? ["METHOD_NOT_ALLOWED"]);
   const responses: Record<string, unknown> = {};
-  for (const s of [400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 502, 503, 504]) {
+  for (const s of [400, 401, 403, 404, 405, 408, 409, 413, 415, 422, 429, 431, 500, 502, 503, 504]) {
     const codes = byStatus.get(s) ?? [];
     responses[`E${s}`] = {
       description: `Error: ${codes.join(", ") || "see the code"}`,

@@ -1,6 +1,7 @@
 // The REST API against careless and hostile clients, through real HTTP against the real process:
 // every row gets the catalogue's precise 4xx, no row gets a 5xx, leaks internals or touches a
 // file. Then scopes, idempotent sends, media and the per-key rate limit.
+import net from "node:net";
 import { request } from "../helpers/http";
 import { waitFor } from "../helpers/processes";
 import { ADMIN, expectCleanError, linkSession, mismatch, startApiNode, treeOf, type ApiNode } from "./api-harness";
@@ -230,6 +231,24 @@ describe("hostile input through HTTP", () => {
     expect(await treeOf(node.root)).toEqual(before);
     expect(node.proc.running).toBe(true);
   }, 120000);
+
+  it.each([
+    ["a Content-Length that is not a number", "POST /api/v1/workspaces/acme/sessions HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400, "MALFORMED_REQUEST"],
+    ["two Content-Lengths", "POST /api/v1/workspaces/acme/sessions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400, "MALFORMED_REQUEST"],
+    ["a request line that is not HTTP", "HELLO\r\n\r\n", 400, "MALFORMED_REQUEST"],
+    ["64 KB of headers", `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(65536)}\r\n\r\n`, 431, "HEADERS_TOO_LARGE"],
+  ])("answers %s with a JSON %i", async (_name, raw, status, code) => {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(new URL(node.api).port), "127.0.0.1", () => socket.write(raw));
+      let data = "";
+      socket.on("data", (d) => (data += d.toString()));
+      socket.on("end", () => resolve(data));
+      socket.on("error", reject);
+    });
+    expect(answer.split("\r\n")[0]).toBe(`HTTP/1.1 ${status} ${status === 400 ? "Bad Request" : "Request Header Fields Too Large"}`);
+    expect(JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4))).toEqual({ error: { code, message: expect.any(String) } });
+    expect(node.proc.running).toBe(true);
+  });
 
   it("names the offending field in validation errors", async () => {
     const res = await node.call("POST", S, { body: { sessionId: "ok-1", start: "yes", zz: 1 } });
