@@ -1,0 +1,232 @@
+// The scale run (issue 10): real nats-server and redis-server, the simulated network, N session
+// nodes, a gateway and a webhooks node as separate processes. Links S sessions in S/5 workspaces
+// through the REST API at a bounded rate, holds them under a steady mixed load (idempotent sends,
+// incoming messages, status reads), kills one session node with SIGKILL mid-run, adds a node
+// later, and reports figures, each beside a baseline measured in the same run. Bounded in time;
+// every process it starts is stopped at the end.
+import { readFileSync } from "node:fs";
+import { mapLimit, TestCluster } from "../test/helpers/cluster";
+import { request } from "../test/helpers/http";
+import { waitFor } from "../test/helpers/processes";
+import { WebhookReceiver } from "../test/helpers/webhook-receiver";
+import { figure, summarize, type Figure } from "./harness";
+
+export interface ScaleOptions {
+  sessions: number;
+  nodes: number;
+  /** Seconds of load before the kill, between the kill and the join, and after the join. */
+  phaseSeconds: number;
+  /** Concurrent REST calls while linking (the bounded rate). */
+  linkConcurrency: number;
+  /** Load workers (each: one operation at a time). */
+  workers: number;
+  /** Kill a node mid-run and add one later. */
+  faults: boolean;
+  log?: (line: string) => void;
+}
+
+export interface ScaleResult {
+  figures: Figure[];
+  /** The invariants, for the smoke test. */
+  conflicts: number;
+  lost: number;
+  duplicated: number;
+  accepted: number;
+  incoming: number;
+  webhooksDelivered: number;
+  allWorking: boolean;
+}
+
+const CONTACTS = Array.from({ length: 20 }, (_, i) => `1999${String(i).padStart(7, "0")}`);
+
+function rssOf(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
+  const log = o.log ?? (() => undefined);
+  const c = new TestCluster();
+  const receiver = await new WebhookReceiver().start();
+  const lat = new Map<string, number[]>();
+  const time = async <T>(route: string, fn: () => Promise<T>): Promise<T> => {
+    const t = process.hrtime.bigint();
+    try {
+      return await fn();
+    } finally {
+      const ms = Number(process.hrtime.bigint() - t) / 1e6;
+      (lat.get(route) ?? lat.set(route, []).get(route)!).push(ms);
+    }
+  };
+  const nodeNames = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
+  const peakRss = new Map<string, number>();
+  let sampler: NodeJS.Timeout | undefined;
+  try {
+    // default lease timings (10 s / 3 s) and the network's default keepalive: the shipped settings
+    await c.start(nodeNames, { LEASE_TTL_MS: "10000", TAKEOVER_MARGIN_MS: "3000", MAX_SESSIONS_PER_INSTANCE: String(Math.max(750, o.sessions)) }, { WA_SIM_KEEPALIVE_MS: "5000" });
+    await c.startRole("hooks", "webhooks", { WEBHOOK_ALLOW_PRIVATE: "true", WEBHOOK_BACKOFF_MS: "200", WEBHOOK_BACKOFF_MAX_MS: "2000" });
+    const idleRss = Math.max(...nodeNames.map((n) => rssOf(c.nodes.get(n)!.pid)));
+    sampler = setInterval(() => {
+      for (const [name, p] of [...c.nodes.entries(), ["gateway", c.gateway] as const, ...c.roles.entries()]) {
+        if (!p.running) continue;
+        peakRss.set(name, Math.max(peakRss.get(name) ?? 0, rssOf(p.pid)));
+      }
+    }, 500);
+
+    const perWorkspace = 5;
+    const sessions = Array.from({ length: o.sessions }, (_, k) => ({ workspaceId: `sw${Math.floor(k / perWorkspace)}`, sessionId: `s${k % perWorkspace}`, phone: `1777${String(k).padStart(7, "0")}` }));
+    const workspaces = [...new Set(sessions.map((s) => s.workspaceId))];
+    for (const w of workspaces) await time("PUT /webhook", () => c.retrying(() => c.call("PUT", `/workspaces/${w}/webhook`, { url: receiver.url, events: ["wa.message.received"] }), [200, 201]));
+
+    // 1. link everything through the API, at a bounded rate
+    const linkStart = Date.now();
+    await mapLimit(sessions, o.linkConcurrency, async (s) => {
+      await time("POST /sessions", () => c.retrying(() => c.call("POST", `/workspaces/${s.workspaceId}/sessions`, { sessionId: s.sessionId }), [201]));
+      const qr = await waitFor(`QR of ${s.workspaceId}/${s.sessionId}`, async () => {
+        const r = await time("GET /qr", () => c.call("GET", `/workspaces/${s.workspaceId}/sessions/${s.sessionId}/qr`, undefined, { accept: "application/json" }));
+        return r.status === 200 ? (r.json.qr as string) : undefined;
+      }, 60000, 100);
+      const linked = await request(c.sim.url, "POST", "/sim/link", { body: { qr, phone: s.phone } });
+      if (linked.status !== 200) throw new Error(`link failed: ${linked.body.toString()}`);
+    });
+    const allWorking = async () => {
+      let working = 0;
+      const nodes = new Set<string>();
+      await mapLimit(workspaces, 16, async (w) => {
+        const r = await time("GET /sessions", () => c.call("GET", `/workspaces/${w}/sessions`));
+        if (r.status !== 200) return;
+        for (const s of r.json) {
+          if (s.status !== "WORKING") continue;
+          working++;
+          nodes.add(s.node);
+        }
+      });
+      return { working, nodes };
+    };
+    await waitFor("every session WORKING", async () => (await allWorking()).working === o.sessions, 600_000, 1000);
+    const linkSeconds = (Date.now() - linkStart) / 1000;
+    log(`linked ${o.sessions} sessions in ${linkSeconds.toFixed(1)} s`);
+
+    // 2. steady mixed load
+    let stop = false;
+    let seq = 0;
+    const accepted: string[] = [];
+    const incomingIds: string[] = [];
+    const sendLat: number[] = [];
+    const load = Promise.all(
+      Array.from({ length: o.workers }, async (_, wk) => {
+        let i = 0;
+        while (!stop) {
+          const s = sessions[(wk * 7919 + i * 104729) % sessions.length]!;
+          const kind = i++ % 4;
+          if (kind <= 1) {
+            const text = `scale-${seq++}`;
+            const to = CONTACTS[seq % CONTACTS.length]!;
+            const t = Date.now();
+            for (;;) {
+              const r = await time("POST /messages", () => c.call("POST", `/workspaces/${s.workspaceId}/sessions/${s.sessionId}/messages`, { to, text }, { "idempotency-key": text }));
+              if (r.status === 201) {
+                accepted.push(text);
+                sendLat.push(Date.now() - t);
+                break;
+              }
+              if (Date.now() - t > 120_000) break;
+              await new Promise((res) => setTimeout(res, 250));
+            }
+          } else if (kind === 2) {
+            const r = await request(c.sim.url, "POST", `/sim/contacts/${CONTACTS[i % CONTACTS.length]}/send`, { body: { to: s.phone, body: `in-${wk}-${i}` } });
+            if (r.status === 202) incomingIds.push(r.json.id);
+          } else {
+            await time("GET /sessions/:s", () => c.call("GET", `/workspaces/${s.workspaceId}/sessions/${s.sessionId}`));
+          }
+        }
+      }),
+    );
+    const phase = () => new Promise((r) => setTimeout(r, o.phaseSeconds * 1000));
+    await phase();
+
+    let failoverSeconds = NaN;
+    let moved = 0;
+    let joinMoves = NaN;
+    if (o.faults) {
+      // 3. kill the busiest node
+      const before = await c.cluster();
+      const victim = [...before.nodes].sort((a: any, b: any) => b.sessions - a.sessions)[0].node as string;
+      moved = before.nodes.find((n: any) => n.node === victim).sessions;
+      const killed = Date.now();
+      await c.nodes.get(victim)!.kill("SIGKILL");
+      await waitFor("failover", async () => {
+        const w = await allWorking();
+        return w.working === o.sessions && !w.nodes.has(victim);
+      }, 180_000, 500);
+      failoverSeconds = (Date.now() - killed) / 1000;
+      log(`failover of ${victim} (${moved} sessions): ${failoverSeconds.toFixed(1)} s`);
+      await phase();
+
+      // 4. a node joins
+      const beforeJoin = new Map<string, string>((await c.cluster()).assignments.map((a: any) => [a.workspaceId, a.node]));
+      await c.startNode(`n${o.nodes + 1}`, { LEASE_TTL_MS: "10000", TAKEOVER_MARGIN_MS: "3000", MAX_SESSIONS_PER_INSTANCE: String(Math.max(750, o.sessions)) });
+      await waitFor("the join's rebalance to settle", async () => {
+        const a = (await c.cluster()).assignments;
+        const w = await allWorking();
+        return a.some((x: any) => x.node === `n${o.nodes + 1}`) && w.working === o.sessions;
+      }, 180_000, 1000);
+      await new Promise((r) => setTimeout(r, 3000));
+      const afterJoin = (await c.cluster()).assignments;
+      joinMoves = afterJoin.filter((a: any) => beforeJoin.get(a.workspaceId) !== a.node).length;
+      log(`join: ${joinMoves} of ${workspaces.length} workspaces moved`);
+      await phase();
+    }
+    stop = true;
+    await load;
+
+    // 5. oracle: every accepted send delivered exactly once; every incoming message to the webhook
+    await waitFor("every session WORKING at the end", async () => (await allWorking()).working === o.sessions, 180_000, 1000).catch(() => undefined);
+    const finalWorking = (await allWorking()).working === o.sessions;
+    const counts = new Map<string, number>();
+    for (const contact of CONTACTS) for (const m of await c.inbox(contact)) counts.set(m.body, (counts.get(m.body) ?? 0) + 1);
+    const lost = accepted.filter((t) => !counts.has(t)).length;
+    const duplicated = [...counts.values()].filter((n) => n > 1).length;
+    const receivedIds = () => new Set(receiver.requests.filter((r) => r.status < 300 && r.body?.event === "wa.message.received").map((r) => r.body.message?.id));
+    await waitFor("webhooks to catch up", () => incomingIds.every((id) => receivedIds().has(id)), 120_000, 500).catch(() => undefined);
+    const delivered = incomingIds.filter((id) => receivedIds().has(id)).length;
+    const stats = await c.simStats();
+
+    // 6. figures
+    const figures: Figure[] = [];
+    const health = summarize(await Promise.all(Array.from({ length: 200 }, async () => {
+      const t = process.hrtime.bigint();
+      await request(c.api, "GET", "/healthz");
+      return Number(process.hrtime.bigint() - t) / 1e6;
+    })));
+    figures.push(figure("scale.link.seconds", "s", linkSeconds, { name: "sessions / link concurrency x one link round trip (POST+GET qr)", value: (o.sessions / o.linkConcurrency) * ((summarize(lat.get("POST /sessions")!).p50 + summarize(lat.get("GET /qr")!).p50) / 1000) }, { sessions: o.sessions, workspaces: workspaces.length, nodes: o.nodes }));
+    for (const [route, samples] of lat) {
+      const s = summarize(samples);
+      figures.push(figure(`scale.api.${route}.p50`, "ms", s.p50, { name: "GET /healthz on the same gateway (no action)", value: health.p50 }, { n: s.n }));
+      figures.push(figure(`scale.api.${route}.p99`, "ms", s.p99, { name: "GET /healthz on the same gateway (no action)", value: health.p99 }, { n: s.n }));
+    }
+    const sl = summarize(sendLat);
+    const reads = summarize(lat.get("GET /sessions/:s") ?? [0]);
+    figures.push(figure("scale.send.p50", "ms", sl.p50, { name: "GET /sessions/:s p50 (routed read, same run)", value: reads.p50 }, { n: sl.n }));
+    figures.push(figure("scale.send.p99", "ms", sl.p99, { name: "GET /sessions/:s p99 (routed read, same run)", value: reads.p99 }, { n: sl.n }));
+    figures.push(figure("scale.delivery.rate", "ratio", accepted.length ? (accepted.length - lost) / accepted.length : 1, { name: "accepted sends", value: 1 }, { accepted: accepted.length, lost, duplicated, conflicts: stats.conflicts }));
+    figures.push(figure("scale.webhook.delivery.rate", "ratio", incomingIds.length ? delivered / incomingIds.length : 1, { name: "incoming messages", value: 1 }, { incoming: incomingIds.length, delivered }));
+    if (o.faults) {
+      figures.push(figure("scale.failover.seconds", "s", failoverSeconds, { name: "lease TTL + takeover margin (protocol floor)", value: 13 }, { sessionsMoved: moved }));
+      figures.push(figure("scale.join.moves", "workspaces", joinMoves, { name: "1/(N+1) of the workspaces", value: workspaces.length / (o.nodes + 1) }, { workspaces: workspaces.length }));
+    }
+    const sessionPeaks = nodeNames.map((n) => peakRss.get(n) ?? 0);
+    const perNodeSessions = o.sessions / o.nodes;
+    for (const [name, peak] of peakRss) figures.push(figure(`scale.rss.peak.${name}`, "MiB", peak / 1048576, { name: "a session node's RSS before any session", value: idleRss / 1048576 }));
+    figures.push(figure("scale.rss.per.session", "KiB", ((Math.max(...sessionPeaks) - idleRss) / perNodeSessions) / 1024, { name: "idle session node RSS / 1000", value: idleRss / 1000 / 1024 }, { note: "runtime overhead per simulated session (no browser)" }));
+    return { figures, conflicts: stats.conflicts, lost, duplicated, accepted: accepted.length, incoming: incomingIds.length, webhooksDelivered: delivered, allWorking: finalWorking };
+  } finally {
+    clearInterval(sampler);
+    await c.stop();
+    await receiver.down().catch(() => undefined);
+  }
+}
