@@ -116,6 +116,7 @@ export default function backupService({ config, store, now, retention, deleteBat
         list: (workspaceId) => this.broker.call("sessions.list", { workspaceId }, callOpts) as Promise<Array<{ sessionId: string; status: string; desired: string }>>,
         stop: (workspaceId, sessionId) => this.broker.call("sessions.stop", { workspaceId, sessionId }, callOpts),
         start: (workspaceId, sessionId) => this.broker.call("sessions.start", { workspaceId, sessionId }, callOpts),
+        reload: (workspaceId, sessionId) => this.broker.call("sessions.reload", { workspaceId, sessionId }, callOpts),
       };
       manager = new BackupManager({
         store: blobs,

@@ -152,6 +152,18 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
           }
         },
       },
+      /** Re-reads a session from its folder after its files were replaced (a restore), and resumes it. */
+      reload: {
+        ...ROUTED,
+        params: sessionRef,
+        async handler(ctx: Context<Ref>) {
+          const { workspaceId, sessionId } = ctx.params;
+          if ((await own(workspaceId)) === undefined) throw new WafleetError("SESSION_NOT_FOUND", `Workspace ${workspaceId} has no owner yet`);
+          const view = await manager.reload(workspaceId, sessionId);
+          if (!view) throw new WafleetError("SESSION_NOT_FOUND", `Session ${sessionId} has no folder in workspace ${workspaceId}`);
+          return view;
+        },
+      },
       /** Handoff, old owner's half (called by the coordinator with this node's id). */
       release: {
         visibility: "public",

@@ -20,6 +20,8 @@ export interface SessionControl {
   list(workspaceId: string): Promise<Array<{ sessionId: string; status: string; desired: string }>>;
   stop(workspaceId: string, sessionId: string): Promise<unknown>;
   start(workspaceId: string, sessionId: string): Promise<unknown>;
+  /** The owner reads the session from its (restored) folder and resumes it. */
+  reload?(workspaceId: string, sessionId: string): Promise<unknown>;
 }
 
 export interface RestoreOptions {
@@ -129,7 +131,9 @@ async function swapWorkspace(opts: RestoreOptions, a: ManifestArchive, stagedDir
         } else out.sessions.push({ sessionId: s, outcome: "restored-stopped" });
       } else {
         await swapIn(staged, target, restored);
-        out.sessions.push({ sessionId: s, outcome: "awaiting-owner" });
+        // the owner does not hold it (deleted after the snapshot): have it read the folder now
+        const reloaded = opts.control.reload ? await opts.control.reload(w, s).then(() => true, () => false) : false;
+        out.sessions.push({ sessionId: s, outcome: reloaded ? (restored.desired === "running" ? "restarted" : "restored-stopped") : "awaiting-owner" });
       }
     } catch (err) {
       opts.logger.warn(`restore of ${w}/${s} failed: ${(err as Error).message}`);

@@ -164,6 +164,27 @@ export class SessionManager {
     return { loaded, resumed };
   }
 
+  /**
+   * Reads a session again from its folder (after its files were replaced, e.g. by a restore):
+   * stops its engine if it runs (no meta.json write), drops the actor, loads meta.json and resumes
+   * the session if its desired state is running. Undefined when the folder holds no session.
+   */
+  async reload(workspaceId: string, sessionId: string): Promise<SessionView | undefined> {
+    assertId("workspaceId", workspaceId);
+    assertId("sessionId", sessionId);
+    const k = key(workspaceId, sessionId);
+    const current = this.actors.get(k);
+    if (current) {
+      this.actors.delete(k);
+      await current.halt().catch(() => undefined);
+    }
+    const meta = await this.opts.storage.readMeta(workspaceId, sessionId);
+    if (!meta) return undefined;
+    const actor = new SessionActor(meta, this.opts);
+    this.actors.set(k, actor);
+    return meta.desired === "running" ? actor.resume() : actor.view();
+  }
+
   /** Stops a workspace's engines (desired states kept) and forgets its actors: it left this node. */
   async dropWorkspace(workspaceId: string): Promise<void> {
     const actors = [...this.actors.entries()].filter(([, a]) => a.workspaceId === workspaceId);
