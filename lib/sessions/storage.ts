@@ -88,6 +88,9 @@ export class SessionStorage {
     if (current && current.fencingToken > meta.fencingToken) {
       throw new WafleetError("STALE_FENCING_TOKEN", `meta.json was written with fencing token ${current.fencingToken}; this write carries ${meta.fencingToken}`);
     }
+    // a session folder removed behind our back (an operator, a restore in progress) must not make
+    // the session unstoppable: its desired state is written to a fresh folder
+    if (!current) await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     const tmp = `${file}.tmp-${randomBytes(6).toString("hex")}`;
     const fh = await fs.open(tmp, "w", 0o600);
     try {

@@ -82,3 +82,19 @@ describe("session storage", () => {
     expect((await storage.listSessions("42")).length).toBe(1);
   });
 });
+
+describe("a session folder removed behind the node's back", () => {
+  it("still takes a desired-state write (so the session can be stopped)", async () => {
+    const root = await fs.mkdtemp(path.join(os.tmpdir(), "wafleet-gone-"));
+    try {
+      const st = new SessionStorage(path.join(root, "sessions"));
+      const meta: SessionMeta = { workspaceId: "w", sessionId: "s", accountId: null, desired: "running", metadata: {}, createdAt: "x", updatedAt: "x", fencingToken: 1 };
+      await st.create(meta);
+      await fs.rm(path.join(root, "sessions", "workspace_w"), { recursive: true });
+      await st.writeMeta({ ...meta, desired: "stopped" });
+      expect((await st.readMeta("w", "s"))?.desired).toBe("stopped");
+    } finally {
+      await fs.rm(root, { recursive: true, force: true });
+    }
+  });
+});
