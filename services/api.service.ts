@@ -165,7 +165,7 @@ export default function apiService({ config, keys, store: givenStore }: ApiServi
     if (def.mediaBody) params = await resolveMediaUrl(def, params);
     let data: any;
     try {
-      data = await ctx.call(def.action, params, { timeout: 30000, meta: { messageId: messageIdFor(def, req, params) } });
+      data = await ctx.call(def.action, params, { timeout: def.timeoutMs ?? 30000, meta: { messageId: messageIdFor(def, req, params) } });
     } catch (err: any) {
       // DELETE is idempotent: the session is gone either way
       if (def.action === "sessions.delete" && err?.type === "SESSION_NOT_FOUND") return { status: 204, body: null };

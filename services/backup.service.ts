@@ -12,7 +12,7 @@ import { BACKUP_EVENTS } from "../lib/backup/events";
 import type { SessionControl } from "../lib/backup/restore";
 import { openBackupTarget } from "../lib/backup/target";
 import type { RetentionPolicy } from "../lib/backup/retention";
-import { ID_PATTERN } from "../lib/sessions/storage";
+import { backupEmptyParams, restoreParams, snapshotParams, verifyParams } from "../lib/backup/params";
 
 export interface BackupServiceDeps {
   config: Config;
@@ -28,8 +28,6 @@ export interface BackupServiceDeps {
   schedule?: boolean;
 }
 
-const SNAPSHOT_ID = { type: "string", pattern: /^\d{8}T\d{9}Z-[0-9a-f]{4}$/, messages: { stringPattern: "expected a snapshot id like 20261129T020000123Z-1a2b" } } as const;
-const WORKSPACE_ID = { type: "string", pattern: ID_PATTERN, messages: { stringPattern: "expected 1-64 characters of A-Z a-z 0-9 _ -" } } as const;
 
 export default function backupService({ config, store, now, retention, deleteBatch, schedule = true }: BackupServiceDeps): ServiceSchema {
   let manager: BackupManager;
@@ -42,6 +40,7 @@ export default function backupService({ config, store, now, retention, deleteBat
     actions: {
       /** Takes a snapshot now, verifies it and applies retention (what the schedule runs). */
       now: {
+        params: backupEmptyParams,
         async handler() {
           const r = await manager.run();
           return { snapshot: r.snapshot.id, createdAt: r.snapshot.createdAt, durationMs: r.snapshot.durationMs, totals: r.snapshot.totals, verified: r.verify.ok, pruned: r.prune.deleted.length };
@@ -49,27 +48,28 @@ export default function backupService({ config, store, now, retention, deleteBat
       },
       /** Snapshots, newest first (incomplete ones flagged complete: false). */
       list: {
+        params: backupEmptyParams,
         handler() {
           return manager.list();
         },
       },
       /** A snapshot's manifest. */
       get: {
-        params: { $$strict: true, snapshot: SNAPSHOT_ID },
+        params: snapshotParams,
         handler(ctx: Context<{ snapshot: string }>) {
           return manager.manifest(ctx.params.snapshot);
         },
       },
       /** Checks every archive of a snapshot (default: the newest) against its manifest. */
       verify: {
-        params: { $$strict: true, snapshot: { ...SNAPSHOT_ID, optional: true } },
+        params: verifyParams,
         handler(ctx: Context<{ snapshot?: string }>) {
           return manager.verify(ctx.params.snapshot);
         },
       },
       /** Restores one workspace, or all the snapshot holds (disaster recovery) when none is named. */
       restore: {
-        params: { $$strict: true, snapshot: SNAPSHOT_ID, workspaceId: { ...WORKSPACE_ID, optional: true } },
+        params: restoreParams,
         handler(ctx: Context<{ snapshot: string; workspaceId?: string }>) {
           return manager.restore(ctx.params.snapshot, ctx.params.workspaceId);
         },

@@ -1,5 +1,6 @@
 // The REST route table (DESIGN section 6): the one list the gateway builds its aliases from, the
 // OpenAPI document is generated from, and 404/405 answers are decided by.
+import { backupEmptyParams, restoreParams, snapshotParams } from "../backup/params";
 import { clusterParams, drainParams, moveParams } from "../placement/params";
 import { createSessionParams, listSessionsParams, pairingCodeParams, sendMessageParams, sessionRef } from "../sessions/params";
 import { WEBHOOK_ROUTES } from "../webhooks/routes";
@@ -33,6 +34,8 @@ export interface RouteDef {
   workspaceParam?: string;
   /** OpenAPI tag. */
   tag?: string;
+  /** The gateway's call timeout for this route (default 30 s); 0 = none. */
+  timeoutMs?: number;
 }
 
 export const API_BASE = "/api/v1";
@@ -78,6 +81,22 @@ export const ROUTES: RouteDef[] = [
     { method: "GET", path: "/cluster", action: "placement.cluster", status: 200, params: clusterParams, admin: true, summary: "Nodes, capacity, utilisation and workspace assignments" },
     { method: "POST", path: "/cluster/nodes/:node/drain", action: "placement.drain", status: 200, params: drainParams, admin: true, summary: "Move every workspace off a node (before its shutdown)" },
     { method: "POST", path: "/workspaces/:workspaceId/move", action: "placement.move", status: 200, params: moveParams, admin: true, summary: "Move a workspace's sessions to another node" },
+  ]),
+  ...tagged("backups", [
+    { method: "GET", path: "/backups", action: "backup.list", status: 200, params: backupEmptyParams, admin: true, summary: "Snapshots, newest first, with their state (complete, verified)" },
+    { method: "POST", path: "/backups", action: "backup.now", status: 201, params: backupEmptyParams, admin: true, timeoutMs: 0, summary: "Take a snapshot now, verify it and apply retention" },
+    { method: "GET", path: "/backups/:snapshot", action: "backup.get", status: 200, params: snapshotParams, admin: true, summary: "A snapshot's manifest" },
+    { method: "POST", path: "/backups/:snapshot/verify", action: "backup.verify", status: 200, params: snapshotParams, admin: true, timeoutMs: 0, summary: "Download a snapshot and check every archive against its manifest" },
+    {
+      method: "POST",
+      path: "/backups/:snapshot/restore",
+      action: "backup.restore",
+      status: 200,
+      params: restoreParams,
+      admin: true,
+      timeoutMs: 0,
+      summary: "Restore a snapshot (one workspace with workspaceId, else all): verified first; only the sessions it touches stop",
+    },
   ]),
   { method: "GET", base: "", path: "/healthz", action: "api.healthz", status: 200, params: emptyParams, auth: false, tag: "meta", summary: "Liveness of this gateway (no key needed)" },
   { method: "GET", path: "/openapi.json", action: "api.openapi", status: 200, params: emptyParams, auth: false, tag: "meta", summary: "This API's OpenAPI 3.1 document" },
