@@ -256,8 +256,11 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
           Promise.resolve(this.broker.broadcast(name, event)).catch((err: Error) =>
             this.logger.warn(`could not publish ${name}: ${err.message}`),
           );
-          // the durable copy for webhooks (the log keeps retrying while NATS is away)
-          eventLog?.append(event).catch((err: Error) => this.logger.error(`event ${event.id} (${name}) not appended to the event log: ${err.message}`));
+          // the durable copy for webhooks (the log keeps retrying while NATS is away); the promise is
+          // returned so a caller may wait until the event is durable (e.g. before acking a message)
+          const durable = eventLog?.append(event);
+          durable?.catch((err: Error) => this.logger.error(`event ${event.id} (${name}) not appended to the event log: ${err.message}`));
+          return durable;
         },
       });
     },
