@@ -126,7 +126,11 @@ describe("fuzzing the REST API", () => {
     expect(node.proc.running).toBe(true);
     // outside SESSIONS_DIR: only what was there, plus the key store the admin's random key creations write
     const outsideAfter = (await treeOf(node.root)).filter((p) => !p.startsWith(path.join("data", "sessions")));
-    expect(outsideAfter.filter((p) => !outsideBefore.includes(p) && p !== path.join("data", "api-store.json"))).toEqual([]);
+    // (and snapshots the admin's random POST /backups take, in the backup target: their names are checked)
+    const backups = path.join("data", "backups");
+    const snapshotFile = /^data\/backups(\/snapshots(\/\d{8}T\d{9}Z-[0-9a-f]{4}(\/(manifest\.json|verified\.json|workspace_[A-Za-z0-9_-]{1,64}\.tar\.gz))?)?)?$/;
+    for (const p of outsideAfter.filter((x) => x.startsWith(backups))) expect(p).toMatch(snapshotFile);
+    expect(outsideAfter.filter((p) => !outsideBefore.includes(p) && p !== path.join("data", "api-store.json") && !p.startsWith(backups))).toEqual([]);
     // inside: workspace_<id>/session_<id>/... with ids of the allowed alphabet only
     for (const p of await treeOf(node.sessionsDir)) {
       const [w, s] = p.split(path.sep);
