@@ -320,3 +320,34 @@ export function waCommands(print: Print = (t) => console.log(t)): ReplCommand[] 
 
 /** The commands' names (`wa-move`), as an operator types them. */
 export const WA_COMMAND_NAMES: string[] = waCommands(() => undefined).map((c) => c.command.split(" ")[0]!);
+
+/**
+ * Parses a one-shot command line (`wa-sessions --workspace acme`, `wa-drain n1`) into the args
+ * moleculer-repl would hand the action, for `repl.js <command> ...` in scripts and preStop hooks.
+ */
+export function parseCommandLine(cmd: ReplCommand, argv: string[]): ReplArgs {
+  const positionals = [...cmd.command.matchAll(/[<[]([a-zA-Z]+)[>\]]/g)].map((m) => m[1]!);
+  const flags = new Map<string, string>();
+  for (const o of cmd.options ?? []) {
+    const long = /--([a-z-]+)/.exec(o.option)![1]!;
+    const short = /(?:^|\s)-([a-z]),/.exec(o.option)?.[1];
+    flags.set(`--${long}`, long);
+    if (short) flags.set(`-${short}`, long);
+  }
+  const args: ReplArgs = { options: {} };
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const eq = a.indexOf("=");
+    const key = a.startsWith("-") && eq > 0 ? a.slice(0, eq) : a;
+    const name = flags.get(key);
+    if (name) args.options![name] = eq > 0 && a.startsWith("-") ? a.slice(eq + 1) : (argv[++i] ?? true);
+    else if (a.startsWith("-")) throw new UsageError(`unknown option ${a} for ${cmd.command.split(" ")[0]}`);
+    else rest.push(a);
+  }
+  if (rest.length > positionals.length) throw new UsageError(`too many arguments for ${cmd.command}`);
+  positionals.forEach((p, i) => {
+    if (rest[i] !== undefined) args[p] = rest[i];
+  });
+  return args;
+}

@@ -199,6 +199,33 @@ it("the real console: dist/bin/repl.js joins the cluster and runs wa-* commands 
   }
 }, 40_000);
 
+/** Runs `repl.js <argv>` to its end: what it printed and its exit code. */
+function oneShot(argv: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [path.join(ROOT, "dist/bin/repl.js"), ...argv], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", HOME: c.root, TRANSPORTER: c.nats.url, LOG_LEVEL: "warn" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    p.stdout.on("data", (d) => (output += d.toString()));
+    p.stderr.on("data", (d) => (output += d.toString()));
+    p.once("exit", (code) => resolve({ code, output }));
+  });
+}
+
+it("one shot: repl.js <command> runs it and exits 0, or 1 after its error line (scripts, preStop)", async () => {
+  const ok = await oneShot(["wa-sessions", "-w", "beta", "--status=working"]);
+  expect(ok.code).toBe(0);
+  expect(ok.output).toMatch(/\nbeta +s1 +WORKING +running/);
+  expect(ok.output).toContain("1 sessions on 2 nodes");
+  const bad = await oneShot(["wa-drain", "n9"]);
+  expect(bad.code).toBe(1);
+  expect(bad.output).toMatch(/^✖ wa-drain: NODE_NOT_FOUND: No session node n9/m);
+  const usage = await oneShot(["wa-sessions", "--colour", "red"]);
+  expect(usage).toEqual({ code: 1, output: "✖ wa-sessions: USAGE: unknown option --colour for wa-sessions\n" });
+}, 40_000);
+
 it("wa-drain: every workspace leaves the node and its sessions are WORKING elsewhere", async () => {
   const view = await c.cluster();
   const node = view.assignments.some((a: any) => a.node === "n1") ? "n1" : "n2";
