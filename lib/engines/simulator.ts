@@ -301,8 +301,20 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
   private onMessage(m: SimIncomingMessage): void {
     const msg: EngineMessage = { id: m.id, from: m.from, to: m.to, body: m.body, timestamp: m.timestamp, fromMe: false };
     if (m.media) msg.media = { ...m.media };
-    // A listener that throws has not taken the message: no ack, so the network redelivers it.
-    if (this.notify("message", msg)) this.transmit({ t: "recv_ack", id: m.id });
+    // A listener that throws has not taken the message: no ack, so the network redelivers it. A
+    // listener that defers acknowledges once the message is durable (the sessions runtime: once it
+    // is in the event log), on the socket it came from.
+    const ws = this.ws;
+    let deferred = false;
+    const receipt = {
+      defer: () => {
+        deferred = true;
+        return () => {
+          if (ws && ws === this.ws) this.transmit({ t: "recv_ack", id: m.id });
+        };
+      },
+    };
+    if (this.notify("message", msg, receipt) && !deferred) this.transmit({ t: "recv_ack", id: m.id });
   }
 
   private async onLoggedOut(ws: WebSocket, reason: "LOGOUT" | "UNPAIRED"): Promise<void> {

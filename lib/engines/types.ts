@@ -56,7 +56,7 @@ export interface SentMessage {
  *  - `code` (code: string)                     a pairing code
  *  - `authenticated` ()                        credentials accepted (also on restore)
  *  - `ready` (me: EngineMe)                    connected and in sync
- *  - `message` (msg: EngineMessage)            an incoming message
+ *  - `message` (msg, receipt?)                 an incoming message (receipt: see MessageReceipt)
  *  - `message_ack` (id: string, ack: AckLevel) an outgoing message's ack changed
  *  - `disconnected` (reason: string)           CONFLICT, LOGOUT, UNPAIRED, CONNECTION_LOST, ...
  *  - `failed` (error: Error)                   the engine gave up; it is stopped
@@ -98,11 +98,21 @@ export type EngineEvents = {
   code: [code: string];
   authenticated: [];
   ready: [me: EngineMe];
-  message: [msg: EngineMessage];
+  message: [msg: EngineMessage, receipt?: MessageReceipt];
   message_ack: [id: string, ack: AckLevel];
   disconnected: [reason: string];
   failed: [error: Error];
 };
+
+/**
+ * Passed with `message` by engines that can hold back their receipt to WhatsApp: a listener that
+ * calls `defer()` takes over the acknowledgement and calls the returned function once the message
+ * is durable (in the event log); if it never does, the network redelivers the message. Without a
+ * `defer()` the engine acknowledges as soon as the listeners return.
+ */
+export interface MessageReceipt {
+  defer(): () => void;
+}
 
 /** Reasons in `disconnected` that mean the device is no longer linked (auth is gone). */
 export const UNLINKED_REASONS = new Set(["LOGOUT", "UNPAIRED"]);

@@ -10,7 +10,7 @@ import { Client, LocalAuth, MessageMedia } from "whatsapp-web.js";
 import { parsePhone, parseUserJid } from "../simulator/phone";
 import { ACK_LEVELS } from "../simulator/protocol";
 import type { LaunchedChromium } from "./chromium";
-import { CLIENT_CHROME_ARGS, LEAN_CHROME_ARGS, isAlive, killChromiumUsing, killProcessGroup, launchChromium, releaseProfile, waitGone, withSandboxFlag } from "./chromium";
+import { CLIENT_CHROME_ARGS, LEAN_CHROME_ARGS, isAlive, killChromiumUsing, killProcessGroup, launchChromium, releaseProfile, treePss, waitGone, withSandboxFlag } from "./chromium";
 import { EngineError } from "./errors";
 import type { LaunchQueue } from "./launch-queue";
 import type { AckLevel, EngineContext, EngineEvents, EngineFactory, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "./types";
@@ -199,6 +199,14 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
 
   info(): EngineMe | undefined {
     return this.me ? { ...this.me } : undefined;
+  }
+
+  /** PSS of the browser's whole process tree (the watchdog and wafleet_session_memory_bytes). */
+  async memoryUsage(): Promise<number | undefined> {
+    const pid = this.run?.chromium?.pid;
+    if (!pid || !isAlive(pid)) return undefined;
+    const { bytes, processes } = await treePss(pid);
+    return processes ? bytes : undefined;
   }
 
   /** The pid of the current browser (its process group leader), for diagnostics and tests. */

@@ -4,7 +4,7 @@
 import { WafleetError } from "../errors";
 import type { EventName, EventPayloads } from "../events";
 import type { LaunchQueue } from "../engines/launch-queue";
-import type { EngineFactory, EngineMe, MessageContent, SendOptions, SentMessage, SessionEngine } from "../engines/types";
+import type { EngineFactory, EngineMe, MessageContent, MessageReceipt, SendOptions, SentMessage, SessionEngine } from "../engines/types";
 import { UNLINKED_REASONS } from "../engines/types";
 import { StatusMachine, type DesiredState, type SessionStatus } from "./status";
 import type { SessionMeta, SessionStorage } from "./storage";
@@ -22,7 +22,7 @@ export interface ActorDeps {
   launchQueue: LaunchQueue;
   node: string;
   /** Publishes a session event (payload without the envelope; the caller adds id, node, time). */
-  publish: <N extends EventName>(name: N, scope: { workspaceId: string; sessionId: string }, payload: EventPayloads[N]) => void;
+  publish: <N extends EventName>(name: N, scope: { workspaceId: string; sessionId: string }, payload: EventPayloads[N]) => unknown;
   logger: ActorLogger;
   startTimeoutMs: number;
   /** The fencing token this node holds for the workspace; meta.json writes carry it. */
@@ -276,9 +276,20 @@ export class SessionActor {
       this.machine.transition("WORKING");
       this.deps.publish("wa.session.ready", this.scope, { me });
     });
-    engine.on("message", (message) => {
-      if (!current()) return;
-      this.deps.publish("wa.message.received", this.scope, { message });
+    engine.on("message", (message, receipt?: MessageReceipt) => {
+      // an engine that is no longer current does not get its receipt: the network redelivers the
+      // message to whichever engine owns the session now
+      if (!current()) {
+        receipt?.defer();
+        return;
+      }
+      // acknowledge to WhatsApp only once the event is durable (in the event log): a node killed
+      // in between leaves the message unacknowledged, and the network delivers it again
+      const done = receipt?.defer();
+      Promise.resolve(this.deps.publish("wa.message.received", this.scope, { message })).then(
+        () => done?.(),
+        (err: Error) => this.deps.logger.warn(`message ${message.id} of ${this.meta.workspaceId}/${this.meta.sessionId} not durable, left unacknowledged: ${err?.message ?? err}`),
+      );
     });
     engine.on("message_ack", (messageId: string, ack) => {
       if (!current()) return;

@@ -143,6 +143,8 @@ describe("Chromium under a running session", () => {
     const oldPid = engine.browserPid()!;
     const oldTree = (await processTree(oldPid)).map((p) => p.pid);
     expect(oldTree.length).toBeGreaterThan(1);
+    // what the watchdog and wafleet_session_memory_bytes read: PSS of the whole browser tree
+    expect(await engine.memoryUsage()).toBeGreaterThan(10 * 1024 * 1024);
 
     const readyAgain = next(engine, "ready");
     process.kill(oldPid, "SIGKILL");

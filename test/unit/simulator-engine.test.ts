@@ -147,6 +147,22 @@ describe("messages", () => {
     await waitFor("the ack", async () => (await stats()).queued === 0 && (await stats()).delivered === 1, 3000);
   });
 
+  it("holds back its receipt while a listener defers it, and sends it when the listener says so", async () => {
+    sim = await startTestSim();
+    const { engine } = await linkedEngine();
+    let finish: (() => void) | undefined;
+    engine.on("message", (_msg, receipt) => {
+      finish = receipt?.defer();
+    });
+    const incoming = next(engine, "message");
+    const sent = await sim.post(`/sim/contacts/${CONTACT}/send`, { to: ALICE, body: "durable first" });
+    await incoming;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(sim.network.ledgerView().incoming.find((m) => m.id === sent.json.id)?.acked).toBe(false);
+    finish!();
+    await waitFor("the deferred ack", () => sim.network.ledgerView().incoming.find((m) => m.id === sent.json.id)?.acked === true, 3000);
+  });
+
   it("refuses to send when not ready, with code SESSION_NOT_READY", async () => {
     sim = await startTestSim();
     const { engine } = newEngine();
