@@ -4,7 +4,7 @@
 // own options), and its table is checked against the cluster's real state: a move really moves, a
 // drain really drains, a restore really brings a destroyed workspace back, a replayed dead letter
 // really reaches the receiver. Then the real `dist/bin/repl.js` parses flags on a piped prompt.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { ServiceBroker } from "moleculer";
@@ -240,3 +240,22 @@ it("wa-drain: every workspace leaves the node and its sessions are WORKING elsew
   expect(await run("wa-drain", { node: "n9" })).toMatch(/^✖ wa-drain: NODE_NOT_FOUND: /);
   expect((await c.simStats()).conflicts).toBe(0);
 }, 60_000);
+
+it("the session pods' preStop: `wafleet drain` (docker/entrypoint.sh) with the pod's NODE_ID empties that node", async () => {
+  await c.startNode("n3");
+  await waitFor("n3 up", async () => (await c.cluster()).nodes.some((n: any) => n.node === "n3" && n.status === "up"), 30000, 100);
+  // after the drain above one node held every workspace (n3's join may already be taking its share);
+  // a preStop on that node hands the rest to n3, the only node taking workspaces
+  // (bounded load keeps at least one of the four workspaces on it: at most ceil(1.1 x 2) = 3 per node)
+  const holder = (await c.cluster()).assignments.find((a: any) => a.node !== "n3").node as string;
+  const r = spawnSync("bash", [path.join(ROOT, "docker/entrypoint.sh"), "drain"], {
+    env: { PATH: process.env.PATH ?? "", HOME: c.root, WAFLEET_HOME: ROOT, NODE_ID: holder, TRANSPORTER: c.nats.url, REDIS_URL: c.redis.url, SERVICES: "sessions", LOG_LEVEL: "warn" },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  expect(r.status).toBe(0);
+  expect(r.stdout).toMatch(new RegExp(`\\ndrained ${holder}: [1-${WORKSPACES.length}] workspaces handed off, 0 left\\n$`));
+  expect((await c.cluster()).assignments.every((a: any) => a.node === "n3")).toBe(true);
+  await waitFor("every session WORKING on n3", async () => (await Promise.all(WORKSPACES.map((w) => c.session(w, "s1")))).every((s) => s.status === "WORKING" && s.node === "n3"), 30000, 100);
+  expect((await c.simStats()).conflicts).toBe(0);
+}, 90_000);
