@@ -207,35 +207,40 @@ it("every overlay patch targets an object its resources hold (the builder refuse
 });
 
 it("every wafleet container's environment is one lib/config accepts, with only variables it reads", () => {
-  const known = configVariables();
+  const config = configVariables();
+  // the simulated network (`wafleet sim`) reads a few of its own, straight from the environment
+  const simOwn = new Set([...readFileSync(path.join(ROOT, "bin/sim.ts"), "utf8").matchAll(/process\.env\.([A-Z0-9_]+)/g)].map((m) => m[1]!));
+  expect(simOwn).toContain("WA_SIM_HOST");
   for (const [name, b] of Object.entries(builds)) {
     for (const o of wafleetWorkloads(b)) {
       const c = mainContainer(o);
       const env = containerEnv(b, o, c);
-      const unknown = Object.keys(env).filter((k) => !known.has(k));
+      const sim = c.args?.[0] === "sim";
+      const unknown = Object.keys(env).filter((k) => !config.has(k) && !(sim && simOwn.has(k)));
       expect({ build: name, workload: id(o), unknown }).toEqual({ build: name, workload: id(o), unknown: [] });
-      if (c.args?.[0] === "sim") continue;
+      if (sim) continue;
       // the config module itself accepts it (a bad value would stop the pod at start)
       expect(() => loadConfig(env, "/app")).not.toThrow();
-      const config = loadConfig(env, "/app");
-      expect(config.embedded).toBe(false);
+      const cfg = loadConfig(env, "/app");
+      expect(cfg.embedded).toBe(false);
       const port = (n: string) => c.ports.find((p: Obj) => p.name === n)?.containerPort;
-      expect(port("ops")).toBe(config.opsPort);
-      expect(config.opsPort).toBe(loadConfig({}).opsPort);
-      if (config.services.includes("api")) {
-        expect(port("http")).toBe(config.apiPort);
-        expect(config.apiPort).toBe(loadConfig({}).apiPort);
+      expect(port("ops")).toBe(cfg.opsPort);
+      expect(cfg.opsPort).toBe(loadConfig({}).opsPort);
+      if (cfg.services.includes("api")) {
+        expect(port("http")).toBe(cfg.apiPort);
+        expect(cfg.apiPort).toBe(loadConfig({}).apiPort);
       }
       // TRANSPORTER and REDIS_URL name Services of the same build, on their ports
       const url = (u: string) => new URL(u);
       const svcPort = (svc: string) => find(b, "Service", svc).spec.ports.map((p: Obj) => p.port);
-      expect(svcPort(url(config.transporter).hostname)).toContain(Number(url(config.transporter).port));
-      expect(svcPort(url(config.redisUrl).hostname)).toContain(Number(url(config.redisUrl).port));
-      if (config.services.includes("sessions") || config.services.includes("backup")) {
+      expect(svcPort(url(cfg.transporter).hostname)).toContain(Number(url(cfg.transporter).port));
+      expect(svcPort(url(cfg.redisUrl).hostname)).toContain(Number(url(cfg.redisUrl).port));
+      if (cfg.simUrl) expect(svcPort(url(cfg.simUrl).hostname)).toContain(Number(url(cfg.simUrl).port));
+      if (cfg.services.includes("sessions") || cfg.services.includes("backup")) {
         const shared = c.volumeMounts.find((m: Obj) => m.name === "shared").mountPath as string;
-        expect(config.sessionsDir.startsWith(`${shared}/`)).toBe(true);
+        expect(cfg.sessionsDir.startsWith(`${shared}/`)).toBe(true);
         // the base leaves the backup target to each overlay
-        if (name !== "base") expect(config.backupTarget).not.toBe("");
+        if (name !== "base") expect(cfg.backupTarget).not.toBe("");
       }
     }
   }
