@@ -39,9 +39,9 @@ case "$cmd" in
       echo "wafleet drain: NODE_ID is not set, so there is no node to drain" >&2
       exit 78
     fi
-    # a separate, role-less console node asks the coordinator to move this node's workspaces away
-    node_id="$NODE_ID"
-    NODE_ID="drain-$node_id" exec node "$app/repl.js" wa-drain "$node_id"
+    # a separate, role-less console node (its own id: repl-<NODE_ID>-<pid>) asks the coordinator
+    # to move this node's workspaces away
+    exec node "$app/repl.js" wa-drain "$NODE_ID"
     ;;
   sim)
     exec node "$app/sim.js" "$@"

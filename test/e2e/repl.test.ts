@@ -64,8 +64,11 @@ function rows(text: string): string[][] {
   return out;
 }
 
-it("offers the seven wa-* commands", () => {
+it("offers the seven wa-* commands, on a node id of its own (never the NODE_ID of the pod it runs in)", () => {
   expect(WA_COMMAND_NAMES).toEqual(["wa-nodes", "wa-sessions", "wa-move", "wa-drain", "wa-backup", "wa-restore", "wa-deadletters"]);
+  expect(client.nodeID).toBe(`repl-repl-test-${process.pid}`);
+  expect(consoleBrokerOptions({ TRANSPORTER: c.nats.url, NODE_ID: "n1" }).nodeID).toBe(`repl-n1-${process.pid}`);
+  expect(() => consoleBrokerOptions({})).toThrow("Invalid configuration: TRANSPORTER: the console joins a cluster");
 });
 
 it("wa-nodes: a row per session node with its sessions, capacity, memory and lease age", async () => {

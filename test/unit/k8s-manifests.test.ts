@@ -281,7 +281,7 @@ it("session pods drain on the way out, with a grace period longer than the drain
     const cmd: string[] = c.lifecycle.preStop.exec.command;
     expect(cmd).toEqual(["/usr/local/bin/wafleet", "drain"]);
     expect(dockerfile).toContain("COPY docker/entrypoint.sh /usr/local/bin/wafleet");
-    expect(entry).toMatch(/\n {2}drain\)\n[\s\S]*?wa-drain "\$node_id"/);
+    expect(entry).toMatch(/\n {2}drain\)\n[\s\S]*?wa-drain "\$NODE_ID"/);
     // the console's drain deadline, then SIGTERM's own (empty) drain and the broker's stop
     expect(s.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(drainTimeoutMs / 1000 + 30);
     expect(find(b, "PodDisruptionBudget", "wafleet-sessions").spec.maxUnavailable).toBe(1);
