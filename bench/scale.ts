@@ -66,6 +66,8 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   const peakRss = new Map<string, number>();
   let sampler: NodeJS.Timeout | undefined;
   try {
+    // one admin key drives the whole load: no per-key rate limit on the gateway
+    c.gatewayEnv = { API_RATE_LIMIT: "0" };
     // default lease timings (10 s / 3 s) and the network's default keepalive: the shipped settings
     await c.start(nodeNames, { LEASE_TTL_MS: "10000", TAKEOVER_MARGIN_MS: "3000", MAX_SESSIONS_PER_INSTANCE: String(Math.max(750, o.sessions)) }, { WA_SIM_KEEPALIVE_MS: "5000" });
     await c.startRole("hooks", "webhooks", { WEBHOOK_ALLOW_PRIVATE: "true", WEBHOOK_BACKOFF_MS: "200", WEBHOOK_BACKOFF_MAX_MS: "2000" });
@@ -117,12 +119,27 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     const accepted: string[] = [];
     const incomingIds: string[] = [];
     const sendLat: number[] = [];
+    let loadErrors = 0;
     const load = Promise.all(
       Array.from({ length: o.workers }, async (_, wk) => {
         let i = 0;
         while (!stop) {
+          try {
+            await step(wk, i++);
+          } catch (err) {
+            // a refused connection while a process restarts is load noise; counted, and the tail
+            // of every process's log is printed if the run fails
+            if (loadErrors++ < 5) log(`load error: ${(err as Error).message}`);
+            await new Promise((res) => setTimeout(res, 250));
+          }
+        }
+      }),
+    );
+    async function step(wk: number, i: number): Promise<void> {
+      {
+        {
           const s = sessions[(wk * 7919 + i * 104729) % sessions.length]!;
-          const kind = i++ % 4;
+          const kind = i % 4;
           if (kind <= 1) {
             const text = `scale-${seq++}`;
             const to = CONTACTS[seq % CONTACTS.length]!;
@@ -144,8 +161,8 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
             await time("GET /sessions/:s", () => c.call("GET", `/workspaces/${s.workspaceId}/sessions/${s.sessionId}`));
           }
         }
-      }),
-    );
+      }
+    }
     const phase = () => new Promise((r) => setTimeout(r, o.phaseSeconds * 1000));
     await phase();
 
@@ -213,7 +230,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     const reads = summarize(lat.get("GET /sessions/:s") ?? [0]);
     figures.push(figure("scale.send.p50", "ms", sl.p50, { name: "GET /sessions/:s p50 (routed read, same run)", value: reads.p50 }, { n: sl.n }));
     figures.push(figure("scale.send.p99", "ms", sl.p99, { name: "GET /sessions/:s p99 (routed read, same run)", value: reads.p99 }, { n: sl.n }));
-    figures.push(figure("scale.delivery.rate", "ratio", accepted.length ? (accepted.length - lost) / accepted.length : 1, { name: "accepted sends", value: 1 }, { accepted: accepted.length, lost, duplicated, conflicts: stats.conflicts }));
+    figures.push(figure("scale.delivery.rate", "ratio", accepted.length ? (accepted.length - lost) / accepted.length : 1, { name: "accepted sends", value: 1 }, { accepted: accepted.length, lost, duplicated, conflicts: stats.conflicts, loadErrors }));
     figures.push(figure("scale.webhook.delivery.rate", "ratio", incomingIds.length ? delivered / incomingIds.length : 1, { name: "incoming messages", value: 1 }, { incoming: incomingIds.length, delivered }));
     if (o.faults) {
       figures.push(figure("scale.failover.seconds", "s", failoverSeconds, { name: "lease TTL + takeover margin (protocol floor)", value: 13 }, { sessionsMoved: moved }));
@@ -224,6 +241,9 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     for (const [name, peak] of peakRss) figures.push(figure(`scale.rss.peak.${name}`, "MiB", peak / 1048576, { name: "a session node's RSS before any session", value: idleRss / 1048576 }));
     figures.push(figure("scale.rss.per.session", "KiB", ((Math.max(...sessionPeaks) - idleRss) / perNodeSessions) / 1024, { name: "idle session node RSS / 1000", value: idleRss / 1000 / 1024 }, { note: "runtime overhead per simulated session (no browser)" }));
     return { figures, conflicts: stats.conflicts, lost, duplicated, accepted: accepted.length, incoming: incomingIds.length, webhooksDelivered: delivered, allWorking: finalWorking };
+  } catch (err) {
+    log(`the run failed: ${(err as Error).message}\n${c.logs(25)}`);
+    throw err;
   } finally {
     clearInterval(sampler);
     await c.stop();

@@ -72,11 +72,13 @@ export class TestCluster {
   }
 
   readonly roles = new Map<string, NodeProcess>();
+  /** Extra environment of the gateway (set before start()). */
+  gatewayEnv: Record<string, string> = {};
 
   async startGateway(): Promise<void> {
     this.gatewayPort ||= await freePort();
     this.api = `http://127.0.0.1:${this.gatewayPort}`;
-    this.gateway = new NodeProcess("gateway", "dist/bin/wafleet.js", this.env("gateway", { SERVICES: "api", API_PORT: String(this.gatewayPort), API_HOST: "127.0.0.1" }));
+    this.gateway = new NodeProcess("gateway", "dist/bin/wafleet.js", this.env("gateway", { SERVICES: "api", API_PORT: String(this.gatewayPort), API_HOST: "127.0.0.1", ...this.gatewayEnv }));
     await this.gateway.waitForOutput(/API listening on/, 30000);
   }
 
