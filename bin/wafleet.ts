@@ -63,7 +63,7 @@ async function main(config: Config): Promise<void> {
   if (config.services.includes("sessions") || config.services.includes("webhooks")) {
     if (config.embedded) eventLog = new MemoryEventLog({ onError: (err) => log.warn(`event log: ${err.message}`) });
     else {
-      const js = new JetStreamEventLog({ servers: config.transporter, maxAgeMs: config.eventLogMaxAgeMs, maxBytes: config.eventLogMaxBytes, ackWaitMs: config.webhookAckWaitMs, name: `wafleet-${config.nodeId}`, logger: log });
+      const js = new JetStreamEventLog({ servers: config.transporter, maxAgeMs: config.eventLogMaxAgeMs, maxBytes: config.eventLogMaxBytes, replicas: config.eventLogReplicas, ackWaitMs: config.webhookAckWaitMs, name: `wafleet-${config.nodeId}`, logger: log });
       js.start().catch((err: Error) => log.warn(`event log: ${err.message}`));
       eventLog = js;
     }

@@ -81,6 +81,8 @@ export interface Config {
   /** Event log retention: age and size of the JetStream stream (oldest discarded first). */
   eventLogMaxAgeMs: number;
   eventLogMaxBytes: number;
+  /** JetStream replicas of the event stream (3 on a clustered NATS). */
+  eventLogReplicas: number;
   /** Requests per key per apiRateWindowMs (0 = no limit). */
   apiRateLimit: number;
   apiRateWindowMs: number;
@@ -155,6 +157,7 @@ const schema = {
   WEBHOOK_ACK_WAIT_MS: num(500, 600_000),
   EVENT_LOG_MAX_AGE_MS: num(60_000, 365 * 86_400_000),
   EVENT_LOG_MAX_BYTES: num(1_048_576, Number.MAX_SAFE_INTEGER),
+  EVENT_LOG_REPLICAS: num(1, 5),
   API_RATE_LIMIT: num(0, 10_000_000),
   API_RATE_WINDOW_MS: num(100, 86_400_000),
   API_BODY_LIMIT: num(1024, 64 * 1024 * 1024),
@@ -275,6 +278,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     webhookAckWaitMs: v.WEBHOOK_ACK_WAIT_MS ?? 30000,
     eventLogMaxAgeMs: v.EVENT_LOG_MAX_AGE_MS ?? 7 * 86_400_000,
     eventLogMaxBytes: v.EVENT_LOG_MAX_BYTES ?? 1024 ** 3,
+    eventLogReplicas: v.EVENT_LOG_REPLICAS ?? 1,
     apiRateLimit: v.API_RATE_LIMIT ?? 6000,
     apiRateWindowMs: v.API_RATE_WINDOW_MS ?? 60_000,
     apiBodyLimit: v.API_BODY_LIMIT ?? 1024 * 1024,

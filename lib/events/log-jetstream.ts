@@ -34,6 +34,8 @@ export interface JetStreamEventLogOptions {
   maxAgeMs?: number;
   /** Retention: the stream's size cap, oldest discarded first (default 1 GiB). */
   maxBytes?: number;
+  /** Stream replicas: 3 on a clustered NATS, so losing one server loses no undelivered event. */
+  replicas?: number;
   /** Appends waiting for NATS beyond this many are refused (default 100,000). */
   maxOutbox?: number;
   /** How long an unacknowledged delivery is held before redelivery, at least (default 30 s). */
@@ -105,7 +107,7 @@ export class JetStreamEventLog implements EventLog {
       max_age: nanos(this.opts.maxAgeMs ?? 7 * 24 * 3600 * 1000),
       max_bytes: this.opts.maxBytes ?? 1024 ** 3,
       duplicate_window: nanos(120_000),
-      num_replicas: 1,
+      num_replicas: this.opts.replicas ?? 1,
     };
     try {
       const info = await jsm.streams.info(this.stream);
