@@ -82,6 +82,17 @@ export default function placementService({ config, cluster }: PlacementServiceDe
         },
       },
 
+      /** Puts a drained node back into placement (it takes new workspaces and joins' rebalances). */
+      undrain: {
+        params: drainParams,
+        async handler(ctx: Context<{ node: string }>) {
+          const n = await liveNode(ctx.params.node);
+          if (!n.alive) throw new WafleetError("NODE_NOT_AVAILABLE", `Node ${n.node} is down`, { node: n.node });
+          await cluster.directory.setDraining(n.node, false);
+          return { node: n.node, draining: false };
+        },
+      },
+
       move: {
         params: moveParams,
         async handler(ctx: Context<{ workspaceId: string; node: string }>) {

@@ -151,5 +151,15 @@ describe("cluster faults", () => {
     const v = await settled();
     expect(v.filter((x) => x.workspaceId === "f0").every((x) => x.node === to)).toBe(true);
     await expectNoConflict();
+
+    // a drained node put back takes workspaces again
+    const back = await c.call("POST", "/cluster/nodes/s1/undrain");
+    expect(back.status).toBe(200);
+    expect((await c.cluster()).nodes.find((n: any) => n.node === "s1").status).toBe("up");
+    const home = await c.call("POST", "/workspaces/f0/move", { node: "s1" });
+    expect(home.status).toBe(200);
+    await settled();
+    expect((await assignments()).get("f0")!.node).toBe("s1");
+    await expectNoConflict();
   });
 });
