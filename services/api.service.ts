@@ -82,6 +82,18 @@ export default function apiService({ config, keys, store: givenStore }: ApiServi
     }
   }
 
+  /** storeCall, retried for up to ~5 s: for writes that must not be lost to a short store outage. */
+  async function persistently<T>(op: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await storeCall(op);
+      } catch (err) {
+        if (attempt >= 8) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 1000)));
+      }
+    }
+  }
+
   function defOf(req: Req): RouteDef | undefined {
     if (req.$alias?.wafleetRoute) return req.$alias.wafleetRoute;
     const m = req.parsedUrl ? table.match(req.method ?? "GET", req.parsedUrl) : undefined;
@@ -221,10 +233,12 @@ export default function apiService({ config, keys, store: givenStore }: ApiServi
         try {
           result = await perform(def, req, params);
         } catch (err) {
-          await idempotency.abandon(scope, header).catch(() => undefined);
+          await persistently(() => idempotency.abandon(scope, header)).catch(() => undefined);
           throw err;
         }
-        await storeCall(() => idempotency.complete(scope, header, fingerprint, { status: result.status, body: result.body, headers: result.headers }));
+        // the message went out: remembering that must survive a store blip (a Redis restart takes
+        // a second), or the key would stay reserved and every retry answer IN_USE until it expires
+        await persistently(() => idempotency.complete(scope, header, fingerprint, { status: result.status, body: result.body, headers: result.headers }));
         write(res, result);
       } catch (err) {
         next(err);

@@ -60,8 +60,14 @@ it("restores a destroyed workspace from a backup node, touching no other workspa
   expect(snap).toMatchObject({ verified: true, totals: { workspaces: 4, sessions: 4 } });
 
   // the event path to this test is live: a probe session's restart reaches the recorder
-  await c.retrying(() => c.call("POST", `/workspaces/${others[0]}/sessions/s1/restart`), [200]);
-  await waitFor("the probe's WORKING event", () => events.some((e) => e.workspaceId === others[0] && e.status === "WORKING"), 20000, 50);
+  // (the session nodes learn of this test's broker a moment after it starts: until then their
+  // broadcasts skip it, so the probe restarts until one arrives)
+  await waitFor("the probe's WORKING event", async () => {
+    if (events.some((e) => e.workspaceId === others[0] && e.status === "WORKING")) return true;
+    await c.retrying(() => c.call("POST", `/workspaces/${others[0]}/sessions/s1/restart`), [200]);
+    await new Promise((r) => setTimeout(r, 1500));
+    return events.some((e) => e.workspaceId === others[0] && e.status === "WORKING");
+  }, 40000, 50);
   await waitFor(`${others[0]}/s1 WORKING`, async () => (await c.session(others[0]!, "s1")).status === "WORKING", 20000, 100);
 
   await fs.rm(path.join(c.sessionsDir, `workspace_${target}`), { recursive: true });
