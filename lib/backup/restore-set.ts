@@ -13,6 +13,7 @@ import { createReadStream, createWriteStream, promises as fs, type Stats } from 
 import os from "node:os";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
+import { readdirOrEmpty } from "../sessions/storage";
 
 export type SessionEngineKind = "simulator" | "wwebjs" | "none";
 
@@ -198,13 +199,4 @@ async function exists(p: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-async function readdirOrEmpty(dir: string) {
-  try {
-    return await fs.readdir(dir, { withFileTypes: true });
-  } catch (err: any) {
-    if (err?.code === "ENOENT" || err?.code === "ENOTDIR") return [];
-    throw err;
-  }
 }

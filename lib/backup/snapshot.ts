@@ -6,7 +6,7 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { isValidId } from "../sessions/storage";
+import { isValidId, readdirOrEmpty } from "../sessions/storage";
 import { ArchiveWriter } from "./archive";
 import type { BlobStore } from "./blob-store";
 import { archiveKey, archiveName, manifestKey, MANIFEST_FORMAT, newSnapshotId, type ManifestArchive, type ManifestSession, type SnapshotManifest } from "./manifest";
@@ -128,15 +128,6 @@ async function fileExists(p: string): Promise<boolean> {
     (st) => st.isFile(),
     () => false,
   );
-}
-
-async function readdirOrEmpty(dir: string) {
-  try {
-    return await fs.readdir(dir, { withFileTypes: true });
-  } catch (err: any) {
-    if (err?.code === "ENOENT") return [];
-    throw err;
-  }
 }
 
 export function bufferStream(text: string): Readable {

@@ -160,7 +160,8 @@ export class SessionStorage {
   }
 }
 
-async function readdirOrEmpty(dir: string) {
+/** A folder's entries, or none when it does not exist. */
+export async function readdirOrEmpty(dir: string) {
   try {
     return await fs.readdir(dir, { withFileTypes: true });
   } catch (err: any) {
