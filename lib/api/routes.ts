@@ -79,7 +79,7 @@ export const ROUTES: RouteDef[] = [
   ]),
   ...tagged("cluster", [
     { method: "GET", path: "/cluster", action: "placement.cluster", status: 200, params: clusterParams, admin: true, summary: "Nodes, capacity, utilisation and workspace assignments" },
-    { method: "POST", path: "/cluster/nodes/:node/drain", action: "placement.drain", status: 200, params: drainParams, admin: true, summary: "Move every workspace off a node (before its shutdown)" },
+    { method: "POST", path: "/cluster/nodes/:node/drain", action: "placement.drain", status: 200, params: drainParams, admin: true, timeoutMs: 130_000, summary: "Move every workspace off a node (before its shutdown)" },
     { method: "POST", path: "/cluster/nodes/:node/undrain", action: "placement.undrain", status: 200, params: drainParams, admin: true, summary: "Put a drained node back into placement" },
     { method: "POST", path: "/workspaces/:workspaceId/move", action: "placement.move", status: 200, params: moveParams, admin: true, summary: "Move a workspace's sessions to another node" },
   ]),

@@ -4,7 +4,8 @@
 // resume, SIGTERM and restart, drain and restart, Redis restart. After every round: every session
 // that should run is WORKING, the simulated network saw no conflict, and every accepted message was
 // delivered exactly once.
-import { mapLimit, seeded, TestCluster, TIMINGS } from "../helpers/cluster";
+import { ADMIN_KEY, mapLimit, seeded, TestCluster, TIMINGS } from "../helpers/cluster";
+import { request } from "../helpers/http";
 import { waitFor } from "../helpers/processes";
 
 const ROUNDS = Number(process.env.CHAOS_ROUNDS ?? 20);
@@ -95,7 +96,8 @@ it(`survives ${ROUNDS} rounds of random faults under load with no conflict, loss
           await c.startNode(node);
           break;
         case "drain": {
-          const r = await c.call("POST", `/cluster/nodes/${node}/drain`);
+          // a drain hands workspaces off in throttled batches and may take a while (up to 2 min)
+          const r = await request(c.api, "POST", `/api/v1/cluster/nodes/${node}/drain`, { key: ADMIN_KEY, timeoutMs: 150_000 });
           expect([200, 503]).toContain(r.status);
           await proc.kill("SIGTERM");
           await c.startNode(node);

@@ -9,7 +9,7 @@ export interface HttpResult {
   json: any;
 }
 
-export function request(base: string, method: string, rawPath: string, opts: { body?: unknown; rawBody?: string | Buffer; headers?: Record<string, string>; key?: string } = {}): Promise<HttpResult> {
+export function request(base: string, method: string, rawPath: string, opts: { body?: unknown; rawBody?: string | Buffer; headers?: Record<string, string>; key?: string; timeoutMs?: number } = {}): Promise<HttpResult> {
   const u = new URL(base);
   const headers: Record<string, string> = { ...(opts.headers ?? {}) };
   let payload: Buffer | undefined;
@@ -38,7 +38,7 @@ export function request(base: string, method: string, rawPath: string, opts: { b
       });
     });
     req.on("error", reject);
-    req.setTimeout(30000, () => req.destroy(new Error(`${method} ${rawPath} timed out`)));
+    req.setTimeout(opts.timeoutMs ?? 30000, () => req.destroy(new Error(`${method} ${rawPath} timed out`)));
     if (payload) req.write(payload);
     req.end();
   });
