@@ -123,10 +123,6 @@ export function fullPathOf(def: RouteDef): string {
   return `${def.base ?? API_BASE}${def.path}`;
 }
 
-export function routeKey(method: string, path: string): string {
-  return `${method.toUpperCase()} ${path}`;
-}
-
 interface Compiled {
   def: RouteDef;
   re: RegExp;

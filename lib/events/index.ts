@@ -41,8 +41,6 @@ export interface EventPayloads {
 
 export type WafleetEvent<N extends EventName = EventName> = EventEnvelope & EventPayloads[N] & { event: N };
 
-/** Something that publishes session events (the Moleculer broker in services, a recorder in tests). */
-export type EventSink = <N extends EventName>(name: N, event: WafleetEvent<N>) => void;
 
 export function makeEvent<N extends EventName>(
   name: N,

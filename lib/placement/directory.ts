@@ -36,7 +36,7 @@ export type DirectoryChange =
   | { type: "node"; node: string };
 
 export interface Directory {
-  /** Registers (or re-registers with a new epoch) this node and takes its liveness lease. */
+  /** Registers (or re-registers with a new epoch) this node and takes its liveness lease; a draining mark survives re-registration. */
   register(info: Omit<NodeInfo, "joinedAt">, ttlMs: number): Promise<void>;
   /** Extends the lease if it is still this epoch's; false = the lease is gone (expired or taken). */
   renew(node: string, epoch: string, ttlMs: number, sessions: number): Promise<boolean>;

@@ -36,7 +36,6 @@ export class LeaseKeeper {
   private epoch = "";
   private deadline = 0;
   private fenced = true;
-  private draining = false;
   private timer: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private renewing = false;
@@ -54,10 +53,6 @@ export class LeaseKeeper {
     return !this.fenced && this.now() < this.deadline;
   }
 
-  get currentEpoch(): string {
-    return this.epoch;
-  }
-
   /** Milliseconds since the last successful renewal was sent (for operators). */
   age(): number {
     return this.deadline ? this.now() - (this.deadline - this.opts.ttlMs + this.fenceMarginMs) : -1;
@@ -69,11 +64,6 @@ export class LeaseKeeper {
     const every = Math.max(50, Math.floor(this.opts.ttlMs / 3));
     this.timer = setInterval(() => void this.renew(), every);
     this.watchdog = setInterval(() => this.check(), Math.max(25, Math.min(250, Math.floor(this.opts.ttlMs / 20))));
-  }
-
-  async setDraining(draining: boolean): Promise<void> {
-    this.draining = draining;
-    await this.opts.directory.setDraining(this.opts.node, draining);
   }
 
   /** Clean shutdown: the lease and the node record go, so nobody waits for it to expire. */
@@ -89,7 +79,7 @@ export class LeaseKeeper {
     const epoch = ulid();
     const sent = this.now();
     await this.opts.directory.register(
-      { node: this.opts.node, capacity: this.opts.capacity, weight: this.opts.weight ?? this.opts.capacity, draining: this.draining, epoch, sessions: this.opts.sessions() },
+      { node: this.opts.node, capacity: this.opts.capacity, weight: this.opts.weight ?? this.opts.capacity, draining: false, epoch, sessions: this.opts.sessions() },
       this.opts.ttlMs,
     );
     this.epoch = epoch;

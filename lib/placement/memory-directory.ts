@@ -24,7 +24,8 @@ export class MemoryDirectory implements Directory {
 
   async register(info: Omit<NodeInfo, "joinedAt">, ttlMs: number): Promise<void> {
     const previous = this.nodeInfo.get(info.node);
-    this.nodeInfo.set(info.node, { ...info, joinedAt: previous?.joinedAt ?? this.now() });
+    // a node that re-registers (after fencing itself) stays draining if it was
+    this.nodeInfo.set(info.node, { ...info, draining: info.draining || previous?.draining === true, joinedAt: previous?.joinedAt ?? this.now() });
     this.leases.set(info.node, { epoch: info.epoch, expiresAt: this.now() + ttlMs });
     this.emit({ type: "node", node: info.node });
   }

@@ -54,7 +54,10 @@ return 1`,
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 local joined = redis.call('HGET', KEYS[2], 'joinedAt')
 if not joined then joined = ARGV[7] end
-redis.call('HSET', KEYS[2], 'capacity', ARGV[4], 'weight', ARGV[5], 'draining', ARGV[6], 'epoch', ARGV[2], 'joinedAt', joined, 'sessions', 0)
+-- a node that re-registers (after fencing itself) stays draining if it was
+local draining = redis.call('HGET', KEYS[2], 'draining')
+if draining ~= '1' then draining = ARGV[6] end
+redis.call('HSET', KEYS[2], 'capacity', ARGV[4], 'weight', ARGV[5], 'draining', draining, 'epoch', ARGV[2], 'joinedAt', joined, 'sessions', 0)
 redis.call('SADD', KEYS[3], ARGV[1])
 redis.call('PUBLISH', KEYS[4], cjson.encode({type='node', node=ARGV[1]}))
 return 1`,

@@ -11,7 +11,6 @@ export class DirectoryView extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private nodesDirty: NodeJS.Timeout | undefined;
-  private loaded = false;
 
   constructor(
     private readonly directory: Directory,
@@ -34,10 +33,6 @@ export class DirectoryView extends EventEmitter {
     this.unsubscribe?.();
   }
 
-  get ready(): boolean {
-    return this.loaded;
-  }
-
   /** Reads the whole directory again (missed notifications heal here). */
   async reload(): Promise<void> {
     const [assignments, nodes] = await Promise.all([this.directory.assignments(), this.directory.nodes()]);
@@ -49,7 +44,6 @@ export class DirectoryView extends EventEmitter {
     }
     this.owners = next;
     this.nodeStates = new Map(nodes.map((n) => [n.node, n]));
-    this.loaded = true;
     this.emit("changed");
   }
 

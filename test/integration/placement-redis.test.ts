@@ -77,6 +77,16 @@ describe("Redis directory", () => {
     expect(await dir.nodes()).toEqual([]);
   });
 
+  it("keeps a draining mark when a node that fenced itself registers again", async () => {
+    await dir.register({ node: "n1", capacity: 10, weight: 10, draining: false, epoch: "e1", sessions: 0 }, 60000);
+    await dir.setDraining("n1", true);
+    await dir.register({ node: "n1", capacity: 10, weight: 10, draining: false, epoch: "e2", sessions: 0 }, 60000);
+    expect((await dir.nodes())[0]).toMatchObject({ draining: true, alive: true, epoch: "e2" });
+    await dir.setDraining("n1", false);
+    await dir.register({ node: "n1", capacity: 10, weight: 10, draining: false, epoch: "e3", sessions: 0 }, 60000);
+    expect((await dir.nodes())[0]).toMatchObject({ draining: false, epoch: "e3" });
+  });
+
   it("elects one coordinator at a time", async () => {
     expect(await dir.lead("n1", 300)).toBe(true);
     expect(await dir.lead("n2", 300)).toBe(false);
