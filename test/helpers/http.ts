@@ -9,7 +9,21 @@ export interface HttpResult {
   json: any;
 }
 
-export function request(base: string, method: string, rawPath: string, opts: { body?: unknown; rawBody?: string | Buffer; headers?: Record<string, string>; key?: string; timeoutMs?: number } = {}): Promise<HttpResult> {
+type RequestOptions = { body?: unknown; rawBody?: string | Buffer; headers?: Record<string, string>; key?: string; timeoutMs?: number };
+
+export async function request(base: string, method: string, rawPath: string, opts: RequestOptions = {}): Promise<HttpResult> {
+  try {
+    return await requestOnce(base, method, rawPath, opts);
+  } catch (err) {
+    // Node's agent keeps sockets alive; a server may close an idle one just as it is reused. The
+    // server never read that request, so sending it again on a fresh socket is safe (Node's docs
+    // recommend exactly this).
+    if ((err as { reusedSocket?: boolean }).reusedSocket && (err as NodeJS.ErrnoException).code === "ECONNRESET") return requestOnce(base, method, rawPath, opts);
+    throw err;
+  }
+}
+
+function requestOnce(base: string, method: string, rawPath: string, opts: RequestOptions): Promise<HttpResult> {
   const u = new URL(base);
   const headers: Record<string, string> = { ...(opts.headers ?? {}) };
   let payload: Buffer | undefined;
@@ -37,7 +51,7 @@ export function request(base: string, method: string, rawPath: string, opts: { b
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json });
       });
     });
-    req.on("error", reject);
+    req.on("error", (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
     req.setTimeout(opts.timeoutMs ?? 30000, () => req.destroy(new Error(`${method} ${rawPath} timed out`)));
     if (payload) req.write(payload);
     req.end();
