@@ -1,6 +1,7 @@
-// `npm run bench:scale [-- --sessions 3000 --nodes 4 --phase 20]`: the scale run of bench/scale.ts,
+// `npm run bench:scale [-- --sessions 3000 --nodes 4 --phase 20 --profile DIR]`: the scale run of bench/scale.ts,
 // then (unless --no-scaling; --only-scaling skips the first part) the linear scaling check: the same load per node count with 2, 3 and 4
 // session nodes, reporting sessions per node and latency at each size.
+import path from "node:path";
 import { figure, intArg, type BenchContext } from "./harness";
 import { runScale } from "./scale";
 
@@ -9,8 +10,11 @@ export default async function run({ emit, args }: BenchContext): Promise<void> {
   const nodes = intArg(args, "nodes", 4);
   const phaseSeconds = intArg(args, "phase", 20);
   const log = (l: string) => process.stderr.write(`[scale] ${l}\n`);
+  // --profile DIR: V8 CPU profiles of the gateway, the session nodes and the webhooks node
+  const at = args.indexOf("--profile");
+  const profileDir = at >= 0 ? path.resolve(args[at + 1] ?? "profiles") : undefined;
   if (!args.includes("--only-scaling")) {
-    const main = await runScale({ sessions, nodes, phaseSeconds, linkConcurrency: 16, workers: 8, faults: true, log });
+    const main = await runScale({ sessions, nodes, phaseSeconds, linkConcurrency: 16, workers: 8, faults: true, profileDir, log });
     for (const f of main.figures) emit(f);
   }
 

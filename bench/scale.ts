@@ -4,7 +4,7 @@
 // incoming messages, status reads), kills one session node with SIGKILL mid-run, adds a node
 // later, and reports figures, each beside a baseline measured in the same run. Bounded in time;
 // every process it starts is stopped at the end.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { mapLimit, TestCluster } from "../test/helpers/cluster";
 import { request } from "../test/helpers/http";
 import { waitFor } from "../test/helpers/processes";
@@ -22,6 +22,8 @@ export interface ScaleOptions {
   workers: number;
   /** Kill a node mid-run and add one later. */
   faults: boolean;
+  /** Writes a V8 CPU profile of every wafleet process here (`--cpu-prof`); they stop with SIGTERM to flush it. */
+  profileDir?: string;
   log?: (line: string) => void;
 }
 
@@ -38,6 +40,18 @@ export interface ScaleResult {
 }
 
 const CONTACTS = Array.from({ length: 20 }, (_, i) => `1999${String(i).padStart(7, "0")}`);
+
+/** User + system CPU seconds of a process so far (/proc/<pid>/stat fields 14 and 15). */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+const CLOCK_TICKS = 100;
 
 function rssOf(pid: number): number {
   try {
@@ -64,18 +78,29 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   };
   const nodeNames = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
   const peakRss = new Map<string, number>();
+  const cpuSeconds = new Map<string, number>();
+  const started = Date.now();
   let sampler: NodeJS.Timeout | undefined;
   try {
     // one admin key drives the whole load: no per-key rate limit on the gateway
-    c.gatewayEnv = { API_RATE_LIMIT: "0" };
+    const prof = (name: string): Record<string, string> => (o.profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${o.profileDir}/${name}` } : {});
+    c.gatewayEnv = { API_RATE_LIMIT: "0", ...prof("gateway") };
     // default lease timings (10 s / 3 s) and the network's default keepalive: the shipped settings
-    await c.start(nodeNames, { LEASE_TTL_MS: "10000", TAKEOVER_MARGIN_MS: "3000", MAX_SESSIONS_PER_INSTANCE: String(Math.max(750, o.sessions)) }, { WA_SIM_KEEPALIVE_MS: "5000" });
-    await c.startRole("hooks", "webhooks", { WEBHOOK_ALLOW_PRIVATE: "true", WEBHOOK_BACKOFF_MS: "200", WEBHOOK_BACKOFF_MAX_MS: "2000" });
+    const nodeEnv = { LEASE_TTL_MS: "10000", TAKEOVER_MARGIN_MS: "3000", MAX_SESSIONS_PER_INSTANCE: String(Math.max(750, o.sessions)) };
+    await c.start(nodeNames, { ...nodeEnv, ...prof("nodes") }, { WA_SIM_KEEPALIVE_MS: "5000" });
+    await c.startRole("hooks", "webhooks", { WEBHOOK_ALLOW_PRIVATE: "true", WEBHOOK_BACKOFF_MS: "200", WEBHOOK_BACKOFF_MAX_MS: "2000", ...prof("hooks") });
     const idleRss = Math.max(...nodeNames.map((n) => rssOf(c.nodes.get(n)!.pid)));
+    const processes = (): Array<[string, number]> => [
+      ...[...c.nodes.entries(), ["gateway", c.gateway] as const, ...c.roles.entries()].filter(([, p]) => p.running).map(([name, p]) => [name, p.pid] as [string, number]),
+      ["sim", c.sim.proc.pid],
+      ...(c.nats.child?.pid ? [["nats", c.nats.child.pid] as [string, number]] : []),
+      ...(c.redis.child?.pid ? [["redis", c.redis.child.pid] as [string, number]] : []),
+    ];
+    const cpuNow = () => new Map(processes().map(([name, pid]) => [name, cpuSecondsOf(pid)]));
     sampler = setInterval(() => {
-      for (const [name, p] of [...c.nodes.entries(), ["gateway", c.gateway] as const, ...c.roles.entries()]) {
-        if (!p.running) continue;
-        peakRss.set(name, Math.max(peakRss.get(name) ?? 0, rssOf(p.pid)));
+      for (const [name, pid] of processes()) {
+        if (name !== "sim" && name !== "nats" && name !== "redis") peakRss.set(name, Math.max(peakRss.get(name) ?? 0, rssOf(pid)));
+        cpuSeconds.set(name, Math.max(cpuSeconds.get(name) ?? 0, cpuSecondsOf(pid)));
       }
     }, 500);
 
@@ -86,6 +111,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
 
     // 1. link everything through the API, at a bounded rate
     const linkStart = Date.now();
+    const cpuAtLinkStart = cpuNow();
     await mapLimit(sessions, o.linkConcurrency, async (s) => {
       await time("POST /sessions", () => c.retrying(() => c.call("POST", `/workspaces/${s.workspaceId}/sessions`, { sessionId: s.sessionId }), [201]));
       const qr = await waitFor(`QR of ${s.workspaceId}/${s.sessionId}`, async () => {
@@ -111,6 +137,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     };
     await waitFor("every session WORKING", async () => (await allWorking()).working === o.sessions, 600_000, 1000);
     const linkSeconds = (Date.now() - linkStart) / 1000;
+    const cpuAtLinkEnd = cpuNow();
     log(`linked ${o.sessions} sessions in ${linkSeconds.toFixed(1)} s`);
 
     // 2. steady mixed load
@@ -186,7 +213,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
 
       // 4. a node joins
       const beforeJoin = new Map<string, string>((await c.cluster()).assignments.map((a: any) => [a.workspaceId, a.node]));
-      await c.startNode(`n${o.nodes + 1}`, { LEASE_TTL_MS: "10000", TAKEOVER_MARGIN_MS: "3000", MAX_SESSIONS_PER_INSTANCE: String(Math.max(750, o.sessions)) });
+      await c.startNode(`n${o.nodes + 1}`, { ...nodeEnv, ...prof("nodes") });
       await waitFor("the join's rebalance to settle", async () => {
         const a = (await c.cluster()).assignments;
         const w = await allWorking();
@@ -239,6 +266,11 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     const sessionPeaks = nodeNames.map((n) => peakRss.get(n) ?? 0);
     const perNodeSessions = o.sessions / o.nodes;
     for (const [name, peak] of peakRss) figures.push(figure(`scale.rss.peak.${name}`, "MiB", peak / 1048576, { name: "a session node's RSS before any session", value: idleRss / 1048576 }));
+    // where the CPU went while linking (QR codes rendered, sessions created): cores used on average
+    for (const [name, end] of cpuAtLinkEnd) figures.push(figure(`scale.cpu.link.${name}`, "cores", (end - (cpuAtLinkStart.get(name) ?? 0)) / linkSeconds, { name: "one core for the whole link phase", value: 1 }, { cpuSeconds: Math.round(end - (cpuAtLinkStart.get(name) ?? 0)), wallSeconds: Math.round(linkSeconds) }));
+    // and over the whole run
+    const wall = (Date.now() - started) / 1000;
+    for (const [name, secs] of cpuSeconds) figures.push(figure(`scale.cpu.${name}`, "cores", secs / wall, { name: "one core for the whole run", value: 1 }, { cpuSeconds: Math.round(secs), wallSeconds: Math.round(wall) }));
     figures.push(figure("scale.rss.per.session", "KiB", ((Math.max(...sessionPeaks) - idleRss) / perNodeSessions) / 1024, { name: "idle session node RSS / 1000", value: idleRss / 1000 / 1024 }, { note: "runtime overhead per simulated session (no browser)" }));
     return { figures, conflicts: stats.conflicts, lost, duplicated, accepted: accepted.length, incoming: incomingIds.length, webhooksDelivered: delivered, allWorking: finalWorking };
   } catch (err) {
@@ -246,6 +278,15 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     throw err;
   } finally {
     clearInterval(sampler);
+    if (o.profileDir) {
+      // --cpu-prof writes its file on a clean exit: SIGTERM (session nodes drain first) and wait
+      const procs = [c.gateway, ...c.nodes.values(), ...c.roles.values()].filter((p) => p?.running);
+      await Promise.all(procs.map((p) => Promise.race([p.kill("SIGTERM"), new Promise((r) => setTimeout(r, 150_000))])));
+      // the session nodes share a folder; a profile's file name carries its pid
+      const pids = Object.fromEntries([...c.nodes.entries()].map(([n, p]) => [p.pid, n]));
+      writeFileSync(`${o.profileDir}/nodes/pids.json`, JSON.stringify(pids));
+      log(`CPU profiles in ${o.profileDir}`);
+    }
     await c.stop();
     await receiver.down().catch(() => undefined);
   }
