@@ -7,7 +7,6 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:ht
 import { Errors, type Context, type ServiceSchema } from "moleculer";
 import ApiGateway from "moleculer-web";
 import Validator from "fastest-validator";
-import QRCode from "qrcode";
 import type { Config } from "../lib/config";
 import { toErrorBody, WafleetError } from "../lib/errors";
 import type { WafleetEvent } from "../lib/events";
@@ -18,6 +17,7 @@ import { adminKeyIdOf, presentedKey, WorkspaceKeys, type AdminKeySet, type Princ
 import { fetchMedia } from "../lib/api/media-fetch";
 import { buildOpenApiDocument } from "../lib/api/openapi";
 import { compatCreateParams, compatDeleteParams, compatSendParams, createKeyParams, listKeysParams, emptyParams, revokeKeyParams } from "../lib/api/params";
+import { QrPngCache } from "../lib/api/qr-png";
 import { RateLimiter } from "../lib/api/rate-limit";
 import { API_BASE, COMPAT_BASE, fullPathOf, ROUTES, RouteTable, type RouteDef } from "../lib/api/routes";
 import { MemoryApiStore, RedisApiStore, type ApiStore } from "../lib/api/store";
@@ -59,6 +59,7 @@ export function createApiStore(config: Config): Promise<ApiStore> {
 export default function apiService({ config, keys, store: givenStore }: ApiServiceDeps): ServiceSchema {
   const subscribers = new Set<Subscriber>();
   const table = new RouteTable(ROUTES);
+  const qrImages = new QrPngCache();
   const validator = new Validator({ useNewCustomCheckerFunction: true });
   const checkers = new Map<RouteDef, (p: unknown) => true | any[]>();
   // base64 grows media by 4/3; the rest of a message body is small
@@ -186,7 +187,7 @@ export default function apiService({ config, keys, store: givenStore }: ApiServi
     if (def.status === 204) return { status: 204, body: null };
     if (def.render === "qr") {
       // three forms (as WAHA offers): the PNG itself, or JSON with the raw value and the PNG as a data URL
-      const png = await QRCode.toBuffer(data.qr, { type: "png", errorCorrectionLevel: "M", margin: 2, width: 320 });
+      const png = qrImages.get(data.qr);
       if (/application\/json/i.test(String(req.headers["accept"] ?? ""))) {
         return { status: 200, body: { ...data, image: `data:image/png;base64,${png.toString("base64")}` }, headers: { "Cache-Control": "no-store" } };
       }

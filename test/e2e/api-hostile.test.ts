@@ -2,6 +2,8 @@
 // every row gets the catalogue's precise 4xx, no row gets a 5xx, leaks internals or touches a
 // file. Then scopes, idempotent sends, media and the per-key rate limit.
 import net from "node:net";
+import jsQR from "jsqr";
+import { PNG } from "pngjs";
 import { request } from "../helpers/http";
 import { waitFor } from "../helpers/processes";
 import { ADMIN, expectCleanError, linkSession, mismatch, startApiNode, treeOf, type ApiNode } from "./api-harness";
@@ -209,6 +211,12 @@ function keyFor(k: string | null | undefined): string | undefined {
   return k;
 }
 
+
+function scanPng(png: Buffer): string | undefined {
+  const img = PNG.sync.read(png);
+  return jsQR(new Uint8ClampedArray(img.data.buffer, img.data.byteOffset, img.data.length), img.width, img.height)?.data;
+}
+
 describe("hostile input through HTTP", () => {
   const rows = [...traversalRows(), ...bodyRows, ...scopeRows()];
 
@@ -343,6 +351,9 @@ describe("idempotent verbs", () => {
     expect(png.headers["content-type"]).toBe("image/png");
     const qr = await node.call("GET", `${S}/pair/qr`, { headers: { accept: "application/json" } });
     expect(qr.json).toMatchObject({ qr: expect.any(String), expiresAt: expect.any(Number), image: expect.stringMatching(/^data:image\/png;base64,iVBORw0KGgo/) });
+    // both images scan (an independent PNG decoder and QR reader); the JSON one shows its own value
+    expect(scanPng(Buffer.from(qr.json.image.slice("data:image/png;base64,".length), "base64"))).toBe(qr.json.qr);
+    expect(scanPng(png.body)).toEqual(expect.stringMatching(/^2@[A-Za-z0-9+/=]+,/));
     const code = await node.call("POST", `${S}/pair/pairing-code`, { body: { phoneNumber: "+15550007777" } });
     expect(code.status).toBe(200);
     expect(code.json.code).toEqual(expect.any(String));
