@@ -8,6 +8,7 @@ import { ConfigError } from "../config";
 import { FAKE_PAGE_CHROME_ARGS, FAKE_WA_WEB_VERSION, buildFakePage, fakePageBootScript } from "../simulator/fake-wa-web";
 import { parseChromeArgs } from "./chromium";
 import { LaunchQueue } from "./launch-queue";
+import { pageWatchdogTimings } from "./page-watchdog";
 import type { EngineFactory } from "./types";
 import type { WwebjsEngineOptions } from "./wwebjs";
 import { createWwebjsEngineFactory } from "./wwebjs";
@@ -35,6 +36,8 @@ export function wwebjsOptionsFromConfig(config: Config, simUrl: string, log?: Ww
     chromeArgs: chromeArgsFrom(config.chromeArgs),
     startTimeoutMs: config.engineStartTimeoutMs,
     relaunchQueue: new LaunchQueue({ concurrency: config.launchConcurrency, staggerMs: config.launchStaggerMs }),
+    // a Node process frozen without its Chromium must not keep WhatsApp connected past the lease
+    pageWatchdog: pageWatchdogTimings(config.leaseTtlMs),
     log,
   };
   if (!simUrl) return opts;

@@ -12,6 +12,7 @@ import { ACK_LEVELS } from "../simulator/protocol";
 import type { LaunchedChromium } from "./chromium";
 import { CLIENT_CHROME_ARGS, LEAN_CHROME_ARGS, isAlive, killChromiumUsing, killProcessGroup, launchChromium, releaseProfile, treePss, waitGone, withSandboxFlag } from "./chromium";
 import { EngineError } from "./errors";
+import { pageWatchdogScript } from "./page-watchdog";
 import type { LaunchQueue } from "./launch-queue";
 import type { AckLevel, EngineContext, EngineEvents, EngineFactory, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "./types";
 
@@ -43,6 +44,12 @@ export interface WwebjsEngineOptions {
   webVersionCache?: WebVersionCache;
   /** A script evaluated in the page before WhatsApp Web's own (the fake page's configuration). */
   evalOnNewDoc?: string;
+  /**
+   * The page-side watchdog (lib/engines/page-watchdog.ts): the engine beats every `beatMs` while
+   * its node may connect, and the page cuts WhatsApp Web off after `deadlineMs` without a beat.
+   * Off when absent.
+   */
+  pageWatchdog?: { deadlineMs: number; beatMs: number; checkMs: number };
   log?: (level: "info" | "warn" | "error", msg: string) => void;
 }
 
@@ -56,6 +63,9 @@ interface Run {
   /** Set when we (or the library, on CONFLICT) end the browser: its exit is no crash. */
   expectedExit: boolean;
   authenticated: boolean;
+  /** The page watchdog's heartbeat timer, and whether a beat is on its way. */
+  beat?: NodeJS.Timeout;
+  beating?: boolean;
 }
 
 interface Waiter<T> {
@@ -72,7 +82,7 @@ const RECONNECTING_STATES = new Set(["OPENING", "TIMEOUT", "PAIRING"]);
 const EARLY_ACKS_KEPT = 1000;
 
 export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionEngine {
-  private readonly opts: Required<Omit<WwebjsEngineOptions, "webVersion" | "evalOnNewDoc" | "log" | "restart" | "chromeArgs" | "extraChromeArgs" | "relaunchQueue">> & WwebjsEngineOptions;
+  private readonly opts: Required<Omit<WwebjsEngineOptions, "webVersion" | "evalOnNewDoc" | "log" | "restart" | "chromeArgs" | "extraChromeArgs" | "relaunchQueue" | "pageWatchdog">> & WwebjsEngineOptions;
   private readonly restartPolicy: { maxAttempts: number; baseMs: number; maxMs: number; stableMs: number };
   private readonly profileDir: string;
   private readonly markerPath: string;
@@ -259,6 +269,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
       run.client = client;
       containReinjection(run, client);
       this.wire(run, client);
+      this.startHeartbeat(run);
       // every launch has the deadline (a relaunch after a crash too), not only the first start()
       await withTimeout(client.initialize(), this.opts.startTimeoutMs, "whatsapp-web.js initialize()");
       if (this.run !== run) return;
@@ -289,13 +300,16 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
   /** A fresh options object for every client: the library mutates the one it is given. */
   private clientOptions(chromium: LaunchedChromium): ConstructorParameters<typeof Client>[0] {
     const cache = this.opts.webVersionCache;
+    // the watchdog first: it must wrap WebSocket before any page script (the fake page's too) runs
+    const watchdog = this.opts.pageWatchdog ? pageWatchdogScript(this.opts.pageWatchdog) : undefined;
+    const evalOnNewDoc = [watchdog, this.opts.evalOnNewDoc].filter((x) => x !== undefined).join("\n");
     return {
       authStrategy: new LocalAuth({ clientId: this.ctx.sessionId, dataPath: this.ctx.authDir }),
       // we launch Chromium ourselves (its pid, flags and process group are ours) and hand it over
       puppeteer: { browserWSEndpoint: chromium.browser.wsEndpoint(), defaultViewport: null },
       ...(this.opts.webVersion ? { webVersion: this.opts.webVersion } : {}),
       webVersionCache: { ...cache } as any,
-      ...(this.opts.evalOnNewDoc ? { evalOnNewDoc: this.opts.evalOnNewDoc as any } : {}),
+      ...(evalOnNewDoc ? { evalOnNewDoc: evalOnNewDoc as any } : {}),
       // a conflict means ownership broke somewhere: never fight over the device
       takeoverOnConflict: false,
       qrMaxRetries: 0,
@@ -332,6 +346,35 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     client.on("disconnected", (reason: string) => {
       if (current()) this.onDisconnected(run, String(reason));
     });
+  }
+
+  /**
+   * Beats the page's watchdog while this node may connect. A beat answered "severed" means the page
+   * cut WhatsApp Web off (the node was frozen or its loop blocked past the deadline): that browser
+   * is done, and a fresh one starts through the restart policy, behind the lease gate.
+   */
+  private startHeartbeat(run: Run): void {
+    const wd = this.opts.pageWatchdog;
+    if (!wd) return;
+    run.beat = setInterval(() => {
+      if (this.run !== run || run.expectedExit) {
+        clearInterval(run.beat);
+        return;
+      }
+      // a node that may not connect lets its pages go quiet (it stops its sessions itself too)
+      if (run.beating || (this.ctx.mayConnect && !this.ctx.mayConnect())) return;
+      const page = run.client?.pupPage;
+      if (!page) return;
+      run.beating = true;
+      withTimeout(page.evaluate(() => (globalThis as any).__wafleetWatchdog?.beat() === true), wd.deadlineMs, "watchdog heartbeat")
+        .then((severed) => {
+          if (severed) this.onBrowserLost(run, `the page cut WhatsApp Web off: no heartbeat from this node for over ${wd.deadlineMs} ms (the node was frozen or its event loop blocked)`, "HEARTBEAT_LOST");
+        })
+        // a navigation in progress destroys the context; the next beat reaches the new document
+        .catch(() => undefined)
+        .finally(() => (run.beating = false));
+    }, wd.beatMs);
+    run.beat.unref();
   }
 
   private onQr(qr: string): void {
@@ -463,14 +506,14 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
   }
 
   /** Chromium died or the tab closed under a running session: the library would emit nothing. */
-  private onBrowserLost(run: Run, why: string): void {
+  private onBrowserLost(run: Run, why: string, reason = "BROWSER_CRASHED"): void {
     if (run.expectedExit || this.run !== run || !this.running) return;
     run.expectedExit = true;
     this.run = undefined;
     this.log("warn", `session ${this.ctx.workspaceId}/${this.ctx.sessionId}: ${why}`);
     const wasConnected = this.phase === "ready" || this.phase === "reconnecting";
     this.rejectInFlight(new EngineError("SESSION_NOT_READY", `Chromium went away (${why})`));
-    if (wasConnected) this.notify("disconnected", "BROWSER_CRASHED");
+    if (wasConnected) this.notify("disconnected", reason);
     if (this.readyAt && Date.now() - this.readyAt > this.restartPolicy.stableMs) this.restarts = 0;
     void this.disposeRun(run);
     this.scheduleRestart(why);
@@ -542,6 +585,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
   private async disposeRun(run: Run | undefined): Promise<void> {
     if (run) {
       run.expectedExit = true;
+      clearInterval(run.beat);
       if (run.chromium) await this.killChromium(run.chromium);
     }
     const left = await killChromiumUsing(this.profileDir);

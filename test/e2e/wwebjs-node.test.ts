@@ -1,6 +1,7 @@
 // The real node (`dist/bin/wafleet.js`, WA_ENGINE=wwebjs) with real Chromium on the fake WhatsApp
 // Web page: SIGKILL the node under a WORKING session, and its browsers stay behind as orphans; the
 // restarted node sweeps them, and the session is WORKING again from LocalAuth without a new link.
+// And SIGSTOP of the node alone: the page watchdog cuts WhatsApp Web off while Chromium runs on.
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { readProc, sweepOrphanChromium } from "../../lib/engines/chromium";
@@ -30,6 +31,8 @@ async function startNode(): Promise<NodeProcess> {
     WA_SIM_URL: sim.url,
     CHROME_PATH,
     LAUNCH_STAGGER_MS: "0",
+    // the page watchdog's deadline is half the lease TTL: 2 s here
+    LEASE_TTL_MS: "4000",
   });
   await proc.waitForOutput(/API listening on/, 30000);
   await waitFor("healthz", async () => (await request(api, "GET", "/healthz")).status === 200);
@@ -93,4 +96,35 @@ describe("a wwebjs node killed with SIGKILL", () => {
     expect((await sim.get("/sim/stats")).json).toMatchObject({ conflicts: 0, devices: 1, linkedConnections: 1 });
     expect((await sim.get(`/sim/contacts/${CONTACT}/inbox`)).json.messages.map((m: { body: string }) => m.body)).toEqual(["before the kill", "after the restart"]);
   }, 150000);
+});
+
+describe("a wwebjs node frozen without its browser", () => {
+  it("loses WhatsApp within the page watchdog's deadline while Chromium runs on, and links again from LocalAuth when it resumes", async () => {
+    await waitFor("WORKING", async () => (await session())?.status === "WORKING", 45000);
+    const stats = async () => (await sim.get("/sim/stats")).json;
+    expect(await stats()).toMatchObject({ linkedConnections: 1 });
+    const browsers = async () => {
+      const infos = (await Promise.all((await chromiumUnder(dataDir)).map((pid) => readProc(pid)))).filter((p) => p !== undefined);
+      return infos.filter((p) => !p.args.some((a) => a.startsWith("--type="))).map((p) => p.pid);
+    };
+    const [browser] = await browsers();
+    expect(browser).toBeDefined();
+
+    // only the Node process: Chromium, its child, keeps running and WhatsApp Web keeps answering pings
+    process.kill(node!.pid, "SIGSTOP");
+    try {
+      await waitFor("the page to cut its WhatsApp connection", async () => (await stats()).linkedConnections === 0, 15000, 100);
+      expect(await readProc(browser!)).toBeDefined();
+    } finally {
+      process.kill(node!.pid, "SIGCONT");
+    }
+
+    // resumed: its next heartbeat learns the page cut itself off; a fresh browser links from LocalAuth
+    await waitFor("WORKING with a fresh browser", async () => (await session())?.status === "WORKING" && !(await browsers()).includes(browser!), 45000, 200);
+    await waitFor("the cut-off browser gone", async () => (await readProc(browser!)) === undefined);
+    const sent = await request(api, "POST", "/api/v1/workspaces/acme/sessions/main/messages", { key: KEY, body: { to: CONTACT, text: "after the freeze" } });
+    expect(sent.status).toBe(201);
+    expect(await stats()).toMatchObject({ conflicts: 0, devices: 1, linkedConnections: 1 });
+    expect(node!.output).toMatch(/page cut WhatsApp Web off: no heartbeat/);
+  }, 120000);
 });

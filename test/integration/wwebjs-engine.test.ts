@@ -10,6 +10,7 @@ import { isAlive, launchChromium, processTree, LEAN_CHROME_ARGS, withSandboxFlag
 import { LaunchQueue } from "../../lib/engines/launch-queue";
 import type { EngineEvents } from "../../lib/engines/types";
 import type { WwebjsEngine, WwebjsEngineOptions } from "../../lib/engines/wwebjs";
+import { WwebjsEngine as WwebjsEngineClass } from "../../lib/engines/wwebjs";
 import { assertChromium } from "../../lib/engines/wwebjs-factory";
 import { FAKE_PAGE_CHROME_ARGS, FAKE_PAGE_MODULES, FAKE_PAGE_OPTIONAL_MODULES, writeFakePage } from "../../lib/simulator/fake-wa-web";
 import { CHROME_PATH, chromiumUnder, exists, expectNoChromiumUnder, fakePageOptions, pageModules, recordedEngine } from "../helpers/chromium";
@@ -203,6 +204,77 @@ describe("Chromium under a running session", () => {
     expect(names().slice(-2)).toEqual(["disconnected", "failed"]);
     await expectNoChromiumUnder(dir);
     expect(engine.info()).toBeUndefined();
+  });
+});
+
+describe("the page watchdog", () => {
+  it("cuts WhatsApp Web off when the node stops beating, with the browser still running, and a fresh browser links again once the node may connect", async () => {
+    // mayConnect false stands in for a frozen node: the engine sends no heartbeat
+    let mayConnect = true;
+    const engine = new WwebjsEngineClass({ workspaceId: "w1", sessionId: "s1", authDir: path.join(dir, "auth"), mayConnect: () => mayConnect }, { ...base, pageWatchdog: { deadlineMs: 1500, beatMs: 300, checkMs: 100 } });
+    engines.push(engine);
+    const reasons: string[] = [];
+    engine.on("disconnected", (reason) => reasons.push(reason));
+    const qr = next(engine, "qr");
+    await engine.start();
+    const ready = next(engine, "ready");
+    expect((await sim.post("/sim/link", { qr: (await qr)[0], phone: ALICE })).status).toBe(200);
+    await ready;
+    const stats = async () => (await sim.get("/sim/stats")).json;
+
+    // beating: connected well past the deadline
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await stats()).toMatchObject({ linkedConnections: 1 });
+    const pid = engine.browserPid()!;
+
+    mayConnect = false;
+    await waitFor("the page to cut its WhatsApp connection", async () => (await stats()).linkedConnections === 0, 10000, 100);
+    // the browser runs on: the page cut itself off, nobody killed it
+    expect(isAlive(pid)).toBe(true);
+    const status = await engine.page()!.evaluate(() => (globalThis as any).__wafleetWatchdog.status());
+    expect(status).toMatchObject({ severed: true, reason: expect.stringMatching(/no heartbeat from the node/) });
+    // and it stays off: WhatsApp Web's reconnects are refused
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(await stats()).toMatchObject({ linkedConnections: 0 });
+
+    const readyAgain = next(engine, "ready", 30000);
+    mayConnect = true;
+    await readyAgain;
+    expect(reasons).toEqual(["CONNECTION_LOST", "HEARTBEAT_LOST"]);
+    expect(engine.browserPid()).not.toBe(pid);
+    await waitFor("the cut-off browser gone", () => !isAlive(pid));
+    expect((await engine.sendMessage(CONTACT, { text: "after the cut" })).ack).toBe("SERVER");
+    expect(await stats()).toMatchObject({ conflicts: 0, linkedConnections: 1 });
+  });
+
+  it("keeps a page whose own main thread stalls connected: the page's stall is not the node's silence", async () => {
+    let mayConnect = true;
+    const engine = new WwebjsEngineClass({ workspaceId: "w1", sessionId: "s1", authDir: path.join(dir, "auth"), mayConnect: () => mayConnect }, { ...base, pageWatchdog: { deadlineMs: 1500, beatMs: 300, checkMs: 100 } });
+    engines.push(engine);
+    const qr = next(engine, "qr");
+    await engine.start();
+    const ready = next(engine, "ready");
+    expect((await sim.post("/sim/link", { qr: (await qr)[0], phone: ALICE })).status).toBe(200);
+    await ready;
+    const reasons: string[] = [];
+    engine.on("disconnected", (reason) => reasons.push(reason));
+    const pid = engine.browserPid();
+    // the page busy for twice the deadline (WhatsApp Web's own work can block its thread), and no
+    // beat queued behind it: the page's first check after the stall must not count the stall
+    mayConnect = false;
+    await engine.page()!.evaluate(() => {
+      const until = Date.now() + 3000;
+      while (Date.now() < until) {
+        // busy
+      }
+    });
+    mayConnect = true;
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await engine.page()!.evaluate(() => (globalThis as any).__wafleetWatchdog.status().severed)).toBe(false);
+    // the same browser, never disconnected
+    expect(engine.browserPid()).toBe(pid);
+    expect(reasons).toEqual([]);
+    expect((await engine.sendMessage(CONTACT, { text: "still here" })).ack).toBe("SERVER");
   });
 });
 
