@@ -5,7 +5,7 @@
 // a live move is a handoff: the old owner stops its engines and releases, then the new owner is
 // named with a new token and restores.
 import type { Assignment, Directory, NodeState } from "./directory";
-import { placeOne, plan, type Candidate, type Load } from "./hrw";
+import { caps, placeOne, plan, rank, score, type Candidate, type Load } from "./hrw";
 
 export interface CoordinatorLogger {
   info(...a: unknown[]): void;
@@ -51,6 +51,7 @@ export class Coordinator {
   /** Nodes seen alive at the last tick, with their join time, to notice joins. */
   private known = new Map<string, number>();
   private lastScan = 0;
+  private lastRelief = 0;
   private readonly queue: Array<{ workspaceId: string; to: string; resolve: (r: MoveResult | undefined) => void }> = [];
   private inFlight = 0;
   private readonly moving = new Set<string>();
@@ -173,6 +174,49 @@ export class Coordinator {
         bump(loads, to, this.sessionsOf.get(a.workspaceId) ?? 1);
         void this.enqueue(a.workspaceId, to);
       }
+    }
+
+    // 5. the bounded load kept: creations place from each caller's view, so a burst racing through
+    // several gateways can put a node above its cap, and a failover with every survivor at its cap
+    // spills over it. Such a node hands its excess to nodes under theirs, a batch at a time and
+    // only while nothing else moves, so it never fights a join, a drain or a failover. A move only
+    // goes from above a cap to below one: the total excess shrinks with each, so this settles.
+    if (!this.queue.length && !this.inFlight && candidates.length > 1 && now - this.lastRelief >= (this.opts.scanEveryMs ?? 5000)) {
+      this.lastRelief = now;
+      this.relieve(candidates, live, assignments);
+    }
+  }
+
+  private relieve(candidates: Candidate[], live: NodeState[], assignments: Assignment[]): void {
+    const cap = caps(candidates, assignments.length);
+    const loads = loadsOf(live, assignments);
+    let budget = Math.max(1, this.opts.concurrency);
+    for (const c of candidates) {
+      const load = loads.get(c.node);
+      if (!load) continue;
+      const excess = load.workspaces - cap.get(c.node)!;
+      if (excess <= 0) continue;
+      const others = candidates.filter((x) => x.node !== c.node);
+      // the workspaces that prefer this node least leave first
+      const mine = assignments
+        .filter((a) => a.node === c.node && !this.moving.has(a.workspaceId))
+        .map((a) => ({ a, s: score(a.workspaceId, c.node, c.weight) }))
+        .sort((x, y) => x.s - y.s);
+      const moves: string[] = [];
+      for (const { a } of mine) {
+        if (moves.length >= excess || budget <= 0) break;
+        const sessions = this.sessionsOf.get(a.workspaceId) ?? 1;
+        // its best-ranked other node that is under its cap and has room for the sessions
+        const to = rank(a.workspaceId, others).find((n) => (loads.get(n.node)?.workspaces ?? 0) < cap.get(n.node)! && (loads.get(n.node)?.sessions ?? 0) + sessions <= n.capacity)?.node;
+        if (!to) continue;
+        bump(loads, to, sessions);
+        load.workspaces--;
+        load.sessions = Math.max(0, load.sessions - sessions);
+        budget--;
+        moves.push(a.workspaceId);
+        void this.enqueue(a.workspaceId, to);
+      }
+      if (moves.length) this.opts.logger.info(`coordinator: ${c.node} holds ${load.workspaces + moves.length} workspaces, above its cap of ${cap.get(c.node)}; moving ${moves.length}`);
     }
   }
 
