@@ -29,9 +29,13 @@ describe("QR PNG rendering", () => {
     }
   });
 
-  it("draws exactly qrcode's symbol: every module's pixels, the quiet zone white", () => {
-    const value = waQr();
-    const symbol = QRCode.create(value, { errorCorrectionLevel: "M" });
+  it.each([
+    ["a WhatsApp-shaped value", waQr()],
+    ["a value with a long run of digits (which qrcode's own optimiser would split)", `2@${"1234567890".repeat(6)},${waQr()}`],
+  ])("draws exactly qrcode's symbol for %s: every module's pixels, the quiet zone white", (_what, value) => {
+    // the symbol of one byte segment, as the renderer asks for (qrcode's own optimiser may split a
+    // value with a run of digits into segments: the same version, another matrix)
+    const symbol = QRCode.create([{ data: Buffer.from(value, "utf8"), mode: "byte" }], { errorCorrectionLevel: "M" });
     const size = symbol.modules.size;
     const img = PNG.sync.read(renderQrPng(value));
     const scale = Math.floor(320 / (size + 2 * QR_PNG_DEFAULTS.margin));
