@@ -17,6 +17,7 @@ import { adminKeyIdOf, presentedKey, WorkspaceKeys, type AdminKeySet, type Princ
 import { fetchMedia } from "../lib/api/media-fetch";
 import { buildOpenApiDocument } from "../lib/api/openapi";
 import { compatCreateParams, compatDeleteParams, compatSendParams, createKeyParams, listKeysParams, emptyParams, revokeKeyParams } from "../lib/api/params";
+import { AuthFailureThrottle, clientAddress } from "../lib/api/auth-throttle";
 import { QrPngCache } from "../lib/api/qr-png";
 import { RateLimiter } from "../lib/api/rate-limit";
 import { API_BASE, COMPAT_BASE, fullPathOf, ROUTES, RouteTable, type RouteDef } from "../lib/api/routes";
@@ -70,6 +71,7 @@ export default function apiService({ config, keys, store: givenStore }: ApiServi
   let ready: Promise<void> = Promise.resolve();
   let workspaceKeys: WorkspaceKeys;
   let limiter: RateLimiter;
+  let authFailures: AuthFailureThrottle;
   let idempotency: IdempotencyKeys;
   let openapi: Record<string, unknown>;
 
@@ -467,14 +469,27 @@ export default function apiService({ config, keys, store: givenStore }: ApiServi
     },
 
     methods: {
-      /** Who the key is (admin or one workspace), then the per-key rate limit. Keys are never logged. */
+      /**
+       * Who the key is (admin or one workspace), then the per-key rate limit. An address with too
+       * many failed authentications in the window is refused before any key is looked up. Keys are
+       * never logged.
+       */
       async authenticate(_ctx: Context, _route: unknown, req: Req, res: Res): Promise<Principal> {
         await ready;
+        const address = clientAddress(req, config.apiTrustedProxyHops);
+        if (authFailures.enabled) {
+          const b = await storeCall(() => authFailures.blocked(address));
+          if (b.blocked) throw new WafleetError("RATE_LIMITED", `Too many failed authentications from this address; retry in ${b.resetSeconds} s`, { retryAfter: b.resetSeconds });
+        }
+        const refuse = async (): Promise<never> => {
+          if (authFailures.enabled) await storeCall(() => authFailures.failed(address));
+          throw new WafleetError("UNAUTHORIZED");
+        };
         const key = presentedKey(req.headers);
-        if (!key || key.length > 512) throw new WafleetError("UNAUTHORIZED");
+        if (!key || key.length > 512) return refuse();
         const adminId = adminKeyIdOf(key, keys.hashes);
         const principal: Principal | undefined = adminId ? { kind: "admin", keyId: adminId } : await storeCall(() => workspaceKeys.verify(key));
-        if (!principal) throw new WafleetError("UNAUTHORIZED");
+        if (!principal) return refuse();
         if (limiter.enabled) {
           const d = await storeCall(() => limiter.check(principal.keyId));
           res.setHeader("RateLimit-Limit", String(d.limit));
@@ -509,6 +524,7 @@ export default function apiService({ config, keys, store: givenStore }: ApiServi
         store = givenStore ?? (await createApiStore(config));
         workspaceKeys = new WorkspaceKeys(store);
         limiter = new RateLimiter(store, config.apiRateLimit, config.apiRateWindowMs);
+        authFailures = new AuthFailureThrottle(store, config.apiAuthFailureLimit, config.apiRateWindowMs);
         idempotency = new IdempotencyKeys(store, config.apiIdempotencyTtlMs);
       })();
       // surfaced by started(); a rejected promise nobody awaits yet must not count as unhandled

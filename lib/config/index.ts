@@ -86,6 +86,10 @@ export interface Config {
   /** Requests per key per apiRateWindowMs (0 = no limit). */
   apiRateLimit: number;
   apiRateWindowMs: number;
+  /** Failed authentications per client address per apiRateWindowMs before that address gets 429 (0 = off). */
+  apiAuthFailureLimit: number;
+  /** Proxies in front of the gateway whose X-Forwarded-For entries are believed (0 = the socket's peer). */
+  apiTrustedProxyHops: number;
   /** Largest JSON body on ordinary routes, bytes (message routes allow base64 media up to apiMediaMaxBytes). */
   apiBodyLimit: number;
   /** Deepest nesting of objects and arrays accepted in a body. */
@@ -160,6 +164,8 @@ const schema = {
   EVENT_LOG_REPLICAS: num(1, 5),
   API_RATE_LIMIT: num(0, 10_000_000),
   API_RATE_WINDOW_MS: num(100, 86_400_000),
+  API_AUTH_FAILURE_LIMIT: num(0, 10_000_000),
+  API_TRUSTED_PROXY_HOPS: num(0, 10),
   API_BODY_LIMIT: num(1024, 64 * 1024 * 1024),
   API_JSON_MAX_DEPTH: num(2, 1000),
   API_MEDIA_MAX_BYTES: num(1024, 64 * 1024 * 1024),
@@ -281,6 +287,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     eventLogReplicas: v.EVENT_LOG_REPLICAS ?? 1,
     apiRateLimit: v.API_RATE_LIMIT ?? 6000,
     apiRateWindowMs: v.API_RATE_WINDOW_MS ?? 60_000,
+    apiAuthFailureLimit: v.API_AUTH_FAILURE_LIMIT ?? 100,
+    apiTrustedProxyHops: v.API_TRUSTED_PROXY_HOPS ?? 0,
     apiBodyLimit: v.API_BODY_LIMIT ?? 1024 * 1024,
     apiJsonMaxDepth: v.API_JSON_MAX_DEPTH ?? 32,
     apiMediaMaxBytes: v.API_MEDIA_MAX_BYTES ?? 16 * 1024 * 1024,

@@ -40,6 +40,9 @@ export async function startApiNode(env: Record<string, string> = {}): Promise<Ap
     WA_SIM_PORT: String(simPort),
     LAUNCH_STAGGER_MS: "0",
     LOG_LEVEL: "warn",
+    // these suites send hundreds of wrong keys from one address on purpose; the throttle of failed
+    // authentications has its own tests (api-hostile, "failed authentications")
+    API_AUTH_FAILURE_LIMIT: "0",
     ...env,
   };
   const launch = async () => {

@@ -417,3 +417,48 @@ describe("per-key rate limit", () => {
     expect(own.headers["ratelimit-remaining"]).toBe("4");
   });
 });
+
+describe("failed authentications per client address", () => {
+  let node: ApiNode;
+  let proxied: ApiNode;
+  beforeAll(async () => {
+    [node, proxied] = await Promise.all([
+      startApiNode({ API_AUTH_FAILURE_LIMIT: "5", API_RATE_WINDOW_MS: "3600000" }),
+      // behind one proxy (an ingress): the last X-Forwarded-For entry is the client
+      startApiNode({ API_AUTH_FAILURE_LIMIT: "2", API_RATE_WINDOW_MS: "3600000", API_TRUSTED_PROXY_HOPS: "1" }),
+    ]);
+  }, 30000);
+  afterAll(async () => {
+    await Promise.all([node?.stop(), proxied?.stop()]);
+  });
+  const get = (n: ApiNode, key: string | undefined, headers: Record<string, string> = {}) => request(n.api, "GET", "/api/v1/workspaces/acme/sessions", { key, headers });
+
+  it("refuses an address with 429 after too many failures, before looking at its key, and ignores X-Forwarded-For without a trusted proxy", async () => {
+    const statuses: number[] = [];
+    for (const key of ["wrong-1", "wrong-2", undefined, "wrong-3", undefined]) statuses.push((await get(node, key)).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 401]);
+    const refused = await get(node, "wrong-4");
+    expect(refused.status).toBe(429);
+    expectCleanError(refused);
+    expect(refused.json.error).toMatchObject({ code: "RATE_LIMITED", message: expect.stringMatching(/failed authentications from this address/) });
+    expect(Number(refused.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    expect(Number(refused.headers["retry-after"])).toBeLessThanOrEqual(3600);
+    // the address is refused whatever it presents, and a forged header does not change who it is
+    expect((await get(node, ADMIN)).status).toBe(429);
+    expect((await get(node, ADMIN, { "x-forwarded-for": "203.0.113.50" })).status).toBe(429);
+  });
+
+  it("behind a trusted proxy, counts each client apart and never believes entries a client wrote", async () => {
+    const client = { "x-forwarded-for": "203.0.113.7" };
+    expect((await get(proxied, "wrong", client)).status).toBe(401);
+    expect((await get(proxied, "wrong", client)).status).toBe(401);
+    expect((await get(proxied, ADMIN, client)).status).toBe(429);
+    // a client prepending an address of its own is still the address the proxy appended
+    expect((await get(proxied, ADMIN, { "x-forwarded-for": "198.51.100.1, 203.0.113.7" })).status).toBe(429);
+    // another client behind the same proxy is fine, and so is a request whose header is garbage
+    // (the proxy's own address, which has no failures, stands in)
+    expect((await get(proxied, ADMIN, { "x-forwarded-for": "203.0.113.8" })).status).toBe(200);
+    expect((await get(proxied, ADMIN, { "x-forwarded-for": "not-an-address" })).status).toBe(200);
+  });
+});
+
