@@ -2,8 +2,9 @@
 // no valid key, so a flood of wrong or missing keys (a scanner, a leaked old key in a cron job, a
 // guessing attempt) would cost a key lookup each and never slow down. Past `limit` failures in a
 // window, every request from that address gets 429 with Retry-After until the window ends, before
-// any key is looked up: a fixed window counter in the gateway's store, so all gateways count
-// together when the store is Redis.
+// any key is looked up. The window opens at an address's first failure (a counter with a TTL in
+// the gateway's store, so all gateways count together when the store is Redis), not at a clock
+// boundary that would let a burst straddle two windows.
 import type { IncomingMessage } from "node:http";
 import { isIP } from "node:net";
 import type { ApiStore } from "./store";
@@ -20,21 +21,15 @@ export class AuthFailureThrottle {
     return this.limit > 0;
   }
 
-  private key(address: string, now: number): { key: string; resetSeconds: number } {
-    const window = Math.floor(now / this.windowMs);
-    return { key: `authfail:${address}:${window}`, resetSeconds: Math.max(1, Math.ceil(((window + 1) * this.windowMs - now) / 1000)) };
-  }
-
   /** Whether the address has used up its failures for this window, and when that ends. */
   async blocked(address: string): Promise<{ blocked: boolean; resetSeconds: number }> {
-    const { key, resetSeconds } = this.key(address, Date.now());
-    const count = Number((await this.store.get(key)) ?? 0);
-    return { blocked: count >= this.limit, resetSeconds };
+    const { count, resetMs } = await this.store.peek(`authfail:${address}`);
+    return { blocked: count >= this.limit, resetSeconds: Math.max(1, Math.ceil(resetMs / 1000)) };
   }
 
   /** Counts one failed authentication. */
   async failed(address: string): Promise<void> {
-    await this.store.hit(this.key(address, Date.now()).key, this.windowMs);
+    await this.store.hit(`authfail:${address}`, this.windowMs);
   }
 }
 

@@ -19,6 +19,8 @@ export interface ApiStore {
   members(set: string): Promise<string[]>;
   /** Fixed window counter: increments and returns the count and the window's remaining time. */
   hit(key: string, windowMs: number): Promise<{ count: number; resetMs: number }>;
+  /** A `hit` counter read without counting: 0 and 0 when there is none. */
+  peek(key: string): Promise<{ count: number; resetMs: number }>;
   close(): Promise<void>;
 }
 
@@ -114,6 +116,11 @@ export class MemoryApiStore implements ApiStore {
     return { count: Number(e.value), resetMs: e.expiresAt! - now };
   }
 
+  async peek(key: string): Promise<{ count: number; resetMs: number }> {
+    const e = this.live(key);
+    return e ? { count: Number(e.value), resetMs: Math.max(0, (e.expiresAt ?? Date.now()) - Date.now()) } : { count: 0, resetMs: 0 };
+  }
+
   /** Durable entries to the file: temp file + rename, one write at a time. */
   private persist(): Promise<void> {
     const file = this.file;
@@ -189,6 +196,11 @@ export class RedisApiStore implements ApiStore {
   async hit(key: string, windowMs: number): Promise<{ count: number; resetMs: number }> {
     const [count, ttl] = (await (this.redis as any).wafleetApiHit(this.k(key), windowMs)) as [number, number];
     return { count, resetMs: ttl };
+  }
+
+  async peek(key: string): Promise<{ count: number; resetMs: number }> {
+    const [[, count], [, ttl]] = (await this.redis.multi().get(this.k(key)).pttl(this.k(key)).exec()) as [[unknown, string | null], [unknown, number]];
+    return count === null ? { count: 0, resetMs: 0 } : { count: Number(count), resetMs: Math.max(0, ttl) };
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,7 @@
 // ApiStore interface: memory (embedded) and Redis (a real redis-server).
 import { promises as fs } from "node:fs";
 import path from "node:path";
+import { AuthFailureThrottle } from "../../lib/api/auth-throttle";
 import { fingerprintOf, IdempotencyKeys } from "../../lib/api/idempotency";
 import { WorkspaceKeys } from "../../lib/api/keys";
 import { RateLimiter } from "../../lib/api/rate-limit";
@@ -80,6 +81,28 @@ describe.each(stores)("on the %s store", (_name, make) => {
     expect(a.map((d) => d.remaining)).toEqual([2, 1, 0, 0]);
     expect(a[3].resetSeconds).toBeGreaterThanOrEqual(1);
     expect((await limiter.check("b")).allowed).toBe(true);
+  });
+
+  it("throttles failed authentications per address in a window that opens at the first failure", async () => {
+    const throttle = new AuthFailureThrottle(store, 2, 60_000);
+    expect(await store.peek("authfail:203.0.113.7")).toEqual({ count: 0, resetMs: 0 });
+    expect((await throttle.blocked("203.0.113.7")).blocked).toBe(false);
+    await throttle.failed("203.0.113.7");
+    expect((await throttle.blocked("203.0.113.7")).blocked).toBe(false);
+    await throttle.failed("203.0.113.7");
+    const b = await throttle.blocked("203.0.113.7");
+    expect(b.blocked).toBe(true);
+    expect(b.resetSeconds).toBeGreaterThanOrEqual(59);
+    expect(b.resetSeconds).toBeLessThanOrEqual(60);
+    // peeking does not count
+    expect((await store.peek("authfail:203.0.113.7")).count).toBe(2);
+    expect((await throttle.blocked("203.0.113.8")).blocked).toBe(false);
+    // the window ends
+    const short = new AuthFailureThrottle(store, 1, 200);
+    await short.failed("198.51.100.1");
+    expect((await short.blocked("198.51.100.1")).blocked).toBe(true);
+    await new Promise((r) => setTimeout(r, 350));
+    expect((await short.blocked("198.51.100.1")).blocked).toBe(false);
   });
 
   it("creates workspace keys shown once, lists them without secrets, verifies and revokes them", async () => {
