@@ -462,7 +462,8 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
 }
 
 export function createSimulatorEngineFactory(opts: SimulatorEngineOptions): EngineFactory {
-  return (ctx) => new SimulatorEngine(ctx, opts);
+  // credentials are written when the network pairs the device
+  return Object.assign((ctx: EngineContext) => new SimulatorEngine(ctx, opts), { linked: async (authDir: string) => (await readCreds(path.join(authDir, CREDS_FILE))) !== undefined });
 }
 
 // --- auth folder ---

@@ -91,7 +91,14 @@ export interface EngineContext {
   mayConnect?: () => boolean;
 }
 
-export type EngineFactory = (ctx: EngineContext) => SessionEngine;
+export type EngineFactory = ((ctx: EngineContext) => SessionEngine) & {
+  /**
+   * Whether the credentials in `authDir` belong to a linked device, read from disk without
+   * connecting. A logout of a session that is not connected only connects (to unlink) when this
+   * says yes; absent, any content of the folder counts as linked.
+   */
+  linked?: (authDir: string) => Promise<boolean>;
+};
 
 export type EngineEvents = {
   qr: [qr: string, expiresAt: number];

@@ -669,7 +669,8 @@ export function containUnhandledRejections(log: (msg: string) => void): void {
 
 export function createWwebjsEngineFactory(opts: WwebjsEngineOptions): EngineFactory {
   containUnhandledRejections((msg) => (opts.log ?? ((_l: string, m: string) => process.stderr.write(`${m}\n`)))("error", msg));
-  return (ctx) => new WwebjsEngine(ctx, opts);
+  // the marker is written on ready and removed on unlink; a profile alone may be a QR never scanned
+  return Object.assign((ctx: EngineContext) => new WwebjsEngine(ctx, opts), { linked: (authDir: string) => exists(path.join(authDir, LINKED_MARKER)) });
 }
 
 // --- small helpers ---

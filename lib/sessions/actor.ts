@@ -361,17 +361,69 @@ export class SessionActor {
 
   private async unlinkAndStop(): Promise<void> {
     const engine = this.engine;
+    let unlinked = false;
     if (engine && this.machine.status === "WORKING") {
       this.engine = undefined;
       this.launchAbort?.abort(new Error("session logged out"));
-      await engine.logout().catch((err) => this.deps.logger.warn(`logout failed for ${this.meta.workspaceId}/${this.meta.sessionId}: ${err?.message ?? err}`));
+      await engine.logout().then(
+        () => (unlinked = true),
+        (err) => this.deps.logger.warn(`logout failed for ${this.meta.workspaceId}/${this.meta.sessionId}: ${err?.message ?? err}`),
+      );
     }
     // the engine is gone before auth is deleted, so nothing writes into a folder being removed
     await this.shutdownEngine();
+    if (!unlinked) await this.unlinkOffline();
     this.me = undefined;
     await this.deps.storage.removeAuth(this.meta.workspaceId, this.meta.sessionId);
   }
+
+  /**
+   * A session that is not connected (stopped, failed, reconnecting) may still be linked: WhatsApp
+   * keeps it among the phone's linked devices, which are few, until it is unlinked. A throwaway
+   * engine connects with the stored credentials just long enough to find out: linked, it unlinks;
+   * a QR means there is nothing to unlink. Its events go nowhere, so the session stays STOPPED.
+   * Bounded (the queue wait included) so the logout answers within the API's deadline; past it,
+   * or on a node that may not connect, only the credentials are deleted and the phone keeps the
+   * device until it is removed there.
+   */
+  private async unlinkOffline(): Promise<void> {
+    const { workspaceId, sessionId } = this.meta;
+    const authDir = this.deps.storage.authDir(workspaceId, sessionId);
+    const stored = this.deps.engineFactory.linked ? await this.deps.engineFactory.linked(authDir).catch(() => true) : await this.deps.storage.hasAuth(workspaceId, sessionId);
+    if (!stored) return;
+    const where = `${workspaceId}/${sessionId}`;
+    const admit = this.deps.admit;
+    if (admit && !admit()) {
+      this.deps.logger.warn(`logout of ${where}: this node may not connect now; credentials deleted without unlinking the device on the phone`);
+      return;
+    }
+    const deadlineMs = Math.min(this.deps.startTimeoutMs, OFFLINE_UNLINK_MS);
+    const engine = this.deps.engineFactory({ workspaceId, sessionId, authDir, mayConnect: admit });
+    let ready = false;
+    engine.on("ready", () => (ready = true));
+    // an incoming message in this window is left to the network (the device is about to go)
+    engine.on("message", (_message, receipt) => void receipt?.defer());
+    engine.on("failed", () => undefined);
+    try {
+      await withDeadline(
+        this.deps.launchQueue.run(() => engine.start(), AbortSignal.timeout(deadlineMs)),
+        deadlineMs,
+        `no answer from WhatsApp within ${deadlineMs} ms`,
+      );
+      if (ready) {
+        await engine.logout();
+        this.deps.logger.info(`logout of ${where}: the device was linked though not connected; unlinked it`);
+      }
+    } catch (err: any) {
+      this.deps.logger.warn(`logout of ${where}: could not reach WhatsApp to unlink the device (${err?.message ?? err}); credentials deleted, the phone keeps the device until it is removed there`);
+    } finally {
+      await engine.stop().catch(() => undefined);
+    }
+  }
 }
+
+/** The most a logout waits to unlink a device that was not connected (queue and connection). */
+const OFFLINE_UNLINK_MS = 20_000;
 
 function withDeadline<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout;

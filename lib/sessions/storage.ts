@@ -145,6 +145,11 @@ export class SessionStorage {
     await fs.rmdir(path.dirname(dir)).catch(() => undefined);
   }
 
+  /** Whether the session has credentials (anything in its auth folder). */
+  async hasAuth(workspaceId: string, sessionId: string): Promise<boolean> {
+    return (await readdirOrEmpty(this.authDir(workspaceId, sessionId))).length > 0;
+  }
+
   async removeAuth(workspaceId: string, sessionId: string): Promise<void> {
     await fs.rm(this.authDir(workspaceId, sessionId), { recursive: true, force: true });
   }

@@ -169,6 +169,34 @@ describe("embedded wafleet through HTTP", () => {
     expect((await simGet("/sim/stats")).conflicts).toBe(0);
   }, 90000);
 
+  it("logs out a linked session that is stopped: the device is unlinked on the phone's side too, and a never-linked one logs out as before", async () => {
+    const base = "/api/v1/workspaces/quiet/sessions";
+    expect((await request(api, "POST", base, { key: KEY, body: { sessionId: "linked" } })).status).toBe(201);
+    await waitFor("SCAN_QR_CODE", async () => (await session("quiet", "linked")).status === "SCAN_QR_CODE");
+    const qr = await request(api, "GET", `${base}/linked/qr`, { key: KEY, headers: { accept: "application/json" } });
+    expect((await simPost("/sim/link", { qr: qr.json.qr, phone: "15550009999" })).status).toBe(200);
+    await waitFor("WORKING", async () => (await session("quiet", "linked")).status === "WORKING");
+    expect((await request(api, "POST", `${base}/linked/stop`, { key: KEY })).json).toMatchObject({ status: "STOPPED" });
+    const devices = (await simGet("/sim/stats")).devices;
+
+    const events = await openEventStream(api, "/api/v1/workspaces/quiet/events", KEY);
+    const out = await request(api, "POST", `${base}/linked/logout`, { key: KEY });
+    expect(out.status).toBe(200);
+    expect(out.json).toMatchObject({ status: "STOPPED", desired: "stopped", me: null });
+    expect((await simGet("/sim/stats")).devices).toBe(devices - 1);
+    // the throwaway connection that unlinked it was never the session's: no status went by
+    await new Promise((r) => setTimeout(r, 300));
+    expect(events.events.filter((e) => e.event === "wa.session.status")).toEqual([]);
+    events.close();
+
+    // a session that never got past its QR has no device to unlink (the unit tests show no engine starts)
+    expect((await request(api, "POST", base, { key: KEY, body: { sessionId: "never" } })).status).toBe(201);
+    await waitFor("SCAN_QR_CODE", async () => (await session("quiet", "never")).status === "SCAN_QR_CODE");
+    await request(api, "POST", `${base}/never/stop`, { key: KEY });
+    expect((await request(api, "POST", `${base}/never/logout`, { key: KEY })).json).toMatchObject({ status: "STOPPED", desired: "stopped" });
+    expect(await simGet("/sim/stats")).toMatchObject({ devices: devices - 1, conflicts: 0 });
+  }, 60000);
+
   it("answers unknown routes with a JSON 404", async () => {
     const res = await request(api, "GET", "/api/v1/nope", { key: KEY });
     expect(res.status).toBe(404);

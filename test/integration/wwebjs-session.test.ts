@@ -108,3 +108,24 @@ describe("a session whose Chromium is still starting", () => {
     expect(statuses()).toEqual(["STARTING", "SCAN_QR_CODE", "STARTING", "WORKING"]);
   });
 });
+
+describe("a linked session that is stopped", () => {
+  it("logs out through a throwaway browser: the device is unlinked on the network, auth/ is gone, and the session never left STOPPED", async () => {
+    manager = newManager(opts);
+    await manager.create({ workspaceId: "w2", sessionId: "s1" });
+    await waitFor("a QR", () => manager.get("w2", "s1").status === "SCAN_QR_CODE");
+    expect((await sim.post("/sim/link", { qr: manager.get("w2", "s1").currentQr().qr, phone: "15550004444" })).status).toBe(200);
+    await waitFor("WORKING", () => manager.get("w2", "s1").status === "WORKING");
+    await manager.get("w2", "s1").stop();
+    await expectNoChromiumUnder(sessionsDir);
+    const devices = (await sim.get("/sim/stats")).json.devices;
+    events = [];
+
+    const view = await manager.get("w2", "s1").logout();
+    expect(view).toMatchObject({ status: "STOPPED", desired: "stopped", me: null });
+    expect((await sim.get("/sim/stats")).json.devices).toBe(devices - 1);
+    expect(await exists(path.join(sessionsDir, "workspace_w2", "session_s1", "auth"))).toBe(false);
+    await expectNoChromiumUnder(sessionsDir);
+    expect(statuses()).toEqual([]);
+  });
+});

@@ -190,6 +190,71 @@ describe("session actor and manager", () => {
     await expect(fs.access(auth)).rejects.toThrow();
   });
 
+  it("logout of a linked session that is not connected unlinks it through a throwaway engine; the session stays STOPPED throughout", async () => {
+    const linkedOnDisk = new Set<string>();
+    const factory = Object.assign(
+      (ctx: any) => {
+        const e = new FakeEngine(ctx);
+        // a throwaway engine on linked credentials comes up linked
+        if (linkedOnDisk.has(ctx.authDir)) e.start = async function (this: FakeEngine) {
+          this.started++;
+          this.running = true;
+          this.link();
+        };
+        return e;
+      },
+      { linked: async (authDir: string) => linkedOnDisk.has(authDir) },
+    );
+    const m = manager({ engineFactory: factory });
+    await m.create({ workspaceId: "w", sessionId: "s", start: false });
+    const auth = path.join(root, "sessions", "workspace_w", "session_s", "auth");
+    await fs.mkdir(auth, { recursive: true });
+    await fs.writeFile(path.join(auth, "creds.json"), "{}");
+    linkedOnDisk.add(auth);
+    events = [];
+
+    const view = await m.get("w", "s").logout();
+    expect(view).toMatchObject({ status: "STOPPED", desired: "stopped", me: null });
+    expect(FakeEngine.created).toHaveLength(1);
+    expect(FakeEngine.created[0]!.loggedOut).toBe(1);
+    expect(FakeEngine.created[0]!.stopped).toBeGreaterThanOrEqual(1);
+    await expect(fs.access(auth)).rejects.toThrow();
+    // its events went nowhere: no status change, no ready
+    expect(events.filter((e) => e.name === "wa.session.status" || e.name === "wa.session.ready")).toEqual([]);
+
+    // credentials that are not a linked device (a QR never scanned): no engine at all
+    await m.create({ workspaceId: "w", sessionId: "t", start: false });
+    await fs.mkdir(path.join(root, "sessions", "workspace_w", "session_t", "auth"), { recursive: true });
+    await fs.writeFile(path.join(root, "sessions", "workspace_w", "session_t", "auth", "profile"), "x");
+    await m.get("w", "t").logout();
+    expect(FakeEngine.created).toHaveLength(1);
+  });
+
+  it("logout of a stopped session whose credentials turn out unlinked (a QR) only deletes them", async () => {
+    const m = manager();
+    await m.create({ workspaceId: "w", sessionId: "s", start: false });
+    const auth = path.join(root, "sessions", "workspace_w", "session_s", "auth");
+    await fs.mkdir(auth, { recursive: true });
+    await fs.writeFile(path.join(auth, "creds.json"), "{}");
+    // no `linked` on this factory: any credentials count, so a throwaway engine looks and sees a QR
+    await m.get("w", "s").logout();
+    expect(FakeEngine.created).toHaveLength(1);
+    expect(FakeEngine.created[0]!.loggedOut).toBe(0);
+    expect(FakeEngine.created[0]!.stopped).toBe(1);
+    await expect(fs.access(auth)).rejects.toThrow();
+  });
+
+  it("logout gives up unlinking when the node may not connect, and still deletes the credentials", async () => {
+    const m = manager({ admit: () => false });
+    await m.create({ workspaceId: "w", sessionId: "s", start: false });
+    const auth = path.join(root, "sessions", "workspace_w", "session_s", "auth");
+    await fs.mkdir(auth, { recursive: true });
+    await fs.writeFile(path.join(auth, "creds.json"), "{}");
+    await m.get("w", "s").logout();
+    expect(FakeEngine.created).toHaveLength(0);
+    await expect(fs.access(auth)).rejects.toThrow();
+  });
+
   it("refuses to send unless WORKING", async () => {
     const m = manager();
     await m.create({ workspaceId: "w", sessionId: "s", start: false });
