@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run sim`: the simulated WhatsApp network on its own (WA_SIM_PORT, WA_SIM_KEEPALIVE_MS,
-// WA_SIM_QR_ROTATE_MS; WA_SIM_STATE_FILE keeps linked devices across restarts).
+// WA_SIM_QR_ROTATE_MS, WA_SIM_HOST; WA_SIM_STATE_FILE keeps linked devices across restarts), all
+// read through lib/config.
 import { ConfigError, loadConfig } from "../lib/config";
 import { startSimNetwork } from "../lib/simulator/network";
 
@@ -8,10 +9,10 @@ async function main() {
   const config = loadConfig();
   const sim = await startSimNetwork({
     port: config.simPort,
-    host: process.env.WA_SIM_HOST || "127.0.0.1",
+    host: config.simHost,
     keepaliveMs: config.simKeepaliveMs,
     qrRotateMs: config.simQrRotateMs,
-    stateFile: process.env.WA_SIM_STATE_FILE || undefined,
+    stateFile: config.simStateFile || undefined,
     log: (level: string, msg: string) => process.stderr.write(`[sim] ${level}: ${msg}\n`),
   });
   process.stdout.write(`Simulated WhatsApp network listening on ${sim.url} (engines: ${sim.url.replace(/^http/, "ws")}/ws, admin: ${sim.url}/sim)\n`);

@@ -28,6 +28,10 @@ export interface Config {
   simPort: number;
   simKeepaliveMs: number;
   simQrRotateMs: number;
+  /** Where `npm run sim` listens (WA_SIM_HOST); the in-process network is always on loopback. */
+  simHost: string;
+  /** `npm run sim` keeps linked devices in this file across restarts (WA_SIM_STATE_FILE); empty = in memory. */
+  simStateFile: string;
   chromePath: string;
   /** Chromium flags for the wwebjs engine (CHROME_ARGS, whitespace-separated); empty = the measured lean set. */
   chromeArgs: string;
@@ -126,6 +130,8 @@ const schema = {
   WA_SIM_PORT: num(0, 65535),
   WA_SIM_KEEPALIVE_MS: num(100, 600_000),
   WA_SIM_QR_ROTATE_MS: num(100, 600_000),
+  WA_SIM_HOST: { type: "string", pattern: /^[A-Za-z0-9.:[\]-]{1,253}$/, optional: true, messages: { stringPattern: "expected a host name or an IP address to listen on" } },
+  WA_SIM_STATE_FILE: { type: "string", optional: true },
   MAX_SESSIONS_PER_INSTANCE: num(1, 100_000),
   LAUNCH_CONCURRENCY: num(1, 256),
   LAUNCH_STAGGER_MS: num(0, 60_000),
@@ -247,6 +253,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     simPort: v.WA_SIM_PORT ?? 3100,
     simKeepaliveMs: v.WA_SIM_KEEPALIVE_MS ?? 5000,
     simQrRotateMs: v.WA_SIM_QR_ROTATE_MS ?? 20000,
+    simHost: v.WA_SIM_HOST || "127.0.0.1",
+    simStateFile: v.WA_SIM_STATE_FILE ?? "",
     chromePath: env.CHROME_PATH || "/usr/bin/chromium",
     chromeArgs: v.CHROME_ARGS ?? "",
     maxSessionsPerInstance: v.MAX_SESSIONS_PER_INSTANCE ?? 750,

@@ -56,6 +56,13 @@ describe("configuration", () => {
     expectConfigError({ SERVICES: "sessions,frontend" }, "SERVICES", /unknown role "frontend"/);
     expectConfigError({ LOG_LEVEL: "loud" }, "LOG_LEVEL");
     expectConfigError({ NODE_ID: "a/b" }, "NODE_ID");
+    expectConfigError({ WA_SIM_HOST: "0.0.0.0 --evil" }, "WA_SIM_HOST", /host name or an IP address/);
+  });
+
+  it("reads the standalone simulator's host and state file, and the API's abuse limits", () => {
+    expect(loadConfig(base)).toMatchObject({ simHost: "127.0.0.1", simStateFile: "", apiAuthFailureLimit: 100, apiTrustedProxyHops: 0 });
+    expect(loadConfig({ ...base, WA_SIM_HOST: "0.0.0.0", WA_SIM_STATE_FILE: "/var/sim.json", API_AUTH_FAILURE_LIMIT: "0", API_TRUSTED_PROXY_HOPS: "1" })).toMatchObject({ simHost: "0.0.0.0", simStateFile: "/var/sim.json", apiAuthFailureLimit: 0, apiTrustedProxyHops: 1 });
+    expectConfigError({ API_TRUSTED_PROXY_HOPS: "11" }, "API_TRUSTED_PROXY_HOPS");
   });
 
   it("uses wwebjs by default in cluster mode", () => {
