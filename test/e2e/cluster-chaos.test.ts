@@ -97,7 +97,9 @@ it(`survives ${ROUNDS} rounds of random faults under load with no conflict, loss
           break;
         case "drain": {
           // a drain hands workspaces off in throttled batches and may take a while (up to 2 min)
+          const drainStart = Date.now();
           const r = await request(c.api, "POST", `/api/v1/cluster/nodes/${node}/drain`, { key: ADMIN_KEY, timeoutMs: 150_000 });
+          process.stdout.write(`[chaos] drain of ${node}: ${r.status} after ${Date.now() - drainStart} ms${r.json?.moved ? `, ${r.json.moved.length} workspaces moved, ${r.json.remaining} left` : ""}\n`);
           expect([200, 503]).toContain(r.status);
           await proc.kill("SIGTERM");
           await c.startNode(node);
