@@ -8,7 +8,7 @@ import type { EventLog } from "../lib/events/log";
 import { WebhookSender } from "../lib/webhooks/delivery";
 import { WebhookDispatcher } from "../lib/webhooks/dispatcher";
 import { WebhookCounters, type MetricRegistryLike } from "../lib/webhooks/metrics";
-import { listDeliveriesParams, retryDeliveryParams, setWebhookParams, webhookRef } from "../lib/webhooks/params";
+import { listDeadLettersParams, listDeliveriesParams, retryDeliveryParams, setWebhookParams, webhookRef } from "../lib/webhooks/params";
 import { RetryPolicy } from "../lib/webhooks/retry-policy";
 import { newSecret } from "../lib/webhooks/signing";
 import type { DeliveryRecord, DeliveryStatus, WebhookConfig, WebhookStore } from "../lib/webhooks/store";
@@ -94,6 +94,12 @@ export default function webhooksService({ config, eventLog, store }: WebhooksSer
         async handler(ctx: Context<{ workspaceId: string; status?: DeliveryStatus; limit?: number }>) {
           const list = await store.listDeliveries(ctx.params.workspaceId, ctx.params.status, ctx.params.limit ?? 100);
           return list.map(recordView);
+        },
+      },
+      deadLetters: {
+        params: listDeadLettersParams,
+        async handler(ctx: Context<{ limit?: number; before?: number }>) {
+          return (await store.listDeadLetters(ctx.params.limit ?? 100, ctx.params.before)).map(recordView);
         },
       },
       retry: {

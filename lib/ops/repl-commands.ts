@@ -105,21 +105,6 @@ interface DeadLetter {
 
 const clusterView = (broker: ServiceBroker) => broker.call("placement.cluster", {}, { timeout: T.quick }) as Promise<ClusterView>;
 
-/** Runs `fn` on at most `limit` items at once, keeping their order. */
-async function mapLimit<I, O>(items: I[], limit: number, fn: (item: I) => Promise<O>): Promise<O[]> {
-  const out: O[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]!);
-      }
-    }),
-  );
-  return out;
-}
-
 async function replay(broker: ServiceBroker, workspaceId: string, deliveryId: string): Promise<string> {
   const r = (await broker.call("webhooks.retry", { workspaceId, deliveryId }, { timeout: T.quick })) as { id: string; status: string; replays: number };
   return `${renderTable(["WORKSPACE", "DELIVERY", "STATUS", "REPLAYS"], [[workspaceId, r.id, r.status, r.replays]], { right: [3] })}\nreplaying ${r.id}: back in the delivery queue`;
@@ -281,7 +266,7 @@ export function waCommands(print: Print = (t) => console.log(t)): ReplCommand[] 
 
   const waDeadLetters: ReplCommand = {
     command: "wa-deadletters",
-    description: "Webhook dead letters (of one workspace, or of every workspace the directory knows); --retry <id> replays one",
+    description: "Webhook dead letters (of one workspace, or of every workspace, newest first); --retry <id> replays one",
     options: [
       { option: "-w, --workspace <workspace>", description: "only this workspace" },
       { option: "-r, --retry <id>", description: "replay this dead letter" },
@@ -293,14 +278,15 @@ export function waCommands(print: Print = (t) => console.log(t)): ReplCommand[] 
         print(await replay(broker, workspaceId, retry));
         return;
       }
-      // no action lists dead letters store-wide: ask per workspace, over the workspaces that have an
-      // owner in the directory (a workspace never placed has no sessions, so no events)
-      const searched = workspaceId ? [workspaceId] : [...new Set((await clusterView(broker)).assignments.map((a) => a.workspaceId))].sort();
-      const lists = await mapLimit(searched, 8, (w) => broker.call("webhooks.deliveries", { workspaceId: w, status: "failed", limit: 500 }, { timeout: T.quick }) as Promise<DeadLetter[]>);
-      const letters = lists.flat();
+      // one workspace's, or the store-wide list (the newest 500)
+      const letters = (
+        workspaceId
+          ? await broker.call("webhooks.deliveries", { workspaceId, status: "failed", limit: 500 }, { timeout: T.quick })
+          : await broker.call("webhooks.deadLetters", { limit: 500 }, { timeout: T.quick })
+      ) as DeadLetter[];
       if (retry) {
         const target = letters.find((d) => d.id === retry);
-        if (!target) throw new UsageError(`no dead letter ${retry} in the ${searched.length} workspaces searched; name its workspace with --workspace`);
+        if (!target) throw new UsageError(`no dead letter ${retry} among the newest ${letters.length}; name its workspace with --workspace`);
         print(await replay(broker, target.workspaceId, retry));
         return;
       }
@@ -311,7 +297,8 @@ export function waCommands(print: Print = (t) => console.log(t)): ReplCommand[] 
           { right: [4, 5, 6] },
         ),
       );
-      print(`${letters.length} dead letters in ${new Set(letters.map((d) => d.workspaceId)).size} of ${searched.length} workspaces searched`);
+      const spread = new Set(letters.map((d) => d.workspaceId)).size;
+      print(`${letters.length} dead letters in ${spread} workspace${spread === 1 ? "" : "s"}${letters.length === 500 ? " (the newest 500)" : ""}`);
     }),
   };
 

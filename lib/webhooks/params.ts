@@ -27,6 +27,13 @@ export const listDeliveriesParams = {
   limit: { type: "number", integer: true, min: 1, max: 500, convert: true, optional: true },
 } as const;
 
+/** The dead letters of every workspace (admin): newest first, `before` (ms, exclusive) pages back. */
+export const listDeadLettersParams = {
+  $$strict: true,
+  limit: { type: "number", integer: true, min: 1, max: 500, convert: true, optional: true },
+  before: { type: "number", integer: true, min: 0, max: 8_640_000_000_000_000, convert: true, optional: true },
+} as const;
+
 export const retryDeliveryParams = {
   $$strict: true,
   workspaceId: workspaceIdParam,

@@ -53,8 +53,14 @@ export interface WebhookStore {
   getDelivery(workspaceId: string, id: string): Promise<DeliveryRecord | undefined>;
   /** Newest first. */
   listDeliveries(workspaceId: string, status: DeliveryStatus | undefined, limit: number): Promise<DeliveryRecord[]>;
+  /** The dead letters (status failed) of every workspace, newest first; `before` (ms) pages back. */
+  listDeadLetters(limit: number, before?: number): Promise<DeliveryRecord[]>;
   close(): Promise<void>;
 }
+
+const timeOf = (r: DeliveryRecord) => Date.parse(r.updatedAt) || 0;
+/** Newest first; ties by workspace and id, newest id first (ULIDs sort by time). */
+export const newestFirst = (a: DeliveryRecord, b: DeliveryRecord) => timeOf(b) - timeOf(a) || (a.workspaceId < b.workspaceId ? -1 : a.workspaceId > b.workspaceId ? 1 : 0) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 
 export class MemoryWebhookStore implements WebhookStore {
   private readonly configs = new Map<string, WebhookConfig>();
@@ -91,6 +97,12 @@ export class MemoryWebhookStore implements WebhookStore {
   async listDeliveries(workspaceId: string, status: DeliveryStatus | undefined, limit: number) {
     const all = [...(this.records.get(workspaceId)?.values() ?? [])].reverse();
     return all.filter((r) => !status || r.status === status).slice(0, limit).map((r) => structuredClone(r));
+  }
+
+  async listDeadLetters(limit: number, before?: number) {
+    const all: DeliveryRecord[] = [];
+    for (const m of this.records.values()) for (const r of m.values()) if (r.status === "failed" && (before === undefined || timeOf(r) < before)) all.push(r);
+    return all.sort(newestFirst).slice(0, limit).map((r) => structuredClone(r));
   }
 
   async close() {}
