@@ -62,11 +62,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * These answers mean the call was not executed, so retrying cannot act twice.
  */
 export function workspaceRoutingMiddleware(moveWaitMs: number) {
+  let registry: { getActionEndpointByNodeId(action: string, node: string): unknown } | undefined;
+  // an owner this node's registry does not know yet (it joined a moment ago) is waited for, not
+  // called: a call would only fail with SERVICE_NOT_FOUND, and Moleculer logs a warning for each
+  const known = (action: string, node: string) => !registry || !!registry.getActionEndpointByNodeId(action, node);
   return {
     name: "WorkspaceRouting",
     created(broker: ServiceBroker) {
       registerWorkspaceStrategy();
-      void broker;
+      registry = (broker as unknown as { registry?: typeof registry }).registry;
     },
     call(next: (...args: any[]) => Promise<any>) {
       return async function (this: any, actionName: any, params: any, opts: any = {}) {
@@ -86,7 +90,7 @@ export function workspaceRoutingMiddleware(moveWaitMs: number) {
             if (!RETRY_CODES.has(code) && !ownerGone) throw err;
             const owner = err?.data?.owner;
             target = name;
-            if (code === "NOT_OWNER" && owner && !followed && !ownerGone) {
+            if (code === "NOT_OWNER" && owner && !followed && !ownerGone && known(name, owner)) {
               followed = true;
               options = { ...opts, nodeID: owner };
               continue;
