@@ -21,6 +21,14 @@ async function until(pred: () => boolean, ms = 2000) {
   }
 }
 
+/** Credentials in a session's auth/ folder, as a linked engine would have left them. */
+async function storedCredentials(workspaceId: string, sessionId: string): Promise<string> {
+  const auth = path.join(root, "sessions", `workspace_${workspaceId}`, `session_${sessionId}`, "auth");
+  await fs.mkdir(auth, { recursive: true });
+  await fs.writeFile(path.join(auth, "creds.json"), "{}");
+  return auth;
+}
+
 function manager(over: Partial<ConstructorParameters<typeof SessionManager>[0]> = {}) {
   return new SessionManager({
     storage: new SessionStorage(path.join(root, "sessions")),
@@ -207,9 +215,7 @@ describe("session actor and manager", () => {
     );
     const m = manager({ engineFactory: factory });
     await m.create({ workspaceId: "w", sessionId: "s", start: false });
-    const auth = path.join(root, "sessions", "workspace_w", "session_s", "auth");
-    await fs.mkdir(auth, { recursive: true });
-    await fs.writeFile(path.join(auth, "creds.json"), "{}");
+    const auth = await storedCredentials("w", "s");
     linkedOnDisk.add(auth);
     events = [];
 
@@ -233,9 +239,7 @@ describe("session actor and manager", () => {
   it("logout of a stopped session whose credentials turn out unlinked (a QR) only deletes them", async () => {
     const m = manager();
     await m.create({ workspaceId: "w", sessionId: "s", start: false });
-    const auth = path.join(root, "sessions", "workspace_w", "session_s", "auth");
-    await fs.mkdir(auth, { recursive: true });
-    await fs.writeFile(path.join(auth, "creds.json"), "{}");
+    const auth = await storedCredentials("w", "s");
     // no `linked` on this factory: any credentials count, so a throwaway engine looks and sees a QR
     await m.get("w", "s").logout();
     expect(FakeEngine.created).toHaveLength(1);
@@ -247,9 +251,7 @@ describe("session actor and manager", () => {
   it("logout gives up unlinking when the node may not connect, and still deletes the credentials", async () => {
     const m = manager({ admit: () => false });
     await m.create({ workspaceId: "w", sessionId: "s", start: false });
-    const auth = path.join(root, "sessions", "workspace_w", "session_s", "auth");
-    await fs.mkdir(auth, { recursive: true });
-    await fs.writeFile(path.join(auth, "creds.json"), "{}");
+    const auth = await storedCredentials("w", "s");
     await m.get("w", "s").logout();
     expect(FakeEngine.created).toHaveLength(0);
     await expect(fs.access(auth)).rejects.toThrow();
