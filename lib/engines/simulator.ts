@@ -10,6 +10,7 @@ import type { ErrorCode } from "../errors";
 import { parsePhone, parseUserJid } from "../simulator/phone";
 import type { ClientFrame, ServerFrame, SimCredentials, SimIncomingMessage, SimMe } from "../simulator/protocol";
 import { widOf } from "../simulator/protocol";
+import { StartGate } from "./start-gate";
 import type { EngineContext, EngineEvents, EngineFactory, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "./types";
 
 export interface SimulatorEngineOptions {
@@ -79,7 +80,7 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
   private reconnectTimer: NodeJS.Timeout | undefined;
   private creds: SimCredentials | undefined;
   private me: EngineMe | undefined;
-  private startWaiter: (Waiter<void> & { promise: Promise<void> }) | undefined;
+  private readonly startGate = new StartGate();
   private codeWaiters: Waiter<string>[] = [];
   private readonly pendingSends = new Map<string, PendingSend>();
   /** Frames and socket closes are handled one at a time, in arrival order, even when a handler awaits disk. */
@@ -102,19 +103,14 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
   }
 
   start(): Promise<void> {
-    if (this.running) return this.startWaiter?.promise ?? Promise.resolve();
+    if (this.running) return this.startGate.promise ?? Promise.resolve();
     this.running = true;
     this.phase = "connecting";
     this.openedSinceStart = false;
     this.reconnectAttempts = 0;
     this.lastSocketError = undefined;
     const gen = ++this.generation;
-    let waiter!: Waiter<void>;
-    const promise = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => this.fail(new EngineError("ENGINE_TIMEOUT", `The simulated network showed no QR and the session was not ready within ${this.startTimeoutMs} ms`)), this.startTimeoutMs);
-      waiter = { resolve, reject, timer };
-    });
-    this.startWaiter = { ...waiter, promise };
+    const promise = this.startGate.open(this.startTimeoutMs, () => this.fail(new EngineError("ENGINE_TIMEOUT", `The simulated network showed no QR and the session was not ready within ${this.startTimeoutMs} ms`)));
     void this.boot(gen);
     return promise;
   }
@@ -340,7 +336,7 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
     const was = this.phase;
     this.phase = "connecting";
     this.rejectCodeWaiters(new EngineError("SESSION_NOT_READY", "The connection to the network was lost"));
-    if (this.startWaiter && !this.openedSinceStart) {
+    if (this.startGate.pending && !this.openedSinceStart) {
       const why = this.lastSocketError?.message ?? "connection closed";
       this.fail(new EngineError("ENGINE_ERROR", `Cannot connect to the simulated WhatsApp network at ${this.wsUrl}: ${why}`));
       return;
@@ -375,12 +371,7 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
     this.authenticatedOn = undefined;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
-    const start = this.startWaiter;
-    this.startWaiter = undefined;
-    if (start) {
-      clearTimeout(start.timer);
-      start.reject(why);
-    }
+    this.startGate.reject(why);
     this.rejectInFlight(why);
     const ws = this.ws;
     this.ws = undefined;
@@ -390,17 +381,13 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
   /** Gives up: start() rejects with `err` (if pending), `failed` is emitted, the engine is stopped. */
   private fail(err: Error): void {
     if (!this.running) return;
-    const hadStart = this.startWaiter !== undefined;
+    const hadStart = this.startGate.pending;
     void this.closeSocket(this.shutdown(err));
     if (!hadStart) this.notify("failed", err);
   }
 
   private settleStart(): void {
-    const start = this.startWaiter;
-    this.startWaiter = undefined;
-    if (!start) return;
-    clearTimeout(start.timer);
-    start.resolve();
+    this.startGate.settle();
   }
 
   private settleSend(id: string, err: Error | undefined, ok?: { ack: SentMessage["ack"]; timestamp: number }): void {

@@ -13,6 +13,7 @@ import type { LaunchedChromium } from "./chromium";
 import { CLIENT_CHROME_ARGS, LEAN_CHROME_ARGS, isAlive, killChromiumUsing, killProcessGroup, launchChromium, releaseProfile, treePss, waitGone, withSandboxFlag } from "./chromium";
 import { EngineError } from "./errors";
 import { pageWatchdogScript } from "./page-watchdog";
+import { StartGate } from "./start-gate";
 import type { LaunchQueue } from "./launch-queue";
 import type { AckLevel, EngineContext, EngineEvents, EngineFactory, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "./types";
 
@@ -95,7 +96,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
   private run: Run | undefined;
   /** The launch step in flight (profile release + Chromium start); stop() waits for it. */
   private launchStep: Promise<unknown> | undefined;
-  private startWaiter: (Waiter<void> & { promise: Promise<void> }) | undefined;
+  private readonly startGate = new StartGate();
   private restartTimer: NodeJS.Timeout | undefined;
   private restarts = 0;
   private readyAt = 0;
@@ -128,20 +129,14 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
   }
 
   start(): Promise<void> {
-    if (this.running) return this.startWaiter?.promise ?? Promise.resolve();
+    if (this.running) return this.startGate.promise ?? Promise.resolve();
     this.running = true;
     this.restarts = 0;
     const gen = ++this.generation;
-    let waiter!: Waiter<void>;
-    const promise = new Promise<void>((resolve, reject) => {
-      // whatsapp-web.js waits for the page with no timeout at all: this is the deadline it lacks
-      const timer = setTimeout(
-        () => this.fail(new EngineError("ENGINE_TIMEOUT", `WhatsApp Web showed no QR and the session was not ready within ${this.opts.startTimeoutMs} ms (initialize deadline)`)),
-        this.opts.startTimeoutMs,
-      );
-      waiter = { resolve, reject, timer };
-    });
-    this.startWaiter = { ...waiter, promise };
+    // whatsapp-web.js waits for the page with no timeout at all: this is the deadline it lacks
+    const promise = this.startGate.open(this.opts.startTimeoutMs, () =>
+      this.fail(new EngineError("ENGINE_TIMEOUT", `WhatsApp Web showed no QR and the session was not ready within ${this.opts.startTimeoutMs} ms (initialize deadline)`)),
+    );
     void this.launch(gen);
     return promise;
   }
@@ -556,12 +551,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     this.me = undefined;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
-    const start = this.startWaiter;
-    this.startWaiter = undefined;
-    if (start) {
-      clearTimeout(start.timer);
-      start.reject(why);
-    }
+    this.startGate.reject(why);
     this.rejectInFlight(why);
     const run = this.run;
     this.run = undefined;
@@ -572,7 +562,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
   /** Gives up: start() rejects with `err` (if pending), `failed` is emitted, no browser is left. */
   private fail(err: Error): void {
     if (!this.running) return;
-    const hadStart = this.startWaiter !== undefined;
+    const hadStart = this.startGate.pending;
     const run = this.shutdown(err);
     void (async () => {
       await this.launchStep?.catch(() => undefined);
@@ -601,11 +591,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
   }
 
   private settleStart(): void {
-    const start = this.startWaiter;
-    this.startWaiter = undefined;
-    if (!start) return;
-    clearTimeout(start.timer);
-    start.resolve();
+    this.startGate.settle();
   }
 
   private rejectInFlight(why: Error): void {
