@@ -64,9 +64,10 @@ interface Run {
   /** Set when we (or the library, on CONFLICT) end the browser: its exit is no crash. */
   expectedExit: boolean;
   authenticated: boolean;
-  /** The page watchdog's heartbeat timer, and whether a beat is on its way. */
+  /** The page watchdog's heartbeat timer, whether a beat is on its way, and the CDP session it uses. */
   beat?: NodeJS.Timeout;
   beating?: boolean;
+  cdp?: import("puppeteer").CDPSession;
 }
 
 interface Waiter<T> {
@@ -361,11 +362,19 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
       const page = run.client?.pupPage;
       if (!page) return;
       run.beating = true;
-      withTimeout(page.evaluate(() => (globalThis as any).__wafleetWatchdog?.beat() === true), wd.deadlineMs, "watchdog heartbeat")
+      // straight over CDP into whatever document the tab shows now: page.evaluate() would wait for
+      // puppeteer to see a new document's context, and a page that is loading must get its beats
+      // too; a beat that hangs is dropped quickly so the next one goes out on time
+      const beat = async () => {
+        run.cdp ??= await page.createCDPSession();
+        const r = await run.cdp.send("Runtime.evaluate", { expression: "globalThis.__wafleetWatchdog ? globalThis.__wafleetWatchdog.beat() : false", returnByValue: true });
+        return r.result?.value === true;
+      };
+      withTimeout(beat(), Math.max(2 * wd.beatMs, 250), "watchdog heartbeat")
         .then((severed) => {
           if (severed) this.onBrowserLost(run, `the page cut WhatsApp Web off: no heartbeat from this node for over ${wd.deadlineMs} ms (the node was frozen or its event loop blocked)`, "HEARTBEAT_LOST");
         })
-        // a navigation in progress destroys the context; the next beat reaches the new document
+        // between two documents there is no context to evaluate in; the next beat finds the new one
         .catch(() => undefined)
         .finally(() => (run.beating = false));
     }, wd.beatMs);

@@ -119,12 +119,17 @@ describe("a wwebjs node frozen without its browser", () => {
       process.kill(node!.pid, "SIGCONT");
     }
 
-    // resumed: its next heartbeat learns the page cut itself off; a fresh browser links from LocalAuth
+    // resumed: whichever of its timers runs first replaces the browser (the next heartbeat learns
+    // that the page cut itself off, or the node's lease check fences it and restarts its sessions);
+    // either way a fresh browser links from LocalAuth
     await waitFor("WORKING with a fresh browser", async () => (await session())?.status === "WORKING" && !(await browsers()).includes(browser!), 45000, 200);
+    expect(node!.output).toMatch(/page cut WhatsApp Web off: no heartbeat|self-fencing: no lease renewal/);
     await waitFor("the cut-off browser gone", async () => (await readProc(browser!)) === undefined);
+    // and the fresh page gets its beats: still connected well past the watchdog's deadline (2 s)
+    await new Promise((r) => setTimeout(r, 5000));
+    expect((await session()).status).toBe("WORKING");
     const sent = await request(api, "POST", "/api/v1/workspaces/acme/sessions/main/messages", { key: KEY, body: { to: CONTACT, text: "after the freeze" } });
     expect(sent.status).toBe(201);
     expect(await stats()).toMatchObject({ conflicts: 0, devices: 1, linkedConnections: 1 });
-    expect(node!.output).toMatch(/page cut WhatsApp Web off: no heartbeat/);
   }, 120000);
 });
