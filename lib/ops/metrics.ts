@@ -26,6 +26,7 @@ export const M = {
   received: "wafleet.messages.received.total",
   sendSeconds: "wafleet.message.send.seconds",
   restarts: "wafleet.engine.restarts.total",
+  disconnects: "wafleet.session.disconnects.total",
   sessionMemory: "wafleet.session.memory.bytes",
   engineMemory: "wafleet.node.engine.memory.bytes",
   watchdogRestarts: "wafleet.watchdog.restarts.total",
@@ -52,6 +53,12 @@ export function registerSessionMetrics(reg: MetricRegistryLike): void {
   ensure(reg, { type: "counter", name: M.received, description: "Messages received" });
   ensure(reg, { type: "histogram", name: M.sendSeconds, buckets: SEND_BUCKETS, quantiles: false, description: "Send latency until the network accepted the message, seconds" });
   ensure(reg, { type: "counter", name: M.restarts, labelNames: ["reason"], description: "Engine restarts (retry after a failure, watchdog)" });
+  ensure(reg, {
+    type: "counter",
+    name: M.disconnects,
+    labelNames: ["reason"],
+    description: "Sessions disconnected from WhatsApp, by reason (CONNECTION_LOST, BROWSER_CRASHED, HEARTBEAT_LOST, CONFLICT, LOGOUT, UNPAIRED, other)",
+  });
   ensure(reg, { type: "gauge", name: M.sessionMemory, labelNames: ["workspace", "session"], description: "Memory of one session's engine (wwebjs: PSS of its browser tree), bytes" });
   ensure(reg, { type: "gauge", name: M.engineMemory, description: "Memory of every engine on this node (wwebjs: summed PSS), bytes" });
   ensure(reg, { type: "counter", name: M.watchdogRestarts, description: "Sessions restarted by the memory watchdog" });
@@ -59,6 +66,8 @@ export function registerSessionMetrics(reg: MetricRegistryLike): void {
   ensure(reg, { type: "histogram", name: M.failoverSeconds, buckets: SECONDS_BUCKETS, quantiles: false, description: "From a lease found expired to its workspaces reassigned, seconds" });
   ensure(reg, { type: "gauge", name: M.leaseValid, description: "1 while this node holds its cluster lease" });
 }
+
+const DISCONNECT_REASONS = new Set(["CONNECTION_LOST", "BROWSER_CRASHED", "HEARTBEAT_LOST", "CONFLICT", "LOGOUT", "UNPAIRED"]);
 
 /** Health-node metrics. */
 export function registerHealthMetrics(reg: MetricRegistryLike): void {
@@ -88,6 +97,13 @@ export class SessionEventMetrics {
       case "wa.message.received":
         this.reg.increment(M.received);
         break;
+      case "wa.session.disconnected": {
+        // the engines' own reasons; anything else (WhatsApp's TOS_BLOCK, ...) is "other", so the
+        // label's values stay few
+        const reason = (payload as EventPayloads["wa.session.disconnected"]).reason;
+        this.reg.increment(M.disconnects, { reason: DISCONNECT_REASONS.has(reason) ? reason : "other" });
+        break;
+      }
       case "wa.session.status": {
         const p = payload as EventPayloads["wa.session.status"];
         if (p.status === "STARTING" && p.previous !== "SCAN_QR_CODE" && p.previous !== "WORKING") this.startedAt.set(key, this.now());

@@ -161,12 +161,16 @@ describe("session event metrics", () => {
     m.record("wa.session.status", s, { status: "FAILED", previous: "WORKING", reason: "x" });
     m.record("wa.session.status", s, { status: "STARTING", previous: "FAILED" });
     m.record("wa.session.qr", s, { qr: "q", expiresAt: 1 });
+    m.record("wa.session.disconnected", s, { reason: "HEARTBEAT_LOST" });
+    m.record("wa.session.disconnected", s, { reason: "TOS_BLOCK" });
     expect(calls).toEqual([
       ["obs", M.startSeconds, 2.5],
       ["inc", M.received, undefined],
       ["inc", M.restarts, { reason: "retry" }],
       ["inc", M.qr, undefined],
       ["obs", M.startSeconds, 0],
+      ["inc", M.disconnects, { reason: "HEARTBEAT_LOST" }],
+      ["inc", M.disconnects, { reason: "other" }],
     ]);
   });
 });
