@@ -83,6 +83,24 @@ describe.each(stores)("on the %s store", (_name, make) => {
     expect((await limiter.check("b")).allowed).toBe(true);
   });
 
+  it("weighs the previous window in, so a burst across a window boundary cannot pass twice the limit", async () => {
+    let now = 10_000 * 1000 + 900; // 900 ms into a 1 s window
+    const limiter = new RateLimiter(store, 3, 1000, () => now);
+    const key = `k${Math.random()}`;
+    const first = [await limiter.check(key), await limiter.check(key), await limiter.check(key)];
+    expect(first.map((d) => d.allowed)).toEqual([true, true, true]);
+    // 100 ms later, in the next fixed window: a fixed-window counter would start again at 0
+    now += 200;
+    const edge = await limiter.check(key);
+    expect(edge.allowed).toBe(false); // 3 x 0.9 + 1 > 3
+    expect(edge.remaining).toBe(0);
+    // most of the previous window has slid out: room again
+    now += 700;
+    const later = await limiter.check(key);
+    expect(later.allowed).toBe(true); // 3 x 0.2 + 2 <= 3
+    expect(later.resetSeconds).toBe(1);
+  });
+
   it("throttles failed authentications per address in a window that opens at the first failure", async () => {
     const throttle = new AuthFailureThrottle(store, 2, 60_000);
     expect(await store.peek("authfail:203.0.113.7")).toEqual({ count: 0, resetMs: 0 });
