@@ -12,6 +12,7 @@ import { parseAllDocuments, parse as parseYaml } from "yaml";
 import { loadConfig } from "../../lib/config";
 import { configVariables } from "../../lib/ops/config-vars";
 import { M } from "../../lib/ops/metrics";
+import { registeredMetricNames } from "../helpers/metrics";
 import { ROOT } from "../helpers/processes";
 
 type Obj = Record<string, any>;
@@ -315,17 +316,7 @@ it("the HPA scales the session StatefulSet on wafleet_sessions_utilization at th
 });
 
 it("the dashboard and the alert rules use only metrics wafleet registers, and the dashboard shows what the issue lists", () => {
-  // every metric name the code registers ("wafleet.x.y" in Moleculer's registry, or already "wafleet_x")
-  const registered = new Set<string>();
-  const scan = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) scan(p);
-      else if (p.endsWith(".ts")) for (const m of readFileSync(p, "utf8").matchAll(/["'](wafleet[._][a-z0-9_.]+)["']/g)) registered.add(m[1]!.replace(/\./g, "_"));
-    }
-  };
-  scan(path.join(ROOT, "lib"));
-  scan(path.join(ROOT, "services"));
+  const registered = registeredMetricNames();
   const used = (exprs: string[]) => new Set(exprs.flatMap((e) => [...e.matchAll(/\bwafleet_[a-z0-9_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, ""))));
   const dashboard = JSON.parse(readFileSync(path.join(K8S, "monitoring/grafana-dashboard.json"), "utf8"));
   const panels: Obj[] = dashboard.panels;

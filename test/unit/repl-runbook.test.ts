@@ -2,13 +2,14 @@
 // console accepts, the image's entry point commands, environment variables lib/config reads (or an
 // error code, a status), REST routes of the route table, ops endpoints, alerts, metrics and files,
 // and the measured figures it quotes are the ones the benchmark docs hold.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ERROR_CATALOGUE } from "../../lib/errors";
 import { RouteTable } from "../../lib/api/routes";
 import { configVariables } from "../../lib/ops/config-vars";
 import { parseCommandLine, waCommands, WA_COMMAND_NAMES } from "../../lib/ops/repl-commands";
+import { registeredMetricNames } from "../helpers/metrics";
 import { ROOT } from "../helpers/processes";
 
 const RUNBOOK = readFileSync(path.join(ROOT, "docs/operations/whatsapp-instances-runbook.md"), "utf8");
@@ -109,15 +110,7 @@ it("its alerts, metrics, files and measured figures are real", () => {
   expect(named.length).toBeGreaterThan(5);
   for (const a of named) expect({ alert: a, exists: alerts.has(a) }).toEqual({ alert: a, exists: true });
 
-  const registered = new Set<string>();
-  const scan = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) scan(p);
-      else if (p.endsWith(".ts")) for (const m of readFileSync(p, "utf8").matchAll(/["'](wafleet[._][a-z0-9_.]+)["']/g)) registered.add(m[1]!.replace(/\./g, "_"));
-    }
-  };
-  scan(path.join(ROOT, "lib"));
+  const registered = registeredMetricNames();
   for (const m of RUNBOOK.matchAll(/`(wafleet_[a-z0-9_]+)`/g)) expect({ metric: m[1], registered: registered.has(m[1]!) }).toEqual({ metric: m[1], registered: true });
 
   for (const m of RUNBOOK.matchAll(/`((?:k8s|docs|lib|test)\/[A-Za-z0-9_./-]+)`/g)) expect({ file: m[1], exists: existsSync(path.join(ROOT, m[1]!)) }).toEqual({ file: m[1], exists: true });
