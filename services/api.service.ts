@@ -478,7 +478,7 @@ export default function apiService({ config, keys, store: givenStore }: ApiServi
         await ready;
         const address = clientAddress(req, config.apiTrustedProxyHops);
         if (authFailures.enabled) {
-          const b = await storeCall(() => authFailures.blocked(address));
+          const b = authFailures.blocked(address);
           if (b.blocked) throw new WafleetError("RATE_LIMITED", `Too many failed authentications from this address; retry in ${b.resetSeconds} s`, { retryAfter: b.resetSeconds });
         }
         const refuse = async (): Promise<never> => {

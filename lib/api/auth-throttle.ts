@@ -2,34 +2,55 @@
 // no valid key, so a flood of wrong or missing keys (a scanner, a leaked old key in a cron job, a
 // guessing attempt) would cost a key lookup each and never slow down. Past `limit` failures in a
 // window, every request from that address gets 429 with Retry-After until the window ends, before
-// any key is looked up. The window opens at an address's first failure (a counter with a TTL in
-// the gateway's store, so all gateways count together when the store is Redis), not at a clock
-// boundary that would let a burst straddle two windows.
+// any key is looked up. Failures are counted in the gateway's store (Redis: every gateway counts
+// together), in a window that opens at the address's first failure rather than at a clock
+// boundary a burst could straddle. Refusing needs no store round trip: a gateway remembers the
+// addresses whose failures it saw reach the limit, so a request that authenticates pays nothing;
+// another gateway refuses the address from its own first failure there.
 import type { IncomingMessage } from "node:http";
 import { isIP } from "node:net";
 import type { ApiStore } from "./store";
 
+/** Refused addresses one gateway remembers at most (expired ones go first, then the oldest). */
+const MAX_REFUSED = 100_000;
+
 export class AuthFailureThrottle {
+  /** Addresses this gateway saw reach the limit, with when their window ends (ms). */
+  private readonly refused = new Map<string, number>();
+
   constructor(
     private readonly store: ApiStore,
     /** Failures per window and address; 0 turns the throttle off. */
     private readonly limit: number,
     private readonly windowMs: number,
+    private readonly now: () => number = Date.now,
   ) {}
 
   get enabled(): boolean {
     return this.limit > 0;
   }
 
-  /** Whether the address has used up its failures for this window, and when that ends. */
-  async blocked(address: string): Promise<{ blocked: boolean; resetSeconds: number }> {
-    const { count, resetMs } = await this.store.peek(`authfail:${address}`);
-    return { blocked: count >= this.limit, resetSeconds: Math.max(1, Math.ceil(resetMs / 1000)) };
+  /** Whether the address is refused now, and for how long: a map lookup, asked by every request. */
+  blocked(address: string): { blocked: boolean; resetSeconds: number } {
+    const until = this.refused.get(address);
+    const left = until === undefined ? 0 : until - this.now();
+    if (left <= 0) {
+      if (until !== undefined) this.refused.delete(address);
+      return { blocked: false, resetSeconds: 0 };
+    }
+    return { blocked: true, resetSeconds: Math.max(1, Math.ceil(left / 1000)) };
   }
 
-  /** Counts one failed authentication. */
+  /** Counts one failed authentication; at the limit the address is refused for the rest of its window. */
   async failed(address: string): Promise<void> {
-    await this.store.hit(`authfail:${address}`, this.windowMs);
+    const { count, resetMs } = await this.store.hit(`authfail:${address}`, this.windowMs);
+    if (count < this.limit) return;
+    if (this.refused.size >= MAX_REFUSED) {
+      const now = this.now();
+      for (const [a, until] of this.refused) if (until <= now) this.refused.delete(a);
+      if (this.refused.size >= MAX_REFUSED) this.refused.delete(this.refused.keys().next().value!);
+    }
+    this.refused.set(address, this.now() + resetMs);
   }
 }
 

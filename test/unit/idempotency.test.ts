@@ -123,6 +123,19 @@ describe.each(stores)("on the %s store", (_name, make) => {
     expect((await short.blocked("198.51.100.1")).blocked).toBe(false);
   });
 
+  it("counts failures of an address across gateways; each refuses it from its own next failure, without asking the store per request", async () => {
+    const a = new AuthFailureThrottle(store, 3, 60_000);
+    const b = new AuthFailureThrottle(store, 3, 60_000);
+    await a.failed("203.0.113.9");
+    await a.failed("203.0.113.9");
+    await b.failed("203.0.113.9"); // the third, seen by b
+    expect(b.blocked("203.0.113.9").blocked).toBe(true);
+    expect(a.blocked("203.0.113.9").blocked).toBe(false);
+    await a.failed("203.0.113.9");
+    expect(a.blocked("203.0.113.9")).toMatchObject({ blocked: true, resetSeconds: 60 });
+    expect((await store.peek("authfail:203.0.113.9")).count).toBe(4);
+  });
+
   it("creates workspace keys shown once, lists them without secrets, verifies and revokes them", async () => {
     const keys = new WorkspaceKeys(store);
     const k = await keys.create("acme", "laravel");
