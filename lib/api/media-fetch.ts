@@ -43,18 +43,9 @@ for (const [addr, prefix] of [
 export function isPrivateAddress(address: string): boolean {
   const family = net.isIP(address);
   if (family === 4) return blocked.check(address, "ipv4");
-  if (family === 6) {
-    const mapped = /^(?:0{0,4}:){0,5}:?ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-    if (mapped) return blocked.check(mapped[1], "ipv4");
-    // the URL parser writes IPv4-mapped addresses in hex: [::ffff:127.0.0.1] becomes [::ffff:7f00:1]
-    const hex = /^(?:0{0,4}:){0,5}:?ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
-    if (hex) {
-      const hi = parseInt(hex[1], 16);
-      const lo = parseInt(hex[2], 16);
-      return blocked.check(`${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`, "ipv4");
-    }
-    return blocked.check(address, "ipv6");
-  }
+  // BlockList checks IPv4-mapped IPv6 addresses (::ffff:127.0.0.1, or ::ffff:7f00:1 as the URL
+  // parser writes them) against the IPv4 subnets too
+  if (family === 6) return blocked.check(address, "ipv6");
   return true;
 }
 
