@@ -15,6 +15,7 @@ import { Ownership } from "../lib/placement/ownership";
 import type { ClusterRuntime } from "../lib/placement/runtime";
 import { M, registerSessionMetrics, SessionEventMetrics, type MetricRegistryLike } from "../lib/ops/metrics";
 import { MemoryWatchdog, nodeMemoryLimit } from "../lib/ops/watchdog";
+import { SESSION_STATUSES } from "../lib/sessions/status";
 
 export interface SessionsServiceDeps {
   config: Config;
@@ -190,7 +191,7 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
         params: {
           $$strict: true,
           workspaceId: { ...createSessionParams.workspaceId, optional: true },
-          status: { type: "enum", values: ["STOPPED", "STARTING", "SCAN_QR_CODE", "WORKING", "FAILED"], optional: true },
+          status: { type: "enum", values: [...SESSION_STATUSES], optional: true },
         },
         handler(ctx: Context<{ workspaceId?: string; status?: string }>) {
           return manager

@@ -3,6 +3,7 @@
 import { ERROR_CATALOGUE } from "../errors";
 import { ACK_LEVELS } from "../simulator/protocol";
 import { fullPathOf, ROUTES, type RouteDef } from "./routes";
+import { SESSION_STATUSES } from "../sessions/status";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -155,7 +156,7 @@ const RESPONSES: Record<string, JsonSchema> = {
 };
 
 const SCHEMAS: Record<string, JsonSchema> = {
-  SessionStatus: { enum: ["STOPPED", "STARTING", "SCAN_QR_CODE", "WORKING", "FAILED"] },
+  SessionStatus: { enum: [...SESSION_STATUSES] },
   Session: {
     type: "object",
     required: ["workspaceId", "sessionId", "status", "desired", "node", "me", "createdAt", "updatedAt"],

@@ -3,6 +3,7 @@
 // cluster, prints a plain-text table, and reports any failure as one line starting with "✖".
 import type { ServiceBroker } from "moleculer";
 import { bytes, duration, percent, renderTable, type Cell } from "./text-table";
+import { SESSION_STATUSES } from "../sessions/status";
 
 /** A moleculer-repl 0.8 custom command (`replOptions.customCommands`). */
 export interface ReplCommand {
@@ -21,7 +22,6 @@ export interface ReplArgs {
 
 export type Print = (text: string) => void;
 
-const SESSION_STATUSES = ["STOPPED", "STARTING", "SCAN_QR_CODE", "WORKING", "FAILED"] as const;
 const BACKUP_OPS = ["now", "list", "verify"] as const;
 
 // Deadlines of the slow actions: a drain waits up to 120 s on the coordinator; a move, a snapshot
