@@ -259,7 +259,6 @@ export class JetStreamEventLog implements EventLog {
       ack: () => settle(() => m.ack()),
       retry: (delayMs) => settle(() => m.nak(Math.max(1, Math.round(delayMs)))),
       drop: () => settle(() => m.term()),
-      working: () => m.working(),
     };
     try {
       await handler(message);

@@ -162,7 +162,6 @@ export class MemoryEventLog implements EventLog {
         if (settle()) c.deliveries.delete(entry.seq);
         this.pump(c);
       },
-      working: () => undefined,
     };
     sub.handler(message).catch((err: Error) => {
       this.opts.onError?.(err);

@@ -32,8 +32,6 @@ export interface LogMessage {
   retry(delayMs: number): void;
   /** Never deliver again (dead-lettered or malformed). */
   drop(): void;
-  /** Still working on it: restart the redelivery timer. */
-  working(): void;
 }
 
 export interface ConsumeOptions {
