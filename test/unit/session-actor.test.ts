@@ -257,6 +257,49 @@ describe("session actor and manager", () => {
     await expect(fs.access(auth)).rejects.toThrow();
   });
 
+  it("acknowledges an incoming message only once its event is durable, never when publishing fails, and never for a replaced engine", async () => {
+    const durable: Array<() => void> = [];
+    const failing: Array<(err: Error) => void> = [];
+    let mode: "hold" | "fail" = "hold";
+    const m = manager({
+      publish: (name, _scope, payload) => {
+        events.push({ name, payload });
+        if (name !== "wa.message.received") return undefined;
+        return new Promise<void>((resolve, reject) => (mode === "hold" ? durable.push(resolve) : failing.push(reject)));
+      },
+    });
+    await m.create({ workspaceId: "w", sessionId: "s" });
+    await until(() => m.get("w", "s").status === "SCAN_QR_CODE");
+    const engine = FakeEngine.created[0]!;
+    engine.link();
+    const acked: string[] = [];
+    const receipt = (id: string) => ({ defer: () => () => acked.push(id) });
+    const msg = (id: string) => ({ id, from: "15550002222@c.us", to: "15550001111@c.us", body: id, timestamp: 1, fromMe: false });
+
+    engine.emit("message", msg("m1"), receipt("m1"));
+    await tick();
+    expect(acked).toEqual([]); // the event log has not confirmed it yet
+    durable[0]!();
+    await until(() => acked.length === 1);
+    expect(acked).toEqual(["m1"]);
+
+    mode = "fail";
+    engine.emit("message", msg("m2"), receipt("m2"));
+    await until(() => failing.length === 1);
+    failing[0]!(new Error("JetStream unavailable"));
+    await tick();
+    await tick();
+    expect(acked).toEqual(["m1"]); // left to the network to deliver again
+
+    // a replaced engine's message is neither published nor acknowledged
+    await m.get("w", "s").restart();
+    const published = events.filter((e) => e.name === "wa.message.received").length;
+    engine.emit("message", msg("m3"), receipt("m3"));
+    await tick();
+    expect(acked).toEqual(["m1"]);
+    expect(events.filter((e) => e.name === "wa.message.received")).toHaveLength(published);
+  });
+
   it("refuses to send unless WORKING", async () => {
     const m = manager();
     await m.create({ workspaceId: "w", sessionId: "s", start: false });
