@@ -165,12 +165,12 @@ export class SessionStorage {
   }
 }
 
-/** A folder's entries, or none when it does not exist. */
+/** A folder's entries, or none when it does not exist (or a file stands where it would be). */
 export async function readdirOrEmpty(dir: string) {
   try {
     return await fs.readdir(dir, { withFileTypes: true });
   } catch (err: any) {
-    if (err?.code === "ENOENT") return [];
+    if (err?.code === "ENOENT" || err?.code === "ENOTDIR") return [];
     throw err;
   }
 }

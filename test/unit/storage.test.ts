@@ -1,7 +1,7 @@
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { SessionStorage, type SessionMeta } from "../../lib/sessions/storage";
+import { readdirOrEmpty, SessionStorage, type SessionMeta } from "../../lib/sessions/storage";
 
 let root: string;
 let storage: SessionStorage;
@@ -73,6 +73,14 @@ describe("session storage", () => {
     await storage.remove("42", "second");
     expect(await storage.listWorkspaces()).toEqual([]);
     await expect(storage.remove("42", "second")).resolves.toBeUndefined();
+  });
+
+  it("reads a missing folder, or a file where a folder would be, as empty (backups walk such paths)", async () => {
+    expect(await readdirOrEmpty(path.join(root, "nowhere"))).toEqual([]);
+    await fs.writeFile(path.join(root, "a-file"), "x");
+    expect(await readdirOrEmpty(path.join(root, "a-file"))).toEqual([]);
+    expect(await readdirOrEmpty(path.join(root, "a-file", "below"))).toEqual([]);
+    await expect(readdirOrEmpty("\u0000")).rejects.toThrow();
   });
 
   it("ignores a half-created folder without meta.json", async () => {
