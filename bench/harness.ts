@@ -1,4 +1,5 @@
-// Shared pieces of the benchmarks: the figure shape and small statistics helpers.
+// Shared pieces of the benchmarks: the figure shape, small statistics helpers, process CPU.
+import { readFileSync } from "node:fs";
 
 /** One JSON line: a measured value beside its baseline from the same run, and their ratio. */
 export interface Figure {
@@ -48,6 +49,20 @@ export function intArg(args: string[], name: string, fallback: number): number {
     if (a.startsWith(`--${name}=`)) return Number.parseInt(a.slice(name.length + 3), 10);
   }
   return fallback;
+}
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ; 100 on Linux). */
+export const CLK_TCK = 100;
+
+/** User + system CPU of a process so far, in clock ticks (/proc/<pid>/stat); 0 once it is gone. */
+export function cpuTicksOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
 }
 
 function round(v: number, digits = 2): number {

@@ -9,7 +9,7 @@ import { mapLimit, TestCluster } from "../test/helpers/cluster";
 import { request } from "../test/helpers/http";
 import { waitFor } from "../test/helpers/processes";
 import { WebhookReceiver } from "../test/helpers/webhook-receiver";
-import { figure, summarize, type Figure } from "./harness";
+import { CLK_TCK, cpuTicksOf, figure, summarize, type Figure } from "./harness";
 
 export interface ScaleOptions {
   sessions: number;
@@ -41,17 +41,7 @@ export interface ScaleResult {
 
 const CONTACTS = Array.from({ length: 20 }, (_, i) => `1999${String(i).padStart(7, "0")}`);
 
-/** User + system CPU seconds of a process so far (/proc/<pid>/stat fields 14 and 15). */
-function cpuSecondsOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return 0;
-  }
-}
-const CLOCK_TICKS = 100;
+const cpuSecondsOf = (pid: number) => cpuTicksOf(pid) / CLK_TCK;
 
 function rssOf(pid: number): number {
   try {

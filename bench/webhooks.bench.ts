@@ -55,10 +55,16 @@ export default async function run({ emit, args }: BenchContext): Promise<void> {
     await store.setConfig({ workspaceId: "bench", url, events: ["*"], secret: newSecret(), headers: {}, createdAt: new Date().toISOString(), updatedAt: new Date().toISOString() });
     await webhooks.waitForOutput(/wafleet cluster node .* up|webhooks: delivering/, 30000).catch(() => undefined);
     const event = (i: number): WafleetEvent => makeEvent("wa.message.received", { workspaceId: "bench", sessionId: `s${i % sessions}`, node: "bench" }, { message: { id: `m${i}`, from: "15550001111@c.us", to: "15550002222@c.us", body: `message ${i}`, timestamp: 0, fromMe: false } as any });
+    // the ids not arrived yet, shrinking as they come: one lookup per arrival, not a scan of all
     const waitFor = (ids: string[]) =>
       new Promise<void>((resolve) => {
+        const pending = new Set(ids.filter((id) => !arrivals.has(id)));
         const check = () => {
-          if (ids.every((id) => arrivals.has(id))) {
+          for (const id of pending) {
+            if (!arrivals.has(id)) break;
+            pending.delete(id);
+          }
+          if (!pending.size) {
             onArrival = undefined;
             resolve();
           }

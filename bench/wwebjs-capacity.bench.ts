@@ -4,7 +4,7 @@
 // GiB. Baseline: the original design's planning figure (an 8 GB instance = +500 sessions, about
 // 62.5 per GiB), which assumed far less memory per browser than Chromium needs.
 //   npm run bench wwebjs-capacity -- --budget-mb 2048 --max 40
-import { promises as fs, readFileSync } from "node:fs";
+import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { processTree, treePss } from "../lib/engines/chromium";
@@ -12,25 +12,14 @@ import { WwebjsEngine } from "../lib/engines/wwebjs";
 import { fakePageBootScript, writeFakePage } from "../lib/simulator/fake-wa-web";
 import { startSimNetwork } from "../lib/simulator/network";
 import type { BenchContext } from "./harness";
-import { figure, intArg, summarize } from "./harness";
+import { CLK_TCK, cpuTicksOf, figure, intArg, summarize } from "./harness";
 
 const MB = 1024 * 1024;
 const CHROME_PATH = process.env.CHROME_PATH || "/usr/bin/chromium";
-const CLK_TCK = 100;
-
-function cpuTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(fields[11]) + Number(fields[12]); // utime + stime
-  } catch {
-    return 0;
-  }
-}
 
 async function treeTicks(pids: number[]): Promise<number> {
   let t = 0;
-  for (const root of pids) for (const p of await processTree(root)) t += cpuTicks(p.pid);
+  for (const root of pids) for (const p of await processTree(root)) t += cpuTicksOf(p.pid);
   return t;
 }
 
@@ -71,10 +60,10 @@ export default async function run({ emit, args }: BenchContext): Promise<void> {
     const pss = await Promise.all(pids.map(async (p) => (await treePss(p)).bytes));
     const windowMs = 10_000;
     const t0 = await treeTicks(pids);
-    const self0 = cpuTicks(process.pid);
+    const self0 = cpuTicksOf(process.pid);
     await new Promise((r) => setTimeout(r, windowMs));
     const cpuPerSession = ((await treeTicks(pids)) - t0) / CLK_TCK / (windowMs / 1000) / engines.length;
-    const selfCpu = (cpuTicks(process.pid) - self0) / CLK_TCK / (windowMs / 1000);
+    const selfCpu = (cpuTicksOf(process.pid) - self0) / CLK_TCK / (windowMs / 1000);
     const perSession = pss.reduce((a, b) => a + b, 0) / pss.length;
     const launch = summarize(launchMs);
     emit(figure("wwebjs.capacity.sessions", "sessions", engines.length, { name: "the budget / the first session's PSS", value: budget / pss[0]! }, { budgetMiB: budget / MB }));
