@@ -95,5 +95,7 @@ describe("captureSession", () => {
     const c = await captureSession(dir, "s1");
     expect(c.engine).toBe("simulator");
     expect(c.files.map((f) => f.rel)).toEqual(["auth/creds.json", "meta.json"]);
+    // no browser profile to settle: one pass is enough
+    expect(c).toMatchObject({ consistency: "stable", rounds: 1 });
   });
 });
