@@ -9,7 +9,7 @@ import path from "node:path";
 import { DockerfileParser, type Instruction } from "dockerfile-ast";
 import { validate } from "dockerfile-utils";
 import { loadConfig } from "../../lib/config";
-import { configVariables } from "../../lib/ops/config-vars";
+import { configVariables } from "../helpers/config-vars";
 import { ROOT } from "../helpers/processes";
 
 const text = readFileSync(path.join(ROOT, "Dockerfile"), "utf8");

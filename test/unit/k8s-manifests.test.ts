@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
 import { loadConfig } from "../../lib/config";
-import { configVariables } from "../../lib/ops/config-vars";
+import { configVariables } from "../helpers/config-vars";
 import { M } from "../../lib/ops/metrics";
 import { registeredMetricNames } from "../helpers/metrics";
 import { ROOT } from "../helpers/processes";

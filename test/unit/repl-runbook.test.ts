@@ -7,7 +7,7 @@ import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ERROR_CATALOGUE } from "../../lib/errors";
 import { RouteTable } from "../../lib/api/routes";
-import { configVariables } from "../../lib/ops/config-vars";
+import { configVariables } from "../helpers/config-vars";
 import { parseCommandLine, waCommands, WA_COMMAND_NAMES } from "../../lib/ops/repl-commands";
 import { registeredMetricNames } from "../helpers/metrics";
 import { ROOT } from "../helpers/processes";
