@@ -71,13 +71,14 @@ async function main(config: Config): Promise<void> {
     closers.push(() => l.close());
   }
 
+  // the simulated network the sessions talk to: WA_SIM_URL, or the embedded one started below
+  let simUrl = config.simUrl;
   if (config.services.includes("sessions")) {
     if (config.engine === "wwebjs") {
       // browsers a killed run of this node left behind still hold session profiles: end them first
       const orphans = await sweepOrphanChromium(config.sessionsDir);
       if (orphans.length) log.warn(`killed ${orphans.length} orphaned Chromium browsers left under ${config.sessionsDir} (pids ${orphans.map((o) => o.pid).join(", ")})`);
     }
-    let simUrl = config.simUrl;
     if (config.engine === "simulator" && !simUrl) {
       const sim = await startSimNetwork({
         port: config.simPort,
@@ -102,7 +103,7 @@ async function main(config: Config): Promise<void> {
         `\n  No API_KEYS set: generated an admin API key. It is shown only now; store it safely.\n\n    ${keys.generated}\n\n  (its sha256 is kept in ${keys.file})\n\n`,
       );
     }
-    broker.createService(apiService({ config, keys }));
+    broker.createService(apiService({ config, keys, simUrl }));
   }
   if (config.services.includes("backup")) broker.createService(backupService({ config }));
   if (config.services.includes("health")) broker.createService(healthService({ config, reporter, cluster }));

@@ -16,11 +16,13 @@ import { fingerprintOf, IDEMPOTENCY_KEY_PATTERN, IdempotencyKeys, type StoredRes
 import { adminKeyIdOf, presentedKey, WorkspaceKeys, type AdminKeySet, type Principal } from "../lib/api/keys";
 import { fetchMedia } from "../lib/api/media-fetch";
 import { buildOpenApiDocument } from "../lib/api/openapi";
-import { compatCreateParams, compatDeleteParams, compatSendParams, createKeyParams, listKeysParams, emptyParams, revokeKeyParams } from "../lib/api/params";
+import { compatCreateParams, compatDeleteParams, compatSendParams, createKeyParams, listKeysParams, emptyParams, revokeKeyParams, simulatedScanParams } from "../lib/api/params";
 import { AuthFailureThrottle, clientAddress } from "../lib/api/auth-throttle";
 import { QrPngCache } from "../lib/api/qr-png";
 import { RateLimiter } from "../lib/api/rate-limit";
-import { API_BASE, COMPAT_BASE, fullPathOf, ROUTES, RouteTable, type RouteDef } from "../lib/api/routes";
+import { API_BASE, COMPAT_BASE, fullPathOf, routesFor, RouteTable, type RouteDef } from "../lib/api/routes";
+import { Dashboard } from "../lib/api/dashboard";
+import { randomSimulatedPhone, scanWithSimulatedPhone } from "../lib/api/simulation";
 import { MemoryApiStore, RedisApiStore, type ApiStore } from "../lib/api/store";
 import { checkMessageShape } from "../lib/sessions/params";
 import { isValidId } from "../lib/sessions/storage";
@@ -30,6 +32,8 @@ export interface ApiServiceDeps {
   keys: AdminKeySet;
   /** The gateway's store; by default Redis when REDIS_URL is set, else memory persisted under DATA_DIR. */
   store?: ApiStore;
+  /** The simulated network the sessions run against (the embedded one's URL); default WA_SIM_URL; empty = WhatsApp. */
+  simUrl?: string;
 }
 
 type Req = IncomingMessage & {
@@ -57,9 +61,12 @@ export function createApiStore(config: Config): Promise<ApiStore> {
   return new MemoryApiStore(path.join(config.dataDir, "api-store.json")).load();
 }
 
-export default function apiService({ config, keys, store: givenStore }: ApiServiceDeps): ServiceSchema {
+export default function apiService({ config, keys, store: givenStore, simUrl = config.simUrl }: ApiServiceDeps): ServiceSchema {
   const subscribers = new Set<Subscriber>();
+  // simulation-only routes (the dashboard's simulated scan) exist only against the simulated network
+  const ROUTES = routesFor(simUrl !== "");
   const table = new RouteTable(ROUTES);
+  let dashboard: Dashboard | undefined;
   const qrImages = new QrPngCache();
   const validator = new Validator({ useNewCustomCheckerFunction: true });
   const checkers = new Map<RouteDef, (p: unknown) => true | any[]>();
@@ -251,12 +258,14 @@ export default function apiService({ config, keys, store: givenStore }: ApiServi
 
   /** Server-sent events for one workspace: every wa.* event of its sessions, as it happens. */
   function eventStream(req: Req, res: Res, next: (err?: unknown) => void) {
-    const workspaceId = req.$params?.workspaceId;
-    if (!isValidId(workspaceId)) {
+    // the cluster's own events (wa.cluster.*) carry the workspace "*": the admin stream subscribes to that
+    const cluster = defOf(req)?.action === "api.clusterEvents";
+    const workspaceId = cluster ? "*" : req.$params?.workspaceId;
+    if (!cluster && !isValidId(workspaceId)) {
       next(new WafleetError("VALIDATION_ERROR", "Invalid field(s): workspaceId", [{ field: "workspaceId", message: "expected 1-64 characters of A-Z a-z 0-9 _ -", type: "stringPattern" }]));
       return;
     }
-    const unknownParams = Object.keys(req.$params ?? {}).filter((k) => k !== "workspaceId" && k !== "types");
+    const unknownParams = Object.keys(req.$params ?? {}).filter((k) => (cluster || k !== "workspaceId") && k !== "types");
     if (unknownParams.length) {
       next(new WafleetError("VALIDATION_ERROR", `Invalid field(s): ${unknownParams.join(", ").slice(0, 200)}`, unknownParams.map((f) => ({ field: f.slice(0, 128), message: "unknown field (not allowed)", type: "objectStrict" }))));
       return;
@@ -351,7 +360,8 @@ export default function apiService({ config, keys, store: givenStore }: ApiServi
           mappingPolicy: "restrict",
           authentication: false,
           bodyParsers: false,
-          use: [jsonBodies],
+          // the dashboard's files first (only its exact paths; /api/* is never one of them)
+          use: [(req: Req, res: Res, next: () => void) => (dashboard?.serve(req, res) ? undefined : next()), jsonBodies],
           aliases: publicAliases,
           onError(req: Req, res: Res, err: any) {
             sendError(req, res, err);
@@ -376,6 +386,26 @@ export default function apiService({ config, keys, store: givenStore }: ApiServi
         params: emptyParams,
         handler() {
           return openapi;
+        },
+      },
+      /** Who the key is, and whether this gateway runs against the simulated network (the dashboard reads it after sign-in). */
+      me: {
+        params: emptyParams,
+        handler(ctx: Context<unknown, { user: Principal }>) {
+          const who = ctx.meta.user;
+          return { kind: who.kind, keyId: who.keyId, workspaceId: who.kind === "workspace" ? who.workspaceId : null, simulation: simUrl !== "", version: process.env.npm_package_version ?? "0.1.0" };
+        },
+      },
+      /** Simulation only: a simulated phone scans the session's current QR (the route does not exist otherwise). */
+      simulatedScan: {
+        params: simulatedScanParams,
+        async handler(ctx: Context<{ workspaceId: string; sessionId: string; phone?: string }>) {
+          if (!simUrl) throw new WafleetError("NOT_FOUND", "No route: this gateway does not run against the simulated network");
+          const { workspaceId, sessionId } = ctx.params;
+          const { qr } = await ctx.call<{ qr: string }, unknown>("sessions.qr", { workspaceId, sessionId });
+          const phone = (ctx.params.phone ?? randomSimulatedPhone()).replace(/^\+/, "");
+          const me = await scanWithSimulatedPhone(simUrl, qr, phone);
+          return { workspaceId, sessionId, phone, me };
         },
       },
       createKey: {
@@ -506,6 +536,7 @@ export default function apiService({ config, keys, store: givenStore }: ApiServi
         const who = ctx.meta.user as Principal;
         if (!def || who.kind === "admin") return;
         if (def.admin) throw new WafleetError("FORBIDDEN", "This route needs an admin key");
+        if (def.anyKey) return;
         const field = def.workspaceParam ?? "workspaceId";
         const target = req.$params?.[field];
         if (target === undefined && field === "workspace_id") {
@@ -519,13 +550,17 @@ export default function apiService({ config, keys, store: givenStore }: ApiServi
     },
 
     created() {
-      openapi = buildOpenApiDocument({ version: process.env.npm_package_version ?? "0.1.0" });
+      openapi = buildOpenApiDocument({ version: process.env.npm_package_version ?? "0.1.0" }, ROUTES);
       ready = (async () => {
         store = givenStore ?? (await createApiStore(config));
         workspaceKeys = new WorkspaceKeys(store);
         limiter = new RateLimiter(store, config.apiRateLimit, config.apiRateWindowMs);
         authFailures = new AuthFailureThrottle(store, config.apiAuthFailureLimit, config.apiRateWindowMs);
         idempotency = new IdempotencyKeys(store, config.apiIdempotencyTtlMs);
+        if (config.apiDashboard) {
+          dashboard = await Dashboard.load();
+          if (dashboard.missing) this.logger.warn(`dashboard: ${dashboard.missing}`);
+        }
       })();
       // surfaced by started(); a rejected promise nobody awaits yet must not count as unhandled
       ready.catch(() => undefined);
@@ -549,6 +584,7 @@ export default function apiService({ config, keys, store: givenStore }: ApiServi
       }, SSE_HEARTBEAT_MS);
       const addr = (this as any).server?.address?.();
       this.logger.info(`API listening on http://${config.apiHost}:${addr?.port ?? config.apiPort}${API_BASE}`);
+      if (dashboard?.size) this.logger.info(`Dashboard on http://${config.apiHost === "0.0.0.0" ? "127.0.0.1" : config.apiHost}:${addr?.port ?? config.apiPort}/`);
     },
 
     async stopped() {

@@ -54,6 +54,7 @@ export default function placementService({ config, cluster }: PlacementServiceDe
                   utilization: n.capacity ? Math.round((sessions / n.capacity) * 10000) / 10000 : 0,
                   workspaces: perNode.get(n.node) ?? 0,
                   leaseAgeMs: stats?.leaseAgeMs ?? null,
+                  memory: stats?.memory ?? null,
                   joinedAt: new Date(n.joinedAt).toISOString(),
                 };
               }),

@@ -138,6 +138,30 @@ const RESPONSES: Record<string, JsonSchema> = {
   "api.listKeys": { type: "array", items: ref("WorkspaceKey") },
   "api.healthz": { type: "object", required: ["status"], properties: { status: { const: "ok" } } },
   "api.openapi": { type: "object", required: ["openapi", "paths"] },
+  "api.me": ref("Me"),
+  "api.simulatedScan": {
+    type: "object",
+    required: ["workspaceId", "sessionId", "phone", "me"],
+    properties: { workspaceId: { type: "string" }, sessionId: { type: "string" }, phone: { type: "string", description: "the simulated phone that scanned" }, me: ref("LinkedAccount") },
+  },
+  "placement.cluster": ref("ClusterView"),
+  "placement.drain": { type: "object", required: ["node", "moved", "remaining"], properties: { node: { type: "string" }, moved: { type: "array", items: { type: "string" } }, remaining: { type: "integer" } } },
+  "placement.undrain": { type: "object", required: ["node", "draining"], properties: { node: { type: "string" }, draining: { const: false } } },
+  "placement.move": { type: "object", required: ["workspaceId", "from", "to", "token"], properties: { workspaceId: { type: "string" }, from: { type: ["string", "null"] }, to: { type: "string" }, token: { type: "integer" } } },
+  "webhooks.set": { allOf: [ref("Webhook"), { type: "object", properties: { secret: { type: "string", description: "only when wafleet generated it: shown in this answer only" } } }] },
+  "webhooks.get": ref("Webhook"),
+  "webhooks.deliveries": { type: "array", items: ref("Delivery") },
+  "webhooks.deadLetters": { type: "array", items: ref("Delivery") },
+  "webhooks.retry": { type: "object", required: ["id", "status", "replays"], properties: { id: { type: "string" }, status: { const: "pending" }, replays: { type: "integer" } } },
+  "backup.list": { type: "array", items: ref("SnapshotSummary") },
+  "backup.get": ref("SnapshotManifest"),
+  "backup.verify": ref("VerifyResult"),
+  "backup.restore": ref("RestoreReport"),
+  "backup.now": {
+    type: "object",
+    required: ["snapshot", "createdAt", "durationMs", "totals", "verified", "pruned"],
+    properties: { snapshot: { type: "string" }, createdAt: { type: "string", format: "date-time" }, durationMs: { type: "number" }, totals: ref("SnapshotTotals"), verified: { type: "boolean" }, pruned: { type: "integer" } },
+  },
   "api.compatCreate": {
     type: "object",
     required: ["success", "session_id", "workspace_id", "status"],
@@ -178,6 +202,153 @@ const SCHEMAS: Record<string, JsonSchema> = {
     type: "object",
     required: ["id", "to", "ack", "timestamp"],
     properties: { id: { type: "string" }, to: { type: "string" }, ack: { enum: [...ACK_LEVELS] }, timestamp: { type: "integer", description: "Unix seconds" } },
+  },
+  Me: {
+    type: "object",
+    required: ["kind", "keyId", "workspaceId", "simulation", "version"],
+    properties: {
+      kind: { enum: ["admin", "workspace"] },
+      keyId: { type: "string", description: "the key's id (never the key)" },
+      workspaceId: { type: ["string", "null"], description: "the one workspace a workspace key reaches; null for an admin key" },
+      simulation: { type: "boolean", description: "true when this gateway runs against the simulated WhatsApp network (its simulation-only routes exist)" },
+      version: { type: "string" },
+    },
+  },
+  LinkedAccount: { type: "object", required: ["wid", "phone"], properties: { wid: { type: "string" }, phone: { type: "string" }, pushname: { type: "string" }, platform: { type: "string" } } },
+  ClusterNode: {
+    type: "object",
+    required: ["node", "status", "sessions", "byStatus", "capacity", "utilization", "workspaces", "leaseAgeMs", "joinedAt"],
+    properties: {
+      node: { type: "string" },
+      status: { enum: ["up", "down", "draining", "unreachable"] },
+      sessions: { type: "integer" },
+      byStatus: { type: ["object", "null"], additionalProperties: { type: "integer" } },
+      capacity: { type: "integer", description: "MAX_SESSIONS_PER_INSTANCE of the node" },
+      utilization: { type: "number", description: "sessions / capacity, 0-1" },
+      workspaces: { type: "integer" },
+      leaseAgeMs: { type: ["integer", "null"] },
+      joinedAt: { type: "string", format: "date-time" },
+      memory: {
+        oneOf: [{ type: "null" }, { type: "object", required: ["used", "total", "rss"], properties: { used: { type: "integer", description: "bytes used by the node and its engines" }, total: { type: "integer", description: "the node's memory limit in bytes" }, rss: { type: "integer" } } }],
+      },
+    },
+  },
+  ClusterView: {
+    type: "object",
+    required: ["coordinator", "summary", "nodes", "assignments"],
+    properties: {
+      coordinator: { type: ["string", "null"] },
+      summary: {
+        type: "object",
+        required: ["nodes", "nodesDown", "sessions", "capacity", "utilization", "workspaces"],
+        properties: { nodes: { type: "integer" }, nodesDown: { type: "integer" }, sessions: { type: "integer" }, capacity: { type: "integer" }, utilization: { type: "number" }, workspaces: { type: "integer" } },
+      },
+      nodes: { type: "array", items: ref("ClusterNode") },
+      assignments: { type: "array", items: { type: "object", required: ["workspaceId", "node", "token"], properties: { workspaceId: { type: "string" }, node: { type: "string" }, token: { type: "integer" } } } },
+    },
+  },
+  Webhook: {
+    type: "object",
+    required: ["workspaceId", "url", "events", "headers", "secretSet", "createdAt", "updatedAt"],
+    properties: {
+      workspaceId: { type: "string" },
+      url: { type: "string" },
+      events: { type: "array", items: { type: "string" } },
+      headers: { type: "array", items: { type: "string" }, description: "names of the extra headers (values are never shown)" },
+      secretSet: { type: "boolean" },
+      createdAt: { type: "string", format: "date-time" },
+      updatedAt: { type: "string", format: "date-time" },
+    },
+  },
+  Delivery: {
+    type: "object",
+    required: ["id", "workspaceId", "sessionId", "event", "status", "attempts", "replays", "updatedAt"],
+    properties: {
+      id: { type: "string", description: "the event's ULID (the webhook-id header)" },
+      workspaceId: { type: "string" },
+      sessionId: { type: "string" },
+      event: { type: "string" },
+      status: { enum: ["failed", "delivered", "pending"] },
+      attempts: { type: "integer" },
+      replays: { type: "integer" },
+      lastStatus: { type: "integer" },
+      lastError: { type: "string" },
+      lastResponse: { type: "string" },
+      durationMs: { type: "number" },
+      url: { type: "string" },
+      updatedAt: { type: "string", format: "date-time" },
+    },
+  },
+  SnapshotTotals: { type: "object", required: ["workspaces", "sessions", "files", "bytes"], properties: { workspaces: { type: "integer" }, sessions: { type: "integer" }, files: { type: "integer" }, bytes: { type: "integer" } } },
+  SnapshotSummary: {
+    type: "object",
+    required: ["id", "time", "complete", "verified", "objects", "bytes"],
+    properties: { id: { type: "string" }, time: { type: "string", format: "date-time" }, complete: { type: "boolean" }, verified: { type: "boolean" }, objects: { type: "integer" }, bytes: { type: "integer" } },
+  },
+  SnapshotManifest: {
+    type: "object",
+    required: ["id", "createdAt", "archives", "totals"],
+    properties: {
+      id: { type: "string" },
+      createdAt: { type: "string", format: "date-time" },
+      finishedAt: { type: "string", format: "date-time" },
+      durationMs: { type: "number" },
+      node: { type: "string" },
+      engine: { type: "string" },
+      archives: {
+        type: "array",
+        items: {
+          type: "object",
+          required: ["workspaceId", "name", "size", "sha256", "files", "sessions"],
+          properties: {
+            workspaceId: { type: "string" },
+            name: { type: "string" },
+            size: { type: "integer" },
+            sha256: { type: "string" },
+            files: { type: "integer" },
+            sessions: {
+              type: "array",
+              items: {
+                type: "object",
+                required: ["sessionId", "engine", "desired", "files", "bytes", "consistency"],
+                properties: { sessionId: { type: "string" }, engine: { type: "string" }, desired: { enum: ["running", "stopped", null] }, files: { type: "integer" }, bytes: { type: "integer" }, consistency: { enum: ["stable", "crash"] } },
+              },
+            },
+          },
+        },
+      },
+      totals: ref("SnapshotTotals"),
+    },
+  },
+  VerifyResult: {
+    type: "object",
+    required: ["snapshot", "ok", "archives", "checkedAt", "durationMs"],
+    properties: {
+      snapshot: { type: "string" },
+      ok: { type: "boolean" },
+      archives: { type: "array", items: { type: "object", required: ["workspaceId", "ok"], properties: { workspaceId: { type: "string" }, ok: { type: "boolean" }, error: { type: "string" } } } },
+      checkedAt: { type: "string", format: "date-time" },
+      durationMs: { type: "number" },
+    },
+  },
+  RestoreReport: {
+    type: "object",
+    required: ["snapshot", "workspaces", "durationMs"],
+    properties: {
+      snapshot: { type: "string" },
+      workspaces: {
+        type: "array",
+        items: {
+          type: "object",
+          required: ["workspaceId", "sessions"],
+          properties: {
+            workspaceId: { type: "string" },
+            sessions: { type: "array", items: { type: "object", required: ["sessionId", "outcome"], properties: { sessionId: { type: "string" }, outcome: { type: "string" }, error: { type: "string" } } } },
+          },
+        },
+      },
+      durationMs: { type: "number" },
+    },
   },
   WorkspaceKey: {
     type: "object",
@@ -238,6 +409,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions, routes: RouteDef[] = 
     };
     if (requestBody) op.requestBody = requestBody;
     if (def.admin) op["x-wafleet-admin"] = true;
+    if (def.simulation) op["x-wafleet-simulation"] = true;
     (paths[openapiPath(def)] ??= {})[def.method.toLowerCase()] = op;
   }
 

@@ -1,6 +1,6 @@
 // Validation schemas (fastest-validator) for the routes the gateway answers itself: workspace
 // keys and the Laravel compatibility routes. The route table and the OpenAPI document use them.
-import { CHAT_ID_PATTERN, MEDIA_MIMETYPES, sendMessageParams, workspaceIdParam } from "../sessions/params";
+import { CHAT_ID_PATTERN, MEDIA_MIMETYPES, sendMessageParams, sessionIdParam, workspaceIdParam } from "../sessions/params";
 import { ID_PATTERN } from "../sessions/storage";
 
 export const createKeyParams = {
@@ -20,9 +20,23 @@ export const revokeKeyParams = {
 /** Routes that take no parameters (healthz, the OpenAPI document). */
 export const emptyParams = { $$strict: true } as const;
 
+/** The simulated phone scanning a session's QR (simulation only). */
+export const simulatedScanParams = {
+  $$strict: true,
+  workspaceId: workspaceIdParam,
+  sessionId: sessionIdParam,
+  phone: { type: "string", pattern: /^\+?[0-9]{5,20}$/, optional: true, messages: { stringPattern: "expected a phone number: 5-20 digits, optionally with a leading +" } },
+} as const;
+
 export const eventStreamParams = {
   $$strict: true,
   workspaceId: workspaceIdParam,
+  types: { type: "string", max: 1024, optional: true },
+} as const;
+
+/** The cluster's own event stream (admin): wa.cluster.* events, optionally filtered by types. */
+export const clusterEventStreamParams = {
+  $$strict: true,
   types: { type: "string", max: 1024, optional: true },
 } as const;
 

@@ -4,7 +4,7 @@ import { backupEmptyParams, restoreParams, snapshotParams } from "../backup/para
 import { clusterParams, drainParams, moveParams } from "../placement/params";
 import { createSessionParams, listSessionsParams, pairingCodeParams, sendMessageParams, sessionRef } from "../sessions/params";
 import { WEBHOOK_ROUTES } from "../webhooks/routes";
-import { compatCreateParams, compatDeleteParams, compatSendParams, createKeyParams, eventStreamParams, listKeysParams, emptyParams, revokeKeyParams } from "./params";
+import { clusterEventStreamParams, compatCreateParams, compatDeleteParams, compatSendParams, createKeyParams, eventStreamParams, listKeysParams, emptyParams, revokeKeyParams, simulatedScanParams } from "./params";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
 
@@ -36,6 +36,10 @@ export interface RouteDef {
   tag?: string;
   /** The gateway's call timeout for this route (default 30 s); 0 = none. */
   timeoutMs?: number;
+  /** Any valid key reaches it (it answers about the key itself), workspace keys included. */
+  anyKey?: true;
+  /** Exists only while the gateway runs against the simulated WhatsApp network (404 otherwise, and not in its OpenAPI document). */
+  simulation?: true;
 }
 
 export const API_BASE = "/api/v1";
@@ -69,6 +73,15 @@ export const ROUTES: RouteDef[] = [
       mediaBody: true,
       summary: "Send a text ({to, text}) or media ({to, media: {mimetype, data | url, filename}, caption}) message",
     },
+    {
+      method: "POST",
+      path: `${S}/:sessionId/simulated-scan`,
+      action: "api.simulatedScan",
+      status: 200,
+      params: simulatedScanParams,
+      simulation: true,
+      summary: "Simulation only: a simulated phone scans the session's current QR (phone optional, a random 1555 number by default)",
+    },
   ]),
   { method: "GET", path: "/workspaces/:workspaceId/events", action: "api.events", status: 200, params: eventStreamParams, render: "sse", tag: "events", summary: "Server-sent events: every wa.* event of the workspace's sessions (types=comma list filters)" },
   ...tagged("webhooks", WEBHOOK_ROUTES),
@@ -79,6 +92,7 @@ export const ROUTES: RouteDef[] = [
   ]),
   ...tagged("cluster", [
     { method: "GET", path: "/cluster", action: "placement.cluster", status: 200, params: clusterParams, admin: true, summary: "Nodes, capacity, utilisation and workspace assignments" },
+    { method: "GET", path: "/cluster/events", action: "api.clusterEvents", status: 200, params: clusterEventStreamParams, admin: true, render: "sse", summary: "Server-sent events of the cluster itself: wa.cluster.failover and wa.cluster.capacity as they happen (types=comma list filters)" },
     { method: "POST", path: "/cluster/nodes/:node/drain", action: "placement.drain", status: 200, params: drainParams, admin: true, timeoutMs: 130_000, summary: "Move every workspace off a node (before its shutdown)" },
     { method: "POST", path: "/cluster/nodes/:node/undrain", action: "placement.undrain", status: 200, params: drainParams, admin: true, summary: "Put a drained node back into placement" },
     { method: "POST", path: "/workspaces/:workspaceId/move", action: "placement.move", status: 200, params: moveParams, admin: true, summary: "Move a workspace's sessions to another node" },
@@ -101,6 +115,7 @@ export const ROUTES: RouteDef[] = [
   ]),
   { method: "GET", base: "", path: "/healthz", action: "api.healthz", status: 200, params: emptyParams, auth: false, tag: "meta", summary: "Liveness of this gateway (no key needed)" },
   { method: "GET", path: "/openapi.json", action: "api.openapi", status: 200, params: emptyParams, auth: false, tag: "meta", summary: "This API's OpenAPI 3.1 document" },
+  { method: "GET", path: "/me", action: "api.me", status: 200, params: emptyParams, anyKey: true, tag: "meta", summary: "Who this key is (admin, or one workspace's) and whether this gateway runs against the simulated WhatsApp network" },
   ...tagged("laravel", [
     { method: "POST", base: COMPAT_BASE, path: "/sessions/create", action: "api.compatCreate", status: 201, params: compatCreateParams, workspaceParam: "workspace_id", summary: "Laravel ProxyController: create (and start) a session" },
     {
@@ -118,6 +133,11 @@ export const ROUTES: RouteDef[] = [
     { method: "DELETE", base: COMPAT_BASE, path: "/sessions/:id", action: "api.compatDelete", status: 200, params: compatDeleteParams, workspaceParam: "workspace_id", summary: "Laravel ProxyController: delete a session (workspace_id optional for sessions created here)" },
   ]),
 ];
+
+/** The routes a gateway serves: the simulation-only ones only when it runs against the simulated network. */
+export function routesFor(simulation: boolean, routes: RouteDef[] = ROUTES): RouteDef[] {
+  return routes.filter((r) => simulation || !r.simulation);
+}
 
 export function fullPathOf(def: RouteDef): string {
   return `${def.base ?? API_BASE}${def.path}`;

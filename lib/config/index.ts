@@ -103,6 +103,8 @@ export interface Config {
   apiMediaFetchTimeoutMs: number;
   /** media.url may point at private, loopback and link-local addresses. */
   apiMediaAllowPrivate: boolean;
+  /** The api role serves the operator dashboard at `/` (API_DASHBOARD; default true). */
+  apiDashboard: boolean;
   /** How long an Idempotency-Key is remembered. */
   apiIdempotencyTtlMs: number;
 }
@@ -177,6 +179,7 @@ const schema = {
   API_MEDIA_MAX_BYTES: num(1024, 64 * 1024 * 1024),
   API_MEDIA_FETCH_TIMEOUT_MS: num(100, 300_000),
   API_MEDIA_ALLOW_PRIVATE: { type: "enum", values: ["true", "false", "1", "0"], optional: true },
+  API_DASHBOARD: { type: "enum", values: ["true", "false", "1", "0"], optional: true },
   API_IDEMPOTENCY_TTL_MS: num(1000, 30 * 86_400_000),
 } as const;
 
@@ -302,6 +305,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     apiMediaMaxBytes: v.API_MEDIA_MAX_BYTES ?? 16 * 1024 * 1024,
     apiMediaFetchTimeoutMs: v.API_MEDIA_FETCH_TIMEOUT_MS ?? 15_000,
     apiMediaAllowPrivate: v.API_MEDIA_ALLOW_PRIVATE === "true" || v.API_MEDIA_ALLOW_PRIVATE === "1",
+    apiDashboard: v.API_DASHBOARD !== "false" && v.API_DASHBOARD !== "0",
     apiIdempotencyTtlMs: v.API_IDEMPOTENCY_TTL_MS ?? 86_400_000,
   };
 }
