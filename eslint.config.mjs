@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "data/", "coverage/", ".test-tmp/"] },
+  { ignores: ["dist/", "node_modules/", "data/", "coverage/", ".test-tmp/", "test-output/", "ui/src/api/openapi.gen.ts"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,0 +1,124 @@
+// A session's conversations. Messages arrive live from the workspace's event stream
+// (wa.message.received, and acks of what was sent); sending goes through the messages route.
+import { useEffect, useMemo, useState } from "preact/hooks";
+import { workspaceFeed, type FeedState, type LiveEvent } from "../api/feed";
+import { clock } from "../format";
+import { href } from "../router";
+import { FeedIndicator } from "./Workspace";
+import { SendForm } from "./SendForm";
+
+interface ChatMessage {
+  id: string;
+  chatId: string;
+  fromMe: boolean;
+  body: string;
+  timestamp: number;
+  ack?: string;
+  media?: { mimetype: string; data?: string; filename?: string };
+}
+
+/** A chat id's phone part, as people read it. */
+export function chatLabel(chatId: string): string {
+  const m = /^(\d+)@c\.us$/.exec(chatId);
+  return m ? `+${m[1]}` : chatId;
+}
+
+function fromEvent(e: LiveEvent): ChatMessage | undefined {
+  if (e.event !== "wa.message.received") return undefined;
+  const m = e.message;
+  return { id: m.id, chatId: m.fromMe ? m.to : m.from, fromMe: m.fromMe, body: m.body, timestamp: m.timestamp, media: m.media };
+}
+
+export function ChatsPage({ workspaceId, sessionId, chatId }: { workspaceId: string; sessionId: string; chatId?: string }) {
+  const [messages, setMessages] = useState<ChatMessage[]>([]);
+  const [feed, setFeed] = useState<FeedState>("connecting");
+
+  useEffect(() => {
+    const f = workspaceFeed(workspaceId);
+    setMessages(f.recent.filter((e) => e.sessionId === sessionId).map(fromEvent).filter((m): m is ChatMessage => !!m));
+    return f.listen({
+      onEvent(e) {
+        if (e.sessionId !== sessionId) return;
+        if (e.event === "wa.message.ack") setMessages((list) => list.map((m) => (m.id === e.messageId ? { ...m, ack: e.ack } : m)));
+        const m = fromEvent(e);
+        if (m) setMessages((list) => (list.some((x) => x.id === m.id) ? list : [...list, m]));
+      },
+      onState: setFeed,
+    });
+  }, [workspaceId, sessionId]);
+
+  const chats = useMemo(() => {
+    const byChat = new Map<string, ChatMessage>();
+    for (const m of messages) byChat.set(m.chatId, m);
+    return [...byChat.values()].sort((a, b) => b.timestamp - a.timestamp);
+  }, [messages]);
+  const open = chatId ?? chats[0]?.chatId;
+  const thread = messages.filter((m) => m.chatId === open);
+
+  return (
+    <section aria-labelledby="chats-title">
+      <nav class="crumbs" aria-label="Breadcrumb">
+        <a href={href.workspace(workspaceId)}>{workspaceId}</a> / <a href={href.session(workspaceId, sessionId)}>{sessionId}</a> / <span aria-current="page">chats</span>
+      </nav>
+      <div class="page-head">
+        <h1 id="chats-title">Chats</h1>
+        <FeedIndicator state={feed} />
+      </div>
+      <div class="chats">
+        <nav class="chat-list card" aria-label="Chats">
+          {chats.length ? (
+            <ul>
+              {chats.map((c) => (
+                <li key={c.chatId}>
+                  <a href={href.chats(workspaceId, sessionId, c.chatId)} aria-current={c.chatId === open ? "page" : undefined}>
+                    <strong>{chatLabel(c.chatId)}</strong>
+                    <span class="muted small ellipsis">{c.body || c.media?.filename || c.media?.mimetype}</span>
+                  </a>
+                </li>
+              ))}
+            </ul>
+          ) : (
+            <p class="muted">No messages since this page opened; new ones appear here live.</p>
+          )}
+        </nav>
+        <div class="thread card">
+          {open ? (
+            <>
+              <h2>{chatLabel(open)}</h2>
+              <ol class="messages" aria-live="polite" data-testid="messages">
+                {thread.map((m) => (
+                  <li key={m.id} class={m.fromMe ? "mine" : "theirs"}>
+                    <MessageBody m={m} />
+                    <span class="muted small">
+                      {clock(m.timestamp * 1000)}
+                      {m.ack ? ` · ${m.ack}` : ""}
+                    </span>
+                  </li>
+                ))}
+              </ol>
+              <SendForm workspaceId={workspaceId} sessionId={sessionId} to={open} />
+            </>
+          ) : (
+            <SendForm workspaceId={workspaceId} sessionId={sessionId} />
+          )}
+        </div>
+      </div>
+    </section>
+  );
+}
+
+function MessageBody({ m }: { m: ChatMessage }) {
+  const media = m.media;
+  const url = media?.data ? `data:${media.mimetype};base64,${media.data}` : undefined;
+  return (
+    <div>
+      {media && url && media.mimetype.startsWith("image/") && <img class="media" src={url} alt={media.filename ?? "image"} />}
+      {media && url && !media.mimetype.startsWith("image/") && (
+        <a href={url} download={media.filename ?? "file"}>
+          Download {media.filename ?? media.mimetype}
+        </a>
+      )}
+      {m.body && <p>{m.body}</p>}
+    </div>
+  );
+}
