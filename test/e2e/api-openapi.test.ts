@@ -64,21 +64,46 @@ describe("the served OpenAPI document", () => {
     expect(checked).toEqual(expect.arrayContaining(["POST /api/v1/workspaces/{workspaceId}/sessions", "GET /api/v1/workspaces/{workspaceId}/sessions/{sessionId}", "POST /api/v1/workspaces/{workspaceId}/keys", "POST /api/whatsapp/sessions/create"]));
   });
 
-  it("documents every alias the gateway registers", async () => {
+  /** The aliases and served document of a gateway built in this process (against the simulated network or not). */
+  async function gateway(simUrl: string): Promise<{ live: string[]; documented: string[]; me: any; scan: { status: number; code?: string } }> {
     const dir = await tempDir("openapi-live");
     const config = loadConfig({ API_PORT: "0", API_HOST: "127.0.0.1", DATA_DIR: dir, API_KEYS: ADMIN });
     const broker = new ServiceBroker({ logger: false, nodeID: "openapi-check" });
-    const svc: any = broker.createService(apiService({ config, keys: { hashes: [Buffer.from(sha256Hex(ADMIN), "hex")] } }));
+    const svc: any = broker.createService(apiService({ config, keys: { hashes: [Buffer.from(sha256Hex(ADMIN), "hex")] }, simUrl }));
     await broker.start();
     try {
-      const live = (svc.aliases as any[]).map((a) => `${a.method} ${a.fullPath.replace(/:([A-Za-z_]+)/g, "{$1}")}`).sort();
-      const documented = operations()
-        .map((o) => `${o.method} ${o.path}`)
-        .sort();
-      expect(live).toEqual(documented);
+      const served: any = await broker.call("api.openapi");
+      const base = `http://127.0.0.1:${svc.server.address().port}`;
+      const me = (await request(base, "GET", "/api/v1/me", { key: ADMIN })).json;
+      const scanned = await request(base, "POST", "/api/v1/workspaces/acme/sessions/main/simulated-scan", { key: ADMIN, body: {} });
+      return {
+        me,
+        scan: { status: scanned.status, code: scanned.json?.error?.code },
+        live: (svc.aliases as any[]).map((a) => `${a.method} ${a.fullPath.replace(/:([A-Za-z_]+)/g, "{$1}")}`).sort(),
+        documented: Object.entries(served.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)).sort(),
+      };
     } finally {
       await broker.stop();
       await fs.rm(dir, { recursive: true, force: true });
     }
+  }
+
+  it("documents every alias the gateway registers", async () => {
+    // the process above runs the embedded simulated network, as this gateway does
+    const { live } = await gateway(node.sim);
+    const documented = operations()
+      .map((o) => `${o.method} ${o.path}`)
+      .sort();
+    expect(live).toEqual(documented);
+    expect(live).toContain("POST /api/v1/workspaces/{workspaceId}/sessions/{sessionId}/simulated-scan");
+  });
+
+  it("has no simulation-only route, in its aliases or its document, outside simulation", async () => {
+    const { live, documented, me, scan } = await gateway("");
+    expect(live).toEqual(documented);
+    expect(live.filter((r) => r.includes("simulated"))).toEqual([]);
+    expect(live).toContain("GET /api/v1/me");
+    expect(me).toMatchObject({ kind: "admin", workspaceId: null, simulation: false });
+    expect(scan).toEqual({ status: 404, code: "NOT_FOUND" });
   });
 });
