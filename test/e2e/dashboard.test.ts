@@ -142,6 +142,11 @@ describe("the dashboard at /", () => {
     const second = await request(sim.url, "POST", `/sim/contacts/${CONTACT}/send`, { body: { to: PHONE_NUMBER, body: "and another one" } });
     expect(second.status).toBe(202);
     await admin.waitForText("[data-testid=messages]", "and another one");
+    // a reply from the chat shows as our own message and reaches the contact
+    await admin.fill("#send-text-main", "replied from the chat");
+    await admin.clickButton("Send");
+    await admin.waitForText("[data-testid=messages] li.mine", "replied from the chat");
+    await waitFor("the reply in the contact's inbox", async () => ((await request(sim.url, "GET", `/sim/contacts/${CONTACT}/inbox`)).json.messages as any[]).some((m) => m.body === "replied from the chat"));
     await admin.screenshot("04-chats");
   });
 

@@ -96,7 +96,12 @@ export function ChatsPage({ workspaceId, sessionId, chatId }: { workspaceId: str
                   </li>
                 ))}
               </ol>
-              <SendForm workspaceId={workspaceId} sessionId={sessionId} to={open} />
+              <SendForm
+                workspaceId={workspaceId}
+                sessionId={sessionId}
+                to={open}
+                onSent={(m) => setMessages((list) => [...list, { id: m.id, chatId: open, fromMe: true, body: m.body || (m.filename ? `[${m.filename}]` : ""), timestamp: m.timestamp, ack: m.ack }])}
+              />
             </>
           ) : (
             <SendForm workspaceId={workspaceId} sessionId={sessionId} />

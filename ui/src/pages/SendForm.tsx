@@ -17,7 +17,7 @@ export function base64Of(buffer: ArrayBuffer): string {
   return btoa(binary);
 }
 
-export function SendForm({ workspaceId, sessionId, to: fixedTo, replyTo, onSent }: { workspaceId: string; sessionId: string; to?: string; replyTo?: string; onSent?(id: string): void }) {
+export function SendForm({ workspaceId, sessionId, to: fixedTo, replyTo, onSent }: { workspaceId: string; sessionId: string; to?: string; replyTo?: string; onSent?(sent: { id: string; to: string; body: string; ack: string; timestamp: number; filename?: string }): void }) {
   const [to, setTo] = useState("");
   const [text, setText] = useState("");
   const [file, setFile] = useState<File | null>(null);
@@ -41,7 +41,7 @@ export function SendForm({ workspaceId, sessionId, to: fixedTo, replyTo, onSent 
       setText("");
       setFile(null);
       setFileKey((k) => k + 1);
-      onSent?.(sent.id);
+      onSent?.({ id: sent.id, to: sent.to, body: text, ack: sent.ack, timestamp: sent.timestamp, filename: file?.name });
       return `Sent to ${sent.to} (${sent.ack}).`;
     });
   };
