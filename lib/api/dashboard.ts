@@ -135,8 +135,8 @@ export class Dashboard {
 
 function fileOf(body: Buffer, ext: string, cacheControl: string): StaticFile {
   const etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 22)}"`;
-  // text compresses well; PNGs are compressed already
-  const gzip = ext !== ".png" && body.length > 1024 ? gzipSync(body, { level: 9 }) : undefined;
+  // text compresses well; PNGs are compressed already, and source maps are only read by devtools
+  const gzip = ext !== ".png" && ext !== ".map" && body.length > 1024 ? gzipSync(body, { level: 9 }) : undefined;
   return { body, gzip: gzip && gzip.length < body.length ? gzip : undefined, type: TYPES[ext]!, etag, cacheControl };
 }
 
