@@ -105,7 +105,8 @@ export class Dashboard {
    * returns true; returns false for every other path, which the API then answers (its 404/405).
    */
   serve(req: IncomingMessage, res: ServerResponse): boolean {
-    const urlPath = (req.url ?? "/").split("?")[0]!;
+    // moleculer-web rewrites req.url relative to its route; the original is the request line's
+    const urlPath = String((req as { originalUrl?: string }).originalUrl ?? req.url ?? "/").split("?")[0]!;
     const file = this.files.get(urlPath);
     if (!file) return false;
     if (req.method !== "GET" && req.method !== "HEAD") {

@@ -7,6 +7,7 @@ import { WEBHOOK_ROUTES } from "../webhooks/routes";
 import { clusterEventStreamParams, compatCreateParams, compatDeleteParams, compatSendParams, createKeyParams, eventStreamParams, listKeysParams, emptyParams, revokeKeyParams, simulatedScanParams } from "./params";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
+export type BodyMode = "json" | "raw";
 
 export interface RouteDef {
   method: HttpMethod;
@@ -28,8 +29,20 @@ export interface RouteDef {
   auth?: false;
   /** Honours an Idempotency-Key header. */
   idempotencyKey?: boolean;
-  /** The body may carry base64 media (its limit follows API_MEDIA_MAX_BYTES, not API_BODY_LIMIT). */
+  /** The body carries media: its limit follows API_MEDIA_MAX_BYTES (as base64 in a JSON body), not API_BODY_LIMIT. */
   mediaBody?: boolean;
+  /**
+   * What the gateway does with the body once the request is admitted (lib/api/pipeline):
+   * "json" (default) reads it whole, parses it strictly and merges its fields into the params;
+   * "raw" hands it to the route's handler as a size-limited stream, never buffered whole.
+   */
+  body?: BodyMode;
+  /**
+   * The gateway handler that answers the route (registered with the pipeline by the api service):
+   * "action" (default) calls `action` and renders its answer as `render` says; "events" is the
+   * server-sent event stream. A route that streams, serves files or answers by itself names its own.
+   */
+  handler?: string;
   /** The param naming the workspace a workspace-scoped key must own (default workspaceId). */
   workspaceParam?: string;
   /** OpenAPI tag. */
@@ -83,7 +96,7 @@ export const ROUTES: RouteDef[] = [
       summary: "Simulation only: a simulated phone scans the session's current QR (phone optional, a random 1555 number by default)",
     },
   ]),
-  { method: "GET", path: "/workspaces/:workspaceId/events", action: "api.events", status: 200, params: eventStreamParams, render: "sse", tag: "events", summary: "Server-sent events: every wa.* event of the workspace's sessions (types=comma list filters)" },
+  { method: "GET", path: "/workspaces/:workspaceId/events", action: "api.events", status: 200, params: eventStreamParams, render: "sse", handler: "events", tag: "events", summary: "Server-sent events: every wa.* event of the workspace's sessions (types=comma list filters)" },
   ...tagged("webhooks", WEBHOOK_ROUTES),
   ...tagged("keys", [
     { method: "POST", path: K, action: "api.createKey", status: 201, params: createKeyParams, admin: true, summary: "Create a workspace-scoped API key (the key is shown only in this answer)" },
@@ -92,7 +105,7 @@ export const ROUTES: RouteDef[] = [
   ]),
   ...tagged("cluster", [
     { method: "GET", path: "/cluster", action: "placement.cluster", status: 200, params: clusterParams, admin: true, summary: "Nodes, capacity, utilisation and workspace assignments" },
-    { method: "GET", path: "/cluster/events", action: "api.clusterEvents", status: 200, params: clusterEventStreamParams, admin: true, render: "sse", summary: "Server-sent events of the cluster itself: wa.cluster.failover and wa.cluster.capacity as they happen (types=comma list filters)" },
+    { method: "GET", path: "/cluster/events", action: "api.clusterEvents", status: 200, params: clusterEventStreamParams, admin: true, render: "sse", handler: "clusterEvents", summary: "Server-sent events of the cluster itself: wa.cluster.failover and wa.cluster.capacity as they happen (types=comma list filters)" },
     { method: "POST", path: "/cluster/nodes/:node/drain", action: "placement.drain", status: 200, params: drainParams, admin: true, timeoutMs: 130_000, summary: "Move every workspace off a node (before its shutdown)" },
     { method: "POST", path: "/cluster/nodes/:node/undrain", action: "placement.undrain", status: 200, params: drainParams, admin: true, summary: "Put a drained node back into placement" },
     { method: "POST", path: "/workspaces/:workspaceId/move", action: "placement.move", status: 200, params: moveParams, admin: true, summary: "Move a workspace's sessions to another node" },
@@ -115,7 +128,7 @@ export const ROUTES: RouteDef[] = [
   ]),
   { method: "GET", base: "", path: "/healthz", action: "api.healthz", status: 200, params: emptyParams, auth: false, tag: "meta", summary: "Liveness of this gateway (no key needed)" },
   { method: "GET", path: "/openapi.json", action: "api.openapi", status: 200, params: emptyParams, auth: false, tag: "meta", summary: "This API's OpenAPI 3.1 document" },
-  { method: "GET", path: "/me", action: "api.me", status: 200, params: emptyParams, anyKey: true, tag: "meta", summary: "Who this key is (admin, or one workspace's) and whether this gateway runs against the simulated WhatsApp network" },
+  { method: "GET", path: "/me", action: "api.me", status: 200, params: emptyParams, anyKey: true, handler: "me", tag: "meta", summary: "Who this key is (admin, or one workspace's) and whether this gateway runs against the simulated WhatsApp network" },
   ...tagged("laravel", [
     { method: "POST", base: COMPAT_BASE, path: "/sessions/create", action: "api.compatCreate", status: 201, params: compatCreateParams, workspaceParam: "workspace_id", summary: "Laravel ProxyController: create (and start) a session" },
     {

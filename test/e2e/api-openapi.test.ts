@@ -1,9 +1,10 @@
 // The OpenAPI document against the live routes: the served document validates with a real
-// validator, every documented operation is routed by the running process, and every alias the
-// gateway registers is documented.
+// validator, every documented operation is routed by the running process, and every route the
+// gateway's request pipeline serves is documented.
 import { promises as fs } from "node:fs";
 import { ServiceBroker } from "moleculer";
 import { loadConfig, sha256Hex } from "../../lib/config";
+import { fullPathOf, type RouteDef } from "../../lib/api/routes";
 import apiService from "../../services/api.service";
 import { request } from "../helpers/http";
 import { tempDir } from "../helpers/processes";
@@ -64,7 +65,7 @@ describe("the served OpenAPI document", () => {
     expect(checked).toEqual(expect.arrayContaining(["POST /api/v1/workspaces/{workspaceId}/sessions", "GET /api/v1/workspaces/{workspaceId}/sessions/{sessionId}", "POST /api/v1/workspaces/{workspaceId}/keys", "POST /api/whatsapp/sessions/create"]));
   });
 
-  /** The aliases and served document of a gateway built in this process (against the simulated network or not). */
+  /** The routes and served document of a gateway built in this process (against the simulated network or not). */
   async function gateway(simUrl: string): Promise<{ live: string[]; documented: string[]; me: any; scan: { status: number; code?: string } }> {
     const dir = await tempDir("openapi-live");
     const config = loadConfig({ API_PORT: "0", API_HOST: "127.0.0.1", DATA_DIR: dir, API_KEYS: ADMIN });
@@ -79,7 +80,7 @@ describe("the served OpenAPI document", () => {
       return {
         me,
         scan: { status: scanned.status, code: scanned.json?.error?.code },
-        live: (svc.aliases as any[]).map((a) => `${a.method} ${a.fullPath.replace(/:([A-Za-z_]+)/g, "{$1}")}`).sort(),
+        live: (svc.pipeline.routes as RouteDef[]).map((def) => `${def.method} ${fullPathOf(def).replace(/:([A-Za-z_]+)/g, "{$1}")}`).sort(),
         documented: Object.entries(served.paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)).sort(),
       };
     } finally {
@@ -88,7 +89,7 @@ describe("the served OpenAPI document", () => {
     }
   }
 
-  it("documents every alias the gateway registers", async () => {
+  it("documents every route the gateway's pipeline serves", async () => {
     // the process above runs the embedded simulated network, as this gateway does
     const { live } = await gateway(node.sim);
     const documented = operations()
@@ -98,7 +99,7 @@ describe("the served OpenAPI document", () => {
     expect(live).toContain("POST /api/v1/workspaces/{workspaceId}/sessions/{sessionId}/simulated-scan");
   });
 
-  it("has no simulation-only route, in its aliases or its document, outside simulation", async () => {
+  it("has no simulation-only route, in its pipeline or its document, outside simulation", async () => {
     const { live, documented, me, scan } = await gateway("");
     expect(live).toEqual(documented);
     expect(live.filter((r) => r.includes("simulated"))).toEqual([]);
