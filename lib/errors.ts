@@ -57,6 +57,7 @@ export const ERROR_CATALOGUE = {
   MALFORMED_REQUEST: { status: 400, message: "The HTTP request is malformed" },
   REQUEST_TIMEOUT: { status: 408, message: "The request was not received in time" },
   HEADERS_TOO_LARGE: { status: 431, message: "The request headers are too large" },
+  GATEWAY_BUSY: { status: 503, message: "This gateway is reading as many large bodies as it may; retry shortly", retryable: true },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -1,8 +1,10 @@
-// Strict JSON request bodies. Replaces body-parser on the API routes so that every careless or
-// hostile body gets a precise 4xx: 413 over the size limit, 415 when it is not JSON, 400
-// INVALID_JSON for syntax errors and bad UTF-8, JSON_DUPLICATE_KEY, JSON_TOO_DEEP, and keys that
-// would reach object prototypes (__proto__, constructor, prototype).
+// Request bodies, read only once the gateway has admitted a request. Strict JSON so that every
+// careless or hostile body gets a precise 4xx: 413 over the size limit, 415 when it is not JSON,
+// 400 INVALID_JSON for syntax errors and bad UTF-8, JSON_DUPLICATE_KEY, JSON_TOO_DEEP, keys that
+// would reach object prototypes (__proto__, constructor, prototype), 408 for a body that stops
+// arriving; and raw bodies handed to their route as a size-limited stream.
 import type { IncomingMessage } from "node:http";
+import { Transform, type Readable } from "node:stream";
 import { WafleetError } from "../errors";
 
 export interface JsonBodyOptions {
@@ -102,58 +104,122 @@ function isJsonType(contentType: string | undefined): boolean {
   return type === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(type);
 }
 
-function hasBody(req: IncomingMessage): boolean {
+/** Whether the request carries a body at all (a declared length above 0, or a chunked one). */
+export function hasBody(req: IncomingMessage): boolean {
   const len = req.headers["content-length"];
   if (len !== undefined) return Number(len) > 0;
   return req.headers["transfer-encoding"] !== undefined;
 }
 
+/** The declared Content-Length, or undefined for a chunked body. */
+export function declaredLength(req: IncomingMessage): number | undefined {
+  const n = Number(req.headers["content-length"]);
+  return req.headers["content-length"] !== undefined && Number.isFinite(n) ? n : undefined;
+}
+
+const tooLarge = (limit: number) => new WafleetError("PAYLOAD_TOO_LARGE", `The body is larger than ${limit} bytes`, { limit });
+const stalled = (idleMs: number) => new WafleetError("REQUEST_TIMEOUT", `No byte of the body arrived for ${idleMs} ms`, { idleMs });
+
+export interface BodyReadOptions {
+  /** Bytes. */
+  limit: number;
+  /** The body fails with 408 REQUEST_TIMEOUT when no byte arrives for this long (0 = no limit). */
+  idleMs: number;
+}
+
 /**
- * Reads the request body into `req.body` (`{}` when there is none). The limit is checked against
- * Content-Length before reading and against the bytes as they arrive.
+ * Reads a whole body into memory, checking the limit against Content-Length before reading and
+ * against the bytes as they arrive, and the idle deadline between chunks. A refused body is left
+ * unread (the caller answers and closes the connection).
  */
-export function readJsonBody(req: IncomingMessage & { body?: unknown }, opts: JsonBodyOptions): Promise<void> {
-  if (!hasBody(req)) {
-    req.body = {};
-    return Promise.resolve();
-  }
-  if (!isJsonType(req.headers["content-type"])) {
-    req.resume();
-    return Promise.reject(new WafleetError("UNSUPPORTED_MEDIA_TYPE", "The body must be JSON: send Content-Type: application/json"));
-  }
-  const declared = Number(req.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > opts.limit) {
-    req.resume();
-    return Promise.reject(new WafleetError("PAYLOAD_TOO_LARGE", `The body is larger than ${opts.limit} bytes`, { limit: opts.limit }));
-  }
+export function readBodyBytes(req: IncomingMessage, opts: BodyReadOptions): Promise<Buffer> {
+  const declared = declaredLength(req);
+  if (declared !== undefined && declared > opts.limit) return Promise.reject(tooLarge(opts.limit));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
+    let idle: NodeJS.Timeout | undefined;
+    const arm = () => {
+      if (!opts.idleMs) return;
+      clearTimeout(idle);
+      idle = setTimeout(() => finish(stalled(opts.idleMs)), opts.idleMs);
+    };
     const finish = (err?: Error) => {
       if (done) return;
       done = true;
+      clearTimeout(idle);
       req.removeListener("data", onData);
+      req.removeListener("end", onEnd);
       if (err) {
-        req.resume();
+        req.pause();
         reject(err);
-        return;
-      }
-      try {
-        req.body = parseJsonBody(Buffer.concat(chunks, size), opts.maxDepth);
-        resolve();
-      } catch (e) {
-        reject(e as Error);
-      }
+      } else resolve(Buffer.concat(chunks, size));
     };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > opts.limit) finish(new WafleetError("PAYLOAD_TOO_LARGE", `The body is larger than ${opts.limit} bytes`, { limit: opts.limit }));
-      else chunks.push(chunk);
+      if (size > opts.limit) finish(tooLarge(opts.limit));
+      else {
+        chunks.push(chunk);
+        arm();
+      }
     };
+    const onEnd = () => finish();
     req.on("data", onData);
-    req.once("end", () => finish());
+    req.once("end", onEnd);
     req.once("error", () => finish(new WafleetError("INVALID_JSON", "The body could not be read")));
     req.once("aborted", () => finish(new WafleetError("INVALID_JSON", "The client aborted the body")));
+    arm();
   });
+}
+
+/**
+ * Reads a JSON body: `{}` when there is none; 415 unless its Content-Type is JSON and 413 when its
+ * declared length is over the limit (both before a byte is read); then strict parsing.
+ */
+export async function readJsonBody(req: IncomingMessage, opts: JsonBodyOptions & BodyReadOptions & { beforeRead?: () => Promise<void> }): Promise<Record<string, unknown>> {
+  if (!hasBody(req)) return {};
+  if (!isJsonType(req.headers["content-type"])) throw new WafleetError("UNSUPPORTED_MEDIA_TYPE", "The body must be JSON: send Content-Type: application/json");
+  const declared = declaredLength(req);
+  if (declared !== undefined && declared > opts.limit) throw tooLarge(opts.limit);
+  // the last word before bytes are read (the gateway takes a slot for a large body here)
+  await opts.beforeRead?.();
+  return parseJsonBody(await readBodyBytes(req, opts), opts.maxDepth);
+}
+
+/**
+ * A raw body as a stream its route consumes at its own pace (never buffered whole here): the limit
+ * is checked against Content-Length first and against the bytes as they pass; the idle deadline
+ * between chunks holds too. Either failure errors the stream with its catalogue error.
+ */
+export function limitedBody(req: IncomingMessage, opts: BodyReadOptions): Readable {
+  const declared = declaredLength(req);
+  let size = 0;
+  let idle: NodeJS.Timeout | undefined;
+  const out = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      size += chunk.length;
+      if (size > opts.limit) return cb(tooLarge(opts.limit));
+      arm();
+      cb(null, chunk);
+    },
+    flush(cb) {
+      clearTimeout(idle);
+      cb();
+    },
+  });
+  const arm = () => {
+    if (!opts.idleMs) return;
+    clearTimeout(idle);
+    idle = setTimeout(() => out.destroy(stalled(opts.idleMs)), opts.idleMs);
+  };
+  out.on("close", () => clearTimeout(idle));
+  if (declared !== undefined && declared > opts.limit) {
+    process.nextTick(() => out.destroy(tooLarge(opts.limit)));
+    return out;
+  }
+  req.once("aborted", () => out.destroy(new WafleetError("MALFORMED_REQUEST", "The client aborted the body")));
+  req.pipe(out);
+  arm();
+  return out;
 }

@@ -7,6 +7,7 @@ import { WEBHOOK_ROUTES } from "../webhooks/routes";
 import { compatCreateParams, compatDeleteParams, compatSendParams, createKeyParams, eventStreamParams, listKeysParams, emptyParams, revokeKeyParams } from "./params";
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
+export type BodyMode = "json" | "raw";
 
 export interface RouteDef {
   method: HttpMethod;
@@ -28,8 +29,20 @@ export interface RouteDef {
   auth?: false;
   /** Honours an Idempotency-Key header. */
   idempotencyKey?: boolean;
-  /** The body may carry base64 media (its limit follows API_MEDIA_MAX_BYTES, not API_BODY_LIMIT). */
+  /** The body carries media: its limit follows API_MEDIA_MAX_BYTES (as base64 in a JSON body), not API_BODY_LIMIT. */
   mediaBody?: boolean;
+  /**
+   * What the gateway does with the body once the request is admitted (lib/api/pipeline):
+   * "json" (default) reads it whole, parses it strictly and merges its fields into the params;
+   * "raw" hands it to the route's handler as a size-limited stream, never buffered whole.
+   */
+  body?: BodyMode;
+  /**
+   * The gateway handler that answers the route (registered with the pipeline by the api service):
+   * "action" (default) calls `action` and renders its answer as `render` says; "events" is the
+   * server-sent event stream. A route that streams, serves files or answers by itself names its own.
+   */
+  handler?: string;
   /** The param naming the workspace a workspace-scoped key must own (default workspaceId). */
   workspaceParam?: string;
   /** OpenAPI tag. */
@@ -70,7 +83,7 @@ export const ROUTES: RouteDef[] = [
       summary: "Send a text ({to, text}) or media ({to, media: {mimetype, data | url, filename}, caption}) message",
     },
   ]),
-  { method: "GET", path: "/workspaces/:workspaceId/events", action: "api.events", status: 200, params: eventStreamParams, render: "sse", tag: "events", summary: "Server-sent events: every wa.* event of the workspace's sessions (types=comma list filters)" },
+  { method: "GET", path: "/workspaces/:workspaceId/events", action: "api.events", status: 200, params: eventStreamParams, render: "sse", handler: "events", tag: "events", summary: "Server-sent events: every wa.* event of the workspace's sessions (types=comma list filters)" },
   ...tagged("webhooks", WEBHOOK_ROUTES),
   ...tagged("keys", [
     { method: "POST", path: K, action: "api.createKey", status: 201, params: createKeyParams, admin: true, summary: "Create a workspace-scoped API key (the key is shown only in this answer)" },

@@ -5,6 +5,7 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { Redis } from "ioredis";
+import { WafleetError } from "../errors";
 
 export interface ApiStore {
   get(key: string): Promise<string | undefined>;
@@ -22,6 +23,38 @@ export interface ApiStore {
   /** A `hit` counter read without counting: 0 and 0 when there is none. */
   peek(key: string): Promise<{ count: number; resetMs: number }>;
   close(): Promise<void>;
+}
+
+/** Store trouble (Redis away) is a 503 the client may retry, not a 500. */
+export async function storeCall<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    if (err instanceof WafleetError) throw err;
+    throw new WafleetError("SERVICE_UNAVAILABLE", "The API key and idempotency store is not reachable; retry shortly");
+  }
+}
+
+/** storeCall, retried for up to ~5 s: for writes that must not be lost to a short store outage. */
+export async function persistently<T>(op: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await storeCall(op);
+    } catch (err) {
+      if (attempt >= 8) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 1000)));
+    }
+  }
+}
+
+/**
+ * The gateway's store for a config: Redis when REDIS_URL is set, else memory persisted under
+ * DATA_DIR. `ready` resolves once its saved entries are loaded (the store is not used before).
+ */
+export function openApiStore(opts: { redisUrl: string; redisPrefix: string; dataDir: string }): { store: ApiStore; ready: Promise<void> } {
+  if (opts.redisUrl) return { store: new RedisApiStore(opts.redisUrl, opts.redisPrefix), ready: Promise.resolve() };
+  const store = new MemoryApiStore(path.join(opts.dataDir, "api-store.json"));
+  return { store, ready: store.load().then(() => undefined) };
 }
 
 interface Entry {

@@ -105,6 +105,16 @@ export interface Config {
   apiMediaAllowPrivate: boolean;
   /** How long an Idempotency-Key is remembered. */
   apiIdempotencyTtlMs: number;
+  /** Connections one gateway holds at once; more are dropped on accept (server.maxConnections). */
+  apiMaxConnections: number;
+  /** A client gets this long to send a request's headers, then 408. */
+  apiHeadersTimeoutMs: number;
+  /** A client gets this long to send a whole request (headers and body), then 408. */
+  apiRequestTimeoutMs: number;
+  /** A body that sends no byte for this long gets 408. */
+  apiBodyIdleTimeoutMs: number;
+  /** JSON bodies above API_BODY_LIMIT (media) one gateway holds in memory at once; more wait, then 503. */
+  apiMaxLargeBodies: number;
 }
 
 export class ConfigError extends Error {
@@ -178,6 +188,11 @@ const schema = {
   API_MEDIA_FETCH_TIMEOUT_MS: num(100, 300_000),
   API_MEDIA_ALLOW_PRIVATE: { type: "enum", values: ["true", "false", "1", "0"], optional: true },
   API_IDEMPOTENCY_TTL_MS: num(1000, 30 * 86_400_000),
+  API_MAX_CONNECTIONS: num(1, 1_000_000),
+  API_HEADERS_TIMEOUT_MS: num(100, 600_000),
+  API_REQUEST_TIMEOUT_MS: num(100, 3_600_000),
+  API_BODY_IDLE_TIMEOUT_MS: num(100, 3_600_000),
+  API_MAX_LARGE_BODIES: num(1, 10_000),
 } as const;
 
 const check = new Validator({ useNewCustomCheckerFunction: true }).compile({ $$root: false, ...schema } as any);
@@ -239,6 +254,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   if (!embedded && !v.REDIS_URL && (services.includes("sessions") || services.includes("api"))) {
     throw new ConfigError("REDIS_URL", "cluster mode (TRANSPORTER set) needs the ownership directory: set REDIS_URL=redis://host:6379 on session and api nodes");
   }
+
+  const apiHeadersTimeoutMs: number = v.API_HEADERS_TIMEOUT_MS ?? 20_000;
+  const apiRequestTimeoutMs: number = v.API_REQUEST_TIMEOUT_MS ?? 120_000;
+  // Node refuses a server whose headers deadline is longer than its whole-request deadline
+  if (apiHeadersTimeoutMs > apiRequestTimeoutMs) throw new ConfigError("API_HEADERS_TIMEOUT_MS", `must not be longer than API_REQUEST_TIMEOUT_MS (${apiRequestTimeoutMs})`);
 
   return {
     services,
@@ -303,5 +323,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     apiMediaFetchTimeoutMs: v.API_MEDIA_FETCH_TIMEOUT_MS ?? 15_000,
     apiMediaAllowPrivate: v.API_MEDIA_ALLOW_PRIVATE === "true" || v.API_MEDIA_ALLOW_PRIVATE === "1",
     apiIdempotencyTtlMs: v.API_IDEMPOTENCY_TTL_MS ?? 86_400_000,
+    apiMaxConnections: v.API_MAX_CONNECTIONS ?? 10_000,
+    apiHeadersTimeoutMs,
+    apiRequestTimeoutMs,
+    apiBodyIdleTimeoutMs: v.API_BODY_IDLE_TIMEOUT_MS ?? 30_000,
+    apiMaxLargeBodies: v.API_MAX_LARGE_BODIES ?? 8,
   };
 }

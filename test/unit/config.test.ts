@@ -65,6 +65,19 @@ describe("configuration", () => {
     expectConfigError({ API_TRUSTED_PROXY_HOPS: "11" }, "API_TRUSTED_PROXY_HOPS");
   });
 
+  it("reads the gateway's connection, deadline and large-body bounds, and refuses a headers deadline past the request's", () => {
+    expect(loadConfig(base)).toMatchObject({ apiMaxConnections: 10000, apiHeadersTimeoutMs: 20000, apiRequestTimeoutMs: 120000, apiBodyIdleTimeoutMs: 30000, apiMaxLargeBodies: 8 });
+    expect(loadConfig({ ...base, API_MAX_CONNECTIONS: "64", API_HEADERS_TIMEOUT_MS: "5000", API_REQUEST_TIMEOUT_MS: "5000", API_BODY_IDLE_TIMEOUT_MS: "1000", API_MAX_LARGE_BODIES: "2" })).toMatchObject({
+      apiMaxConnections: 64,
+      apiHeadersTimeoutMs: 5000,
+      apiRequestTimeoutMs: 5000,
+      apiBodyIdleTimeoutMs: 1000,
+      apiMaxLargeBodies: 2,
+    });
+    expectConfigError({ API_HEADERS_TIMEOUT_MS: "60000", API_REQUEST_TIMEOUT_MS: "30000" }, "API_HEADERS_TIMEOUT_MS", /API_REQUEST_TIMEOUT_MS/);
+    expectConfigError({ API_MAX_CONNECTIONS: "0" }, "API_MAX_CONNECTIONS");
+  });
+
   it("uses wwebjs by default in cluster mode", () => {
     const c = loadConfig({ ...base, TRANSPORTER: "nats://127.0.0.1:4222", REDIS_URL: "redis://127.0.0.1:6379", SERVICES: "api" });
     expect(c.embedded).toBe(false);
