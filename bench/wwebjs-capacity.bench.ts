@@ -7,7 +7,7 @@
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { processTree, treePss } from "../lib/engines/chromium";
+import { processTree, treePss } from "../lib/engines/wwebjs/chromium";
 import { WwebjsEngine } from "../lib/engines/wwebjs";
 import { fakePageBootScript, writeFakePage } from "../lib/simulator/fake-wa-web";
 import { startSimNetwork } from "../lib/simulator/network";

@@ -8,7 +8,7 @@ import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Client, LocalAuth } from "whatsapp-web.js";
-import { LEAN_CHROME_ARGS, treePss, withSandboxFlag } from "../lib/engines/chromium";
+import { LEAN_CHROME_ARGS, treePss, withSandboxFlag } from "../lib/engines/wwebjs/chromium";
 import { WwebjsEngine } from "../lib/engines/wwebjs";
 import { fakePageBootScript, writeFakePage } from "../lib/simulator/fake-wa-web";
 import { startSimNetwork } from "../lib/simulator/network";

@@ -8,7 +8,7 @@ import { buildBrokerOptions } from "../moleculer.config";
 import { loadAdminKeys } from "../lib/api/keys";
 import { ConfigError, loadConfig, type Config, type Role } from "../lib/config";
 import { createEngineFactory } from "../lib/engines";
-import { sweepOrphanChromium } from "../lib/engines/chromium";
+import { sweepOrphanChromium } from "../lib/engines/wwebjs/chromium";
 import { startSimNetwork } from "../lib/simulator/network";
 import { createClusterRuntime } from "../lib/placement/runtime";
 import { OpsReporter, Readiness } from "../lib/ops/ops-server";

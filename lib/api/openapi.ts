@@ -1,7 +1,7 @@
 // The OpenAPI 3.1 document, generated from the route table and the fastest-validator schemas the
 // actions validate with, so the document cannot drift from what the gateway accepts.
 import { ERROR_CATALOGUE } from "../errors";
-import { ACK_LEVELS } from "../simulator/protocol";
+import { ACK_LEVELS } from "../whatsapp";
 import { fullPathOf, ROUTES, type RouteDef } from "./routes";
 import { SESSION_STATUSES } from "../sessions/status";
 

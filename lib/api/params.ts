@@ -1,7 +1,8 @@
 // Validation schemas (fastest-validator) for the routes the gateway answers itself: workspace
 // keys and the Laravel compatibility routes. The route table and the OpenAPI document use them.
-import { CHAT_ID_PATTERN, MEDIA_MIMETYPES, sendMessageParams, sessionIdParam, workspaceIdParam } from "../sessions/params";
+import { MEDIA_MIMETYPES, sendMessageParams, sessionIdParam, workspaceIdParam } from "../sessions/params";
 import { ID_PATTERN } from "../sessions/storage";
+import { CHAT_ID_PATTERN } from "../whatsapp";
 
 export const createKeyParams = {
   $$strict: true,

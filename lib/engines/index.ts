@@ -3,7 +3,7 @@ import type { Config } from "../config";
 import { ConfigError } from "../config";
 import { createSimulatorEngineFactory } from "./simulator";
 import type { EngineFactory } from "./types";
-import { createWwebjsEngineFactoryFromConfig } from "./wwebjs-factory";
+import { createWwebjsEngineFactoryFromConfig } from "./wwebjs";
 
 export function createEngineFactory(config: Config, simUrl: string): EngineFactory {
   switch (config.engine) {

@@ -1,9 +1,9 @@
 // The one seam between the runtime and WhatsApp: every engine (simulator, wwebjs) implements
 // SessionEngine and emits the same events in the same order.
 import type { EventEmitter } from "node:events";
-import type { AckLevel } from "../simulator/protocol";
+import type { AckLevel } from "../whatsapp";
 
-export type { AckLevel } from "../simulator/protocol";
+export type { AckLevel } from "../whatsapp";
 
 export interface EngineMe {
   /** `<phone>@c.us` */

@@ -2,6 +2,7 @@
 // the OpenAPI document is generated from them, so there is one definition per field.
 import type { MessageContent } from "../engines/types";
 import { WafleetError } from "../errors";
+import { CHAT_ID_PATTERN } from "../whatsapp";
 import { ID_PATTERN } from "./storage";
 
 const idMessages = { stringPattern: "expected 1-64 characters of A-Z a-z 0-9 _ -", stringMin: "must not be empty" };
@@ -9,8 +10,6 @@ const idMessages = { stringPattern: "expected 1-64 characters of A-Z a-z 0-9 _ -
 export const workspaceIdParam = { type: "string", pattern: ID_PATTERN, messages: idMessages } as const;
 export const sessionIdParam = { type: "string", pattern: ID_PATTERN, messages: idMessages } as const;
 
-/** A phone number (digits, optional leading +) or a WhatsApp jid (`<digits>@c.us`, `@g.us`, `@lid`). */
-export const CHAT_ID_PATTERN = /^(\+?[0-9]{5,20}|[0-9]{5,20}(-[0-9]{1,20})?@(c\.us|g\.us|lid|s\.whatsapp\.net))$/;
 
 export const sessionRef = { $$strict: true, workspaceId: workspaceIdParam, sessionId: sessionIdParam } as const;
 

@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { parseMedia } from "./media";
 import type { SimNetwork } from "./network";
-import { parsePhone } from "./phone";
+import { parsePhone } from "../whatsapp";
 import type { SimFaults } from "./protocol";
 import { SimError } from "./sim-error";
 

@@ -2,7 +2,7 @@
 // counters. Pure data and bookkeeping, no sockets and no IO, so it can be snapshotted to a state
 // file and checked by tests as the oracle of what WhatsApp "really" delivered.
 import type { SimCredentials, SimMedia } from "./protocol";
-import { widOf } from "./protocol";
+import { userJid } from "../whatsapp";
 
 export interface DeviceRecord extends SimCredentials {
   linkedAt: number;
@@ -151,7 +151,7 @@ export class SimLedger {
     for (const r of newlyRead) r.read = true;
     if (newlyRead.length) this.onChange();
     const messages = inbox.map((r) => {
-      const m: InboxMessage = { id: r.id, from: widOf(r.fromPhone), to: r.to, body: r.body, timestamp: r.timestamp };
+      const m: InboxMessage = { id: r.id, from: userJid(r.fromPhone), to: r.to, body: r.body, timestamp: r.timestamp };
       if (r.media) m.media = r.media;
       return m;
     });

@@ -13,9 +13,9 @@ import type { DeviceRecord, InboxMessage, IncomingRecord, LedgerSnapshot, Ledger
 import { SimLedger } from "./ledger";
 import { newDeviceId, newDeviceSecret, newPairingCode, newQrString, normalizePairingCode } from "./link-codes";
 import { parseMedia } from "./media";
-import { parsePhone, parseUserJid } from "./phone";
-import type { AckLevel, SimFaults, SimIncomingMessage, SimMe, SimMedia, SimStats } from "./protocol";
-import { widOf } from "./protocol";
+import type { SimFaults, SimIncomingMessage, SimMe, SimMedia, SimStats } from "./protocol";
+import type { AckLevel } from "../whatsapp";
+import { parsePhone, parseUserJid, userJid } from "../whatsapp";
 import { SimError } from "./sim-error";
 import { StateFile } from "./state-file";
 
@@ -134,7 +134,7 @@ export class SimNetwork {
   contactSend(contactInput: string, msg: { to: string; body: string; media?: SimMedia }): { id: string; queued: boolean } {
     const contact = this.requirePhone(contactInput, "contact");
     const toPhone = this.requirePhone(msg.to, "to");
-    const record: IncomingRecord = { id: `SIMC${ulid()}`, from: widOf(contact), toPhone, body: msg.body, timestamp: nowSeconds(), acked: false };
+    const record: IncomingRecord = { id: `SIMC${ulid()}`, from: userJid(contact), toPhone, body: msg.body, timestamp: nowSeconds(), acked: false };
     if (msg.media) record.media = msg.media;
     this.ledger.addIncoming(record);
     return { id: record.id, queued: !this.pushIncoming(record) };
@@ -306,14 +306,14 @@ export class SimNetwork {
       return;
     }
     const toAccount = this.ledger.deviceOfPhone(to) !== undefined;
-    const record: OutgoingRecord = { id, fromPhone: device.phone, to: widOf(to), body: frame.body, timestamp: nowSeconds(), deliveries: 0, toAccount, read: false };
+    const record: OutgoingRecord = { id, fromPhone: device.phone, to: userJid(to), body: frame.body, timestamp: nowSeconds(), deliveries: 0, toAccount, read: false };
     if (media) record.media = media;
     this.ledger.acceptOutgoing(record);
     conn.send({ t: "ack", id, ack: "SERVER", timestamp: record.timestamp });
 
     if (toAccount) {
       // Another linked account: it arrives as that account's incoming message; DEVICE when it acks.
-      const incoming: IncomingRecord = { id, from: widOf(device.phone), toPhone: to, body: record.body, timestamp: record.timestamp, acked: false };
+      const incoming: IncomingRecord = { id, from: userJid(device.phone), toPhone: to, body: record.body, timestamp: record.timestamp, acked: false };
       if (media) incoming.media = media;
       this.ledger.addIncoming(incoming);
       this.pushIncoming(incoming);
@@ -333,7 +333,7 @@ export class SimNetwork {
     if (!record) return;
     const senderPhone = record.from.replace(/@.*$/, "");
     const sent = this.ledger.findOutgoing(senderPhone, id);
-    if (sent?.toAccount && sent.to === widOf(record.toPhone)) {
+    if (sent?.toAccount && sent.to === userJid(record.toPhone)) {
       this.ledger.countOutgoingDelivery(sent);
       this.ackToSender(senderPhone, id, "DEVICE");
     }
@@ -449,7 +449,7 @@ export class SimNetwork {
   }
 
   private meOf(phone: string): SimMe {
-    return { phone, wid: widOf(phone), pushname: `Sim ${phone}`, platform: "sim" };
+    return { phone, wid: userJid(phone), pushname: `Sim ${phone}`, platform: "sim" };
   }
 
   private requirePhone(value: string, field: string): string {
@@ -460,7 +460,7 @@ export class SimNetwork {
 }
 
 function toWire(record: IncomingRecord): SimIncomingMessage {
-  const message: SimIncomingMessage = { id: record.id, from: record.from, to: widOf(record.toPhone), body: record.body, timestamp: record.timestamp };
+  const message: SimIncomingMessage = { id: record.id, from: record.from, to: userJid(record.toPhone), body: record.body, timestamp: record.timestamp };
   if (record.media) message.media = record.media;
   return message;
 }

@@ -1,10 +1,8 @@
 // Wire protocol between engines (clients) and the simulated WhatsApp network (server).
 // JSON text frames over one WebSocket per session at `<WA_SIM_URL>/ws`; liveness is WebSocket
-// ping/pong, answered automatically by Node's `ws` and by browsers alike.
-
-/** Message acknowledgement levels, ordered as WhatsApp's (-1..4). */
-export const ACK_LEVELS = ["ERROR", "PENDING", "SERVER", "DEVICE", "READ", "PLAYED"] as const;
-export type AckLevel = (typeof ACK_LEVELS)[number];
+// ping/pong, answered automatically by Node's `ws` and by browsers alike. Its only clients are the
+// simulator engine and the fake WhatsApp Web page; WhatsApp's own vocabulary is lib/whatsapp.
+import type { AckLevel } from "../whatsapp";
 
 export interface SimCredentials {
   deviceId: string;
@@ -98,12 +96,4 @@ export interface SimFaults {
   latencyMs: number;
   /** Probability (0..1) that the server drops a connection when a frame arrives (a flaky network). */
   dropRate: number;
-}
-
-export function widOf(phone: string): string {
-  return `${phone}@c.us`;
-}
-
-export function phoneOf(jid: string): string {
-  return jid.replace(/@.*$/, "").replace(/^\+/, "");
 }

@@ -4,7 +4,7 @@
 // And SIGSTOP of the node alone: the page watchdog cuts WhatsApp Web off while Chromium runs on.
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { readProc, sweepOrphanChromium } from "../../lib/engines/chromium";
+import { readProc, sweepOrphanChromium } from "../../lib/engines/wwebjs/chromium";
 import { CHROME_PATH, chromiumUnder, expectNoChromiumUnder } from "../helpers/chromium";
 import { request } from "../helpers/http";
 import { freePort, NodeProcess, tempDir, waitFor } from "../helpers/processes";

@@ -2,7 +2,7 @@
 // folder, engines pointed at a simulated network, and /proc checks for browsers left running.
 import path from "node:path";
 import { promises as fs } from "node:fs";
-import { chromiumProcessesUsing } from "../../lib/engines/chromium";
+import { chromiumProcessesUsing } from "../../lib/engines/wwebjs/chromium";
 import type { WwebjsEngineOptions } from "../../lib/engines/wwebjs";
 import { WwebjsEngine } from "../../lib/engines/wwebjs";
 import type { EngineEvents } from "../../lib/engines/types";

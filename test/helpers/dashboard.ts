@@ -5,7 +5,7 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import puppeteer, { type Browser, type BrowserContext, type Page } from "puppeteer-core";
-import { withSandboxFlag } from "../../lib/engines/chromium";
+import { withSandboxFlag } from "../../lib/engines/wwebjs/chromium";
 import { CHROME_PATH } from "./chromium";
 import { ROOT } from "./processes";
 

@@ -5,7 +5,8 @@ import { WebSocket } from "ws";
 import type { ClientOptions } from "ws";
 import { startSimNetwork } from "../../lib/simulator/network";
 import type { RunningSimNetwork, StartSimNetworkOptions } from "../../lib/simulator/network";
-import type { AckLevel, ClientFrame, ServerFrame, SimCredentials } from "../../lib/simulator/protocol";
+import type { ClientFrame, ServerFrame, SimCredentials } from "../../lib/simulator/protocol";
+import type { AckLevel } from "../../lib/whatsapp";
 import { request } from "./http";
 import type { HttpResult } from "./http";
 

@@ -1,6 +1,6 @@
 import vm from "node:vm";
 import fc from "fast-check";
-import { pageWatchdogScript, pageWatchdogTimings } from "../../lib/engines/page-watchdog";
+import { pageWatchdogScript, pageWatchdogTimings } from "../../lib/engines/wwebjs/page-watchdog";
 
 /** A page stand-in: the script runs in its own context with a clock and timers the test drives. */
 function fakePage() {

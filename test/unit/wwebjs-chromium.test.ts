@@ -1,8 +1,8 @@
 // The Chromium plumbing of the wwebjs engine that needs no browser: flag parsing, the sandbox flag,
 // configuration errors that name their variable, /proc parsing and the fake page's HTML.
 import { ConfigError } from "../../lib/config";
-import { LEAN_CHROME_ARGS, parseChromeArgs, processTree, readProc, withSandboxFlag } from "../../lib/engines/chromium";
-import { assertChromium, chromeArgsFrom } from "../../lib/engines/wwebjs-factory";
+import { LEAN_CHROME_ARGS, parseChromeArgs, processTree, readProc, withSandboxFlag } from "../../lib/engines/wwebjs/chromium";
+import { assertChromium, chromeArgsFrom } from "../../lib/engines/wwebjs/factory";
 import { FAKE_WA_WEB_VERSION, buildFakePage, fakePageBootScript } from "../../lib/simulator/fake-wa-web";
 
 describe("CHROME_ARGS", () => {

@@ -1,13 +1,23 @@
 // The fake WhatsApp Web page for the real wwebjs engine (DESIGN section 4): built into
 // `<dir>/<version>.html`, which whatsapp-web.js serves for https://web.whatsapp.com/ when given
 // `webVersion` + `webVersionCache: {type: 'local', path: dir, strict: true}`. The page connects to
-// the simulated network named in `window.__wafleetFakeWaWeb` (set by `fakePageBootScript`).
+// the simulated network named in `window.__wafleetFakeWaWeb` (set by `fakePageBootScript`). Its
+// script is one module per family of WhatsApp Web modules (runtime, connection, linking,
+// collections, media, messaging), each a function serialised into the page.
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import type { FakePageConfig } from "./page";
-import { fakeWhatsAppWebPage } from "./page";
+import { installCollections } from "./collections";
+import { installConnection } from "./connection";
+import { installLinking } from "./linking";
+import { installMedia } from "./media";
+import { installMessaging } from "./messaging";
+import type { FakePageConfig } from "./runtime";
+import { fakePageRuntime, startFakePage } from "./runtime";
 
-export type { FakePageConfig } from "./page";
+export type { FakePageConfig } from "./runtime";
+
+/** The families in install order (later ones use what earlier ones put on the page). */
+const FAMILIES = [installConnection, installLinking, installCollections, installMedia, installMessaging];
 
 /** The version the fake page claims (`window.Debug.VERSION`); any string works as the file name. */
 export const FAKE_WA_WEB_VERSION = "2.3000.1017054665-wafleet-fake";
@@ -20,11 +30,13 @@ export const FAKE_WA_WEB_VERSION = "2.3000.1017054665-wafleet-fake";
  * `__fakeWaWeb.unknown` list, and the tests fail on it.
  */
 export const FAKE_PAGE_MODULES = [
+  // connection.ts
   "WAWebSocketModel",
   "WAWebCmd",
   "WAWebConnModel",
   "WAWebStreamModel",
   "WAWebOfflineHandler",
+  // linking.ts
   "WAWebAltDeviceLinkingApi",
   "WABase64",
   "WAWebCompanionRegClientUtils",
@@ -33,18 +45,20 @@ export const FAKE_PAGE_MODULES = [
   "WAWebSignalStoreApi",
   "WAWebUserPrefsMultiDevice",
   "WAWebUserPrefsMeUser",
+  // collections.ts
   "WAWebCollections",
   "WAWebSyncGatingUtils",
   "WAWebWidFactory",
   "WAWebQueryExistsJob",
   "WAWebFindChatAction",
-  "WAWebUpdateUnreadChatAction",
   "WAWebChatGetters",
+  // messaging.ts
+  "WAWebUpdateUnreadChatAction",
   "WALinkify",
   "WAWebMsgKey",
   "WAWebGetEphemeralFieldsMsgActionsUtils",
   "WAWebSendMsgChatAction",
-  // media: upload on send, download on receive
+  // media.ts: upload on send, download on receive
   "WAWebMediaOpaqueData",
   "WAWebPrepRawMedia",
   "WAWebMediaStorage",
@@ -75,12 +89,16 @@ export interface FakePageBuildOptions {
 export function buildFakePage(opts: FakePageBuildOptions = {}): string {
   const version = opts.version ?? FAKE_WA_WEB_VERSION;
   const blocking = opts.blockingScriptUrl ? `<script src="${encodeURI(opts.blockingScriptUrl)}"></script>\n` : "";
-  const args = [JSON.stringify(version), JSON.stringify([...FAKE_PAGE_OPTIONAL_MODULES])].join(", ");
+  const install = FAMILIES.map((f) => `(${f.toString()})(page);`).join("\n");
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>WhatsApp (wafleet fake)</title><link rel="icon" href="data:,">
 ${blocking}<script>
 "use strict";
-(${fakeWhatsAppWebPage.toString()})(${args});
+{
+const page = (${fakePageRuntime.toString()})(${JSON.stringify(version)});
+${install}
+(${startFakePage.toString()})(page, ${JSON.stringify([...FAKE_PAGE_OPTIONAL_MODULES])});
+}
 </script></head><body></body></html>
 `;
 }

@@ -1,17 +1,18 @@
 // The simulator engine: a SessionEngine that is a client of the simulated WhatsApp network over one
 // real WebSocket, emitting whatsapp-web.js's events in its order (`qr`… or `authenticated` → `ready`).
 import { EventEmitter } from "node:events";
-import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import { WebSocket } from "ws";
 import { ulid } from "ulid";
-import type { ErrorCode } from "../errors";
-import { parsePhone, parseUserJid } from "../simulator/phone";
-import type { ClientFrame, ServerFrame, SimCredentials, SimIncomingMessage, SimMe } from "../simulator/protocol";
-import { widOf } from "../simulator/protocol";
-import { StartGate } from "./start-gate";
-import type { EngineContext, EngineEvents, EngineFactory, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "./types";
+// the simulated network's wire protocol: this engine is its client
+import type { ClientFrame, ServerFrame, SimCredentials, SimIncomingMessage, SimMe } from "../../simulator/protocol";
+import { parsePhone, parseUserJid, userJid } from "../../whatsapp";
+import { clearDir, writeFileAtomic } from "../auth-folder";
+import { EngineError } from "../errors";
+import { StartGate } from "../start-gate";
+import type { EngineContext, EngineEvents, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "../types";
+import { CREDS_FILE, isCreds, readCreds } from "./credentials";
 
 export interface SimulatorEngineOptions {
   /** `http://host:port` of the simulated network; the engine connects to `<url>/ws`. */
@@ -22,20 +23,6 @@ export interface SimulatorEngineOptions {
   sendTimeoutMs?: number;
   /** Backoff between reconnect attempts: base doubles per attempt up to max, with jitter. Defaults 500 / 10000. */
   reconnect?: { baseMs?: number; maxMs?: number };
-}
-
-/** An engine error with a stable code from lib/errors.ts (`type` too, so errorCodeOf maps it). */
-export class EngineError extends Error {
-  readonly type: ErrorCode;
-
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = "EngineError";
-    this.type = code;
-  }
 }
 
 /** stopped: not running; connecting: (re)connecting or waiting to; linking: showing QRs; ready: authenticated and in sync. */
@@ -55,7 +42,6 @@ interface Waiter<T> {
   timer: NodeJS.Timeout;
 }
 
-const CREDS_FILE = "creds.json";
 /** How long stop() and logout() wait for the socket to close before cutting it. */
 const CLOSE_WAIT_MS = 2000;
 
@@ -143,7 +129,7 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
     const existing = this.pendingSends.get(id);
     if (existing) return existing.promise;
 
-    const frame: PendingSend["frame"] = { t: "send", id, to: widOf(phone), body: content.text ?? content.caption ?? "" };
+    const frame: PendingSend["frame"] = { t: "send", id, to: userJid(phone), body: content.text ?? content.caption ?? "" };
     if (content.media) frame.media = { ...content.media };
     let pending!: PendingSend;
     const promise = new Promise<SentMessage>((resolve, reject) => {
@@ -446,57 +432,4 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
       return false;
     }
   }
-}
-
-export function createSimulatorEngineFactory(opts: SimulatorEngineOptions): EngineFactory {
-  // credentials are written when the network pairs the device
-  return Object.assign((ctx: EngineContext) => new SimulatorEngine(ctx, opts), { linked: async (authDir: string) => (await readCreds(path.join(authDir, CREDS_FILE))) !== undefined });
-}
-
-// --- auth folder ---
-
-function isCreds(value: unknown): value is SimCredentials {
-  const c = value as Record<string, unknown> | null;
-  return typeof c === "object" && c !== null && typeof c.deviceId === "string" && typeof c.secret === "string" && typeof c.phone === "string";
-}
-
-/** The stored credentials, or undefined if the session was never linked (or the file is not ours). */
-async function readCreds(file: string): Promise<SimCredentials | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err: any) {
-    if (err?.code === "ENOENT") return undefined;
-    throw err;
-  }
-  try {
-    const creds = JSON.parse(text);
-    return isCreds(creds) ? { deviceId: creds.deviceId, secret: creds.secret, phone: creds.phone } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Temp file + rename: a crash leaves the old credentials or the new ones, never a torn file. */
-async function writeFileAtomic(file: string, text: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  try {
-    await writeFile(tmp, text, { mode: 0o600 });
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
-
-async function clearDir(dir: string): Promise<void> {
-  let entries: string[];
-  try {
-    entries = await readdir(dir);
-  } catch (err: any) {
-    if (err?.code === "ENOENT") return;
-    throw err;
-  }
-  await Promise.all(entries.map((e) => rm(path.join(dir, e), { recursive: true, force: true })));
 }

@@ -7,15 +7,16 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { Message } from "whatsapp-web.js";
 import { Client, LocalAuth, MessageMedia } from "whatsapp-web.js";
-import { parsePhone, parseUserJid } from "../simulator/phone";
-import { ACK_LEVELS } from "../simulator/protocol";
+import type { AckLevel } from "../../whatsapp";
+import { ackLevelOf, parsePhone, parseUserJid } from "../../whatsapp";
+import { clearDir, exists, writeFileAtomic } from "../auth-folder";
+import { EngineError } from "../errors";
+import type { LaunchQueue } from "../launch-queue";
+import { StartGate } from "../start-gate";
+import type { EngineContext, EngineEvents, EngineFactory, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "../types";
 import type { LaunchedChromium } from "./chromium";
 import { CLIENT_CHROME_ARGS, LEAN_CHROME_ARGS, isAlive, killChromiumUsing, killProcessGroup, launchChromium, releaseProfile, treePss, waitGone, withSandboxFlag } from "./chromium";
-import { EngineError } from "./errors";
 import { pageWatchdogScript } from "./page-watchdog";
-import { StartGate } from "./start-gate";
-import type { LaunchQueue } from "./launch-queue";
-import type { AckLevel, EngineContext, EngineEvents, EngineFactory, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "./types";
 
 export type WebVersionCache = { type: "none" } | { type: "local"; path: string; strict?: boolean } | { type: "remote"; remotePath: string; strict?: boolean };
 
@@ -428,7 +429,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
 
   private onAck(msg: Message, ackValue: number): void {
     if (!msg.id.fromMe) return;
-    const ack = ACK_LEVELS[ackValue + 1];
+    const ack = ackLevelOf(ackValue);
     if (!ack) return;
     const id = msg.id._serialized;
     const waiter = this.ackWaiters.get(id);
@@ -447,7 +448,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
   private waitForServerAck(id: string, ackNow: number): Promise<AckLevel> {
     const early = this.earlyAcks.get(id);
     this.earlyAcks.delete(id);
-    const known = early ?? (ackNow >= 1 ? ACK_LEVELS[ackNow + 1] : undefined);
+    const known = early ?? (ackNow >= 1 ? ackLevelOf(ackNow) : undefined);
     if (known === "ERROR") return Promise.reject(new EngineError("ENGINE_ERROR", "WhatsApp rejected the message"));
     if (known && known !== "PENDING") return Promise.resolve("SERVER");
     return new Promise<AckLevel>((resolve, reject) => {
@@ -678,29 +679,4 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
       timer = setTimeout(() => reject(new EngineError("ENGINE_TIMEOUT", `${what} did not finish within ${ms} ms`)), ms);
     }),
   ]).finally(() => clearTimeout(timer));
-}
-
-async function exists(file: string): Promise<boolean> {
-  return fs.access(file).then(
-    () => true,
-    () => false,
-  );
-}
-
-async function writeFileAtomic(file: string, text: string): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, text);
-  await fs.rename(tmp, file);
-}
-
-async function clearDir(dir: string): Promise<void> {
-  let entries: string[];
-  try {
-    entries = await fs.readdir(dir);
-  } catch (err: any) {
-    if (err?.code === "ENOENT") return;
-    throw err;
-  }
-  await Promise.all(entries.map((e) => fs.rm(path.join(dir, e), { recursive: true, force: true, maxRetries: 3 })));
 }

@@ -3,15 +3,15 @@
 // real library, puppeteer and Chromium end to end, with the network as the oracle).
 import { accessSync, constants, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import type { Config } from "../config";
-import { ConfigError } from "../config";
-import { FAKE_PAGE_CHROME_ARGS, FAKE_WA_WEB_VERSION, buildFakePage, fakePageBootScript } from "../simulator/fake-wa-web";
+import type { Config } from "../../config";
+import { ConfigError } from "../../config";
+import { FAKE_PAGE_CHROME_ARGS, FAKE_WA_WEB_VERSION, buildFakePage, fakePageBootScript } from "../../simulator/fake-wa-web";
+import { LaunchQueue } from "../launch-queue";
+import type { EngineFactory } from "../types";
 import { parseChromeArgs } from "./chromium";
-import { LaunchQueue } from "./launch-queue";
+import type { WwebjsEngineOptions } from "./engine";
+import { createWwebjsEngineFactory } from "./engine";
 import { pageWatchdogTimings } from "./page-watchdog";
-import type { EngineFactory } from "./types";
-import type { WwebjsEngineOptions } from "./wwebjs";
-import { createWwebjsEngineFactory } from "./wwebjs";
 
 /** Fails at node start, naming the variable, when Chromium cannot be run. */
 export function assertChromium(chromePath: string): void {

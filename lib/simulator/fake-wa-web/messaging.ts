@@ -1,0 +1,94 @@
+// The fake page's messaging family: sending (WAWebSendMsgChatAction, WAWebMsgKey, WALinkify,
+// WAWebGetEphemeralFieldsMsgActionsUtils), marking a chat seen (WAWebUpdateUnreadChatAction),
+// and the network's messages and acks turned into Msg models the client listens to. Runs in the
+// browser: see runtime.ts.
+import type { FakePage } from "./runtime";
+
+export function installMessaging(page: FakePage): void {
+  const { Model, MsgKey, createWid } = page;
+  const Msg = page.Msg;
+  const ACKS = ["ERROR", "PENDING", "SERVER", "DEVICE", "READ", "PLAYED"];
+  const outgoing = new Map<string, any>();
+
+  page.frames.ack = (f: any) => {
+    const m = outgoing.get(f.id);
+    if (!m) return;
+    const level = ACKS.indexOf(f.ack) - 1;
+    if (level > m.ack || level === -1) m.ack = level;
+    if (level >= 1 || level === -1) m.sendResult?.(level === -1 ? { messageSendResult: "ERROR" } : { messageSendResult: "OK" });
+  };
+  page.frames.message = (f: any) => onIncoming(f.message);
+  // resends of sends whose SERVER ack was lost: same id, the network drops duplicates
+  page.onReady.push(() => {
+    for (const [id, m] of outgoing) if (m.ack < 1) page.transmit(sendFrame(id, m));
+  });
+
+  /** Incoming messages wait until the client listens for them (it attaches after `hasSynced`). */
+  const heldIncoming: any[] = [];
+  Msg.onListen = (name: string) => {
+    if (name === "add" && heldIncoming.length) setTimeout(() => heldIncoming.splice(0).forEach(onIncoming), 0);
+  };
+
+  function onIncoming(m: any) {
+    if (Msg.listenerCount("add") === 0) {
+      heldIncoming.push(m);
+      return;
+    }
+    const key = new MsgKey({ fromMe: false, remote: m.from, id: m.id });
+    if (!Msg.get(key)) {
+      const chat = page.chatFor(createWid(m.from));
+      const msg = new Model({
+        id: key,
+        type: "chat",
+        body: m.body,
+        t: m.timestamp,
+        from: createWid(m.from),
+        to: createWid(m.to),
+        self: "in",
+        ack: 1,
+        isNewMsg: true,
+        local: false,
+      });
+      if (m.media) {
+        // as WhatsApp Web shows media: a caption, a direct path on the media servers, resolved
+        const directPath = `/v/t62.fake/in/${encodeURIComponent(m.id)}`;
+        page.media.byPath.set(directPath, { data: m.media.data, mimetype: m.media.mimetype, ...(m.media.filename ? { filename: m.media.filename } : {}) });
+        msg.set(
+          { type: page.media.typeOf(m.media.mimetype), caption: m.body, mimetype: m.media.mimetype, filename: m.media.filename, directPath, mediaKey: "ZmFrZQ==", filehash: m.id, size: Math.floor((m.media.data.length * 3) / 4), mediaData: { mediaStage: "RESOLVED" } },
+          { silent: true },
+        );
+      }
+      chat.msgs.add(msg);
+      chat.set({ t: m.timestamp });
+      Msg.add(msg);
+    }
+    // the page has stored it (the client's listeners ran synchronously): the network may forget it
+    page.transmit({ t: "recv_ack", id: m.id });
+  }
+
+  function sendFrame(id: string, m: any) {
+    const media = m.directPath ? page.media.byPath.get(m.directPath) : undefined;
+    if (!media) return { t: "send", id, to: m.to._serialized, body: m.body ?? "" };
+    return { t: "send", id, to: m.to._serialized, body: m.caption ?? "", media: { ...media } };
+  }
+
+  function addAndSend(chat: any, message: Record<string, any>): [Promise<any>, Promise<any>] {
+    const msg = new Model({ ...message, ack: 0 }) as any;
+    let settle!: (r: any) => void;
+    const result = new Promise((resolve) => (settle = resolve));
+    msg.sendResult = settle;
+    chat.msgs.add(msg);
+    Msg.add(msg);
+    outgoing.set(msg.id.id, msg);
+    page.transmit(sendFrame(msg.id.id, msg));
+    return [Promise.resolve(msg), result];
+  }
+
+  Object.assign(page.modules, {
+    WAWebUpdateUnreadChatAction: { sendSeen: async ({ chat }: { chat: any }) => chat.set({ unreadCount: 0 }) },
+    WALinkify: { findLink: () => null, findLinks: () => [] },
+    WAWebMsgKey: MsgKey,
+    WAWebGetEphemeralFieldsMsgActionsUtils: { getEphemeralFields: () => ({}) },
+    WAWebSendMsgChatAction: { addAndSendMsgToChat: (chat: any, message: Record<string, any>) => addAndSend(chat, message) },
+  });
+}

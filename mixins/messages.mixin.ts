@@ -1,0 +1,32 @@
+// Sending messages, answered by the session's owner.
+import type { Context } from "moleculer";
+import { M } from "../lib/ops/metrics";
+import { messageContentOf, sendMessageParams, type SendMessageInput } from "../lib/sessions/params";
+import { ROUTED, type Ref, type SessionsMixin } from "./workspace.mixin";
+
+export const MessagesMixin: SessionsMixin = {
+  actions: {
+    sendMessage: {
+      ...ROUTED,
+      params: sendMessageParams,
+      async handler(ctx: Context<Ref & SendMessageInput>) {
+        const { workspaceId, sessionId, to } = ctx.params;
+        const content = messageContentOf(ctx.params, this.config.apiMediaMaxBytes);
+        const actor = await this.owned(workspaceId, sessionId);
+        const started = process.hrtime.bigint();
+        try {
+          // set by the gateway from an Idempotency-Key (see api.service messageIdFor)
+          const hinted = (ctx.meta as { messageId?: unknown }).messageId;
+          const messageId = typeof hinted === "string" && /^WFI[0-9A-F]{29}$/.test(hinted) ? hinted : undefined;
+          const sent = await actor.sendMessage(to, content, messageId ? { messageId } : undefined);
+          this.metrics?.increment(M.sent, { result: "ok" });
+          this.metrics?.observe(M.sendSeconds, Number(process.hrtime.bigint() - started) / 1e9);
+          return sent;
+        } catch (err: any) {
+          this.metrics?.increment(M.sent, { result: err?.type === "SESSION_NOT_READY" ? "not_ready" : "error" });
+          throw err;
+        }
+      },
+    },
+  },
+};
