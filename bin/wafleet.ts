@@ -7,6 +7,7 @@ import { ServiceBroker } from "moleculer";
 import { buildBrokerOptions } from "../moleculer.config";
 import { loadAdminKeys } from "../lib/api/keys";
 import { ConfigError, loadConfig, type Config, type Role } from "../lib/config";
+import { natsConnectionOptions, redisConnectionOptions } from "../lib/config/connections";
 import { createEngineFactory } from "../lib/engines";
 import { sweepOrphanChromium } from "../lib/engines/wwebjs/chromium";
 import { startSimNetwork } from "../lib/simulator/network";
@@ -63,7 +64,7 @@ async function main(config: Config): Promise<void> {
   if (config.services.includes("sessions") || config.services.includes("webhooks")) {
     if (config.embedded) eventLog = new MemoryEventLog({ onError: (err) => log.warn(`event log: ${err.message}`) });
     else {
-      const js = new JetStreamEventLog({ servers: config.transporter, maxAgeMs: config.eventLogMaxAgeMs, maxBytes: config.eventLogMaxBytes, replicas: config.eventLogReplicas, ackWaitMs: config.webhookAckWaitMs, name: `wafleet-${config.nodeId}`, logger: log });
+      const js = new JetStreamEventLog({ connection: natsConnectionOptions(config), maxAgeMs: config.eventLogMaxAgeMs, maxBytes: config.eventLogMaxBytes, replicas: config.eventLogReplicas, ackWaitMs: config.webhookAckWaitMs, name: `wafleet-${config.nodeId}`, logger: log });
       js.start().catch((err: Error) => log.warn(`event log: ${err.message}`));
       eventLog = js;
     }
@@ -109,7 +110,7 @@ async function main(config: Config): Promise<void> {
   if (config.services.includes("health")) broker.createService(healthService({ config, reporter, cluster }));
 
   if (config.services.includes("webhooks")) {
-    const store = config.redisUrl ? new RedisWebhookStore({ url: config.redisUrl, prefix: config.redisPrefix }) : new MemoryWebhookStore();
+    const store = config.redisUrl ? new RedisWebhookStore({ url: config.redisUrl, prefix: config.redisPrefix, redisOptions: redisConnectionOptions(config) }) : new MemoryWebhookStore();
     if (!config.embedded && !config.redisUrl) log.warn("webhooks: no REDIS_URL, so webhook configuration and dead letters live in this process only; set REDIS_URL when running more than one webhooks node");
     closers.push(() => store.close());
     broker.createService(webhooksService({ config, eventLog: eventLog!, store }));

@@ -12,6 +12,7 @@ import {
   nanos,
   RetentionPolicy,
   StorageType,
+  type ConnectionOptions,
   type ConsumerConfig,
   type JetStreamClient,
   type JetStreamManager,
@@ -24,8 +25,8 @@ import { SUBJECT_PREFIX, subjectOf, type AppendOptions, type ConsumeOptions, typ
 const REPLAY_HEADER = "Wafleet-Replay";
 
 export interface JetStreamEventLogOptions {
-  /** NATS URL(s): the transporter's. */
-  servers: string | string[];
+  /** The transporter's connection (servers, credentials, TLS: lib/config/connections.ts). */
+  connection: ConnectionOptions;
   /** Stream name (default WAFLEET_EVENTS). */
   stream?: string;
   /** Subjects are `<prefix>.<workspace>.<type>` (default wafleet.events). */
@@ -82,7 +83,7 @@ export class JetStreamEventLog implements EventLog {
   }
 
   private async connect(): Promise<void> {
-    const nc = await connect({ servers: this.opts.servers, name: this.opts.name ?? "wafleet-event-log", maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
+    const nc = await connect({ ...this.opts.connection, name: this.opts.name ?? "wafleet-event-log", maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
     this.nc = nc;
     this.js = nc.jetstream();
     void (async () => {
