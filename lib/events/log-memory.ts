@@ -1,8 +1,9 @@
 // The event log of embedded mode: one process, so the log lives in memory with the same consumer
 // semantics as JetStream (shared named consumers, acks, scheduled redelivery, a delivery cap).
-// Nothing survives the process; cluster mode uses log-jetstream.ts.
+// Nothing survives the process; cluster mode uses log-jetstream.ts. It refuses what JetStream would
+// (an event over maxEventBytes, encoded), so embedded mode shows the same limits as a cluster.
 import type { WafleetEvent } from "./index";
-import type { AppendOptions, ConsumeOptions, EventLog, LogHandler, LogMessage, LogSubscription } from "./log";
+import { DEFAULT_MAX_EVENT_BYTES, encodeEvent, eventTooLarge, rejectedOf, type AppendOptions, type ConsumeOptions, type EventLog, type LogHandler, type LogMessage, type LogSubscription, type RejectedEvent } from "./log";
 
 interface Entry {
   seq: number;
@@ -24,6 +25,11 @@ interface ConsumerState {
 export interface MemoryEventLogOptions {
   /** Oldest entries are discarded beyond this many (the retention limit). */
   maxMessages?: number;
+  /** The largest encoded event accepted (default 256 KiB, as the JetStream log). */
+  maxEventBytes?: number;
+  /** Called for every refused event (the node counts them in wafleet_event_log_rejected_total). */
+  onRejected?: (rejected: RejectedEvent) => void;
+  logger?: { warn(msg: string): void };
   /** Called when a handler throws (the message is redelivered after its backoff). */
   onError?: (err: Error) => void;
 }
@@ -35,13 +41,21 @@ export class MemoryEventLog implements EventLog {
   private seq = 0;
   private closed = false;
   private readonly maxMessages: number;
+  readonly maxEventBytes: number;
 
   constructor(private readonly opts: MemoryEventLogOptions = {}) {
     this.maxMessages = opts.maxMessages ?? 100_000;
+    this.maxEventBytes = opts.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
   }
 
   async append(event: WafleetEvent, opts: AppendOptions = {}): Promise<void> {
     if (this.closed) throw new Error("event log closed");
+    const size = encodeEvent(event).byteLength;
+    if (size > this.maxEventBytes) {
+      this.opts.logger?.warn(`event log: refused ${event.event} ${event.id} of ${event.workspaceId}/${event.sessionId}: ${size} bytes encoded, the limit is ${this.maxEventBytes}`);
+      this.opts.onRejected?.(rejectedOf(event, size, this.maxEventBytes));
+      throw eventTooLarge(event, size, this.maxEventBytes);
+    }
     const entry: Entry = { seq: ++this.seq, event, replay: opts.replay ?? 0 };
     this.entries.set(entry.seq, entry);
     for (const c of this.consumers.values()) c.ready.push(entry.seq);
