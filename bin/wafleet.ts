@@ -18,7 +18,8 @@ import backupService from "../services/backup.service";
 import placementService from "../services/placement.service";
 import sessionsService from "../services/sessions.service";
 import webhooksService from "../services/webhooks.service";
-import type { EventLog } from "../lib/events/log";
+import type { EventLog, RejectedEvent } from "../lib/events/log";
+import { M, registerEventLogMetrics, type MetricRegistryLike } from "../lib/ops/metrics";
 import { openFileEventLog } from "../lib/events/log-file";
 import { JetStreamEventLog } from "../lib/events/log-jetstream";
 import { FileWebhookStore } from "../lib/webhooks/file-store";
@@ -62,10 +63,23 @@ async function main(config: Config): Promise<void> {
   // on the transporter's NATS in cluster mode)
   let eventLog: EventLog | undefined;
   if (config.services.includes("sessions") || config.services.includes("webhooks")) {
+    const metrics = broker.isMetricsEnabled() ? (broker.metrics as unknown as MetricRegistryLike) : undefined;
+    if (metrics) registerEventLogMetrics(metrics);
+    const onRejected = (r: RejectedEvent) => metrics?.increment(M.eventLogRejected, { event: r.event });
     // embedded: the memory log with a journal in DATA_DIR, so undelivered events survive a kill -9
-    if (config.embedded) eventLog = await openFileEventLog(path.join(config.dataDir, "events"), { onError: (err) => log.warn(`event log: ${err.message}`) });
+    if (config.embedded) eventLog = await openFileEventLog(path.join(config.dataDir, "events"), { maxEventBytes: config.eventMaxBytes, onRejected, logger: log, onError: (err) => log.warn(`event log: ${err.message}`) });
     else {
-      const js = new JetStreamEventLog({ servers: config.transporter, maxAgeMs: config.eventLogMaxAgeMs, maxBytes: config.eventLogMaxBytes, replicas: config.eventLogReplicas, ackWaitMs: config.webhookAckWaitMs, name: `wafleet-${config.nodeId}`, logger: log });
+      const js = new JetStreamEventLog({
+        servers: config.transporter,
+        maxAgeMs: config.eventLogMaxAgeMs,
+        maxBytes: config.eventLogMaxBytes,
+        replicas: config.eventLogReplicas,
+        ackWaitMs: config.webhookAckWaitMs,
+        maxEventBytes: config.eventMaxBytes,
+        onRejected,
+        name: `wafleet-${config.nodeId}`,
+        logger: log,
+      });
       js.start().catch((err: Error) => log.warn(`event log: ${err.message}`));
       eventLog = js;
     }

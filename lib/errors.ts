@@ -58,6 +58,11 @@ export const ERROR_CATALOGUE = {
   REQUEST_TIMEOUT: { status: 408, message: "The request was not received in time" },
   HEADERS_TOO_LARGE: { status: 431, message: "The request headers are too large" },
   GATEWAY_BUSY: { status: 503, message: "This gateway is reading as many large bodies as it may; retry shortly", retryable: true },
+  // the event log and media
+  EVENT_TOO_LARGE: { status: 413, message: "The event is larger than the event log accepts (EVENT_MAX_BYTES or the NATS server's max_payload)" },
+  MEDIA_NOT_FOUND: { status: 404, message: "No such media in this workspace (unknown, expired or deleted)" },
+  RANGE_NOT_SATISFIABLE: { status: 416, message: "The requested range is outside the media" },
+  MEDIA_STORE_FAILED: { status: 502, message: "The media store failed", retryable: true },
   SIMULATION_REFUSED: { status: 409, message: "The simulated WhatsApp network refused that (an expired QR, a phone linked elsewhere)" },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -87,6 +87,8 @@ export interface Config {
   eventLogMaxBytes: number;
   /** JetStream replicas of the event stream (3 on a clustered NATS). */
   eventLogReplicas: number;
+  /** The largest encoded event the event log accepts; larger ones are refused (EVENT_TOO_LARGE). */
+  eventMaxBytes: number;
   /** Requests per key per apiRateWindowMs (0 = no limit). */
   apiRateLimit: number;
   apiRateWindowMs: number;
@@ -180,6 +182,7 @@ const schema = {
   EVENT_LOG_MAX_AGE_MS: num(60_000, 365 * 86_400_000),
   EVENT_LOG_MAX_BYTES: num(1_048_576, Number.MAX_SAFE_INTEGER),
   EVENT_LOG_REPLICAS: num(1, 5),
+  EVENT_MAX_BYTES: num(4096, 1_048_576),
   API_RATE_LIMIT: num(0, 10_000_000),
   API_RATE_WINDOW_MS: num(100, 86_400_000),
   API_AUTH_FAILURE_LIMIT: num(0, 10_000_000),
@@ -316,6 +319,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     eventLogMaxAgeMs: v.EVENT_LOG_MAX_AGE_MS ?? 7 * 86_400_000,
     eventLogMaxBytes: v.EVENT_LOG_MAX_BYTES ?? 1024 ** 3,
     eventLogReplicas: v.EVENT_LOG_REPLICAS ?? 1,
+    eventMaxBytes: v.EVENT_MAX_BYTES ?? 256 * 1024,
     apiRateLimit: v.API_RATE_LIMIT ?? 6000,
     apiRateWindowMs: v.API_RATE_WINDOW_MS ?? 60_000,
     apiAuthFailureLimit: v.API_AUTH_FAILURE_LIMIT ?? 100,

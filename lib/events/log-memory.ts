@@ -2,9 +2,10 @@
 // semantics as JetStream (shared named consumers, acks, scheduled redelivery, a delivery cap).
 // With a journal (log-file.ts) every append is on disk before it resolves and what consumers have
 // settled is noted, so a restart (kill -9 included) resumes every undelivered event; cluster mode
-// uses log-jetstream.ts.
+// uses log-jetstream.ts. It refuses what JetStream would (an event over maxEventBytes, encoded),
+// so embedded mode shows the same limits as a cluster.
 import type { WafleetEvent } from "./index";
-import type { AppendOptions, ConsumeOptions, EventLog, LogHandler, LogMessage, LogSubscription } from "./log";
+import { DEFAULT_MAX_EVENT_BYTES, encodeEvent, eventTooLarge, rejectedOf, type AppendOptions, type ConsumeOptions, type EventLog, type LogHandler, type LogMessage, type LogSubscription, type RejectedEvent } from "./log";
 
 export interface LogEntry {
   seq: number;
@@ -48,6 +49,11 @@ interface ConsumerState {
 export interface MemoryEventLogOptions {
   /** Oldest entries are discarded beyond this many (the retention limit). */
   maxMessages?: number;
+  /** The largest encoded event accepted (default 256 KiB, as the JetStream log). */
+  maxEventBytes?: number;
+  /** Called for every refused event (the node counts them in wafleet_event_log_rejected_total). */
+  onRejected?: (rejected: RejectedEvent) => void;
+  logger?: { warn(msg: string): void };
   /** Called when a handler throws (the message is redelivered after its backoff). */
   onError?: (err: Error) => void;
   /** Makes the log durable (log-file.ts). */
@@ -63,11 +69,12 @@ export class MemoryEventLog implements EventLog {
   private seq = 0;
   private closed = false;
   private readonly maxMessages: number;
-
+  readonly maxEventBytes: number;
   private readonly journal?: EventLogJournal;
 
   constructor(private readonly opts: MemoryEventLogOptions = {}) {
     this.maxMessages = opts.maxMessages ?? 100_000;
+    this.maxEventBytes = opts.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
     this.journal = opts.journal;
     for (const e of opts.restored?.entries ?? []) {
       this.entries.set(e.seq, e);
@@ -77,6 +84,12 @@ export class MemoryEventLog implements EventLog {
 
   async append(event: WafleetEvent, opts: AppendOptions = {}): Promise<void> {
     if (this.closed) throw new Error("event log closed");
+    const size = encodeEvent(event).byteLength;
+    if (size > this.maxEventBytes) {
+      this.opts.logger?.warn(`event log: refused ${event.event} ${event.id} of ${event.workspaceId}/${event.sessionId}: ${size} bytes encoded, the limit is ${this.maxEventBytes}`);
+      this.opts.onRejected?.(rejectedOf(event, size, this.maxEventBytes));
+      throw eventTooLarge(event, size, this.maxEventBytes);
+    }
     const entry: Entry = { seq: ++this.seq, event, replay: opts.replay ?? 0 };
     // durable first: a consumer never sees an event a crash could take back
     if (this.journal) await this.journal.appended(entry);
