@@ -7,6 +7,7 @@ import { ServiceBroker } from "moleculer";
 import { buildBrokerOptions } from "../moleculer.config";
 import { loadAdminKeys } from "../lib/api/keys";
 import { ConfigError, loadConfig, type Config, type Role } from "../lib/config";
+import { natsConnectionOptions, redisConnectionOptions } from "../lib/config/connections";
 import { createEngineFactory } from "../lib/engines";
 import { sweepOrphanChromium } from "../lib/engines/wwebjs/chromium";
 import { startSimNetwork } from "../lib/simulator/network";
@@ -70,7 +71,7 @@ async function main(config: Config): Promise<void> {
     if (config.embedded) eventLog = await openFileEventLog(path.join(config.dataDir, "events"), { maxEventBytes: config.eventMaxBytes, onRejected, logger: log, onError: (err) => log.warn(`event log: ${err.message}`) });
     else {
       const js = new JetStreamEventLog({
-        servers: config.transporter,
+        connection: natsConnectionOptions(config),
         maxAgeMs: config.eventLogMaxAgeMs,
         maxBytes: config.eventLogMaxBytes,
         replicas: config.eventLogReplicas,
@@ -126,7 +127,11 @@ async function main(config: Config): Promise<void> {
 
   if (config.services.includes("webhooks")) {
     // embedded: settings and delivery records in DATA_DIR (they must survive restarts like the API keys)
-    const store = config.redisUrl ? new RedisWebhookStore({ url: config.redisUrl, prefix: config.redisPrefix }) : config.embedded ? await new FileWebhookStore(path.join(config.dataDir, "webhooks")).load() : new MemoryWebhookStore();
+    const store = config.redisUrl
+      ? new RedisWebhookStore({ url: config.redisUrl, prefix: config.redisPrefix, redisOptions: redisConnectionOptions(config) })
+      : config.embedded
+        ? await new FileWebhookStore(path.join(config.dataDir, "webhooks")).load()
+        : new MemoryWebhookStore();
     if (!config.embedded && !config.redisUrl) log.warn("webhooks: no REDIS_URL, so webhook configuration and dead letters live in this process only; set REDIS_URL when running more than one webhooks node");
     closers.push(() => store.close());
     broker.createService(webhooksService({ config, eventLog: eventLog!, store }));
