@@ -66,6 +66,11 @@ export const ERROR_CATALOGUE = {
   CONTACT_BLOCKED: { status: 409, message: "You blocked this contact; unblock it to message it" },
   MESSAGE_NOT_EDITABLE: { status: 409, message: "Only your own text messages that are not revoked can be edited or revoked for everyone" },
   INVALID_CURSOR: { status: 400, message: "The cursor is not one this list handed out (changed, truncated, or from another list)" },
+  // the event log and media
+  EVENT_TOO_LARGE: { status: 413, message: "The event is larger than the event log accepts (EVENT_MAX_BYTES or the NATS server's max_payload)" },
+  MEDIA_NOT_FOUND: { status: 404, message: "No such media in this workspace (unknown, expired or deleted)" },
+  RANGE_NOT_SATISFIABLE: { status: 416, message: "The requested range is outside the media" },
+  MEDIA_STORE_FAILED: { status: 502, message: "The media store failed", retryable: true },
   SIMULATION_REFUSED: { status: 409, message: "The simulated WhatsApp network refused that (an expired QR, a phone linked elsewhere)" },
 } as const satisfies Record<string, ErrorSpec>;
 

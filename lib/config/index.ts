@@ -4,6 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { createHash } from "node:crypto";
 import Validator from "fastest-validator";
+import { ConfigError } from "./error";
+import { natsConnectionOptions, redactUrl, redisConnectionOptions } from "./connections";
 
 export const ROLES = ["sessions", "api", "webhooks", "health", "backup"] as const;
 export type Role = (typeof ROLES)[number];
@@ -18,7 +20,15 @@ export interface Config {
   nodeId: string;
   /** Empty = embedded mode (one process, no transporter). */
   transporter: string;
+  /** NATS_CA: PEM file of the CA of the NATS servers' certificates (implies TLS); empty = none. */
+  natsCa: string;
+  /** NATS_CREDS: a NATS creds file or an nkey seed file; empty = none (or credentials in TRANSPORTER). */
+  natsCreds: string;
   redisUrl: string;
+  /** REDIS_CA: PEM file of the CA of Redis's certificate (rediss://). */
+  redisCa: string;
+  /** REDIS_PASSWORD: Redis's password when REDIS_URL carries none (kept out of every message). */
+  redisPassword: string;
   embedded: boolean;
   dataDir: string;
   sessionsDir: string;
@@ -87,6 +97,8 @@ export interface Config {
   eventLogMaxBytes: number;
   /** JetStream replicas of the event stream (3 on a clustered NATS). */
   eventLogReplicas: number;
+  /** The largest encoded event the event log accepts; larger ones are refused (EVENT_TOO_LARGE). */
+  eventMaxBytes: number;
   /** Requests per key per apiRateWindowMs (0 = no limit). */
   apiRateLimit: number;
   apiRateWindowMs: number;
@@ -121,15 +133,7 @@ export interface Config {
   apiMaxLargeBodies: number;
 }
 
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`Invalid configuration: ${variable}: ${message}`);
-    this.name = "ConfigError";
-  }
-}
+export { ConfigError };
 
 type Env = Record<string, string | undefined>;
 
@@ -137,8 +141,12 @@ const num = (min: number, max: number) => ({ type: "number", integer: true, min,
 
 const schema = {
   NODE_ID: { type: "string", pattern: /^[A-Za-z0-9._-]{1,64}$/, optional: true, messages: { stringPattern: "expected 1-64 characters of A-Z a-z 0-9 . _ -" } },
-  TRANSPORTER: { type: "string", pattern: /^(nats:\/\/.+)?$/, optional: true, messages: { stringPattern: "expected a NATS URL like nats://127.0.0.1:4222, or empty for embedded mode" } },
-  REDIS_URL: { type: "string", pattern: /^(rediss?:\/\/.+)?$/, optional: true, messages: { stringPattern: "expected redis://host:port[/db], or empty" } },
+  TRANSPORTER: { type: "string", pattern: /^((nats|tls):\/\/.+)?$/, optional: true, messages: { stringPattern: "expected a NATS URL like nats://127.0.0.1:4222 or tls://nats:4222 (a comma list for several servers), or empty for embedded mode" } },
+  NATS_CA: { type: "string", optional: true },
+  NATS_CREDS: { type: "string", optional: true },
+  REDIS_URL: { type: "string", pattern: /^(rediss?:\/\/.+)?$/, optional: true, messages: { stringPattern: "expected redis://host:port[/db] or rediss:// (TLS), or empty" } },
+  REDIS_CA: { type: "string", optional: true },
+  REDIS_PASSWORD: { type: "string", optional: true },
   WA_ENGINE: { type: "enum", values: [...ENGINES], optional: true },
   WA_SIM_URL: { type: "string", pattern: /^(https?:\/\/[^\s/]+\/?)?$/, optional: true, messages: { stringPattern: "expected http://host:port of a simulated network, or empty" } },
   WA_SIM_PORT: num(0, 65535),
@@ -182,6 +190,7 @@ const schema = {
   EVENT_LOG_MAX_AGE_MS: num(60_000, 365 * 86_400_000),
   EVENT_LOG_MAX_BYTES: num(1_048_576, Number.MAX_SAFE_INTEGER),
   EVENT_LOG_REPLICAS: num(1, 5),
+  EVENT_MAX_BYTES: num(4096, 1_048_576),
   API_RATE_LIMIT: num(0, 10_000_000),
   API_RATE_WINDOW_MS: num(100, 86_400_000),
   API_AUTH_FAILURE_LIMIT: num(0, 10_000_000),
@@ -200,6 +209,10 @@ const schema = {
   API_MAX_LARGE_BODIES: num(1, 10_000),
   CURSOR_SECRET: { type: "string", min: 16, max: 1024, optional: true },
 } as const;
+
+/** Never echoed in an error; URL variables are echoed with their password replaced. */
+const SECRET_VARIABLES = new Set(["API_KEYS", "REDIS_PASSWORD"]);
+const URL_VARIABLES = new Set(["TRANSPORTER", "REDIS_URL"]);
 
 const check = new Validator({ useNewCustomCheckerFunction: true }).compile({ $$root: false, ...schema } as any);
 
@@ -247,7 +260,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   if (result !== true) {
     const first = (result as any[])[0];
     const field: string = first.field;
-    const shown = field === "API_KEYS" ? "" : ` (got ${JSON.stringify(String(env[field]))})`;
+    const shown = SECRET_VARIABLES.has(field) ? "" : ` (got ${JSON.stringify(URL_VARIABLES.has(field) ? redactUrl(String(env[field])) : String(env[field]))})`;
     throw new ConfigError(field, `${first.message}${shown}`);
   }
   const v = input as any;
@@ -261,6 +274,19 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     throw new ConfigError("REDIS_URL", "cluster mode (TRANSPORTER set) needs the ownership directory: set REDIS_URL=redis://host:6379 on session and api nodes");
   }
 
+  const connections = {
+    transporter,
+    natsCa: v.NATS_CA ? path.resolve(cwd, v.NATS_CA) : "",
+    natsCreds: v.NATS_CREDS ? path.resolve(cwd, v.NATS_CREDS) : "",
+    redisUrl: v.REDIS_URL ?? "",
+    redisCa: v.REDIS_CA ? path.resolve(cwd, v.REDIS_CA) : "",
+    redisPassword: v.REDIS_PASSWORD ?? "",
+  };
+  if (embedded && (connections.natsCa || connections.natsCreds)) throw new ConfigError(connections.natsCa ? "NATS_CA" : "NATS_CREDS", "is set but TRANSPORTER is empty (embedded mode has no NATS)");
+  // fail fast: unreadable files, a bad URL or mixed credentials stop the process here, named
+  if (!embedded) natsConnectionOptions(connections);
+  redisConnectionOptions(connections);
+
   const apiHeadersTimeoutMs: number = v.API_HEADERS_TIMEOUT_MS ?? 20_000;
   const apiRequestTimeoutMs: number = v.API_REQUEST_TIMEOUT_MS ?? 120_000;
   // Node refuses a server whose headers deadline is longer than its whole-request deadline
@@ -270,7 +296,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     services,
     nodeId: v.NODE_ID ?? `${os.hostname().replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 40)}-${process.pid}`,
     transporter,
-    redisUrl: v.REDIS_URL ?? "",
+    natsCa: connections.natsCa,
+    natsCreds: connections.natsCreds,
+    redisUrl: connections.redisUrl,
+    redisCa: connections.redisCa,
+    redisPassword: connections.redisPassword,
     embedded,
     dataDir,
     sessionsDir,
@@ -319,6 +349,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     eventLogMaxAgeMs: v.EVENT_LOG_MAX_AGE_MS ?? 7 * 86_400_000,
     eventLogMaxBytes: v.EVENT_LOG_MAX_BYTES ?? 1024 ** 3,
     eventLogReplicas: v.EVENT_LOG_REPLICAS ?? 1,
+    eventMaxBytes: v.EVENT_MAX_BYTES ?? 256 * 1024,
     apiRateLimit: v.API_RATE_LIMIT ?? 6000,
     apiRateWindowMs: v.API_RATE_WINDOW_MS ?? 60_000,
     apiAuthFailureLimit: v.API_AUTH_FAILURE_LIMIT ?? 100,

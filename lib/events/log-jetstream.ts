@@ -2,7 +2,9 @@
 // `wafleet.events.<workspace>.<type>`, age and size limits) and durable pull consumers shared by
 // every process that consumes under the same name. Appends go through an ordered outbox that keeps
 // retrying while NATS is away; the event id is the JetStream message id, so a retried append is
-// stored once (within the stream's duplicate window).
+// stored once (within the stream's duplicate window). An event the log cannot carry (over
+// maxEventBytes or the server's max_payload) is refused at append and never enters the outbox, so
+// it cannot hold back the events behind it.
 import {
   AckPolicy,
   connect,
@@ -12,6 +14,7 @@ import {
   nanos,
   RetentionPolicy,
   StorageType,
+  type ConnectionOptions,
   type ConsumerConfig,
   type JetStreamClient,
   type JetStreamManager,
@@ -19,13 +22,13 @@ import {
   type NatsConnection,
 } from "nats";
 import type { WafleetEvent } from "./index";
-import { SUBJECT_PREFIX, subjectOf, type AppendOptions, type ConsumeOptions, type EventLog, type LogHandler, type LogMessage, type LogSubscription } from "./log";
+import { DEFAULT_MAX_EVENT_BYTES, encodeEvent, eventTooLarge, rejectedOf, SUBJECT_PREFIX, subjectOf, type RejectedEvent, type AppendOptions, type ConsumeOptions, type EventLog, type LogHandler, type LogMessage, type LogSubscription } from "./log";
 
 const REPLAY_HEADER = "Wafleet-Replay";
 
 export interface JetStreamEventLogOptions {
-  /** NATS URL(s): the transporter's. */
-  servers: string | string[];
+  /** The transporter's connection (servers, credentials, TLS: lib/config/connections.ts). */
+  connection: ConnectionOptions;
   /** Stream name (default WAFLEET_EVENTS). */
   stream?: string;
   /** Subjects are `<prefix>.<workspace>.<type>` (default wafleet.events). */
@@ -40,13 +43,24 @@ export interface JetStreamEventLogOptions {
   maxOutbox?: number;
   /** How long an unacknowledged delivery is held before redelivery, at least (default 30 s). */
   ackWaitMs?: number;
+  /**
+   * The largest encoded event accepted (default 256 KiB); the server's max_payload, less room for
+   * headers, caps it further once connected.
+   */
+  maxEventBytes?: number;
+  /** Called for every refused event (the node counts them in wafleet_event_log_rejected_total). */
+  onRejected?: (rejected: RejectedEvent) => void;
   /** Connection name shown by the server. */
   name?: string;
   logger?: { info(msg: string): void; warn(msg: string): void };
 }
 
+/** Room for the message id and replay headers beside the payload within max_payload. */
+const HEADER_ROOM = 1024;
+
 interface Pending {
   event: WafleetEvent;
+  data: Uint8Array;
   replay: number;
   resolve(): void;
   reject(err: Error): void;
@@ -65,11 +79,17 @@ export class JetStreamEventLog implements EventLog {
   private closed = false;
   private readonly subscriptions = new Set<LogSubscription>();
   private readonly ackWaitMs: number;
+  private serverMaxPayload = Infinity;
 
   constructor(private readonly opts: JetStreamEventLogOptions) {
     this.stream = opts.stream ?? "WAFLEET_EVENTS";
     this.subjectPrefix = opts.subjectPrefix ?? SUBJECT_PREFIX;
     this.ackWaitMs = opts.ackWaitMs ?? 30_000;
+  }
+
+  /** The configured limit, capped by what the connected NATS server carries in one message. */
+  get maxEventBytes(): number {
+    return Math.min(this.opts.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES, this.serverMaxPayload - HEADER_ROOM);
   }
 
   /** Connects and creates (or updates) the stream. Idempotent; every node may call it. */
@@ -82,8 +102,9 @@ export class JetStreamEventLog implements EventLog {
   }
 
   private async connect(): Promise<void> {
-    const nc = await connect({ servers: this.opts.servers, name: this.opts.name ?? "wafleet-event-log", maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
+    const nc = await connect({ ...this.opts.connection, name: this.opts.name ?? "wafleet-event-log", maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
     this.nc = nc;
+    if (nc.info?.max_payload) this.serverMaxPayload = nc.info.max_payload;
     this.js = nc.jetstream();
     void (async () => {
       for await (const s of nc.status()) {
@@ -125,14 +146,26 @@ export class JetStreamEventLog implements EventLog {
 
   append(event: WafleetEvent, opts: AppendOptions = {}): Promise<void> {
     if (this.closed) return Promise.reject(new Error("event log closed"));
+    const data = encodeEvent(event);
+    if (data.byteLength > this.maxEventBytes) return Promise.reject(this.refuse(event, data.byteLength));
     if (this.outbox.length >= (this.opts.maxOutbox ?? 100_000)) return Promise.reject(new Error(`event log outbox full (${this.outbox.length} events waiting for NATS)`));
     return new Promise<void>((resolve, reject) => {
-      this.outbox.push({ event, replay: opts.replay ?? 0, resolve, reject });
+      this.outbox.push({ event, data, replay: opts.replay ?? 0, resolve, reject });
       void this.pump();
     });
   }
 
-  /** Publishes the outbox in order, a window at a time; a failed window is retried until stored. */
+  private refuse(event: WafleetEvent, size: number): Error {
+    const limit = this.maxEventBytes;
+    this.opts.logger?.warn(`event log: refused ${event.event} ${event.id} of ${event.workspaceId}/${event.sessionId}: ${size} bytes encoded, the limit is ${limit}`);
+    this.opts.onRejected?.(rejectedOf(event, size, limit));
+    return eventTooLarge(event, size, limit);
+  }
+
+  /**
+   * Publishes the outbox in order, a window at a time; appends that failed because NATS is away are
+   * retried until stored, an append the server refuses for good (too large) is rejected at once.
+   */
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
@@ -150,10 +183,19 @@ export class JetStreamEventLog implements EventLog {
         const window = this.outbox.slice(0, 256);
         const results = await Promise.allSettled(window.map((p) => this.publish(p)));
         const failed: Pending[] = [];
-        results.forEach((r, i) => (r.status === "fulfilled" ? window[i]!.resolve() : failed.push(window[i]!)));
+        results.forEach((r, i) => {
+          const p = window[i]!;
+          if (r.status === "fulfilled") p.resolve();
+          else if (isTooLarge(r.reason)) {
+            // the server carries less than it announced (or a stream limit): refused, not retried
+            const max = this.nc?.info?.max_payload;
+            if (max) this.serverMaxPayload = max;
+            p.reject(this.refuse(p.event, p.data.byteLength));
+          } else failed.push(p);
+        });
         this.outbox.splice(0, window.length, ...failed);
         if (failed.length) {
-          const why = (results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason as Error;
+          const why = (results.find((r) => r.status === "rejected" && !isTooLarge(r.reason)) as PromiseRejectedResult).reason as Error;
           this.opts.logger?.warn(`event log: ${failed.length} appends failed (${why.message}); retrying`);
           await sleep(pause);
           pause = Math.min(pause * 2, 2000);
@@ -168,7 +210,7 @@ export class JetStreamEventLog implements EventLog {
     const h = natsHeaders();
     if (p.replay) h.set(REPLAY_HEADER, String(p.replay));
     const msgID = p.replay ? `${p.event.id}.replay.${p.replay}` : p.event.id;
-    await this.js!.publish(subjectOf(p.event, this.subjectPrefix), JSON.stringify(p.event), { msgID, headers: h, timeout: 2000 });
+    await this.js!.publish(subjectOf(p.event, this.subjectPrefix), p.data, { msgID, headers: h, timeout: 2000 });
   }
 
   async consume(opts: ConsumeOptions, handler: LogHandler): Promise<LogSubscription> {
@@ -322,6 +364,12 @@ export class JetStreamEventLog implements EventLog {
 function isTransient(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   return e?.code === "503" || e?.code === "TIMEOUT" || /timeout|no responders|disconnect|closed|not ready|unavailable|connection/i.test(e?.message ?? "");
+}
+
+/** The server will never take this message: over max_payload, or over the stream's message size. */
+function isTooLarge(err: unknown): boolean {
+  const e = err as { code?: string; api_error?: { err_code?: number }; message?: string };
+  return e?.code === "MAX_PAYLOAD_EXCEEDED" || e?.api_error?.err_code === 10054 || /max(imum)?[ _]payload|message size exceeds maximum/i.test(e?.message ?? "");
 }
 
 function isNotFound(err: unknown): boolean {

@@ -1,6 +1,7 @@
 // The event log: session nodes append every webhook-worthy event; webhook nodes consume it through
 // one shared durable consumer with acks, server-scheduled redelivery and a delivery cap. JetStream in
 // cluster mode (log-jetstream.ts), memory in embedded mode (log-memory.ts), one interface.
+import { WafleetError } from "../errors";
 import type { WafleetEvent } from "./index";
 
 /** `wafleet.events.<workspace>.<type>`: one subject per workspace and event type (ids are subject-safe). */
@@ -10,6 +11,42 @@ export function subjectOf(event: Pick<WafleetEvent, "workspaceId" | "event">, pr
   // workspace ids are ^[A-Za-z0-9_-]{1,64}$ (no dots); "*" (cluster-wide events) becomes "_all"
   const w = event.workspaceId === "*" ? "_all" : event.workspaceId;
   return `${prefix}.${w}.${event.event}`;
+}
+
+/**
+ * The largest encoded event a log accepts by default. Media never rides inside an event (it goes to
+ * the media store, the event carries a descriptor), so events are small; the limit still leaves
+ * room for a maximal WhatsApp text (65,536 characters) with its envelope.
+ */
+export const DEFAULT_MAX_EVENT_BYTES = 256 * 1024;
+
+/** An event as the log stores it: its JSON, UTF-8. The size limit is measured on this. */
+export function encodeEvent(event: WafleetEvent): Uint8Array {
+  return Buffer.from(JSON.stringify(event), "utf8");
+}
+
+/** What a log reports when it refuses an event it cannot store. */
+export interface RejectedEvent {
+  id: string;
+  event: string;
+  workspaceId: string;
+  sessionId: string;
+  size: number;
+  limit: number;
+}
+
+/** The refusal an append rejects with: EVENT_TOO_LARGE, never retried, nothing queued. */
+export function eventTooLarge(event: WafleetEvent, size: number, limit: number): WafleetError {
+  return new WafleetError("EVENT_TOO_LARGE", `event ${event.id} (${event.event}) is ${size} bytes encoded; the event log accepts at most ${limit}`, {
+    id: event.id,
+    event: event.event,
+    size,
+    limit,
+  });
+}
+
+export function rejectedOf(event: WafleetEvent, size: number, limit: number): RejectedEvent {
+  return { id: event.id, event: event.event, workspaceId: event.workspaceId, sessionId: event.sessionId, size, limit };
 }
 
 export interface AppendOptions {
@@ -53,7 +90,13 @@ export type LogHandler = (message: LogMessage) => Promise<void>;
 
 export interface EventLog {
   readonly kind: "memory" | "jetstream";
-  /** Resolves once the event is durably in the log (or queued for it, see the implementation). */
+  /** The largest encoded event append() accepts (bytes). */
+  readonly maxEventBytes: number;
+  /**
+   * Resolves once the event is durably in the log (or queued for it, see the implementation).
+   * An event over maxEventBytes is refused at once with EVENT_TOO_LARGE and never blocks the
+   * events appended after it.
+   */
   append(event: WafleetEvent, opts?: AppendOptions): Promise<void>;
   consume(opts: ConsumeOptions, handler: LogHandler): Promise<LogSubscription>;
   /** Events not yet acknowledged by consumer `name` (waiting plus in flight): the queue depth. */

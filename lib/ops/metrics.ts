@@ -35,6 +35,7 @@ export const M = {
   capacityAlert: "wafleet.capacity.alert.level",
   nodeUp: "wafleet.cluster.node.up",
   leaseValid: "wafleet.lease.valid",
+  eventLogRejected: "wafleet.event_log.rejected.total",
 } as const;
 
 function ensure(reg: MetricRegistryLike, opts: Record<string, unknown>): void {
@@ -68,6 +69,11 @@ export function registerSessionMetrics(reg: MetricRegistryLike): void {
 }
 
 const DISCONNECT_REASONS = new Set(["CONNECTION_LOST", "BROWSER_CRASHED", "HEARTBEAT_LOST", "CONFLICT", "LOGOUT", "UNPAIRED"]);
+
+/** Event-log metrics, on every node that appends (session nodes) or replays (webhooks nodes). */
+export function registerEventLogMetrics(reg: MetricRegistryLike): void {
+  ensure(reg, { type: "counter", name: M.eventLogRejected, labelNames: ["event"], description: "Events the event log refused (larger than it carries), by event type" });
+}
 
 /** Health-node metrics. */
 export function registerHealthMetrics(reg: MetricRegistryLike): void {

@@ -74,24 +74,52 @@ abstract class ServerProcess {
   }
 }
 
+export interface NatsServerOptions {
+  /** Extra nats-server configuration (authorization, accounts, tls blocks), written to a config file. */
+  config?: string;
+  /** Serve JetStream (default true). */
+  jetstream?: boolean;
+}
+
 export class NatsServer extends ServerProcess {
+  constructor(port: number, dir: string, readonly options: NatsServerOptions = {}) {
+    super(port, dir);
+  }
+
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
   }
 
   protected command(): [string, string[]] {
-    return [binary("nats-server"), ["-a", "127.0.0.1", "-p", String(this.port), "-js", "-sd", path.join(this.dir, "js")]];
+    const js = this.options.jetstream === false ? [] : ["-js", "-sd", path.join(this.dir, "js")];
+    const config = this.options.config ? ["-c", path.join(this.dir, "nats.conf")] : [];
+    return [binary("nats-server"), [...config, "-a", "127.0.0.1", "-p", String(this.port), ...js]];
   }
+
+  override async start(): Promise<this> {
+    if (this.options.config) {
+      await fs.mkdir(this.dir, { recursive: true });
+      await fs.writeFile(path.join(this.dir, "nats.conf"), this.options.config);
+    }
+    return super.start();
+  }
+}
+
+export interface RedisSecurity {
+  /** requirepass */
+  password?: string;
+  /** TLS only (no plain port): the server's certificate and key, PEM files. */
+  tls?: { cert: string; key: string; ca: string };
 }
 
 export class RedisServer extends ServerProcess {
   /** persistent: append-only file fsynced on every write, as production should run it (a restart loses nothing). */
-  constructor(port: number, dir: string, readonly persistent = false) {
+  constructor(port: number, dir: string, readonly persistent = false, readonly security: RedisSecurity = {}) {
     super(port, dir);
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `${this.security.tls ? "rediss" : "redis"}://127.0.0.1:${this.port}`;
   }
 
   async prepare(): Promise<this> {
@@ -101,7 +129,13 @@ export class RedisServer extends ServerProcess {
 
   protected command(): [string, string[]] {
     const durability = this.persistent ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
-    return [binary("redis-server"), ["--bind", "127.0.0.1", "--port", String(this.port), "--save", "", ...durability, "--dir", this.dir, "--protected-mode", "no"]];
+    const { password, tls } = this.security;
+    const auth = password ? ["--requirepass", password] : [];
+    // TLS only: the plain port is closed, clients need no certificate of their own
+    const listen = tls
+      ? ["--port", "0", "--tls-port", String(this.port), "--tls-cert-file", tls.cert, "--tls-key-file", tls.key, "--tls-ca-cert-file", tls.ca, "--tls-auth-clients", "no"]
+      : ["--port", String(this.port)];
+    return [binary("redis-server"), ["--bind", "127.0.0.1", ...listen, "--save", "", ...durability, "--dir", this.dir, "--protected-mode", "no", ...auth]];
   }
 }
 

@@ -1,7 +1,8 @@
 // The JetStream event log against a real `nats-server -js`: the stream's shape (file storage,
 // per-workspace-and-type subjects, retention), appends deduplicated by event id, a durable
 // consumer shared by two subscribers, server-scheduled redelivery, and appends made while NATS is
-// down arriving once it is back.
+// down arriving once it is back; an event too large to carry refused at append without holding
+// back the events around it.
 import { connect } from "nats";
 import { makeEvent, type WafleetEvent } from "../../lib/events";
 import { JetStreamEventLog } from "../../lib/events/log-jetstream";
@@ -13,7 +14,7 @@ let nats: NatsServer;
 const logs: JetStreamEventLog[] = [];
 
 function newLog(stream: string, extra: Partial<ConstructorParameters<typeof JetStreamEventLog>[0]> = {}): JetStreamEventLog {
-  const log = new JetStreamEventLog({ servers: nats.url, stream, subjectPrefix: `t.${stream}`, ackWaitMs: 1000, maxAgeMs: 3600_000, maxBytes: 64 * 1024 * 1024, ...extra });
+  const log = new JetStreamEventLog({ connection: { servers: nats.url }, stream, subjectPrefix: `t.${stream}`, ackWaitMs: 1000, maxAgeMs: 3600_000, maxBytes: 64 * 1024 * 1024, ...extra });
   logs.push(log);
   return log;
 }
@@ -86,5 +87,73 @@ describe("JetStream event log", () => {
     });
     await waitFor("all four", () => got.length >= 4, 15000);
     expect(got.sort()).toEqual(["before", "d1", "d2", "d3"]);
+  });
+
+  describe("an event it cannot carry", () => {
+    const big = (w: string, bytes: number): WafleetEvent => ev(w, "main", "x".repeat(bytes));
+    const stored = async (stream: string) => {
+      const nc = await connect({ servers: nats.url });
+      const jsm = await nc.jetstreamManager();
+      const info = await jsm.streams.info(stream);
+      await nc.close();
+      return info.state.messages;
+    };
+
+    it("refuses an oversized append with EVENT_TOO_LARGE and stores the events around it", async () => {
+      const rejected: unknown[] = [];
+      const log = newLog("EV_BIG", { maxEventBytes: 64 * 1024, onRejected: (r) => rejected.push(r) });
+      await log.start();
+      const before = log.append(ev("acme", "main", "before"));
+      const oversized = log.append(big("acme", 2 * 1024 * 1024));
+      const after = log.append(ev("acme", "main", "after"));
+      await expect(oversized).rejects.toMatchObject({ type: "EVENT_TOO_LARGE", code: 413, data: { event: "wa.message.received", limit: 64 * 1024 } });
+      await before;
+      await after;
+      expect(rejected).toEqual([expect.objectContaining({ event: "wa.message.received", workspaceId: "acme", sessionId: "main", limit: 64 * 1024, size: expect.any(Number) })]);
+      expect((rejected[0] as { size: number }).size).toBeGreaterThan(2 * 1024 * 1024);
+      const got: string[] = [];
+      await log.consume({ name: "big", maxDeliver: 3, backoffMs: [100], concurrency: 4 }, async (m) => {
+        got.push(bodyOf(m).slice(0, 10));
+        m.ack();
+      });
+      await waitFor("both small events", () => got.length >= 2, 15000);
+      expect(got.sort()).toEqual(["after", "before"]);
+      expect(await stored("EV_BIG")).toBe(2);
+    });
+
+    it("refuses at append, without queueing, even while NATS is away", async () => {
+      const log = newLog("EV_BIG_OUTAGE", { maxEventBytes: 64 * 1024 });
+      await log.start();
+      await nats.stop();
+      try {
+        const waiting = log.append(ev("acme", "main", "queued"));
+        // the small one waits for NATS; the big one is settled without it
+        await expect(log.append(big("acme", 100 * 1024))).rejects.toMatchObject({ type: "EVENT_TOO_LARGE" });
+        await nats.start();
+        await waiting;
+      } finally {
+        if (!nats.running) await nats.start();
+      }
+      expect(await stored("EV_BIG_OUTAGE")).toBe(1);
+    });
+
+    it("caps its limit at the server's max_payload, and refuses what the server refuses instead of retrying it", async () => {
+      const rejected: unknown[] = [];
+      // a configured limit above what this nats-server carries (1 MiB max_payload by default)
+      const log = newLog("EV_PAYLOAD", { maxEventBytes: 4 * 1024 * 1024, onRejected: (r) => rejected.push(r) });
+      // appended before the connection is up: only the server can say it is too large
+      const first = log.append(ev("acme", "main", "first"));
+      const tooBig = log.append(big("acme", 2 * 1024 * 1024));
+      const others = Array.from({ length: 20 }, (_, i) => log.append(ev(`w${i % 4}`, "main", `e${i}`)));
+      await expect(tooBig).rejects.toMatchObject({ type: "EVENT_TOO_LARGE" });
+      await first;
+      await Promise.all(others);
+      expect(await stored("EV_PAYLOAD")).toBe(21);
+      expect(log.maxEventBytes).toBeLessThan(1024 * 1024);
+      expect(log.maxEventBytes).toBeGreaterThan(1000 * 1024);
+      // once connected, the cap applies at append
+      await expect(log.append(big("acme", 1024 * 1024))).rejects.toMatchObject({ type: "EVENT_TOO_LARGE" });
+      expect(rejected).toHaveLength(2);
+    });
   });
 });

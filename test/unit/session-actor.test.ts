@@ -5,6 +5,7 @@ import { LaunchQueue } from "../../lib/engines/launch-queue";
 import type { EventName } from "../../lib/events";
 import { SessionManager } from "../../lib/sessions/manager";
 import { SessionStorage } from "../../lib/sessions/storage";
+import type { Capability } from "../../lib/engines/capabilities";
 import { FakeEngine } from "../helpers/fake-engine";
 
 let root: string;
@@ -319,7 +320,7 @@ describe("engine capabilities", () => {
           };
           return e;
         },
-        { engine, capabilities: caps === undefined ? undefined : new Set(caps as any) },
+        { engine, capabilities: caps === undefined ? undefined : new Set(caps as Capability[]) },
       ),
     });
 
