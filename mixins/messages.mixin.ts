@@ -1,5 +1,6 @@
 // Sending messages, answered by the session's owner.
 import type { Context } from "moleculer";
+import { capabilitiesOfContent } from "../lib/engines/capabilities";
 import { M } from "../lib/ops/metrics";
 import { messageContentOf, sendMessageParams, type SendMessageInput } from "../lib/sessions/params";
 import { ROUTED, type Ref, type SessionsMixin } from "./workspace.mixin";
@@ -13,6 +14,7 @@ export const MessagesMixin: SessionsMixin = {
         const { workspaceId, sessionId, to } = ctx.params;
         const content = messageContentOf(ctx.params, this.config.apiMediaMaxBytes);
         const actor = await this.owned(workspaceId, sessionId);
+        actor.assertCapabilities(capabilitiesOfContent(content));
         const started = process.hrtime.bigint();
         try {
           // set by the gateway from an Idempotency-Key (see api.service messageIdFor)

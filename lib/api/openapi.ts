@@ -116,8 +116,9 @@ function operationId(def: RouteDef): string {
 const ERROR_STATUSES_BY_METHOD = (def: RouteDef): number[] => {
   const s = new Set<number>([400, 404, 405, 429, 500, 503]);
   if (def.auth !== false) [401, 403].forEach((x) => s.add(x));
-  if (def.method === "POST" || def.method === "PUT") [409, 413, 415].forEach((x) => s.add(x));
+  if (def.method === "POST" || def.method === "PUT" || def.method === "PATCH") [409, 413, 415].forEach((x) => s.add(x));
   if (def.action.startsWith("sessions.") || def.action.startsWith("api.compat")) [409, 502, 504].forEach((x) => s.add(x));
+  if (def.capability || def.action === "sessions.sendMessage") s.add(501);
   return [...s].sort();
 };
 
@@ -375,7 +376,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions, routes: RouteDef[] = 
     const inPath = pathParamNames(def);
     const parameters: unknown[] = inPath.map((name) => ({ name, in: "path", required: true, schema: props[name] ?? { type: "string" } }));
     const rest = Object.keys(props).filter((n) => !inPath.includes(n));
-    const hasBody = def.method === "POST" || def.method === "PUT";
+    const hasBody = def.method === "POST" || def.method === "PUT" || def.method === "PATCH";
     const required = (schema.required as string[] | undefined) ?? [];
     let requestBody: unknown;
     if (hasBody && rest.length) {
@@ -417,7 +418,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions, routes: RouteDef[] = 
   for (const [code, spec] of Object.entries(ERROR_CATALOGUE)) byStatus.set(spec.status, [...(byStatus.get(spec.status) ?? []), code]);
   byStatus.set(405, byStatus.get(405) ?? ["METHOD_NOT_ALLOWED"]);
   const responses: Record<string, unknown> = {};
-  for (const s of [400, 401, 403, 404, 405, 408, 409, 413, 415, 422, 429, 431, 500, 502, 503, 504]) {
+  for (const s of [400, 401, 403, 404, 405, 408, 409, 413, 415, 422, 429, 431, 500, 501, 502, 503, 504]) {
     const codes = byStatus.get(s) ?? [];
     responses[`E${s}`] = {
       description: `Error: ${codes.join(", ") || "see the code"}`,

@@ -112,6 +112,8 @@ export interface Config {
   apiJsonMaxDepth: number;
   /** Largest media a message may carry (decoded bytes), inline or fetched from media.url. */
   apiMediaMaxBytes: number;
+  /** CURSOR_SECRET: the key list cursors are signed with, the same on every node ("" = a built-in key: integrity-checked, but forgeable by whoever reads the source). */
+  cursorSecret: string;
   apiMediaFetchTimeoutMs: number;
   /** media.url may point at private, loopback and link-local addresses. */
   apiMediaAllowPrivate: boolean;
@@ -205,6 +207,7 @@ const schema = {
   API_REQUEST_TIMEOUT_MS: num(100, 3_600_000),
   API_BODY_IDLE_TIMEOUT_MS: num(100, 3_600_000),
   API_MAX_LARGE_BODIES: num(1, 10_000),
+  CURSOR_SECRET: { type: "string", min: 16, max: 1024, optional: true },
 } as const;
 
 /** Never echoed in an error; URL variables are echoed with their password replaced. */
@@ -363,5 +366,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     apiRequestTimeoutMs,
     apiBodyIdleTimeoutMs: v.API_BODY_IDLE_TIMEOUT_MS ?? 30_000,
     apiMaxLargeBodies: v.API_MAX_LARGE_BODIES ?? 8,
+    cursorSecret: v.CURSOR_SECRET ?? "",
   };
 }

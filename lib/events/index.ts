@@ -10,6 +10,12 @@ export const EVENTS = {
   sessionDisconnected: "wa.session.disconnected",
   messageReceived: "wa.message.received",
   messageAck: "wa.message.ack",
+  messageSent: "wa.message.sent",
+  messageEdited: "wa.message.edited",
+  messageRevoked: "wa.message.revoked",
+  messageReaction: "wa.message.reaction",
+  pollVote: "wa.poll.vote",
+  presence: "wa.presence",
   clusterFailover: "wa.cluster.failover",
   clusterCapacity: "wa.cluster.capacity",
 } as const;
@@ -34,6 +40,14 @@ export interface EventPayloads {
   "wa.session.disconnected": { reason: string };
   "wa.message.received": { message: EngineMessage };
   "wa.message.ack": { messageId: string; ack: AckLevel };
+  /** An own message sent from another device of the account (the phone included). */
+  "wa.message.sent": { message: EngineMessage };
+  "wa.message.edited": { messageId: string; chatId: string; text: string };
+  "wa.message.revoked": { messageId: string; chatId: string };
+  /** emoji "" = the reaction was removed */
+  "wa.message.reaction": { messageId: string; chatId: string; from: string; emoji: string };
+  "wa.poll.vote": { messageId: string; chatId: string; voter: string; options: string[] };
+  "wa.presence": { chatId: string; from: string; state: string };
   "wa.cluster.failover": { node: string; workspaces: string[]; seconds?: number };
   /** A session node crossed a capacity threshold (70% warning, 85% critical) either way. */
   "wa.cluster.capacity": { node: string; level: "ok" | "warning" | "critical"; previous: "ok" | "warning" | "critical"; utilization: number };

@@ -6,6 +6,8 @@ import type { EventName, EventPayloads } from "../events";
 import type { LaunchQueue } from "../engines/launch-queue";
 import type { EngineFactory, EngineMe, MessageContent, MessageReceipt, SendOptions, SentMessage, SessionEngine } from "../engines/types";
 import { UNLINKED_REASONS } from "../engines/types";
+import type { Capability } from "../engines/capabilities";
+import { CAPABILITIES } from "../engines/capabilities";
 import { StatusMachine, type DesiredState, type SessionStatus } from "./status";
 import type { SessionMeta, SessionStorage } from "./storage";
 
@@ -48,6 +50,10 @@ export interface SessionView {
   metadata: Record<string, unknown>;
   createdAt: string;
   updatedAt: string;
+  /** The engine's name (simulator, wwebjs) */
+  engine: string;
+  /** What the engine can do beyond the core (DESIGN section 4) */
+  capabilities: Capability[];
 }
 
 /** Failures after which retrying would fight over ownership or cannot help. */
@@ -107,7 +113,43 @@ export class SessionActor {
       metadata: this.meta.metadata,
       createdAt: this.meta.createdAt,
       updatedAt: this.meta.updatedAt,
+      engine: this.engineName,
+      capabilities: CAPABILITIES.filter((c) => this.deps.engineFactory.capabilities?.has(c)),
     };
+  }
+
+  get engineName(): string {
+    return this.deps.engineFactory.engine ?? "unknown";
+  }
+
+  /** NOT_SUPPORTED (501) naming the engine and the first capability it lacks. */
+  assertCapabilities(capabilities: Capability[]): void {
+    const missing = capabilities.find((c) => !this.deps.engineFactory.capabilities?.has(c));
+    if (missing) {
+      throw new WafleetError("NOT_SUPPORTED", `The ${this.engineName} engine does not support ${missing}`, { engine: this.engineName, capability: missing });
+    }
+  }
+
+  /**
+   * Runs `op` on the engine for a capability it declares: NOT_SUPPORTED when the engine lacks it
+   * (whatever the session's status), SESSION_NOT_READY unless the session is WORKING; the engine's
+   * failures become ENGINE_ERROR / ENGINE_TIMEOUT, its validation errors stay 400.
+   */
+  async withCapability<T>(capability: Capability, op: (engine: SessionEngine) => Promise<T>): Promise<T> {
+    this.assertCapabilities([capability]);
+    const engine = this.engine;
+    if (!engine || this.machine.status !== "WORKING") {
+      throw new WafleetError("SESSION_NOT_READY", `The session is ${this.machine.status}; it must be WORKING`, { status: this.machine.status });
+    }
+    try {
+      return await op(engine);
+    } catch (err: any) {
+      if (err instanceof WafleetError) throw err;
+      const code = err?.code;
+      if (code === "SESSION_NOT_READY") throw new WafleetError("SESSION_NOT_READY", undefined, { status: this.machine.status });
+      if (code === "VALIDATION_ERROR" || code === "INVALID_CURSOR" || code === "ENGINE_TIMEOUT") throw new WafleetError(code, String(err?.message ?? err));
+      throw new WafleetError("ENGINE_ERROR", `The engine failed: ${String(err?.message ?? err)}`);
+    }
   }
 
   /** The QR to scan, while the session waits for one. */
@@ -187,6 +229,7 @@ export class SessionActor {
     } catch (err: any) {
       if (err?.code === "SESSION_NOT_READY") throw new WafleetError("SESSION_NOT_READY", undefined, { status: this.machine.status });
       if (err instanceof WafleetError) throw err;
+      if (err?.code === "VALIDATION_ERROR" || err?.code === "CONTACT_BLOCKED" || err?.code === "ENGINE_TIMEOUT") throw new WafleetError(err.code, String(err?.message ?? err));
       throw new WafleetError("ENGINE_ERROR", `Sending failed: ${String(err?.message ?? err)}`);
     }
   }
@@ -294,6 +337,24 @@ export class SessionActor {
     engine.on("message_ack", (messageId: string, ack) => {
       if (!current()) return;
       this.deps.publish("wa.message.ack", this.scope, { messageId, ack });
+    });
+    engine.on("message_sent", (message) => {
+      if (current()) this.deps.publish("wa.message.sent", this.scope, { message });
+    });
+    engine.on("message_edited", (messageId, text, chatId) => {
+      if (current()) this.deps.publish("wa.message.edited", this.scope, { messageId, chatId, text });
+    });
+    engine.on("message_revoked", (messageId, chatId) => {
+      if (current()) this.deps.publish("wa.message.revoked", this.scope, { messageId, chatId });
+    });
+    engine.on("message_reaction", (messageId, from, emoji, chatId) => {
+      if (current()) this.deps.publish("wa.message.reaction", this.scope, { messageId, chatId, from, emoji });
+    });
+    engine.on("poll_vote", (messageId, voter, options, chatId) => {
+      if (current()) this.deps.publish("wa.poll.vote", this.scope, { messageId, chatId, voter, options });
+    });
+    engine.on("presence", (chatId, state, from) => {
+      if (current()) this.deps.publish("wa.presence", this.scope, { chatId, from, state });
     });
     engine.on("disconnected", (reason: string) => {
       if (!current()) return;

@@ -7,12 +7,13 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { Message } from "whatsapp-web.js";
 import { Client, LocalAuth, MessageMedia } from "whatsapp-web.js";
-import type { AckLevel } from "../../whatsapp";
+import type { AckLevel, MessageType } from "../../whatsapp";
 import { ackLevelOf, parsePhone, parseUserJid } from "../../whatsapp";
 import { clearDir, exists, writeFileAtomic } from "../auth-folder";
 import { EngineError } from "../errors";
 import type { LaunchQueue } from "../launch-queue";
 import { StartGate } from "../start-gate";
+import type { Capability } from "../capabilities";
 import type { EngineContext, EngineEvents, EngineFactory, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "../types";
 import type { LaunchedChromium } from "./chromium";
 import { CLIENT_CHROME_ARGS, LEAN_CHROME_ARGS, isAlive, killChromiumUsing, killProcessGroup, launchChromium, releaseProfile, treePss, waitGone, withSandboxFlag } from "./chromium";
@@ -84,7 +85,15 @@ const UNLINKED_STATES = new Set(["UNPAIRED", "UNPAIRED_IDLE"]);
 const RECONNECTING_STATES = new Set(["OPENING", "TIMEOUT", "PAIRING"]);
 const EARLY_ACKS_KEPT = 1000;
 
+/**
+ * What this engine declares beyond the core: only capabilities implemented through
+ * whatsapp-web.js's own methods AND proven by the contract suite against the fake WhatsApp Web
+ * page (each one needs the WA modules those methods use on the page).
+ */
+export const WWEBJS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>([]);
+
 export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionEngine {
+  readonly capabilities = WWEBJS_CAPABILITIES;
   private readonly opts: Required<Omit<WwebjsEngineOptions, "webVersion" | "evalOnNewDoc" | "log" | "restart" | "chromeArgs" | "extraChromeArgs" | "relaunchQueue" | "pageWatchdog">> & WwebjsEngineOptions;
   private readonly restartPolicy: { maxAttempts: number; baseMs: number; maxMs: number; stableMs: number };
   private readonly profileDir: string;
@@ -415,7 +424,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
   private onMessage(msg: Message): void {
     if (msg.fromMe) return;
     this.inbound = this.inbound.then(async () => {
-      const em: EngineMessage = { id: msg.id._serialized, from: msg.from, to: msg.to, body: msg.body, timestamp: msg.timestamp, fromMe: false };
+      const em: EngineMessage = { id: msg.id._serialized, from: msg.from, to: msg.to, body: msg.body, timestamp: msg.timestamp, fromMe: false, chatId: msg.from, type: messageTypeOf(msg.type) };
       if (msg.hasMedia) {
         const media = await withTimeout(msg.downloadMedia(), this.opts.sendTimeoutMs, "downloadMedia").catch((err) => {
           this.log("warn", `cannot download the media of ${em.id}: ${err?.message ?? err}`);
@@ -666,10 +675,34 @@ export function containUnhandledRejections(log: (msg: string) => void): void {
 export function createWwebjsEngineFactory(opts: WwebjsEngineOptions): EngineFactory {
   containUnhandledRejections((msg) => (opts.log ?? ((_l: string, m: string) => process.stderr.write(`${m}\n`)))("error", msg));
   // the marker is written on ready and removed on unlink; a profile alone may be a QR never scanned
-  return Object.assign((ctx: EngineContext) => new WwebjsEngine(ctx, opts), { linked: (authDir: string) => exists(path.join(authDir, LINKED_MARKER)) });
+  return Object.assign((ctx: EngineContext) => new WwebjsEngine(ctx, opts), {
+    engine: "wwebjs",
+    capabilities: WWEBJS_CAPABILITIES,
+    linked: (authDir: string) => exists(path.join(authDir, LINKED_MARKER)),
+  });
 }
 
 // --- small helpers ---
+
+/** whatsapp-web.js's message types (WhatsApp Web's own names) as wafleet's. */
+const WA_TYPES: Record<string, MessageType> = {
+  chat: "text",
+  image: "image",
+  video: "video",
+  audio: "audio",
+  ptt: "voice",
+  document: "document",
+  sticker: "sticker",
+  location: "location",
+  vcard: "vcard",
+  multi_vcard: "vcard",
+  poll_creation: "poll",
+  revoked: "revoked",
+};
+
+export function messageTypeOf(waType: string | undefined): MessageType {
+  return (waType && WA_TYPES[waType]) || "unknown";
+}
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
