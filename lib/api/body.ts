@@ -217,18 +217,18 @@ export function readBodyBytes(req: IncomingMessage, opts: BodyReadOptions): Prom
  * Reads a JSON body: `{}` when there is none; 415 unless its Content-Type is JSON and 413 when its
  * declared length is over the limit (both before a byte is read); then strict parsing.
  */
-export async function readJsonBody(req: IncomingMessage, opts: JsonBodyOptions & BodyReadOptions & { beforeRead?: () => Promise<void>; laravel?: boolean }): Promise<Record<string, unknown>> {
+export async function readJsonBody(req: IncomingMessage, opts: JsonBodyOptions & BodyReadOptions & { beforeRead?: () => Promise<void>; formBodies?: boolean }): Promise<Record<string, unknown>> {
   if (!hasBody(req)) return {};
-  const form = opts.laravel === true && mediaType(req.headers["content-type"]) === FORM_TYPE;
+  const form = opts.formBodies === true && mediaType(req.headers["content-type"]) === FORM_TYPE;
   if (!form && !isJsonType(req.headers["content-type"])) {
-    throw new WafleetError("UNSUPPORTED_MEDIA_TYPE", opts.laravel ? `The body must be JSON or a form: send Content-Type: application/json or ${FORM_TYPE}` : "The body must be JSON: send Content-Type: application/json");
+    throw new WafleetError("UNSUPPORTED_MEDIA_TYPE", opts.formBodies ? `The body must be JSON or a form: send Content-Type: application/json or ${FORM_TYPE}` : "The body must be JSON: send Content-Type: application/json");
   }
   const declared = declaredLength(req);
   if (declared !== undefined && declared > opts.limit) throw tooLarge(opts.limit);
   // the last word before bytes are read (the gateway takes a slot for a large body here)
   await opts.beforeRead?.();
   const bytes = await readBodyBytes(req, opts);
-  return form ? parseFormBody(bytes, opts.maxDepth) : parseJsonBody(bytes, opts.maxDepth, opts.laravel === true);
+  return form ? parseFormBody(bytes, opts.maxDepth) : parseJsonBody(bytes, opts.maxDepth, opts.formBodies === true);
 }
 
 /**

@@ -2,7 +2,7 @@
 // actions validate with, so the document cannot drift from what the gateway accepts.
 import { ERROR_CATALOGUE } from "../errors";
 import { ACK_LEVELS } from "../whatsapp";
-import { COMPAT_BASE, fullPathOf, ROUTES, type RouteDef } from "./routes";
+import { fullPathOf, ROUTES, type RouteDef } from "./routes";
 import { SESSION_STATUSES } from "../sessions/status";
 
 type JsonSchema = Record<string, unknown>;
@@ -386,7 +386,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions, routes: RouteDef[] = 
       if (req.length) bodySchema.required = req;
       // the Laravel routes also read forms (Laravel's asForm(); every value a string there)
       const content: Record<string, unknown> = { "application/json": { schema: bodySchema } };
-      if (def.base === COMPAT_BASE) content["application/x-www-form-urlencoded"] = { schema: bodySchema };
+      if (def.formBodies) content["application/x-www-form-urlencoded"] = { schema: bodySchema };
       requestBody = { required: req.length > 0, content };
     } else if (!hasBody) {
       for (const n of rest) parameters.push({ name: n, in: "query", required: required.includes(n), schema: props[n] });

@@ -126,8 +126,7 @@ export class RequestPipeline {
           limit,
           maxDepth: this.opts.limits.jsonMaxDepth,
           idleMs: this.opts.limits.bodyIdleMs,
-          // the Laravel routes read what PHP clients send: forms (asForm()) and `[]` for no fields
-          laravel: def.base === COMPAT_BASE,
+          formBodies: def.formBodies === true,
           beforeRead: async () => {
             release = await this.largeBodySlot(req, limit);
           },
