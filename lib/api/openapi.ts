@@ -166,7 +166,8 @@ const RESPONSES: Record<string, JsonSchema> = {
   "api.compatCreate": {
     type: "object",
     required: ["success", "session_id", "workspace_id", "status"],
-    properties: { success: { const: true }, session_id: { type: "string" }, workspace_id: { type: "string" }, account_id: { type: ["string", "null"] }, status: ref("SessionStatus"), session: ref("Session") },
+    // ids come back with the type they were sent with (PHP sends integers)
+    properties: { success: { const: true }, session_id: { type: ["string", "integer"] }, workspace_id: { type: ["string", "integer"] }, account_id: { type: ["string", "integer", "null"] }, status: ref("SessionStatus"), session: ref("Session") },
   },
   "api.compatSend": {
     type: "object",
@@ -176,7 +177,7 @@ const RESPONSES: Record<string, JsonSchema> = {
   "api.compatDelete": {
     type: "object",
     required: ["success", "session_id", "deleted"],
-    properties: { success: { const: true }, session_id: { type: "string" }, workspace_id: { type: "string" }, deleted: { type: "boolean" } },
+    properties: { success: { const: true }, session_id: { type: "string" }, workspace_id: { type: ["string", "integer"] }, deleted: { const: true } },
   },
 };
 
@@ -383,7 +384,10 @@ export function buildOpenApiDocument(opts: OpenApiOptions, routes: RouteDef[] = 
       const bodySchema: JsonSchema = { type: "object", properties: Object.fromEntries(rest.map((n) => [n, props[n]])), additionalProperties: schema.additionalProperties === false ? false : true };
       const req = required.filter((n) => rest.includes(n));
       if (req.length) bodySchema.required = req;
-      requestBody = { required: req.length > 0, content: { "application/json": { schema: bodySchema } } };
+      // the Laravel routes also read forms (Laravel's asForm(); every value a string there)
+      const content: Record<string, unknown> = { "application/json": { schema: bodySchema } };
+      if (def.formBodies) content["application/x-www-form-urlencoded"] = { schema: bodySchema };
+      requestBody = { required: req.length > 0, content };
     } else if (!hasBody) {
       for (const n of rest) parameters.push({ name: n, in: "query", required: required.includes(n), schema: props[n] });
     }

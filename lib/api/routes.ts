@@ -56,6 +56,12 @@ export interface RouteDef {
    */
   body?: BodyMode;
   /**
+   * PHP clients' bodies (the Laravel routes): a JSON body may also be form-encoded
+   * (application/x-www-form-urlencoded, Laravel's asForm()), and PHP's empty array `[]` counts as
+   * no fields.
+   */
+  formBodies?: boolean;
+  /**
    * The gateway handler that answers the route (registered with the pipeline by the api service):
    * "action" (default) calls `action` and renders its answer as `render` says; "events" is the
    * server-sent event stream. A route that streams, serves files or answers by itself names its own.
@@ -187,7 +193,7 @@ export const ROUTES: RouteDef[] = [
   { method: "GET", path: "/openapi.json", action: "api.openapi", status: 200, params: emptyParams, auth: false, tag: "meta", summary: "This API's OpenAPI 3.1 document" },
   { method: "GET", path: "/me", action: "api.me", status: 200, params: emptyParams, anyKey: true, handler: "me", tag: "meta", summary: "Who this key is (admin, or one workspace's) and whether this gateway runs against the simulated WhatsApp network" },
   ...tagged("laravel", [
-    { method: "POST", base: COMPAT_BASE, path: "/sessions/create", action: "api.compatCreate", status: 201, params: compatCreateParams, workspaceParam: "workspace_id", summary: "Laravel ProxyController: create (and start) a session" },
+    { method: "POST", base: COMPAT_BASE, path: "/sessions/create", action: "api.compatCreate", status: 201, params: compatCreateParams, workspaceParam: "workspace_id", formBodies: true, summary: "Laravel ProxyController: create (and start) a session" },
     {
       method: "POST",
       base: COMPAT_BASE,
@@ -198,9 +204,10 @@ export const ROUTES: RouteDef[] = [
       workspaceParam: "workspace_id",
       idempotencyKey: true,
       mediaBody: true,
+      formBodies: true,
       summary: "Laravel ProxyController: send a message",
     },
-    { method: "DELETE", base: COMPAT_BASE, path: "/sessions/:id", action: "api.compatDelete", status: 200, params: compatDeleteParams, workspaceParam: "workspace_id", summary: "Laravel ProxyController: delete a session (workspace_id optional for sessions created here)" },
+    { method: "DELETE", base: COMPAT_BASE, path: "/sessions/:id", action: "api.compatDelete", status: 200, params: compatDeleteParams, workspaceParam: "workspace_id", formBodies: true, summary: "Laravel ProxyController: delete a session (workspace_id optional for sessions created here)" },
   ]),
 ];
 

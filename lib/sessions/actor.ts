@@ -64,6 +64,8 @@ export class SessionActor {
   private launchAbort: AbortController | undefined;
   private launching: Promise<void> | undefined;
   private qr: { qr: string; expiresAt: number } | undefined;
+  /** When a pairing code was handed out: the engine links by phone number now and shows no QR. */
+  private pairingSince: number | undefined;
   private me: EngineMe | undefined;
   private readonly machine: StatusMachine;
   private chain: Promise<unknown> = Promise.resolve();
@@ -154,6 +156,13 @@ export class SessionActor {
 
   /** The QR to scan, while the session waits for one. */
   currentQr(): { qr: string; expiresAt: number } {
+    if (this.pairingSince !== undefined && this.machine.status === "SCAN_QR_CODE") {
+      // the network took the session off QR linking when it gave the code: an old QR no longer links
+      throw new WafleetError("QR_NOT_AVAILABLE", `No QR code to show: a pairing code was handed out at ${new Date(this.pairingSince).toISOString()}; type it on the phone, or restart the session for a new QR`, {
+        status: this.machine.status,
+        reason: "PAIRING_CODE_PENDING",
+      });
+    }
     if (this.machine.status !== "SCAN_QR_CODE" || !this.qr || this.qr.expiresAt <= Date.now()) {
       throw new WafleetError("QR_NOT_AVAILABLE", `No QR code to show: the session is ${this.machine.status}`, { status: this.machine.status });
     }
@@ -240,10 +249,18 @@ export class SessionActor {
       throw new WafleetError("QR_NOT_AVAILABLE", `A pairing code needs a session waiting to be linked; it is ${this.machine.status}`, { status: this.machine.status });
     }
     try {
-      return await engine.requestPairingCode(phone);
+      const code = await engine.requestPairingCode(phone);
+      if (this.engine === engine) this.pairingMode();
+      return code;
     } catch (err: any) {
       throw new WafleetError("ENGINE_ERROR", `Pairing code request failed: ${String(err?.message ?? err)}`);
     }
+  }
+
+  /** The engine gave a pairing code: its QR is void from now on (until it shows a new one). */
+  private pairingMode(): void {
+    this.qr = undefined;
+    this.pairingSince ??= Date.now();
   }
 
   private serial<T>(op: () => Promise<T>): Promise<T> {
@@ -275,6 +292,7 @@ export class SessionActor {
     const engine = this.deps.engineFactory({ workspaceId, sessionId, authDir: this.deps.storage.authDir(workspaceId, sessionId), mayConnect: admit });
     this.engine = engine;
     this.qr = undefined;
+    this.pairingSince = undefined;
     this.wire(engine);
     this.machine.transition("STARTING");
     const abort = new AbortController();
@@ -303,18 +321,25 @@ export class SessionActor {
     engine.on("qr", (qr: string, expiresAt: number) => {
       if (!current()) return;
       this.qr = { qr, expiresAt };
+      this.pairingSince = undefined;
       this.machine.transition("SCAN_QR_CODE");
       this.deps.publish("wa.session.qr", this.scope, { qr, expiresAt });
+    });
+    engine.on("code", () => {
+      if (!current()) return;
+      this.pairingMode();
     });
     engine.on("authenticated", () => {
       if (!current()) return;
       this.qr = undefined;
+      this.pairingSince = undefined;
       if (this.machine.status === "SCAN_QR_CODE") this.machine.transition("STARTING", "authenticated");
     });
     engine.on("ready", (me: EngineMe) => {
       if (!current()) return;
       this.me = me;
       this.qr = undefined;
+      this.pairingSince = undefined;
       this.retries = 0;
       this.machine.transition("WORKING");
       this.deps.publish("wa.session.ready", this.scope, { me });
@@ -380,6 +405,7 @@ export class SessionActor {
 
   private fail(reason: string): void {
     this.qr = undefined;
+    this.pairingSince = undefined;
     this.machine.transition("FAILED", reason);
     this.deps.logger.warn(`session ${this.meta.workspaceId}/${this.meta.sessionId} failed: ${reason}`);
     if (this.meta.desired === "running" && !NO_RETRY.has(reason) && !this.removed) this.scheduleRetry();
@@ -417,6 +443,7 @@ export class SessionActor {
     await this.launching?.catch(() => undefined);
     this.launching = undefined;
     this.qr = undefined;
+    this.pairingSince = undefined;
     this.machine.transition("STOPPED", reason);
   }
 

@@ -398,6 +398,15 @@ describe("idempotent verbs", () => {
     const code = await node.call("POST", `${S}/pair/pairing-code`, { body: { phoneNumber: "+15550007777" } });
     expect(code.status).toBe(200);
     expect(code.json.code).toEqual(expect.any(String));
+    // the network no longer takes the old QR: neither view shows it, and the answer says why
+    for (const accept of ["application/json", "image/png"]) {
+      const after = await node.call("GET", `${S}/pair/qr`, { headers: { accept } });
+      expect([after.status, after.json?.error?.code, after.json?.error?.details?.reason]).toEqual([409, "QR_NOT_AVAILABLE", "PAIRING_CODE_PENDING"]);
+    }
+    expect((await request(node.sim, "POST", "/sim/link", { body: { qr: qr.json.qr, phone: "15550007777" } })).status).not.toBe(200);
+    // the code links it
+    expect((await request(node.sim, "POST", "/sim/link", { body: { code: code.json.code, phone: "15550007777" } })).status).toBe(200);
+    await waitFor("WORKING by pairing code", async () => (await node.call("GET", `${S}/pair`)).json.status === "WORKING");
     expect((await node.call("POST", `${S}/main/pairing-code`, { body: { phoneNumber: "15550007777" } })).json.error.code).toBe("QR_NOT_AVAILABLE");
     const restarted = await node.call("POST", `${S}/pair/restart`);
     expect(restarted.status).toBe(200);

@@ -7,7 +7,7 @@ import net from "node:net";
 import path from "node:path";
 import { freePort, tempDir, waitFor } from "./processes";
 
-function binary(name: string): string {
+export function binary(name: string): string {
   for (const dir of (process.env.PATH ?? "").split(":").concat(["/usr/sbin", "/usr/bin", "/usr/local/bin"])) {
     const p = path.join(dir, name);
     if (dir && existsSync(p)) return p;
@@ -26,7 +26,7 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-abstract class ServerProcess {
+export abstract class ServerProcess {
   child?: ChildProcess;
   output = "";
   private exited?: Promise<void>;
@@ -38,9 +38,14 @@ abstract class ServerProcess {
 
   protected abstract command(): [string, string[]];
 
+  /** Extra environment of the server process. */
+  protected env(): Record<string, string> {
+    return {};
+  }
+
   async start(): Promise<this> {
     const [bin, args] = this.command();
-    const child = spawn(bin, args, { cwd: this.dir, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(bin, args, { cwd: this.dir, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...this.env() } });
     this.child = child;
     child.stdout!.on("data", (d) => (this.output += d.toString()));
     child.stderr!.on("data", (d) => (this.output += d.toString()));
@@ -79,6 +84,8 @@ export interface NatsServerOptions {
   config?: string;
   /** Serve JetStream (default true). */
   jetstream?: boolean;
+  /** Environment the configuration refers to ($VAR). */
+  env?: Record<string, string>;
 }
 
 export class NatsServer extends ServerProcess {
@@ -88,6 +95,10 @@ export class NatsServer extends ServerProcess {
 
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
+  }
+
+  protected override env(): Record<string, string> {
+    return this.options.env ?? {};
   }
 
   protected command(): [string, string[]] {
@@ -145,4 +156,15 @@ export async function startNats(): Promise<NatsServer> {
 
 export async function startRedis(): Promise<RedisServer> {
   return new RedisServer(await freePort(), await tempDir("redis")).start();
+}
+
+/** Any server binary run with the arguments given (e.g. as a Kubernetes manifest runs it). */
+export class CommandServer extends ServerProcess {
+  constructor(port: number, dir: string, private readonly cmd: [string, string[]]) {
+    super(port, dir);
+  }
+
+  protected command(): [string, string[]] {
+    return this.cmd;
+  }
 }
