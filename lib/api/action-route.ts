@@ -7,6 +7,7 @@ import type { ServerResponse } from "node:http";
 import { WafleetError } from "../errors";
 import { checkMessageShape } from "../sessions/params";
 import { fingerprintOf, IDEMPOTENCY_KEY_PATTERN, type IdempotencyKeys, type StoredResponse } from "./idempotency";
+import type { MediaStore } from "../media/store";
 import type { MediaFetchOptions } from "./media-fetch";
 import { fetchMedia } from "./media-fetch";
 import type { Exchange, RouteHandler } from "./pipeline";
@@ -20,6 +21,11 @@ export interface ActionRouteOptions {
   qrImages: QrPngCache;
   /** media.url fetches: the size cap, deadline and private-address rule. */
   mediaFetch: MediaFetchOptions;
+  /**
+   * Where a message's media.data or fetched media.url goes before the send is called, so the call
+   * carries only {mediaId} (media bytes never ride a Moleculer message). Without one, as base64.
+   */
+  media?: MediaStore;
   /** The gateway's call timeout when a route sets none. */
   defaultTimeoutMs?: number;
 }
@@ -29,19 +35,22 @@ type Rendered = StoredResponse & { raw?: Buffer; contentType?: string };
 export function actionRoute(opts: ActionRouteOptions): RouteHandler {
   const { idempotency } = opts;
 
-  /** media.url -> media.data, after the body passed its schema. */
-  async function resolveMediaUrl(params: Record<string, any>): Promise<Record<string, any>> {
-    if (!params.media || typeof params.media !== "object" || params.media.url === undefined) return params;
+  /** media.url fetched and media.data stored (-> media.mediaId), after the body passed its schema. */
+  async function resolveMedia(params: Record<string, any>): Promise<Record<string, any>> {
+    if (!params.media || typeof params.media !== "object" || params.media.mediaId !== undefined) return params;
     checkMessageShape({ to: String(params.to), text: params.text ?? params.message, media: params.media, caption: params.caption }, opts.mediaFetch.maxBytes);
-    const fetched = await fetchMedia(params.media.url, opts.mediaFetch);
-    const { url: _url, ...rest } = params.media;
-    return { ...params, media: { ...rest, data: fetched.data } };
+    const { url, data: given, ...rest } = params.media;
+    const data: string = url !== undefined ? (await fetchMedia(url, opts.mediaFetch)).data : given;
+    const workspaceId = params.workspaceId ?? (params.workspace_id !== undefined ? String(params.workspace_id) : undefined);
+    if (!opts.media || !workspaceId) return { ...params, media: { ...rest, data } };
+    const stored = await opts.media.putBase64(workspaceId, data, { mimetype: rest.mimetype, filename: rest.filename, maxBytes: opts.mediaFetch.maxBytes });
+    return { ...params, media: { ...rest, mediaId: stored.mediaId } };
   }
 
   /** Calls the route's action and renders its answer as the route says. */
   async function perform(x: Exchange, params: Record<string, any>): Promise<Rendered> {
     const { def, req } = x;
-    if (def.mediaBody) params = await resolveMediaUrl(params);
+    if (def.mediaBody) params = await resolveMedia(params);
     let data: any;
     try {
       data = await x.call(def.action, params, { timeout: def.timeoutMs ?? opts.defaultTimeoutMs ?? 30000, meta: { messageId: messageIdFor(def, req.headers["idempotency-key"], params) } });
