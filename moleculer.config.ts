@@ -1,6 +1,7 @@
 // Broker options built from the typed config: embedded (no transporter) or cluster (NATS).
 import type { BrokerOptions } from "moleculer";
 import type { Config } from "./lib/config";
+import { natsConnectionOptions } from "./lib/config/connections";
 import { registerWorkspaceStrategy, workspaceRoutingMiddleware } from "./lib/placement/routing";
 
 export interface BrokerExtras {
@@ -15,7 +16,8 @@ export function buildBrokerOptions(config: Config, extras: BrokerExtras = {}): B
   return {
     namespace: "wafleet",
     nodeID: config.nodeId,
-    transporter: config.embedded ? undefined : { type: "NATS", options: { url: config.transporter } },
+    // servers, credentials and TLS as nats.js options (Moleculer passes them to nats.connect as they are)
+    transporter: config.embedded ? undefined : { type: "NATS", options: natsConnectionOptions(config) as any },
     logger: { type: "Console", options: { level: config.logLevel, formatter: "short", colors: process.stdout.isTTY === true } },
     // engine starts and sends may take seconds; nothing should hang forever on a dead node
     requestTimeout: 30000,

@@ -39,7 +39,7 @@ export default async function run({ emit, args }: BenchContext): Promise<void> {
 
   const [nats, redis] = await Promise.all([startNats(), startRedis()]);
   const store = new RedisWebhookStore({ url: redis.url, prefix: "wafleet:" });
-  const log = new JetStreamEventLog({ servers: nats.url });
+  const log = new JetStreamEventLog({ connection: { servers: nats.url } });
   const webhooks = new NodeProcess("webhooks", "dist/bin/wafleet.js", {
     NODE_ID: "bench-webhooks",
     SERVICES: "webhooks",

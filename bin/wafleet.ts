@@ -7,6 +7,7 @@ import { ServiceBroker } from "moleculer";
 import { buildBrokerOptions } from "../moleculer.config";
 import { loadAdminKeys } from "../lib/api/keys";
 import { ConfigError, loadConfig, type Config, type Role } from "../lib/config";
+import { natsConnectionOptions, redisConnectionOptions } from "../lib/config/connections";
 import { createEngineFactory } from "../lib/engines";
 import { sweepOrphanChromium } from "../lib/engines/wwebjs/chromium";
 import { startSimNetwork } from "../lib/simulator/network";
@@ -22,8 +23,9 @@ import type { EventLog, RejectedEvent } from "../lib/events/log";
 import { openMediaStore } from "../lib/media/target";
 import type { MediaStore } from "../lib/media/store";
 import { M, registerEventLogMetrics, type MetricRegistryLike } from "../lib/ops/metrics";
-import { MemoryEventLog } from "../lib/events/log-memory";
+import { openFileEventLog } from "../lib/events/log-file";
 import { JetStreamEventLog } from "../lib/events/log-jetstream";
+import { FileWebhookStore } from "../lib/webhooks/file-store";
 import { MemoryWebhookStore } from "../lib/webhooks/store";
 import { RedisWebhookStore } from "../lib/webhooks/redis-store";
 
@@ -67,10 +69,11 @@ async function main(config: Config): Promise<void> {
     const metrics = broker.isMetricsEnabled() ? (broker.metrics as unknown as MetricRegistryLike) : undefined;
     if (metrics) registerEventLogMetrics(metrics);
     const onRejected = (r: RejectedEvent) => metrics?.increment(M.eventLogRejected, { event: r.event });
-    if (config.embedded) eventLog = new MemoryEventLog({ maxEventBytes: config.eventMaxBytes, onRejected, logger: log, onError: (err) => log.warn(`event log: ${err.message}`) });
+    // embedded: the memory log with a journal in DATA_DIR, so undelivered events survive a kill -9
+    if (config.embedded) eventLog = await openFileEventLog(path.join(config.dataDir, "events"), { maxEventBytes: config.eventMaxBytes, onRejected, logger: log, onError: (err) => log.warn(`event log: ${err.message}`) });
     else {
       const js = new JetStreamEventLog({
-        servers: config.transporter,
+        connection: natsConnectionOptions(config),
         maxAgeMs: config.eventLogMaxAgeMs,
         maxBytes: config.eventLogMaxBytes,
         replicas: config.eventLogReplicas,
@@ -134,7 +137,12 @@ async function main(config: Config): Promise<void> {
   if (config.services.includes("health")) broker.createService(healthService({ config, reporter, cluster }));
 
   if (config.services.includes("webhooks")) {
-    const store = config.redisUrl ? new RedisWebhookStore({ url: config.redisUrl, prefix: config.redisPrefix }) : new MemoryWebhookStore();
+    // embedded: settings and delivery records in DATA_DIR (they must survive restarts like the API keys)
+    const store = config.redisUrl
+      ? new RedisWebhookStore({ url: config.redisUrl, prefix: config.redisPrefix, redisOptions: redisConnectionOptions(config) })
+      : config.embedded
+        ? await new FileWebhookStore(path.join(config.dataDir, "webhooks")).load()
+        : new MemoryWebhookStore();
     if (!config.embedded && !config.redisUrl) log.warn("webhooks: no REDIS_URL, so webhook configuration and dead letters live in this process only; set REDIS_URL when running more than one webhooks node");
     closers.push(() => store.close());
     broker.createService(webhooksService({ config, eventLog: eventLog!, store }));

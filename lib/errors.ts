@@ -57,7 +57,16 @@ export const ERROR_CATALOGUE = {
   MALFORMED_REQUEST: { status: 400, message: "The HTTP request is malformed" },
   REQUEST_TIMEOUT: { status: 408, message: "The request was not received in time" },
   HEADERS_TOO_LARGE: { status: 431, message: "The request headers are too large" },
-  GATEWAY_BUSY: { status: 503, message: "This gateway is reading as many large bodies as it may; retry shortly", retryable: true },
+  TOO_MANY_STREAMS: { status: 429, message: "This key, or this gateway, has as many event streams open as it may; close one first" },
+  GATEWAY_BUSY: { status: 503, message: "This gateway is doing as much of this at once as it may (large bodies, media fetches); retry shortly", retryable: true },
+  // the WhatsApp surface
+  NOT_SUPPORTED: { status: 501, message: "The session's engine does not support this" },
+  CHAT_NOT_FOUND: { status: 404, message: "No such chat in this session" },
+  MESSAGE_NOT_FOUND: { status: 404, message: "No such message in this session" },
+  CONTACT_NOT_FOUND: { status: 404, message: "No such contact (not on WhatsApp, or an unknown LID)" },
+  CONTACT_BLOCKED: { status: 409, message: "You blocked this contact; unblock it to message it" },
+  MESSAGE_NOT_EDITABLE: { status: 409, message: "Only your own text messages that are not revoked can be edited or revoked for everyone" },
+  INVALID_CURSOR: { status: 400, message: "The cursor is not one this list handed out (changed, truncated, or from another list)" },
   // the event log and media
   EVENT_TOO_LARGE: { status: 413, message: "The event is larger than the event log accepts (EVENT_MAX_BYTES or the NATS server's max_payload)" },
   MEDIA_NOT_FOUND: { status: 404, message: "No such media in this workspace (unknown, expired or deleted)" },
@@ -133,7 +142,7 @@ export function toErrorBody(err: any): { status: number; body: ErrorBody } {
     );
     const fields = [...new Set((details as any[]).map((d: any) => d.field).filter(Boolean))];
     if (fields.length) message = `Invalid field(s): ${fields.join(", ")}`;
-  } else if (spec.status < 500 || code === "INSTANCE_AT_CAPACITY" || code === "ENGINE_TIMEOUT" || code === "ENGINE_ERROR") {
+  } else if (spec.status < 500 || code === "INSTANCE_AT_CAPACITY" || code === "ENGINE_TIMEOUT" || code === "ENGINE_ERROR" || code === "NOT_SUPPORTED") {
     if (err instanceof Errors.MoleculerError && err.type === code && typeof err.message === "string") message = err.message;
     if (err?.type === code && err?.data !== undefined && err?.data !== null) details = err.data;
   }

@@ -1,5 +1,6 @@
 // Sending messages, answered by the session's owner.
 import type { Context } from "moleculer";
+import { capabilitiesOfContent } from "../lib/engines/capabilities";
 import { M } from "../lib/ops/metrics";
 import { messageContentOf, sendMessageParams, type SendMessageInput } from "../lib/sessions/params";
 import { ROUTED, type Ref, type SessionsMixin } from "./workspace.mixin";
@@ -15,6 +16,7 @@ export const MessagesMixin: SessionsMixin = {
         // an uploaded media (media.mediaId) is read here, on the owner, straight from the media store
         const media = this.media;
         const content = await messageContentOf(ctx.params, this.config.apiMediaMaxBytes, media && ((id) => media.readBase64(workspaceId, id).then(({ media: m, data }) => ({ mimetype: m.mimetype, filename: m.filename, data }))));
+        actor.assertCapabilities(capabilitiesOfContent(content));
         const started = process.hrtime.bigint();
         try {
           // set by the gateway from an Idempotency-Key (see api.service messageIdFor)

@@ -12,6 +12,7 @@ import type { Coordinator } from "../lib/placement/coordinator";
 import type { LeaseKeeper } from "../lib/placement/lease";
 import type { Ownership } from "../lib/placement/ownership";
 import type { SessionActor } from "../lib/sessions/actor";
+import type { CursorCodec } from "../lib/sessions/cursor";
 import type { SessionManager } from "../lib/sessions/manager";
 
 /** Spread into an action: the `Workspace` strategy routes it to the workspace's owner. */
@@ -23,6 +24,8 @@ export type Ref = { workspaceId: string; sessionId: string };
 export interface SessionsService extends Service {
   config: Config;
   manager: SessionManager;
+  /** Signs and checks list cursors (CURSOR_SECRET) */
+  cursors: CursorCodec;
   ownership: Ownership;
   lease: LeaseKeeper;
   coordinator: Coordinator;

@@ -33,6 +33,9 @@ export default function backupService({ config, store, now, retention, deleteBat
   let manager: BackupManager;
   let cron: Cron | undefined;
   let blobs: BlobStore;
+  let metrics: BackupMetrics;
+  /** A snapshot of this process succeeded: newer than anything recalled from the target. */
+  let succeededHere = false;
 
   return {
     name: "backup",
@@ -94,9 +97,10 @@ export default function backupService({ config, store, now, retention, deleteBat
       const emit = (event: string, payload: Record<string, unknown>) => {
         Promise.resolve(this.broker.broadcast(event, { id: ulid(), node, timestamp: new Date().toISOString(), ...payload })).catch((err: Error) => this.logger.warn(`could not publish ${event}: ${err.message}`));
       };
-      const metrics = new BackupMetrics(this.broker.isMetricsEnabled() ? (this.broker.metrics as unknown as MetricRegistryLike) : undefined);
+      metrics = new BackupMetrics(this.broker.isMetricsEnabled() ? (this.broker.metrics as unknown as MetricRegistryLike) : undefined);
       const hooks: BackupHooks = {
         snapshotSucceeded: (m) => {
+          succeededHere = true;
           metrics.succeeded(Date.parse(m.finishedAt), m.durationMs, m.totals.bytes, m.totals.sessions);
           emit(BACKUP_EVENTS.succeeded, { snapshot: m.id, durationMs: m.durationMs, totals: m.totals });
         },
@@ -134,6 +138,16 @@ export default function backupService({ config, store, now, retention, deleteBat
     },
 
     started() {
+      // the last success from the target, so WafleetBackupStale can fire after a restart too
+      void manager
+        .recallLastSuccess()
+        .then((last) => {
+          if (!last || succeededHere) return;
+          metrics.succeeded(Date.parse(last.manifest.finishedAt), last.manifest.durationMs, last.manifest.totals.bytes, last.manifest.totals.sessions);
+          if (last.verifiedAt) metrics.verified(true, Date.parse(last.verifiedAt));
+          this.logger.info(`backup: last verified snapshot in the target is ${last.manifest.id} (${last.manifest.finishedAt})`);
+        })
+        .catch((err: Error) => this.logger.warn(`backup: cannot read the target's snapshots at start: ${err.message}`));
       if (!schedule) return;
       // protect: a run still going when the next tick comes is not doubled (the tick is skipped)
       cron = new Cron(config.backupCron, { protect: true, catch: true, name: "wafleet-backup" }, async () => {

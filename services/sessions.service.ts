@@ -17,6 +17,10 @@ import { Ownership } from "../lib/placement/ownership";
 import type { ClusterRuntime } from "../lib/placement/runtime";
 import { M, registerSessionMetrics, SessionEventMetrics, type MetricRegistryLike } from "../lib/ops/metrics";
 import { MemoryWatchdog, nodeMemoryLimit } from "../lib/ops/watchdog";
+import { CursorCodec } from "../lib/sessions/cursor";
+import { ChatsMixin } from "../mixins/chats.mixin";
+import { ContactsMixin } from "../mixins/contacts.mixin";
+import { MessageActionsMixin } from "../mixins/message-actions.mixin";
 import { MessagesMixin } from "../mixins/messages.mixin";
 import { NodeOpsMixin } from "../mixins/node-ops.mixin";
 import { SessionLifecycleMixin } from "../mixins/session-lifecycle.mixin";
@@ -42,10 +46,11 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
 
   const schema: Schema = {
     name: "sessions",
-    mixins: [WorkspaceMixin, SessionLifecycleMixin, MessagesMixin, NodeOpsMixin] as Partial<ServiceSchema>[],
+    mixins: [WorkspaceMixin, SessionLifecycleMixin, MessagesMixin, MessageActionsMixin, ChatsMixin, ContactsMixin, NodeOpsMixin] as Partial<ServiceSchema>[],
 
     created() {
       this.config = config;
+      this.cursors = new CursorCodec(config.cursorSecret);
       this.eventLog = eventLog;
       this.media = media;
       this.memoryLimit = nodeMemoryLimit();

@@ -13,6 +13,7 @@ import { fetchMedia } from "./media-fetch";
 import type { Exchange, RouteHandler } from "./pipeline";
 import type { QrPngCache } from "./qr-png";
 import { sendJson } from "./reply";
+import type { Slots } from "./slots";
 import { API_BASE, fullPathOf, type RouteDef } from "./routes";
 import { persistently, storeCall } from "./store";
 
@@ -26,6 +27,10 @@ export interface ActionRouteOptions {
    * carries only {mediaId} (media bytes never ride a Moleculer message). Without one, as base64.
    */
   media?: MediaStore;
+  /** media.url fetches in flight at once on this gateway (each may hold API_MEDIA_MAX_BYTES). */
+  mediaFetches?: Slots;
+  /** How long a fetch waits for a slot before 503 GATEWAY_BUSY (default 10 s). */
+  mediaFetchWaitMs?: number;
   /** The gateway's call timeout when a route sets none. */
   defaultTimeoutMs?: number;
 }
@@ -40,7 +45,16 @@ export function actionRoute(opts: ActionRouteOptions): RouteHandler {
     if (!params.media || typeof params.media !== "object" || params.media.mediaId !== undefined) return params;
     checkMessageShape({ to: String(params.to), text: params.text ?? params.message, media: params.media, caption: params.caption }, opts.mediaFetch.maxBytes);
     const { url, data: given, ...rest } = params.media;
-    const data: string = url !== undefined ? (await fetchMedia(url, opts.mediaFetch)).data : given;
+    let data: string = given;
+    if (url !== undefined) {
+      const release = opts.mediaFetches ? await opts.mediaFetches.acquire(opts.mediaFetchWaitMs ?? 10_000) : () => undefined;
+      if (!release) throw new WafleetError("GATEWAY_BUSY", `This gateway is fetching as many media URLs as it may (${opts.mediaFetches!.size}); retry shortly`, { retryAfter: 1 });
+      try {
+        data = (await fetchMedia(url, opts.mediaFetch)).data;
+      } finally {
+        release();
+      }
+    }
     const workspaceId = params.workspaceId ?? (params.workspace_id !== undefined ? String(params.workspace_id) : undefined);
     if (!opts.media || !workspaceId) return { ...params, media: { ...rest, data } };
     const stored = await opts.media.putBase64(workspaceId, data, { mimetype: rest.mimetype, filename: rest.filename, maxBytes: opts.mediaFetch.maxBytes });
@@ -50,11 +64,18 @@ export function actionRoute(opts: ActionRouteOptions): RouteHandler {
   /** Calls the route's action and renders its answer as the route says. */
   async function perform(x: Exchange, params: Record<string, any>): Promise<Rendered> {
     const { def, req } = x;
+    const given = params;
     if (def.mediaBody) params = await resolveMedia(params);
     let data: any;
     try {
       data = await x.call(def.action, params, { timeout: def.timeoutMs ?? opts.defaultTimeoutMs ?? 30000, meta: { messageId: messageIdFor(def, req.headers["idempotency-key"], params) } });
     } catch (err: any) {
+      // media this request stored for a send that was refused is not kept (the owner reads it
+      // before sending, so a refusal means nobody holds it)
+      const storedId = params.media?.mediaId;
+      if (storedId && storedId !== given.media?.mediaId && opts.media && err?.code >= 400 && err?.code < 500) {
+        await opts.media.delete(String(params.workspaceId ?? params.workspace_id), storedId).catch(() => undefined);
+      }
       // DELETE is idempotent: the session is gone either way
       if (def.action === "sessions.delete" && err?.type === "SESSION_NOT_FOUND") return { status: 204, body: null };
       throw err;

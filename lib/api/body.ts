@@ -1,10 +1,12 @@
-// Request bodies, read only once the gateway has admitted a request. Strict JSON so that every
+// Request bodies, read only once the gateway has admitted a request (the Laravel compatibility
+// routes also take form-encoded bodies, as PHP clients send them). Strict JSON so that every
 // careless or hostile body gets a precise 4xx: 413 over the size limit, 415 when it is not JSON,
 // 400 INVALID_JSON for syntax errors and bad UTF-8, JSON_DUPLICATE_KEY, JSON_TOO_DEEP, keys that
 // would reach object prototypes (__proto__, constructor, prototype), 408 for a body that stops
 // arriving; and raw bodies handed to their route as a size-limited stream.
 import type { IncomingMessage } from "node:http";
 import { Transform, type Readable } from "node:stream";
+import qs from "qs";
 import { WafleetError } from "../errors";
 
 export interface JsonBodyOptions {
@@ -77,8 +79,12 @@ function stringEnd(text: string, start: number): number {
 
 const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
-/** Parses a body already read: strict UTF-8, scanned, then JSON.parse; the top level must be an object. */
-export function parseJsonBody(buf: Buffer, maxDepth: number): Record<string, unknown> {
+/**
+ * Parses a body already read: strict UTF-8, scanned, then JSON.parse; the top level must be an
+ * object (with `emptyArrayIsObject`, PHP's empty array `[]` counts as `{}`: Laravel's
+ * `Http::post($url)` sends it for "no fields").
+ */
+export function parseJsonBody(buf: Buffer, maxDepth: number, emptyArrayIsObject = false): Record<string, unknown> {
   let text: string;
   try {
     text = decoder.decode(buf);
@@ -92,16 +98,50 @@ export function parseJsonBody(buf: Buffer, maxDepth: number): Record<string, unk
   } catch (err: any) {
     throw new WafleetError("INVALID_JSON", `The body is not valid JSON: ${String(err?.message ?? "").slice(0, 120)}`);
   }
+  if (emptyArrayIsObject && Array.isArray(value) && value.length === 0) return {};
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new WafleetError("VALIDATION_ERROR", "The body must be a JSON object", [{ field: "body", message: "expected a JSON object", type: "object" }]);
   }
   return value as Record<string, unknown>;
 }
 
+function mediaType(contentType: string | undefined): string {
+  return (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
 function isJsonType(contentType: string | undefined): boolean {
-  if (!contentType) return false;
-  const type = contentType.split(";")[0].trim().toLowerCase();
+  const type = mediaType(contentType);
   return type === "application/json" || /^application\/[a-z0-9.+-]+\+json$/.test(type);
+}
+
+const FORM_TYPE = "application/x-www-form-urlencoded";
+
+/**
+ * Parses a form body (`a=1&b[c]=2`, as PHP's http_build_query and Laravel's `asForm()` write it)
+ * into the same fields a JSON body gives: strict UTF-8, nesting limited like JSON's, at most 1,000
+ * fields, prototype-reaching keys refused. Every value is a string.
+ */
+export function parseFormBody(buf: Buffer, maxDepth: number): Record<string, unknown> {
+  let text: string;
+  try {
+    text = decoder.decode(buf);
+  } catch {
+    throw new WafleetError("INVALID_JSON", "The body is not valid UTF-8");
+  }
+  const pairs = text.split("&");
+  if (pairs.length > 1000) throw new WafleetError("VALIDATION_ERROR", "The form body has more than 1,000 fields", [{ field: "body", message: "at most 1,000 fields", type: "formFields" }]);
+  for (const pair of pairs) {
+    const rawKey = pair.split("=")[0] ?? "";
+    let key: string;
+    try {
+      key = decodeURIComponent(rawKey.replace(/\+/g, " "));
+    } catch {
+      throw new WafleetError("MALFORMED_REQUEST", "The form body has a malformed percent-encoding");
+    }
+    for (const part of key.split(/[[\]]+/)) if (FORBIDDEN_KEYS.has(part)) throw new WafleetError("VALIDATION_ERROR", `Invalid field(s): ${part}`, [{ field: part, message: "this key is not allowed in request bodies", type: "forbiddenKey" }]);
+    if ((key.match(/\[/g) ?? []).length >= maxDepth) throw new WafleetError("JSON_TOO_DEEP", `The body nests fields deeper than ${maxDepth} levels`, { maxDepth });
+  }
+  return qs.parse(text, { depth: maxDepth, parameterLimit: 1000, allowPrototypes: false, charset: "utf-8" }) as Record<string, unknown>;
 }
 
 /** Whether the request carries a body at all (a declared length above 0, or a chunked one). */
@@ -177,14 +217,18 @@ export function readBodyBytes(req: IncomingMessage, opts: BodyReadOptions): Prom
  * Reads a JSON body: `{}` when there is none; 415 unless its Content-Type is JSON and 413 when its
  * declared length is over the limit (both before a byte is read); then strict parsing.
  */
-export async function readJsonBody(req: IncomingMessage, opts: JsonBodyOptions & BodyReadOptions & { beforeRead?: () => Promise<void> }): Promise<Record<string, unknown>> {
+export async function readJsonBody(req: IncomingMessage, opts: JsonBodyOptions & BodyReadOptions & { beforeRead?: () => Promise<void>; formBodies?: boolean }): Promise<Record<string, unknown>> {
   if (!hasBody(req)) return {};
-  if (!isJsonType(req.headers["content-type"])) throw new WafleetError("UNSUPPORTED_MEDIA_TYPE", "The body must be JSON: send Content-Type: application/json");
+  const form = opts.formBodies === true && mediaType(req.headers["content-type"]) === FORM_TYPE;
+  if (!form && !isJsonType(req.headers["content-type"])) {
+    throw new WafleetError("UNSUPPORTED_MEDIA_TYPE", opts.formBodies ? `The body must be JSON or a form: send Content-Type: application/json or ${FORM_TYPE}` : "The body must be JSON: send Content-Type: application/json");
+  }
   const declared = declaredLength(req);
   if (declared !== undefined && declared > opts.limit) throw tooLarge(opts.limit);
   // the last word before bytes are read (the gateway takes a slot for a large body here)
   await opts.beforeRead?.();
-  return parseJsonBody(await readBodyBytes(req, opts), opts.maxDepth);
+  const bytes = await readBodyBytes(req, opts);
+  return form ? parseFormBody(bytes, opts.maxDepth) : parseJsonBody(bytes, opts.maxDepth, opts.formBodies === true);
 }
 
 /**

@@ -1,7 +1,8 @@
 // The original design's Laravel ProxyController routes, translated to wafleet's own actions:
-// snake_case bodies and ids that PHP may send as numbers in, `{success, ...}` answers out. Sessions
-// created here are indexed by id, so DELETE /api/whatsapp/sessions/{id} (which names no workspace)
-// finds theirs.
+// snake_case bodies and ids that PHP may send as numbers in (echoed back with the type they came
+// in), `{success, ...}` answers out. Sessions created here are indexed by id, so
+// DELETE /api/whatsapp/sessions/{id} (which names no workspace) finds theirs; a session it cannot
+// find is a 404, never a `success: true` a client would take for "gone".
 import { WafleetError } from "../errors";
 import type { ApiStore } from "./store";
 
@@ -25,7 +26,14 @@ export class CompatRoutes {
       ...(p.start !== undefined ? { start: p.start } : {}),
     });
     await this.store.addMember(compatIndexKey(created.sessionId), created.workspaceId);
-    return { success: true, session_id: created.sessionId, workspace_id: created.workspaceId, account_id: created.accountId ?? null, status: created.status, session: created };
+    return {
+      success: true,
+      session_id: p.session_id ?? created.sessionId,
+      workspace_id: p.workspace_id,
+      account_id: p.account_id ?? created.accountId ?? null,
+      status: created.status,
+      session: created,
+    };
   }
 
   /** {workspace_id, session_id, to, message | media, caption?} -> {success, message_id, ...} */
@@ -50,15 +58,16 @@ export class CompatRoutes {
       if (known.length > 1) throw new WafleetError("SESSION_AMBIGUOUS", `Session ${sessionId} exists in ${known.length} workspaces; send workspace_id`);
       workspaceId = known[0];
     }
-    if (!workspaceId) return { success: true, session_id: sessionId, deleted: false };
+    if (!workspaceId) {
+      throw new WafleetError("SESSION_NOT_FOUND", `No session ${sessionId} was created through these routes; send workspace_id to delete a session created elsewhere`, { sessionId });
+    }
     try {
       await call("sessions.delete", { workspaceId, sessionId });
     } catch (err: any) {
-      if (err?.type !== "SESSION_NOT_FOUND") throw err;
-      await this.store.removeMember(compatIndexKey(sessionId), workspaceId);
-      return { success: true, session_id: sessionId, workspace_id: workspaceId, deleted: false };
+      if (err?.type === "SESSION_NOT_FOUND") await this.store.removeMember(compatIndexKey(sessionId), workspaceId);
+      throw err;
     }
     await this.store.removeMember(compatIndexKey(sessionId), workspaceId);
-    return { success: true, session_id: sessionId, workspace_id: workspaceId, deleted: true };
+    return { success: true, session_id: p.id, workspace_id: p.workspace_id ?? workspaceId, deleted: true };
   }
 }

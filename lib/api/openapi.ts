@@ -117,10 +117,11 @@ function operationId(def: RouteDef): string {
 const ERROR_STATUSES_BY_METHOD = (def: RouteDef): number[] => {
   const s = new Set<number>([400, 404, 405, 429, 500, 503]);
   if (def.auth !== false) [401, 403].forEach((x) => s.add(x));
-  if (def.method === "POST" || def.method === "PUT") [409, 413, 415].forEach((x) => s.add(x));
+  if (def.method === "POST" || def.method === "PUT" || def.method === "PATCH") [409, 413, 415].forEach((x) => s.add(x));
   if (def.action.startsWith("sessions.") || def.action.startsWith("api.compat")) [409, 502, 504].forEach((x) => s.add(x));
   if (def.action === "api.mediaDownload") [416, 502].forEach((x) => s.add(x));
   if (def.action === "api.mediaUpload") s.add(502);
+  if (def.capability || def.action === "sessions.sendMessage") s.add(501);
   return [...s].sort();
 };
 
@@ -169,7 +170,8 @@ const RESPONSES: Record<string, JsonSchema> = {
   "api.compatCreate": {
     type: "object",
     required: ["success", "session_id", "workspace_id", "status"],
-    properties: { success: { const: true }, session_id: { type: "string" }, workspace_id: { type: "string" }, account_id: { type: ["string", "null"] }, status: ref("SessionStatus"), session: ref("Session") },
+    // ids come back with the type they were sent with (PHP sends integers)
+    properties: { success: { const: true }, session_id: { type: ["string", "integer"] }, workspace_id: { type: ["string", "integer"] }, account_id: { type: ["string", "integer", "null"] }, status: ref("SessionStatus"), session: ref("Session") },
   },
   "api.compatSend": {
     type: "object",
@@ -179,7 +181,7 @@ const RESPONSES: Record<string, JsonSchema> = {
   "api.compatDelete": {
     type: "object",
     required: ["success", "session_id", "deleted"],
-    properties: { success: { const: true }, session_id: { type: "string" }, workspace_id: { type: "string" }, deleted: { type: "boolean" } },
+    properties: { success: { const: true }, session_id: { type: "string" }, workspace_id: { type: ["string", "integer"] }, deleted: { const: true } },
   },
 };
 
@@ -392,7 +394,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions, routes: RouteDef[] = 
     const inPath = pathParamNames(def);
     const parameters: unknown[] = inPath.map((name) => ({ name, in: "path", required: true, schema: props[name] ?? { type: "string" } }));
     const rest = Object.keys(props).filter((n) => !inPath.includes(n));
-    const hasBody = def.method === "POST" || def.method === "PUT";
+    const hasBody = def.method === "POST" || def.method === "PUT" || def.method === "PATCH";
     const required = (schema.required as string[] | undefined) ?? [];
     let requestBody: unknown;
     if (def.body === "raw") {
@@ -403,7 +405,10 @@ export function buildOpenApiDocument(opts: OpenApiOptions, routes: RouteDef[] = 
       const bodySchema: JsonSchema = { type: "object", properties: Object.fromEntries(rest.map((n) => [n, props[n]])), additionalProperties: schema.additionalProperties === false ? false : true };
       const req = required.filter((n) => rest.includes(n));
       if (req.length) bodySchema.required = req;
-      requestBody = { required: req.length > 0, content: { "application/json": { schema: bodySchema } } };
+      // the Laravel routes also read forms (Laravel's asForm(); every value a string there)
+      const content: Record<string, unknown> = { "application/json": { schema: bodySchema } };
+      if (def.formBodies) content["application/x-www-form-urlencoded"] = { schema: bodySchema };
+      requestBody = { required: req.length > 0, content };
     } else if (!hasBody) {
       for (const n of rest) parameters.push({ name: n, in: "query", required: required.includes(n), schema: props[n] });
     }
@@ -444,7 +449,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions, routes: RouteDef[] = 
   for (const [code, spec] of Object.entries(ERROR_CATALOGUE)) byStatus.set(spec.status, [...(byStatus.get(spec.status) ?? []), code]);
   byStatus.set(405, byStatus.get(405) ?? ["METHOD_NOT_ALLOWED"]);
   const responses: Record<string, unknown> = {};
-  for (const s of [400, 401, 403, 404, 405, 408, 409, 413, 415, 416, 422, 429, 431, 500, 502, 503, 504]) {
+  for (const s of [400, 401, 403, 404, 405, 408, 409, 413, 415, 416, 422, 429, 431, 500, 501, 502, 503, 504]) {
     const codes = byStatus.get(s) ?? [];
     responses[`E${s}`] = {
       description: `Error: ${codes.join(", ") || "see the code"}`,

@@ -60,7 +60,8 @@ export const compatCreateParams = {
   session_id: compatId(true),
   account_id: { type: "multi", optional: true, nullable: true, rules: [{ type: "string", min: 1, max: 128 }, { type: "number", integer: true }] },
   metadata: { type: "object", optional: true, maxProps: 32 },
-  start: { type: "boolean", optional: true },
+  // forms send "1"/"0"/"true"/"false"
+  start: { type: "boolean", optional: true, convert: true },
 } as const;
 
 export const compatSendParams = {

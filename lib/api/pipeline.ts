@@ -126,6 +126,7 @@ export class RequestPipeline {
           limit,
           maxDepth: this.opts.limits.jsonMaxDepth,
           idleMs: this.opts.limits.bodyIdleMs,
+          formBodies: def.formBodies === true,
           beforeRead: async () => {
             release = await this.largeBodySlot(req, limit);
           },

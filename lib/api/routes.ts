@@ -3,11 +3,29 @@
 import { mediaParams, mediaUploadParams } from "../media/params";
 import { backupEmptyParams, restoreParams, snapshotParams } from "../backup/params";
 import { clusterParams, drainParams, moveParams } from "../placement/params";
-import { createSessionParams, listSessionsParams, pairingCodeParams, sendMessageParams, sessionRef } from "../sessions/params";
+import type { Capability } from "../engines/capabilities";
+import {
+  chatRef,
+  checkContactsParams,
+  contactRef,
+  createSessionParams,
+  deleteMessageParams,
+  editMessageParams,
+  listChatsParams,
+  listContactsParams,
+  listMessagesParams,
+  listSessionsParams,
+  messageRef,
+  pairingCodeParams,
+  presenceParams,
+  reactParams,
+  sendMessageParams,
+  sessionRef,
+} from "../sessions/params";
 import { WEBHOOK_ROUTES } from "../webhooks/routes";
 import { clusterEventStreamParams, compatCreateParams, compatDeleteParams, compatSendParams, createKeyParams, eventStreamParams, listKeysParams, emptyParams, revokeKeyParams, simulatedScanParams } from "./params";
 
-export type HttpMethod = "GET" | "POST" | "PUT" | "DELETE";
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 export type BodyMode = "json" | "raw";
 
 export interface RouteDef {
@@ -39,6 +57,12 @@ export interface RouteDef {
    */
   body?: BodyMode;
   /**
+   * PHP clients' bodies (the Laravel routes): a JSON body may also be form-encoded
+   * (application/x-www-form-urlencoded, Laravel's asForm()), and PHP's empty array `[]` counts as
+   * no fields.
+   */
+  formBodies?: boolean;
+  /**
    * The gateway handler that answers the route (registered with the pipeline by the api service):
    * "action" (default) calls `action` and renders its answer as `render` says; "events" is the
    * server-sent event stream. A route that streams, serves files or answers by itself names its own.
@@ -52,6 +76,8 @@ export interface RouteDef {
   timeoutMs?: number;
   /** Any valid key reaches it (it answers about the key itself), workspace keys included. */
   anyKey?: true;
+  /** The engine capability the route needs (501 NOT_SUPPORTED without it; DESIGN section 4). */
+  capability?: Capability;
   /** Exists only while the gateway runs against the simulated WhatsApp network (404 otherwise, and not in its OpenAPI document). */
   simulation?: true;
 }
@@ -85,7 +111,8 @@ export const ROUTES: RouteDef[] = [
       params: sendMessageParams,
       idempotencyKey: true,
       mediaBody: true,
-      summary: "Send a text ({to, text}) or media ({to, media: {mediaId} | {mimetype, data | url, filename}, caption}) message",
+      summary:
+        "Send a message: text ({to, text, linkPreview?}), media ({to, media: {mediaId} | {mimetype, data | url, filename}, caption?, voice?}), location, contact (vCard) or poll; replyTo and mentions with any. Fields beyond text and media need the engine's capability (501 NOT_SUPPORTED)",
     },
     {
       method: "POST",
@@ -118,6 +145,42 @@ export const ROUTES: RouteDef[] = [
       handler: "mediaDownload",
       summary: "A media's bytes (received or uploaded), streamed with Content-Type, Content-Length, ETag (its sha256) and single byte Ranges",
     },
+  ]),
+  ...tagged("messages", [
+    { method: "GET", path: `${S}/:sessionId/messages/:messageId`, action: "sessions.getMessage", status: 200, params: messageRef, capability: "history", summary: "One message (the id URL-encoded)" },
+    { method: "PATCH", path: `${S}/:sessionId/messages/:messageId`, action: "sessions.editMessage", status: 200, params: editMessageParams, capability: "edit", summary: "Edit your own text message ({text})" },
+    {
+      method: "DELETE",
+      path: `${S}/:sessionId/messages/:messageId`,
+      action: "sessions.deleteMessage",
+      status: 204,
+      params: deleteMessageParams,
+      capability: "revoke",
+      summary: "Revoke your own message for everyone (default), or delete any message for this account only (?for=me)",
+    },
+    { method: "PUT", path: `${S}/:sessionId/messages/:messageId/reaction`, action: "sessions.react", status: 200, params: reactParams, capability: "reactions", summary: "Set your reaction ({emoji}); \"\" removes it (idempotent)" },
+  ]),
+  ...tagged("chats", [
+    { method: "GET", path: `${S}/:sessionId/chats`, action: "sessions.listChats", status: 200, params: listChatsParams, capability: "chats", summary: "Chats, most recent first, with unread counts and the last message (cursor-paged: limit, cursor -> nextCursor)" },
+    { method: "GET", path: `${S}/:sessionId/chats/:chatId`, action: "sessions.getChat", status: 200, params: chatRef, capability: "chats", summary: "One chat" },
+    {
+      method: "GET",
+      path: `${S}/:sessionId/chats/:chatId/messages`,
+      action: "sessions.listChatMessages",
+      status: 200,
+      params: listMessagesParams,
+      capability: "history",
+      summary: "A chat's messages, newest first (cursor-paged; since = Unix seconds, fromMe = only own or only others')",
+    },
+    { method: "POST", path: `${S}/:sessionId/chats/:chatId/read`, action: "sessions.markChatRead", status: 200, params: chatRef, capability: "read", summary: "Mark the chat read (blue ticks to the sender; idempotent)" },
+    { method: "POST", path: `${S}/:sessionId/chats/:chatId/presence`, action: "sessions.sendPresence", status: 200, params: presenceParams, capability: "presence", summary: "Show typing, recording or paused in the chat" },
+  ]),
+  ...tagged("contacts", [
+    { method: "GET", path: `${S}/:sessionId/contacts`, action: "sessions.listContacts", status: 200, params: listContactsParams, capability: "contacts", summary: "The account's contacts (cursor-paged)" },
+    { method: "POST", path: `${S}/:sessionId/contacts/check`, action: "sessions.checkContacts", status: 200, params: checkContactsParams, capability: "contacts", summary: "Which of up to 100 phone numbers are on WhatsApp, with their ids and LIDs" },
+    { method: "GET", path: `${S}/:sessionId/contacts/:contactId`, action: "sessions.getContact", status: 200, params: contactRef, capability: "contacts", summary: "One contact by phone, <phone>@c.us or <lid>@lid: phone, LID, names, business flag, about, picture" },
+    { method: "POST", path: `${S}/:sessionId/contacts/:contactId/block`, action: "sessions.blockContact", status: 200, params: contactRef, capability: "contacts", summary: "Block the contact (idempotent)" },
+    { method: "POST", path: `${S}/:sessionId/contacts/:contactId/unblock`, action: "sessions.unblockContact", status: 200, params: contactRef, capability: "contacts", summary: "Unblock the contact (idempotent)" },
   ]),
   { method: "GET", path: "/workspaces/:workspaceId/events", action: "api.events", status: 200, params: eventStreamParams, render: "sse", handler: "events", tag: "events", summary: "Server-sent events: every wa.* event of the workspace's sessions (types=comma list filters)" },
   ...tagged("webhooks", WEBHOOK_ROUTES),
@@ -153,7 +216,7 @@ export const ROUTES: RouteDef[] = [
   { method: "GET", path: "/openapi.json", action: "api.openapi", status: 200, params: emptyParams, auth: false, tag: "meta", summary: "This API's OpenAPI 3.1 document" },
   { method: "GET", path: "/me", action: "api.me", status: 200, params: emptyParams, anyKey: true, handler: "me", tag: "meta", summary: "Who this key is (admin, or one workspace's) and whether this gateway runs against the simulated WhatsApp network" },
   ...tagged("laravel", [
-    { method: "POST", base: COMPAT_BASE, path: "/sessions/create", action: "api.compatCreate", status: 201, params: compatCreateParams, workspaceParam: "workspace_id", summary: "Laravel ProxyController: create (and start) a session" },
+    { method: "POST", base: COMPAT_BASE, path: "/sessions/create", action: "api.compatCreate", status: 201, params: compatCreateParams, workspaceParam: "workspace_id", formBodies: true, summary: "Laravel ProxyController: create (and start) a session" },
     {
       method: "POST",
       base: COMPAT_BASE,
@@ -164,9 +227,10 @@ export const ROUTES: RouteDef[] = [
       workspaceParam: "workspace_id",
       idempotencyKey: true,
       mediaBody: true,
+      formBodies: true,
       summary: "Laravel ProxyController: send a message",
     },
-    { method: "DELETE", base: COMPAT_BASE, path: "/sessions/:id", action: "api.compatDelete", status: 200, params: compatDeleteParams, workspaceParam: "workspace_id", summary: "Laravel ProxyController: delete a session (workspace_id optional for sessions created here)" },
+    { method: "DELETE", base: COMPAT_BASE, path: "/sessions/:id", action: "api.compatDelete", status: 200, params: compatDeleteParams, workspaceParam: "workspace_id", formBodies: true, summary: "Laravel ProxyController: delete a session (workspace_id optional for sessions created here)" },
   ]),
 ];
 

@@ -4,7 +4,8 @@
 // written without a TTL) persisted to a JSON file so an embedded restart keeps its keys.
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { Redis } from "ioredis";
+import { Redis, type RedisOptions } from "ioredis";
+import { redisConnectionOptions } from "../config/connections";
 import { WafleetError } from "../errors";
 
 export interface ApiStore {
@@ -51,8 +52,8 @@ export async function persistently<T>(op: () => Promise<T>): Promise<T> {
  * The gateway's store for a config: Redis when REDIS_URL is set, else memory persisted under
  * DATA_DIR. `ready` resolves once its saved entries are loaded (the store is not used before).
  */
-export function openApiStore(opts: { redisUrl: string; redisPrefix: string; dataDir: string }): { store: ApiStore; ready: Promise<void> } {
-  if (opts.redisUrl) return { store: new RedisApiStore(opts.redisUrl, opts.redisPrefix), ready: Promise.resolve() };
+export function openApiStore(opts: { redisUrl: string; redisPrefix: string; dataDir: string; redisCa: string; redisPassword: string }): { store: ApiStore; ready: Promise<void> } {
+  if (opts.redisUrl) return { store: new RedisApiStore(opts.redisUrl, opts.redisPrefix, redisConnectionOptions(opts)), ready: Promise.resolve() };
   const store = new MemoryApiStore(path.join(opts.dataDir, "api-store.json"));
   return { store, ready: store.load().then(() => undefined) };
 }
@@ -186,9 +187,13 @@ return {c, ttl}`;
 export class RedisApiStore implements ApiStore {
   private readonly redis: Redis;
 
-  constructor(url: string, private readonly prefix: string) {
+  constructor(
+    url: string,
+    private readonly prefix: string,
+    connection: RedisOptions = {},
+  ) {
     // commands wait for a reconnect rather than failing at once; a dead Redis surfaces as errors
-    this.redis = new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false });
+    this.redis = new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false, ...connection });
     this.redis.on("error", () => undefined);
     this.redis.defineCommand("wafleetApiHit", { numberOfKeys: 1, lua: HIT_SCRIPT });
   }

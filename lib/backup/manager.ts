@@ -90,6 +90,20 @@ export class BackupManager {
     return this.state.running !== null;
   }
 
+  /**
+   * The newest complete and verified snapshot already in the target, taken as the last success
+   * when this process has none yet: after a restart the status and the last-success metric (and
+   * so a stale-backup alert) start from what the target holds, not from nothing.
+   */
+  async recallLastSuccess(): Promise<{ manifest: SnapshotManifest; verifiedAt?: string } | undefined> {
+    const newest = (await this.catalog.list()).filter((s) => s.complete && s.verified).at(-1);
+    if (!newest) return undefined;
+    const manifest = await this.catalog.manifest(newest.id);
+    const marker = await this.catalog.verifiedMarker(newest.id).catch(() => undefined);
+    this.state.lastSuccess ??= { snapshot: manifest.id, at: manifest.finishedAt, durationMs: manifest.durationMs, bytes: manifest.totals.bytes, sessions: manifest.totals.sessions };
+    return { manifest, verifiedAt: marker?.verifiedAt };
+  }
+
   /** The scheduled job: snapshot, verify what was written, apply retention. */
   run(): Promise<RunResult> {
     return this.exclusive("snapshot", async () => {

@@ -4,6 +4,7 @@
 //   snapshots/<id>/verified.json          written by a verify that found every archive intact
 // Snapshot ids sort by time: `20261129T020000123Z-<4 hex>`.
 import { randomBytes } from "node:crypto";
+import { isValidId } from "../sessions/storage";
 import type { SessionEngineKind } from "./restore-set";
 
 export const MANIFEST_FORMAT = 1;
@@ -69,15 +70,29 @@ export const verifiedKey = (id: string) => `${snapshotDir(id)}/verified.json`;
 export const archiveName = (workspaceId: string) => `workspace_${workspaceId}.tar.gz`;
 export const archiveKey = (id: string, workspaceId: string) => `${snapshotDir(id)}/${archiveName(workspaceId)}`;
 
-/** Checks a parsed manifest's shape; throws with what is wrong. */
+const count = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
+
+/**
+ * Checks a parsed manifest's shape; throws with what is wrong. A manifest comes from a bucket that
+ * others may write to: its ids become paths on restore, so each must be an id (lib/sessions).
+ */
 export function checkManifest(m: any, id: string): SnapshotManifest {
   const bad = (why: string) => new Error(`manifest of ${id} is invalid: ${why}`);
   if (!m || typeof m !== "object") throw bad("not an object");
   if (m.format !== MANIFEST_FORMAT) throw bad(`format ${m.format}, expected ${MANIFEST_FORMAT}`);
   if (m.id !== id) throw bad(`names snapshot ${m.id}`);
   if (!Array.isArray(m.archives)) throw bad("no archives list");
+  const seen = new Set<string>();
   for (const a of m.archives) {
-    if (typeof a?.workspaceId !== "string" || a.name !== archiveName(a.workspaceId) || !/^[0-9a-f]{64}$/.test(a.sha256) || !Number.isInteger(a.size)) throw bad(`archive entry ${JSON.stringify(a?.name)}`);
+    if (!isValidId(a?.workspaceId)) throw bad(`archive entry with workspace id ${JSON.stringify(a?.workspaceId)}, which is not an id`);
+    if (seen.has(a.workspaceId)) throw bad(`workspace ${a.workspaceId} appears twice`);
+    seen.add(a.workspaceId);
+    if (a.name !== archiveName(a.workspaceId) || !/^[0-9a-f]{64}$/.test(a.sha256) || !count(a.size) || !count(a.files)) throw bad(`archive entry ${JSON.stringify(a?.name)}`);
+    if (!Array.isArray(a.sessions)) throw bad(`archive of workspace ${a.workspaceId} has no sessions list`);
+    for (const s of a.sessions) {
+      if (!isValidId(s?.sessionId)) throw bad(`workspace ${a.workspaceId} lists session id ${JSON.stringify(s?.sessionId)}, which is not an id`);
+      if (!count(s.files) || !count(s.bytes)) throw bad(`session ${a.workspaceId}/${s.sessionId} has bad counts`);
+    }
   }
   return m as SnapshotManifest;
 }

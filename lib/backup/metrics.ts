@@ -28,6 +28,8 @@ export class BackupMetrics {
     registry.register({ type: "gauge", name: BACKUP_METRIC.verifyOk, description: "1 if the last verify found every archive intact, 0 if not" });
     registry.register({ type: "gauge", name: BACKUP_METRIC.lastVerify, description: "When the last verify ran (unix seconds)", unit: "seconds" });
     registry.register({ type: "gauge", name: BACKUP_METRIC.snapshots, description: "Snapshots kept after the last retention run" });
+    // at 0 from the start: increase() misses the first failure of a series that appears with it
+    registry.increment(BACKUP_METRIC.failures, undefined, 0);
   }
 
   succeeded(atMs: number, durationMs: number, bytes: number, sessions: number): void {

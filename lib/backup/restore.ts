@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { createWriteStream, createReadStream, promises as fs } from "node:fs";
 import path from "node:path";
+import { Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { WafleetError } from "../errors";
 import type { SessionMeta } from "../sessions/storage";
@@ -30,6 +31,36 @@ export interface RestoreOptions {
   sessionsDir: string;
   control: SessionControl;
   logger: { info(...a: unknown[]): void; warn(...a: unknown[]): void };
+  /** The most bytes the archives of one restore may unpack to (a gzip bomb is refused). Default 16 GiB. */
+  maxExtractBytes?: number;
+}
+
+export const DEFAULT_MAX_EXTRACT_BYTES = 16 * 1024 ** 3;
+
+/** `root` joined with `parts`, refused unless it stays strictly inside root (ids are checked; this is the backstop). */
+export function within(root: string, ...parts: string[]): string {
+  const base = path.resolve(root);
+  const p = path.resolve(base, ...parts);
+  if (!p.startsWith(base + path.sep)) throw new WafleetError("SNAPSHOT_INVALID", `A restore path leaves ${base}`, {});
+  return p;
+}
+
+/** Passes bytes on until more than `limit` have come, then fails with `why`. */
+class ByteLimit extends Transform {
+  private seen = 0;
+
+  constructor(
+    private readonly limit: number,
+    private readonly why: () => string,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.limit) cb(new Error(this.why()));
+    else cb(null, chunk);
+  }
 }
 
 export type SessionRestoreOutcome =
@@ -57,11 +88,13 @@ export async function restoreSnapshot(opts: RestoreOptions, snapshotId: string, 
   // staged inside SESSIONS_DIR so the final renames stay on one filesystem (atomic)
   await fs.mkdir(opts.sessionsDir, { recursive: true });
   await sweepStaleStaging(opts.sessionsDir);
-  const staging = path.join(opts.sessionsDir, `.restore-${randomBytes(6).toString("hex")}`);
+  const staging = within(opts.sessionsDir, `.restore-${randomBytes(6).toString("hex")}`);
   await fs.mkdir(staging, { mode: 0o700 });
   try {
     const staged: Array<{ archive: ManifestArchive; dir: string; sessions: string[] }> = [];
-    for (const a of archives) staged.push(await stageArchive(opts, snapshotId, a, staging));
+    // one budget for the whole restore: every archive's unpacked bytes count against it
+    const budget = { left: opts.maxExtractBytes ?? DEFAULT_MAX_EXTRACT_BYTES, cap: opts.maxExtractBytes ?? DEFAULT_MAX_EXTRACT_BYTES };
+    for (const a of archives) staged.push(await stageArchive(opts, snapshotId, a, staging, budget));
 
     const report: RestoreReport = { snapshot: snapshotId, workspaces: [], durationMs: 0 };
     for (const s of staged) report.workspaces.push(await swapWorkspace(opts, s.archive, s.dir, s.sessions));
@@ -73,20 +106,29 @@ export async function restoreSnapshot(opts: RestoreOptions, snapshotId: string, 
 }
 
 /** Downloads, checks and unpacks one archive under `staging`; SNAPSHOT_INVALID if anything is off. */
-async function stageArchive(opts: RestoreOptions, snapshotId: string, a: ManifestArchive, staging: string) {
+async function stageArchive(opts: RestoreOptions, snapshotId: string, a: ManifestArchive, staging: string, budget: { left: number; cap: number }) {
   const invalid = (why: string) => new WafleetError("SNAPSHOT_INVALID", `Archive of workspace ${a.workspaceId} in snapshot ${snapshotId}: ${why}`, { snapshot: snapshotId, workspaceId: a.workspaceId });
-  const download = path.join(staging, `${a.workspaceId}.tar.gz`);
+  // the id was checked with the manifest; the path is checked again, and the file must be new
+  const download = within(staging, `${a.workspaceId}.tar.gz`);
   const meter = new DigestMeter();
-  await pipeline(await opts.store.get(`${snapshotDir(snapshotId)}/${a.name}`), meter, createWriteStream(download, { mode: 0o600 }));
+  try {
+    // no more than the manifest's size is written, whatever the bucket serves
+    await pipeline(await opts.store.get(`${snapshotDir(snapshotId)}/${a.name}`), new ByteLimit(a.size, () => `the object holds more than the ${a.size} bytes the manifest says`), meter, createWriteStream(download, { mode: 0o600, flags: "wx" }));
+  } catch (err) {
+    if (err instanceof WafleetError) throw err;
+    throw invalid((err as Error).message);
+  }
   if (meter.bytes !== a.size || meter.sha256 !== a.sha256) throw invalid(`got ${meter.bytes} bytes with SHA-256 ${meter.sha256}; the manifest says ${a.size} bytes, ${a.sha256}`);
 
-  const dir = path.join(staging, `workspace_${a.workspaceId}`);
+  const dir = within(staging, `workspace_${a.workspaceId}`);
   const sessions = new Set<string>();
   try {
     const { files } = await readArchive(createReadStream(download), async (e) => {
-      const target = path.join(dir, `session_${e.sessionId}`, ...e.rel.split("/"));
+      const target = within(dir, `session_${e.sessionId}`, ...e.rel.split("/"));
       await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
-      await pipeline(e.body, createWriteStream(target, { mode: e.mode || 0o600, flags: "wx" }));
+      const limit = new ByteLimit(budget.left, () => `it unpacks to more than ${budget.cap} bytes (the restore's cap)`);
+      await pipeline(e.body, limit, createWriteStream(target, { mode: e.mode || 0o600, flags: "wx" }));
+      budget.left -= (await fs.stat(target)).size;
       sessions.add(e.sessionId);
     });
     if (files !== a.files) throw new Error(`${files} files, the manifest says ${a.files}`);
@@ -105,12 +147,12 @@ async function stageArchive(opts: RestoreOptions, snapshotId: string, a: Manifes
 async function swapWorkspace(opts: RestoreOptions, a: ManifestArchive, stagedDir: string, sessionIds: string[]) {
   const w = a.workspaceId;
   const live = new Map((await opts.control.list(w)).map((v) => [v.sessionId, v]));
-  const wsDir = path.join(opts.sessionsDir, `workspace_${w}`);
+  const wsDir = within(opts.sessionsDir, `workspace_${w}`);
   await fs.mkdir(wsDir, { recursive: true });
   const out: RestoreReport["workspaces"][number] = { workspaceId: w, sessions: [] };
   for (const s of sessionIds) {
-    const staged = path.join(stagedDir, `session_${s}`);
-    const target = path.join(wsDir, `session_${s}`);
+    const staged = within(stagedDir, `session_${s}`);
+    const target = within(wsDir, `session_${s}`);
     const restored = (await readMeta(path.join(staged, "meta.json")))!;
     const view = live.get(s);
     try {

@@ -4,6 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { createHash } from "node:crypto";
 import Validator from "fastest-validator";
+import { ConfigError } from "./error";
+import { natsConnectionOptions, redactUrl, redisConnectionOptions } from "./connections";
 
 export const ROLES = ["sessions", "api", "webhooks", "health", "backup"] as const;
 export type Role = (typeof ROLES)[number];
@@ -18,7 +20,15 @@ export interface Config {
   nodeId: string;
   /** Empty = embedded mode (one process, no transporter). */
   transporter: string;
+  /** NATS_CA: PEM file of the CA of the NATS servers' certificates (implies TLS); empty = none. */
+  natsCa: string;
+  /** NATS_CREDS: a NATS creds file or an nkey seed file; empty = none (or credentials in TRANSPORTER). */
+  natsCreds: string;
   redisUrl: string;
+  /** REDIS_CA: PEM file of the CA of Redis's certificate (rediss://). */
+  redisCa: string;
+  /** REDIS_PASSWORD: Redis's password when REDIS_URL carries none (kept out of every message). */
+  redisPassword: string;
   embedded: boolean;
   dataDir: string;
   sessionsDir: string;
@@ -110,6 +120,8 @@ export interface Config {
   apiJsonMaxDepth: number;
   /** Largest media a message may carry (decoded bytes), inline or fetched from media.url. */
   apiMediaMaxBytes: number;
+  /** CURSOR_SECRET: the key list cursors are signed with, the same on every node ("" = a built-in key: integrity-checked, but forgeable by whoever reads the source). */
+  cursorSecret: string;
   apiMediaFetchTimeoutMs: number;
   /** media.url may point at private, loopback and link-local addresses. */
   apiMediaAllowPrivate: boolean;
@@ -127,17 +139,17 @@ export interface Config {
   apiBodyIdleTimeoutMs: number;
   /** JSON bodies above API_BODY_LIMIT (media) one gateway holds in memory at once; more wait, then 503. */
   apiMaxLargeBodies: number;
+  /** media.url fetches one gateway runs at once; more wait, then 503 GATEWAY_BUSY. */
+  apiMediaFetchConcurrency: number;
+  /** Event streams one key may hold open on one gateway (0 = no limit); more get 429 TOO_MANY_STREAMS. */
+  apiStreamsPerKey: number;
+  /** Event streams one gateway holds open at once (0 = no limit). */
+  apiStreamsMax: number;
+  /** A stream whose client leaves more than this many bytes unread is dropped. */
+  apiStreamMaxBufferBytes: number;
 }
 
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`Invalid configuration: ${variable}: ${message}`);
-    this.name = "ConfigError";
-  }
-}
+export { ConfigError };
 
 type Env = Record<string, string | undefined>;
 
@@ -145,8 +157,12 @@ const num = (min: number, max: number) => ({ type: "number", integer: true, min,
 
 const schema = {
   NODE_ID: { type: "string", pattern: /^[A-Za-z0-9._-]{1,64}$/, optional: true, messages: { stringPattern: "expected 1-64 characters of A-Z a-z 0-9 . _ -" } },
-  TRANSPORTER: { type: "string", pattern: /^(nats:\/\/.+)?$/, optional: true, messages: { stringPattern: "expected a NATS URL like nats://127.0.0.1:4222, or empty for embedded mode" } },
-  REDIS_URL: { type: "string", pattern: /^(rediss?:\/\/.+)?$/, optional: true, messages: { stringPattern: "expected redis://host:port[/db], or empty" } },
+  TRANSPORTER: { type: "string", pattern: /^((nats|tls):\/\/.+)?$/, optional: true, messages: { stringPattern: "expected a NATS URL like nats://127.0.0.1:4222 or tls://nats:4222 (a comma list for several servers), or empty for embedded mode" } },
+  NATS_CA: { type: "string", optional: true },
+  NATS_CREDS: { type: "string", optional: true },
+  REDIS_URL: { type: "string", pattern: /^(rediss?:\/\/.+)?$/, optional: true, messages: { stringPattern: "expected redis://host:port[/db] or rediss:// (TLS), or empty" } },
+  REDIS_CA: { type: "string", optional: true },
+  REDIS_PASSWORD: { type: "string", optional: true },
   WA_ENGINE: { type: "enum", values: [...ENGINES], optional: true },
   WA_SIM_URL: { type: "string", pattern: /^(https?:\/\/[^\s/]+\/?)?$/, optional: true, messages: { stringPattern: "expected http://host:port of a simulated network, or empty" } },
   WA_SIM_PORT: num(0, 65535),
@@ -211,7 +227,16 @@ const schema = {
   API_REQUEST_TIMEOUT_MS: num(100, 3_600_000),
   API_BODY_IDLE_TIMEOUT_MS: num(100, 3_600_000),
   API_MAX_LARGE_BODIES: num(1, 10_000),
+  API_MEDIA_FETCH_CONCURRENCY: num(1, 10_000),
+  API_STREAMS_PER_KEY: num(0, 1_000_000),
+  API_STREAMS_MAX: num(0, 10_000_000),
+  API_STREAM_MAX_BUFFER_BYTES: num(1024, 1024 * 1024 * 1024),
+  CURSOR_SECRET: { type: "string", min: 16, max: 1024, optional: true },
 } as const;
+
+/** Never echoed in an error; URL variables are echoed with their password replaced. */
+const SECRET_VARIABLES = new Set(["API_KEYS", "REDIS_PASSWORD"]);
+const URL_VARIABLES = new Set(["TRANSPORTER", "REDIS_URL"]);
 
 const check = new Validator({ useNewCustomCheckerFunction: true }).compile({ $$root: false, ...schema } as any);
 
@@ -259,7 +284,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   if (result !== true) {
     const first = (result as any[])[0];
     const field: string = first.field;
-    const shown = field === "API_KEYS" ? "" : ` (got ${JSON.stringify(String(env[field]))})`;
+    const shown = SECRET_VARIABLES.has(field) ? "" : ` (got ${JSON.stringify(URL_VARIABLES.has(field) ? redactUrl(String(env[field])) : String(env[field]))})`;
     throw new ConfigError(field, `${first.message}${shown}`);
   }
   const v = input as any;
@@ -273,6 +298,19 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     throw new ConfigError("REDIS_URL", "cluster mode (TRANSPORTER set) needs the ownership directory: set REDIS_URL=redis://host:6379 on session and api nodes");
   }
 
+  const connections = {
+    transporter,
+    natsCa: v.NATS_CA ? path.resolve(cwd, v.NATS_CA) : "",
+    natsCreds: v.NATS_CREDS ? path.resolve(cwd, v.NATS_CREDS) : "",
+    redisUrl: v.REDIS_URL ?? "",
+    redisCa: v.REDIS_CA ? path.resolve(cwd, v.REDIS_CA) : "",
+    redisPassword: v.REDIS_PASSWORD ?? "",
+  };
+  if (embedded && (connections.natsCa || connections.natsCreds)) throw new ConfigError(connections.natsCa ? "NATS_CA" : "NATS_CREDS", "is set but TRANSPORTER is empty (embedded mode has no NATS)");
+  // fail fast: unreadable files, a bad URL or mixed credentials stop the process here, named
+  if (!embedded) natsConnectionOptions(connections);
+  redisConnectionOptions(connections);
+
   const apiHeadersTimeoutMs: number = v.API_HEADERS_TIMEOUT_MS ?? 20_000;
   const apiRequestTimeoutMs: number = v.API_REQUEST_TIMEOUT_MS ?? 120_000;
   // Node refuses a server whose headers deadline is longer than its whole-request deadline
@@ -282,7 +320,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     services,
     nodeId: v.NODE_ID ?? `${os.hostname().replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 40)}-${process.pid}`,
     transporter,
-    redisUrl: v.REDIS_URL ?? "",
+    natsCa: connections.natsCa,
+    natsCreds: connections.natsCreds,
+    redisUrl: connections.redisUrl,
+    redisCa: connections.redisCa,
+    redisPassword: connections.redisPassword,
     embedded,
     dataDir,
     sessionsDir,
@@ -352,5 +394,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     apiRequestTimeoutMs,
     apiBodyIdleTimeoutMs: v.API_BODY_IDLE_TIMEOUT_MS ?? 30_000,
     apiMaxLargeBodies: v.API_MAX_LARGE_BODIES ?? 8,
+    apiMediaFetchConcurrency: v.API_MEDIA_FETCH_CONCURRENCY ?? 8,
+    apiStreamsPerKey: v.API_STREAMS_PER_KEY ?? 10,
+    apiStreamsMax: v.API_STREAMS_MAX ?? 1000,
+    apiStreamMaxBufferBytes: v.API_STREAM_MAX_BUFFER_BYTES ?? 1024 * 1024,
+    cursorSecret: v.CURSOR_SECRET ?? "",
   };
 }

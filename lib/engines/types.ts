@@ -1,9 +1,11 @@
 // The one seam between the runtime and WhatsApp: every engine (simulator, wwebjs) implements
 // SessionEngine and emits the same events in the same order.
 import type { EventEmitter } from "node:events";
-import type { AckLevel } from "../whatsapp";
+import type { AckLevel, MessageType } from "../whatsapp";
+import type { Capability, CapabilityVerbs } from "./capabilities";
 
 export type { AckLevel } from "../whatsapp";
+export type { Capability } from "./capabilities";
 
 export interface EngineMe {
   /** `<phone>@c.us` */
@@ -20,6 +22,20 @@ export interface EngineMedia {
   filename?: string;
 }
 
+export interface EngineLocation {
+  latitude: number;
+  longitude: number;
+  name?: string;
+  address?: string;
+}
+
+export interface EnginePoll {
+  name: string;
+  options: string[];
+  /** More than one option may be chosen. */
+  multiple: boolean;
+}
+
 export interface EngineMessage {
   id: string;
   from: string;
@@ -28,13 +44,45 @@ export interface EngineMessage {
   /** Unix seconds */
   timestamp: number;
   fromMe: boolean;
-  media?: EngineMedia;
+  /** What kind of message (text when absent) */
+  type?: MessageType;
+  /** The chat it belongs to (the other party, or the group); absent: `from` for incoming, `to` for own */
+  chatId?: string;
+  /** Its media; in history and lists without `data` (descriptor only) */
+  media?: EngineMedia | Omit<EngineMedia, "data">;
+  /** The id of the message it quotes */
+  replyTo?: string;
+  /** Person ids it mentions */
+  mentions?: string[];
+  location?: EngineLocation;
+  /** A shared contact card */
+  vcard?: string;
+  poll?: EnginePoll;
+  /** Reactions, one per person */
+  reactions?: Array<{ from: string; emoji: string }>;
+  edited?: boolean;
+  /** Revoked for everyone (the body is gone) */
+  revoked?: boolean;
+  /** An outgoing message's ack */
+  ack?: AckLevel;
 }
 
 export interface MessageContent {
   text?: string;
   media?: EngineMedia;
   caption?: string;
+  /** Send audio media as a voice note (push-to-talk). */
+  voice?: boolean;
+  /** Quote this message of the same chat. */
+  replyTo?: string;
+  /** Mention these people (their `@<phone>` is expected in the text). */
+  mentions?: string[];
+  /** false: no link preview for a URL in the text. Default true. */
+  linkPreview?: boolean;
+  location?: EngineLocation;
+  /** A contact card (vCard 3.0 text). */
+  contact?: { vcard: string };
+  poll?: EnginePoll;
 }
 
 export interface SendOptions {
@@ -58,10 +106,18 @@ export interface SentMessage {
  *  - `ready` (me: EngineMe)                    connected and in sync
  *  - `message` (msg, receipt?)                 an incoming message (receipt: see MessageReceipt)
  *  - `message_ack` (id: string, ack: AckLevel) an outgoing message's ack changed
+ *  - `message_sent` (msg)                      an own message sent from another device (the phone); capability sentEvents
+ *  - `message_edited` (id, text, chatId)       a message was edited (by its sender)
+ *  - `message_revoked` (id, chatId)            a message was revoked for everyone
+ *  - `message_reaction` (id, from, emoji, chatId) a reaction set ("" removed)
+ *  - `poll_vote` (id, voter, options, chatId)  a vote on a poll
+ *  - `presence` (chatId, state, from)          a contact types, records or stops
  *  - `disconnected` (reason: string)           CONFLICT, LOGOUT, UNPAIRED, CONNECTION_LOST, ...
  *  - `failed` (error: Error)                   the engine gave up; it is stopped
  */
-export interface SessionEngine extends EventEmitter {
+export interface SessionEngine extends EventEmitter, CapabilityVerbs {
+  /** What this engine can do beyond the core (absent: nothing). */
+  readonly capabilities?: ReadonlySet<Capability>;
   /** Resolves once the engine shows a QR or is authenticated; rejects if it cannot get there. */
   start(): Promise<void>;
   /** Stops the engine, keeping its auth data. Safe to call at any time, also during start(). */
@@ -92,6 +148,10 @@ export interface EngineContext {
 }
 
 export type EngineFactory = ((ctx: EngineContext) => SessionEngine) & {
+  /** The engine's name (simulator, wwebjs), shown on a session and in NOT_SUPPORTED errors. */
+  engine?: string;
+  /** The capabilities every engine of this factory declares. */
+  capabilities?: ReadonlySet<Capability>;
   /**
    * Whether the credentials in `authDir` belong to a linked device, read from disk without
    * connecting. A logout of a session that is not connected only connects (to unlink) when this
@@ -107,6 +167,12 @@ export type EngineEvents = {
   ready: [me: EngineMe];
   message: [msg: EngineMessage, receipt?: MessageReceipt];
   message_ack: [id: string, ack: AckLevel];
+  message_sent: [msg: EngineMessage];
+  message_edited: [id: string, text: string, chatId: string];
+  message_revoked: [id: string, chatId: string];
+  message_reaction: [id: string, from: string, emoji: string, chatId: string];
+  poll_vote: [id: string, voter: string, options: string[], chatId: string];
+  presence: [chatId: string, state: string, from: string];
   disconnected: [reason: string];
   failed: [error: Error];
 };

@@ -8,7 +8,7 @@ import type { SessionStatus } from "../sessions/status";
  * A received message's media as events carry it: the media store's descriptor (download it from
  * `url`), or, when it could not be stored (larger than MEDIA_MAX_BYTES), what is known and why.
  */
-export type EventMedia = MediaDescriptor | { mimetype: string; filename?: string; size: number; error: "MEDIA_TOO_LARGE" };
+export type EventMedia = MediaDescriptor | { mimetype: string; filename?: string; size: number; error: "MEDIA_TOO_LARGE" } | { mimetype: string; filename?: string };
 
 /** A message as events carry it: never the media's bytes. */
 export type EventMessage = Omit<EngineMessage, "media"> & { media?: EventMedia };
@@ -20,6 +20,12 @@ export const EVENTS = {
   sessionDisconnected: "wa.session.disconnected",
   messageReceived: "wa.message.received",
   messageAck: "wa.message.ack",
+  messageSent: "wa.message.sent",
+  messageEdited: "wa.message.edited",
+  messageRevoked: "wa.message.revoked",
+  messageReaction: "wa.message.reaction",
+  pollVote: "wa.poll.vote",
+  presence: "wa.presence",
   clusterFailover: "wa.cluster.failover",
   clusterCapacity: "wa.cluster.capacity",
 } as const;
@@ -44,6 +50,14 @@ export interface EventPayloads {
   "wa.session.disconnected": { reason: string };
   "wa.message.received": { message: EventMessage };
   "wa.message.ack": { messageId: string; ack: AckLevel };
+  /** An own message sent from another device of the account (the phone included). */
+  "wa.message.sent": { message: EventMessage };
+  "wa.message.edited": { messageId: string; chatId: string; text: string };
+  "wa.message.revoked": { messageId: string; chatId: string };
+  /** emoji "" = the reaction was removed */
+  "wa.message.reaction": { messageId: string; chatId: string; from: string; emoji: string };
+  "wa.poll.vote": { messageId: string; chatId: string; voter: string; options: string[] };
+  "wa.presence": { chatId: string; from: string; state: string };
   "wa.cluster.failover": { node: string; workspaces: string[]; seconds?: number };
   /** A session node crossed a capacity threshold (70% warning, 85% critical) either way. */
   "wa.cluster.capacity": { node: string; level: "ok" | "warning" | "critical"; previous: "ok" | "warning" | "critical"; utilization: number };

@@ -14,6 +14,7 @@ import {
   nanos,
   RetentionPolicy,
   StorageType,
+  type ConnectionOptions,
   type ConsumerConfig,
   type JetStreamClient,
   type JetStreamManager,
@@ -26,8 +27,8 @@ import { DEFAULT_MAX_EVENT_BYTES, encodeEvent, eventTooLarge, rejectedOf, SUBJEC
 const REPLAY_HEADER = "Wafleet-Replay";
 
 export interface JetStreamEventLogOptions {
-  /** NATS URL(s): the transporter's. */
-  servers: string | string[];
+  /** The transporter's connection (servers, credentials, TLS: lib/config/connections.ts). */
+  connection: ConnectionOptions;
   /** Stream name (default WAFLEET_EVENTS). */
   stream?: string;
   /** Subjects are `<prefix>.<workspace>.<type>` (default wafleet.events). */
@@ -101,7 +102,7 @@ export class JetStreamEventLog implements EventLog {
   }
 
   private async connect(): Promise<void> {
-    const nc = await connect({ servers: this.opts.servers, name: this.opts.name ?? "wafleet-event-log", maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
+    const nc = await connect({ ...this.opts.connection, name: this.opts.name ?? "wafleet-event-log", maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
     this.nc = nc;
     if (nc.info?.max_payload) this.serverMaxPayload = nc.info.max_payload;
     this.js = nc.jetstream();

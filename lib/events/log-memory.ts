@@ -1,14 +1,38 @@
 // The event log of embedded mode: one process, so the log lives in memory with the same consumer
 // semantics as JetStream (shared named consumers, acks, scheduled redelivery, a delivery cap).
-// Nothing survives the process; cluster mode uses log-jetstream.ts. It refuses what JetStream would
-// (an event over maxEventBytes, encoded), so embedded mode shows the same limits as a cluster.
+// With a journal (log-file.ts) every append is on disk before it resolves and what consumers have
+// settled is noted, so a restart (kill -9 included) resumes every undelivered event; cluster mode
+// uses log-jetstream.ts. It refuses what JetStream would (an event over maxEventBytes, encoded),
+// so embedded mode shows the same limits as a cluster.
 import type { WafleetEvent } from "./index";
 import { DEFAULT_MAX_EVENT_BYTES, encodeEvent, eventTooLarge, rejectedOf, type AppendOptions, type ConsumeOptions, type EventLog, type LogHandler, type LogMessage, type LogSubscription, type RejectedEvent } from "./log";
 
-interface Entry {
+export interface LogEntry {
   seq: number;
   event: WafleetEvent;
   replay: number;
+}
+type Entry = LogEntry;
+
+/** Where a durable memory log writes (log-file.ts). */
+export interface EventLogJournal {
+  /** Resolves once the entry is durable; a rejection fails the append. */
+  appended(entry: LogEntry): Promise<void>;
+  /** A consumer takes part: entries wait until it settled them. */
+  opened(consumer: string): void;
+  /** The consumer is done with `seq` (acknowledged, dropped, or out of deliveries). */
+  settled(consumer: string, seq: number): void;
+  /** The consumer's delivery count of `seq`, so attempts keep counting after a restart. */
+  attempted(consumer: string, seq: number, attempt: number): void;
+  /** The entry left the log (retention). */
+  forgotten(seq: number): void;
+  close(): Promise<void>;
+}
+
+/** What a journal held at start: the entries and, per consumer, what it had settled or tried. */
+export interface RestoredLog {
+  entries: LogEntry[];
+  consumers: Map<string, { settled: Set<number>; attempts: Map<number, number> }>;
 }
 
 interface ConsumerState {
@@ -32,6 +56,10 @@ export interface MemoryEventLogOptions {
   logger?: { warn(msg: string): void };
   /** Called when a handler throws (the message is redelivered after its backoff). */
   onError?: (err: Error) => void;
+  /** Makes the log durable (log-file.ts). */
+  journal?: EventLogJournal;
+  /** The journal's content at start. */
+  restored?: RestoredLog;
 }
 
 export class MemoryEventLog implements EventLog {
@@ -42,10 +70,16 @@ export class MemoryEventLog implements EventLog {
   private closed = false;
   private readonly maxMessages: number;
   readonly maxEventBytes: number;
+  private readonly journal?: EventLogJournal;
 
   constructor(private readonly opts: MemoryEventLogOptions = {}) {
     this.maxMessages = opts.maxMessages ?? 100_000;
     this.maxEventBytes = opts.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+    this.journal = opts.journal;
+    for (const e of opts.restored?.entries ?? []) {
+      this.entries.set(e.seq, e);
+      this.seq = Math.max(this.seq, e.seq);
+    }
   }
 
   async append(event: WafleetEvent, opts: AppendOptions = {}): Promise<void> {
@@ -57,8 +91,11 @@ export class MemoryEventLog implements EventLog {
       throw eventTooLarge(event, size, this.maxEventBytes);
     }
     const entry: Entry = { seq: ++this.seq, event, replay: opts.replay ?? 0 };
+    // durable first: a consumer never sees an event a crash could take back
+    if (this.journal) await this.journal.appended(entry);
+    if (this.closed) return;
     this.entries.set(entry.seq, entry);
-    for (const c of this.consumers.values()) c.ready.push(entry.seq);
+    for (const c of this.consumers.values()) insertSorted(c.ready, entry.seq);
     while (this.entries.size > this.maxMessages) {
       const oldest = this.entries.keys().next().value as number;
       this.forget(oldest);
@@ -69,9 +106,14 @@ export class MemoryEventLog implements EventLog {
   async consume(opts: ConsumeOptions, handler: LogHandler): Promise<LogSubscription> {
     let c = this.consumers.get(opts.name);
     if (!c) {
-      // a new durable consumer starts from the beginning of what the log retains
-      c = { ready: [...this.entries.keys()], deliveries: new Map(), inFlight: new Set(), timers: new Map(), subscribers: [], opts, next: 0 };
+      // a new durable consumer starts from the beginning of what the log retains, less what it
+      // settled before a restart
+      const before = this.opts.restored?.consumers.get(opts.name);
+      const ready = [...this.entries.keys()].filter((seq) => !before?.settled.has(seq)).sort((a, b) => a - b);
+      const deliveries = new Map([...(before?.attempts ?? [])].filter(([seq]) => this.entries.has(seq)));
+      c = { ready, deliveries, inFlight: new Set(), timers: new Map(), subscribers: [], opts, next: 0 };
       this.consumers.set(opts.name, c);
+      this.journal?.opened(opts.name);
     }
     const sub = { handler, concurrency: Math.max(1, opts.concurrency), running: 0 };
     c.subscribers.push(sub);
@@ -97,10 +139,12 @@ export class MemoryEventLog implements EventLog {
       c.timers.clear();
       c.subscribers = [];
     }
+    await this.journal?.close();
   }
 
   private forget(seq: number): void {
     this.entries.delete(seq);
+    this.journal?.forgotten(seq);
     for (const c of this.consumers.values()) {
       const i = c.ready.indexOf(seq);
       if (i >= 0) c.ready.splice(i, 1);
@@ -135,6 +179,11 @@ export class MemoryEventLog implements EventLog {
   private deliver(c: ConsumerState, sub: ConsumerState["subscribers"][number], entry: Entry): void {
     const attempt = (c.deliveries.get(entry.seq) ?? 0) + 1;
     c.deliveries.set(entry.seq, attempt);
+    this.journal?.attempted(c.opts.name, entry.seq, attempt);
+    const done = () => {
+      c.deliveries.delete(entry.seq);
+      this.journal?.settled(c.opts.name, entry.seq);
+    };
     c.inFlight.add(entry.seq);
     sub.running++;
     let settled = false;
@@ -148,7 +197,7 @@ export class MemoryEventLog implements EventLog {
     const schedule = (delayMs: number) => {
       if (attempt >= c.opts.maxDeliver) {
         // the cap reached: the log stops delivering it, as JetStream's max_deliver does
-        c.deliveries.delete(entry.seq);
+        done();
         return;
       }
       const t = setTimeout(() => {
@@ -165,7 +214,7 @@ export class MemoryEventLog implements EventLog {
       attempt,
       replay: entry.replay,
       ack: () => {
-        if (settle()) c.deliveries.delete(entry.seq);
+        if (settle()) done();
         this.pump(c);
       },
       retry: (delayMs) => {
@@ -173,7 +222,7 @@ export class MemoryEventLog implements EventLog {
         this.pump(c);
       },
       drop: () => {
-        if (settle()) c.deliveries.delete(entry.seq);
+        if (settle()) done();
         this.pump(c);
       },
     };

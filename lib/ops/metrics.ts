@@ -2,7 +2,7 @@
 // `nodeID` labels and turns dots into underscores). Label cardinality stays bounded: statuses,
 // results and levels are small closed sets; per-session series exist only for engines that
 // report memory (wwebjs), and only for sessions the node holds.
-import type { EventName, EventPayloads } from "../events";
+import { EVENT_NAMES, type EventName, type EventPayloads } from "../events";
 
 export interface MetricRegistryLike {
   register(opts: Record<string, unknown>): unknown;
@@ -42,6 +42,18 @@ function ensure(reg: MetricRegistryLike, opts: Record<string, unknown>): void {
   if (!reg.getMetric(opts.name as string)) reg.register(opts);
 }
 
+/**
+ * Shows a counter at 0 for each known label set from the start: a series that appears only at
+ * its first event hides that event from increase() and rate(), so an alert on it never fires.
+ */
+export function zeroCounter(reg: Pick<MetricRegistryLike, "increment">, name: string, labelSets: Array<Record<string, string> | undefined> = [undefined]): void {
+  for (const labels of labelSets) reg.increment(name, labels, 0);
+}
+
+/** The `result` values of M.sent, the `reason` values of M.restarts. */
+export const SEND_RESULTS = ["ok", "not_ready", "error"] as const;
+export const RESTART_REASONS = ["retry", "memory"] as const;
+
 /** Session-node metrics. */
 export function registerSessionMetrics(reg: MetricRegistryLike): void {
   ensure(reg, { type: "gauge", name: M.sessions, labelNames: ["status"], description: "Sessions on this node by status" });
@@ -66,6 +78,13 @@ export function registerSessionMetrics(reg: MetricRegistryLike): void {
   ensure(reg, { type: "counter", name: M.failovers, description: "Dead nodes whose workspaces this coordinator reassigned" });
   ensure(reg, { type: "histogram", name: M.failoverSeconds, buckets: SECONDS_BUCKETS, quantiles: false, description: "From a lease found expired to its workspaces reassigned, seconds" });
   ensure(reg, { type: "gauge", name: M.leaseValid, description: "1 while this node holds its cluster lease" });
+  zeroCounter(reg, M.qr);
+  zeroCounter(reg, M.received);
+  zeroCounter(reg, M.watchdogRestarts);
+  zeroCounter(reg, M.failovers);
+  zeroCounter(reg, M.sent, SEND_RESULTS.map((result) => ({ result })));
+  zeroCounter(reg, M.restarts, RESTART_REASONS.map((reason) => ({ reason })));
+  zeroCounter(reg, M.disconnects, [...DISCONNECT_REASONS, "other"].map((reason) => ({ reason })));
 }
 
 const DISCONNECT_REASONS = new Set(["CONNECTION_LOST", "BROWSER_CRASHED", "HEARTBEAT_LOST", "CONFLICT", "LOGOUT", "UNPAIRED"]);
@@ -73,6 +92,7 @@ const DISCONNECT_REASONS = new Set(["CONNECTION_LOST", "BROWSER_CRASHED", "HEART
 /** Event-log metrics, on every node that appends (session nodes) or replays (webhooks nodes). */
 export function registerEventLogMetrics(reg: MetricRegistryLike): void {
   ensure(reg, { type: "counter", name: M.eventLogRejected, labelNames: ["event"], description: "Events the event log refused (larger than it carries), by event type" });
+  zeroCounter(reg, M.eventLogRejected, EVENT_NAMES.map((event) => ({ event })));
 }
 
 /** Health-node metrics. */

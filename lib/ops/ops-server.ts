@@ -69,6 +69,36 @@ export class OpsReporter extends PrometheusBase {
     this.server.on("error", (err: Error) => this.logger.error(`ops endpoint cannot listen: ${err.message}`));
   }
 
+  /**
+   * Moleculer's reporter writes a histogram's `_sum` and `_count` only when it also computes
+   * quantiles; wafleet's histograms have none (buckets are what Prometheus aggregates), so both
+   * are added here after each label set's `+Inf` bucket: averages (`rate(x_sum) / rate(x_count)`)
+   * need them.
+   */
+  generatePrometheusResponse(): string {
+    const text: string = super.generatePrometheusResponse();
+    const extra = new Map<string, string[]>();
+    this.registry.store.forEach((metric: any) => {
+      if (metric.type !== "histogram" || !this.matchMetricName(metric.name)) return;
+      const name = this.formatMetricName(metric.name).replace(/[.-]/g, "_");
+      for (const item of metric.snapshot() as Array<{ labels: Record<string, unknown>; buckets?: unknown; quantiles?: unknown; sum: number; count: number }>) {
+        if (!item.buckets || item.quantiles) continue;
+        const inf = `${name}_bucket${this.labelsToStr(item.labels, { le: "+Inf" })} `;
+        const labels = this.labelsToStr(item.labels);
+        extra.set(inf, [`${name}_sum${labels} ${item.sum}`, `${name}_count${labels} ${item.count}`]);
+      }
+    });
+    if (!extra.size) return text;
+    const out: string[] = [];
+    for (const line of text.split("\n")) {
+      out.push(line);
+      const sp = line.lastIndexOf(" ");
+      const more = sp > 0 ? extra.get(line.slice(0, sp + 1)) : undefined;
+      if (more) out.push(...more);
+    }
+    return out.join("\n");
+  }
+
   handler(req: IncomingMessage, res: ServerResponse): void {
     const url = (req.url ?? "").split("?")[0];
     if (req.method !== "GET" && req.method !== "HEAD") return json(res, 405, { error: { code: "METHOD_NOT_ALLOWED", message: "GET only" } });

@@ -129,6 +129,8 @@ export interface RedisDirectoryOptions {
   /** Per-command deadline, so a lease renewal never hangs past its usefulness. Default 2000. */
   commandTimeoutMs?: number;
   onError?: (err: Error) => void;
+  /** TLS and password for the URL (lib/config/connections.ts). */
+  connection?: RedisOptions;
 }
 
 export function redisOptions(commandTimeoutMs: number): RedisOptions {
@@ -149,7 +151,7 @@ export class RedisDirectory implements Directory {
 
   constructor(private readonly opts: RedisDirectoryOptions) {
     this.p = opts.prefix;
-    this.redis = new Redis(opts.url, redisOptions(opts.commandTimeoutMs ?? 2000)) as ScriptedRedis;
+    this.redis = new Redis(opts.url, { ...redisOptions(opts.commandTimeoutMs ?? 2000), ...opts.connection }) as ScriptedRedis;
     this.redis.on("error", (err) => opts.onError?.(err));
     for (const [name, def] of Object.entries(SCRIPTS)) this.redis.defineCommand(name, { numberOfKeys: def.numberOfKeys, lua: def.lua });
   }
@@ -233,7 +235,7 @@ export class RedisDirectory implements Directory {
   subscribe(listener: (change: DirectoryChange) => void): () => void {
     this.listeners.add(listener);
     if (!this.sub) {
-      this.sub = new Redis(this.opts.url, { ...redisOptions(this.opts.commandTimeoutMs ?? 2000), commandTimeout: undefined });
+      this.sub = new Redis(this.opts.url, { ...redisOptions(this.opts.commandTimeoutMs ?? 2000), ...this.opts.connection, commandTimeout: undefined });
       this.sub.on("error", (err) => this.opts.onError?.(err));
       void this.sub.subscribe(this.chan).catch((err: Error) => this.opts.onError?.(err));
       this.sub.on("message", (_chan: string, msg: string) => {

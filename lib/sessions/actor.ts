@@ -8,6 +8,8 @@ import type { MediaStore } from "../media/store";
 import type { LaunchQueue } from "../engines/launch-queue";
 import type { EngineFactory, EngineMe, EngineMessage, MessageContent, MessageReceipt, SendOptions, SentMessage, SessionEngine } from "../engines/types";
 import { UNLINKED_REASONS } from "../engines/types";
+import type { Capability } from "../engines/capabilities";
+import { CAPABILITIES } from "../engines/capabilities";
 import { StatusMachine, type DesiredState, type SessionStatus } from "./status";
 import type { SessionMeta, SessionStorage } from "./storage";
 
@@ -55,6 +57,10 @@ export interface SessionView {
   metadata: Record<string, unknown>;
   createdAt: string;
   updatedAt: string;
+  /** The engine's name (simulator, wwebjs) */
+  engine: string;
+  /** What the engine can do beyond the core (DESIGN section 4) */
+  capabilities: Capability[];
 }
 
 /** Failures after which retrying would fight over ownership or cannot help. */
@@ -65,6 +71,8 @@ export class SessionActor {
   private launchAbort: AbortController | undefined;
   private launching: Promise<void> | undefined;
   private qr: { qr: string; expiresAt: number } | undefined;
+  /** When a pairing code was handed out: the engine links by phone number now and shows no QR. */
+  private pairingSince: number | undefined;
   private me: EngineMe | undefined;
   private readonly machine: StatusMachine;
   private chain: Promise<unknown> = Promise.resolve();
@@ -114,11 +122,54 @@ export class SessionActor {
       metadata: this.meta.metadata,
       createdAt: this.meta.createdAt,
       updatedAt: this.meta.updatedAt,
+      engine: this.engineName,
+      capabilities: CAPABILITIES.filter((c) => this.deps.engineFactory.capabilities?.has(c)),
     };
+  }
+
+  get engineName(): string {
+    return this.deps.engineFactory.engine ?? "unknown";
+  }
+
+  /** NOT_SUPPORTED (501) naming the engine and the first capability it lacks. */
+  assertCapabilities(capabilities: Capability[]): void {
+    const missing = capabilities.find((c) => !this.deps.engineFactory.capabilities?.has(c));
+    if (missing) {
+      throw new WafleetError("NOT_SUPPORTED", `The ${this.engineName} engine does not support ${missing}`, { engine: this.engineName, capability: missing });
+    }
+  }
+
+  /**
+   * Runs `op` on the engine for a capability it declares: NOT_SUPPORTED when the engine lacks it
+   * (whatever the session's status), SESSION_NOT_READY unless the session is WORKING; the engine's
+   * failures become ENGINE_ERROR / ENGINE_TIMEOUT, its validation errors stay 400.
+   */
+  async withCapability<T>(capability: Capability, op: (engine: SessionEngine) => Promise<T>): Promise<T> {
+    this.assertCapabilities([capability]);
+    const engine = this.engine;
+    if (!engine || this.machine.status !== "WORKING") {
+      throw new WafleetError("SESSION_NOT_READY", `The session is ${this.machine.status}; it must be WORKING`, { status: this.machine.status });
+    }
+    try {
+      return await op(engine);
+    } catch (err: any) {
+      if (err instanceof WafleetError) throw err;
+      const code = err?.code;
+      if (code === "SESSION_NOT_READY") throw new WafleetError("SESSION_NOT_READY", undefined, { status: this.machine.status });
+      if (code === "VALIDATION_ERROR" || code === "INVALID_CURSOR" || code === "ENGINE_TIMEOUT") throw new WafleetError(code, String(err?.message ?? err));
+      throw new WafleetError("ENGINE_ERROR", `The engine failed: ${String(err?.message ?? err)}`);
+    }
   }
 
   /** The QR to scan, while the session waits for one. */
   currentQr(): { qr: string; expiresAt: number } {
+    if (this.pairingSince !== undefined && this.machine.status === "SCAN_QR_CODE") {
+      // the network took the session off QR linking when it gave the code: an old QR no longer links
+      throw new WafleetError("QR_NOT_AVAILABLE", `No QR code to show: a pairing code was handed out at ${new Date(this.pairingSince).toISOString()}; type it on the phone, or restart the session for a new QR`, {
+        status: this.machine.status,
+        reason: "PAIRING_CODE_PENDING",
+      });
+    }
     if (this.machine.status !== "SCAN_QR_CODE" || !this.qr || this.qr.expiresAt <= Date.now()) {
       throw new WafleetError("QR_NOT_AVAILABLE", `No QR code to show: the session is ${this.machine.status}`, { status: this.machine.status });
     }
@@ -190,6 +241,8 @@ export class SessionActor {
   private async storeMedia(message: EngineMessage): Promise<EventMessage> {
     const { media, ...rest } = message;
     if (!media) return rest;
+    // an engine that hands no bytes (only what the media is)
+    if (!("data" in media) || typeof media.data !== "string") return { ...rest, media: { mimetype: media.mimetype, ...(media.filename ? { filename: media.filename } : {}) } };
     const { workspaceId, sessionId } = this.meta;
     const size = Math.floor((media.data.length * 3) / 4) - (media.data.endsWith("==") ? 2 : media.data.endsWith("=") ? 1 : 0);
     const notStored = { mimetype: media.mimetype, ...(media.filename ? { filename: media.filename } : {}), size, error: "MEDIA_TOO_LARGE" as const };
@@ -218,6 +271,7 @@ export class SessionActor {
     } catch (err: any) {
       if (err?.code === "SESSION_NOT_READY") throw new WafleetError("SESSION_NOT_READY", undefined, { status: this.machine.status });
       if (err instanceof WafleetError) throw err;
+      if (err?.code === "VALIDATION_ERROR" || err?.code === "CONTACT_BLOCKED" || err?.code === "ENGINE_TIMEOUT") throw new WafleetError(err.code, String(err?.message ?? err));
       throw new WafleetError("ENGINE_ERROR", `Sending failed: ${String(err?.message ?? err)}`);
     }
   }
@@ -228,10 +282,18 @@ export class SessionActor {
       throw new WafleetError("QR_NOT_AVAILABLE", `A pairing code needs a session waiting to be linked; it is ${this.machine.status}`, { status: this.machine.status });
     }
     try {
-      return await engine.requestPairingCode(phone);
+      const code = await engine.requestPairingCode(phone);
+      if (this.engine === engine) this.pairingMode();
+      return code;
     } catch (err: any) {
       throw new WafleetError("ENGINE_ERROR", `Pairing code request failed: ${String(err?.message ?? err)}`);
     }
+  }
+
+  /** The engine gave a pairing code: its QR is void from now on (until it shows a new one). */
+  private pairingMode(): void {
+    this.qr = undefined;
+    this.pairingSince ??= Date.now();
   }
 
   private serial<T>(op: () => Promise<T>): Promise<T> {
@@ -263,6 +325,7 @@ export class SessionActor {
     const engine = this.deps.engineFactory({ workspaceId, sessionId, authDir: this.deps.storage.authDir(workspaceId, sessionId), mayConnect: admit });
     this.engine = engine;
     this.qr = undefined;
+    this.pairingSince = undefined;
     this.wire(engine);
     this.machine.transition("STARTING");
     const abort = new AbortController();
@@ -291,18 +354,25 @@ export class SessionActor {
     engine.on("qr", (qr: string, expiresAt: number) => {
       if (!current()) return;
       this.qr = { qr, expiresAt };
+      this.pairingSince = undefined;
       this.machine.transition("SCAN_QR_CODE");
       this.deps.publish("wa.session.qr", this.scope, { qr, expiresAt });
+    });
+    engine.on("code", () => {
+      if (!current()) return;
+      this.pairingMode();
     });
     engine.on("authenticated", () => {
       if (!current()) return;
       this.qr = undefined;
+      this.pairingSince = undefined;
       if (this.machine.status === "SCAN_QR_CODE") this.machine.transition("STARTING", "authenticated");
     });
     engine.on("ready", (me: EngineMe) => {
       if (!current()) return;
       this.me = me;
       this.qr = undefined;
+      this.pairingSince = undefined;
       this.retries = 0;
       this.machine.transition("WORKING");
       this.deps.publish("wa.session.ready", this.scope, { me });
@@ -328,6 +398,29 @@ export class SessionActor {
       if (!current()) return;
       this.deps.publish("wa.message.ack", this.scope, { messageId, ack });
     });
+    engine.on("message_sent", (message) => {
+      if (!current()) return;
+      // an own message sent from another device: its media is stored like a received one's
+      this.storeMedia(message).then(
+        (stored) => this.deps.publish("wa.message.sent", this.scope, { message: stored }),
+        (err: Error) => this.deps.logger.warn(`media of sent message ${message.id} (${this.meta.workspaceId}/${this.meta.sessionId}) not stored: ${err?.message ?? err}`),
+      );
+    });
+    engine.on("message_edited", (messageId, text, chatId) => {
+      if (current()) this.deps.publish("wa.message.edited", this.scope, { messageId, chatId, text });
+    });
+    engine.on("message_revoked", (messageId, chatId) => {
+      if (current()) this.deps.publish("wa.message.revoked", this.scope, { messageId, chatId });
+    });
+    engine.on("message_reaction", (messageId, from, emoji, chatId) => {
+      if (current()) this.deps.publish("wa.message.reaction", this.scope, { messageId, chatId, from, emoji });
+    });
+    engine.on("poll_vote", (messageId, voter, options, chatId) => {
+      if (current()) this.deps.publish("wa.poll.vote", this.scope, { messageId, chatId, voter, options });
+    });
+    engine.on("presence", (chatId, state, from) => {
+      if (current()) this.deps.publish("wa.presence", this.scope, { chatId, from, state });
+    });
     engine.on("disconnected", (reason: string) => {
       if (!current()) return;
       this.deps.publish("wa.session.disconnected", this.scope, { reason });
@@ -352,6 +445,7 @@ export class SessionActor {
 
   private fail(reason: string): void {
     this.qr = undefined;
+    this.pairingSince = undefined;
     this.machine.transition("FAILED", reason);
     this.deps.logger.warn(`session ${this.meta.workspaceId}/${this.meta.sessionId} failed: ${reason}`);
     if (this.meta.desired === "running" && !NO_RETRY.has(reason) && !this.removed) this.scheduleRetry();
@@ -389,6 +483,7 @@ export class SessionActor {
     await this.launching?.catch(() => undefined);
     this.launching = undefined;
     this.qr = undefined;
+    this.pairingSince = undefined;
     this.machine.transition("STOPPED", reason);
   }
 

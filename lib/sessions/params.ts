@@ -3,7 +3,7 @@
 import type { MessageContent } from "../engines/types";
 import { WafleetError } from "../errors";
 import { MEDIA_ID_PATTERN } from "../media/ids";
-import { CHAT_ID_PATTERN } from "../whatsapp";
+import { CHAT_ID_PATTERN, CONTACT_ID_PATTERN, PHONE_PATTERN } from "../whatsapp";
 import { ID_PATTERN } from "./storage";
 
 const idMessages = { stringPattern: "expected 1-64 characters of A-Z a-z 0-9 _ -", stringMin: "must not be empty" };
@@ -73,6 +73,32 @@ export const sendMessageParams = {
     },
   },
   caption: { type: "string", min: 1, max: 4096, optional: true },
+  voice: { type: "boolean", optional: true },
+  replyTo: { type: "string", min: 1, max: 256, pattern: /^[\x21-\x7e]+$/, optional: true, messages: { stringPattern: "expected a message id (visible ASCII)" } },
+  mentions: { type: "array", optional: true, max: 64, unique: true, items: { type: "string", pattern: CONTACT_ID_PATTERN, messages: { stringPattern: "expected a person id: a phone number, <digits>@c.us or <digits>@lid" } } },
+  linkPreview: { type: "boolean", optional: true },
+  location: {
+    type: "object",
+    optional: true,
+    strict: true,
+    props: {
+      latitude: { type: "number", min: -90, max: 90 },
+      longitude: { type: "number", min: -180, max: 180 },
+      name: { type: "string", min: 1, max: 256, optional: true },
+      address: { type: "string", min: 1, max: 1024, optional: true },
+    },
+  },
+  contact: { type: "object", optional: true, strict: true, props: { vcard: { type: "string", min: 20, max: 65536, pattern: /^BEGIN:VCARD\r?\n[\s\S]*END:VCARD\s*$/, messages: { stringPattern: "expected vCard text: BEGIN:VCARD ... END:VCARD" } } } },
+  poll: {
+    type: "object",
+    optional: true,
+    strict: true,
+    props: {
+      name: { type: "string", min: 1, max: 256 },
+      options: { type: "array", min: 2, max: 12, unique: true, items: { type: "string", min: 1, max: 100 } },
+      multiple: { type: "boolean", optional: true },
+    },
+  },
 } as const;
 
 export interface SendMessageInput {
@@ -80,6 +106,13 @@ export interface SendMessageInput {
   text?: string;
   media?: { mimetype?: string; mediaId?: string; data?: string; url?: string; filename?: string };
   caption?: string;
+  voice?: boolean;
+  replyTo?: string;
+  mentions?: string[];
+  linkPreview?: boolean;
+  location?: { latitude: number; longitude: number; name?: string; address?: string };
+  contact?: { vcard: string };
+  poll?: { name: string; options: string[]; multiple?: boolean };
 }
 
 const invalid = (field: string, message: string, type: string) => new WafleetError("VALIDATION_ERROR", `Invalid field(s): ${field}`, [{ field, message, type }]);
@@ -95,8 +128,11 @@ export function base64Bytes(data: string): number {
  * data or url (exactly one); a caption needs media; decoded media fits maxBytes.
  */
 export function checkMessageShape(p: SendMessageInput, maxBytes: number): void {
-  if ((p.text === undefined) === (p.media === undefined)) throw invalid("text", "send exactly one of text or media", "oneOf");
+  const kinds = [p.text, p.media, p.location, p.contact, p.poll].filter((x) => x !== undefined).length;
+  if (kinds !== 1) throw invalid("text", "send exactly one of text, media, location, contact or poll", "oneOf");
   if (p.caption !== undefined && !p.media) throw invalid("caption", "a caption goes with media only", "dependency");
+  if (p.voice && !/^audio\//.test(p.media?.mimetype ?? "")) throw invalid("voice", "a voice note is audio media", "dependency");
+  if (p.linkPreview !== undefined && p.text === undefined) throw invalid("linkPreview", "linkPreview goes with text only", "dependency");
   if (p.media) {
     const sources = [p.media.data, p.media.url, p.media.mediaId].filter((x) => x !== undefined).length;
     if (sources !== 1) throw invalid("media.data", "send exactly one of media.mediaId, media.data (base64) or media.url", "oneOf");
@@ -115,17 +151,24 @@ export async function messageContentOf(
   read?: (mediaId: string) => Promise<{ mimetype: string; filename?: string; data: string }>,
 ): Promise<MessageContent> {
   checkMessageShape(p, maxBytes);
-  if (p.text !== undefined) return { text: p.text };
+  const extras: MessageContent = {};
+  if (p.replyTo !== undefined) extras.replyTo = p.replyTo;
+  if (p.mentions?.length) extras.mentions = [...p.mentions];
+  if (p.text !== undefined) return { text: p.text, ...extras, ...(p.linkPreview !== undefined ? { linkPreview: p.linkPreview } : {}) };
+  if (p.location) return { location: { ...p.location }, ...extras };
+  if (p.contact) return { contact: { vcard: p.contact.vcard }, ...extras };
+  if (p.poll) return { poll: { name: p.poll.name, options: [...p.poll.options], multiple: p.poll.multiple === true }, ...extras };
   const m = p.media!;
   const caption = p.caption ? { caption: p.caption } : {};
+  const voice = p.voice ? { voice: true } : {};
   if (m.mediaId !== undefined) {
     if (!read) throw new WafleetError("MEDIA_NOT_FOUND", "This node has no media store");
     const stored = await read(m.mediaId);
     const filename = m.filename ?? stored.filename;
-    return { media: { mimetype: m.mimetype ?? stored.mimetype, data: stored.data, ...(filename ? { filename } : {}) }, ...caption };
+    return { media: { mimetype: m.mimetype ?? stored.mimetype, data: stored.data, ...(filename ? { filename } : {}) }, ...caption, ...voice, ...extras };
   }
   if (m.data === undefined) throw invalid("media.url", "media.url is resolved by the API gateway; send media.data or media.mediaId to this action", "oneOf");
-  return { media: { mimetype: m.mimetype!, data: m.data, ...(m.filename ? { filename: m.filename } : {}) }, ...caption };
+  return { media: { mimetype: m.mimetype!, data: m.data, ...(m.filename ? { filename: m.filename } : {}) }, ...caption, ...voice, ...extras };
 }
 
 export const pairingCodeParams = {
@@ -133,4 +176,37 @@ export const pairingCodeParams = {
   workspaceId: workspaceIdParam,
   sessionId: sessionIdParam,
   phoneNumber: { type: "string", pattern: /^\+?[0-9]{5,20}$/, messages: { stringPattern: "expected a phone number in international format, digits only" } },
+} as const;
+
+// --- the WhatsApp surface: chats, history, contacts, message actions ---
+
+const chatIdParam = { type: "string", pattern: CHAT_ID_PATTERN, messages: { stringPattern: "expected a chat id: a phone number, <digits>@c.us, <digits>@lid, a group <digits>@g.us" } } as const;
+const contactIdParam = { type: "string", pattern: CONTACT_ID_PATTERN, messages: { stringPattern: "expected a person id: a phone number, <digits>@c.us or <digits>@lid" } } as const;
+const messageIdParam = { type: "string", min: 1, max: 256, pattern: /^[\x21-\x7e]+$/, messages: { stringPattern: "expected a message id (visible ASCII, URL-encoded in the path)" } } as const;
+const limitParam = { type: "number", integer: true, min: 1, max: 100, convert: true, optional: true } as const;
+const cursorParam = { type: "string", min: 1, max: 512, optional: true } as const;
+
+export const PAGE_LIMIT_DEFAULT = 50;
+
+export const listChatsParams = { $$strict: true, workspaceId: workspaceIdParam, sessionId: sessionIdParam, limit: limitParam, cursor: cursorParam } as const;
+export const chatRef = { $$strict: true, workspaceId: workspaceIdParam, sessionId: sessionIdParam, chatId: chatIdParam } as const;
+export const listMessagesParams = {
+  ...chatRef,
+  limit: limitParam,
+  cursor: cursorParam,
+  since: { type: "number", integer: true, min: 0, max: 1e11, convert: true, optional: true },
+  fromMe: { type: "boolean", convert: true, optional: true },
+} as const;
+export const presenceParams = { ...chatRef, state: { type: "enum", values: ["typing", "recording", "paused"] } } as const;
+export const messageRef = { $$strict: true, workspaceId: workspaceIdParam, sessionId: sessionIdParam, messageId: messageIdParam } as const;
+export const editMessageParams = { ...messageRef, text: { type: "string", min: 1, max: 65536 } } as const;
+export const deleteMessageParams = { ...messageRef, for: { type: "enum", values: ["everyone", "me"], optional: true } } as const;
+export const reactParams = { ...messageRef, emoji: { type: "string", min: 0, max: 32 } } as const;
+export const listContactsParams = listChatsParams;
+export const contactRef = { $$strict: true, workspaceId: workspaceIdParam, sessionId: sessionIdParam, contactId: contactIdParam } as const;
+export const checkContactsParams = {
+  $$strict: true,
+  workspaceId: workspaceIdParam,
+  sessionId: sessionIdParam,
+  phones: { type: "array", min: 1, max: 100, items: { type: "string", pattern: PHONE_PATTERN, messages: { stringPattern: "expected a phone number in international format, digits only" } } },
 } as const;

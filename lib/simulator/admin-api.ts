@@ -2,6 +2,7 @@
 // contacts, inject faults and read the oracle. Validates input here; the network gets clean values.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { parseMedia } from "./media";
+import { parseMessageFields } from "./message-fields";
 import type { SimNetwork } from "./network";
 import { parsePhone } from "../whatsapp";
 import type { SimFaults } from "./protocol";
@@ -92,7 +93,93 @@ const ROUTES: Route[] = [
       if (typeof body.body !== "string") throw new SimError("VALIDATION_ERROR", "body must be a string", "body");
       const media = body.media === undefined ? undefined : parseMedia(body.media);
       if (body.media !== undefined && !media) throw new SimError("VALIDATION_ERROR", "media needs mimetype and base64 data (filename optional)", "media");
-      return [202, n.contactSend(from, { to, body: body.body, media })];
+      return [202, n.contactSend(from, { to, body: body.body, media, fields: parseMessageFields(body) })];
+    },
+  },
+  // a contact acts on a message of its chat with an account
+  {
+    method: "POST",
+    path: /^\/sim\/contacts\/([^/]+)\/(react|edit|revoke|vote)$/,
+    handle: (n, [contact, act], body) => {
+      const to = requirePhone(body.to, "to");
+      const messageId = requireString(body.messageId, "messageId");
+      if (act === "react") {
+        if (typeof body.emoji !== "string" || body.emoji.length > 32) throw new SimError("VALIDATION_ERROR", "emoji must be a string (\"\" removes the reaction)", "emoji");
+        return [200, { message: n.contactAct(contact, { to, messageId, act, emoji: body.emoji }) }];
+      }
+      if (act === "edit") return [200, { message: n.contactAct(contact, { to, messageId, act, body: requireString(body.body, "body") }) }];
+      if (act === "vote") {
+        if (!Array.isArray(body.options) || body.options.some((o) => typeof o !== "string")) throw new SimError("VALIDATION_ERROR", "options must be a list of option names", "options");
+        return [200, { message: n.contactAct(contact, { to, messageId, act, options: body.options as string[] }) }];
+      }
+      return [200, { message: n.contactAct(contact, { to, messageId, act: "revoke" }) }];
+    },
+  },
+  {
+    method: "POST",
+    path: /^\/sim\/contacts\/([^/]+)\/presence$/,
+    handle: (n, [contact], body) => {
+      const state = body.state;
+      if (state !== "typing" && state !== "recording" && state !== "paused") throw new SimError("VALIDATION_ERROR", "state must be typing, recording or paused", "state");
+      n.contactPresence(contact, requirePhone(body.to, "to"), state);
+      return [200, { ok: true }];
+    },
+  },
+  {
+    method: "POST",
+    path: /^\/sim\/contacts\/([^/]+)\/profile$/,
+    handle: (n, [contact], body) => {
+      const profile: Record<string, unknown> = {};
+      for (const k of ["name", "pushname"] as const) if (body[k] !== undefined) profile[k] = requireString(body[k], k);
+      for (const k of ["about", "pictureUrl"] as const) if (body[k] !== undefined) profile[k] = body[k] === null ? null : requireString(body[k], k);
+      for (const k of ["isBusiness", "onWhatsApp"] as const) {
+        if (body[k] === undefined) continue;
+        if (typeof body[k] !== "boolean") throw new SimError("VALIDATION_ERROR", `${k} must be a boolean`, k);
+        profile[k] = body[k];
+      }
+      n.setProfile(contact, profile);
+      return [200, { ok: true }];
+    },
+  },
+  // the account's own phone: sends a message itself, saves a contact
+  {
+    method: "POST",
+    path: /^\/sim\/accounts\/([^/]+)\/send$/,
+    handle: (n, [account], body) => {
+      const to = requirePhone(body.to, "to");
+      if (typeof body.body !== "string") throw new SimError("VALIDATION_ERROR", "body must be a string", "body");
+      return [202, n.phoneSend(account, { to, body: body.body, fields: parseMessageFields(body) })];
+    },
+  },
+  {
+    method: "POST",
+    path: /^\/sim\/accounts\/([^/]+)\/contacts$/,
+    handle: (n, [account], body) => {
+      n.saveContact(account, requirePhone(body.phone, "phone"), requireString(body.name, "name"));
+      return [200, { ok: true }];
+    },
+  },
+  // the oracle: what the network keeps for an account
+  {
+    method: "GET",
+    path: /^\/sim\/accounts\/([^/]+)\/chats$/,
+    handle: (n, [account]) => [200, { chats: n.accounts.chats(requirePhone(account, "account"), Number.MAX_SAFE_INTEGER).items }],
+  },
+  {
+    method: "GET",
+    path: /^\/sim\/accounts\/([^/]+)\/chats\/([^/]+)\/messages$/,
+    handle: (n, [account, chat]) => {
+      const page = n.accounts.messages(requirePhone(account, "account"), chat, { limit: Number.MAX_SAFE_INTEGER });
+      if (!page) throw new SimError("NOT_FOUND", `no chat ${chat}`);
+      return [200, { messages: page.items }];
+    },
+  },
+  {
+    method: "GET",
+    path: /^\/sim\/accounts\/([^/]+)\/state$/,
+    handle: (n, [account]) => {
+      const phone = requirePhone(account, "account");
+      return [200, { presence: n.accounts.presence(phone), blocked: n.accounts.blocked(phone) }];
     },
   },
   { method: "GET", path: /^\/sim\/contacts\/([^/]+)\/inbox$/, handle: (n, [contact]) => [200, { messages: n.inbox(requirePhone(contact, "contact")) }] },
@@ -179,6 +266,11 @@ function requirePhone(value: unknown, field: string): string {
   const phone = parsePhone(value);
   if (!phone) throw new SimError("VALIDATION_ERROR", `${field} must be a phone number: 5-20 digits, optionally with a leading +`, field);
   return phone;
+}
+
+function requireString(value: unknown, field: string): string {
+  if (typeof value !== "string" || !value || value.length > 65536) throw new SimError("VALIDATION_ERROR", `${field} must be a non-empty string`, field);
+  return value;
 }
 
 function parseFaults(body: Body): Partial<SimFaults> {

@@ -1,7 +1,8 @@
 // What the simulated network remembers: linked devices, every message in both directions and the
 // counters. Pure data and bookkeeping, no sockets and no IO, so it can be snapshotted to a state
 // file and checked by tests as the oracle of what WhatsApp "really" delivered.
-import type { SimCredentials, SimMedia } from "./protocol";
+import type { AccountsSnapshot } from "./accounts";
+import type { SimCredentials, SimMedia, SimMessageFields } from "./protocol";
 import { userJid } from "../whatsapp";
 
 export interface DeviceRecord extends SimCredentials {
@@ -23,6 +24,12 @@ export interface OutgoingRecord {
   /** True when the recipient is a linked account (delivered as an incoming message), false for a contact's inbox. */
   toAccount: boolean;
   read: boolean;
+  /** Reply, mentions, location, vCard, poll, voice */
+  fields?: SimMessageFields;
+  /** The sender edited it (body is the latest text) */
+  edited?: boolean;
+  /** The sender revoked it for everyone */
+  revoked?: boolean;
 }
 
 /** A message for a linked account, from a contact or from another account. */
@@ -35,6 +42,7 @@ export interface IncomingRecord {
   media?: SimMedia;
   timestamp: number;
   acked: boolean;
+  fields?: SimMessageFields;
 }
 
 export interface SimCounters {
@@ -50,15 +58,19 @@ export interface LedgerSnapshot {
   outgoing: OutgoingRecord[];
   incoming: IncomingRecord[];
   counters: SimCounters;
+  /** Accounts' chats, history, contacts and profiles (absent in older state files) */
+  accounts?: AccountsSnapshot;
 }
 
-export interface InboxMessage {
+export interface InboxMessage extends SimMessageFields {
   id: string;
   from: string;
   to: string;
   body: string;
   timestamp: number;
   media?: SimMedia;
+  edited?: boolean;
+  revoked?: boolean;
 }
 
 export interface LedgerView {
@@ -151,8 +163,10 @@ export class SimLedger {
     for (const r of newlyRead) r.read = true;
     if (newlyRead.length) this.onChange();
     const messages = inbox.map((r) => {
-      const m: InboxMessage = { id: r.id, from: userJid(r.fromPhone), to: r.to, body: r.body, timestamp: r.timestamp };
-      if (r.media) m.media = r.media;
+      const m: InboxMessage = { ...r.fields, id: r.id, from: userJid(r.fromPhone), to: r.to, body: r.body, timestamp: r.timestamp };
+      if (r.media && !r.revoked) m.media = r.media;
+      if (r.edited) m.edited = true;
+      if (r.revoked) m.revoked = true;
       return m;
     });
     return { messages, newlyRead };
@@ -187,6 +201,11 @@ export class SimLedger {
   }
 
   /** An account-to-account message reached the recipient's device. */
+  /** Something about an accepted message changed (an edit, a revoke, a reaction): persist it. */
+  touched(): void {
+    this.onChange();
+  }
+
   countOutgoingDelivery(record: OutgoingRecord): void {
     record.deliveries++;
     this.onChange();

@@ -13,9 +13,12 @@ import type { DeviceRecord, InboxMessage, IncomingRecord, LedgerSnapshot, Ledger
 import { SimLedger } from "./ledger";
 import { newDeviceId, newDeviceSecret, newPairingCode, newQrString, normalizePairingCode } from "./link-codes";
 import { parseMedia } from "./media";
-import type { SimFaults, SimIncomingMessage, SimMe, SimMedia, SimStats } from "./protocol";
+import { SimAccounts, PAGE_MAX } from "./accounts";
+import type { SimProfile } from "./accounts";
+import { messageTypeOf, parseMessageFields } from "./message-fields";
+import type { SimFaults, SimHistoryMessage, SimIncomingMessage, SimMe, SimMedia, SimMessageFields, SimStats, SimUpdate } from "./protocol";
 import type { AckLevel } from "../whatsapp";
-import { parsePhone, parseUserJid, userJid } from "../whatsapp";
+import { parseId, parsePhone, parseUserJid, userJid } from "../whatsapp";
 import { SimError } from "./sim-error";
 import { StateFile } from "./state-file";
 
@@ -59,6 +62,8 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 export class SimNetwork {
   readonly ledger: SimLedger;
+  /** Accounts' chats, history, contacts and profiles: what WhatsApp keeps for each */
+  readonly accounts: SimAccounts;
   private readonly keepaliveMs: number;
   private readonly qrRotateMs: number;
   private readonly deviceAckDelayMs: number;
@@ -82,6 +87,8 @@ export class SimNetwork {
     this.log = opts.log ?? (() => {});
     this.ledger = new SimLedger(opts.onStateChange);
     this.ledger.restore(opts.state);
+    this.accounts = new SimAccounts(opts.onStateChange);
+    this.accounts.restore(opts.state?.accounts);
     // Several pings per keepalive window, so one late pong is not yet a missed keepalive.
     this.keepaliveTimer = setInterval(() => this.checkKeepalives(), Math.max(10, Math.floor(this.keepaliveMs / 5)));
   }
@@ -132,13 +139,84 @@ export class SimNetwork {
   }
 
   /** A contact messages an account; delivered now if the account is online, else when it comes back. */
-  contactSend(contactInput: string, msg: { to: string; body: string; media?: SimMedia }): { id: string; queued: boolean } {
+  contactSend(contactInput: string, msg: { to: string; body: string; media?: SimMedia; fields?: SimMessageFields }): { id: string; queued: boolean; blocked?: true } {
     const contact = this.requirePhone(contactInput, "contact");
     const toPhone = this.requirePhone(msg.to, "to");
-    const record: IncomingRecord = { id: `SIMC${ulid()}`, from: userJid(contact), toPhone, body: msg.body, timestamp: nowSeconds(), acked: false };
+    const id = `SIMC${ulid()}`;
+    // a blocked contact's messages never reach the account
+    if (this.accounts.isBlocked(toPhone, contact)) return { id, queued: false, blocked: true };
+    const fields = msg.fields ?? {};
+    this.checkReply(toPhone, userJid(contact), fields);
+    const record: IncomingRecord = { id, from: userJid(contact), toPhone, body: msg.body, timestamp: nowSeconds(), acked: false };
     if (msg.media) record.media = msg.media;
+    if (Object.keys(fields).length) record.fields = fields;
     this.ledger.addIncoming(record);
+    this.accounts.record(toPhone, historyOf(record, userJid(contact), false));
     return { id: record.id, queued: !this.pushIncoming(record) };
+  }
+
+  /**
+   * The account's own phone sends a message (not through a linked device): the contact receives it,
+   * it joins the history, and the linked device hears of it (WhatsApp's "message_create" from the phone).
+   */
+  phoneSend(accountInput: string, msg: { to: string; body: string; fields?: SimMessageFields }): { id: string } {
+    const account = this.requirePhone(accountInput, "account");
+    const to = this.requirePhone(msg.to, "to");
+    const id = `SIMP${ulid()}`;
+    const record: OutgoingRecord = { id, fromPhone: account, to: userJid(to), body: msg.body, timestamp: nowSeconds(), deliveries: 0, toAccount: false, read: false };
+    if (msg.fields && Object.keys(msg.fields).length) record.fields = msg.fields;
+    this.ledger.acceptOutgoing(record);
+    this.ledger.deliverToContact(record);
+    const m = this.accounts.record(account, { ...historyOf({ ...record, toPhone: to, from: userJid(account) }, userJid(to), true), ack: "DEVICE" });
+    this.update(account, { kind: "sent", message: m });
+    return { id };
+  }
+
+  /** A contact acts on a message it exchanged with an account: react, edit, revoke, vote. */
+  contactAct(contactInput: string, input: { to: string; messageId: string } & ({ act: "react"; emoji: string } | { act: "edit"; body: string } | { act: "revoke" } | { act: "vote"; options: string[] })): SimHistoryMessage {
+    const contact = this.requirePhone(contactInput, "contact");
+    const account = this.requirePhone(input.to, "to");
+    const chatId = userJid(contact);
+    const current = this.accounts.message(account, input.messageId);
+    if (!current || current.chatId !== chatId) throw new SimError("NOT_FOUND", `${account} has no message ${input.messageId} in its chat with ${contact}`);
+    let m: SimHistoryMessage | undefined;
+    let update: SimUpdate;
+    switch (input.act) {
+      case "react":
+        m = this.accounts.react(account, input.messageId, contact, input.emoji);
+        update = { kind: "reaction", id: input.messageId, chatId, from: chatId, emoji: input.emoji };
+        break;
+      case "edit":
+        m = this.accounts.edit(account, input.messageId, input.body, false);
+        update = { kind: "edit", id: input.messageId, chatId, body: input.body };
+        break;
+      case "revoke":
+        m = this.accounts.revoke(account, input.messageId, false);
+        update = { kind: "revoke", id: input.messageId, chatId };
+        break;
+      case "vote":
+        m = this.accounts.vote(account, input.messageId, contact, input.options);
+        update = { kind: "vote", id: input.messageId, chatId, voter: chatId, options: input.options };
+        break;
+    }
+    if (!m) throw new SimError("VALIDATION_ERROR", `cannot ${input.act} message ${input.messageId} (not the sender's, revoked, not text or not a poll, or options not in the poll)`, "messageId");
+    this.update(account, update);
+    return m;
+  }
+
+  /** A contact shows typing, recording or paused in its chat with an account. */
+  contactPresence(contactInput: string, toInput: string, state: "typing" | "recording" | "paused"): void {
+    const contact = this.requirePhone(contactInput, "contact");
+    const account = this.requirePhone(toInput, "to");
+    this.update(account, { kind: "presence", chatId: userJid(contact), from: userJid(contact), state });
+  }
+
+  setProfile(phoneInput: string, profile: SimProfile): void {
+    this.accounts.setProfile(this.requirePhone(phoneInput, "contact"), profile);
+  }
+
+  saveContact(accountInput: string, phoneInput: string, name: string): void {
+    this.accounts.saveContact(this.requirePhone(accountInput, "account"), this.requirePhone(phoneInput, "phone"), name);
   }
 
   /** Everything `contact` received; reading it marks it read and sends READ acks to online senders. */
@@ -187,7 +265,13 @@ export class SimNetwork {
     for (const t of this.ackTimers) clearTimeout(t);
     this.ackTimers.clear();
     this.faults = { latencyMs: 0, dropRate: 0 };
+    this.accounts.restore(undefined);
     this.ledger.clear();
+  }
+
+  /** Everything the network keeps, for the state file. */
+  snapshot(): LedgerSnapshot {
+    return { ...this.ledger.snapshot(), accounts: this.accounts.snapshot() };
   }
 
   /** Drops every connection and stops all timers; the network serves nothing afterwards. */
@@ -248,6 +332,8 @@ export class SimNetwork {
         return this.onRecvAck(conn, frame.id);
       case "logout":
         return this.onLogout(conn);
+      case "query":
+        return this.onQuery(conn, frame);
       default:
         return this.protocolError(conn, "UNKNOWN_FRAME", `Unknown frame type ${JSON.stringify(frame.t)}`);
     }
@@ -295,6 +381,13 @@ export class SimNetwork {
     if (typeof frame.body !== "string") return fail("BAD_BODY: `body` must be a string");
     const media = frame.media === undefined ? undefined : parseMedia(frame.media);
     if (frame.media !== undefined && !media) return fail("BAD_MEDIA: `media` needs mimetype and base64 data");
+    let fields: SimMessageFields;
+    try {
+      fields = parseMessageFields(frame);
+      this.checkReply(device.phone, userJid(to), fields);
+    } catch (err) {
+      return fail(`BAD_FIELDS: ${(err as Error).message}`);
+    }
 
     const existing = this.ledger.findOutgoing(device.phone, id);
     if (existing) {
@@ -306,17 +399,24 @@ export class SimNetwork {
       if (existing.read) conn.send({ t: "ack", id, ack: "READ", timestamp: nowSeconds() });
       return;
     }
+    if (this.accounts.isBlocked(device.phone, to)) return fail("BLOCKED: unblock the contact to message it");
     const toAccount = this.ledger.deviceOfPhone(to) !== undefined;
     const record: OutgoingRecord = { id, fromPhone: device.phone, to: userJid(to), body: frame.body, timestamp: nowSeconds(), deliveries: 0, toAccount, read: false };
     if (media) record.media = media;
+    if (Object.keys(fields).length) record.fields = fields;
     this.ledger.acceptOutgoing(record);
+    this.accounts.record(device.phone, { ...historyOf({ ...record, toPhone: to, from: userJid(device.phone) }, userJid(to), true), ack: "SERVER" });
     conn.send({ t: "ack", id, ack: "SERVER", timestamp: record.timestamp });
 
     if (toAccount) {
       // Another linked account: it arrives as that account's incoming message; DEVICE when it acks.
+      // An account that blocked the sender never gets it (the sender sees one tick, as on WhatsApp).
+      if (this.accounts.isBlocked(to, device.phone)) return;
       const incoming: IncomingRecord = { id, from: userJid(device.phone), toPhone: to, body: record.body, timestamp: record.timestamp, acked: false };
       if (media) incoming.media = media;
+      if (record.fields) incoming.fields = record.fields;
       this.ledger.addIncoming(incoming);
+      this.accounts.record(to, historyOf(incoming, userJid(device.phone), false));
       this.pushIncoming(incoming);
       return;
     }
@@ -376,7 +476,172 @@ export class SimNetwork {
   }
 
   private ackToSender(phone: string, id: string, ack: AckLevel): void {
+    this.accounts.setAck(phone, id, ack);
     this.liveConnectionOf(phone)?.send({ t: "ack", id, ack, timestamp: nowSeconds() });
+  }
+
+  /** Tells an account's linked device (if online) what happened; the history already holds it. */
+  private update(phone: string, update: SimUpdate): void {
+    this.liveConnectionOf(phone)?.send({ t: "update", update });
+  }
+
+  /** A reply quotes a message of the same chat. */
+  private checkReply(account: string, chatId: string, fields: SimMessageFields): void {
+    if (fields.replyTo === undefined) return;
+    const quoted = this.accounts.message(account, fields.replyTo);
+    if (!quoted || quoted.chatId !== chatId) throw new SimError("VALIDATION_ERROR", `replyTo: no message ${fields.replyTo} in this chat`, "replyTo");
+  }
+
+  // --- queries: what a linked device asks about its account, and its actions on messages ---
+
+  private onQuery(conn: SimConnection, frame: Record<string, unknown>): void {
+    const qid = frame.qid;
+    if (typeof qid !== "string" || !qid || qid.length > MAX_ID_LENGTH) return this.protocolError(conn, "BAD_FRAME", "query needs a qid");
+    if (conn.phase !== "ready" || !conn.device) return conn.send({ t: "result", qid, error: "NOT_READY", message: "the connection is not authenticated" });
+    try {
+      conn.send({ t: "result", qid, data: this.query(conn.device.phone, frame) });
+    } catch (err) {
+      const e = err as SimError;
+      conn.send({ t: "result", qid, error: e instanceof SimError ? e.code : "BAD_QUERY", message: e.message });
+    }
+  }
+
+  private query(me: string, q: Record<string, unknown>): unknown {
+    const str = (v: unknown, field: string) => {
+      if (typeof v !== "string" || !v || v.length > 4096) throw new SimError("VALIDATION_ERROR", `${field} must be a string`, field);
+      return v;
+    };
+    const limit = () => {
+      const v = q.limit;
+      if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > PAGE_MAX) throw new SimError("VALIDATION_ERROR", `limit must be 1-${PAGE_MAX}`, "limit");
+      return v as number;
+    };
+    const seq = (v: unknown, field: string) => {
+      if (v === undefined) return undefined;
+      if (!Number.isInteger(v) || (v as number) < 0) throw new SimError("VALIDATION_ERROR", `${field} must be a position`, field);
+      return v as number;
+    };
+    /** A chat the account may have: a user by phone or LID (LIDs resolve to their phone). */
+    const chatOf = (v: unknown) => {
+      const id = parseId(v);
+      if (id?.kind === "user") return id.serialized;
+      if (id?.kind === "lid") {
+        const phone = this.accounts.phoneOfLid(id.user);
+        if (phone) return userJid(phone);
+      }
+      if (id?.kind === "group" || id?.kind === "newsletter") return id.serialized;
+      throw new SimError("NOT_FOUND", `no chat ${JSON.stringify(v)}`);
+    };
+    const personOf = (v: unknown) => {
+      const id = parseId(v);
+      const phone = id?.kind === "user" ? id.user : id?.kind === "lid" ? this.accounts.phoneOfLid(id.user) : undefined;
+      return phone && this.accounts.onWhatsApp(phone) ? phone : undefined;
+    };
+    /** The other account in a chat, when the chat is with a linked account (it sees the same messages). */
+    const peerOf = (chatId: string) => {
+      const phone = parseUserJid(chatId);
+      return phone && this.ledger.deviceOfPhone(phone) ? phone : undefined;
+    };
+    switch (q.op) {
+      case "chats":
+        return this.accounts.chats(me, limit(), seq(q.before, "before"));
+      case "chat":
+        return this.accounts.chat(me, chatOf(q.chatId)) ?? null;
+      case "messages": {
+        const since = seq(q.since, "since");
+        if (q.fromMe !== undefined && typeof q.fromMe !== "boolean") throw new SimError("VALIDATION_ERROR", "fromMe must be a boolean", "fromMe");
+        return this.accounts.messages(me, chatOf(q.chatId), { limit: limit(), before: seq(q.before, "before"), since, fromMe: q.fromMe as boolean | undefined }) ?? null;
+      }
+      case "message":
+        return this.accounts.message(me, str(q.id, "id")) ?? null;
+      case "react": {
+        const id = str(q.id, "id");
+        if (typeof q.emoji !== "string" || q.emoji.length > 32) throw new SimError("VALIDATION_ERROR", "emoji must be a string", "emoji");
+        const m = this.accounts.react(me, id, me, q.emoji);
+        if (!m) return false;
+        const peer = peerOf(m.chatId);
+        if (peer && this.accounts.react(peer, id, me, q.emoji)) this.update(peer, { kind: "reaction", id, chatId: userJid(me), from: userJid(me), emoji: q.emoji });
+        return true;
+      }
+      case "edit": {
+        const id = str(q.id, "id");
+        const body = str(q.body, "body");
+        const m = this.accounts.edit(me, id, body, true);
+        if (!m) return false;
+        this.touchOutgoing(me, id, (r) => {
+          r.body = body;
+          r.edited = true;
+        });
+        const peer = peerOf(m.chatId);
+        if (peer && this.accounts.edit(peer, id, body, false)) this.update(peer, { kind: "edit", id, chatId: userJid(me), body });
+        return true;
+      }
+      case "revoke": {
+        const id = str(q.id, "id");
+        if (q.forEveryone !== true) return this.accounts.deleteForMe(me, id);
+        const m = this.accounts.revoke(me, id, true);
+        if (!m) return false;
+        this.touchOutgoing(me, id, (r) => {
+          r.revoked = true;
+          r.body = "";
+        });
+        const peer = peerOf(m.chatId);
+        if (peer && this.accounts.revoke(peer, id, false)) this.update(peer, { kind: "revoke", id, chatId: userJid(me) });
+        return true;
+      }
+      case "read": {
+        const newly = this.accounts.markRead(me, chatOf(q.chatId));
+        if (!newly) return false;
+        for (const m of newly) {
+          const sender = parseUserJid(m.from);
+          if (sender && this.ledger.deviceOfPhone(sender)) this.ackToSender(sender, m.id, "READ");
+        }
+        return true;
+      }
+      case "presence": {
+        const state = q.state;
+        if (state !== "typing" && state !== "recording" && state !== "paused") throw new SimError("VALIDATION_ERROR", "state must be typing, recording or paused", "state");
+        const chatId = chatOf(q.chatId);
+        this.accounts.setPresence(me, chatId, state);
+        const peer = peerOf(chatId);
+        if (peer) this.update(peer, { kind: "presence", chatId: userJid(me), from: userJid(me), state });
+        return true;
+      }
+      case "contacts": {
+        const after = q.after === undefined ? undefined : str(q.after, "after");
+        return this.accounts.contacts(me, limit(), after);
+      }
+      case "contact": {
+        const phone = personOf(q.id);
+        return phone ? this.accounts.contact(me, phone) : null;
+      }
+      case "check": {
+        if (!Array.isArray(q.phones) || q.phones.length > PAGE_MAX) throw new SimError("VALIDATION_ERROR", `phones must be a list of at most ${PAGE_MAX}`, "phones");
+        return q.phones.map((p) => {
+          const phone = parsePhone(p);
+          if (!phone || !this.accounts.onWhatsApp(phone)) return { phone: String(p), exists: false, id: null, lid: null };
+          const c = this.accounts.contact(me, phone);
+          return { phone, exists: true, id: c.id, lid: `${c.lid}@lid` };
+        });
+      }
+      case "block": {
+        const phone = personOf(q.id);
+        if (!phone) return false;
+        if (typeof q.blocked !== "boolean") throw new SimError("VALIDATION_ERROR", "blocked must be a boolean", "blocked");
+        this.accounts.setBlocked(me, phone, q.blocked);
+        return true;
+      }
+      default:
+        throw new SimError("VALIDATION_ERROR", `unknown query ${JSON.stringify(q.op)}`, "op");
+    }
+  }
+
+  /** Applies a change to the record of a message the account sent to a contact (the contact's inbox shows it). */
+  private touchOutgoing(me: string, id: string, change: (r: OutgoingRecord) => void): void {
+    const r = this.ledger.findOutgoing(me, id);
+    if (!r) return;
+    change(r);
+    this.ledger.touched();
   }
 
   private liveConnectionOf(phone: string): SimConnection | undefined {
@@ -461,9 +726,17 @@ export class SimNetwork {
 }
 
 function toWire(record: IncomingRecord): SimIncomingMessage {
-  const message: SimIncomingMessage = { id: record.id, from: record.from, to: userJid(record.toPhone), body: record.body, timestamp: record.timestamp };
+  const message: SimIncomingMessage = { ...record.fields, id: record.id, from: record.from, to: userJid(record.toPhone), body: record.body, timestamp: record.timestamp };
   if (record.media) message.media = record.media;
   return message;
+}
+
+/** A message as it joins an account's history (media without its bytes). */
+function historyOf(r: { id: string; from: string; toPhone: string; body: string; timestamp: number; media?: SimMedia; fields?: SimMessageFields }, chatId: string, fromMe: boolean): Omit<SimHistoryMessage, "seq"> {
+  const fields = r.fields ?? {};
+  const m: Omit<SimHistoryMessage, "seq"> = { ...fields, id: r.id, chatId, from: r.from, to: userJid(r.toPhone), fromMe, body: r.body, timestamp: r.timestamp, type: messageTypeOf(r.media, fields) };
+  if (r.media) m.media = { mimetype: r.media.mimetype, size: Math.floor((r.media.data.length * 3) / 4), ...(r.media.filename ? { filename: r.media.filename } : {}) };
+  return m;
 }
 
 /** Starts a network with its HTTP server (admin API under `/sim/*`, WebSocket at `/ws`). */
@@ -473,7 +746,7 @@ export async function startSimNetwork(opts: StartSimNetworkOptions = {}): Promis
   const state = opts.stateFile ? await StateFile.read<LedgerSnapshot>(opts.stateFile) : undefined;
   if (state && state.version !== 1) throw new Error(`Unsupported simulator state file version in ${opts.stateFile}`);
   const net = new SimNetwork({ ...opts, log, state, onStateChange: () => stateFile?.markDirty() });
-  const stateFile = opts.stateFile ? new StateFile(opts.stateFile, () => net.ledger.snapshot(), 50, (err) => log("error", `cannot write state file: ${err.message}`)) : undefined;
+  const stateFile = opts.stateFile ? new StateFile(opts.stateFile, () => net.snapshot(), 50, (err) => log("error", `cannot write state file: ${err.message}`)) : undefined;
   const server = createServer(createAdminHandler(net));
   server.on("upgrade", (req, socket, head) => net.handleUpgrade(req, socket, head));
   try {

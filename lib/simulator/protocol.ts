@@ -26,7 +26,33 @@ export interface SimMedia {
   filename?: string;
 }
 
-export interface SimIncomingMessage {
+export interface SimLocation {
+  latitude: number;
+  longitude: number;
+  name?: string;
+  address?: string;
+}
+
+export interface SimPoll {
+  name: string;
+  options: string[];
+  multiple: boolean;
+}
+
+/** What a message may carry besides its body and media (every field optional). */
+export interface SimMessageFields {
+  /** The id of the quoted message */
+  replyTo?: string;
+  /** Person ids mentioned */
+  mentions?: string[];
+  location?: SimLocation;
+  vcard?: string;
+  poll?: SimPoll;
+  /** Audio media as a voice note */
+  voice?: boolean;
+}
+
+export interface SimIncomingMessage extends SimMessageFields {
   id: string;
   /** `<phone>@c.us` of the sender */
   from: string;
@@ -38,6 +64,77 @@ export interface SimIncomingMessage {
   media?: SimMedia;
 }
 
+/** A message as the network keeps it in an account's history (media without its bytes). */
+export interface SimHistoryMessage extends SimMessageFields {
+  id: string;
+  /** The other party (`<phone>@c.us`) */
+  chatId: string;
+  from: string;
+  to: string;
+  fromMe: boolean;
+  body: string;
+  timestamp: number;
+  /** text, image, video, audio, voice, document, location, vcard, poll, revoked */
+  type: string;
+  media?: { mimetype: string; filename?: string; size: number };
+  /** person phone -> emoji */
+  reactions?: Record<string, string>;
+  /** poll votes: voter phone -> options */
+  votes?: Record<string, string[]>;
+  edited?: boolean;
+  revoked?: boolean;
+  /** own messages: the best ack so far */
+  ack?: AckLevel;
+  /** Order within the account (increases with every message) */
+  seq: number;
+}
+
+export interface SimChat {
+  id: string;
+  name: string;
+  unreadCount: number;
+  timestamp: number;
+  lastMessage: SimHistoryMessage | null;
+}
+
+export interface SimContact {
+  id: string;
+  phone: string;
+  lid: string;
+  name: string | null;
+  pushname: string;
+  isBusiness: boolean;
+  about: string | null;
+  pictureUrl: string | null;
+  blocked: boolean;
+}
+
+/** Something that happened to an account's messages elsewhere (a contact, or its own phone). */
+export type SimUpdate =
+  | { kind: "reaction"; id: string; chatId: string; from: string; emoji: string }
+  | { kind: "edit"; id: string; chatId: string; body: string }
+  | { kind: "revoke"; id: string; chatId: string }
+  | { kind: "vote"; id: string; chatId: string; voter: string; options: string[] }
+  | { kind: "presence"; chatId: string; from: string; state: "typing" | "recording" | "paused" }
+  /** An own message sent from the phone (or another device) */
+  | { kind: "sent"; message: SimHistoryMessage };
+
+/** Queries a ready client may make (each answered by a `result` with the same qid). */
+export type SimQuery =
+  | { op: "chats"; limit: number; before?: number }
+  | { op: "chat"; chatId: string }
+  | { op: "messages"; chatId: string; limit: number; before?: number; since?: number; fromMe?: boolean }
+  | { op: "message"; id: string }
+  | { op: "react"; id: string; emoji: string }
+  | { op: "edit"; id: string; body: string }
+  | { op: "revoke"; id: string; forEveryone: boolean }
+  | { op: "read"; chatId: string }
+  | { op: "presence"; chatId: string; state: "typing" | "recording" | "paused" }
+  | { op: "contacts"; limit: number; after?: string }
+  | { op: "contact"; id: string }
+  | { op: "check"; phones: string[] }
+  | { op: "block"; id: string; blocked: boolean };
+
 /** Frames a client sends. */
 export type ClientFrame =
   /** First frame. With `creds` of a linked device: resume; without: ask for a QR. */
@@ -45,7 +142,9 @@ export type ClientFrame =
   /** Ask for a pairing code for `phone` instead of scanning a QR (only before linking). */
   | { t: "pair_code"; phone: string }
   /** Send a message. `id` is chosen by the client; a resend with the same id is a duplicate. */
-  | { t: "send"; id: string; to: string; body: string; media?: SimMedia }
+  | ({ t: "send"; id: string; to: string; body: string; media?: SimMedia } & SimMessageFields)
+  /** A query about the account, or an action on its messages and chats; answered by `result`. */
+  | ({ t: "query"; qid: string } & SimQuery)
   /** The client has stored an incoming message; the network forgets it. */
   | { t: "recv_ack"; id: string }
   /** Unlink this device (WhatsApp's "log out"). */
@@ -63,6 +162,10 @@ export type ServerFrame =
   | { t: "ready"; me: SimMe }
   /** Result of a `send`: the server's ack, or an error. */
   | { t: "ack"; id: string; ack: AckLevel; timestamp: number; error?: string }
+  /** The answer to a `query`: `data`, or an `error` code (NOT_FOUND, BAD_QUERY, ...). */
+  | { t: "result"; qid: string; data?: unknown; error?: string; message?: string }
+  /** Something happened elsewhere (best effort: not redelivered to an offline account; the history keeps the truth). */
+  | { t: "update"; update: SimUpdate }
   /** A message for this account. Redelivered until `recv_ack`. */
   | { t: "message"; message: SimIncomingMessage }
   /** The device is no longer linked: `LOGOUT` (unlinked from the phone), `UNPAIRED` (unknown credentials). */

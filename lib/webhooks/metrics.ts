@@ -40,6 +40,9 @@ export class WebhookCounters implements WebhookMetrics {
     registry.register({ type: "histogram", name: METRIC.latency, description: "Webhook delivery attempt duration", unit: "seconds", labelNames: ["result"], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
     registry.register({ type: "gauge", name: METRIC.queueDepth, description: "Events waiting for webhook delivery (not yet acknowledged by the consumer)" });
     registry.register({ type: "counter", name: METRIC.deadLetters, description: "Events dead-lettered after a permanent failure or the last attempt" });
+    // at 0 from the start: increase() misses the first event of a series that appears with it
+    for (const result of ["delivered", "retry", "dead"] satisfies AttemptResult[]) registry.increment(METRIC.deliveries, { result }, 0);
+    registry.increment(METRIC.deadLetters, undefined, 0);
   }
 
   attempt(result: AttemptResult, durationMs: number): void {

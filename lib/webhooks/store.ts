@@ -1,5 +1,5 @@
 // Where webhook configuration and delivery records live: Redis in cluster mode (redis-store.ts),
-// memory in embedded mode (below), one interface. Delivery records are what the deliveries route
+// memory (below; file-store.ts keeps it in DATA_DIR for embedded mode), one interface. Delivery records are what the deliveries route
 // lists: recent successes, events waiting for a retry, and dead letters (which keep the event, so
 // they can be replayed).
 import type { WafleetEvent } from "../events";
@@ -63,9 +63,9 @@ const timeOf = (r: DeliveryRecord) => Date.parse(r.updatedAt) || 0;
 export const newestFirst = (a: DeliveryRecord, b: DeliveryRecord) => timeOf(b) - timeOf(a) || (a.workspaceId < b.workspaceId ? -1 : a.workspaceId > b.workspaceId ? 1 : 0) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 
 export class MemoryWebhookStore implements WebhookStore {
-  private readonly configs = new Map<string, WebhookConfig>();
+  protected readonly configs = new Map<string, WebhookConfig>();
   /** Per workspace: id -> record, in update order (re-inserted on update). */
-  private readonly records = new Map<string, Map<string, DeliveryRecord>>();
+  protected readonly records = new Map<string, Map<string, DeliveryRecord>>();
 
   async getConfig(workspaceId: string) {
     const c = this.configs.get(workspaceId);

@@ -110,3 +110,8 @@ export const CONTACT_ID_PATTERN = new RegExp(`^(?:${PHONE_SRC}|${USER_SRC}|${LID
 export const GROUP_ID_PATTERN = new RegExp(`^${GROUP_SRC}$`);
 /** A phone number in international format, digits only (a leading + allowed). */
 export const PHONE_PATTERN = new RegExp(`^${PHONE_SRC}$`);
+
+/** The canonical form of a chat id from the API (a bare phone is its user id); unchanged if it does not parse. */
+export function canonicalChatId(value: string): string {
+  return parseId(value)?.serialized ?? value;
+}

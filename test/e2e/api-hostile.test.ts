@@ -167,6 +167,42 @@ const bodyRows: Row[] = [
   ["revoked workspace key", "GET", S, { key: "revoked" }, 401, "UNAUTHORIZED"],
   ["8 KB key", "GET", S, { key: "k".repeat(8000) }, 401, "UNAUTHORIZED"],
   ["no key on compat", "POST", "/api/whatsapp/sessions/create", { key: null, body: { workspace_id: "acme" } }, 401, "UNAUTHORIZED"],
+  // the WhatsApp surface: ids, cursors, limits, bodies
+  ...["abc", "1234", "15550004444@evil.com", "15550004444@c.us@g.us", "status@broadcast", "..%2F15550004444", "%00", huge].flatMap((bad): Row[] => [
+    [`chat id ${bad.slice(0, 20)} (get)`, "GET", `${S}/main/chats/${bad}`, {}, 400, "VALIDATION_ERROR"],
+    [`chat id ${bad.slice(0, 20)} (messages)`, "GET", `${S}/main/chats/${bad}/messages`, {}, 400, "VALIDATION_ERROR"],
+    [`chat id ${bad.slice(0, 20)} (read)`, "POST", `${S}/main/chats/${bad}/read`, {}, 400, "VALIDATION_ERROR"],
+    [`contact id ${bad.slice(0, 20)} (get)`, "GET", `${S}/main/contacts/${bad}`, {}, 400, "VALIDATION_ERROR"],
+    [`contact id ${bad.slice(0, 20)} (block)`, "POST", `${S}/main/contacts/${bad}/block`, {}, 400, "VALIDATION_ERROR"],
+  ]),
+  ["a group is no contact", "GET", `${S}/main/contacts/120363000000000001@g.us`, {}, 400, "VALIDATION_ERROR"],
+  ["message id with a space", "GET", `${S}/main/messages/a%20b`, {}, 400, "VALIDATION_ERROR"],
+  ["message id of 300 characters", "GET", `${S}/main/messages/${"m".repeat(300)}`, {}, 400, "VALIDATION_ERROR"],
+  ["limit 0", "GET", `${S}/main/chats?limit=0`, {}, 400, "VALIDATION_ERROR"],
+  ["limit 101", "GET", `${S}/main/chats?limit=101`, {}, 400, "VALIDATION_ERROR"],
+  ["limit not a number", "GET", `${S}/main/contacts?limit=ten`, {}, 400, "VALIDATION_ERROR"],
+  ["offset paging", "GET", `${S}/main/chats?offset=100`, {}, 400, "VALIDATION_ERROR"],
+  ["forged cursor", "GET", `${S}/main/chats?cursor=MTIz.AAAAAAAAAAAAAAAAAAAAAA`, {}, 400, "INVALID_CURSOR"],
+  ["cursor without a signature", "GET", `${S}/main/chats/${CONTACT}/messages?cursor=MTIz`, {}, 400, "INVALID_CURSOR"],
+  ["cursor of 600 characters", "GET", `${S}/main/contacts?cursor=${"c".repeat(600)}`, {}, 400, "VALIDATION_ERROR"],
+  ["since in the far future", "GET", `${S}/main/chats/${CONTACT}/messages?since=1e12`, {}, 400, "VALIDATION_ERROR"],
+  ["fromMe not a boolean", "GET", `${S}/main/chats/${CONTACT}/messages?fromMe=maybe`, {}, 400, "VALIDATION_ERROR"],
+  ["presence state unknown", "POST", `${S}/main/chats/${CONTACT}/presence`, { body: { state: "online" } }, 400, "VALIDATION_ERROR"],
+  ["reaction of text", "PUT", `${S}/main/messages/abc/reaction`, { body: { emoji: "lol" } }, 400, "VALIDATION_ERROR"],
+  ["reaction too long", "PUT", `${S}/main/messages/abc/reaction`, { body: { emoji: "👍".repeat(20) } }, 400, "VALIDATION_ERROR"],
+  ["edit without text", "PATCH", `${S}/main/messages/abc`, { body: {} }, 400, "VALIDATION_ERROR"],
+  ["delete for someone", "DELETE", `${S}/main/messages/abc?for=them`, {}, 400, "VALIDATION_ERROR"],
+  ["check 101 phones", "POST", `${S}/main/contacts/check`, { body: { phones: Array.from({ length: 101 }, (_, i) => String(15550010000 + i)) } }, 400, "VALIDATION_ERROR"],
+  ["check no phones", "POST", `${S}/main/contacts/check`, { body: { phones: [] } }, 400, "VALIDATION_ERROR"],
+  ["check a chat id", "POST", `${S}/main/contacts/check`, { body: { phones: ["15550004444@c.us"] } }, 400, "VALIDATION_ERROR"],
+  ["mention a group", "POST", `${S}/main/messages`, { body: { to: CONTACT, text: "x", mentions: ["120363000000000001@g.us"] } }, 400, "VALIDATION_ERROR"],
+  ["poll with one option", "POST", `${S}/main/messages`, { body: { to: CONTACT, poll: { name: "p", options: ["a"] } } }, 400, "VALIDATION_ERROR"],
+  ["poll with repeated options", "POST", `${S}/main/messages`, { body: { to: CONTACT, poll: { name: "p", options: ["a", "a"] } } }, 400, "VALIDATION_ERROR"],
+  ["location off the globe", "POST", `${S}/main/messages`, { body: { to: CONTACT, location: { latitude: 91, longitude: 0 } } }, 400, "VALIDATION_ERROR"],
+  ["vcard that is not one", "POST", `${S}/main/messages`, { body: { to: CONTACT, contact: { vcard: "<script>alert(1)</script>xxxxxxxx" } } }, 400, "VALIDATION_ERROR"],
+  ["text and location at once", "POST", `${S}/main/messages`, { body: { to: CONTACT, text: "x", location: { latitude: 1, longitude: 1 } } }, 400, "VALIDATION_ERROR"],
+  ["link preview on media", "POST", `${S}/main/messages`, { body: { to: CONTACT, media: { mimetype: "image/png", data: PNG_1PX }, linkPreview: true } }, 400, "VALIDATION_ERROR"],
+  ["reply to an unknown message", "POST", `${S}/main/messages`, { body: { to: CONTACT, text: "x", replyTo: "NOSUCHMESSAGE" } }, 400, "VALIDATION_ERROR"],
   // idempotency header
   ["Idempotency-Key with spaces", "POST", `${S}/main/messages`, { body: { to: CONTACT, text: "x" }, headers: { "idempotency-key": "a b" } }, 400, "VALIDATION_ERROR"],
   ["Idempotency-Key of 256 characters", "POST", `${S}/main/messages`, { body: { to: CONTACT, text: "x" }, headers: { "idempotency-key": "k".repeat(256) } }, 400, "VALIDATION_ERROR"],
@@ -362,6 +398,15 @@ describe("idempotent verbs", () => {
     const code = await node.call("POST", `${S}/pair/pairing-code`, { body: { phoneNumber: "+15550007777" } });
     expect(code.status).toBe(200);
     expect(code.json.code).toEqual(expect.any(String));
+    // the network no longer takes the old QR: neither view shows it, and the answer says why
+    for (const accept of ["application/json", "image/png"]) {
+      const after = await node.call("GET", `${S}/pair/qr`, { headers: { accept } });
+      expect([after.status, after.json?.error?.code, after.json?.error?.details?.reason]).toEqual([409, "QR_NOT_AVAILABLE", "PAIRING_CODE_PENDING"]);
+    }
+    expect((await request(node.sim, "POST", "/sim/link", { body: { qr: qr.json.qr, phone: "15550007777" } })).status).not.toBe(200);
+    // the code links it
+    expect((await request(node.sim, "POST", "/sim/link", { body: { code: code.json.code, phone: "15550007777" } })).status).toBe(200);
+    await waitFor("WORKING by pairing code", async () => (await node.call("GET", `${S}/pair`)).json.status === "WORKING");
     expect((await node.call("POST", `${S}/main/pairing-code`, { body: { phoneNumber: "15550007777" } })).json.error.code).toBe("QR_NOT_AVAILABLE");
     const restarted = await node.call("POST", `${S}/pair/restart`);
     expect(restarted.status).toBe(200);

@@ -82,6 +82,7 @@ afterAll(async () => {
   if (mediaServer) await new Promise((r) => mediaServer.close(r));
 });
 
+const laravel = (key: string) => new LaravelWhatsAppClient(node.api, key);
 const inbox = async () => (await request(node.sim, "GET", `/sim/contacts/${CONTACT}/inbox`)).json.messages as any[];
 const ledgerCount = async (body: string) => ((await request(node.sim, "GET", "/sim/ledger")).json.outgoing as any[]).filter((m) => m.body === body).length;
 
@@ -91,7 +92,8 @@ describe("a Laravel ProxyController client using only the compatibility routes",
 
     const created = await laravel.createSession(WORKSPACE, "ws42-sales", 7);
     expect(created.status).toBe(201);
-    expect(created.json).toMatchObject({ success: true, session_id: "ws42-sales", workspace_id: "42", account_id: "7" });
+    // ids come back with the type they were sent with: PHP compares them with ===
+    expect(created.json).toMatchObject({ success: true, session_id: "ws42-sales", workspace_id: 42, account_id: 7 });
 
     // the user scans the QR (shown by the SaaS from the v1 API); here the simulated phone does it
     const qr = await waitFor("a QR", async () => {
@@ -142,8 +144,9 @@ describe("a Laravel ProxyController client using only the compatibility routes",
     expect(deleted.status).toBe(200);
     expect(deleted.json).toMatchObject({ success: true, session_id: "ws42-sales", deleted: true });
     expect((await node.call("GET", "/api/v1/workspaces/42/sessions/ws42-sales")).status).toBe(404);
-    // DELETE is idempotent
-    expect((await laravel.deleteSession("ws42-sales")).json).toMatchObject({ success: true, deleted: false });
+    // deleting it again: a 404 a client checking `success` cannot take for "deleted"
+    const again = await laravel.deleteSession("ws42-sales");
+    expect([again.status, again.json]).toEqual([404, expect.objectContaining({ success: false, error: expect.objectContaining({ code: "SESSION_NOT_FOUND" }) })]);
     expect((await request(node.sim, "GET", "/sim/stats")).json.conflicts).toBe(0);
   }, 90000);
 
@@ -154,6 +157,56 @@ describe("a Laravel ProxyController client using only the compatibility routes",
     expect(ambiguous.json.error.code).toBe("SESSION_AMBIGUOUS");
     expect((await node.call("DELETE", "/api/whatsapp/sessions/shared?workspace_id=7")).json).toMatchObject({ success: true, deleted: true });
     expect((await node.call("DELETE", "/api/whatsapp/sessions/shared")).json).toMatchObject({ success: true, workspace_id: "8", deleted: true });
+  });
+
+  it("never answers success for a session it did not delete", async () => {
+    // created through the v1 API: the compat index does not know it
+    expect((await node.call("POST", "/api/v1/workspaces/9/sessions", { body: { sessionId: "v1-made", start: false } })).status).toBe(201);
+    const unknown = await node.call("DELETE", "/api/whatsapp/sessions/v1-made");
+    expect([unknown.status, unknown.json]).toEqual([404, expect.objectContaining({ success: false, message: expect.stringMatching(/workspace_id/), error: expect.objectContaining({ code: "SESSION_NOT_FOUND" }) })]);
+    expect((await node.call("GET", "/api/v1/workspaces/9/sessions/v1-made")).status).toBe(200);
+    // with its workspace it is found and deleted, and the workspace id comes back as sent
+    const found = await node.call("DELETE", "/api/whatsapp/sessions/v1-made?workspace_id=9");
+    expect([found.status, found.json]).toEqual([200, expect.objectContaining({ success: true, session_id: "v1-made", workspace_id: "9", deleted: true })]);
+    expect((await node.call("GET", "/api/v1/workspaces/9/sessions/v1-made")).status).toBe(404);
+    const twice = await node.call("DELETE", "/api/whatsapp/sessions/v1-made?workspace_id=9");
+    expect([twice.status, twice.json.error.code]).toEqual([404, "SESSION_NOT_FOUND"]);
+  });
+
+  it("reads what Laravel's Http client sends: [] for no fields, forms from asForm(), integer ids", async () => {
+    const headers = { accept: "application/json", "user-agent": "GuzzleHttp/7" };
+    // Http::post($url) with no data sends "[]"
+    const empty = await request(node.api, "POST", "/api/whatsapp/sessions/create", { rawBody: "[]", key: workspaceKey, headers: { ...headers, "content-type": "application/json" } });
+    // a workspace key fills workspace_id in; an admin key must send it, and is told so by name
+    expect(empty.status).toBe(201);
+    expect(empty.json).toMatchObject({ success: true, workspace_id: "42" });
+    expect((await laravel(workspaceKey).deleteSession(empty.json.session_id)).json).toMatchObject({ success: true, deleted: true });
+    const emptyAdmin = await node.call("POST", "/api/whatsapp/sessions/create", { rawBody: "[]", headers: { ...headers, "content-type": "application/json" } });
+    expect(emptyAdmin.status).toBe(400);
+    expect(emptyAdmin.json).toMatchObject({ success: false, message: "Invalid field(s): workspace_id", error: { code: "VALIDATION_ERROR", details: [expect.objectContaining({ field: "workspace_id" })] } });
+    // a non-empty array is still no body
+    expect((await node.call("POST", "/api/whatsapp/sessions/create", { rawBody: "[1]", headers: { ...headers, "content-type": "application/json" } })).status).toBe(400);
+
+    // Http::asForm()->post(...): form-encoded, every value a string, metadata as metadata[k]=v
+    const form = (fields: string) => request(node.api, "POST", "/api/whatsapp/sessions/create", { rawBody: fields, key: workspaceKey, headers: { ...headers, "content-type": "application/x-www-form-urlencoded" } });
+    const created = await form("workspace_id=42&session_id=from-form&account_id=12&start=0&metadata%5Bplan%5D=pro");
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({ success: true, session_id: "from-form", workspace_id: "42", account_id: "12", status: "STOPPED", session: { metadata: { plan: "pro" } } });
+    expect((await form("workspace_id=42&session_id=bad%2Fid")).json).toMatchObject({ success: false, error: { code: "VALIDATION_ERROR" } });
+    expect((await form("workspace_id=42&__proto__%5Bx%5D=1")).status).toBe(400);
+    expect((await form("workspace_id=43&session_id=x")).json.error.code).toBe("FORBIDDEN_WORKSPACE");
+    // other types stay refused, naming both accepted ones
+    const xml = await request(node.api, "POST", "/api/whatsapp/sessions/create", { rawBody: "<a/>", key: workspaceKey, headers: { ...headers, "content-type": "application/xml" } });
+    expect([xml.status, xml.json.error.code, xml.json.message]).toEqual([415, "UNSUPPORTED_MEDIA_TYPE", expect.stringMatching(/x-www-form-urlencoded/)]);
+    // the v1 API stays JSON only
+    expect((await request(node.api, "POST", "/api/v1/workspaces/42/sessions", { rawBody: "sessionId=x", key: workspaceKey, headers: { "content-type": "application/x-www-form-urlencoded" } })).status).toBe(415);
+
+    // integer ids in, integers out; an integer session id too
+    const numeric = await node.call("POST", "/api/whatsapp/sessions/create", { body: { workspace_id: 77, session_id: 5, account_id: 3, start: false } });
+    expect(numeric.status).toBe(201);
+    expect(numeric.json).toMatchObject({ success: true, workspace_id: 77, session_id: 5, account_id: 3 });
+    expect((await node.call("DELETE", "/api/whatsapp/sessions/5")).json).toMatchObject({ success: true, session_id: "5", workspace_id: "77", deleted: true });
+    expect((await laravel(workspaceKey).deleteSession("from-form")).json).toMatchObject({ success: true, deleted: true });
   });
 
   it("keeps workspace keys and the index of compat-created sessions in Redis across a SIGKILL", async () => {

@@ -7,7 +7,7 @@ import net from "node:net";
 import path from "node:path";
 import { freePort, tempDir, waitFor } from "./processes";
 
-function binary(name: string): string {
+export function binary(name: string): string {
   for (const dir of (process.env.PATH ?? "").split(":").concat(["/usr/sbin", "/usr/bin", "/usr/local/bin"])) {
     const p = path.join(dir, name);
     if (dir && existsSync(p)) return p;
@@ -26,7 +26,7 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-abstract class ServerProcess {
+export abstract class ServerProcess {
   child?: ChildProcess;
   output = "";
   private exited?: Promise<void>;
@@ -38,9 +38,14 @@ abstract class ServerProcess {
 
   protected abstract command(): [string, string[]];
 
+  /** Extra environment of the server process. */
+  protected env(): Record<string, string> {
+    return {};
+  }
+
   async start(): Promise<this> {
     const [bin, args] = this.command();
-    const child = spawn(bin, args, { cwd: this.dir, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(bin, args, { cwd: this.dir, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...this.env() } });
     this.child = child;
     child.stdout!.on("data", (d) => (this.output += d.toString()));
     child.stderr!.on("data", (d) => (this.output += d.toString()));
@@ -74,24 +79,58 @@ abstract class ServerProcess {
   }
 }
 
-export class NatsServer extends ServerProcess {
-  get url(): string {
-    return `nats://127.0.0.1:${this.port}`;
-  }
-
-  protected command(): [string, string[]] {
-    return [binary("nats-server"), ["-a", "127.0.0.1", "-p", String(this.port), "-js", "-sd", path.join(this.dir, "js")]];
-  }
+export interface NatsServerOptions {
+  /** Extra nats-server configuration (authorization, accounts, tls blocks), written to a config file. */
+  config?: string;
+  /** Serve JetStream (default true). */
+  jetstream?: boolean;
+  /** Environment the configuration refers to ($VAR). */
+  env?: Record<string, string>;
 }
 
-export class RedisServer extends ServerProcess {
-  /** persistent: append-only file fsynced on every write, as production should run it (a restart loses nothing). */
-  constructor(port: number, dir: string, readonly persistent = false) {
+export class NatsServer extends ServerProcess {
+  constructor(port: number, dir: string, readonly options: NatsServerOptions = {}) {
     super(port, dir);
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  protected override env(): Record<string, string> {
+    return this.options.env ?? {};
+  }
+
+  protected command(): [string, string[]] {
+    const js = this.options.jetstream === false ? [] : ["-js", "-sd", path.join(this.dir, "js")];
+    const config = this.options.config ? ["-c", path.join(this.dir, "nats.conf")] : [];
+    return [binary("nats-server"), [...config, "-a", "127.0.0.1", "-p", String(this.port), ...js]];
+  }
+
+  override async start(): Promise<this> {
+    if (this.options.config) {
+      await fs.mkdir(this.dir, { recursive: true });
+      await fs.writeFile(path.join(this.dir, "nats.conf"), this.options.config);
+    }
+    return super.start();
+  }
+}
+
+export interface RedisSecurity {
+  /** requirepass */
+  password?: string;
+  /** TLS only (no plain port): the server's certificate and key, PEM files. */
+  tls?: { cert: string; key: string; ca: string };
+}
+
+export class RedisServer extends ServerProcess {
+  /** persistent: append-only file fsynced on every write, as production should run it (a restart loses nothing). */
+  constructor(port: number, dir: string, readonly persistent = false, readonly security: RedisSecurity = {}) {
+    super(port, dir);
+  }
+
+  get url(): string {
+    return `${this.security.tls ? "rediss" : "redis"}://127.0.0.1:${this.port}`;
   }
 
   async prepare(): Promise<this> {
@@ -101,7 +140,13 @@ export class RedisServer extends ServerProcess {
 
   protected command(): [string, string[]] {
     const durability = this.persistent ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
-    return [binary("redis-server"), ["--bind", "127.0.0.1", "--port", String(this.port), "--save", "", ...durability, "--dir", this.dir, "--protected-mode", "no"]];
+    const { password, tls } = this.security;
+    const auth = password ? ["--requirepass", password] : [];
+    // TLS only: the plain port is closed, clients need no certificate of their own
+    const listen = tls
+      ? ["--port", "0", "--tls-port", String(this.port), "--tls-cert-file", tls.cert, "--tls-key-file", tls.key, "--tls-ca-cert-file", tls.ca, "--tls-auth-clients", "no"]
+      : ["--port", String(this.port)];
+    return [binary("redis-server"), ["--bind", "127.0.0.1", ...listen, "--save", "", ...durability, "--dir", this.dir, "--protected-mode", "no", ...auth]];
   }
 }
 
@@ -111,4 +156,15 @@ export async function startNats(): Promise<NatsServer> {
 
 export async function startRedis(): Promise<RedisServer> {
   return new RedisServer(await freePort(), await tempDir("redis")).start();
+}
+
+/** Any server binary run with the arguments given (e.g. as a Kubernetes manifest runs it). */
+export class CommandServer extends ServerProcess {
+  constructor(port: number, dir: string, private readonly cmd: [string, string[]]) {
+    super(port, dir);
+  }
+
+  protected command(): [string, string[]] {
+    return this.cmd;
+  }
 }

@@ -14,7 +14,7 @@ let nats: NatsServer;
 const logs: JetStreamEventLog[] = [];
 
 function newLog(stream: string, extra: Partial<ConstructorParameters<typeof JetStreamEventLog>[0]> = {}): JetStreamEventLog {
-  const log = new JetStreamEventLog({ servers: nats.url, stream, subjectPrefix: `t.${stream}`, ackWaitMs: 1000, maxAgeMs: 3600_000, maxBytes: 64 * 1024 * 1024, ...extra });
+  const log = new JetStreamEventLog({ connection: { servers: nats.url }, stream, subjectPrefix: `t.${stream}`, ackWaitMs: 1000, maxAgeMs: 3600_000, maxBytes: 64 * 1024 * 1024, ...extra });
   logs.push(log);
   return log;
 }

@@ -20,7 +20,7 @@ let seq = 0;
 
 async function startWebhooksNode(name: string) {
   const config = loadConfig({ WEBHOOK_ALLOW_PRIVATE: "true", WEBHOOK_BACKOFF_MS: "50", WEBHOOK_BACKOFF_MAX_MS: "300", WEBHOOK_MAX_ATTEMPTS: "30", WEBHOOK_ACK_WAIT_MS: "1000", WEBHOOK_TIMEOUT_MS: "2000", DATA_DIR: await tempDir("wh") });
-  const log = new JetStreamEventLog({ servers: nats.url, ackWaitMs: config.webhookAckWaitMs, maxAgeMs: 3600_000 });
+  const log = new JetStreamEventLog({ connection: { servers: nats.url }, ackWaitMs: config.webhookAckWaitMs, maxAgeMs: 3600_000 });
   const store = new RedisWebhookStore({ url: redis.url, prefix: "test:" });
   const broker = new ServiceBroker({ nodeID: name, logger: false });
   broker.createService(webhooksService({ config, eventLog: log, store }));
@@ -50,7 +50,7 @@ function arrivedOnce(ids: string[]) {
 
 beforeAll(async () => {
   [nats, redis] = await Promise.all([startNats(), startRedis()]);
-  producer = new JetStreamEventLog({ servers: nats.url, maxAgeMs: 3600_000 });
+  producer = new JetStreamEventLog({ connection: { servers: nats.url }, maxAgeMs: 3600_000 });
   await producer.start();
 });
 

@@ -1,7 +1,7 @@
 // Strict JSON bodies: duplicated keys, depth, prototype keys and bad UTF-8 are refused before any
 // handler sees the body; every other JSON object parses exactly as JSON.parse would.
 import fc from "fast-check";
-import { parseJsonBody, scanJson } from "../../lib/api/body";
+import { parseFormBody, parseJsonBody, scanJson } from "../../lib/api/body";
 
 const code = (fn: () => unknown) => {
   try {
@@ -69,5 +69,34 @@ describe("strict JSON bodies", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("the Laravel routes' bodies", () => {
+  const form = (text: string, depth = 4) => parseFormBody(Buffer.from(text), depth);
+
+  it("reads PHP's empty array as no fields, and only there", () => {
+    expect(parseJsonBody(Buffer.from("[]"), 4, true)).toEqual({});
+    expect(code(() => parseJsonBody(Buffer.from("[1]"), 4, true))).toBe("VALIDATION_ERROR");
+    expect(code(() => parseJsonBody(Buffer.from("[]"), 4))).toBe("VALIDATION_ERROR");
+  });
+
+  it("parses forms as http_build_query writes them, every value a string", () => {
+    expect(form("workspace_id=42&session_id=a+b&metadata%5Bplan%5D=pro&metadata%5Bseats%5D=3&tags%5B%5D=x&tags%5B%5D=y&empty=")).toEqual({
+      workspace_id: "42",
+      session_id: "a b",
+      metadata: { plan: "pro", seats: "3" },
+      tags: ["x", "y"],
+      empty: "",
+    });
+  });
+
+  it("refuses prototype keys, deep nesting, too many fields, bad encodings", () => {
+    for (const k of ["__proto__%5Bx%5D=1", "a%5Bconstructor%5D=1", "prototype=1"]) expect(code(() => form(k))).toBe("VALIDATION_ERROR");
+    expect(code(() => form("a%5Bb%5D%5Bc%5D%5Bd%5D%5Be%5D=1"))).toBe("JSON_TOO_DEEP");
+    expect(code(() => form(Array.from({ length: 1001 }, (_, i) => `f${i}=1`).join("&")))).toBe("VALIDATION_ERROR");
+    expect(code(() => form("a=%E0%A4%A"))).toBe("ok"); // a bad escape in a value stays literal, as PHP keeps it
+    expect(code(() => form("%E0%A4%A=1"))).toBe("MALFORMED_REQUEST");
+    expect(code(() => parseFormBody(Buffer.from([0x61, 0x3d, 0xff]), 4))).toBe("INVALID_JSON");
   });
 });

@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { ConfigError, loadConfig, sha256Hex } from "../../lib/config";
+import { natsConnectionOptions, redactUrl, redisConnectionOptions } from "../../lib/config/connections";
 
 const base = { PATH: "/usr/bin" };
 
@@ -108,5 +111,66 @@ describe("configuration", () => {
 
   it("treats empty variables as unset", () => {
     expect(loadConfig({ ...base, API_PORT: "", TRANSPORTER: "" }).apiPort).toBe(3000);
+  });
+
+  it("takes tls:// transporters with credentials in the URL, a CA and a creds file, and builds the nats.js options", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "wafleet-config-"));
+    try {
+      const ca = path.join(dir, "ca.pem");
+      writeFileSync(ca, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+      const c = loadConfig({ ...base, TRANSPORTER: "tls://wafleet:p%40ss@nats-0:4222,tls://wafleet:p%40ss@nats-1", NATS_CA: ca, SERVICES: "webhooks" });
+      const o = natsConnectionOptions(c);
+      expect(o.servers).toEqual(["nats-0:4222", "nats-1:4222"]);
+      expect([o.user, o.pass]).toEqual(["wafleet", "p@ss"]);
+      expect(o.tls).toEqual({ ca: expect.stringContaining("BEGIN CERTIFICATE") });
+      // a token: user info without a password
+      expect(natsConnectionOptions({ transporter: "nats://s3cret@nats:4222", natsCa: "", natsCreds: "" })).toMatchObject({ token: "s3cret", servers: ["nats:4222"] });
+      expect(natsConnectionOptions({ transporter: "nats://nats:4222", natsCa: "", natsCreds: "" }).tls).toBeUndefined();
+      // a seed file and a creds file become authenticators
+      const seed = path.join(dir, "user.nk");
+      writeFileSync(seed, `SU${"A".repeat(56)}\n`);
+      expect(typeof natsConnectionOptions({ transporter: "tls://nats:4222", natsCa: "", natsCreds: seed }).authenticator).toBe("function");
+      const junk = path.join(dir, "junk");
+      writeFileSync(junk, "not a credential");
+      expectConfigError({ TRANSPORTER: "tls://nats:4222", NATS_CREDS: junk, SERVICES: "webhooks" }, "NATS_CREDS", /creds file|nkey seed/);
+      expectConfigError({ TRANSPORTER: "tls://nats:4222", NATS_CA: path.join(dir, "missing.pem"), SERVICES: "webhooks" }, "NATS_CA", /ENOENT/);
+      expectConfigError({ TRANSPORTER: "tls://a:1,nats://b:2", SERVICES: "webhooks" }, "TRANSPORTER", /all or nothing/);
+      expectConfigError({ TRANSPORTER: "tls://u:p@a:1", NATS_CREDS: seed, SERVICES: "webhooks" }, "NATS_CREDS", /one of them/);
+      expectConfigError({ NATS_CA: ca }, "NATS_CA", /embedded/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("takes rediss:// with a CA and REDIS_PASSWORD, and refuses a CA without TLS", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "wafleet-config-"));
+    try {
+      const ca = path.join(dir, "ca.pem");
+      writeFileSync(ca, "PEM");
+      const c = loadConfig({ ...base, TRANSPORTER: "nats://n:4222", REDIS_URL: "rediss://redis:6380", REDIS_CA: ca, REDIS_PASSWORD: "pw-123" });
+      expect(redisConnectionOptions(c)).toEqual({ tls: { ca: "PEM" }, password: "pw-123" });
+      expect(redisConnectionOptions({ redisUrl: "redis://r:6379", redisCa: "", redisPassword: "" })).toEqual({});
+      expectConfigError({ TRANSPORTER: "nats://n:4222", REDIS_URL: "redis://redis:6379", REDIS_CA: ca }, "REDIS_CA", /rediss:\/\//);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("never echoes a password or token of a bad REDIS_URL or TRANSPORTER", () => {
+    for (const [variable, value] of [
+      ["REDIS_URL", "http://:hunter2-secret@redis:6379"],
+      ["TRANSPORTER", "nats+x://user:hunter2-secret@nats:4222"],
+    ]) {
+      try {
+        loadConfig({ ...base, SERVICES: "webhooks", [variable]: value });
+        throw new Error(`expected ${variable}=${value} to be refused`);
+      } catch (err) {
+        expect((err as ConfigError).variable).toBe(variable);
+        expect((err as Error).message).not.toContain("hunter2");
+        expect((err as Error).message).toContain("***");
+      }
+    }
+    expectConfigError({ TRANSPORTER: "tls://hunter2-secret@nats:4222/path", SERVICES: "webhooks" }, "TRANSPORTER", /^(?!.*hunter2).*no path/);
+    expect(redactUrl("redis://:pw@r:6379,redis://u:pw@s")).toBe("redis://:***@r:6379,redis://u:***@s");
   });
 });

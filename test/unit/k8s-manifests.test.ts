@@ -1,132 +1,36 @@
 // The Kubernetes manifests (k8s/): every file parses; the base and both overlays are built the way
 // kustomize builds them (resources, namespace, images, ConfigMap generators, strategic-merge
-// patches: a small builder below, since no kustomize binary is packaged for CI) and every object
+// patches: a small builder in test/helpers/kustomize.ts, since no kustomize binary is packaged for CI) and every object
 // validates against the Kubernetes OpenAPI schemas (kubernetes-models); every patch targets an
 // object that exists; and names, ports, env and metrics agree with the code (lib/config read for
 // its variable names and run on each container's environment, the metric names the code
 // registers, the measured memory per session in docs/engines.md). No list is written here twice.
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
-import { parseAllDocuments, parse as parseYaml } from "yaml";
+import { parse as parseYaml } from "yaml";
 import { loadConfig } from "../../lib/config";
 import { configVariables } from "../helpers/config-vars";
 import { M } from "../../lib/ops/metrics";
 import { registeredMetricNames } from "../helpers/metrics";
 import { ROOT } from "../helpers/processes";
-
-type Obj = Record<string, any>;
-const K8S = path.join(ROOT, "k8s");
-const OVERLAYS = ["dev", "prod"];
-
-// --- a kustomize build (the subset these manifests use) ------------------------------------------
-
-/** patchMergeKey of the lists these manifests patch (Kubernetes' strategic merge); others are replaced. */
-const MERGE_KEYS: Record<string, string> = { containers: "name", initContainers: "name", env: "name", volumes: "name", volumeMounts: "mountPath", volumeClaimTemplates: "metadata.name" };
-const keyOf = (item: Obj, key: string) => key.split(".").reduce((o, k) => o?.[k], item);
-
-function strategicMerge(base: any, patch: any): any {
-  if (Array.isArray(patch) || typeof patch !== "object" || patch === null || typeof base !== "object" || base === null || Array.isArray(base)) return structuredClone(patch);
-  const out: Obj = { ...base };
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
-    else if (Array.isArray(v) && Array.isArray(base[k]) && MERGE_KEYS[k]) {
-      const key = MERGE_KEYS[k]!;
-      const merged = base[k].map((x: Obj) => structuredClone(x));
-      for (const item of v) {
-        const i = merged.findIndex((x: Obj) => keyOf(x, key) === keyOf(item, key));
-        if (i >= 0) merged[i] = strategicMerge(merged[i], item);
-        else merged.push(structuredClone(item));
-      }
-      out[k] = merged;
-    } else out[k] = k in base ? strategicMerge(base[k], v) : structuredClone(v);
-  }
-  return out;
-}
-
-const readDocs = (file: string): Obj[] =>
-  parseAllDocuments(readFileSync(file, "utf8"))
-    .map((d) => {
-      if (d.errors.length) throw new Error(`${file}: ${d.errors[0]!.message}`);
-      return d.toJS();
-    })
-    .filter(Boolean);
-
-const id = (o: Obj) => `${o.kind}/${o.metadata.name}`;
-const CLUSTER_SCOPED = new Set(["Namespace", "PersistentVolume", "StorageClass", "ClusterRole", "ClusterRoleBinding"]);
-const podSpecOf = (o: Obj): Obj | undefined => o.spec?.template?.spec;
-
-interface Build {
-  objects: Obj[];
-  /** every patch applied, with the object it targeted */
-  patches: Array<{ file: string; target: string }>;
-}
-
-function build(dir: string): Build {
-  const k = parseYaml(readFileSync(path.join(dir, "kustomization.yaml"), "utf8"));
-  const known = new Set(["apiVersion", "kind", "namespace", "resources", "patches", "images", "configMapGenerator", "generatorOptions"]);
-  for (const field of Object.keys(k)) if (!known.has(field)) throw new Error(`${dir}: kustomization field ${field} is not handled by this builder`);
-  const objects: Obj[] = [];
-  const patches: Build["patches"] = [];
-  for (const r of k.resources ?? []) {
-    const p = path.join(dir, r);
-    if (statSync(p).isDirectory()) {
-      const sub = build(p);
-      objects.push(...sub.objects);
-      patches.push(...sub.patches);
-    } else objects.push(...readDocs(p));
-  }
-  for (const g of k.configMapGenerator ?? []) {
-    if (!k.generatorOptions?.disableNameSuffixHash) throw new Error(`${dir}: generated names carry a hash suffix; this builder expects disableNameSuffixHash`);
-    const data = Object.fromEntries((g.files as string[]).map((f) => [path.basename(f), readFileSync(path.join(dir, f), "utf8")]));
-    objects.push({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: g.name, ...(g.options?.labels ? { labels: g.options.labels } : {}) }, data });
-  }
-  for (const p of k.patches ?? []) {
-    if (!p.path || p.target) throw new Error(`${dir}: only patches by path, targeted by their own kind and name, are handled`);
-    for (const doc of readDocs(path.join(dir, p.path))) {
-      const i = objects.findIndex((o) => o.kind === doc.kind && o.metadata.name === doc.metadata.name && o.apiVersion === doc.apiVersion);
-      if (i < 0) throw new Error(`${dir}/${p.path}: patch targets ${doc.apiVersion} ${id(doc)}, which the resources do not hold`);
-      objects[i] = strategicMerge(objects[i], doc);
-      patches.push({ file: path.relative(K8S, path.join(dir, p.path)), target: id(doc) });
-    }
-  }
-  for (const img of k.images ?? []) {
-    for (const o of objects) {
-      for (const c of [...(podSpecOf(o)?.containers ?? []), ...(podSpecOf(o)?.initContainers ?? [])]) {
-        const [name, tag] = String(c.image).split(":");
-        if (name === img.name) c.image = `${img.newName ?? name}:${img.newTag ?? tag}`;
-      }
-    }
-  }
-  if (k.namespace) for (const o of objects) if (!CLUSTER_SCOPED.has(o.kind)) o.metadata = { ...o.metadata, namespace: k.namespace };
-  return { objects, patches };
-}
-
-const builds = Object.fromEntries(["base", ...OVERLAYS].map((n) => [n, build(n === "base" ? path.join(K8S, "base") : path.join(K8S, "overlays", n))])) as Record<string, Build>;
-const find = (b: Build, kind: string, name: string) => {
-  const o = b.objects.find((x) => x.kind === kind && x.metadata.name === name);
-  if (!o) throw new Error(`no ${kind}/${name}`);
-  return o;
-};
-const wafleetWorkloads = (b: Build) => b.objects.filter((o) => podSpecOf(o)?.containers.some((c: Obj) => /(^|\/)wafleet:/.test(c.image)));
-const mainContainer = (o: Obj) => podSpecOf(o)!.containers.find((c: Obj) => /(^|\/)wafleet:/.test(c.image)) as Obj;
-
-/** The environment a wafleet container sees (ConfigMaps and Secrets from the same build). */
-function containerEnv(b: Build, o: Obj, c: Obj): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const from of c.envFrom ?? []) {
-    if (from.configMapRef) Object.assign(env, find(b, "ConfigMap", from.configMapRef.name).data);
-  }
-  for (const e of c.env ?? []) {
-    if (e.value !== undefined) env[e.name] = String(e.value);
-    else if (e.valueFrom?.fieldRef?.fieldPath === "metadata.name") env[e.name] = `${o.metadata.name}-0`;
-    else if (e.valueFrom?.secretKeyRef) env[e.name] = "a-secret-of-at-least-sixteen-characters";
-    else throw new Error(`${id(o)}: env ${e.name} has a source this test does not know`);
-  }
-  return env;
-}
+import { build, builds, find, id, K8S, mainContainer, materialize, mountedSecretKeys, OVERLAYS, podSpecOf, readDocs, wafleetWorkloads, type Build, type Obj } from "../helpers/kustomize";
 
 // --- the tests ------------------------------------------------------------------------------------
+
+// the Secrets of the trust boundary, as the operator makes them (runbook section 10)
+let tmp: string;
+let secretsDir: string;
+beforeAll(() => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), "wafleet-k8s-"));
+  secretsDir = path.join(tmp, "secrets");
+  execFileSync(process.execPath, [path.join(ROOT, "scripts/cluster-secrets.mjs"), "--out", secretsDir], { cwd: ROOT, stdio: "ignore" });
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+let pods = 0;
+/** A container's environment with its mounted Secrets made real (each pod its own root). */
+const envOf = (b: Build, o: Obj, c: Obj) => materialize(b, o, c, secretsDir, path.join(tmp, `pod-${pods++}`));
 
 function yamlFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? yamlFiles(path.join(dir, e.name)) : /\.ya?ml$/.test(e.name) ? [path.join(dir, e.name)] : []));
@@ -204,7 +108,7 @@ it("every overlay patch targets an object its resources hold (the builder refuse
   const c = mainContainer(find(dev, "StatefulSet", "wafleet-sessions"));
   expect(c.resources.requests.memory).toBe("512Mi");
   expect(c.lifecycle.preStop).toBeDefined();
-  expect(c.volumeMounts.map((m: Obj) => m.name)).toEqual(["local", "shared", "dshm"]);
+  expect(c.volumeMounts.map((m: Obj) => m.name)).toEqual(["local", "shared", "dshm", "cluster-secrets"]);
 });
 
 it("every wafleet container's environment is one lib/config accepts, with only variables it reads", () => {
@@ -214,7 +118,7 @@ it("every wafleet container's environment is one lib/config accepts, with only v
   for (const [name, b] of Object.entries(builds)) {
     for (const o of wafleetWorkloads(b)) {
       const c = mainContainer(o);
-      const env = containerEnv(b, o, c);
+      const env = envOf(b, o, c);
       const sim = c.args?.[0] === "sim";
       const unknown = Object.keys(env).filter((k) => !config.has(k));
       expect({ build: name, workload: id(o), unknown }).toEqual({ build: name, workload: id(o), unknown: [] });
@@ -295,7 +199,7 @@ it("session pods' memory is sized from the measured memory per session", () => {
   const gi = (q: string) => Number(/^(\d+)Gi$/.exec(q)![1]) * 1024;
   const b = builds.prod!;
   const c = mainContainer(find(b, "StatefulSet", "wafleet-sessions"));
-  const config = loadConfig(containerEnv(b, find(b, "StatefulSet", "wafleet-sessions"), c), "/app");
+  const config = loadConfig(envOf(b, find(b, "StatefulSet", "wafleet-sessions"), c), "/app");
   expect(config.engine).toBe("wwebjs");
   const needMiB = config.maxSessionsPerInstance * measuredMb;
   expect(gi(c.resources.requests.memory)).toBeGreaterThanOrEqual(needMiB);
@@ -334,4 +238,133 @@ it("the dashboard and the alert rules use only metrics wafleet registers, and th
   const titles = panels.map((p) => p.title.toLowerCase()).join(" | ");
   for (const topic of ["sessions per node", "utilisation per node", "failover", "messages", "webhook queue", "backup age", "instance health", "memory and cpu"]) expect(titles).toContain(topic);
   expect(new Set(panels.map((p) => p.id)).size).toBe(panels.length);
+});
+
+// --- the trust boundary (DESIGN 8a) ---------------------------------------------------------------
+
+interface Peer {
+  labels: Record<string, string>;
+  namespace: string;
+}
+const matches = (sel: Obj | undefined, labels: Record<string, string>) => Object.entries(sel?.matchLabels ?? {}).every(([k, v]) => labels[k] === v) && !sel?.matchExpressions;
+
+/** Whether the build's NetworkPolicies let `from` open a connection to `port` (a port name) of the workload's pods. */
+function admits(b: Build, workload: Obj, port: string, from: Peer): boolean {
+  const labels: Record<string, string> = workload.spec.template.metadata.labels;
+  const ns = workload.metadata.namespace;
+  const containerPort = podSpecOf(workload)!.containers.flatMap((c: Obj) => c.ports ?? []).find((p: Obj) => p.name === port);
+  if (!containerPort) throw new Error(`${id(workload)} has no port ${port}`);
+  const policies = b.objects.filter((o) => o.kind === "NetworkPolicy" && o.metadata.namespace === ns && matches(o.spec.podSelector, labels) && (o.spec.policyTypes ?? ["Ingress"]).includes("Ingress"));
+  if (!policies.length) return true;
+  const nsLabels = { "kubernetes.io/metadata.name": from.namespace };
+  return policies.some((p) =>
+    (p.spec.ingress ?? []).some((rule: Obj) => {
+      const portOk = !rule.ports || rule.ports.some((x: Obj) => x.port === port || x.port === containerPort.containerPort);
+      const peerOk =
+        !rule.from ||
+        rule.from.some((peer: Obj) => {
+          if (peer.ipBlock) return true; // an address range: anyone there
+          const nsOk = peer.namespaceSelector ? matches(peer.namespaceSelector, nsLabels) : from.namespace === ns;
+          const podOk = peer.podSelector ? matches(peer.podSelector, from.labels) : true;
+          return nsOk && podOk;
+        });
+      return portOk && peerOk;
+    }),
+  );
+}
+
+it("NetworkPolicies: only wafleet's pods reach NATS, Redis and the ops ports; the REST API is open", () => {
+  const wafleetPod = { labels: { "app.kubernetes.io/name": "wafleet", "app.kubernetes.io/component": "api" }, namespace: "wafleet" };
+  const intruderHere = { labels: { app: "debug-shell" }, namespace: "wafleet" };
+  const intruderElsewhere = { labels: { "app.kubernetes.io/name": "wafleet" }, namespace: "tenant-apps" };
+  const prometheus = { labels: { "app.kubernetes.io/name": "prometheus" }, namespace: "monitoring" };
+  const ingressController = { labels: { "app.kubernetes.io/name": "ingress-nginx" }, namespace: "ingress-nginx" };
+  for (const [name, b] of Object.entries(builds)) {
+    const nats = find(b, "StatefulSet", "nats");
+    const redis = find(b, "StatefulSet", "redis");
+    const cases: Array<[Obj, string, Peer, boolean]> = [
+      [nats, "client", wafleetPod, true],
+      [redis, "redis", wafleetPod, true],
+      [nats, "client", intruderHere, false],
+      [nats, "client", intruderElsewhere, false],
+      [nats, "client", prometheus, false],
+      [nats, "monitor", intruderHere, false],
+      [nats, "cluster", wafleetPod, false],
+      [nats, "cluster", { labels: { "app.kubernetes.io/name": "nats" }, namespace: "wafleet" }, true],
+      [redis, "redis", intruderHere, false],
+      [redis, "redis", intruderElsewhere, false],
+      [find(b, "Deployment", "wafleet-api"), "http", ingressController, true],
+      [find(b, "Deployment", "wafleet-api"), "http", intruderElsewhere, true],
+    ];
+    for (const w of wafleetWorkloads(b).filter((x) => mainContainer(x).args?.[0] !== "sim")) {
+      cases.push([w, "ops", wafleetPod, true], [w, "ops", prometheus, true], [w, "ops", intruderHere, false], [w, "ops", intruderElsewhere, false], [w, "ops", ingressController, false]);
+    }
+    for (const [w, port, from, expected] of cases) {
+      expect({ build: name, to: `${id(w)}:${port}`, from, admitted: admits(b, w, port, from) }).toEqual({ build: name, to: `${id(w)}:${port}`, from, admitted: expected });
+    }
+    // /health (every node's state) is not on the public Ingress, and no Service publishes NATS's monitor
+    const paths = find(b, "Ingress", "wafleet").spec.rules.flatMap((r: Obj) => r.http.paths);
+    expect(paths.map((p: Obj) => p.backend.service.name)).toEqual(["wafleet-api"]);
+    for (const svc of b.objects.filter((o) => o.kind === "Service" && o.spec.selector["app.kubernetes.io/name"] === "nats")) {
+      expect(svc.spec.ports.map((p: Obj) => p.targetPort)).not.toContain("monitor");
+    }
+  }
+});
+
+it("NATS and Redis require credentials and TLS, every node is configured with them, and every Secret comes from somewhere", () => {
+  const made = new Set(readdirSync(secretsDir, { withFileTypes: true }).filter((e) => e.isDirectory()).flatMap((e) => readdirSync(path.join(secretsDir, e.name)).map((k) => `${e.name}/${k}`)));
+  // created by the operator, outside git (the prod overlay's notes); the backup credentials are optional
+  const operators = new Set(["wafleet-secrets/API_KEYS"]);
+  for (const [name, b] of Object.entries(builds)) {
+    const conf = find(b, "ConfigMap", "nats-config").data["nats.conf"] as string;
+    const nats = find(b, "StatefulSet", "nats");
+    const natsC = podSpecOf(nats)!.containers[0];
+    const natsFiles = mountedSecretKeys(nats, natsC);
+    for (const f of ["tls.crt", "tls.key", "ca.crt"]) expect(natsFiles).toContainEqual({ secret: "nats-tls", key: f, file: expect.any(String) });
+    expect(conf).toMatch(/^ {0}tls \{[^}]*cert_file: (\S+)[^}]*key_file: (\S+)/m);
+    for (const file of [...conf.matchAll(/(?:cert|key|ca)_file: (\S+)/g)].map((m) => m[1])) expect(natsFiles.map((f) => f.file)).toContain(file);
+    expect(conf).toMatch(/authorization \{\s*users: \[\s*\{ nkey: \$WAFLEET_NKEY \}\s*\]\s*\}/);
+    expect(natsC.env.find((e: Obj) => e.name === "WAFLEET_NKEY").valueFrom.secretKeyRef).toEqual({ name: "wafleet-nats-auth", key: "nkey.pub" });
+    if (name === "prod") expect(conf).toMatch(/cluster \{[\s\S]*tls \{/);
+    const redis = find(b, "StatefulSet", "redis");
+    const redisC = podSpecOf(redis)!.containers[0];
+    const args = (redisC.args as string[]).join(" ");
+    expect(args).toMatch(/--port 0 --tls-port 6379/);
+    expect(args).toContain("--requirepass $(REDIS_PASSWORD)");
+    expect(redisC.env.find((e: Obj) => e.name === "REDIS_PASSWORD").valueFrom.secretKeyRef).toEqual({ name: "wafleet-redis-auth", key: "password" });
+    for (const w of [nats, redis]) {
+      const pod = podSpecOf(w)!;
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+      expect(pod.automountServiceAccountToken).toBe(false);
+      expect(pod.containers[0].securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+    }
+    for (const w of wafleetWorkloads(b).filter((x) => mainContainer(x).args?.[0] !== "sim")) {
+      const cfg = loadConfig(envOf(b, w, mainContainer(w)), "/app");
+      expect({ workload: id(w), transporter: cfg.transporter.split("://")[0], natsCa: !!cfg.natsCa, natsCreds: !!cfg.natsCreds, redis: cfg.redisUrl.split("://")[0], redisCa: !!cfg.redisCa, redisPassword: cfg.redisPassword.length >= 32 }).toEqual({
+        workload: id(w),
+        transporter: "tls",
+        natsCa: true,
+        natsCreds: true,
+        redis: "rediss",
+        redisCa: true,
+        redisPassword: true,
+      });
+    }
+    // every Secret key a pod reads exists: in the build, made by scripts/cluster-secrets.mjs, or the operator's
+    for (const w of b.objects.filter((o) => podSpecOf(o))) {
+      for (const c of podSpecOf(w)!.containers) {
+        const refs = [...(c.env ?? []).filter((e: Obj) => e.valueFrom?.secretKeyRef).map((e: Obj) => `${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`), ...mountedSecretKeys(w, c).map((f) => `${f.secret}/${f.key}`)];
+        for (const ref of refs) {
+          const [secret, key] = ref.split("/");
+          const inBuild = b.objects.some((o) => o.kind === "Secret" && o.metadata.name === secret && (o.stringData?.[key!] ?? o.data?.[key!]) !== undefined);
+          expect({ build: name, workload: id(w), ref, found: inBuild || made.has(ref) || operators.has(ref) }).toEqual({ build: name, workload: id(w), ref, found: true });
+        }
+      }
+    }
+  }
+  // the script's Secret manifest is valid Kubernetes
+  const secrets = readDocs(path.join(secretsDir, "secrets.yaml"));
+  expect(secrets.map((s) => s.metadata.name).sort()).toEqual(["nats-tls", "redis-tls", "wafleet-nats-auth", "wafleet-redis-auth"]);
+  const out = JSON.parse(execFileSync(process.execPath, [path.join(ROOT, "test/helpers/k8s-validate.mjs")], { cwd: ROOT, input: JSON.stringify(secrets), encoding: "utf8" }));
+  expect(out.filter((r: Obj) => r.error)).toEqual([]);
 });

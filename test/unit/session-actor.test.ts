@@ -5,6 +5,7 @@ import { LaunchQueue } from "../../lib/engines/launch-queue";
 import type { EventName } from "../../lib/events";
 import { SessionManager } from "../../lib/sessions/manager";
 import { SessionStorage } from "../../lib/sessions/storage";
+import type { Capability } from "../../lib/engines/capabilities";
 import { FakeEngine } from "../helpers/fake-engine";
 
 let root: string;
@@ -304,5 +305,52 @@ describe("session actor and manager", () => {
     const m = manager();
     await m.create({ workspaceId: "w", sessionId: "s", start: false });
     await expect(m.get("w", "s").sendMessage("15550002222", { text: "hi" })).rejects.toMatchObject({ type: "SESSION_NOT_READY", code: 409 });
+  });
+});
+
+describe("engine capabilities", () => {
+  const withCaps = (engine: string | undefined, caps: string[] | undefined) =>
+    manager({
+      engineFactory: Object.assign(
+        (ctx: any) => {
+          const e = new FakeEngine(ctx);
+          (e as any).listChats = async () => ({ items: [], next: undefined });
+          (e as any).react = async () => {
+            throw Object.assign(new Error("the page crashed"), { code: "ENGINE_ERROR" });
+          };
+          return e;
+        },
+        { engine, capabilities: caps === undefined ? undefined : new Set(caps as Capability[]) },
+      ),
+    });
+
+  it("shows the engine and its capabilities on the session, in the catalogue's order", async () => {
+    const m = withCaps("wwebjs", ["read", "chats"]);
+    const view = await m.create({ workspaceId: "w1", sessionId: "s1", start: false });
+    expect(view).toMatchObject({ engine: "wwebjs", capabilities: ["chats", "read"] });
+    const bare = withCaps(undefined, undefined);
+    expect(await bare.create({ workspaceId: "w2", sessionId: "s1", start: false })).toMatchObject({ engine: "unknown", capabilities: [] });
+  });
+
+  it("answers a capability the engine lacks with NOT_SUPPORTED naming engine and capability, whatever the status", async () => {
+    const m = withCaps("wwebjs", ["chats"]);
+    await m.create({ workspaceId: "w1", sessionId: "s1", start: false });
+    const actor = m.get("w1", "s1");
+    const refused = await actor.withCapability("contacts", async () => "never").catch((e) => e);
+    expect(refused).toMatchObject({ type: "NOT_SUPPORTED", code: 501, data: { engine: "wwebjs", capability: "contacts" } });
+    expect(refused.message).toBe("The wwebjs engine does not support contacts");
+    expect(() => actor.assertCapabilities(["replies", "polls"])).toThrow("The wwebjs engine does not support replies");
+    // declared but the session is not connected
+    expect(await actor.withCapability("chats", async () => "never").catch((e) => e.type)).toBe("SESSION_NOT_READY");
+  });
+
+  it("runs a declared capability on a WORKING session and reports the engine's failures as ENGINE_ERROR", async () => {
+    const m = withCaps("simulator", ["chats", "reactions"]);
+    await m.create({ workspaceId: "w1", sessionId: "s1" });
+    await until(() => m.get("w1", "s1").status === "SCAN_QR_CODE");
+    FakeEngine.created[0].link();
+    const actor = m.get("w1", "s1");
+    expect(await actor.withCapability("chats", (e) => e.listChats!({ limit: 10 }))).toEqual({ items: [], next: undefined });
+    expect(await actor.withCapability("reactions", (e) => e.react!("m1", "👍")).catch((e) => [e.type, e.message])).toEqual(["ENGINE_ERROR", "The engine failed: the page crashed"]);
   });
 });

@@ -143,7 +143,7 @@ describe("messages", () => {
     const incoming = next(engine, "message");
     const sent = await sim.post(`/sim/contacts/${CONTACT}/send`, { to: ALICE, body: "hi there" });
     const [msg] = await incoming;
-    expect(msg).toEqual({ id: sent.json.id, from: `${CONTACT}@c.us`, to: `${ALICE}@c.us`, body: "hi there", timestamp: expect.any(Number), fromMe: false });
+    expect(msg).toEqual({ id: sent.json.id, from: `${CONTACT}@c.us`, to: `${ALICE}@c.us`, body: "hi there", timestamp: expect.any(Number), fromMe: false, chatId: `${CONTACT}@c.us`, type: "text" });
     await waitFor("the ack", async () => (await stats()).queued === 0 && (await stats()).delivered === 1, 3000);
   });
 

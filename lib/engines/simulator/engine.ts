@@ -6,8 +6,11 @@ import path from "node:path";
 import { WebSocket } from "ws";
 import { ulid } from "ulid";
 // the simulated network's wire protocol: this engine is its client
-import type { ClientFrame, ServerFrame, SimCredentials, SimIncomingMessage, SimMe } from "../../simulator/protocol";
-import { parsePhone, parseUserJid, userJid } from "../../whatsapp";
+import type { ClientFrame, ServerFrame, SimChat, SimContact, SimCredentials, SimHistoryMessage, SimIncomingMessage, SimMe, SimQuery, SimUpdate } from "../../simulator/protocol";
+import type { MessageType } from "../../whatsapp";
+import { parseId, parsePhone, userJid } from "../../whatsapp";
+import type { Capability, ChatSummary, ContactInfo, EnginePage, HistoryQuery, PageQuery, PhoneCheck, PresenceState } from "../capabilities";
+import { CAPABILITIES } from "../capabilities";
 import { clearDir, writeFileAtomic } from "../auth-folder";
 import { EngineError } from "../errors";
 import { StartGate } from "../start-gate";
@@ -45,7 +48,11 @@ interface Waiter<T> {
 /** How long stop() and logout() wait for the socket to close before cutting it. */
 const CLOSE_WAIT_MS = 2000;
 
+/** The simulator is the oracle: it declares every capability. */
+export const SIMULATOR_CAPABILITIES: ReadonlySet<Capability> = new Set(CAPABILITIES);
+
 export class SimulatorEngine extends EventEmitter<EngineEvents> implements SessionEngine {
+  readonly capabilities = SIMULATOR_CAPABILITIES;
   private readonly wsUrl: string;
   private readonly credsPath: string;
   private readonly startTimeoutMs: number;
@@ -69,6 +76,8 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
   private readonly startGate = new StartGate();
   private codeWaiters: Waiter<string>[] = [];
   private readonly pendingSends = new Map<string, PendingSend>();
+  private readonly queries = new Map<string, Waiter<unknown>>();
+  private nextQid = 1;
   /** Frames and socket closes are handled one at a time, in arrival order, even when a handler awaits disk. */
   private inbound: Promise<void> = Promise.resolve();
 
@@ -123,14 +132,20 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
 
   sendMessage(to: string, content: MessageContent, opts: SendOptions = {}): Promise<SentMessage> {
     if (this.phase !== "ready") return Promise.reject(new EngineError("SESSION_NOT_READY", "The session is not connected to WhatsApp"));
-    const phone = parseUserJid(to);
-    if (!phone) return Promise.reject(new EngineError("VALIDATION_ERROR", `Cannot send to ${JSON.stringify(to)}: expected a phone number or <digits>@c.us`));
+    const target = parseId(to);
+    if (target?.kind !== "user" && target?.kind !== "lid") return Promise.reject(new EngineError("VALIDATION_ERROR", `Cannot send to ${JSON.stringify(to)}: expected a phone number, <digits>@c.us or <digits>@lid`));
     const id = opts.messageId ?? `SIM${ulid()}`;
     const existing = this.pendingSends.get(id);
     if (existing) return existing.promise;
 
-    const frame: PendingSend["frame"] = { t: "send", id, to: userJid(phone), body: content.text ?? content.caption ?? "" };
+    const frame: PendingSend["frame"] = { t: "send", id, to: target.kind === "user" ? userJid(target.user) : target.serialized, body: content.text ?? content.caption ?? "" };
     if (content.media) frame.media = { ...content.media };
+    if (content.voice) frame.voice = true;
+    if (content.replyTo) frame.replyTo = content.replyTo;
+    if (content.mentions?.length) frame.mentions = [...content.mentions];
+    if (content.location) frame.location = { ...content.location };
+    if (content.contact) frame.vcard = content.contact.vcard;
+    if (content.poll) frame.poll = { ...content.poll, options: [...content.poll.options] };
     let pending!: PendingSend;
     const promise = new Promise<SentMessage>((resolve, reject) => {
       const timer = setTimeout(() => this.settleSend(id, new EngineError("ENGINE_TIMEOUT", `The network did not acknowledge message ${id} within ${this.sendTimeoutMs} ms`)), this.sendTimeoutMs);
@@ -162,6 +177,112 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
 
   info(): EngineMe | undefined {
     return this.me ? { ...this.me } : undefined;
+  }
+
+  // --- capabilities: queries the network answers about the account ---
+
+  async listChats(q: PageQuery): Promise<EnginePage<ChatSummary>> {
+    const r = await this.query<{ items: SimChat[]; next?: number }>({ op: "chats", limit: q.limit, before: positionOf(q.before) });
+    return { items: r.items.map(chatOf), next: r.next === undefined ? undefined : String(r.next) };
+  }
+
+  async getChat(chatId: string): Promise<ChatSummary | undefined> {
+    const r = await this.query<SimChat | null>({ op: "chat", chatId });
+    return r ? chatOf(r) : undefined;
+  }
+
+  async listMessages(chatId: string, q: HistoryQuery): Promise<EnginePage<EngineMessage> | undefined> {
+    const r = await this.query<{ items: SimHistoryMessage[]; next?: number } | null>({ op: "messages", chatId, limit: q.limit, before: positionOf(q.before), since: q.since, fromMe: q.fromMe });
+    return r ? { items: r.items.map(messageOf), next: r.next === undefined ? undefined : String(r.next) } : undefined;
+  }
+
+  async getMessage(messageId: string): Promise<EngineMessage | undefined> {
+    const r = await this.query<SimHistoryMessage | null>({ op: "message", id: messageId });
+    return r ? messageOf(r) : undefined;
+  }
+
+  react(messageId: string, emoji: string): Promise<boolean> {
+    return this.query<boolean>({ op: "react", id: messageId, emoji });
+  }
+
+  editMessage(messageId: string, text: string): Promise<boolean> {
+    return this.query<boolean>({ op: "edit", id: messageId, body: text });
+  }
+
+  deleteMessage(messageId: string, forEveryone: boolean): Promise<boolean> {
+    return this.query<boolean>({ op: "revoke", id: messageId, forEveryone });
+  }
+
+  markRead(chatId: string): Promise<boolean> {
+    return this.query<boolean>({ op: "read", chatId });
+  }
+
+  async sendPresence(chatId: string, state: PresenceState): Promise<void> {
+    await this.query<boolean>({ op: "presence", chatId, state });
+  }
+
+  async listContacts(q: PageQuery): Promise<EnginePage<ContactInfo>> {
+    const r = await this.query<{ items: SimContact[]; next?: string }>({ op: "contacts", limit: q.limit, after: q.before });
+    return { items: r.items.map(contactOf), next: r.next };
+  }
+
+  async getContact(contactId: string): Promise<ContactInfo | undefined> {
+    const r = await this.query<SimContact | null>({ op: "contact", id: contactId });
+    return r ? contactOf(r) : undefined;
+  }
+
+  checkPhones(phones: string[]): Promise<PhoneCheck[]> {
+    return this.query<PhoneCheck[]>({ op: "check", phones });
+  }
+
+  setBlocked(contactId: string, blocked: boolean): Promise<boolean> {
+    return this.query<boolean>({ op: "block", id: contactId, blocked });
+  }
+
+  private query<T>(q: SimQuery): Promise<T> {
+    if (this.phase !== "ready") return Promise.reject(new EngineError("SESSION_NOT_READY", "The session is not connected to WhatsApp"));
+    const qid = String(this.nextQid++);
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.queries.delete(qid);
+        reject(new EngineError("ENGINE_TIMEOUT", `The network did not answer within ${this.sendTimeoutMs} ms`));
+      }, this.sendTimeoutMs);
+      this.queries.set(qid, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.transmit({ t: "query", qid, ...q } as ClientFrame);
+    });
+  }
+
+  private onResult(frame: Extract<ServerFrame, { t: "result" }>): void {
+    const w = this.queries.get(frame.qid);
+    if (!w) return;
+    this.queries.delete(frame.qid);
+    clearTimeout(w.timer);
+    if (frame.error === "NOT_FOUND") w.resolve(null);
+    else if (frame.error) w.reject(new EngineError(frame.error === "VALIDATION_ERROR" ? "VALIDATION_ERROR" : "ENGINE_ERROR", `${frame.error}: ${frame.message ?? ""}`));
+    else w.resolve(frame.data);
+  }
+
+  private onUpdate(u: SimUpdate): void {
+    switch (u.kind) {
+      case "reaction":
+        this.notify("message_reaction", u.id, u.from, u.emoji, u.chatId);
+        return;
+      case "edit":
+        this.notify("message_edited", u.id, u.body, u.chatId);
+        return;
+      case "revoke":
+        this.notify("message_revoked", u.id, u.chatId);
+        return;
+      case "vote":
+        this.notify("poll_vote", u.id, u.voter, u.options, u.chatId);
+        return;
+      case "presence":
+        this.notify("presence", u.chatId, u.state, u.from);
+        return;
+      case "sent":
+        this.notify("message_sent", messageOf(u.message));
+        return;
+    }
   }
 
   // --- connection ---
@@ -236,7 +357,7 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
       case "message":
         return this.onMessage(frame.message);
       case "ack":
-        if (frame.ack === "ERROR") this.settleSend(frame.id, new EngineError("ENGINE_ERROR", frame.error ?? "The network rejected the message"));
+        if (frame.ack === "ERROR") this.settleSend(frame.id, sendErrorOf(frame.error));
         else if (frame.ack !== "PENDING") this.settleSend(frame.id, undefined, { ack: frame.ack, timestamp: frame.timestamp });
         this.notify("message_ack", frame.id, frame.ack);
         return;
@@ -249,6 +370,10 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
         void this.closeSocket(sock);
         return;
       }
+      case "result":
+        return this.onResult(frame);
+      case "update":
+        return this.onUpdate(frame.update);
       case "error":
         return; // the network closes the socket next; onClose reconnects
     }
@@ -281,8 +406,9 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
   }
 
   private onMessage(m: SimIncomingMessage): void {
-    const msg: EngineMessage = { id: m.id, from: m.from, to: m.to, body: m.body, timestamp: m.timestamp, fromMe: false };
+    const msg: EngineMessage = { id: m.id, from: m.from, to: m.to, body: m.body, timestamp: m.timestamp, fromMe: false, chatId: m.from, type: incomingTypeOf(m) };
     if (m.media) msg.media = { ...m.media };
+    copyFields(m, msg);
     // A listener that throws has not taken the message: no ack, so the network redelivers it. A
     // listener that defers acknowledges once the message is durable (the sessions runtime: once it
     // is in the event log), on the socket it came from.
@@ -322,6 +448,7 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
     const was = this.phase;
     this.phase = "connecting";
     this.rejectCodeWaiters(new EngineError("SESSION_NOT_READY", "The connection to the network was lost"));
+    this.rejectQueries(new EngineError("SESSION_NOT_READY", "The connection to the network was lost"));
     if (this.startGate.pending && !this.openedSinceStart) {
       const why = this.lastSocketError?.message ?? "connection closed";
       this.fail(new EngineError("ENGINE_ERROR", `Cannot connect to the simulated WhatsApp network at ${this.wsUrl}: ${why}`));
@@ -388,6 +515,15 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
   private rejectInFlight(why: Error): void {
     for (const id of [...this.pendingSends.keys()]) this.settleSend(id, why);
     this.rejectCodeWaiters(why);
+    this.rejectQueries(why);
+  }
+
+  private rejectQueries(why: Error): void {
+    for (const [qid, w] of [...this.queries]) {
+      this.queries.delete(qid);
+      clearTimeout(w.timer);
+      w.reject(why);
+    }
   }
 
   private rejectCodeWaiters(why: Error): void {
@@ -432,4 +568,56 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
       return false;
     }
   }
+}
+
+/** A page position from the API (the network's sequence number), or undefined when absent; garbage never reaches the network. */
+function positionOf(before: string | undefined): number | undefined {
+  if (before === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(before)) throw new EngineError("VALIDATION_ERROR", "Invalid cursor");
+  return Number(before);
+}
+
+function copyFields(from: { replyTo?: string; mentions?: string[]; location?: EngineMessage["location"]; vcard?: string; poll?: EngineMessage["poll"] }, to: EngineMessage): void {
+  if (from.replyTo) to.replyTo = from.replyTo;
+  if (from.mentions?.length) to.mentions = [...from.mentions];
+  if (from.location) to.location = { ...from.location };
+  if (from.vcard) to.vcard = from.vcard;
+  if (from.poll) to.poll = { ...from.poll, options: [...from.poll.options] };
+}
+
+function incomingTypeOf(m: SimIncomingMessage): MessageType {
+  if (m.poll) return "poll";
+  if (m.location) return "location";
+  if (m.vcard) return "vcard";
+  if (m.media) {
+    const kind = /^image\//.test(m.media.mimetype) ? "image" : /^video\//.test(m.media.mimetype) ? "video" : /^audio\//.test(m.media.mimetype) ? "audio" : "document";
+    return kind === "audio" && m.voice ? "voice" : kind;
+  }
+  return "text";
+}
+
+function messageOf(m: SimHistoryMessage): EngineMessage {
+  const msg: EngineMessage = { id: m.id, from: m.from, to: m.to, body: m.body, timestamp: m.timestamp, fromMe: m.fromMe, chatId: m.chatId, type: m.type as MessageType };
+  if (m.media) msg.media = { ...m.media };
+  copyFields(m, msg);
+  if (m.reactions) msg.reactions = Object.entries(m.reactions).map(([phone, emoji]) => ({ from: userJid(phone), emoji }));
+  if (m.edited) msg.edited = true;
+  if (m.revoked) msg.revoked = true;
+  if (m.ack) msg.ack = m.ack;
+  return msg;
+}
+
+function chatOf(c: SimChat): ChatSummary {
+  return { id: c.id, name: c.name, isGroup: c.id.endsWith("@g.us"), unreadCount: c.unreadCount, timestamp: c.timestamp, lastMessage: c.lastMessage ? messageOf(c.lastMessage) : null };
+}
+
+function contactOf(c: SimContact): ContactInfo {
+  return { id: c.id, phone: c.phone, lid: `${c.lid}@lid`, name: c.name, pushname: c.pushname, isBusiness: c.isBusiness, about: c.about, pictureUrl: c.pictureUrl, blocked: c.blocked };
+}
+
+/** The network's refusal of a send, as the API should show it: bad content 400, a blocked contact 409. */
+function sendErrorOf(error: string | undefined): EngineError {
+  if (error?.startsWith("BAD_FIELDS") || error?.startsWith("BAD_RECIPIENT")) return new EngineError("VALIDATION_ERROR", error);
+  if (error?.startsWith("BLOCKED")) return new EngineError("CONTACT_BLOCKED", error);
+  return new EngineError("ENGINE_ERROR", error ?? "The network rejected the message");
 }
