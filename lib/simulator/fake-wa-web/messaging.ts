@@ -65,7 +65,8 @@ export function installMessaging(page: FakePage): void {
         );
       }
       chat.msgs.add(msg);
-      chat.set({ t: m.timestamp });
+      chat.set({ t: m.timestamp, unreadCount: (chat.unreadCount ?? 0) + 1, lastReceivedKey: key });
+      page.touchChat(chat);
       Msg.add(msg);
     }
     // the page has stored it (the client's listeners ran synchronously): the network may forget it
@@ -96,6 +97,8 @@ export function installMessaging(page: FakePage): void {
     const result = new Promise((resolve) => (settle = resolve));
     msg.sendResult = settle;
     chat.msgs.add(msg);
+    chat.set({ t: msg.t, lastReceivedKey: msg.id });
+    page.touchChat(chat);
     Msg.add(msg);
     outgoing.set(msg.id.id, msg);
     page.transmit(sendFrame(msg.id.id, msg));
