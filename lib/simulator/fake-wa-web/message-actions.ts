@@ -59,6 +59,9 @@ export function installMessageActions(page: FakePage): void {
     if (h.mentions) attrs.mentionedJidList = h.mentions.map((m: string) => createWid(m));
     const msg = new Model(attrs) as any;
     msg.__seq = h.seq;
+    // loaded from the history, never announced: a live delivery of it (an unacknowledged incoming
+    // message the network sends again after login) still announces it
+    if (!isNewMsg) msg.__historyOnly = true;
     insertInOrder(page.chatFor(createWid(h.chatId)).msgs, msg);
     Msg.add(msg);
     return msg;
