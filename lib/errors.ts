@@ -57,7 +57,8 @@ export const ERROR_CATALOGUE = {
   MALFORMED_REQUEST: { status: 400, message: "The HTTP request is malformed" },
   REQUEST_TIMEOUT: { status: 408, message: "The request was not received in time" },
   HEADERS_TOO_LARGE: { status: 431, message: "The request headers are too large" },
-  GATEWAY_BUSY: { status: 503, message: "This gateway is reading as many large bodies as it may; retry shortly", retryable: true },
+  TOO_MANY_STREAMS: { status: 429, message: "This key, or this gateway, has as many event streams open as it may; close one first" },
+  GATEWAY_BUSY: { status: 503, message: "This gateway is doing as much of this at once as it may (large bodies, media fetches); retry shortly", retryable: true },
   // the WhatsApp surface
   NOT_SUPPORTED: { status: 501, message: "The session's engine does not support this" },
   CHAT_NOT_FOUND: { status: 404, message: "No such chat in this session" },

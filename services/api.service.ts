@@ -50,7 +50,7 @@ export default function apiService({ config, keys, store: givenStore, simUrl = c
   let compat: CompatRoutes;
   let pipeline: RequestPipeline;
   let openapi: Record<string, unknown>;
-  const streams = new EventStreams();
+  const streams = new EventStreams({ maxPerKey: config.apiStreamsPerKey, maxStreams: config.apiStreamsMax, maxBufferedBytes: config.apiStreamMaxBufferBytes });
 
   return {
     name: "api",
@@ -190,6 +190,8 @@ export default function apiService({ config, keys, store: givenStore, simUrl = c
       // surfaced by started(); a rejected promise nobody awaits yet must not count as unhandled
       ready.catch(() => undefined);
       workspaceKeys = new WorkspaceKeys(store);
+      // a revoked key loses its open streams at the next heartbeat
+      streams.configure({ keyActive: (keyId) => workspaceKeys.isActive(keyId), onDrop: (reason, keyId) => this.logger.info(`event stream of key ${keyId ?? "-"} dropped: ${reason === "slow" ? "its client stopped reading" : "the key was revoked"}`) });
       compat = new CompatRoutes(store);
       const gate = new Gatekeeper({
         adminKeyHashes: keys.hashes,
@@ -209,6 +211,7 @@ export default function apiService({ config, keys, store: givenStore, simUrl = c
             idempotency: new IdempotencyKeys(store, config.apiIdempotencyTtlMs),
             qrImages: new QrPngCache(),
             mediaFetch: { maxBytes: config.apiMediaMaxBytes, timeoutMs: config.apiMediaFetchTimeoutMs, allowPrivate: config.apiMediaAllowPrivate },
+            mediaFetches: new Slots(config.apiMediaFetchConcurrency),
           }),
           events: streams.handler,
           clusterEvents: streams.clusterHandler,

@@ -12,7 +12,7 @@ import { listDeadLettersParams, listDeliveriesParams, retryDeliveryParams, setWe
 import { RetryPolicy } from "../lib/webhooks/retry-policy";
 import { newSecret } from "../lib/webhooks/signing";
 import type { DeliveryRecord, DeliveryStatus, WebhookConfig, WebhookStore } from "../lib/webhooks/store";
-import { checkWebhookUrl, resolveWebhookUrl } from "../lib/webhooks/url-guard";
+import { checkWebhookUrl, InternalTargetError, resolveWebhookUrl } from "../lib/webhooks/url-guard";
 
 export interface WebhooksServiceDeps {
   config: Config;
@@ -53,7 +53,11 @@ export default function webhooksService({ config, eventLog, store }: WebhooksSer
         async handler(ctx: Context<SetParams>) {
           const { workspaceId, url, events, secret, headers } = ctx.params;
           const parsed = checkWebhookUrl(url, config.webhookAllowPrivate);
-          await resolveWebhookUrl(parsed, config.webhookAllowPrivate);
+          await resolveWebhookUrl(parsed, config.webhookAllowPrivate).catch((err) => {
+            // what an internal name resolves to is for the operator, not the caller
+            if (err instanceof InternalTargetError) this.logger.warn(`webhook of workspace ${workspaceId} refused: ${err.detail}`);
+            throw err;
+          });
           const existing = await store.getConfig(workspaceId);
           const now = new Date().toISOString();
           const generated = !secret && !existing ? newSecret() : undefined;

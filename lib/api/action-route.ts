@@ -12,6 +12,7 @@ import { fetchMedia } from "./media-fetch";
 import type { Exchange, RouteHandler } from "./pipeline";
 import type { QrPngCache } from "./qr-png";
 import { sendJson } from "./reply";
+import type { Slots } from "./slots";
 import { API_BASE, fullPathOf, type RouteDef } from "./routes";
 import { persistently, storeCall } from "./store";
 
@@ -20,6 +21,10 @@ export interface ActionRouteOptions {
   qrImages: QrPngCache;
   /** media.url fetches: the size cap, deadline and private-address rule. */
   mediaFetch: MediaFetchOptions;
+  /** media.url fetches in flight at once on this gateway (each may hold API_MEDIA_MAX_BYTES). */
+  mediaFetches?: Slots;
+  /** How long a fetch waits for a slot before 503 GATEWAY_BUSY (default 10 s). */
+  mediaFetchWaitMs?: number;
   /** The gateway's call timeout when a route sets none. */
   defaultTimeoutMs?: number;
 }
@@ -33,7 +38,14 @@ export function actionRoute(opts: ActionRouteOptions): RouteHandler {
   async function resolveMediaUrl(params: Record<string, any>): Promise<Record<string, any>> {
     if (!params.media || typeof params.media !== "object" || params.media.url === undefined) return params;
     checkMessageShape({ to: String(params.to), text: params.text ?? params.message, media: params.media, caption: params.caption }, opts.mediaFetch.maxBytes);
-    const fetched = await fetchMedia(params.media.url, opts.mediaFetch);
+    const release = opts.mediaFetches ? await opts.mediaFetches.acquire(opts.mediaFetchWaitMs ?? 10_000) : () => undefined;
+    if (!release) throw new WafleetError("GATEWAY_BUSY", `This gateway is fetching as many media URLs as it may (${opts.mediaFetches!.size}); retry shortly`, { retryAfter: 1 });
+    let fetched: Awaited<ReturnType<typeof fetchMedia>>;
+    try {
+      fetched = await fetchMedia(params.media.url, opts.mediaFetch);
+    } finally {
+      release();
+    }
     const { url: _url, ...rest } = params.media;
     return { ...params, media: { ...rest, data: fetched.data } };
   }

@@ -6,9 +6,11 @@
 // together), in a window that opens at the address's first failure rather than at a clock
 // boundary a burst could straddle. Refusing needs no store round trip: a gateway remembers the
 // addresses whose failures it saw reach the limit, so a request that authenticates pays nothing;
-// another gateway refuses the address from its own first failure there.
+// another gateway refuses the address from its own first failure there. An IPv6 client is counted
+// by its /64, the smallest block a subscriber gets: one host holds 2^64 addresses to rotate through.
 import type { IncomingMessage } from "node:http";
 import { isIP } from "node:net";
+import { ipv6Groups } from "../net/internal-addresses";
 import type { ApiStore } from "./store";
 
 /** Refused addresses one gateway remembers at most (expired ones go first, then the oldest). */
@@ -32,6 +34,7 @@ export class AuthFailureThrottle {
 
   /** Whether the address is refused now, and for how long: a map lookup, asked by every request. */
   blocked(address: string): { blocked: boolean; resetSeconds: number } {
+    address = throttledBlock(address);
     const until = this.refused.get(address);
     const left = until === undefined ? 0 : until - this.now();
     if (left <= 0) {
@@ -43,6 +46,7 @@ export class AuthFailureThrottle {
 
   /** Counts one failed authentication; at the limit the address is refused for the rest of its window. */
   async failed(address: string): Promise<void> {
+    address = throttledBlock(address);
     const { count, resetMs } = await this.store.hit(`authfail:${address}`, this.windowMs);
     if (count < this.limit) return;
     if (this.refused.size >= MAX_REFUSED) {
@@ -52,6 +56,12 @@ export class AuthFailureThrottle {
     }
     this.refused.set(address, this.now() + resetMs);
   }
+}
+
+/** What failures are counted against: an IPv4 address, or the /64 an IPv6 address is in. */
+export function throttledBlock(address: string): string {
+  const g = isIP(address) === 6 ? ipv6Groups(address) : undefined;
+  return g ? `${g.slice(0, 4).map((x) => x.toString(16)).join(":")}::/64` : address;
 }
 
 /**

@@ -119,6 +119,11 @@ export class WorkspaceKeys {
     return ok && rec ? { kind: "workspace", keyId: rec.keyId, workspaceId: rec.workspaceId } : undefined;
   }
 
+  /** Whether the key still exists (it was not revoked): open event streams ask on every heartbeat. */
+  async isActive(keyId: string): Promise<boolean> {
+    return (await this.record(keyId)) !== undefined;
+  }
+
   private async record(keyId: string): Promise<StoredWorkspaceKey | undefined> {
     if (!/^[0-9a-f]{16}$/.test(keyId)) return undefined;
     const raw = await this.store.get(`wskey:${keyId}`);

@@ -7,6 +7,7 @@ import http from "node:http";
 import https from "node:https";
 import net from "node:net";
 import { WafleetError } from "../errors";
+import { isInternalAddress } from "../net/internal-addresses";
 
 export interface MediaFetchOptions {
   maxBytes: number;
@@ -14,39 +15,9 @@ export interface MediaFetchOptions {
   allowPrivate: boolean;
 }
 
-const blocked = new net.BlockList();
-for (const [addr, prefix] of [
-  ["0.0.0.0", 8],
-  ["10.0.0.0", 8],
-  ["100.64.0.0", 10],
-  ["127.0.0.0", 8],
-  ["169.254.0.0", 16],
-  ["172.16.0.0", 12],
-  ["192.0.0.0", 24],
-  ["192.168.0.0", 16],
-  ["198.18.0.0", 15],
-  ["224.0.0.0", 4],
-  ["240.0.0.0", 4],
-] as const)
-  blocked.addSubnet(addr, prefix, "ipv4");
-for (const [addr, prefix] of [
-  ["::", 128],
-  ["::1", 128],
-  ["fc00::", 7],
-  ["fe80::", 10],
-  ["ff00::", 8],
-  ["64:ff9b::", 96],
-] as const)
-  blocked.addSubnet(addr, prefix, "ipv6");
-
-/** True for addresses a media fetch may not reach without API_MEDIA_ALLOW_PRIVATE. */
+/** True for addresses a media fetch may not reach without API_MEDIA_ALLOW_PRIVATE (the list: lib/net, shared with webhooks). */
 export function isPrivateAddress(address: string): boolean {
-  const family = net.isIP(address);
-  if (family === 4) return blocked.check(address, "ipv4");
-  // BlockList checks IPv4-mapped IPv6 addresses (::ffff:127.0.0.1, or ::ffff:7f00:1 as the URL
-  // parser writes them) against the IPv4 subnets too
-  if (family === 6) return blocked.check(address, "ipv6");
-  return true;
+  return isInternalAddress(address);
 }
 
 const refused = (why: string) => new WafleetError("MEDIA_URL_REFUSED", `Media URL refused: ${why}`);

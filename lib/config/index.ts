@@ -131,6 +131,14 @@ export interface Config {
   apiBodyIdleTimeoutMs: number;
   /** JSON bodies above API_BODY_LIMIT (media) one gateway holds in memory at once; more wait, then 503. */
   apiMaxLargeBodies: number;
+  /** media.url fetches one gateway runs at once; more wait, then 503 GATEWAY_BUSY. */
+  apiMediaFetchConcurrency: number;
+  /** Event streams one key may hold open on one gateway (0 = no limit); more get 429 TOO_MANY_STREAMS. */
+  apiStreamsPerKey: number;
+  /** Event streams one gateway holds open at once (0 = no limit). */
+  apiStreamsMax: number;
+  /** A stream whose client leaves more than this many bytes unread is dropped. */
+  apiStreamMaxBufferBytes: number;
 }
 
 export { ConfigError };
@@ -207,6 +215,10 @@ const schema = {
   API_REQUEST_TIMEOUT_MS: num(100, 3_600_000),
   API_BODY_IDLE_TIMEOUT_MS: num(100, 3_600_000),
   API_MAX_LARGE_BODIES: num(1, 10_000),
+  API_MEDIA_FETCH_CONCURRENCY: num(1, 10_000),
+  API_STREAMS_PER_KEY: num(0, 1_000_000),
+  API_STREAMS_MAX: num(0, 10_000_000),
+  API_STREAM_MAX_BUFFER_BYTES: num(1024, 1024 * 1024 * 1024),
   CURSOR_SECRET: { type: "string", min: 16, max: 1024, optional: true },
 } as const;
 
@@ -366,6 +378,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     apiRequestTimeoutMs,
     apiBodyIdleTimeoutMs: v.API_BODY_IDLE_TIMEOUT_MS ?? 30_000,
     apiMaxLargeBodies: v.API_MAX_LARGE_BODIES ?? 8,
+    apiMediaFetchConcurrency: v.API_MEDIA_FETCH_CONCURRENCY ?? 8,
+    apiStreamsPerKey: v.API_STREAMS_PER_KEY ?? 10,
+    apiStreamsMax: v.API_STREAMS_MAX ?? 1000,
+    apiStreamMaxBufferBytes: v.API_STREAM_MAX_BUFFER_BYTES ?? 1024 * 1024,
     cursorSecret: v.CURSOR_SECRET ?? "",
   };
 }

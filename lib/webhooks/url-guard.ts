@@ -4,51 +4,23 @@
 import dns from "node:dns";
 import net from "node:net";
 import { WafleetError } from "../errors";
+import { isInternalAddress } from "../net/internal-addresses";
 
-const blocked = new net.BlockList();
-for (const [addr, prefix] of [
-  ["0.0.0.0", 8], // "this network"
-  ["10.0.0.0", 8],
-  ["100.64.0.0", 10], // carrier-grade NAT
-  ["127.0.0.0", 8],
-  ["169.254.0.0", 16], // link-local, cloud metadata
-  ["172.16.0.0", 12],
-  ["192.0.0.0", 24],
-  ["192.168.0.0", 16],
-  ["198.18.0.0", 15], // benchmarking
-  ["224.0.0.0", 4], // multicast
-  ["240.0.0.0", 4], // reserved, broadcast
-] as const)
-  blocked.addSubnet(addr, prefix, "ipv4");
-for (const [addr, prefix] of [
-  ["::", 128],
-  ["::1", 128],
-  ["fc00::", 7], // unique local
-  ["fe80::", 10], // link-local
-  ["ff00::", 8], // multicast
-] as const)
-  blocked.addSubnet(addr, prefix, "ipv6");
-
-/** True when `ip` is an address webhooks must not reach without WEBHOOK_ALLOW_PRIVATE. */
-export function isInternalAddress(ip: string): boolean {
-  const family = net.isIP(ip);
-  if (family === 4) return blocked.check(ip, "ipv4");
-  if (family !== 6) return true;
-  const lower = ip.toLowerCase();
-  // IPv4-mapped (::ffff:a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) carry an IPv4 target
-  const embedded = lower.match(/^(?:::ffff:|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/);
-  if (embedded) return blocked.check(embedded[1]!, "ipv4");
-  const mappedHex = lower.match(/^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/);
-  if (mappedHex) {
-    const hi = parseInt(mappedHex[1]!, 16);
-    const lo = parseInt(mappedHex[2]!, 16);
-    return blocked.check(`${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`, "ipv4");
-  }
-  return blocked.check(ip, "ipv6");
-}
+/** True when `ip` is an address webhooks must not reach without WEBHOOK_ALLOW_PRIVATE (the list: lib/net). */
+export { isInternalAddress };
 
 function refused(reason: string): WafleetError {
   return new WafleetError("WEBHOOK_URL_REFUSED", `Webhook URL refused: ${reason}`);
+}
+
+/**
+ * A refusal whose detail (what an internal name resolves to) is for the operator's log only: the
+ * caller learns that the host is not public, not what is behind it.
+ */
+export class InternalTargetError extends WafleetError {
+  constructor(readonly detail: string) {
+    super("WEBHOOK_URL_REFUSED", "Webhook URL refused: the host is not a public address");
+  }
 }
 
 /** Parses and checks a webhook URL's form and literal host; throws WEBHOOK_URL_REFUSED. */
@@ -64,8 +36,8 @@ export function checkWebhookUrl(raw: string, allowPrivate: boolean): URL {
   const host = url.hostname.replace(/^\[|\]$/g, "");
   if (!host) throw refused("no host");
   if (!allowPrivate) {
-    if (net.isIP(host) && isInternalAddress(host)) throw refused(`${host} is a private, loopback or link-local address`);
-    if (/^localhost$|\.localhost$|\.local$|\.internal$/i.test(host)) throw refused(`${host} is an internal name`);
+    if (net.isIP(host) && isInternalAddress(host)) throw refused("the host is not a public address");
+    if (/^localhost$|\.localhost$|\.local$|\.internal$/i.test(host)) throw refused("the host is an internal name");
   }
   return url;
 }
@@ -79,10 +51,10 @@ export async function resolveWebhookUrl(url: URL, allowPrivate: boolean): Promis
   try {
     addresses = await dns.promises.lookup(host, { all: true });
   } catch (err) {
-    throw refused(`${host} does not resolve (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+    throw refused(`the host does not resolve (${(err as NodeJS.ErrnoException).code ?? "error"})`);
   }
   const bad = addresses.find((a) => isInternalAddress(a.address));
-  if (bad) throw refused(`${host} resolves to ${bad.address}, a private, loopback or link-local address`);
+  if (bad) throw new InternalTargetError(`${host} resolves to ${bad.address}, an internal address`);
 }
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void;
@@ -96,7 +68,8 @@ export function guardedLookup(allowPrivate: boolean) {
       if (!allowPrivate) {
         const bad = list.find((a) => isInternalAddress(a.address));
         if (bad) {
-          const e: NodeJS.ErrnoException = new Error(`${hostname} resolves to ${bad.address}, an internal address`);
+          // the delivery record is the tenant's to read: it says no more than that
+          const e: NodeJS.ErrnoException = new Error("the host is not a public address");
           e.code = "WEBHOOK_URL_REFUSED";
           return callback(e, "");
         }

@@ -24,7 +24,9 @@ const CONTACT = "4915112345678";
 /**
  * What whatsapp-web.js 1.34.7 asks `window.require` for on QR login -> ready -> send text and
  * media -> receive text and media -> acks. A new name here means a library upgrade touches WhatsApp Web differently: update the fake
- * page (lib/simulator/fake-wa-web) and this list together, knowingly.
+ * page (lib/simulator/fake-wa-web) and this list together, knowingly. (Sends pass sendSeen: false, so
+ * WAWebStreamModel and WAWebUpdateUnreadChatAction are asked for on the read path only, which
+ * test/integration/engine-capabilities.test.ts runs.)
  */
 const EXPECTED_MODULES = [
   "WAWebSocketModel",
@@ -48,8 +50,6 @@ const EXPECTED_MODULES = [
   "WAWebAddonPollVoteTableMode",
   "WAWebWidFactory",
   "WAWebFindChatAction",
-  "WAWebStreamModel",
-  "WAWebUpdateUnreadChatAction",
   "WAWebChatGetters",
   "WALinkify",
   "WAWebMsgKey",

@@ -3,10 +3,18 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { fetchMedia, isPrivateAddress } from "../../lib/api/media-fetch";
+import { actionRoute } from "../../lib/api/action-route";
+import { IdempotencyKeys } from "../../lib/api/idempotency";
+import { QrPngCache } from "../../lib/api/qr-png";
+import { Slots } from "../../lib/api/slots";
+import { MemoryApiStore } from "../../lib/api/store";
+import type { Exchange } from "../../lib/api/pipeline";
+import { waitFor } from "../helpers/processes";
 
 let server: http.Server;
 let base: string;
 const open = new Set<http.ServerResponse>();
+const held: Array<() => void> = [];
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
@@ -21,6 +29,9 @@ beforeAll(async () => {
     } else if (u === "/declared-big") {
       res.writeHead(200, { "content-length": String(10 * 1024 * 1024) });
       res.write(Buffer.alloc(10));
+    } else if (u === "/held") {
+      // answered when the test lets go
+      held.push(() => res.end(Buffer.from("late")));
     } else if (u === "/slow") {
       res.writeHead(200);
       res.write("a"); // then nothing: the deadline must end it
@@ -101,5 +112,39 @@ describe("media URL fetching", () => {
     expect(await code(fetchMedia(`${base}/slow`, { ...allow, timeoutMs: 300 }))).toBe("MEDIA_FETCH_FAILED");
     expect(await code(fetchMedia(`${base}/loop`, allow))).toBe("MEDIA_FETCH_FAILED");
     expect(await code(fetchMedia(`${base}/missing`, allow))).toBe("MEDIA_FETCH_FAILED");
+  });
+});
+
+describe("media URL fetches on one gateway", () => {
+  it("runs at most API_MEDIA_FETCH_CONCURRENCY at once; the next waits, then gets 503 GATEWAY_BUSY; a finished fetch frees its slot", async () => {
+    const store = new MemoryApiStore();
+    const slots = new Slots(1);
+    const handler = actionRoute({ idempotency: new IdempotencyKeys(store, 60_000), qrImages: new QrPngCache(), mediaFetch: allow, mediaFetches: slots, mediaFetchWaitMs: 100 });
+    const sent: unknown[] = [];
+    const exchange = (url: string) =>
+      ({
+        def: { method: "POST", path: "/x", action: "sessions.sendMessage", status: 201, mediaBody: true },
+        req: { headers: {} },
+        res: {},
+        params: { workspaceId: "w", sessionId: "s", to: "15550001111", media: { url, mimetype: "image/png" } },
+        // the action is not the point: it records what it was given and stops there
+        call: async (_action: string, params: any) => {
+          sent.push(params.media);
+          throw new Error("stop here");
+        },
+      }) as unknown as Exchange;
+    const first = Promise.resolve(handler(exchange(`${base}/held`)));
+    first.catch(() => undefined);
+    await waitFor("the first fetch to hold the slot", () => slots.inUse === 1 && held.length === 1);
+    await expect(handler(exchange(`${base}/ok`))).rejects.toMatchObject({ type: "GATEWAY_BUSY", data: { retryAfter: 1 } });
+    held.shift()!();
+    await expect(first).rejects.toThrow("stop here");
+    expect(slots.inUse).toBe(0);
+    await expect(handler(exchange(`${base}/ok`))).rejects.toThrow("stop here");
+    expect(sent).toEqual([
+      { mimetype: "image/png", data: Buffer.from("late").toString("base64") },
+      { mimetype: "image/png", data: Buffer.from("hello").toString("base64") },
+    ]);
+    await store.close();
   });
 });

@@ -5,18 +5,19 @@
 import { EventEmitter } from "node:events";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import type { Message } from "whatsapp-web.js";
-import { Client, LocalAuth, MessageMedia } from "whatsapp-web.js";
-import type { AckLevel, MessageType } from "../../whatsapp";
+import type { Message, Reaction } from "whatsapp-web.js";
+import { Client, LocalAuth } from "whatsapp-web.js";
+import type { AckLevel } from "../../whatsapp";
 import { ackLevelOf, parsePhone, parseUserJid } from "../../whatsapp";
 import { clearDir, exists, writeFileAtomic } from "../auth-folder";
 import { EngineError } from "../errors";
 import type { LaunchQueue } from "../launch-queue";
 import { StartGate } from "../start-gate";
-import type { Capability } from "../capabilities";
+import type { Capability, PresenceState } from "../capabilities";
 import type { EngineContext, EngineEvents, EngineFactory, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "../types";
 import type { LaunchedChromium } from "./chromium";
 import { CLIENT_CHROME_ARGS, LEAN_CHROME_ARGS, isAlive, killChromiumUsing, killProcessGroup, launchChromium, releaseProfile, treePss, waitGone, withSandboxFlag } from "./chromium";
+import { engineMessageOf, sendArgsOf } from "./message-content";
 import { pageWatchdogScript } from "./page-watchdog";
 
 export type WebVersionCache = { type: "none" } | { type: "local"; path: string; strict?: boolean } | { type: "remote"; remotePath: string; strict?: boolean };
@@ -90,7 +91,7 @@ const EARLY_ACKS_KEPT = 1000;
  * whatsapp-web.js's own methods AND proven by the contract suite against the fake WhatsApp Web
  * page (each one needs the WA modules those methods use on the page).
  */
-export const WWEBJS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>([]);
+export const WWEBJS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["replies", "mentions", "reactions", "edit", "revoke", "location", "vcard", "polls", "presence", "read", "sentEvents"]);
 
 export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionEngine {
   readonly capabilities = WWEBJS_CAPABILITIES;
@@ -115,6 +116,10 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
   private me: EngineMe | undefined;
   private readonly ackWaiters = new Map<string, Waiter<AckLevel>>();
   private readonly earlyAcks = new Map<string, AckLevel>();
+  /** Ids of messages this engine sent (the others with fromMe came from the phone or another device). */
+  private readonly ownSends = new Set<string>();
+  private sendsInFlight = 0;
+  private afterSends: Array<() => void> = [];
   /** Incoming messages are emitted one at a time, in arrival order, even when media is downloaded. */
   private inbound: Promise<void> = Promise.resolve();
 
@@ -183,20 +188,24 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     const phone = parseUserJid(to);
     if (!phone) throw new EngineError("VALIDATION_ERROR", `Cannot send to ${JSON.stringify(to)}: expected a phone number or <digits>@c.us`);
     const chatId = `${phone}@c.us`;
-    const options: Record<string, unknown> = { linkPreview: false };
-    let payload: string | MessageMedia;
-    if (content.media) {
-      payload = new MessageMedia(content.media.mimetype, content.media.data, content.media.filename);
-      if (content.caption ?? content.text) options.caption = content.caption ?? content.text;
-    } else {
-      payload = content.text ?? content.caption ?? "";
+    if (content.replyTo !== undefined) {
+      // a reply quotes a message of the same chat (the library would quote any message it finds)
+      const quoted = await this.findMessage(content.replyTo);
+      if (quoted?.id.remote !== chatId) throw new EngineError("VALIDATION_ERROR", `replyTo: no message ${content.replyTo} in this chat`);
     }
+    const { payload, options } = sendArgsOf(content);
     let sent: Message | undefined;
     try {
+      this.sendsInFlight++;
       sent = await withTimeout(client.sendMessage(chatId, payload, options), this.opts.sendTimeoutMs, "sendMessage");
+      if (sent) this.rememberOwnSend(sent.id._serialized);
     } catch (err: any) {
       if (err instanceof EngineError) throw err;
+      if (/quoted message/i.test(String(err?.message ?? err))) throw new EngineError("VALIDATION_ERROR", `replyTo: no message ${content.replyTo} in this chat`);
       throw new EngineError("ENGINE_ERROR", `whatsapp-web.js could not send: ${err?.message ?? err}`);
+    } finally {
+      this.sendsInFlight--;
+      if (this.sendsInFlight === 0) for (const f of this.afterSends.splice(0)) f();
     }
     if (!sent) throw new EngineError("ENGINE_ERROR", `WhatsApp found no chat for ${chatId}`);
     const id = sent.id._serialized;
@@ -211,6 +220,94 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     const phone = parsePhone(phoneInput);
     if (!phone) return Promise.reject(new EngineError("VALIDATION_ERROR", `Not a phone number: ${JSON.stringify(phoneInput)}`));
     return withTimeout(client.requestPairingCode(phone, true), this.opts.sendTimeoutMs, "requestPairingCode");
+  }
+
+  // --- capabilities, each through whatsapp-web.js's own methods ---
+
+  async getMessage(messageId: string): Promise<EngineMessage | undefined> {
+    const msg = await this.findMessage(messageId);
+    return msg ? engineMessageOf(msg) : undefined;
+  }
+
+  async react(messageId: string, emoji: string): Promise<boolean> {
+    const msg = await this.findMessage(messageId);
+    if (!msg) return false;
+    await this.library("react", () => msg.react(emoji));
+    return true;
+  }
+
+  async editMessage(messageId: string, text: string): Promise<boolean> {
+    const msg = await this.findMessage(messageId);
+    if (!msg) return false;
+    return (await this.library("edit", () => msg.edit(text))) !== null;
+  }
+
+  async deleteMessage(messageId: string, forEveryone: boolean): Promise<boolean> {
+    const msg = await this.findMessage(messageId);
+    if (!msg) return false;
+    await this.library("delete", () => msg.delete(forEveryone));
+    return true;
+  }
+
+  markRead(chatId: string): Promise<boolean> {
+    const client = this.readyClient();
+    return this.library("sendSeen", () => client.sendSeen(chatId));
+  }
+
+  async sendPresence(chatId: string, state: PresenceState): Promise<void> {
+    const client = this.readyClient();
+    const chat = await this.library("getChatById", () => client.getChatById(chatId));
+    await this.library<unknown>("chat state", () => (state === "typing" ? chat.sendStateTyping() : state === "recording" ? chat.sendStateRecording() : chat.clearState()));
+  }
+
+  /** A message by the library's serialized id (`true|false_<chat>_<id>`), or undefined. */
+  private async findMessage(messageId: string): Promise<Message | undefined> {
+    const client = this.readyClient();
+    if (!/^(true|false)_[^_\s]+_\S+$/.test(messageId)) return undefined;
+    return (await this.library("getMessageById", () => client.getMessageById(messageId))) ?? undefined;
+  }
+
+  private readyClient(): Client {
+    const client = this.run?.client;
+    if (this.phase !== "ready" || !client) throw new EngineError("SESSION_NOT_READY", "The session is not connected to WhatsApp");
+    return client;
+  }
+
+  /** A library call with the engine's deadline; its failures are ENGINE_ERROR. */
+  private async library<T>(what: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await withTimeout(call(), this.opts.sendTimeoutMs, what);
+    } catch (err: any) {
+      if (err instanceof EngineError) throw err;
+      throw new EngineError("ENGINE_ERROR", `whatsapp-web.js ${what} failed: ${err?.message ?? err}`);
+    }
+  }
+
+  private rememberOwnSend(id: string): void {
+    this.ownSends.add(id);
+    if (this.ownSends.size > EARLY_ACKS_KEPT) this.ownSends.delete(this.ownSends.values().next().value!);
+  }
+
+  /** An own message that this engine did not send (the phone, another device): `message_sent`. */
+  private onCreate(msg: Message): void {
+    if (!msg.fromMe) return;
+    const check = () => {
+      if (this.ownSends.has(msg.id._serialized)) return;
+      this.notify("message_sent", engineMessageOf(msg));
+    };
+    // a send of ours may not have returned its id yet: decide once no send is in flight
+    if (this.sendsInFlight > 0) this.afterSends.push(check);
+    else check();
+  }
+
+  private onReaction(reaction: Reaction): void {
+    const me = this.me?.wid;
+    if (!reaction.senderId || reaction.senderId === me) return;
+    const parent = reaction.msgId as unknown as { _serialized?: string; remote?: string | { _serialized?: string } };
+    const id = parent?._serialized;
+    if (!id) return;
+    const remote = typeof parent.remote === "string" ? parent.remote : (parent.remote?._serialized ?? "");
+    this.notify("message_reaction", id, reaction.senderId, reaction.reaction ?? "", remote);
   }
 
   info(): EngineMe | undefined {
@@ -346,6 +443,19 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     client.on("message_ack", (msg: Message, ack: number) => {
       if (current()) this.onAck(msg, ack);
     });
+    client.on("message_create", (msg: Message) => {
+      if (current()) this.onCreate(msg);
+    });
+    client.on("message_edit", (msg: Message, newBody: string) => {
+      // a contact's edit (our own edits are answered by the API call itself, as with the simulator)
+      if (current() && !msg.fromMe) this.notify("message_edited", msg.id._serialized, String(newBody), msg.id.remote);
+    });
+    client.on("message_revoke_everyone", (msg: Message) => {
+      if (current() && !msg.fromMe) this.notify("message_revoked", msg.id._serialized, msg.id.remote);
+    });
+    client.on("message_reaction", (reaction: Reaction) => {
+      if (current()) this.onReaction(reaction);
+    });
     client.on("change_state", (state: string) => {
       if (current()) this.onState(run, state);
     });
@@ -424,7 +534,8 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
   private onMessage(msg: Message): void {
     if (msg.fromMe) return;
     this.inbound = this.inbound.then(async () => {
-      const em: EngineMessage = { id: msg.id._serialized, from: msg.from, to: msg.to, body: msg.body, timestamp: msg.timestamp, fromMe: false, chatId: msg.from, type: messageTypeOf(msg.type) };
+      const em: EngineMessage = engineMessageOf(msg);
+      delete em.media; // the bytes, below, or nothing
       if (msg.hasMedia) {
         const media = await withTimeout(msg.downloadMedia(), this.opts.sendTimeoutMs, "downloadMedia").catch((err) => {
           this.log("warn", `cannot download the media of ${em.id}: ${err?.message ?? err}`);
@@ -684,25 +795,6 @@ export function createWwebjsEngineFactory(opts: WwebjsEngineOptions): EngineFact
 
 // --- small helpers ---
 
-/** whatsapp-web.js's message types (WhatsApp Web's own names) as wafleet's. */
-const WA_TYPES: Record<string, MessageType> = {
-  chat: "text",
-  image: "image",
-  video: "video",
-  audio: "audio",
-  ptt: "voice",
-  document: "document",
-  sticker: "sticker",
-  location: "location",
-  vcard: "vcard",
-  multi_vcard: "vcard",
-  poll_creation: "poll",
-  revoked: "revoked",
-};
-
-export function messageTypeOf(waType: string | undefined): MessageType {
-  return (waType && WA_TYPES[waType]) || "unknown";
-}
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;

@@ -10,6 +10,7 @@ import { installCollections } from "./collections";
 import { installConnection } from "./connection";
 import { installLinking } from "./linking";
 import { installMedia } from "./media";
+import { installMessageActions } from "./message-actions";
 import { installMessaging } from "./messaging";
 import type { FakePageConfig } from "./runtime";
 import { fakePageRuntime, startFakePage } from "./runtime";
@@ -17,7 +18,7 @@ import { fakePageRuntime, startFakePage } from "./runtime";
 export type { FakePageConfig } from "./runtime";
 
 /** The families in install order (later ones use what earlier ones put on the page). */
-const FAMILIES = [installConnection, installLinking, installCollections, installMedia, installMessaging];
+const FAMILIES = [installConnection, installLinking, installCollections, installMedia, installMessaging, installMessageActions];
 
 /** The version the fake page claims (`window.Debug.VERSION`); any string works as the file name. */
 export const FAKE_WA_WEB_VERSION = "2.3000.1017054665-wafleet-fake";
@@ -58,6 +59,15 @@ export const FAKE_PAGE_MODULES = [
   "WAWebMsgKey",
   "WAWebGetEphemeralFieldsMsgActionsUtils",
   "WAWebSendMsgChatAction",
+  "WAWebMsgReply",
+  "WAWebVcardParsingUtils",
+  "WAWebVcardGetNameFromParsed",
+  // message-actions.ts: reactions, edits, revokes, read, chat state, the reaction table
+  "WAWebSendReactionMsgAction",
+  "WAWebSendMessageEditAction",
+  "WAWebMsgActionCapability",
+  "WAWebChatStateBridge",
+  "WAWebAddonReactionTableMode",
   // media.ts: upload on send, download on receive
   "WAWebMediaOpaqueData",
   "WAWebPrepRawMedia",
@@ -68,7 +78,7 @@ export const FAKE_PAGE_MODULES = [
   "WAWebDownloadManager",
 ] as const;
 
-export const FAKE_PAGE_OPTIONAL_MODULES = ["WAWebCallCollection", "WAWebAddonReactionTableMode", "WAWebAddonPollVoteTableMode", "WAWebBackendJobsCommon", "WAWebE2EProtoUtils"] as const;
+export const FAKE_PAGE_OPTIONAL_MODULES = ["WAWebCallCollection", "WAWebAddonPollVoteTableMode", "WAWebBackendJobsCommon", "WAWebE2EProtoUtils"] as const;
 
 /**
  * Chromium flags the fake page needs: it is served as https://web.whatsapp.com/ and opens a

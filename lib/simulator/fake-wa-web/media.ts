@@ -53,7 +53,8 @@ export function installMedia(page: FakePage): void {
     WAWebPrepRawMedia: { prepRawMedia: (opaque: OpaqueData, params: Record<string, any>) => ({ waitForPrep: () => prep(opaque, params) }) },
     WAWebMediaStorage: {
       getOrCreateMediaObject: (filehash: string) => {
-        const o: Record<string, any> = { filehash, contentInfo: {} };
+        // a waveform already known, as for media WhatsApp Web has seen: voice notes skip generating one
+        const o: Record<string, any> = { filehash, contentInfo: { waveform: new Uint8Array(64) } };
         o.consolidate = (json: Record<string, any>) => Object.assign(o, json);
         return o;
       },

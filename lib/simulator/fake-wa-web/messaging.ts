@@ -1,6 +1,6 @@
 // The fake page's messaging family: sending (WAWebSendMsgChatAction, WAWebMsgKey, WALinkify,
-// WAWebGetEphemeralFieldsMsgActionsUtils), marking a chat seen (WAWebUpdateUnreadChatAction),
-// and the network's messages and acks turned into Msg models the client listens to. Runs in the
+// WAWebGetEphemeralFieldsMsgActionsUtils, replies through WAWebMsgReply, vCards through
+// WAWebVcardParsingUtils), and the network's messages and acks turned into Msg models the client listens to. Runs in the
 // browser: see runtime.ts.
 import type { FakePage } from "./runtime";
 
@@ -48,7 +48,13 @@ export function installMessaging(page: FakePage): void {
         ack: 1,
         isNewMsg: true,
         local: false,
-      });
+      }) as any;
+      // what a message may carry besides its body, as WhatsApp Web's Msg attributes
+      if (m.replyTo) msg.set({ quotedStanzaID: m.replyTo, quotedRemoteJid: createWid(m.from), quotedParticipant: createWid(m.from) }, { silent: true });
+      if (m.mentions?.length) msg.set({ mentionedJidList: m.mentions.map((x: string) => createWid(x)) }, { silent: true });
+      if (m.location) msg.set({ type: "location", lat: m.location.latitude, lng: m.location.longitude, loc: [m.location.name, m.location.address].filter(Boolean).join("\n") }, { silent: true });
+      if (m.vcard) msg.set({ type: "vcard", body: m.vcard }, { silent: true });
+      if (m.poll) msg.set({ type: "poll_creation", pollName: m.poll.name, pollOptions: m.poll.options.map((name: string, localId: number) => ({ name, localId })), pollSelectableOptionsCount: m.poll.multiple ? 0 : 1 }, { silent: true });
       if (m.media) {
         // as WhatsApp Web shows media: a caption, a direct path on the media servers, resolved
         const directPath = `/v/t62.fake/in/${encodeURIComponent(m.id)}`;
@@ -68,8 +74,20 @@ export function installMessaging(page: FakePage): void {
 
   function sendFrame(id: string, m: any) {
     const media = m.directPath ? page.media.byPath.get(m.directPath) : undefined;
-    if (!media) return { t: "send", id, to: m.to._serialized, body: m.body ?? "" };
-    return { t: "send", id, to: m.to._serialized, body: m.caption ?? "", media: { ...media } };
+    const extra: Record<string, unknown> = {};
+    if (m.quotedStanzaID) extra.replyTo = m.quotedStanzaID;
+    if (m.mentionedJidList?.length) extra.mentions = m.mentionedJidList.map((w: any) => w._serialized ?? String(w));
+    if (m.type === "location") {
+      // whatsapp-web.js joins a location's name and address into one description, a line each
+      const [name, ...address] = String(m.loc ?? "").split("\n");
+      extra.location = { latitude: Number(m.lat), longitude: Number(m.lng), ...(name ? { name } : {}), ...(address.length ? { address: address.join("\n") } : {}) };
+    }
+    if (m.type === "vcard") extra.vcard = m.body;
+    if (m.type === "poll_creation") extra.poll = { name: m.pollName, options: m.pollOptions.map((o: any) => o.name), multiple: m.pollSelectableOptionsCount === 0 };
+    if (m.type === "ptt") extra.voice = true;
+    const body = m.type === "vcard" || m.type === "location" || m.type === "poll_creation" ? "" : (m.body ?? "");
+    if (!media) return { t: "send", id, to: m.to._serialized, body, ...extra };
+    return { t: "send", id, to: m.to._serialized, body: m.caption ?? "", media: { ...media }, ...extra };
   }
 
   function addAndSend(chat: any, message: Record<string, any>): [Promise<any>, Promise<any>] {
@@ -85,10 +103,16 @@ export function installMessaging(page: FakePage): void {
   }
 
   Object.assign(page.modules, {
-    WAWebUpdateUnreadChatAction: { sendSeen: async ({ chat }: { chat: any }) => chat.set({ unreadCount: 0 }) },
     WALinkify: { findLink: () => null, findLinks: () => [] },
     WAWebMsgKey: MsgKey,
     WAWebGetEphemeralFieldsMsgActionsUtils: { getEphemeralFields: () => ({}) },
     WAWebSendMsgChatAction: { addAndSendMsgToChat: (chat: any, message: Record<string, any>) => addAndSend(chat, message) },
+    WAWebMsgReply: { canReplyMsg: (m: any) => m.type !== "revoked" },
+    WAWebVcardParsingUtils: { parseVcard: (text: string) => ({ fn: /^FN:(.*)$/m.exec(text)?.[1]?.trim() ?? "" }) },
+    WAWebVcardGetNameFromParsed: { vcardGetNameFromParsed: (parsed: any) => parsed.fn },
   });
+  // a quoted message's context, as WhatsApp Web's Msg model gives it to a reply
+  page.Model.prototype.msgContextInfo = function (this: any) {
+    return { quotedStanzaID: this.id.id, quotedRemoteJid: this.id.remote, quotedParticipant: this.from, quotedMsg: { type: this.type, body: this.body } };
+  };
 }

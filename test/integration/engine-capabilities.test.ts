@@ -1,0 +1,254 @@
+// The capability contract: each capability runs on every engine that declares it, against the
+// simulated network's own record of the account (the oracle): the simulator engine, and the wwebjs
+// engine (real whatsapp-web.js 1.34.7, real puppeteer and Chromium) on the fake WhatsApp Web page.
+// A declaration is a tested promise: a capability an engine declares has its test here, generated
+// from the declaration itself.
+import { once } from "node:events";
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import type { Capability } from "../../lib/engines/capabilities";
+import { CAPABILITIES, CAPABILITY_VERBS } from "../../lib/engines/capabilities";
+import { SIMULATOR_CAPABILITIES, SimulatorEngine } from "../../lib/engines/simulator";
+import type { EngineEvents, EngineMessage, SessionEngine } from "../../lib/engines/types";
+import { WwebjsEngine } from "../../lib/engines/wwebjs";
+import { WWEBJS_CAPABILITIES } from "../../lib/engines/wwebjs/engine";
+import { expectNoChromiumUnder, fakePageOptions } from "../helpers/chromium";
+import { tempDir, waitFor } from "../helpers/processes";
+import { startTestSim } from "../helpers/sim";
+import type { TestSim } from "../helpers/sim";
+
+const ALICE = "15550001111";
+const ANA = "4915112345678";
+const BEN = "4915100000002";
+const VCARD = "BEGIN:VCARD\nVERSION:3.0\nFN:Ben\nTEL;type=CELL;waid=4915100000002:+4915100000002\nEND:VCARD";
+
+let sim: TestSim;
+let root: string;
+
+interface Kit {
+  name: string;
+  capabilities: ReadonlySet<Capability>;
+  make(authDir: string): Promise<SessionEngine>;
+}
+
+const kits: Kit[] = [
+  {
+    name: "simulator",
+    capabilities: SIMULATOR_CAPABILITIES,
+    make: async (authDir) => new SimulatorEngine({ workspaceId: "w1", sessionId: "s1", authDir }, { url: sim.url, startTimeoutMs: 20000, sendTimeoutMs: 10000 }),
+  },
+  {
+    name: "wwebjs",
+    capabilities: WWEBJS_CAPABILITIES,
+    make: async (authDir) => new WwebjsEngine({ workspaceId: "w1", sessionId: "s1", authDir }, await fakePageOptions(path.join(root, "fake-wa-web"), sim.url)),
+  },
+];
+
+/** The network's own id of a message (the wwebjs engine's ids are `<fromMe>_<chat>_<id>`). */
+const raw = (id: string) => id.split("_").pop()!;
+const inbox = async (contact: string) => (await sim.get(`/sim/contacts/${contact}/inbox`)).json.messages as any[];
+const history = async (chat: string) => (await sim.get(`/sim/accounts/${ALICE}/chats/${chat}@c.us/messages`)).json.messages as any[];
+
+beforeAll(async () => {
+  sim = await startTestSim();
+  root = await tempDir("capabilities");
+});
+
+afterAll(async () => {
+  await sim?.close();
+  await expectNoChromiumUnder(root);
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+/** Each capability's test, on a linked engine (ALICE) whose chats with ANA and BEN the tests share. */
+const SPECS: Record<Capability, (engine: SessionEngine) => Promise<void>> = {
+  replies: async (engine) => {
+    const asked = await contactMessage(engine, ANA, "Where are you?");
+    const sent = await engine.sendMessage(ANA, { text: "At the station", replyTo: asked.id });
+    expect((await inbox(ANA)).find((m) => m.id === raw(sent.id))).toMatchObject({ replyTo: raw(asked.id), body: "At the station" });
+    const other = await contactMessage(engine, BEN, "not your chat");
+    await expect(engine.sendMessage(ANA, { text: "x", replyTo: other.id })).rejects.toMatchObject({ code: "VALIDATION_ERROR" });
+    const quoting = await contactMessage(engine, ANA, "re", { replyTo: raw(sent.id) });
+    expect(raw(quoting.replyTo!)).toBe(raw(sent.id));
+  },
+  mentions: async (engine) => {
+    const sent = await engine.sendMessage(ANA, { text: `@${BEN} joins us`, mentions: [`${BEN}@c.us`] });
+    expect((await inbox(ANA)).find((m) => m.id === raw(sent.id))).toMatchObject({ mentions: [`${BEN}@c.us`] });
+    const got = await contactMessage(engine, ANA, `hi @${ALICE}`, { mentions: [`${ALICE}@c.us`] });
+    expect(got.mentions).toEqual([`${ALICE}@c.us`]);
+  },
+  location: async (engine) => {
+    const sent = await engine.sendMessage(ANA, { location: { latitude: 52.52, longitude: 13.405, name: "Berlin", address: "Pariser Platz" } });
+    expect((await inbox(ANA)).find((m) => m.id === raw(sent.id))).toMatchObject({ location: { latitude: 52.52, longitude: 13.405, name: "Berlin", address: "Pariser Platz" } });
+    const got = await contactMessage(engine, ANA, "", { location: { latitude: -33.86, longitude: 151.21, name: "Sydney" } });
+    expect(got).toMatchObject({ type: "location", location: { latitude: -33.86, longitude: 151.21, name: "Sydney" } });
+  },
+  vcard: async (engine) => {
+    const sent = await engine.sendMessage(ANA, { contact: { vcard: VCARD } });
+    expect((await inbox(ANA)).find((m) => m.id === raw(sent.id))).toMatchObject({ vcard: VCARD });
+    const got = await contactMessage(engine, ANA, "", { vcard: VCARD });
+    expect(got).toMatchObject({ type: "vcard", vcard: VCARD });
+  },
+  polls: async (engine) => {
+    const sent = await engine.sendMessage(ANA, { poll: { name: "Lunch?", options: ["pizza", "salad"], multiple: true } });
+    expect((await inbox(ANA)).find((m) => m.id === raw(sent.id))).toMatchObject({ poll: { name: "Lunch?", options: ["pizza", "salad"], multiple: true } });
+    const got = await contactMessage(engine, ANA, "", { poll: { name: "When?", options: ["now", "later"], multiple: false } });
+    expect(got).toMatchObject({ type: "poll", poll: { name: "When?", options: ["now", "later"], multiple: false } });
+  },
+  reactions: async (engine) => {
+    const theirs = await contactMessage(engine, ANA, "Nice!");
+    expect(await engine.react!(theirs.id, "👍")).toBe(true);
+    expect((await history(ANA)).find((m) => m.id === raw(theirs.id)).reactions).toEqual({ [ALICE]: "👍" });
+    expect(await engine.react!(theirs.id, "")).toBe(true);
+    expect((await history(ANA)).find((m) => m.id === raw(theirs.id)).reactions).toBeUndefined();
+    const mine = await engine.sendMessage(ANA, { text: "like this?" });
+    const heard = next(engine, "message_reaction");
+    await sim.post(`/sim/contacts/${ANA}/react`, { to: ALICE, messageId: raw(mine.id), emoji: "❤️" });
+    const [id, from, emoji, chatId] = await heard;
+    expect([raw(id), from, emoji, chatId]).toEqual([raw(mine.id), `${ANA}@c.us`, "❤️", `${ANA}@c.us`]);
+  },
+  edit: async (engine) => {
+    const mine = await engine.sendMessage(ANA, { text: "See you at 5" });
+    expect(await engine.editMessage!(mine.id, "See you at 6")).toBe(true);
+    expect((await inbox(ANA)).find((m) => m.id === raw(mine.id))).toMatchObject({ body: "See you at 6", edited: true });
+    const theirs = await contactMessage(engine, ANA, "typo");
+    const heard = next(engine, "message_edited");
+    await sim.post(`/sim/contacts/${ANA}/edit`, { to: ALICE, messageId: raw(theirs.id), body: "fixed" });
+    const [id, text, chatId] = await heard;
+    expect([raw(id), text, chatId]).toEqual([raw(theirs.id), "fixed", `${ANA}@c.us`]);
+  },
+  revoke: async (engine) => {
+    const mine = await engine.sendMessage(ANA, { text: "oops" });
+    expect(await engine.deleteMessage!(mine.id, true)).toBe(true);
+    expect((await inbox(ANA)).find((m) => m.id === raw(mine.id))).toMatchObject({ revoked: true, body: "" });
+    const theirs = await contactMessage(engine, ANA, "delete me here");
+    expect(await engine.deleteMessage!(theirs.id, false)).toBe(true);
+    expect((await history(ANA)).some((m) => m.id === raw(theirs.id))).toBe(false);
+    const gone = await contactMessage(engine, ANA, "regret");
+    const heard = next(engine, "message_revoked");
+    await sim.post(`/sim/contacts/${ANA}/revoke`, { to: ALICE, messageId: raw(gone.id) });
+    const [id, chatId] = await heard;
+    expect([raw(id), chatId]).toEqual([raw(gone.id), `${ANA}@c.us`]);
+  },
+  read: async (engine) => {
+    await contactMessage(engine, BEN, "one");
+    await contactMessage(engine, BEN, "two");
+    const unread = async () => (await sim.get(`/sim/accounts/${ALICE}/chats`)).json.chats.find((c: any) => c.id === `${BEN}@c.us`).unreadCount;
+    expect(await unread()).toBeGreaterThanOrEqual(2);
+    expect(await engine.markRead!(`${BEN}@c.us`)).toBe(true);
+    expect(await unread()).toBe(0);
+  },
+  presence: async (engine) => {
+    for (const state of ["typing", "recording", "paused"] as const) {
+      await engine.sendPresence!(`${ANA}@c.us`, state);
+      expect((await sim.get(`/sim/accounts/${ALICE}/state`)).json.presence[`${ANA}@c.us`]).toBe(state);
+    }
+  },
+  sentEvents: async (engine) => {
+    const heard = next(engine, "message_sent");
+    const { id } = (await sim.post(`/sim/accounts/${ALICE}/send`, { to: ANA, body: "typed on my phone" })).json;
+    const [message] = await heard;
+    expect(message).toMatchObject({ fromMe: true, body: "typed on my phone", to: `${ANA}@c.us`, chatId: `${ANA}@c.us` });
+    expect(raw(message.id)).toBe(id);
+    // the engine's own sends are not "sent from another device"
+    const events: unknown[] = [];
+    engine.on("message_sent", (m) => events.push(m));
+    await engine.sendMessage(ANA, { text: "from the API" });
+    await engine.sendMessage(ANA, { text: "and again" });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(events).toEqual([]);
+  },
+  chats: async (engine) => {
+    await contactMessage(engine, ANA, "older");
+    await contactMessage(engine, BEN, "newest");
+    const first = await engine.listChats!({ limit: 1 });
+    expect(first.items[0]).toMatchObject({ id: `${BEN}@c.us`, isGroup: false, lastMessage: { body: "newest" } });
+    const rest = await engine.listChats!({ limit: 100, before: first.next });
+    expect(rest.items.map((c) => c.id)).toContain(`${ANA}@c.us`);
+    expect(rest.items.map((c) => c.id)).not.toContain(`${BEN}@c.us`);
+    expect(await engine.getChat!(`${BEN}@c.us`)).toMatchObject({ id: `${BEN}@c.us` });
+    expect(await engine.getChat!("4915199999999@c.us")).toBeUndefined();
+  },
+  history: async (engine) => {
+    const sent: string[] = [];
+    for (let i = 0; i < 5; i++) sent.push((await engine.sendMessage(BEN, { text: `h${i}` })).id);
+    const p1 = await engine.listMessages!(`${BEN}@c.us`, { limit: 3 });
+    const p2 = await engine.listMessages!(`${BEN}@c.us`, { limit: 2, before: p1!.next });
+    expect([...p1!.items, ...p2!.items].map((m) => m.body)).toEqual(["h4", "h3", "h2", "h1", "h0"]);
+    expect(await engine.getMessage!(sent[0])).toMatchObject({ body: "h0", fromMe: true, chatId: `${BEN}@c.us` });
+    expect(await engine.listMessages!("4915199999999@c.us", { limit: 3 })).toBeUndefined();
+  },
+  contacts: async (engine) => {
+    await engine.sendMessage(ANA, { text: "hello Ana" });
+    await engine.sendMessage(BEN, { text: "hello Ben" });
+    await sim.post(`/sim/contacts/${ANA}/profile`, { isBusiness: true, about: "Ana's shop" });
+    await sim.post(`/sim/contacts/4915100000404/profile`, { onWhatsApp: false });
+    const [yes, no] = await engine.checkPhones!([ANA, "4915100000404"]);
+    expect(yes).toMatchObject({ phone: ANA, exists: true, id: `${ANA}@c.us` });
+    expect(no).toMatchObject({ exists: false });
+    expect(await engine.getContact!(`${ANA}@c.us`)).toMatchObject({ phone: ANA, isBusiness: true, about: "Ana's shop" });
+    expect(await engine.getContact!(yes.lid!)).toMatchObject({ phone: ANA });
+    expect(await engine.setBlocked!(`${ANA}@c.us`, true)).toBe(true);
+    expect((await sim.get(`/sim/accounts/${ALICE}/state`)).json.blocked).toEqual([ANA]);
+    await engine.setBlocked!(`${ANA}@c.us`, false);
+    const page = await engine.listContacts!({ limit: 100 });
+    expect(page.items.map((c) => c.phone)).toEqual(expect.arrayContaining([ANA, BEN]));
+  },
+};
+
+function next<K extends keyof EngineEvents>(engine: SessionEngine, event: K, timeoutMs = 20000) {
+  return once(engine, event, { signal: AbortSignal.timeout(timeoutMs) }) as Promise<EngineEvents[K]>;
+}
+
+/** Every message each engine received, so a test finds one that arrived before the network answered its sender. */
+const received = new WeakMap<SessionEngine, EngineMessage[]>();
+
+/** A contact's message (any fields) as the engine received it. */
+async function contactMessage(engine: SessionEngine, contact: string, body: string, fields: Record<string, unknown> = {}): Promise<EngineMessage> {
+  const res = await sim.post(`/sim/contacts/${contact}/send`, { to: ALICE, body, ...fields });
+  if (res.status !== 202) throw new Error(`contact send: ${res.status} ${res.body.toString()}`);
+  const id: string = res.json.id;
+  let found: EngineMessage | undefined;
+  await waitFor(`message ${id}`, () => (found = received.get(engine)!.find((m) => raw(m.id) === id)) !== undefined, 20000);
+  return found!;
+}
+
+describe.each(kits)("the $name engine", (kit) => {
+  let engine: SessionEngine;
+  let dir: string;
+
+  beforeAll(async () => {
+    await sim.post("/sim/reset");
+    dir = await fs.mkdtemp(path.join(root, `${kit.name}-`));
+    engine = await kit.make(path.join(dir, "auth"));
+    const log: EngineMessage[] = [];
+    received.set(engine, log);
+    engine.on("message", (m) => void log.push(m));
+    const qr = next(engine, "qr", 60000);
+    await engine.start();
+    const [code] = await qr;
+    const ready = next(engine, "ready", 60000);
+    const linked = await sim.post("/sim/link", { qr: code, phone: ALICE });
+    if (linked.status !== 200) throw new Error(`link: ${linked.status}`);
+    await ready;
+  }, 90000);
+
+  afterAll(async () => {
+    await engine?.stop();
+    await expectNoChromiumUnder(dir);
+  });
+
+  it("declares its capabilities, and has the verbs of each", () => {
+    expect(engine.capabilities).toBe(kit.capabilities);
+    for (const c of kit.capabilities) for (const verb of CAPABILITY_VERBS[c]) expect([c, typeof engine[verb]]).toEqual([c, "function"]);
+  });
+
+  for (const capability of CAPABILITIES.filter((c) => kit.capabilities.has(c))) {
+    it(`${capability}`, () => SPECS[capability](engine), 60000);
+  }
+
+  it("keeps the network's oracle clean: no conflicts, nothing queued (and the fake page was asked for no module it lacks)", async () => {
+    expect((await sim.get("/sim/stats")).json).toMatchObject({ conflicts: 0, queued: 0 });
+    if (engine instanceof WwebjsEngine) expect(await engine.page()!.evaluate(() => (globalThis as any).__fakeWaWeb.unknown)).toEqual([]);
+  });
+});
