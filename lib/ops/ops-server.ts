@@ -53,6 +53,12 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 const PrometheusBase = (MetricReporters as any).Prometheus as new (opts: any) => any;
 
 /** Moleculer's Prometheus reporter with the probes on the same port. */
+/**
+ * Moleculer's built-in metrics that say who and where the host is (addresses, MACs, the user, the
+ * host name, the command line with whatever it carries): never published, whoever scrapes.
+ */
+export const OS_IDENTITY_METRICS = ["process.arguments", "os.network.**", "os.user.**", "os.hostname"] as const;
+
 export class OpsReporter extends PrometheusBase {
   health: HealthHandler | undefined;
 
@@ -60,7 +66,7 @@ export class OpsReporter extends PrometheusBase {
     opts: { port: number; host: string },
     readonly readiness: Readiness,
   ) {
-    super({ port: opts.port, host: opts.port === 0 ? undefined : opts.host, path: "/metrics" });
+    super({ port: opts.port, host: opts.port === 0 ? undefined : opts.host, path: "/metrics", excludes: [...OS_IDENTITY_METRICS] });
   }
 
   init(registry: any): void {

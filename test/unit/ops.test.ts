@@ -1,12 +1,14 @@
 // The ops pieces as single classes: capacity alerts with hysteresis, the memory watchdog over a
 // real SessionManager with an engine whose memory grows, readiness deadlines, event metrics.
 import { promises as fs } from "node:fs";
+import http from "node:http";
+import { ServiceBroker } from "moleculer";
 import os from "node:os";
 import path from "node:path";
 import { LaunchQueue } from "../../lib/engines/launch-queue";
 import { CapacityAlerts } from "../../lib/ops/alerts";
 import { M, SessionEventMetrics, type MetricRegistryLike } from "../../lib/ops/metrics";
-import { Readiness } from "../../lib/ops/ops-server";
+import { OpsReporter, Readiness } from "../../lib/ops/ops-server";
 import { MemoryWatchdog } from "../../lib/ops/watchdog";
 import { SessionManager } from "../../lib/sessions/manager";
 import { SessionStorage } from "../../lib/sessions/storage";
@@ -172,5 +174,33 @@ describe("session event metrics", () => {
       ["inc", M.disconnects, { reason: "HEARTBEAT_LOST" }],
       ["inc", M.disconnects, { reason: "other" }],
     ]);
+  });
+});
+
+describe("the ops port's /metrics", () => {
+  it("publishes Moleculer's process and OS metrics without the host's identity (addresses, MACs, user, host name, arguments)", async () => {
+    const reporter = new OpsReporter({ port: 0, host: "127.0.0.1" }, new Readiness());
+    const broker = new ServiceBroker({ nodeID: "ops-test", logger: false, metrics: { enabled: true, reporter: [reporter as any], collectProcessMetrics: true } as any });
+    await broker.start();
+    try {
+      const port = ((reporter as any).server.address() as { port: number }).port;
+      const text = await new Promise<string>((resolve, reject) => {
+        http.get(`http://127.0.0.1:${port}/metrics`, (r) => {
+          let body = "";
+          r.setEncoding("utf8");
+          r.on("data", (d) => (body += d));
+          r.on("end", () => resolve(body));
+        }).on("error", reject);
+      });
+      const names = new Set([...text.matchAll(/^([a-z_][a-z0-9_]*)[{ ]/gm)].map((m) => m[1]!));
+      // still there: what the dashboard's memory and CPU panel reads
+      expect(names).toContain("process_memory_rss");
+      expect(names).toContain("os_memory_total");
+      for (const gone of ["process_arguments", "os_network_address", "os_network_mac", "os_network_family", "os_user_username", "os_user_uid", "os_user_homedir", "os_hostname"]) expect([gone, names.has(gone)]).toEqual([gone, false]);
+      expect(text).not.toContain(os.hostname());
+      expect(text).not.toContain(os.userInfo().username === "root" ? "\"root\"" : os.userInfo().username);
+    } finally {
+      await broker.stop();
+    }
   });
 });
