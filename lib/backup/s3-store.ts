@@ -4,7 +4,7 @@
 import { AbortMultipartUploadCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import type { Readable } from "node:stream";
-import { BlobNotFoundError, type BlobInfo, type BlobStore } from "./blob-store";
+import { BlobNotFoundError, type BlobInfo, type BlobStore, type ByteRange } from "./blob-store";
 
 export interface S3BlobStoreOptions {
   bucket: string;
@@ -81,9 +81,9 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  async get(key: string): Promise<Readable> {
+  async get(key: string, range?: ByteRange): Promise<Readable> {
     try {
-      const res = await this.s3.send(new GetObjectCommand({ Bucket: this.opts.bucket, Key: this.full(key) }));
+      const res = await this.s3.send(new GetObjectCommand({ Bucket: this.opts.bucket, Key: this.full(key), ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }));
       return res.Body as Readable;
     } catch (err: any) {
       if (err?.name === "NoSuchKey" || err?.$metadata?.httpStatusCode === 404) throw new BlobNotFoundError(key);

@@ -73,6 +73,14 @@ export interface Config {
   /** sha256 hex digests of the admin keys from API_KEYS (plain keys are hashed on read). */
   apiKeyHashes: string[];
   backupTarget: string;
+  /** Where media lives: s3://bucket/prefix or file:///absolute/path (default file://$DATA_DIR/media). */
+  mediaTarget: string;
+  /** Media older than this many days is deleted by the sweeper (0 = kept until its session goes). */
+  mediaRetentionDays: number;
+  /** The largest received media stored (an engine's download above it is not stored; the event says so). */
+  mediaMaxBytes: number;
+  /** How often the media sweeper runs, ms. */
+  mediaSweepIntervalMs: number;
   backupCron: string;
   s3Endpoint: string;
   /** Retention: the newest snapshot of each of the last N hours, then of each of N days before them. */
@@ -188,6 +196,10 @@ const schema = {
   API_KEYS: { type: "string", optional: true },
   BACKUP_TARGET: { type: "string", pattern: /^((s3:\/\/[a-z0-9.-]{3,63}(\/.*)?)|(file:\/\/\/.*))?$/, optional: true, messages: { stringPattern: "expected s3://bucket/prefix or file:///absolute/path" } },
   BACKUP_CRON: { type: "string", pattern: /^(\S+\s+){4,5}\S+$/, optional: true, messages: { stringPattern: "expected a cron expression with 5 or 6 fields, e.g. '0 * * * *'" } },
+  MEDIA_TARGET: { type: "string", pattern: /^((s3:\/\/[a-z0-9.-]{3,63}(\/.*)?)|(file:\/\/\/.*)|(\/.*))?$/, optional: true, messages: { stringPattern: "expected s3://bucket/prefix, file:///absolute/path or /absolute/path" } },
+  MEDIA_RETENTION_DAYS: num(0, 36_500),
+  MEDIA_MAX_BYTES: num(1024, 2 * 1024 * 1024 * 1024),
+  MEDIA_SWEEP_INTERVAL_MS: num(1000, 7 * 86_400_000),
   S3_ENDPOINT: { type: "string", pattern: /^(https?:\/\/.+)?$/, optional: true, messages: { stringPattern: "expected an http(s) URL" } },
   BACKUP_KEEP_HOURLY: num(0, 100_000),
   BACKUP_KEEP_DAILY: num(0, 100_000),
@@ -361,6 +373,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     apiPort: v.API_PORT ?? 3000,
     apiKeyHashes: parseApiKeys(env.API_KEYS, sha256Hex),
     backupTarget: v.BACKUP_TARGET ?? "",
+    mediaTarget: !v.MEDIA_TARGET ? `file://${path.join(dataDir, "media")}` : v.MEDIA_TARGET.startsWith("/") ? `file://${v.MEDIA_TARGET}` : v.MEDIA_TARGET,
+    mediaRetentionDays: v.MEDIA_RETENTION_DAYS ?? 30,
+    mediaMaxBytes: v.MEDIA_MAX_BYTES ?? 128 * 1024 * 1024,
+    mediaSweepIntervalMs: v.MEDIA_SWEEP_INTERVAL_MS ?? 3_600_000,
     backupCron: v.BACKUP_CRON ?? "0 * * * *",
     s3Endpoint: v.S3_ENDPOINT ?? "",
     backupKeepHourly: v.BACKUP_KEEP_HOURLY ?? 24,

@@ -37,7 +37,7 @@ export class FileEventJournal implements EventLogJournal {
   private readonly consumers = new Map<string, ConsumerMirror>();
   private fh?: FileHandle;
   private buffer: string[] = [];
-  private waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
+  private waiters: Array<{ seq: number; resolve: () => void; reject: (err: Error) => void }> = [];
   private flushing?: Promise<void>;
   private linesInFile = 0;
   private closed = false;
@@ -81,7 +81,7 @@ export class FileEventJournal implements EventLogJournal {
     const raw = JSON.stringify({ a: entry.seq, r: entry.replay, e: entry.event });
     this.live.set(entry.seq, raw);
     return new Promise((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
+      this.waiters.push({ seq: entry.seq, resolve, reject });
       this.write(raw);
     });
   }
@@ -173,7 +173,11 @@ export class FileEventJournal implements EventLogJournal {
       this.linesInFile += lines.length;
       for (const w of waiters) w.resolve();
     } catch (err) {
-      for (const w of waiters) w.reject(new Error(`event journal ${this.file}: ${(err as Error).message}`));
+      // a refused append is not in the log: a later rewrite must not bring it back
+      for (const w of waiters) {
+        this.live.delete(w.seq);
+        w.reject(new Error(`event journal ${this.file}: ${(err as Error).message}`));
+      }
       return;
     }
     if (this.linesInFile > this.compactAfterLines + 2 * this.live.size) await this.rewrite().catch(() => undefined);
