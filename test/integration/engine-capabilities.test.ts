@@ -177,6 +177,15 @@ const SPECS: Record<Capability, (engine: SessionEngine) => Promise<void>> = {
     expect([...p1!.items, ...p2!.items].map((m) => m.body)).toEqual(["h4", "h3", "h2", "h1", "h0"]);
     expect(await engine.getMessage!(sent[0])).toMatchObject({ body: "h0", fromMe: true, chatId: `${BEN}@c.us` });
     expect(await engine.listMessages!("4915199999999@c.us", { limit: 3 })).toBeUndefined();
+    // what happened while the engine was away is in the history when it comes back
+    await engine.stop();
+    await sim.post(`/sim/accounts/${ALICE}/send`, { to: BEN, body: "typed while the session was stopped" });
+    const ready = next(engine, "ready", 60000);
+    await engine.start();
+    await ready;
+    const back = await engine.listMessages!(`${BEN}@c.us`, { limit: 2 });
+    expect(back!.items.map((m) => m.body)).toEqual(["typed while the session was stopped", "h4"]);
+    expect((await engine.listChats!({ limit: 1 })).items[0]).toMatchObject({ id: `${BEN}@c.us`, lastMessage: { body: "typed while the session was stopped", fromMe: true } });
   },
   contacts: async (engine) => {
     await engine.sendMessage(ANA, { text: "hello Ana" });

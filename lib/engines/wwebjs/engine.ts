@@ -5,7 +5,7 @@
 import { EventEmitter } from "node:events";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import type { Message, Reaction } from "whatsapp-web.js";
+import type { Chat, Message, Reaction } from "whatsapp-web.js";
 import { Client, LocalAuth } from "whatsapp-web.js";
 import type { AckLevel } from "../../whatsapp";
 import { ackLevelOf, parsePhone, parseUserJid } from "../../whatsapp";
@@ -13,7 +13,7 @@ import { clearDir, exists, writeFileAtomic } from "../auth-folder";
 import { EngineError } from "../errors";
 import type { LaunchQueue } from "../launch-queue";
 import { StartGate } from "../start-gate";
-import type { Capability, PresenceState } from "../capabilities";
+import type { Capability, ChatSummary, EnginePage, HistoryQuery, PageQuery, PresenceState } from "../capabilities";
 import type { EngineContext, EngineEvents, EngineFactory, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "../types";
 import type { LaunchedChromium } from "./chromium";
 import { CLIENT_CHROME_ARGS, LEAN_CHROME_ARGS, isAlive, killChromiumUsing, killProcessGroup, launchChromium, releaseProfile, treePss, waitGone, withSandboxFlag } from "./chromium";
@@ -91,7 +91,7 @@ const EARLY_ACKS_KEPT = 1000;
  * whatsapp-web.js's own methods AND proven by the contract suite against the fake WhatsApp Web
  * page (each one needs the WA modules those methods use on the page).
  */
-export const WWEBJS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["replies", "mentions", "reactions", "edit", "revoke", "location", "vcard", "polls", "presence", "read", "sentEvents"]);
+export const WWEBJS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["chats", "history", "replies", "mentions", "reactions", "edit", "revoke", "location", "vcard", "polls", "presence", "read", "sentEvents"]);
 
 export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionEngine {
   readonly capabilities = WWEBJS_CAPABILITIES;
@@ -223,6 +223,38 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
   }
 
   // --- capabilities, each through whatsapp-web.js's own methods ---
+
+  async listChats(q: PageQuery): Promise<EnginePage<ChatSummary>> {
+    const client = this.readyClient();
+    // WhatsApp Web keeps its chat list in recency order; within a second that order decides (a stable sort keeps it)
+    const chats = (await this.library("getChats", () => client.getChats())).map(chatSummaryOf).filter(isStarted).sort((a, b) => b.timestamp - a.timestamp);
+    return pageAfterItem(chats, q, (c) => c.id);
+  }
+
+  async getChat(chatId: string): Promise<ChatSummary | undefined> {
+    const chat = await this.findChat(chatId);
+    return chat ? chatSummaryOf(chat) : undefined;
+  }
+
+  async listMessages(chatId: string, q: HistoryQuery): Promise<EnginePage<EngineMessage> | undefined> {
+    const chat = await this.findChat(chatId);
+    if (!chat) return undefined;
+    // the whole loaded history, oldest first (the library sorts only when trimming to a limit, and
+    // not stably within a second): newest first, filtered and paged here
+    const all = await this.library("fetchMessages", () => chat.fetchMessages({ limit: Number.MAX_SAFE_INTEGER, ...(q.fromMe !== undefined ? { fromMe: q.fromMe } : {}) }));
+    let items = all.map(engineMessageOf).reverse();
+    if (q.since !== undefined) items = items.filter((m) => m.timestamp >= q.since!);
+    // within a second the chat's own order decides, so the position is the message itself (and
+    // its second, should it be deleted meanwhile)
+    return pageAfterItem(items, q, (m) => m.id);
+  }
+
+  /** A chat the account has (a message in it), or undefined; the library creates an empty chat for any id. */
+  private async findChat(chatId: string): Promise<Chat | undefined> {
+    const client = this.readyClient();
+    const chat = await this.library("getChatById", () => client.getChatById(chatId));
+    return chat && isStarted(chatSummaryOf(chat)) ? chat : undefined;
+  }
 
   async getMessage(messageId: string): Promise<EngineMessage | undefined> {
     const msg = await this.findMessage(messageId);
@@ -794,6 +826,37 @@ export function createWwebjsEngineFactory(opts: WwebjsEngineOptions): EngineFact
 }
 
 // --- small helpers ---
+
+function chatSummaryOf(chat: Chat): ChatSummary {
+  return {
+    id: chat.id._serialized,
+    name: chat.name || chat.id.user,
+    isGroup: chat.isGroup,
+    unreadCount: chat.unreadCount ?? 0,
+    timestamp: chat.timestamp ?? 0,
+    lastMessage: chat.lastMessage ? engineMessageOf(chat.lastMessage) : null,
+  };
+}
+
+/** A chat with something in it (the library makes an empty one for any id it is asked about). */
+const isStarted = (c: ChatSummary) => c.timestamp > 0 || c.lastMessage !== null;
+
+/**
+ * One page of `items` (newest first, in WhatsApp Web's own order) after the item named by
+ * `q.before` (`<seconds>|<id>`); when that item is gone meanwhile, after its second.
+ */
+function pageAfterItem<T extends { id: string } & ({ timestamp: number } | { timestamp?: number })>(items: T[], q: PageQuery, idOf: (x: T) => string): EnginePage<T> {
+  let rest = items;
+  if (q.before !== undefined) {
+    const m = /^(\d{1,12})\|(\S{1,300})$/.exec(q.before);
+    if (!m) throw new EngineError("VALIDATION_ERROR", "Invalid cursor");
+    const at = items.findIndex((x) => idOf(x) === m[2]);
+    rest = at >= 0 ? items.slice(at + 1) : items.filter((x) => (x.timestamp ?? 0) < Number(m[1]));
+  }
+  const page = rest.slice(0, q.limit);
+  const last = page[page.length - 1];
+  return { items: page, next: rest.length > q.limit ? `${last.timestamp ?? 0}|${idOf(last)}` : undefined };
+}
 
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

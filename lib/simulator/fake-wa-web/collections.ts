@@ -13,6 +13,15 @@ export function installCollections(page: FakePage): void {
   page.Chat = Chat;
   page.Contact = Contact;
 
+  /** WhatsApp Web keeps its chat list most recent first: a chat with new activity moves to the top. */
+  page.touchChat = (chat: any) => {
+    const at = Chat.models.indexOf(chat);
+    if (at > 0) {
+      Chat.models.splice(at, 1);
+      Chat.models.unshift(chat);
+    }
+  };
+
   /** The chat with `wid`, created (empty) on first use, as WhatsApp Web opens a new chat. */
   page.chatFor = (wid: any) => {
     let chat = Chat.get(wid);

@@ -139,8 +139,12 @@ export function installConnection(page: FakePage): void {
       page.me = createWid(f.me.wid);
       Conn.set({ pushname: f.me.pushname, platform: f.me.platform });
       Socket.set({ state: "CONNECTED", stream: "CONNECTED" });
-      for (const hook of page.onReady) hook();
-      markSynced();
+      // the hooks may sync state from the network first (the chat list): the client is told it is
+      // in sync only once they are done, as WhatsApp Web finishes its history sync
+      void Promise.all(page.onReady.map((hook) => Promise.resolve().then(hook))).then(markSynced, (e) => {
+        log(`ready hook failed: ${e}`);
+        markSynced();
+      });
     },
     logged_out(f: any) {
       return onLoggedOut(f.reason);

@@ -68,6 +68,7 @@ export const FAKE_PAGE_MODULES = [
   "WAWebMsgActionCapability",
   "WAWebChatStateBridge",
   "WAWebAddonReactionTableMode",
+  "WAWebChatLoadMessages",
   // media.ts: upload on send, download on receive
   "WAWebMediaOpaqueData",
   "WAWebPrepRawMedia",

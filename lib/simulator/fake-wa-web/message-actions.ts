@@ -58,10 +58,62 @@ export function installMessageActions(page: FakePage): void {
     if (h.poll) Object.assign(attrs, { pollName: h.poll.name, pollOptions: h.poll.options.map((name: string, localId: number) => ({ name, localId })), pollSelectableOptionsCount: h.poll.multiple ? 0 : 1 });
     if (h.mentions) attrs.mentionedJidList = h.mentions.map((m: string) => createWid(m));
     const msg = new Model(attrs) as any;
-    page.chatFor(createWid(h.chatId)).msgs.add(msg);
+    msg.__seq = h.seq;
+    // loaded from the history, never announced: a live delivery of it (an unacknowledged incoming
+    // message the network sends again after login) still announces it
+    if (!isNewMsg) msg.__historyOnly = true;
+    insertInOrder(page.chatFor(createWid(h.chatId)).msgs, msg);
     Msg.add(msg);
     return msg;
   };
+
+  /** A chat's messages stay oldest first, as WhatsApp Web keeps them: live ones (no position yet) last. */
+  function insertInOrder(msgs: any, msg: any) {
+    if (msgs.get(msg.id)) return;
+    const at = msgs.models.findIndex((m: any) => m.__seq === undefined || m.__seq > msg.__seq);
+    msgs.add(msg);
+    if (at >= 0) {
+      msgs.models.pop();
+      msgs.models.splice(at, 0, msg);
+    }
+  }
+
+  /** Loads the messages before the oldest one the chat holds, from the account's history. */
+  async function loadEarlierMsgs({ chat }: { chat: any }) {
+    for (;;) {
+      const seqs = chat.msgs.models.map((m: any) => m.__seq).filter((x: any) => typeof x === "number");
+      const before = seqs.length ? Math.min(...seqs) : undefined;
+      const page_ = await page.query({ op: "messages", chatId: chat.id._serialized, limit: 50, ...(before !== undefined ? { before } : {}) });
+      if (!page_) return [];
+      const added: any[] = [];
+      for (const h of page_.items) {
+        const known = Msg.get(new MsgKey({ fromMe: h.fromMe, remote: h.chatId, id: h.id }));
+        if (known) {
+          // a live message the network has now placed in the history
+          if (known.__seq === undefined) known.__seq = h.seq;
+          continue;
+        }
+        added.push(page.msgFromHistory(h));
+      }
+      if (added.length || page_.next === undefined) return added.sort((a, b) => a.__seq - b.__seq);
+    }
+  }
+
+  /** The chat list, as WhatsApp Web syncs it at login: each chat with its last message. */
+  page.onReady.push(async () => {
+    let before: number | undefined;
+    for (;;) {
+      const got = await page.query({ op: "chats", limit: 100, ...(before !== undefined ? { before } : {}) });
+      if (!got) return;
+      for (const c of got.items) {
+        const chat = page.chatFor(createWid(c.id));
+        chat.set({ t: c.timestamp, unreadCount: c.unreadCount, formattedTitle: c.name }, { silent: true });
+        if (c.lastMessage) chat.set({ lastReceivedKey: page.msgFromHistory(c.lastMessage).id }, { silent: true });
+      }
+      if (got.next === undefined) return;
+      before = got.next;
+    }
+  });
 
   /** WhatsApp Web asks its store for messages it has not loaded; here the store is the network's history. */
   Msg.getMessagesById = async (ids: any[]) => {
@@ -102,7 +154,13 @@ export function installMessageActions(page: FakePage): void {
     const u = f.update;
     if (u.kind === "sent") {
       // an own message sent from the phone: WhatsApp Web adds it as a new message (message_create)
-      if (!Msg.get(new MsgKey({ fromMe: true, remote: u.message.chatId, id: u.message.id }))) page.msgFromHistory(u.message, true);
+      if (!Msg.get(new MsgKey({ fromMe: true, remote: u.message.chatId, id: u.message.id }))) {
+        const chat = page.chatFor(createWid(u.message.chatId));
+        chat.set({ t: u.message.timestamp }, { silent: true });
+        page.touchChat(chat);
+        const msg = page.msgFromHistory(u.message, true);
+        chat.set({ lastReceivedKey: msg.id }, { silent: true });
+      }
       return;
     }
     if (u.kind === "presence") return; // whatsapp-web.js 1.34.7 has no event for a contact's chat state
@@ -153,5 +211,6 @@ export function installMessageActions(page: FakePage): void {
       },
     },
     WAWebAddonReactionTableMode: { reactionTableMode: reactionTable },
+    WAWebChatLoadMessages: { loadEarlierMsgs },
   });
 }

@@ -35,6 +35,12 @@ export function installMessaging(page: FakePage): void {
       return;
     }
     const key = new MsgKey({ fromMe: false, remote: m.from, id: m.id });
+    const synced = Msg.get(key);
+    if (synced?.__historyOnly) {
+      // the chat list sync loaded it before its delivery: the delivery announces it (once)
+      page.Chat.get(synced.id.remote)?.msgs.remove(synced);
+      Msg.remove(synced);
+    }
     if (!Msg.get(key)) {
       const chat = page.chatFor(createWid(m.from));
       const msg = new Model({
@@ -65,7 +71,8 @@ export function installMessaging(page: FakePage): void {
         );
       }
       chat.msgs.add(msg);
-      chat.set({ t: m.timestamp });
+      chat.set({ t: m.timestamp, unreadCount: (chat.unreadCount ?? 0) + 1, lastReceivedKey: key });
+      page.touchChat(chat);
       Msg.add(msg);
     }
     // the page has stored it (the client's listeners ran synchronously): the network may forget it
@@ -96,6 +103,8 @@ export function installMessaging(page: FakePage): void {
     const result = new Promise((resolve) => (settle = resolve));
     msg.sendResult = settle;
     chat.msgs.add(msg);
+    chat.set({ t: msg.t, lastReceivedKey: msg.id });
+    page.touchChat(chat);
     Msg.add(msg);
     outgoing.set(msg.id.id, msg);
     page.transmit(sendFrame(msg.id.id, msg));

@@ -38,7 +38,7 @@ export interface FakePage {
   /** Handlers of the network's frames, by frame type; each family adds its own. */
   frames: Record<string, (frame: any) => void | Promise<void>>;
   /** Run, in order, when the network says ready, before the client is told it is in sync. */
-  onReady: Array<() => void>;
+  onReady: Array<() => void | Promise<void>>;
   /** Starts the page (set by the connection family, called once every family is installed). */
   boot(): void;
   [family: string]: any;
