@@ -3,6 +3,7 @@
 // engines; engine events from an engine that is no longer current are ignored.
 import { WafleetError } from "../errors";
 import type { EventName, EventPayloads } from "../events";
+import { messageEventId } from "../events";
 import type { LaunchQueue } from "../engines/launch-queue";
 import type { EngineFactory, EngineMe, MessageContent, MessageReceipt, SendOptions, SentMessage, SessionEngine } from "../engines/types";
 import { UNLINKED_REASONS } from "../engines/types";
@@ -24,7 +25,8 @@ export interface ActorDeps {
   launchQueue: LaunchQueue;
   node: string;
   /** Publishes a session event (payload without the envelope; the caller adds id, node, time). */
-  publish: <N extends EventName>(name: N, scope: { workspaceId: string; sessionId: string }, payload: EventPayloads[N]) => unknown;
+  /** `id`: the event's id when it must be derived (a message's events), else a fresh ULID. */
+  publish: <N extends EventName>(name: N, scope: { workspaceId: string; sessionId: string }, payload: EventPayloads[N], id?: string) => unknown;
   logger: ActorLogger;
   startTimeoutMs: number;
   /** The fencing token this node holds for the workspace; meta.json writes carry it. */
@@ -354,7 +356,9 @@ export class SessionActor {
       // acknowledge to WhatsApp only once the event is durable (in the event log): a node killed
       // in between leaves the message unacknowledged, and the network delivers it again
       const done = receipt?.defer();
-      Promise.resolve(this.deps.publish("wa.message.received", this.scope, { message })).then(
+      // the event id is the message's: a redelivery (the network again, or a catch-up from history) is a duplicate
+      const eventId = messageEventId("wa.message.received", this.scope, message.id, message.timestamp);
+      Promise.resolve(this.deps.publish("wa.message.received", this.scope, { message }, eventId)).then(
         () => done?.(),
         (err: Error) => this.deps.logger.warn(`message ${message.id} of ${this.meta.workspaceId}/${this.meta.sessionId} not durable, left unacknowledged: ${err?.message ?? err}`),
       );
@@ -364,7 +368,7 @@ export class SessionActor {
       this.deps.publish("wa.message.ack", this.scope, { messageId, ack });
     });
     engine.on("message_sent", (message) => {
-      if (current()) this.deps.publish("wa.message.sent", this.scope, { message });
+      if (current()) this.deps.publish("wa.message.sent", this.scope, { message }, messageEventId("wa.message.sent", this.scope, message.id, message.timestamp));
     });
     engine.on("message_edited", (messageId, text, chatId) => {
       if (current()) this.deps.publish("wa.message.edited", this.scope, { messageId, chatId, text });
