@@ -20,6 +20,8 @@ import placementService from "../services/placement.service";
 import sessionsService from "../services/sessions.service";
 import webhooksService from "../services/webhooks.service";
 import type { EventLog, RejectedEvent } from "../lib/events/log";
+import { openMediaStore } from "../lib/media/target";
+import type { MediaStore } from "../lib/media/store";
 import { M, registerEventLogMetrics, type MetricRegistryLike } from "../lib/ops/metrics";
 import { openFileEventLog } from "../lib/events/log-file";
 import { JetStreamEventLog } from "../lib/events/log-jetstream";
@@ -88,6 +90,15 @@ async function main(config: Config): Promise<void> {
     closers.push(() => l.close());
   }
 
+  // the media store (MEDIA_TARGET): session nodes write received media and read uploads to send;
+  // gateways stream uploads in and downloads out
+  let media: MediaStore | undefined;
+  if (config.services.includes("sessions") || config.services.includes("api")) {
+    const m = openMediaStore(config.mediaTarget, { s3Endpoint: config.s3Endpoint, partSize: config.backupPartSize, maxBytes: Math.max(config.mediaMaxBytes, config.apiMediaMaxBytes), logger: log });
+    media = m;
+    closers.push(() => m.close());
+  }
+
   // the simulated network the sessions talk to: WA_SIM_URL, or the embedded one started below
   let simUrl = config.simUrl;
   if (config.services.includes("sessions")) {
@@ -109,7 +120,7 @@ async function main(config: Config): Promise<void> {
       closers.push(() => sim.close());
       log.info(`Simulated WhatsApp network listening on ${sim.url} (admin API under ${sim.url}/sim)`);
     }
-    broker.createService(sessionsService({ config, engineFactory: createEngineFactory(config, simUrl), cluster: cluster!, eventLog }));
+    broker.createService(sessionsService({ config, engineFactory: createEngineFactory(config, simUrl), cluster: cluster!, eventLog, media }));
     broker.createService(placementService({ config, cluster: cluster! }));
   }
   if (config.services.includes("api")) {
@@ -120,7 +131,7 @@ async function main(config: Config): Promise<void> {
         `\n  No API_KEYS set: generated an admin API key. It is shown only now; store it safely.\n\n    ${keys.generated}\n\n  (its sha256 is kept in ${keys.file})\n\n`,
       );
     }
-    broker.createService(apiService({ config, keys, simUrl }));
+    broker.createService(apiService({ config, keys, simUrl, media }));
   }
   if (config.services.includes("backup")) broker.createService(backupService({ config }));
   if (config.services.includes("health")) broker.createService(healthService({ config, reporter, cluster }));

@@ -12,8 +12,10 @@ export const MessagesMixin: SessionsMixin = {
       params: sendMessageParams,
       async handler(ctx: Context<Ref & SendMessageInput>) {
         const { workspaceId, sessionId, to } = ctx.params;
-        const content = messageContentOf(ctx.params, this.config.apiMediaMaxBytes);
         const actor = await this.owned(workspaceId, sessionId);
+        // an uploaded media (media.mediaId) is read here, on the owner, straight from the media store
+        const media = this.media;
+        const content = await messageContentOf(ctx.params, this.config.apiMediaMaxBytes, media && ((id) => media.readBase64(workspaceId, id).then(({ media: m, data }) => ({ mimetype: m.mimetype, filename: m.filename, data }))));
         actor.assertCapabilities(capabilitiesOfContent(content));
         const started = process.hrtime.bigint();
         try {

@@ -5,6 +5,7 @@ import type { Service, ServiceSchema, ServiceSettingSchema } from "moleculer";
 import type { Config } from "../lib/config";
 import { WafleetError } from "../lib/errors";
 import type { EventLog } from "../lib/events/log";
+import type { MediaStore } from "../lib/media/store";
 import type { MetricRegistryLike } from "../lib/ops/metrics";
 import type { MemoryWatchdog } from "../lib/ops/watchdog";
 import type { Coordinator } from "../lib/placement/coordinator";
@@ -29,6 +30,8 @@ export interface SessionsService extends Service {
   lease: LeaseKeeper;
   coordinator: Coordinator;
   eventLog?: EventLog;
+  /** Received media is written here before its event; uploads are read from here to send them. */
+  media?: MediaStore;
   metrics?: MetricRegistryLike;
   watchdog?: MemoryWatchdog;
   /** The memory this node may use (its cgroup limit or the machine's), for the watchdog and /health. */

@@ -28,6 +28,9 @@ import { Dashboard } from "../lib/api/dashboard";
 import { randomSimulatedPhone, scanWithSimulatedPhone } from "../lib/api/simulation";
 import { Slots } from "../lib/api/slots";
 import { openApiStore, type ApiStore } from "../lib/api/store";
+import { mediaRoutes } from "../lib/api/media-routes";
+import type { MediaStore } from "../lib/media/store";
+import { openMediaStore } from "../lib/media/target";
 
 export interface ApiServiceDeps {
   config: Config;
@@ -36,9 +39,11 @@ export interface ApiServiceDeps {
   store?: ApiStore;
   /** The simulated network the sessions run against (the embedded one's URL); default WA_SIM_URL; empty = WhatsApp. */
   simUrl?: string;
+  /** The media store uploads go to and downloads come from; by default MEDIA_TARGET's. */
+  media?: MediaStore;
 }
 
-export default function apiService({ config, keys, store: givenStore, simUrl = config.simUrl }: ApiServiceDeps): ServiceSchema {
+export default function apiService({ config, keys, store: givenStore, simUrl = config.simUrl, media: givenMedia }: ApiServiceDeps): ServiceSchema {
   // simulation-only routes (the dashboard's simulated scan) exist only against the simulated network
   const routes = routesFor(simUrl !== "");
   let dashboard: Dashboard | undefined;
@@ -51,6 +56,7 @@ export default function apiService({ config, keys, store: givenStore, simUrl = c
   let pipeline: RequestPipeline;
   let openapi: Record<string, unknown>;
   const streams = new EventStreams({ maxPerKey: config.apiStreamsPerKey, maxStreams: config.apiStreamsMax, maxBufferedBytes: config.apiStreamMaxBufferBytes });
+  const media = givenMedia ?? openMediaStore(config.mediaTarget, { s3Endpoint: config.s3Endpoint, partSize: config.backupPartSize, maxBytes: Math.max(config.mediaMaxBytes, config.apiMediaMaxBytes) });
 
   return {
     name: "api",
@@ -211,8 +217,10 @@ export default function apiService({ config, keys, store: givenStore, simUrl = c
             idempotency: new IdempotencyKeys(store, config.apiIdempotencyTtlMs),
             qrImages: new QrPngCache(),
             mediaFetch: { maxBytes: config.apiMediaMaxBytes, timeoutMs: config.apiMediaFetchTimeoutMs, allowPrivate: config.apiMediaAllowPrivate },
+            media,
             mediaFetches: new Slots(config.apiMediaFetchConcurrency),
           }),
+          ...mediaRoutes({ store: media, maxUploadBytes: config.apiMediaMaxBytes }),
           events: streams.handler,
           clusterEvents: streams.clusterHandler,
           // who the key is, and whether this gateway runs against the simulated network (the dashboard asks after sign-in)
@@ -261,6 +269,7 @@ export default function apiService({ config, keys, store: givenStore, simUrl = c
     async stopped() {
       streams.stop();
       await store?.close();
+      if (!givenMedia) await media.close();
     },
   };
 }

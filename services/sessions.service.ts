@@ -7,6 +7,8 @@ import { LaunchQueue } from "../lib/engines/launch-queue";
 import type { EngineFactory } from "../lib/engines/types";
 import { makeEvent, type EventName, type EventPayloads } from "../lib/events";
 import type { EventLog } from "../lib/events/log";
+import { MediaSweeper } from "../lib/media/retention";
+import type { MediaStore } from "../lib/media/store";
 import { SessionManager } from "../lib/sessions/manager";
 import { SessionStorage } from "../lib/sessions/storage";
 import { Coordinator } from "../lib/placement/coordinator";
@@ -30,14 +32,17 @@ export interface SessionsServiceDeps {
   cluster: ClusterRuntime;
   /** Where webhook-worthy events are appended for durable delivery (the webhooks service consumes it). */
   eventLog?: EventLog;
+  /** Where received media is stored before its event is appended (MEDIA_TARGET). */
+  media?: MediaStore;
 }
 
-export default function sessionsService({ config, engineFactory, cluster, eventLog }: SessionsServiceDeps): ServiceSchema {
+export default function sessionsService({ config, engineFactory, cluster, eventLog, media }: SessionsServiceDeps): ServiceSchema {
   // `this` in the lifecycle below is the service its mixins describe
   type Schema = ServiceSchema<ServiceSettingSchema, Record<string, any>, Record<string, any>, SessionsService>;
   let storage: SessionStorage;
   let eventMetrics: SessionEventMetrics | undefined;
   let gauges: NodeJS.Timeout | undefined;
+  let sweeper: MediaSweeper | undefined;
 
   const schema: Schema = {
     name: "sessions",
@@ -47,6 +52,7 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
       this.config = config;
       this.cursors = new CursorCodec(config.cursorSecret);
       this.eventLog = eventLog;
+      this.media = media;
       this.memoryLimit = nodeMemoryLimit();
       if (this.broker.isMetricsEnabled()) {
         this.metrics = this.broker.metrics as unknown as MetricRegistryLike;
@@ -67,6 +73,7 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
         // meta.json writes carry the token the directory gave this node for the workspace
         fencingToken: (workspaceId: string) => this.ownership.tokenOf(workspaceId),
         admit: () => this.lease.valid(),
+        media,
         overloaded: () => this.watchdog?.overloaded === true,
         publish: <N extends EventName>(name: N, scope: Ref, payload: EventPayloads[N], id?: string) => {
           eventMetrics?.record(name, scope, payload);
@@ -176,7 +183,12 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
         this.metrics.set(M.workspaces, this.ownership.ownedWorkspaces().length);
         this.metrics.set(M.leaseValid, this.lease.valid() ? 1 : 0);
       }, 1000);
-      this.logger.info(`sessions: node ${node} serving from ${config.sessionsDir} (lease ttl ${config.leaseTtlMs} ms)`);
+      if (media) {
+        // every session node sweeps (deletes are idempotent); a sweep is one listing of the store
+        sweeper = new MediaSweeper({ store: media, retentionDays: config.mediaRetentionDays, intervalMs: config.mediaSweepIntervalMs, logger: log });
+        sweeper.start();
+      }
+      this.logger.info(`sessions: node ${node} serving from ${config.sessionsDir} (lease ttl ${config.leaseTtlMs} ms${media ? `, media in ${media.description}` : ""})`);
     },
 
     async stopped() {
@@ -186,6 +198,7 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
       this.ownership?.stop();
       await this.manager.haltAll();
       await this.lease?.stop();
+      await sweeper?.stop();
     },
   };
   return schema as ServiceSchema;

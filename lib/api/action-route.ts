@@ -7,6 +7,7 @@ import type { ServerResponse } from "node:http";
 import { WafleetError } from "../errors";
 import { checkMessageShape } from "../sessions/params";
 import { fingerprintOf, IDEMPOTENCY_KEY_PATTERN, type IdempotencyKeys, type StoredResponse } from "./idempotency";
+import type { MediaStore } from "../media/store";
 import type { MediaFetchOptions } from "./media-fetch";
 import { fetchMedia } from "./media-fetch";
 import type { Exchange, RouteHandler } from "./pipeline";
@@ -21,6 +22,11 @@ export interface ActionRouteOptions {
   qrImages: QrPngCache;
   /** media.url fetches: the size cap, deadline and private-address rule. */
   mediaFetch: MediaFetchOptions;
+  /**
+   * Where a message's media.data or fetched media.url goes before the send is called, so the call
+   * carries only {mediaId} (media bytes never ride a Moleculer message). Without one, as base64.
+   */
+  media?: MediaStore;
   /** media.url fetches in flight at once on this gateway (each may hold API_MEDIA_MAX_BYTES). */
   mediaFetches?: Slots;
   /** How long a fetch waits for a slot before 503 GATEWAY_BUSY (default 10 s). */
@@ -34,30 +40,42 @@ type Rendered = StoredResponse & { raw?: Buffer; contentType?: string };
 export function actionRoute(opts: ActionRouteOptions): RouteHandler {
   const { idempotency } = opts;
 
-  /** media.url -> media.data, after the body passed its schema. */
-  async function resolveMediaUrl(params: Record<string, any>): Promise<Record<string, any>> {
-    if (!params.media || typeof params.media !== "object" || params.media.url === undefined) return params;
+  /** media.url fetched and media.data stored (-> media.mediaId), after the body passed its schema. */
+  async function resolveMedia(params: Record<string, any>): Promise<Record<string, any>> {
+    if (!params.media || typeof params.media !== "object" || params.media.mediaId !== undefined) return params;
     checkMessageShape({ to: String(params.to), text: params.text ?? params.message, media: params.media, caption: params.caption }, opts.mediaFetch.maxBytes);
-    const release = opts.mediaFetches ? await opts.mediaFetches.acquire(opts.mediaFetchWaitMs ?? 10_000) : () => undefined;
-    if (!release) throw new WafleetError("GATEWAY_BUSY", `This gateway is fetching as many media URLs as it may (${opts.mediaFetches!.size}); retry shortly`, { retryAfter: 1 });
-    let fetched: Awaited<ReturnType<typeof fetchMedia>>;
-    try {
-      fetched = await fetchMedia(params.media.url, opts.mediaFetch);
-    } finally {
-      release();
+    const { url, data: given, ...rest } = params.media;
+    let data: string = given;
+    if (url !== undefined) {
+      const release = opts.mediaFetches ? await opts.mediaFetches.acquire(opts.mediaFetchWaitMs ?? 10_000) : () => undefined;
+      if (!release) throw new WafleetError("GATEWAY_BUSY", `This gateway is fetching as many media URLs as it may (${opts.mediaFetches!.size}); retry shortly`, { retryAfter: 1 });
+      try {
+        data = (await fetchMedia(url, opts.mediaFetch)).data;
+      } finally {
+        release();
+      }
     }
-    const { url: _url, ...rest } = params.media;
-    return { ...params, media: { ...rest, data: fetched.data } };
+    const workspaceId = params.workspaceId ?? (params.workspace_id !== undefined ? String(params.workspace_id) : undefined);
+    if (!opts.media || !workspaceId) return { ...params, media: { ...rest, data } };
+    const stored = await opts.media.putBase64(workspaceId, data, { mimetype: rest.mimetype, filename: rest.filename, maxBytes: opts.mediaFetch.maxBytes });
+    return { ...params, media: { ...rest, mediaId: stored.mediaId } };
   }
 
   /** Calls the route's action and renders its answer as the route says. */
   async function perform(x: Exchange, params: Record<string, any>): Promise<Rendered> {
     const { def, req } = x;
-    if (def.mediaBody) params = await resolveMediaUrl(params);
+    const given = params;
+    if (def.mediaBody) params = await resolveMedia(params);
     let data: any;
     try {
       data = await x.call(def.action, params, { timeout: def.timeoutMs ?? opts.defaultTimeoutMs ?? 30000, meta: { messageId: messageIdFor(def, req.headers["idempotency-key"], params) } });
     } catch (err: any) {
+      // media this request stored for a send that was refused is not kept (the owner reads it
+      // before sending, so a refusal means nobody holds it)
+      const storedId = params.media?.mediaId;
+      if (storedId && storedId !== given.media?.mediaId && opts.media && err?.code >= 400 && err?.code < 500) {
+        await opts.media.delete(String(params.workspaceId ?? params.workspace_id), storedId).catch(() => undefined);
+      }
       // DELETE is idempotent: the session is gone either way
       if (def.action === "sessions.delete" && err?.type === "SESSION_NOT_FOUND") return { status: 204, body: null };
       throw err;

@@ -4,6 +4,7 @@ import { ERROR_CATALOGUE } from "../errors";
 import { ACK_LEVELS } from "../whatsapp";
 import { fullPathOf, ROUTES, type RouteDef } from "./routes";
 import { SESSION_STATUSES } from "../sessions/status";
+import { MEDIA_MIMETYPES } from "../sessions/params";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -118,6 +119,8 @@ const ERROR_STATUSES_BY_METHOD = (def: RouteDef): number[] => {
   if (def.auth !== false) [401, 403].forEach((x) => s.add(x));
   if (def.method === "POST" || def.method === "PUT" || def.method === "PATCH") [409, 413, 415].forEach((x) => s.add(x));
   if (def.action.startsWith("sessions.") || def.action.startsWith("api.compat")) [409, 502, 504].forEach((x) => s.add(x));
+  if (def.action === "api.mediaDownload") [416, 502].forEach((x) => s.add(x));
+  if (def.action === "api.mediaUpload") s.add(502);
   if (def.capability || def.action === "sessions.sendMessage") s.add(501);
   return [...s].sort();
 };
@@ -126,6 +129,7 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
 /** Answer bodies by action (the actions' return shapes); others are documented as any JSON. */
 const RESPONSES: Record<string, JsonSchema> = {
+  "api.mediaUpload": ref("MediaDescriptor"),
   "sessions.create": ref("Session"),
   "sessions.list": { type: "array", items: ref("Session") },
   "sessions.get": ref("Session"),
@@ -182,6 +186,19 @@ const RESPONSES: Record<string, JsonSchema> = {
 };
 
 const SCHEMAS: Record<string, JsonSchema> = {
+  MediaDescriptor: {
+    type: "object",
+    description: "A stored media: what uploads answer and what a received message's event carries as message.media",
+    required: ["mediaId", "mimetype", "size", "sha256", "url"],
+    properties: {
+      mediaId: { type: "string", pattern: "^[0-9A-HJKMNP-TV-Z]{26}$" },
+      mimetype: { type: "string" },
+      size: { type: "integer", description: "bytes" },
+      sha256: { type: "string", description: "hex SHA-256 of the bytes (the download's ETag)" },
+      filename: { type: "string" },
+      url: { type: "string", description: "GET it with a key of the workspace: /api/v1/workspaces/{w}/media/{mediaId}" },
+    },
+  },
   SessionStatus: { enum: [...SESSION_STATUSES] },
   Session: {
     type: "object",
@@ -380,7 +397,11 @@ export function buildOpenApiDocument(opts: OpenApiOptions, routes: RouteDef[] = 
     const hasBody = def.method === "POST" || def.method === "PUT" || def.method === "PATCH";
     const required = (schema.required as string[] | undefined) ?? [];
     let requestBody: unknown;
-    if (hasBody && rest.length) {
+    if (def.body === "raw") {
+      // the body is the media itself; the other params are in the query
+      for (const n of rest) parameters.push({ name: n, in: "query", required: required.includes(n), schema: props[n] });
+      requestBody = { required: true, content: Object.fromEntries(MEDIA_MIMETYPES.map((t) => [t, { schema: { type: "string", contentMediaType: t } }])) };
+    } else if (hasBody && rest.length) {
       const bodySchema: JsonSchema = { type: "object", properties: Object.fromEntries(rest.map((n) => [n, props[n]])), additionalProperties: schema.additionalProperties === false ? false : true };
       const req = required.filter((n) => rest.includes(n));
       if (req.length) bodySchema.required = req;
@@ -400,7 +421,13 @@ export function buildOpenApiDocument(opts: OpenApiOptions, routes: RouteDef[] = 
         description: "The QR code",
         content: { "image/png": { schema: { type: "string", contentMediaType: "image/png" } }, "application/json": { schema: { type: "object", properties: { qr: { type: "string", description: "the raw QR value" }, expiresAt: { type: "integer" }, image: { type: "string", description: "the PNG as a data: URL (base64)" } }, required: ["qr", "expiresAt", "image"] } } },
       };
-    else if (def.render === "sse") responses["200"] = { description: "An event stream (one event per wa.* event)", content: { "text/event-stream": { schema: { type: "string" } } } };
+    else if (def.action === "api.mediaDownload") {
+      const bytes = { "*/*": { schema: { type: "string", contentMediaType: "application/octet-stream" } } };
+      const headers = { ETag: { schema: { type: "string" }, description: "the sha256, quoted" }, "Content-Length": { schema: { type: "integer" } }, "Accept-Ranges": { schema: { type: "string", const: "bytes" } } };
+      responses["200"] = { description: "The media's bytes, with its Content-Type", headers, content: bytes };
+      responses["206"] = { description: "One byte range (Range: bytes=a-b, a- or -n)", headers: { ...headers, "Content-Range": { schema: { type: "string" } } }, content: bytes };
+      responses["304"] = { description: "Not modified (If-None-Match matched the ETag)" };
+    } else if (def.render === "sse") responses["200"] = { description: "An event stream (one event per wa.* event)", content: { "text/event-stream": { schema: { type: "string" } } } };
     else responses[String(def.status)] = { description: "Success", content: { "application/json": { schema: responseSchemaOf(def) } } };
     for (const s of ERROR_STATUSES_BY_METHOD(def)) responses[String(s)] = { $ref: `#/components/responses/E${s}` };
 
@@ -422,7 +449,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions, routes: RouteDef[] = 
   for (const [code, spec] of Object.entries(ERROR_CATALOGUE)) byStatus.set(spec.status, [...(byStatus.get(spec.status) ?? []), code]);
   byStatus.set(405, byStatus.get(405) ?? ["METHOD_NOT_ALLOWED"]);
   const responses: Record<string, unknown> = {};
-  for (const s of [400, 401, 403, 404, 405, 408, 409, 413, 415, 422, 429, 431, 500, 501, 502, 503, 504]) {
+  for (const s of [400, 401, 403, 404, 405, 408, 409, 413, 415, 416, 422, 429, 431, 500, 501, 502, 503, 504]) {
     const codes = byStatus.get(s) ?? [];
     responses[`E${s}`] = {
       description: `Error: ${codes.join(", ") || "see the code"}`,

@@ -1,5 +1,6 @@
 // The REST route table (DESIGN section 6): the one list the gateway builds its aliases from, the
 // OpenAPI document is generated from, and 404/405 answers are decided by.
+import { mediaParams, mediaUploadParams } from "../media/params";
 import { backupEmptyParams, restoreParams, snapshotParams } from "../backup/params";
 import { clusterParams, drainParams, moveParams } from "../placement/params";
 import type { Capability } from "../engines/capabilities";
@@ -111,7 +112,7 @@ export const ROUTES: RouteDef[] = [
       idempotencyKey: true,
       mediaBody: true,
       summary:
-        "Send a message: text ({to, text, linkPreview?}), media ({to, media: {mimetype, data | url, filename}, caption?, voice?}), location, contact (vCard) or poll; replyTo and mentions with any. Fields beyond text and media need the engine's capability (501 NOT_SUPPORTED)",
+        "Send a message: text ({to, text, linkPreview?}), media ({to, media: {mediaId} | {mimetype, data | url, filename}, caption?, voice?}), location, contact (vCard) or poll; replyTo and mentions with any. Fields beyond text and media need the engine's capability (501 NOT_SUPPORTED)",
     },
     {
       method: "POST",
@@ -121,6 +122,28 @@ export const ROUTES: RouteDef[] = [
       params: simulatedScanParams,
       simulation: true,
       summary: "Simulation only: a simulated phone scans the session's current QR (phone optional, a random 1555 number by default)",
+    },
+  ]),
+  ...tagged("media", [
+    {
+      method: "POST",
+      path: "/workspaces/:workspaceId/media",
+      action: "api.mediaUpload",
+      status: 201,
+      params: mediaUploadParams,
+      body: "raw",
+      mediaBody: true,
+      handler: "mediaUpload",
+      summary: "Upload media once (the raw bytes as the body, its Content-Type one of WhatsApp's media types, ?filename= optional), then send it by media.mediaId any number of times",
+    },
+    {
+      method: "GET",
+      path: "/workspaces/:workspaceId/media/:mediaId",
+      action: "api.mediaDownload",
+      status: 200,
+      params: mediaParams,
+      handler: "mediaDownload",
+      summary: "A media's bytes (received or uploaded), streamed with Content-Type, Content-Length, ETag (its sha256) and single byte Ranges",
     },
   ]),
   ...tagged("messages", [

@@ -7,6 +7,12 @@ export interface BlobInfo {
   size: number;
 }
 
+/** Inclusive byte offsets, as HTTP ranges count them. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
 export interface BlobStore {
   /** Where it writes, for logs and the manifest (`s3://bucket/prefix`, `file:///path`). */
   readonly description: string;
@@ -14,8 +20,11 @@ export interface BlobStore {
   readonly maxDeleteBatch: number;
   /** Streams `body` to `key`; the object becomes visible only once complete. */
   put(key: string, body: Readable): Promise<void>;
-  /** The object's bytes; rejects with BlobNotFoundError if there is none. */
-  get(key: string): Promise<Readable>;
+  /**
+   * The object's bytes (only `range`, inclusive offsets, when given); rejects with
+   * BlobNotFoundError if there is none.
+   */
+  get(key: string, range?: ByteRange): Promise<Readable>;
   /** Every object whose key starts with `prefix`, sorted by key. */
   list(prefix: string): Promise<BlobInfo[]>;
   /** Deletes up to maxDeleteBatch keys in one request; missing keys are not an error. */

@@ -1,11 +1,11 @@
 // BACKUP_TARGET=file:///path: snapshots as plain files. Writes go to a temp file that is fsynced
 // and renamed into place, so a reader never sees half an object (the same promise S3 makes).
 import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream, promises as fs } from "node:fs";
+import { createWriteStream, promises as fs } from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { BlobNotFoundError, type BlobInfo, type BlobStore } from "./blob-store";
+import { BlobNotFoundError, type BlobInfo, type BlobStore, type ByteRange } from "./blob-store";
 
 const TMP_MARK = ".partial-";
 
@@ -44,14 +44,16 @@ export class FolderBlobStore implements BlobStore {
     }
   }
 
-  async get(key: string): Promise<Readable> {
+  async get(key: string, range?: ByteRange): Promise<Readable> {
     const file = this.file(key);
+    // opened here so a missing file is this promise's rejection, not a stream error later
+    let fh;
     try {
-      await fs.access(file);
+      fh = await fs.open(file, "r");
     } catch {
       throw new BlobNotFoundError(key);
     }
-    return createReadStream(file);
+    return fh.createReadStream(range ? { start: range.start, end: range.end } : {});
   }
 
   async list(prefix: string): Promise<BlobInfo[]> {

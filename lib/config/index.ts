@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import Validator from "fastest-validator";
 import { ConfigError } from "./error";
 import { natsConnectionOptions, redactUrl, redisConnectionOptions } from "./connections";
+import { parseBackupKeys } from "../backup/encryption";
 
 export const ROLES = ["sessions", "api", "webhooks", "health", "backup"] as const;
 export type Role = (typeof ROLES)[number];
@@ -72,6 +73,14 @@ export interface Config {
   /** sha256 hex digests of the admin keys from API_KEYS (plain keys are hashed on read). */
   apiKeyHashes: string[];
   backupTarget: string;
+  /** Where media lives: s3://bucket/prefix or file:///absolute/path (default file://$DATA_DIR/media). */
+  mediaTarget: string;
+  /** Media older than this many days is deleted by the sweeper (0 = kept until its session goes). */
+  mediaRetentionDays: number;
+  /** The largest received media stored (an engine's download above it is not stored; the event says so). */
+  mediaMaxBytes: number;
+  /** How often the media sweeper runs, ms. */
+  mediaSweepIntervalMs: number;
   backupCron: string;
   s3Endpoint: string;
   /** Retention: the newest snapshot of each of the last N hours, then of each of N days before them. */
@@ -79,6 +88,11 @@ export interface Config {
   backupKeepDaily: number;
   /** Multipart part size of S3 uploads, bytes (S3's minimum is 5 MiB). */
   backupPartSize: number;
+  /** BACKUP_ENCRYPTION_KEY: `id:base64[,id:base64]`, the first seals new snapshots (never shown in errors); empty = not sealed. */
+  backupEncryptionKey: string;
+  /** S3 server-side encryption of backup objects. */
+  backupS3Sse: "AES256" | "aws:kms" | "none";
+  backupS3KmsKeyId: string;
   logLevel: LogLevel;
   /** Webhooks may target private, loopback and link-local addresses (tests, on-premises receivers). */
   webhookAllowPrivate: boolean;
@@ -182,10 +196,17 @@ const schema = {
   API_KEYS: { type: "string", optional: true },
   BACKUP_TARGET: { type: "string", pattern: /^((s3:\/\/[a-z0-9.-]{3,63}(\/.*)?)|(file:\/\/\/.*))?$/, optional: true, messages: { stringPattern: "expected s3://bucket/prefix or file:///absolute/path" } },
   BACKUP_CRON: { type: "string", pattern: /^(\S+\s+){4,5}\S+$/, optional: true, messages: { stringPattern: "expected a cron expression with 5 or 6 fields, e.g. '0 * * * *'" } },
+  MEDIA_TARGET: { type: "string", pattern: /^((s3:\/\/[a-z0-9.-]{3,63}(\/.*)?)|(file:\/\/\/.*)|(\/.*))?$/, optional: true, messages: { stringPattern: "expected s3://bucket/prefix, file:///absolute/path or /absolute/path" } },
+  MEDIA_RETENTION_DAYS: num(0, 36_500),
+  MEDIA_MAX_BYTES: num(1024, 2 * 1024 * 1024 * 1024),
+  MEDIA_SWEEP_INTERVAL_MS: num(1000, 7 * 86_400_000),
   S3_ENDPOINT: { type: "string", pattern: /^(https?:\/\/.+)?$/, optional: true, messages: { stringPattern: "expected an http(s) URL" } },
   BACKUP_KEEP_HOURLY: num(0, 100_000),
   BACKUP_KEEP_DAILY: num(0, 100_000),
   BACKUP_PART_SIZE_MB: num(5, 5120),
+  BACKUP_ENCRYPTION_KEY: { type: "string", optional: true },
+  BACKUP_S3_SSE: { type: "enum", values: ["AES256", "aws:kms", "none"], optional: true },
+  BACKUP_S3_KMS_KEY_ID: { type: "string", optional: true },
   LOG_LEVEL: { type: "enum", values: [...LOG_LEVELS], optional: true },
   CHROME_ARGS: { type: "string", optional: true },
   WEBHOOK_ALLOW_PRIVATE: { type: "enum", values: ["true", "false", "1", "0"], optional: true },
@@ -223,7 +244,7 @@ const schema = {
 } as const;
 
 /** Never echoed in an error; URL variables are echoed with their password replaced. */
-const SECRET_VARIABLES = new Set(["API_KEYS", "REDIS_PASSWORD"]);
+const SECRET_VARIABLES = new Set(["API_KEYS", "REDIS_PASSWORD", "BACKUP_ENCRYPTION_KEY"]);
 const URL_VARIABLES = new Set(["TRANSPORTER", "REDIS_URL"]);
 
 const check = new Validator({ useNewCustomCheckerFunction: true }).compile({ $$root: false, ...schema } as any);
@@ -286,6 +307,13 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     throw new ConfigError("REDIS_URL", "cluster mode (TRANSPORTER set) needs the ownership directory: set REDIS_URL=redis://host:6379 on session and api nodes");
   }
 
+  if (v.BACKUP_ENCRYPTION_KEY) {
+    try {
+      parseBackupKeys(v.BACKUP_ENCRYPTION_KEY);
+    } catch (err) {
+      throw new ConfigError("BACKUP_ENCRYPTION_KEY", (err as Error).message);
+    }
+  }
   const connections = {
     transporter,
     natsCa: v.NATS_CA ? path.resolve(cwd, v.NATS_CA) : "",
@@ -345,11 +373,18 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     apiPort: v.API_PORT ?? 3000,
     apiKeyHashes: parseApiKeys(env.API_KEYS, sha256Hex),
     backupTarget: v.BACKUP_TARGET ?? "",
+    mediaTarget: !v.MEDIA_TARGET ? `file://${path.join(dataDir, "media")}` : v.MEDIA_TARGET.startsWith("/") ? `file://${v.MEDIA_TARGET}` : v.MEDIA_TARGET,
+    mediaRetentionDays: v.MEDIA_RETENTION_DAYS ?? 30,
+    mediaMaxBytes: v.MEDIA_MAX_BYTES ?? 128 * 1024 * 1024,
+    mediaSweepIntervalMs: v.MEDIA_SWEEP_INTERVAL_MS ?? 3_600_000,
     backupCron: v.BACKUP_CRON ?? "0 * * * *",
     s3Endpoint: v.S3_ENDPOINT ?? "",
     backupKeepHourly: v.BACKUP_KEEP_HOURLY ?? 24,
     backupKeepDaily: v.BACKUP_KEEP_DAILY ?? 7,
     backupPartSize: (v.BACKUP_PART_SIZE_MB ?? 8) * 1024 * 1024,
+    backupEncryptionKey: v.BACKUP_ENCRYPTION_KEY ?? "",
+    backupS3Sse: v.BACKUP_S3_SSE ?? "AES256",
+    backupS3KmsKeyId: v.BACKUP_S3_KMS_KEY_ID ?? "",
     logLevel: v.LOG_LEVEL ?? "info",
     webhookAllowPrivate: v.WEBHOOK_ALLOW_PRIVATE === "true" || v.WEBHOOK_ALLOW_PRIVATE === "1",
     webhookTimeoutMs: v.WEBHOOK_TIMEOUT_MS ?? 10000,

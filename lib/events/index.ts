@@ -2,7 +2,17 @@
 import { createHash } from "node:crypto";
 import { ulid } from "ulid";
 import type { AckLevel, EngineMe, EngineMessage } from "../engines/types";
+import type { MediaDescriptor } from "../media/descriptor";
 import type { SessionStatus } from "../sessions/status";
+
+/**
+ * A received message's media as events carry it: the media store's descriptor (download it from
+ * `url`), or, when it could not be stored (larger than MEDIA_MAX_BYTES), what is known and why.
+ */
+export type EventMedia = MediaDescriptor | { mimetype: string; filename?: string; size: number; error: "MEDIA_TOO_LARGE" } | { mimetype: string; filename?: string };
+
+/** A message as events carry it: never the media's bytes. */
+export type EventMessage = Omit<EngineMessage, "media"> & { media?: EventMedia };
 
 export const EVENTS = {
   sessionStatus: "wa.session.status",
@@ -39,10 +49,10 @@ export interface EventPayloads {
   "wa.session.qr": { qr: string; expiresAt: number };
   "wa.session.ready": { me: EngineMe };
   "wa.session.disconnected": { reason: string };
-  "wa.message.received": { message: EngineMessage };
+  "wa.message.received": { message: EventMessage };
   "wa.message.ack": { messageId: string; ack: AckLevel };
   /** An own message sent from another device of the account (the phone included). */
-  "wa.message.sent": { message: EngineMessage };
+  "wa.message.sent": { message: EventMessage };
   "wa.message.edited": { messageId: string; chatId: string; text: string };
   "wa.message.revoked": { messageId: string; chatId: string };
   /** emoji "" = the reaction was removed */

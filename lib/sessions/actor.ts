@@ -2,10 +2,12 @@
 // (start, stop, restart, logout, remove) are serialised, so two concurrent starts never make two
 // engines; engine events from an engine that is no longer current are ignored.
 import { WafleetError } from "../errors";
-import type { EventName, EventPayloads } from "../events";
+import type { EventMessage, EventName, EventPayloads } from "../events";
 import { messageEventId } from "../events";
+import { inboundMediaId } from "../media/ids";
+import type { MediaStore } from "../media/store";
 import type { LaunchQueue } from "../engines/launch-queue";
-import type { EngineFactory, EngineMe, MessageContent, MessageReceipt, SendOptions, SentMessage, SessionEngine } from "../engines/types";
+import type { EngineFactory, EngineMe, EngineMessage, MessageContent, MessageReceipt, SendOptions, SentMessage, SessionEngine } from "../engines/types";
 import { UNLINKED_REASONS } from "../engines/types";
 import type { Capability } from "../engines/capabilities";
 import { CAPABILITIES } from "../engines/capabilities";
@@ -38,6 +40,11 @@ export interface ActorDeps {
   admit?: () => boolean;
   /** Backoff for restarting a session whose engine failed while it should run. */
   retry?: { baseMs: number; maxMs: number };
+  /**
+   * Where received media goes before the message's event is appended (the event carries its
+   * descriptor). Without one, media is left out of the event (only its mimetype and size stay).
+   */
+  media?: MediaStore;
 }
 
 export interface SessionView {
@@ -216,13 +223,39 @@ export class SessionActor {
     });
   }
 
-  /** Stop + logout + delete the folder. After this the actor is dead. */
+  /** Stop + logout + delete the folder and the media it received. After this the actor is dead. */
   remove(): Promise<void> {
     return this.serial(async () => {
       this.removed = true;
       await this.unlinkAndStop();
       await this.deps.storage.remove(this.meta.workspaceId, this.meta.sessionId);
+      await this.deps.media?.deleteSession(this.meta.workspaceId, this.meta.sessionId).catch((err: Error) =>
+        this.deps.logger.warn(`media of ${this.meta.workspaceId}/${this.meta.sessionId} not deleted (the retention sweep will): ${err.message}`),
+      );
     });
+  }
+
+  /**
+   * A received message as its event carries it: its media written to the media store first (under
+   * an id derived from the message, so a redelivery is stored once) and replaced by the descriptor.
+   * A store failure rejects: the message stays unacknowledged and WhatsApp delivers it again.
+   */
+  private async storeMedia(message: EngineMessage): Promise<EventMessage> {
+    const { media, ...rest } = message;
+    if (!media) return rest;
+    // an engine that hands no bytes (only what the media is)
+    if (!("data" in media) || typeof media.data !== "string") return { ...rest, media: { mimetype: media.mimetype, ...(media.filename ? { filename: media.filename } : {}) } };
+    const { workspaceId, sessionId } = this.meta;
+    const size = Math.floor((media.data.length * 3) / 4) - (media.data.endsWith("==") ? 2 : media.data.endsWith("=") ? 1 : 0);
+    const notStored = { mimetype: media.mimetype, ...(media.filename ? { filename: media.filename } : {}), size, error: "MEDIA_TOO_LARGE" as const };
+    const store = this.deps.media;
+    if (!store || size > store.maxBytes) {
+      this.deps.logger.warn(`media of message ${message.id} (${workspaceId}/${sessionId}, ${size} bytes) not stored: ${store ? `larger than ${store.maxBytes} bytes` : "no media store"}`);
+      return { ...rest, media: notStored };
+    }
+    const mediaId = inboundMediaId(workspaceId, sessionId, message.id, message.timestamp);
+    const descriptor = await store.putBase64(workspaceId, media.data, { mimetype: media.mimetype, filename: media.filename, sessionId, mediaId });
+    return { ...rest, media: descriptor };
   }
 
   /** Stops the engine for a node shutdown or handoff; desired state is left as it is. */
@@ -358,7 +391,9 @@ export class SessionActor {
       const done = receipt?.defer();
       // the event id is the message's: a redelivery (the network again, or a catch-up from history) is a duplicate
       const eventId = messageEventId("wa.message.received", this.scope, message.id, message.timestamp);
-      Promise.resolve(this.deps.publish("wa.message.received", this.scope, { message }, eventId)).then(
+      this.storeMedia(message)
+        .then((stored) => this.deps.publish("wa.message.received", this.scope, { message: stored }, eventId))
+        .then(
         () => done?.(),
         (err: Error) => this.deps.logger.warn(`message ${message.id} of ${this.meta.workspaceId}/${this.meta.sessionId} not durable, left unacknowledged: ${err?.message ?? err}`),
       );
@@ -368,7 +403,12 @@ export class SessionActor {
       this.deps.publish("wa.message.ack", this.scope, { messageId, ack });
     });
     engine.on("message_sent", (message) => {
-      if (current()) this.deps.publish("wa.message.sent", this.scope, { message }, messageEventId("wa.message.sent", this.scope, message.id, message.timestamp));
+      if (!current()) return;
+      // an own message sent from another device: its media is stored like a received one's
+      this.storeMedia(message).then(
+        (stored) => this.deps.publish("wa.message.sent", this.scope, { message: stored }, messageEventId("wa.message.sent", this.scope, message.id, message.timestamp)),
+        (err: Error) => this.deps.logger.warn(`media of sent message ${message.id} (${this.meta.workspaceId}/${this.meta.sessionId}) not stored: ${err?.message ?? err}`),
+      );
     });
     engine.on("message_edited", (messageId, text, chatId) => {
       if (current()) this.deps.publish("wa.message.edited", this.scope, { messageId, chatId, text });

@@ -2,6 +2,7 @@
 // the OpenAPI document is generated from them, so there is one definition per field.
 import type { MessageContent } from "../engines/types";
 import { WafleetError } from "../errors";
+import { MEDIA_ID_PATTERN } from "../media/ids";
 import { CHAT_ID_PATTERN, CONTACT_ID_PATTERN, PHONE_PATTERN } from "../whatsapp";
 import { ID_PATTERN } from "./storage";
 
@@ -63,7 +64,8 @@ export const sendMessageParams = {
     optional: true,
     strict: true,
     props: {
-      mimetype: { type: "enum", values: [...MEDIA_MIMETYPES] },
+      mimetype: { type: "enum", values: [...MEDIA_MIMETYPES], optional: true },
+      mediaId: { type: "string", pattern: MEDIA_ID_PATTERN, optional: true, messages: { stringPattern: "expected a mediaId from POST /workspaces/:workspaceId/media" } },
       data: { type: "string", min: 4, max: Math.ceil(MEDIA_MAX_BYTES_CEILING / 3) * 4, base64: true, optional: true, messages: { stringBase64: "expected standard base64 (A-Z a-z 0-9 + /, padded with =)" } },
       url: { type: "string", min: 10, max: 2048, pattern: /^https?:\/\/[^\s]+$/i, optional: true, messages: { stringPattern: "expected an http:// or https:// URL" } },
       // eslint-disable-next-line no-control-regex
@@ -102,7 +104,7 @@ export const sendMessageParams = {
 export interface SendMessageInput {
   to: string;
   text?: string;
-  media?: { mimetype: string; data?: string; url?: string; filename?: string };
+  media?: { mimetype?: string; mediaId?: string; data?: string; url?: string; filename?: string };
   caption?: string;
   voice?: boolean;
   replyTo?: string;
@@ -132,13 +134,22 @@ export function checkMessageShape(p: SendMessageInput, maxBytes: number): void {
   if (p.voice && !/^audio\//.test(p.media?.mimetype ?? "")) throw invalid("voice", "a voice note is audio media", "dependency");
   if (p.linkPreview !== undefined && p.text === undefined) throw invalid("linkPreview", "linkPreview goes with text only", "dependency");
   if (p.media) {
-    if ((p.media.data === undefined) === (p.media.url === undefined)) throw invalid("media.data", "send exactly one of media.data (base64) or media.url", "oneOf");
+    const sources = [p.media.data, p.media.url, p.media.mediaId].filter((x) => x !== undefined).length;
+    if (sources !== 1) throw invalid("media.data", "send exactly one of media.mediaId, media.data (base64) or media.url", "oneOf");
+    if (p.media.mediaId === undefined && p.media.mimetype === undefined) throw invalid("media.mimetype", "media.mimetype is required with media.data or media.url", "required");
     if (p.media.data !== undefined && base64Bytes(p.media.data) > maxBytes) throw new WafleetError("MEDIA_TOO_LARGE", `The media is larger than ${maxBytes} bytes`, { limit: maxBytes });
   }
 }
 
-/** The engine's MessageContent for a message whose media has data (the gateway resolves urls). */
-export function messageContentOf(p: SendMessageInput, maxBytes: number): MessageContent {
+/**
+ * The engine's MessageContent. Media given by mediaId is read from the media store (`read`); a
+ * media.url is resolved by the gateway before the action is called.
+ */
+export async function messageContentOf(
+  p: SendMessageInput,
+  maxBytes: number,
+  read?: (mediaId: string) => Promise<{ mimetype: string; filename?: string; data: string }>,
+): Promise<MessageContent> {
   checkMessageShape(p, maxBytes);
   const extras: MessageContent = {};
   if (p.replyTo !== undefined) extras.replyTo = p.replyTo;
@@ -148,8 +159,16 @@ export function messageContentOf(p: SendMessageInput, maxBytes: number): Message
   if (p.contact) return { contact: { vcard: p.contact.vcard }, ...extras };
   if (p.poll) return { poll: { name: p.poll.name, options: [...p.poll.options], multiple: p.poll.multiple === true }, ...extras };
   const m = p.media!;
-  if (m.data === undefined) throw invalid("media.url", "media.url is resolved by the API gateway; send media.data to this action", "oneOf");
-  return { media: { mimetype: m.mimetype, data: m.data, ...(m.filename ? { filename: m.filename } : {}) }, ...(p.caption ? { caption: p.caption } : {}), ...(p.voice ? { voice: true } : {}), ...extras };
+  const caption = p.caption ? { caption: p.caption } : {};
+  const voice = p.voice ? { voice: true } : {};
+  if (m.mediaId !== undefined) {
+    if (!read) throw new WafleetError("MEDIA_NOT_FOUND", "This node has no media store");
+    const stored = await read(m.mediaId);
+    const filename = m.filename ?? stored.filename;
+    return { media: { mimetype: m.mimetype ?? stored.mimetype, data: stored.data, ...(filename ? { filename } : {}) }, ...caption, ...voice, ...extras };
+  }
+  if (m.data === undefined) throw invalid("media.url", "media.url is resolved by the API gateway; send media.data or media.mediaId to this action", "oneOf");
+  return { media: { mimetype: m.mimetype!, data: m.data, ...(m.filename ? { filename: m.filename } : {}) }, ...caption, ...voice, ...extras };
 }
 
 export const pairingCodeParams = {

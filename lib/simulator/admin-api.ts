@@ -9,14 +9,27 @@ import type { SimFaults } from "./protocol";
 import { SimError } from "./sim-error";
 
 const MAX_BODY_BYTES = 1024 * 1024;
+/** Media each way is up to 64 MiB, as WhatsApp's; a JSON body carries it as base64 (4/3). */
+export const MAX_MEDIA_BYTES = 64 * 1024 * 1024;
+const MAX_MEDIA_JSON_BYTES = Math.ceil(MAX_MEDIA_BYTES / 3) * 4 + 1024 * 1024;
 const MAX_LATENCY_MS = 60_000;
 
 type Body = Record<string, unknown>;
 interface Route {
   method: "GET" | "POST";
   path: RegExp;
+  /** "json" (default): a JSON object up to maxBytes; "raw": the bytes themselves, with the query and headers. */
+  body?: "json" | "raw";
+  /** The largest body (default 1 MiB). */
+  maxBytes?: number;
   /** Returns [status, json]; throws SimError for 4xx. */
-  handle(network: SimNetwork, params: string[], body: Body): [number, unknown];
+  handle(network: SimNetwork, params: string[], body: Body, raw?: RawBody): [number, unknown];
+}
+
+interface RawBody {
+  bytes: Buffer;
+  query: URLSearchParams;
+  contentType: string;
 }
 
 const ROUTES: Route[] = [
@@ -53,8 +66,27 @@ const ROUTES: Route[] = [
     },
   },
   {
+    // a contact sends media as raw bytes (Content-Type = its mimetype; ?to=&body=&filename=): no
+    // base64 on the way in, the body read once
+    method: "POST",
+    path: /^\/sim\/contacts\/([^/]+)\/send-media$/,
+    body: "raw",
+    maxBytes: MAX_MEDIA_BYTES,
+    handle: (n, [contact], _body, raw) => {
+      const from = requirePhone(contact, "contact");
+      const to = requirePhone(raw!.query.get("to") ?? undefined, "to");
+      const mimetype = raw!.contentType.split(";")[0]!.trim().toLowerCase();
+      if (!/^[a-z]+\/[a-z0-9.+-]+$/.test(mimetype)) throw new SimError("VALIDATION_ERROR", "Content-Type must be the media's mimetype", "mimetype");
+      if (!raw!.bytes.length) throw new SimError("VALIDATION_ERROR", "the body is the media's bytes", "body");
+      const filename = raw!.query.get("filename") ?? undefined;
+      const media = { mimetype, data: raw!.bytes.toString("base64"), ...(filename ? { filename } : {}) };
+      return [202, n.contactSend(from, { to, body: raw!.query.get("body") ?? "", media })];
+    },
+  },
+  {
     method: "POST",
     path: /^\/sim\/contacts\/([^/]+)\/send$/,
+    maxBytes: MAX_MEDIA_JSON_BYTES,
     handle: (n, [contact], body) => {
       const from = requirePhone(contact, "contact");
       const to = requirePhone(body.to, "to");
@@ -172,8 +204,14 @@ async function serve(network: SimNetwork, req: IncomingMessage, res: ServerRespo
     throw new SimError("NOT_FOUND", `No route ${req.method} ${path}`);
   }
   const params = (match as RegExpExecArray).slice(1).map((p) => safeDecode(p));
-  const body = req.method === "POST" ? await readJsonBody(req) : (req.resume(), {});
-  const [status, json] = route.handle(network, params, body);
+  const maxBytes = route.maxBytes ?? MAX_BODY_BYTES;
+  let body: Body = {};
+  let raw: RawBody | undefined;
+  if (req.method !== "POST") req.resume();
+  else if (route.body === "raw") {
+    raw = { bytes: await readBody(req, maxBytes), query: new URLSearchParams((req.url ?? "").split("?")[1] ?? ""), contentType: String(req.headers["content-type"] ?? "") };
+  } else body = parseJsonObject(await readBody(req, maxBytes));
+  const [status, json] = route.handle(network, params, body, raw);
   reply(res, status, json);
 }
 
@@ -184,18 +222,31 @@ function reply(res: ServerResponse, status: number, json: unknown): void {
   res.end(text);
 }
 
-function readJsonBody(req: IncomingMessage): Promise<Body> {
+/**
+ * The body, read once: into one buffer of the declared Content-Length when there is one (no chunk
+ * list and second copy), else collected. Past the cap it keeps draining, so the client reads the
+ * 413 instead of a reset.
+ */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
+    const declared = Number(req.headers["content-length"]);
+    const whole = Number.isSafeInteger(declared) && declared >= 0 && declared <= maxBytes ? Buffer.allocUnsafe(declared) : undefined;
     const chunks: Buffer[] = [];
     let size = 0;
     req.on("data", (chunk: Buffer) => {
+      const at = size;
       size += chunk.length;
-      // Past the cap, stop buffering but keep draining, so the client reads the 413 instead of a reset.
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+      if (size > maxBytes) return;
+      if (whole && size <= whole.length) chunk.copy(whole, at);
+      else chunks.push(chunk);
     });
     req.on("error", reject);
-    req.on("end", () => (size > MAX_BODY_BYTES ? reject(new SimError("PAYLOAD_TOO_LARGE", `The body exceeds ${MAX_BODY_BYTES} bytes`)) : resolve(Buffer.concat(chunks))));
-  }).then(parseJsonObject);
+    req.on("end", () => {
+      if (size > maxBytes) return reject(new SimError("PAYLOAD_TOO_LARGE", `The body exceeds ${maxBytes} bytes`));
+      if (whole && size === whole.length) return resolve(whole);
+      resolve(whole ? Buffer.concat([whole.subarray(0, Math.min(size, whole.length)), ...chunks]) : Buffer.concat(chunks));
+    });
+  });
 }
 
 function parseJsonObject(raw: Buffer): Body {

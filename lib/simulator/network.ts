@@ -55,7 +55,8 @@ export interface RunningSimNetwork {
   close(): Promise<void>;
 }
 
-const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+/** A frame carries at most one media of 64 MiB, as base64 (4/3), with room for the rest of the message. */
+const MAX_FRAME_BYTES = 96 * 1024 * 1024;
 const MAX_ID_LENGTH = 128;
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
