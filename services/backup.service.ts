@@ -1,6 +1,7 @@
 // `backup` role: scheduled snapshots of session storage (BACKUP_CRON, hourly by default) to
 // BACKUP_TARGET, verify, retention and restore as actions. Its own node in a cluster (with the
 // shared sessions folder mounted), in-process in embedded mode. Logic lives in lib/backup.
+import { BackupKeyring, parseBackupKeys } from "../lib/backup/encryption";
 import type { Context, ServiceSchema } from "moleculer";
 import { Cron } from "croner";
 import { ulid } from "ulid";
@@ -92,7 +93,7 @@ export default function backupService({ config, store, now, retention, deleteBat
 
     created() {
       const target = config.backupTarget || `file://${config.dataDir}/backups`;
-      blobs = store ?? openBackupTarget(target, { s3Endpoint: config.s3Endpoint, partSize: config.backupPartSize });
+      blobs = store ?? openBackupTarget(target, { s3Endpoint: config.s3Endpoint, partSize: config.backupPartSize, s3Sse: config.backupS3Sse, s3KmsKeyId: config.backupS3KmsKeyId });
       const node = this.broker.nodeID;
       const emit = (event: string, payload: Record<string, unknown>) => {
         Promise.resolve(this.broker.broadcast(event, { id: ulid(), node, timestamp: new Date().toISOString(), ...payload })).catch((err: Error) => this.logger.warn(`could not publish ${event}: ${err.message}`));
@@ -133,6 +134,7 @@ export default function backupService({ config, store, now, retention, deleteBat
         logger: this.logger,
         hooks,
         now,
+        keyring: config.backupEncryptionKey ? new BackupKeyring(parseBackupKeys(config.backupEncryptionKey)) : undefined,
       });
       if (!config.backupTarget) this.logger.warn(`BACKUP_TARGET is not set: snapshots go to ${target}, on the same disk as the sessions. Set BACKUP_TARGET=s3://bucket/prefix for disaster recovery.`);
     },

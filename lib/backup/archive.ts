@@ -49,9 +49,10 @@ export class ArchiveWriter {
   private failure: Error | undefined;
   files = 0;
 
-  constructor() {
+  /** @param cipher seals the gzip stream before it is measured and stored (BACKUP_ENCRYPTION_KEY) */
+  constructor(cipher?: Transform) {
     this.output = this.meter;
-    this.piped = pipeline(this.pack, this.gzip, this.meter).catch((err: Error) => {
+    this.piped = (cipher ? pipeline(this.pack, this.gzip, cipher, this.meter) : pipeline(this.pack, this.gzip, this.meter)).catch((err: Error) => {
       this.failure = err;
       throw err;
     });

@@ -10,6 +10,7 @@ import { applyRetention, planRetention, type RetentionPolicy } from "./retention
 import { restoreSnapshot, type RestoreReport, type SessionControl } from "./restore";
 import type { CaptureOptions } from "./restore-set";
 import { takeSnapshot } from "./snapshot";
+import type { BackupKeyring } from "./encryption";
 import { verifySnapshot, type VerifyResult } from "./verify";
 
 export interface BackupHooks {
@@ -34,6 +35,8 @@ export interface BackupManagerOptions {
   now?: () => Date;
   capture?: CaptureOptions;
   wafleetVersion?: string;
+  /** BACKUP_ENCRYPTION_KEY: snapshots sealed and signed with its first key; restore and verify need one of its keys. */
+  keyring?: BackupKeyring;
 }
 
 export interface PruneResult {
@@ -110,7 +113,7 @@ export class BackupManager {
       const t0 = performance.now();
       let snapshot: SnapshotManifest;
       try {
-        snapshot = await takeSnapshot({ store: this.opts.store, sessionsDir: this.opts.sessionsDir, node: this.opts.node, engine: this.opts.engine, wafleetVersion: this.version, now: this.now, capture: this.opts.capture });
+        snapshot = await takeSnapshot({ store: this.opts.store, sessionsDir: this.opts.sessionsDir, node: this.opts.node, engine: this.opts.engine, wafleetVersion: this.version, now: this.now, capture: this.opts.capture, keyring: this.opts.keyring });
       } catch (err) {
         const error = storeError(err, "snapshot");
         const durationMs = Math.round(performance.now() - t0);
@@ -153,7 +156,7 @@ export class BackupManager {
   /** Restores one workspace, or every workspace of the snapshot (disaster recovery). */
   restore(snapshotId: string, workspaceId?: string): Promise<RestoreReport> {
     return this.exclusive("restore", async () => {
-      const report = await restoreSnapshot({ store: this.opts.store, catalog: this.catalog, sessionsDir: this.opts.sessionsDir, control: this.opts.control, logger: this.opts.logger }, snapshotId, workspaceId);
+      const report = await restoreSnapshot({ store: this.opts.store, catalog: this.catalog, sessionsDir: this.opts.sessionsDir, control: this.opts.control, logger: this.opts.logger, keyring: this.opts.keyring }, snapshotId, workspaceId);
       const n = report.workspaces.reduce((k, w) => k + w.sessions.length, 0);
       this.opts.logger.info(`restored ${n} sessions of ${report.workspaces.length} workspaces from ${snapshotId} in ${report.durationMs} ms`);
       this.opts.hooks?.restored?.(report);
@@ -162,7 +165,7 @@ export class BackupManager {
   }
 
   private async verifyNow(id: string): Promise<VerifyResult> {
-    const result = await verifySnapshot(this.opts.store, this.catalog, id, this.opts.node, this.now);
+    const result = await verifySnapshot(this.opts.store, this.catalog, id, this.opts.node, this.now, this.opts.keyring);
     this.state.lastVerify = { snapshot: id, at: result.checkedAt, ok: result.ok };
     if (!result.ok) this.opts.logger.error(`backup verify of ${id} FAILED: ${result.archives.filter((a) => !a.ok).map((a) => `${a.workspaceId}: ${a.error}`).join("; ")}`);
     this.opts.hooks?.verified?.(result);

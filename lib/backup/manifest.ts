@@ -5,6 +5,7 @@
 // Snapshot ids sort by time: `20261129T020000123Z-<4 hex>`.
 import { randomBytes } from "node:crypto";
 import { isValidId } from "../sessions/storage";
+import { ARCHIVE_CIPHER, MANIFEST_MAC, type ArchiveSeal, type ManifestMac } from "./encryption";
 import type { SessionEngineKind } from "./restore-set";
 
 export const MANIFEST_FORMAT = 1;
@@ -28,6 +29,8 @@ export interface ManifestArchive {
   sha256: string;
   files: number;
   sessions: ManifestSession[];
+  /** Set when the archive is sealed (BACKUP_ENCRYPTION_KEY): size and sha256 are the ciphertext's. */
+  encryption?: ArchiveSeal;
 }
 
 export interface SnapshotManifest {
@@ -43,6 +46,8 @@ export interface SnapshotManifest {
   source: string;
   archives: ManifestArchive[];
   totals: { workspaces: number; sessions: number; files: number; bytes: number };
+  /** An HMAC over the rest of the manifest, when snapshots are sealed. */
+  mac?: ManifestMac;
 }
 
 export interface VerifiedMarker {
@@ -89,10 +94,13 @@ export function checkManifest(m: any, id: string): SnapshotManifest {
     seen.add(a.workspaceId);
     if (a.name !== archiveName(a.workspaceId) || !/^[0-9a-f]{64}$/.test(a.sha256) || !count(a.size) || !count(a.files)) throw bad(`archive entry ${JSON.stringify(a?.name)}`);
     if (!Array.isArray(a.sessions)) throw bad(`archive of workspace ${a.workspaceId} has no sessions list`);
+    const e = a.encryption;
+    if (e !== undefined && (e?.alg !== ARCHIVE_CIPHER || typeof e.keyId !== "string" || typeof e.iv !== "string" || typeof e.tag !== "string")) throw bad(`archive of workspace ${a.workspaceId} has a bad encryption entry`);
     for (const s of a.sessions) {
       if (!isValidId(s?.sessionId)) throw bad(`workspace ${a.workspaceId} lists session id ${JSON.stringify(s?.sessionId)}, which is not an id`);
       if (!count(s.files) || !count(s.bytes)) throw bad(`session ${a.workspaceId}/${s.sessionId} has bad counts`);
     }
   }
+  if (m.mac !== undefined && (m.mac?.alg !== MANIFEST_MAC || typeof m.mac.keyId !== "string" || !/^[0-9a-f]{64}$/.test(m.mac.value))) throw bad("bad mac entry");
   return m as SnapshotManifest;
 }

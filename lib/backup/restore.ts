@@ -13,6 +13,7 @@ import type { SessionMeta } from "../sessions/storage";
 import { DigestMeter, readArchive } from "./archive";
 import type { BlobStore } from "./blob-store";
 import type { SnapshotCatalog } from "./catalog";
+import { archiveAad, checkManifestMac, openArchive, type BackupKeyring } from "./encryption";
 import { snapshotDir, type ManifestArchive } from "./manifest";
 
 /** What restore needs from the owners of the sessions (the sessions.* actions behind it). */
@@ -33,6 +34,8 @@ export interface RestoreOptions {
   logger: { info(...a: unknown[]): void; warn(...a: unknown[]): void };
   /** The most bytes the archives of one restore may unpack to (a gzip bomb is refused). Default 16 GiB. */
   maxExtractBytes?: number;
+  /** BACKUP_ENCRYPTION_KEY: set, only snapshots sealed and signed with one of its keys are restored. */
+  keyring?: BackupKeyring;
 }
 
 export const DEFAULT_MAX_EXTRACT_BYTES = 16 * 1024 ** 3;
@@ -82,6 +85,7 @@ export interface RestoreReport {
 export async function restoreSnapshot(opts: RestoreOptions, snapshotId: string, workspaceId?: string): Promise<RestoreReport> {
   const t0 = performance.now();
   const manifest = await opts.catalog.manifest(snapshotId);
+  checkSealed(manifest, opts.keyring, snapshotId);
   const archives = workspaceId ? manifest.archives.filter((a) => a.workspaceId === workspaceId) : manifest.archives;
   if (workspaceId && !archives.length) throw new WafleetError("SNAPSHOT_NOT_FOUND", `Snapshot ${snapshotId} holds no workspace ${workspaceId}`, { snapshot: snapshotId, workspaceId });
 
@@ -123,7 +127,11 @@ async function stageArchive(opts: RestoreOptions, snapshotId: string, a: Manifes
   const dir = within(staging, `workspace_${a.workspaceId}`);
   const sessions = new Set<string>();
   try {
-    const { files } = await readArchive(createReadStream(download), async (e) => {
+    const raw = createReadStream(download);
+    // a sealed archive is opened on the way: its tag is checked at the end, before anything is swapped in
+    const plain = a.encryption ? raw.pipe(openArchive(opts.keyring!, a.encryption, archiveAad(snapshotId, a.workspaceId))) : raw;
+    if (plain !== raw) raw.on("error", (err) => plain.destroy(err));
+    const { files } = await readArchive(plain, async (e) => {
       const target = within(dir, `session_${e.sessionId}`, ...e.rel.split("/"));
       await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
       const limit = new ByteLimit(budget.left, () => `it unpacks to more than ${budget.cap} bytes (the restore's cap)`);
@@ -204,6 +212,27 @@ async function swapIn(staged: string, target: string, restored: SessionMeta): Pr
   );
   await fs.rename(staged, target);
   if (had) await fs.rm(aside, { recursive: true, force: true });
+}
+
+/**
+ * With BACKUP_ENCRYPTION_KEY set, a snapshot must be signed by one of its keys (so nothing in the
+ * manifest was altered) and every archive sealed; without it, a sealed snapshot cannot be opened.
+ */
+export function checkSealed(manifest: { archives: ManifestArchive[] } & Record<string, any>, keyring: BackupKeyring | undefined, snapshotId: string): void {
+  const invalid = (why: string) => new WafleetError("SNAPSHOT_INVALID", `Snapshot ${snapshotId}: ${why}`, { snapshot: snapshotId });
+  if (!keyring) {
+    if (manifest.archives.some((a) => a.encryption)) throw invalid("its archives are encrypted; set BACKUP_ENCRYPTION_KEY with the key that sealed them");
+    return;
+  }
+  try {
+    checkManifestMac(keyring, manifest);
+  } catch (err) {
+    throw invalid((err as Error).message);
+  }
+  const open = manifest.archives.find((a) => !a.encryption);
+  if (open) throw invalid(`the archive of workspace ${open.workspaceId} is not encrypted, and BACKUP_ENCRYPTION_KEY is set`);
+  const unknown = manifest.archives.find((a) => !keyring.byId(a.encryption!.keyId));
+  if (unknown) throw invalid(`sealed with key ${unknown.encryption!.keyId}, which BACKUP_ENCRYPTION_KEY does not hold`);
 }
 
 /** Staging folders of restores that died (crash, kill) more than an hour ago. */

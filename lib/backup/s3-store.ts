@@ -20,6 +20,10 @@ export interface S3BlobStoreOptions {
   client?: S3ClientConfig;
   /** Called as each part of a multipart upload is sent (progress, tests). */
   onPart?: (key: string, part: number) => void;
+  /** Server-side encryption of every object written: "AES256" (default), "aws:kms", or "none" (an S3 API without it). */
+  sse?: "AES256" | "aws:kms" | "none";
+  /** The KMS key of "aws:kms" (default: the bucket's AWS-managed key). */
+  kmsKeyId?: string;
 }
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -42,6 +46,13 @@ export class S3BlobStore implements BlobStore {
     return `s3://${this.opts.bucket}/${this.prefix}${this.opts.endpoint ? ` at ${this.opts.endpoint}` : ""}`;
   }
 
+  /** Snapshots hold WhatsApp credentials: S3 encrypts every object at rest unless told there is no such thing. */
+  private sse(): { ServerSideEncryption?: "AES256" | "aws:kms"; SSEKMSKeyId?: string } {
+    const sse = this.opts.sse ?? "AES256";
+    if (sse === "none") return {};
+    return { ServerSideEncryption: sse, ...(sse === "aws:kms" && this.opts.kmsKeyId ? { SSEKMSKeyId: this.opts.kmsKeyId } : {}) };
+  }
+
   private full(key: string): string {
     return this.prefix ? `${this.prefix}/${key}` : key;
   }
@@ -49,7 +60,7 @@ export class S3BlobStore implements BlobStore {
   async put(key: string, body: Readable): Promise<void> {
     const upload = new Upload({
       client: this.s3,
-      params: { Bucket: this.opts.bucket, Key: this.full(key), Body: body },
+      params: { Bucket: this.opts.bucket, Key: this.full(key), Body: body, ...this.sse() },
       partSize: Math.max(MIN_PART_SIZE, this.opts.partSize ?? 8 * 1024 * 1024),
       queueSize: this.opts.queueSize ?? 2,
       // parts of a failed upload are aborted below, keeping the upload's own error (an abort that

@@ -8,6 +8,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { isValidId, readdirOrEmpty } from "../sessions/storage";
 import { ArchiveWriter } from "./archive";
+import { archiveAad, sealArchive, signManifest, type BackupKeyring } from "./encryption";
 import type { BlobStore } from "./blob-store";
 import { archiveKey, archiveName, manifestKey, MANIFEST_FORMAT, newSnapshotId, type ManifestArchive, type ManifestSession, type SnapshotManifest } from "./manifest";
 import { captureSession, releaseCapture, type CaptureOptions } from "./restore-set";
@@ -22,6 +23,8 @@ export interface SnapshotOptions {
   capture?: CaptureOptions;
   /** Workspaces archived at once. Default 4. */
   concurrency?: number;
+  /** Seals every archive and signs the manifest with the keyring's current key (BACKUP_ENCRYPTION_KEY). */
+  keyring?: BackupKeyring;
 }
 
 export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotManifest> {
@@ -66,6 +69,7 @@ export async function takeSnapshot(opts: SnapshotOptions): Promise<SnapshotManif
       bytes: archives.reduce((n, a) => n + a.size, 0),
     },
   };
+  if (opts.keyring) manifest.mac = signManifest(opts.keyring.current, manifest as unknown as Record<string, unknown>);
   await opts.store.put(manifestKey(id), bufferStream(JSON.stringify(manifest, null, 2)));
   return manifest;
 }
@@ -80,7 +84,8 @@ async function archiveWorkspace(opts: SnapshotOptions, id: string, workspaceId: 
   const withMeta: string[] = [];
   for (const s of sessionIds) if (await fileExists(path.join(wsDir, `session_${s}`, "meta.json"))) withMeta.push(s);
   if (!withMeta.length) return undefined;
-  const writer = new ArchiveWriter();
+  const sealing = opts.keyring ? sealArchive(opts.keyring.current, archiveAad(id, workspaceId)) : undefined;
+  const writer = new ArchiveWriter(sealing?.stream);
   const uploaded = opts.store.put(archiveKey(id, workspaceId), writer.output);
   uploaded.catch((err: Error) => writer.abort(err));
   const sessions: ManifestSession[] = [];
@@ -104,7 +109,7 @@ async function archiveWorkspace(opts: SnapshotOptions, id: string, workspaceId: 
     throw err;
   }
   await uploaded;
-  return { workspaceId, name: archiveName(workspaceId), size: writer.meter.bytes, sha256: writer.meter.sha256, files: writer.files, sessions };
+  return { workspaceId, name: archiveName(workspaceId), size: writer.meter.bytes, sha256: writer.meter.sha256, files: writer.files, sessions, ...(sealing ? { encryption: sealing.seal() } : {}) };
 }
 
 function desiredOf(data: Buffer | undefined): ManifestSession["desired"] {

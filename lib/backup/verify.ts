@@ -2,12 +2,14 @@
 // a gzip and tar stream that parses, file count). A snapshot that passes gets a verified.json
 // marker; retention never deletes the newest one that has it.
 import { once } from "node:events";
-import { PassThrough, Writable, type Readable } from "node:stream";
+import { PassThrough, Writable, type Readable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { DigestMeter, readArchive } from "./archive";
 import type { BlobStore } from "./blob-store";
 import type { SnapshotCatalog } from "./catalog";
+import { archiveAad, openArchive, type BackupKeyring } from "./encryption";
 import { snapshotDir, verifiedKey, type ManifestArchive } from "./manifest";
+import { checkSealed } from "./restore";
 import { bufferStream } from "./snapshot";
 
 export interface ArchiveCheck {
@@ -28,11 +30,14 @@ export interface VerifyResult {
  * Checks one archive stream against its manifest entry; throws with what does not match. The
  * whole stream is always hashed, even when the tar or gzip layer breaks early.
  */
-export async function checkArchive(source: Readable, a: ManifestArchive): Promise<void> {
+export async function checkArchive(source: Readable, a: ManifestArchive, open?: () => Transform): Promise<void> {
   const meter = new DigestMeter();
   const feed = new PassThrough();
+  // a sealed archive is opened before it is parsed: a wrong tag fails the parse
+  const parsed$ = open ? feed.pipe(open()) : feed;
+  if (parsed$ !== feed) feed.on("error", (err) => parsed$.destroy(err));
   let parseError: Error | undefined;
-  const parsing = readArchive(feed, async (e) => {
+  const parsing = readArchive(parsed$, async (e) => {
     e.body.resume();
     await once(e.body, "end");
   }).catch((err: Error) => {
@@ -63,13 +68,15 @@ export async function checkArchive(source: Readable, a: ManifestArchive): Promis
   if (parsed.files !== a.files) throw new Error(`${parsed.files} files, manifest says ${a.files}`);
 }
 
-export async function verifySnapshot(store: BlobStore, catalog: SnapshotCatalog, id: string, node: string, now: () => Date = () => new Date()): Promise<VerifyResult> {
+export async function verifySnapshot(store: BlobStore, catalog: SnapshotCatalog, id: string, node: string, now: () => Date = () => new Date(), keyring?: BackupKeyring): Promise<VerifyResult> {
   const t0 = performance.now();
   const manifest = await catalog.manifest(id);
+  // what restore would refuse (unsigned, altered, sealed with an unknown key) fails verify too
+  checkSealed(manifest, keyring, id);
   const archives: ArchiveCheck[] = [];
   for (const a of manifest.archives) {
     try {
-      await checkArchive(await store.get(`${snapshotDir(id)}/${a.name}`), a);
+      await checkArchive(await store.get(`${snapshotDir(id)}/${a.name}`), a, a.encryption ? () => openArchive(keyring!, a.encryption!, archiveAad(id, a.workspaceId)) : undefined);
       archives.push({ workspaceId: a.workspaceId, ok: true });
     } catch (err) {
       archives.push({ workspaceId: a.workspaceId, ok: false, error: (err as Error).message });

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import Validator from "fastest-validator";
 import { ConfigError } from "./error";
 import { natsConnectionOptions, redactUrl, redisConnectionOptions } from "./connections";
+import { parseBackupKeys } from "../backup/encryption";
 
 export const ROLES = ["sessions", "api", "webhooks", "health", "backup"] as const;
 export type Role = (typeof ROLES)[number];
@@ -45,6 +46,8 @@ export interface Config {
   chromePath: string;
   /** Chromium flags for the wwebjs engine (CHROME_ARGS, whitespace-separated); empty = the measured lean set. */
   chromeArgs: string;
+  /** Chromium's own sandbox: auto (on unless root), on, off (CHROME_SANDBOX). */
+  chromeSandbox: "auto" | "on" | "off";
   maxSessionsPerInstance: number;
   launchConcurrency: number;
   launchStaggerMs: number;
@@ -87,6 +90,11 @@ export interface Config {
   backupKeepDaily: number;
   /** Multipart part size of S3 uploads, bytes (S3's minimum is 5 MiB). */
   backupPartSize: number;
+  /** BACKUP_ENCRYPTION_KEY: `id:base64[,id:base64]`, the first seals new snapshots (never shown in errors); empty = not sealed. */
+  backupEncryptionKey: string;
+  /** S3 server-side encryption of backup objects. */
+  backupS3Sse: "AES256" | "aws:kms" | "none";
+  backupS3KmsKeyId: string;
   logLevel: LogLevel;
   /** Webhooks may target private, loopback and link-local addresses (tests, on-premises receivers). */
   webhookAllowPrivate: boolean;
@@ -198,8 +206,12 @@ const schema = {
   BACKUP_KEEP_HOURLY: num(0, 100_000),
   BACKUP_KEEP_DAILY: num(0, 100_000),
   BACKUP_PART_SIZE_MB: num(5, 5120),
+  BACKUP_ENCRYPTION_KEY: { type: "string", optional: true },
+  BACKUP_S3_SSE: { type: "enum", values: ["AES256", "aws:kms", "none"], optional: true },
+  BACKUP_S3_KMS_KEY_ID: { type: "string", optional: true },
   LOG_LEVEL: { type: "enum", values: [...LOG_LEVELS], optional: true },
   CHROME_ARGS: { type: "string", optional: true },
+  CHROME_SANDBOX: { type: "enum", values: ["auto", "on", "off"], optional: true },
   WEBHOOK_ALLOW_PRIVATE: { type: "enum", values: ["true", "false", "1", "0"], optional: true },
   WEBHOOK_TIMEOUT_MS: num(100, 120_000),
   WEBHOOK_MAX_ATTEMPTS: num(1, 50),
@@ -235,7 +247,7 @@ const schema = {
 } as const;
 
 /** Never echoed in an error; URL variables are echoed with their password replaced. */
-const SECRET_VARIABLES = new Set(["API_KEYS", "REDIS_PASSWORD"]);
+const SECRET_VARIABLES = new Set(["API_KEYS", "REDIS_PASSWORD", "BACKUP_ENCRYPTION_KEY"]);
 const URL_VARIABLES = new Set(["TRANSPORTER", "REDIS_URL"]);
 
 const check = new Validator({ useNewCustomCheckerFunction: true }).compile({ $$root: false, ...schema } as any);
@@ -298,6 +310,13 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     throw new ConfigError("REDIS_URL", "cluster mode (TRANSPORTER set) needs the ownership directory: set REDIS_URL=redis://host:6379 on session and api nodes");
   }
 
+  if (v.BACKUP_ENCRYPTION_KEY) {
+    try {
+      parseBackupKeys(v.BACKUP_ENCRYPTION_KEY);
+    } catch (err) {
+      throw new ConfigError("BACKUP_ENCRYPTION_KEY", (err as Error).message);
+    }
+  }
   const connections = {
     transporter,
     natsCa: v.NATS_CA ? path.resolve(cwd, v.NATS_CA) : "",
@@ -337,6 +356,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     simStateFile: v.WA_SIM_STATE_FILE ?? "",
     chromePath: env.CHROME_PATH || "/usr/bin/chromium",
     chromeArgs: v.CHROME_ARGS ?? "",
+    chromeSandbox: v.CHROME_SANDBOX ?? "auto",
     maxSessionsPerInstance: v.MAX_SESSIONS_PER_INSTANCE ?? 750,
     // a Chromium start costs ~1 s of CPU and 100+ MB; a simulator session costs almost nothing
     launchConcurrency: v.LAUNCH_CONCURRENCY ?? (engine === "wwebjs" ? 2 : 32),
@@ -366,6 +386,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     backupKeepHourly: v.BACKUP_KEEP_HOURLY ?? 24,
     backupKeepDaily: v.BACKUP_KEEP_DAILY ?? 7,
     backupPartSize: (v.BACKUP_PART_SIZE_MB ?? 8) * 1024 * 1024,
+    backupEncryptionKey: v.BACKUP_ENCRYPTION_KEY ?? "",
+    backupS3Sse: v.BACKUP_S3_SSE ?? "AES256",
+    backupS3KmsKeyId: v.BACKUP_S3_KMS_KEY_ID ?? "",
     logLevel: v.LOG_LEVEL ?? "info",
     webhookAllowPrivate: v.WEBHOOK_ALLOW_PRIVATE === "true" || v.WEBHOOK_ALLOW_PRIVATE === "1",
     webhookTimeoutMs: v.WEBHOOK_TIMEOUT_MS ?? 10000,

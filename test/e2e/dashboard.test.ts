@@ -306,6 +306,25 @@ describe("the dashboard at /", () => {
     expect(admin.urls.filter((u) => !u.startsWith(`${api}/`) && !u.startsWith("data:"))).toEqual([]);
   });
 
+  it("links a second session by pairing code, and stops showing the QR the network no longer takes", async () => {
+    await admin.go("#/w/acme");
+    await admin.waitForText("#ws-title", "acme");
+    await admin.page.click("details.card summary");
+    await admin.fill("#new-session-id", "bycode");
+    await admin.clickButton("Create session");
+    await admin.page.waitForSelector("img[data-testid=qr]", { timeout: 20000 });
+    await admin.fill("#pair-phone", "15557770002");
+    await admin.clickButton("Get a pairing code");
+    await admin.page.waitForSelector("[data-testid=pairing-code]", { timeout: 20000 });
+    const code = await admin.text("[data-testid=pairing-code]");
+    await admin.waitForText(".qr-wait", "A pairing code is pending");
+    expect(await admin.page.$("img[data-testid=qr]")).toBeNull();
+    await admin.screenshot("12b-session-pairing-code");
+    expect((await request(sim.url, "POST", "/sim/link", { body: { code: code.trim(), phone: "15557770002" } })).status).toBe(200);
+    await admin.waitForText("#session-title", "WORKING");
+    expect((await call("DELETE", "/workspaces/acme/sessions/bycode")).status).toBe(204);
+  });
+
   it("deletes a session after a confirmation, and signs out", async () => {
     await admin.go("#/w/acme/s/main");
     await admin.waitForText("#session-title", "main");

@@ -174,6 +174,13 @@ export function SessionPage({ workspaceId, sessionId, me }: { workspaceId: strin
   );
 }
 
+const PAIRING_PENDING = "A pairing code is pending: type it on the phone. The QR no longer links; restart the session for a new one.";
+
+/** The gateway's 409 QR_NOT_AVAILABLE names a pending pairing code in details.reason. */
+function pairingPending(err: ApiError): boolean {
+  return (err.details as { reason?: unknown } | undefined)?.reason === "PAIRING_CODE_PENDING";
+}
+
 /** The QR (large, refreshed on every wa.session.qr and at its expiry), the simulated phone, and pairing by code. */
 function LinkPanel({ workspaceId, sessionId, status, tick, simulation }: { workspaceId: string; sessionId: string; status: string; tick: number; simulation: boolean }) {
   const [qr, setQr] = useState<{ image: string; expiresAt: number } | null>(null);
@@ -201,7 +208,12 @@ function LinkPanel({ workspaceId, sessionId, status, tick, simulation }: { works
         // a rotation whose event was missed: read it again when this one expires
         timer = setTimeout(() => void fetchQr(), Math.max(1000, r.expiresAt - Date.now() + 250));
       } catch (err) {
-        if (!cancelled) setQrError(err instanceof ApiError && err.code === "QR_NOT_AVAILABLE" ? "Waiting for a QR…" : describe(err));
+        if (cancelled) return;
+        if (err instanceof ApiError && err.code === "QR_NOT_AVAILABLE") {
+          // the QR shown so far is void (expired, or the session links by pairing code now)
+          setQr(null);
+          setQrError(pairingPending(err) ? PAIRING_PENDING : "Waiting for a QR…");
+        } else setQrError(describe(err));
       }
     };
     void fetchQr();
@@ -223,6 +235,9 @@ function LinkPanel({ workspaceId, sessionId, status, tick, simulation }: { works
     void action.run("pair", async () => {
       const r = await ok(api.POST("/api/v1/workspaces/{workspaceId}/sessions/{sessionId}/pairing-code", { params: { path }, body: { phoneNumber: pairPhone } }));
       setCode(r.code);
+      // the network takes no QR once it gave a code: stop showing the old one
+      setQr(null);
+      setQrError(PAIRING_PENDING);
     });
   };
 
