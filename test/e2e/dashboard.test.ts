@@ -319,7 +319,7 @@ describe("the dashboard at /", () => {
     const code = await admin.text("[data-testid=pairing-code]");
     await admin.waitForText(".qr-wait", "A pairing code is pending");
     expect(await admin.page.$("img[data-testid=qr]")).toBeNull();
-    await admin.screenshot("12-session-pairing-code");
+    await admin.screenshot("12b-session-pairing-code");
     expect((await request(sim.url, "POST", "/sim/link", { body: { code: code.trim(), phone: "15557770002" } })).status).toBe(200);
     await admin.waitForText("#session-title", "WORKING");
     expect((await call("DELETE", "/workspaces/acme/sessions/bycode")).status).toBe(204);

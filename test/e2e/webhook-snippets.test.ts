@@ -1,8 +1,9 @@
 // The receiver snippets of docs/webhooks.md, taken from the file as written, run against real
 // deliveries of a live embedded wafleet: the dependency-free PHP endpoint under Debian's php-cli
 // (`php -S`), the Node one with the npm `standardwebhooks` package. Both must accept every real
-// delivery and refuse forged, tampered, stale and unsigned requests. php missing is a failure,
-// never a skip (.ci/run installs php-cli).
+// delivery and refuse forged, tampered, stale and unsigned requests; the Laravel snippets (whose
+// framework and library are not installed here) must at least pass `php -l`. php missing is a
+// failure, never a skip (.ci/run installs php-cli).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
@@ -143,6 +144,16 @@ async function hostileAnswers(url: string): Promise<Record<string, number>> {
 const EXPECTED_HOSTILE = { genuine: 204, rotated: 204, tampered: 401, wrongSecret: 401, stale: 401, future: 401, unsigned: 401, noTimestamp: 401, badVersion: 401 };
 
 describe("the receiver snippets of docs/webhooks.md", () => {
+  it("the Laravel snippets are valid PHP (php -l)", async () => {
+    const doc = await fs.readFile(path.join(ROOT, "docs/webhooks.md"), "utf8");
+    for (const name of ["laravel-library", "laravel-controller"]) {
+      const file = path.join(dir, `${name}.php`);
+      await fs.writeFile(file, `<?php\n${docSnippet(doc, name)}\n`);
+      const lint = spawnSync("php", ["-l", file], { encoding: "utf8" });
+      expect({ name, status: lint.status, out: lint.stdout + lint.stderr }).toEqual({ name, status: 0, out: expect.stringMatching(/No syntax errors/) });
+    }
+  });
+
   it("the dependency-free PHP endpoint accepts every real delivery", async () => {
     await sendIncoming("php", 6);
     const delivered = await waitFor("6 deliveries answered 204 by PHP", async () => {

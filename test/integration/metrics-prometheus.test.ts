@@ -100,6 +100,13 @@ describe("the Prometheus exposition", () => {
       /^wafleet_backup_failures_total\{[^}]*\} 0$/,
     ])
       expect({ series: String(series), lines: sample(text, series).length }).toEqual({ series: String(series), lines: 1 });
+    // and generally: no wafleet counter is missing from the exposition before its first event
+    const counters: string[] = [];
+    (broker.metrics as any).store.forEach((m: any) => {
+      if (m.type === "counter" && String(m.name).startsWith("wafleet")) counters.push(String(m.name).replace(/[.-]/g, "_"));
+    });
+    expect(counters.length).toBeGreaterThanOrEqual(10);
+    expect(counters.filter((name) => !new RegExp(`^${name}(\\{[^}]*\\})? 0$`, "m").test(text))).toEqual([]);
   });
 
   it("reports the target's newest verified snapshot as the last backup success after a start", async () => {

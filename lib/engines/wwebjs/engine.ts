@@ -16,7 +16,7 @@ import { StartGate } from "../start-gate";
 import type { Capability, ChatSummary, EnginePage, HistoryQuery, PageQuery, PresenceState } from "../capabilities";
 import type { EngineContext, EngineEvents, EngineFactory, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "../types";
 import type { LaunchedChromium } from "./chromium";
-import { CLIENT_CHROME_ARGS, LEAN_CHROME_ARGS, isAlive, killChromiumUsing, killProcessGroup, launchChromium, releaseProfile, treePss, waitGone, withSandboxFlag } from "./chromium";
+import { CLIENT_CHROME_ARGS, LEAN_CHROME_ARGS, type ChromeSandbox, isAlive, killChromiumUsing, killProcessGroup, launchChromium, releaseProfile, treePss, waitGone, withSandboxFlag } from "./chromium";
 import { missedMessages, Watermarks } from "./catch-up";
 import { engineMessageOf, sendArgsOf } from "./message-content";
 import { pageWatchdogScript } from "./page-watchdog";
@@ -30,6 +30,8 @@ export interface WwebjsEngineOptions {
   chromeArgs?: readonly string[];
   /** Flags added to `chromeArgs` whatever they are (e.g. what the fake page needs). */
   extraChromeArgs?: readonly string[];
+  /** Chromium's own sandbox (CHROME_SANDBOX, default "auto": on unless running as root). */
+  sandbox?: ChromeSandbox;
   headless?: boolean;
   /** start() fails with ENGINE_TIMEOUT if no QR is shown and the session is not ready by then. Default 60000. */
   startTimeoutMs?: number;
@@ -96,7 +98,7 @@ export const WWEBJS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(
 
 export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionEngine {
   readonly capabilities = WWEBJS_CAPABILITIES;
-  private readonly opts: Required<Omit<WwebjsEngineOptions, "webVersion" | "evalOnNewDoc" | "log" | "restart" | "chromeArgs" | "extraChromeArgs" | "relaunchQueue" | "pageWatchdog">> & WwebjsEngineOptions;
+  private readonly opts: Required<Omit<WwebjsEngineOptions, "webVersion" | "evalOnNewDoc" | "log" | "restart" | "chromeArgs" | "extraChromeArgs" | "relaunchQueue" | "pageWatchdog" | "sandbox">> & WwebjsEngineOptions;
   private readonly restartPolicy: { maxAttempts: number; baseMs: number; maxMs: number; stableMs: number };
   private readonly profileDir: string;
   private readonly markerPath: string;
@@ -394,7 +396,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
           executablePath: this.opts.chromePath,
           userDataDir: this.profileDir,
           headless: this.opts.headless,
-          args: withSandboxFlag([...this.chromeArgs, ...CLIENT_CHROME_ARGS]),
+          args: withSandboxFlag([...this.chromeArgs, ...CLIENT_CHROME_ARGS], undefined, this.opts.sandbox),
         });
         if (gen !== this.generation) {
           await this.killChromium(chromium);
