@@ -123,6 +123,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
   private readonly watermarks: Watermarks;
   /** Incoming messages this engine already emitted in its life (a catch-up and a live delivery may meet). */
   private readonly emitted = new Set<string>();
+  private historyChain: Promise<unknown> = Promise.resolve();
   /** Ids of messages this engine sent (the others with fromMe came from the phone or another device). */
   private readonly ownSends = new Set<string>();
   private sendsInFlight = 0;
@@ -252,12 +253,22 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     if (!chat) return undefined;
     // the whole loaded history, oldest first (the library sorts only when trimming to a limit, and
     // not stably within a second): newest first, filtered and paged here
-    const all = await this.library("fetchMessages", () => chat.fetchMessages({ limit: Number.MAX_SAFE_INTEGER, ...(q.fromMe !== undefined ? { fromMe: q.fromMe } : {}) }));
+    const all = await this.historyReads(() => this.library("fetchMessages", () => chat.fetchMessages({ limit: Number.MAX_SAFE_INTEGER, ...(q.fromMe !== undefined ? { fromMe: q.fromMe } : {}) })));
     let items = all.map(engineMessageOf).reverse();
     if (q.since !== undefined) items = items.filter((m) => m.timestamp >= q.since!);
     // within a second the chat's own order decides, so the position is the message itself (and
     // its second, should it be deleted meanwhile)
     return pageAfterItem(items, q, (m) => m.id);
+  }
+
+  /**
+   * History reads one at a time: `fetchMessages` returns what its own loads brought in, so two
+   * running together (a catch-up and a listing) would each miss what the other loaded.
+   */
+  private historyReads<T>(read: () => Promise<T>): Promise<T> {
+    const run = this.historyChain.then(read);
+    this.historyChain = run.catch(() => undefined);
+    return run;
   }
 
   /** A chat the account has (a message in it), or undefined; the library creates an empty chat for any id. */
@@ -586,7 +597,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
         this.watermarks.begin(Math.floor(Date.now() / 1000));
         return;
       }
-      const missed = await missedMessages(client, this.watermarks);
+      const missed = await this.historyReads(() => missedMessages(client, this.watermarks));
       if (this.run !== run || this.phase !== "ready") return;
       if (missed.length) this.log("info", `catch-up: ${missed.length} incoming message(s) past the watermarks`);
       for (const msg of missed) this.onMessage(msg);
