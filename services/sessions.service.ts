@@ -75,9 +75,9 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
         admit: () => this.lease.valid(),
         media,
         overloaded: () => this.watchdog?.overloaded === true,
-        publish: <N extends EventName>(name: N, scope: Ref, payload: EventPayloads[N]) => {
+        publish: <N extends EventName>(name: N, scope: Ref, payload: EventPayloads[N], id?: string) => {
           eventMetrics?.record(name, scope, payload);
-          const event = makeEvent(name, { ...scope, node }, payload);
+          const event = makeEvent(name, { ...scope, node }, payload, new Date(), id);
           // broadcast: every gateway streams events to its own subscribers
           Promise.resolve(this.broker.broadcast(name, event)).catch((err: Error) =>
             this.logger.warn(`could not publish ${name}: ${err.message}`),

@@ -46,6 +46,8 @@ export interface Config {
   chromePath: string;
   /** Chromium flags for the wwebjs engine (CHROME_ARGS, whitespace-separated); empty = the measured lean set. */
   chromeArgs: string;
+  /** Chromium's own sandbox: auto (on unless root), on, off (CHROME_SANDBOX). */
+  chromeSandbox: "auto" | "on" | "off";
   maxSessionsPerInstance: number;
   launchConcurrency: number;
   launchStaggerMs: number;
@@ -209,6 +211,7 @@ const schema = {
   BACKUP_S3_KMS_KEY_ID: { type: "string", optional: true },
   LOG_LEVEL: { type: "enum", values: [...LOG_LEVELS], optional: true },
   CHROME_ARGS: { type: "string", optional: true },
+  CHROME_SANDBOX: { type: "enum", values: ["auto", "on", "off"], optional: true },
   WEBHOOK_ALLOW_PRIVATE: { type: "enum", values: ["true", "false", "1", "0"], optional: true },
   WEBHOOK_TIMEOUT_MS: num(100, 120_000),
   WEBHOOK_MAX_ATTEMPTS: num(1, 50),
@@ -353,6 +356,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     simStateFile: v.WA_SIM_STATE_FILE ?? "",
     chromePath: env.CHROME_PATH || "/usr/bin/chromium",
     chromeArgs: v.CHROME_ARGS ?? "",
+    chromeSandbox: v.CHROME_SANDBOX ?? "auto",
     maxSessionsPerInstance: v.MAX_SESSIONS_PER_INSTANCE ?? 750,
     // a Chromium start costs ~1 s of CPU and 100+ MB; a simulator session costs almost nothing
     launchConcurrency: v.LAUNCH_CONCURRENCY ?? (engine === "wwebjs" ? 2 : 32),

@@ -1,4 +1,5 @@
 // Event names and payload types: the one place they are defined (DESIGN section 7).
+import { createHash } from "node:crypto";
 import { ulid } from "ulid";
 import type { AckLevel, EngineMe, EngineMessage } from "../engines/types";
 import type { MediaDescriptor } from "../media/descriptor";
@@ -71,6 +72,34 @@ export function makeEvent<N extends EventName>(
   scope: { workspaceId: string; sessionId: string; node: string },
   payload: EventPayloads[N],
   now: Date = new Date(),
+  id?: string,
 ): WafleetEvent<N> {
-  return { id: ulid(now.getTime()), event: name, workspaceId: scope.workspaceId, sessionId: scope.sessionId, node: scope.node, timestamp: now.toISOString(), ...payload } as unknown as WafleetEvent<N>;
+  return { id: id ?? ulid(now.getTime()), event: name, workspaceId: scope.workspaceId, sessionId: scope.sessionId, node: scope.node, timestamp: now.toISOString(), ...payload } as unknown as WafleetEvent<N>;
+}
+
+const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/**
+ * The event id of a message's event, derived from the message (its WhatsApp id and time): the same
+ * message delivered again (after a crash, a catch-up from history) gets the same event id, so the
+ * event log and webhook receivers see a duplicate, never a new message. A valid ULID: its time is
+ * the message's, its other 80 bits a hash of the session, the event type and the message id.
+ */
+export function messageEventId(name: EventName, scope: { workspaceId: string; sessionId: string }, messageId: string, timestampSeconds: number): string {
+  let time = Math.max(0, Math.min(Math.floor(timestampSeconds * 1000), 2 ** 48 - 1));
+  let head = "";
+  for (let i = 0; i < 10; i++) {
+    head = CROCKFORD[time % 32] + head;
+    time = Math.floor(time / 32);
+  }
+  const digest = createHash("sha256").update(`${scope.workspaceId}\u0000${scope.sessionId}\u0000${name}\u0000${messageId}`).digest();
+  let tail = "";
+  // 80 bits = 16 characters of 5 bits
+  let acc = 0n;
+  for (let i = 0; i < 10; i++) acc = (acc << 8n) | BigInt(digest[i]);
+  for (let i = 0; i < 16; i++) {
+    tail = CROCKFORD[Number(acc & 31n)] + tail;
+    acc >>= 5n;
+  }
+  return head + tail;
 }

@@ -79,7 +79,7 @@ export class MediaStore {
     const stored: StoredMedia = {
       mediaId,
       mimetype: info.mimetype,
-      size: meter.size,
+      size: meter.counted,
       sha256: meter.sha256(),
       ...(info.filename ? { filename: info.filename } : {}),
       url: mediaUrl(workspaceId, mediaId),
@@ -205,9 +205,12 @@ export class MediaStore {
   }
 }
 
-/** Counts and hashes the bytes passing through; fails the stream past `limit`. */
+/**
+ * Counts and hashes the bytes passing through; fails the stream past `limit`. (The count is not
+ * called `size` or `length`: S3's multipart Upload takes such a property for the body's total.)
+ */
 class MediaMeter extends Transform {
-  size = 0;
+  counted = 0;
   tooLarge = false;
   private readonly hash = createHash("sha256");
   private digest?: string;
@@ -217,8 +220,8 @@ class MediaMeter extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.size += chunk.length;
-    if (this.size > this.limit) {
+    this.counted += chunk.length;
+    if (this.counted > this.limit) {
       this.tooLarge = true;
       done(new WafleetError("MEDIA_TOO_LARGE", `The media is larger than ${this.limit} bytes`, { limit: this.limit }));
       return;

@@ -3,6 +3,7 @@
 // engines; engine events from an engine that is no longer current are ignored.
 import { WafleetError } from "../errors";
 import type { EventMessage, EventName, EventPayloads } from "../events";
+import { messageEventId } from "../events";
 import { inboundMediaId } from "../media/ids";
 import type { MediaStore } from "../media/store";
 import type { LaunchQueue } from "../engines/launch-queue";
@@ -26,7 +27,8 @@ export interface ActorDeps {
   launchQueue: LaunchQueue;
   node: string;
   /** Publishes a session event (payload without the envelope; the caller adds id, node, time). */
-  publish: <N extends EventName>(name: N, scope: { workspaceId: string; sessionId: string }, payload: EventPayloads[N]) => unknown;
+  /** `id`: the event's id when it must be derived (a message's events), else a fresh ULID. */
+  publish: <N extends EventName>(name: N, scope: { workspaceId: string; sessionId: string }, payload: EventPayloads[N], id?: string) => unknown;
   logger: ActorLogger;
   startTimeoutMs: number;
   /** The fencing token this node holds for the workspace; meta.json writes carry it. */
@@ -387,8 +389,10 @@ export class SessionActor {
       // acknowledge to WhatsApp only once the event is durable (in the event log): a node killed
       // in between leaves the message unacknowledged, and the network delivers it again
       const done = receipt?.defer();
+      // the event id is the message's: a redelivery (the network again, or a catch-up from history) is a duplicate
+      const eventId = messageEventId("wa.message.received", this.scope, message.id, message.timestamp);
       this.storeMedia(message)
-        .then((stored) => this.deps.publish("wa.message.received", this.scope, { message: stored }))
+        .then((stored) => this.deps.publish("wa.message.received", this.scope, { message: stored }, eventId))
         .then(
         () => done?.(),
         (err: Error) => this.deps.logger.warn(`message ${message.id} of ${this.meta.workspaceId}/${this.meta.sessionId} not durable, left unacknowledged: ${err?.message ?? err}`),
@@ -402,7 +406,7 @@ export class SessionActor {
       if (!current()) return;
       // an own message sent from another device: its media is stored like a received one's
       this.storeMedia(message).then(
-        (stored) => this.deps.publish("wa.message.sent", this.scope, { message: stored }),
+        (stored) => this.deps.publish("wa.message.sent", this.scope, { message: stored }, messageEventId("wa.message.sent", this.scope, message.id, message.timestamp)),
         (err: Error) => this.deps.logger.warn(`media of sent message ${message.id} (${this.meta.workspaceId}/${this.meta.sessionId}) not stored: ${err?.message ?? err}`),
       );
     });

@@ -108,7 +108,7 @@ it("every overlay patch targets an object its resources hold (the builder refuse
   const c = mainContainer(find(dev, "StatefulSet", "wafleet-sessions"));
   expect(c.resources.requests.memory).toBe("512Mi");
   expect(c.lifecycle.preStop).toBeDefined();
-  expect(c.volumeMounts.map((m: Obj) => m.name)).toEqual(["local", "shared", "dshm", "cluster-secrets"]);
+  expect(c.volumeMounts.map((m: Obj) => m.name)).toEqual(["local", "shared", "dshm", "cluster-secrets", "tmp"]);
 });
 
 it("every wafleet container's environment is one lib/config accepts, with only variables it reads", () => {
@@ -367,4 +367,33 @@ it("NATS and Redis require credentials and TLS, every node is configured with th
   expect(secrets.map((s) => s.metadata.name).sort()).toEqual(["nats-tls", "redis-tls", "wafleet-nats-auth", "wafleet-redis-auth"]);
   const out = JSON.parse(execFileSync(process.execPath, [path.join(ROOT, "test/helpers/k8s-validate.mjs")], { cwd: ROOT, input: JSON.stringify(secrets), encoding: "utf8" }));
   expect(out.filter((r: Obj) => r.error)).toEqual([]);
+});
+
+/** The runtime image's ENV (Dockerfile), which every pod starts from. */
+const IMAGE_ENV: Record<string, string> = Object.fromEntries([...readFileSync(path.join(ROOT, "Dockerfile"), "utf8").matchAll(/^\s*(?:ENV\s+)?([A-Z_]+)=(\S+?)\s*\\?$/gm)].map((m) => [m[1]!, m[2]!]));
+
+it("every pod runs hardened: non-root, RuntimeDefault seccomp, no service account token, no privilege or capabilities, a read-only root with writable mounts where the code writes", () => {
+  for (const [name, b] of Object.entries(builds)) {
+    for (const w of b.objects.filter((o) => podSpecOf(o))) {
+      const pod = podSpecOf(w)!;
+      const where = { build: name, workload: id(w) };
+      expect({ ...where, token: pod.automountServiceAccountToken, nonRoot: pod.securityContext?.runAsNonRoot, seccomp: pod.securityContext?.seccompProfile?.type }).toEqual({ ...where, token: false, nonRoot: true, seccomp: "RuntimeDefault" });
+      for (const c of pod.containers) {
+        expect({ ...where, container: c.name, securityContext: c.securityContext }).toEqual({ ...where, container: c.name, securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } } });
+      }
+    }
+    for (const w of wafleetWorkloads(b)) {
+      const c = mainContainer(w);
+      if (c.args?.[0] === "sim") continue;
+      // the image's own ENV first (DATA_DIR, SESSIONS_DIR), then the pod's
+      const cfg = loadConfig({ ...IMAGE_ENV, ...envOf(b, w, c) }, "/app");
+      // what the code writes is on a writable mount: DATA_DIR, SESSIONS_DIR where mounted, /tmp
+      const writable = (c.volumeMounts as Obj[]).filter((m) => !m.readOnly).map((m) => m.mountPath as string);
+      const onMount = (p: string) => writable.some((m) => p === m || p.startsWith(`${m}/`));
+      expect({ workload: id(w), dataDir: onMount(cfg.dataDir), tmp: onMount("/tmp") }).toEqual({ workload: id(w), dataDir: true, tmp: true });
+      if (cfg.services.includes("sessions") || cfg.services.includes("backup")) expect(onMount(cfg.sessionsDir)).toBe(true);
+      // Chromium's own sandbox needs user namespaces, which RuntimeDefault refuses: off there, by choice
+      if (cfg.services.includes("sessions") && cfg.engine === "wwebjs") expect(cfg.chromeSandbox).toBe("off");
+    }
+  }
 });

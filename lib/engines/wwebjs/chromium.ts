@@ -48,10 +48,18 @@ export function parseChromeArgs(raw: string | undefined): string[] | undefined {
   return out;
 }
 
-/** Chromium refuses to run as root without `--no-sandbox`; add it then, and only then. */
-export function withSandboxFlag(args: readonly string[], uid = process.getuid?.() ?? -1): string[] {
+/**
+ * Chromium's own sandbox (CHROME_SANDBOX): "auto" keeps it except as root, where Chromium refuses
+ * to run with it; "off" adds `--no-sandbox` (a container whose seccomp profile forbids the user
+ * namespaces the sandbox needs, such as Kubernetes' RuntimeDefault: the pod is then the sandbox);
+ * "on" never adds it (Chromium fails to start where the sandbox cannot work, rather than run without).
+ */
+export type ChromeSandbox = "auto" | "on" | "off";
+
+export function withSandboxFlag(args: readonly string[], uid = process.getuid?.() ?? -1, sandbox: ChromeSandbox = "auto"): string[] {
   const out = [...args];
-  if (uid === 0 && !out.includes("--no-sandbox")) out.push("--no-sandbox");
+  const off = sandbox === "off" || (sandbox === "auto" && uid === 0);
+  if (off && !out.includes("--no-sandbox")) out.push("--no-sandbox");
   return out;
 }
 

@@ -16,7 +16,8 @@ import { StartGate } from "../start-gate";
 import type { Capability, ChatSummary, EnginePage, HistoryQuery, PageQuery, PresenceState } from "../capabilities";
 import type { EngineContext, EngineEvents, EngineFactory, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "../types";
 import type { LaunchedChromium } from "./chromium";
-import { CLIENT_CHROME_ARGS, LEAN_CHROME_ARGS, isAlive, killChromiumUsing, killProcessGroup, launchChromium, releaseProfile, treePss, waitGone, withSandboxFlag } from "./chromium";
+import { CLIENT_CHROME_ARGS, LEAN_CHROME_ARGS, type ChromeSandbox, isAlive, killChromiumUsing, killProcessGroup, launchChromium, releaseProfile, treePss, waitGone, withSandboxFlag } from "./chromium";
+import { missedMessages, Watermarks } from "./catch-up";
 import { engineMessageOf, sendArgsOf } from "./message-content";
 import { pageWatchdogScript } from "./page-watchdog";
 
@@ -29,6 +30,8 @@ export interface WwebjsEngineOptions {
   chromeArgs?: readonly string[];
   /** Flags added to `chromeArgs` whatever they are (e.g. what the fake page needs). */
   extraChromeArgs?: readonly string[];
+  /** Chromium's own sandbox (CHROME_SANDBOX, default "auto": on unless running as root). */
+  sandbox?: ChromeSandbox;
   headless?: boolean;
   /** start() fails with ENGINE_TIMEOUT if no QR is shown and the session is not ready by then. Default 60000. */
   startTimeoutMs?: number;
@@ -95,7 +98,7 @@ export const WWEBJS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(
 
 export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionEngine {
   readonly capabilities = WWEBJS_CAPABILITIES;
-  private readonly opts: Required<Omit<WwebjsEngineOptions, "webVersion" | "evalOnNewDoc" | "log" | "restart" | "chromeArgs" | "extraChromeArgs" | "relaunchQueue" | "pageWatchdog">> & WwebjsEngineOptions;
+  private readonly opts: Required<Omit<WwebjsEngineOptions, "webVersion" | "evalOnNewDoc" | "log" | "restart" | "chromeArgs" | "extraChromeArgs" | "relaunchQueue" | "pageWatchdog" | "sandbox">> & WwebjsEngineOptions;
   private readonly restartPolicy: { maxAttempts: number; baseMs: number; maxMs: number; stableMs: number };
   private readonly profileDir: string;
   private readonly markerPath: string;
@@ -116,6 +119,11 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
   private me: EngineMe | undefined;
   private readonly ackWaiters = new Map<string, Waiter<AckLevel>>();
   private readonly earlyAcks = new Map<string, AckLevel>();
+  /** Per-chat watermarks of durable incoming messages (catch-up after a crash in the ack gap). */
+  private readonly watermarks: Watermarks;
+  /** Incoming messages this engine already emitted in its life (a catch-up and a live delivery may meet). */
+  private readonly emitted = new Set<string>();
+  private historyChain: Promise<unknown> = Promise.resolve();
   /** Ids of messages this engine sent (the others with fromMe came from the phone or another device). */
   private readonly ownSends = new Set<string>();
   private sendsInFlight = 0;
@@ -142,6 +150,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     // LocalAuth keeps the whole Chromium profile at <dataPath>/session-<clientId>
     this.profileDir = path.join(ctx.authDir, `session-${ctx.sessionId}`);
     this.markerPath = path.join(ctx.authDir, LINKED_MARKER);
+    this.watermarks = new Watermarks(ctx.authDir, (m) => this.log("warn", m));
   }
 
   start(): Promise<void> {
@@ -161,6 +170,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     const run = this.shutdown(new EngineError("SESSION_NOT_READY", "The engine was stopped"));
     await this.launchStep?.catch(() => undefined);
     await this.disposeRun(run);
+    await this.watermarks.flush();
   }
 
   async logout(): Promise<void> {
@@ -179,6 +189,8 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     }
     await this.disposeRun(run);
     this.linkedBefore = false;
+    this.watermarks.reset();
+    await this.watermarks.flush();
     await clearDir(this.ctx.authDir);
   }
 
@@ -241,12 +253,22 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     if (!chat) return undefined;
     // the whole loaded history, oldest first (the library sorts only when trimming to a limit, and
     // not stably within a second): newest first, filtered and paged here
-    const all = await this.library("fetchMessages", () => chat.fetchMessages({ limit: Number.MAX_SAFE_INTEGER, ...(q.fromMe !== undefined ? { fromMe: q.fromMe } : {}) }));
+    const all = await this.historyReads(() => this.library("fetchMessages", () => chat.fetchMessages({ limit: Number.MAX_SAFE_INTEGER, ...(q.fromMe !== undefined ? { fromMe: q.fromMe } : {}) })));
     let items = all.map(engineMessageOf).reverse();
     if (q.since !== undefined) items = items.filter((m) => m.timestamp >= q.since!);
     // within a second the chat's own order decides, so the position is the message itself (and
     // its second, should it be deleted meanwhile)
     return pageAfterItem(items, q, (m) => m.id);
+  }
+
+  /**
+   * History reads one at a time: `fetchMessages` returns what its own loads brought in, so two
+   * running together (a catch-up and a listing) would each miss what the other loaded.
+   */
+  private historyReads<T>(read: () => Promise<T>): Promise<T> {
+    const run = this.historyChain.then(read);
+    this.historyChain = run.catch(() => undefined);
+    return run;
   }
 
   /** A chat the account has (a message in it), or undefined; the library creates an empty chat for any id. */
@@ -385,7 +407,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
           executablePath: this.opts.chromePath,
           userDataDir: this.profileDir,
           headless: this.opts.headless,
-          args: withSandboxFlag([...this.chromeArgs, ...CLIENT_CHROME_ARGS]),
+          args: withSandboxFlag([...this.chromeArgs, ...CLIENT_CHROME_ARGS], undefined, this.opts.sandbox),
         });
         if (gen !== this.generation) {
           await this.killChromium(chromium);
@@ -560,22 +582,61 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     this.phase = "ready";
     this.readyAt = Date.now();
     this.notify("ready", { ...this.me });
+    this.startCatchUp(run, client);
     this.settleStart();
+  }
+
+  /**
+   * Delivers what the history holds past the watermarks (messages WhatsApp Web acknowledged while
+   * this session's events were not durable: a node killed in that gap), on every ready.
+   */
+  private startCatchUp(run: Run, client: Client): void {
+    void (async () => {
+      await this.watermarks.load();
+      if (this.watermarks.since === undefined) {
+        this.watermarks.begin(Math.floor(Date.now() / 1000));
+        return;
+      }
+      const missed = await this.historyReads(() => missedMessages(client, this.watermarks));
+      if (this.run !== run || this.phase !== "ready") return;
+      if (missed.length) this.log("info", `catch-up: ${missed.length} incoming message(s) past the watermarks`);
+      for (const msg of missed) this.onMessage(msg);
+    })().catch((err) => this.log("warn", `catch-up failed: ${err?.message ?? err}`));
   }
 
   private onMessage(msg: Message): void {
     if (msg.fromMe) return;
+    const id = msg.id._serialized;
+    if (this.emitted.has(id)) return;
+    this.emitted.add(id);
+    if (this.emitted.size > 10 * EARLY_ACKS_KEPT) this.emitted.delete(this.emitted.values().next().value!);
     this.inbound = this.inbound.then(async () => {
       const em: EngineMessage = engineMessageOf(msg);
-      delete em.media; // the bytes, below, or nothing
+      // the bytes, below; what the media is (no bytes) when they cannot be had
+      const described = em.media;
+      delete em.media;
       if (msg.hasMedia) {
-        const media = await withTimeout(msg.downloadMedia(), this.opts.sendTimeoutMs, "downloadMedia").catch((err) => {
+        // large media takes its time through the page: the deadline grows by a second per MiB
+        const size = Number((msg as unknown as { _data?: { size?: unknown } })._data?.size) || 0;
+        const deadline = this.opts.sendTimeoutMs + Math.ceil(size / (1024 * 1024)) * 1000;
+        const media = await withTimeout(msg.downloadMedia(), deadline, "downloadMedia").catch((err) => {
           this.log("warn", `cannot download the media of ${em.id}: ${err?.message ?? err}`);
           return undefined;
         });
         if (media) em.media = { mimetype: media.mimetype, data: media.data, ...(media.filename ? { filename: media.filename } : {}) };
+        else if (described) em.media = described;
       }
-      this.notify("message", em);
+      // the watermark moves once the listener says the message is durable (or at once, without a defer)
+      const chatId = msg.id.remote;
+      const durable = () => this.watermarks.advance(chatId, id, msg.timestamp);
+      let deferred = false;
+      const receipt = {
+        defer: () => {
+          deferred = true;
+          return durable;
+        },
+      };
+      if (this.notify("message", em, receipt) && !deferred) durable();
     });
   }
 
@@ -618,6 +679,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
       this.phase = "ready";
       this.notify("authenticated");
       if (this.me) this.notify("ready", { ...this.me });
+      if (run.client) this.startCatchUp(run, run.client);
     } else if (RECONNECTING_STATES.has(state) && this.phase === "ready") {
       this.phase = "reconnecting";
       this.notify("disconnected", "CONNECTION_LOST");
@@ -645,8 +707,10 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
       this.phase = "launching";
       this.notify("disconnected", reason === "LOGOUT" ? "LOGOUT" : "UNPAIRED");
       const gen = this.generation;
+      this.watermarks.reset();
       void (async () => {
         await this.disposeRun(run);
+        await this.watermarks.flush();
         await clearDir(this.ctx.authDir);
         if (gen !== this.generation || !this.running) return;
         // a node whose lease is in doubt shows no new QR: it waits like a restart would

@@ -34,6 +34,7 @@ export function wwebjsOptionsFromConfig(config: Config, simUrl: string, log?: Ww
   const opts: WwebjsEngineOptions = {
     chromePath: config.chromePath,
     chromeArgs: chromeArgsFrom(config.chromeArgs),
+    sandbox: config.chromeSandbox,
     startTimeoutMs: config.engineStartTimeoutMs,
     relaunchQueue: new LaunchQueue({ concurrency: config.launchConcurrency, staggerMs: config.launchStaggerMs }),
     // a Node process frozen without its Chromium must not keep WhatsApp connected past the lease
