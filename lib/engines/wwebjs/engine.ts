@@ -648,13 +648,19 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     if (this.emitted.size > 10 * EARLY_ACKS_KEPT) this.emitted.delete(this.emitted.values().next().value!);
     this.inbound = this.inbound.then(async () => {
       const em: EngineMessage = engineMessageOf(msg);
-      delete em.media; // the bytes, below, or nothing
+      // the bytes, below; what the media is (no bytes) when they cannot be had
+      const described = em.media;
+      delete em.media;
       if (msg.hasMedia) {
-        const media = await withTimeout(msg.downloadMedia(), this.opts.sendTimeoutMs, "downloadMedia").catch((err) => {
+        // large media takes its time through the page: the deadline grows by a second per MiB
+        const size = Number((msg as unknown as { _data?: { size?: unknown } })._data?.size) || 0;
+        const deadline = this.opts.sendTimeoutMs + Math.ceil(size / (1024 * 1024)) * 1000;
+        const media = await withTimeout(msg.downloadMedia(), deadline, "downloadMedia").catch((err) => {
           this.log("warn", `cannot download the media of ${em.id}: ${err?.message ?? err}`);
           return undefined;
         });
         if (media) em.media = { mimetype: media.mimetype, data: media.data, ...(media.filename ? { filename: media.filename } : {}) };
+        else if (described) em.media = described;
       }
       // the watermark moves once the listener says the message is durable (or at once, without a defer)
       const chatId = msg.id.remote;
