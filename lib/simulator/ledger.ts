@@ -7,6 +7,19 @@ import { userJid } from "../whatsapp";
 
 export interface DeviceRecord extends SimCredentials {
   linkedAt: number;
+  /** A device linked by a Baileys client through the fake WhatsApp server: its keys, as WhatsApp keeps them */
+  baileys?: BaileysDeviceKeys;
+}
+
+export interface BaileysDeviceKeys {
+  /** base64 of the client's Noise static public key: its login credential */
+  noiseKey: string;
+  /** The companion's device number (`<phone>:<device>@s.whatsapp.net`) */
+  device: number;
+  /** base64 of its Signal identity public key, registration id and signed prekey */
+  identity: string;
+  registrationId: number;
+  signedPreKey: { id: number; public: string; signature: string };
 }
 
 /** A message an account sent: to a simulated contact, or to another linked account. */

@@ -9,7 +9,7 @@ import type { RawData, WebSocket } from "ws";
 import { ulid } from "ulid";
 import { createAdminHandler } from "./admin-api";
 import { SimConnection } from "./connection";
-import type { DeviceRecord, InboxMessage, IncomingRecord, LedgerSnapshot, LedgerView, OutgoingRecord } from "./ledger";
+import type { BaileysDeviceKeys, DeviceRecord, InboxMessage, IncomingRecord, LedgerSnapshot, LedgerView, OutgoingRecord } from "./ledger";
 import { SimLedger } from "./ledger";
 import { newDeviceId, newDeviceSecret, newPairingCode, newQrString, normalizePairingCode } from "./link-codes";
 import { parseMedia } from "./media";
@@ -20,6 +20,7 @@ import type { SimFaults, SimHistoryMessage, SimIncomingMessage, SimMe, SimMedia,
 import type { AckLevel } from "../whatsapp";
 import { parseId, parsePhone, parseUserJid, userJid } from "../whatsapp";
 import { SimError } from "./sim-error";
+import { BaileysGateway } from "./baileys/gateway";
 import { StateFile } from "./state-file";
 
 export type SimLog = (level: "info" | "warn" | "error", msg: string) => void;
@@ -76,6 +77,8 @@ export class SimNetwork {
   private readonly byCode = new Map<string, SimConnection>();
   private readonly ackTimers = new Set<NodeJS.Timeout>();
   private readonly keepaliveTimer: NodeJS.Timeout;
+  /** The fake WhatsApp server for Baileys clients, when this network serves one (startSimNetwork) */
+  baileysGateway: BaileysGateway | undefined;
   private faults: SimFaults = { latencyMs: 0, dropRate: 0 };
   private nextConnectionId = 1;
   private closed = false;
@@ -113,7 +116,9 @@ export class SimNetwork {
     if ("qr" in input) {
       // WhatsApp Web shows `ref,noisePub,identityPub,advSecret,platform` built from the network's ref
       // and keys it cached when linking began: a scanned QR is found by its ref (the fake WA Web page)
-      conn = this.byQr.get(input.qr) ?? this.connectionShowingRef(input.qr.split(",")[0]);
+      // newer clients (Baileys 7) show it as a link: `https://wa.me/settings/linked_devices#<data>`
+      const data = input.qr.replace(/^https:\/\/wa\.me\/settings\/linked_devices#/, "");
+      conn = this.byQr.get(data) ?? this.connectionShowingRef(data.split(",")[0]);
       if (!conn?.live) throw new SimError("QR_NOT_FOUND", "No connection shows this QR (wrong or expired)");
     } else {
       conn = this.byCode.get(normalizePairingCode(input.code));
@@ -124,9 +129,17 @@ export class SimNetwork {
     const previous = this.ledger.putDevice(device);
     if (previous) this.endDeviceConnection(previous, "UNPAIRED");
     this.log("info", `linked ${phone} as ${device.deviceId} (connection ${conn.id})`);
-    conn.send({ t: "paired", creds: { deviceId: device.deviceId, secret: device.secret, phone } });
+    conn.send({ t: "paired", creds: { deviceId: device.deviceId, secret: device.secret, phone }, ...("qr" in input ? { scanned: input.qr.replace(/^https:\/\/wa\.me\/settings\/linked_devices#/, "") } : {}) });
     this.becomeReady(conn, device);
     return this.meOf(phone);
+  }
+
+  /** Records the keys a Baileys client registered for a device linked through the fake WhatsApp server. */
+  setBaileysKeys(deviceId: string, keys: BaileysDeviceKeys): void {
+    const device = this.ledger.deviceById(deviceId);
+    if (!device) return;
+    device.baileys = keys;
+    this.ledger.touched();
   }
 
   /** The phone removes the linked device (WhatsApp's "log out" from the phone). */
@@ -747,8 +760,23 @@ export async function startSimNetwork(opts: StartSimNetworkOptions = {}): Promis
   if (state && state.version !== 1) throw new Error(`Unsupported simulator state file version in ${opts.stateFile}`);
   const net = new SimNetwork({ ...opts, log, state, onStateChange: () => stateFile?.markDirty() });
   const stateFile = opts.stateFile ? new StateFile(opts.stateFile, () => net.snapshot(), 50, (err) => log("error", `cannot write state file: ${err.message}`)) : undefined;
-  const server = createServer(createAdminHandler(net));
-  server.on("upgrade", (req, socket, head) => net.handleUpgrade(req, socket, head));
+  let wsUrl = "";
+  const gateway = new BaileysGateway({ network: net, networkWsUrl: () => wsUrl, log });
+  net.baileysGateway = gateway;
+  const admin = createAdminHandler(net);
+  const server = createServer((req, res) => {
+    // the fake WhatsApp server's certificate root: engines in simulation trust it (and nothing else does)
+    if (req.method === "GET" && (req.url ?? "").split("?")[0] === "/sim/baileys") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ url: `${wsUrl.replace(/\/ws$/, "")}/baileys`, root: gateway.rootPublicKey.toString("base64") }));
+      return;
+    }
+    admin(req, res);
+  });
+  server.on("upgrade", (req, socket, head) => {
+    if ((req.url ?? "").split("?")[0] === "/baileys") gateway.handleUpgrade(req, socket, head);
+    else net.handleUpgrade(req, socket, head);
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -764,11 +792,13 @@ export async function startSimNetwork(opts: StartSimNetworkOptions = {}): Promis
   server.on("error", (err) => log("error", `simulated network server: ${err.message}`));
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  wsUrl = `${url.replace(/^http/, "ws")}/ws`;
   log("info", `simulated WhatsApp network listening on ${url}`);
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
+      gateway.close();
       net.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

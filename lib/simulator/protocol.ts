@@ -157,7 +157,7 @@ export type ServerFrame =
   /** A pairing code for the phone number asked for. */
   | { t: "code"; code: string }
   /** The device was linked (by QR or pairing code); store these credentials. */
-  | { t: "paired"; creds: SimCredentials }
+  | { t: "paired"; creds: SimCredentials; scanned?: string }
   /** The connection is authenticated and in sync; messages may flow. */
   | { t: "ready"; me: SimMe }
   /** Result of a `send`: the server's ack, or an error. */

@@ -1,6 +1,7 @@
 // What the wwebjs engine adds to whatsapp-web.js, with real Chromium against the fake WhatsApp Web
 // page: the modules the client asks for, crash detection and bounded restarts, no orphans, stale
 // profile locks, the initialize deadline, and a clear error when Chromium is missing.
+import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { promises as fs } from "node:fs";
 import http from "node:http";
@@ -15,6 +16,7 @@ import { assertChromium } from "../../lib/engines/wwebjs/factory";
 import { FAKE_PAGE_CHROME_ARGS, FAKE_PAGE_MODULES, FAKE_PAGE_OPTIONAL_MODULES, writeFakePage } from "../../lib/simulator/fake-wa-web";
 import { CHROME_PATH, chromiumUnder, exists, expectNoChromiumUnder, fakePageOptions, pageModules, recordedEngine } from "../helpers/chromium";
 import { freePort, tempDir, waitFor } from "../helpers/processes";
+import { request } from "../helpers/http";
 import { startTestSim } from "../helpers/sim";
 import type { TestSim } from "../helpers/sim";
 
@@ -129,6 +131,21 @@ describe("the fake WhatsApp Web page", () => {
     const known = new Set<string>([...FAKE_PAGE_MODULES, ...FAKE_PAGE_OPTIONAL_MODULES]);
     expect(requested.filter((m) => !known.has(m))).toEqual([]);
   });
+});
+
+describe("large media through the real whatsapp-web.js", () => {
+  it("downloads a 40 MiB inbound document with downloadMedia(), byte for byte", async () => {
+    const { engine } = await linked();
+    const doc = randomBytes(40 * 1024 * 1024);
+    const incoming = next(engine, "message", 120000);
+    const q = new URLSearchParams({ to: ALICE, body: "", filename: "big.pdf" });
+    const r = await request(sim.url, "POST", `/sim/contacts/${CONTACT}/send-media?${q}`, { rawBody: doc, headers: { "content-type": "application/pdf" }, timeoutMs: 120000 });
+    expect(r.status).toBe(202);
+    const [msg] = await incoming;
+    expect(msg.media).toMatchObject({ mimetype: "application/pdf", filename: "big.pdf" });
+    const data = (msg.media as { data: string }).data;
+    expect(createHash("sha256").update(Buffer.from(data, "base64")).digest("hex")).toBe(createHash("sha256").update(doc).digest("hex"));
+  }, 180000);
 });
 
 describe("Chromium under a running session", () => {

@@ -18,6 +18,7 @@ import type { EngineContext, EngineEvents, EngineFactory, EngineMe, EngineMessag
 import type { LaunchedChromium } from "./chromium";
 import { CLIENT_CHROME_ARGS, LEAN_CHROME_ARGS, type ChromeSandbox, isAlive, killChromiumUsing, killProcessGroup, launchChromium, releaseProfile, treePss, waitGone, withSandboxFlag } from "./chromium";
 import { missedMessages, Watermarks } from "./catch-up";
+import { type SendIntent, SendIntents } from "./send-intents";
 import { engineMessageOf, sendArgsOf } from "./message-content";
 import { pageWatchdogScript } from "./page-watchdog";
 
@@ -123,6 +124,9 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
   private readonly watermarks: Watermarks;
   /** Incoming messages this engine already emitted in its life (a catch-up and a live delivery may meet). */
   private readonly emitted = new Set<string>();
+  private historyChain: Promise<unknown> = Promise.resolve();
+  /** Sends under an Idempotency-Key: what was attempted, and what it sent. */
+  private readonly intents: SendIntents;
   /** Ids of messages this engine sent (the others with fromMe came from the phone or another device). */
   private readonly ownSends = new Set<string>();
   private sendsInFlight = 0;
@@ -150,6 +154,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     this.profileDir = path.join(ctx.authDir, `session-${ctx.sessionId}`);
     this.markerPath = path.join(ctx.authDir, LINKED_MARKER);
     this.watermarks = new Watermarks(ctx.authDir, (m) => this.log("warn", m));
+    this.intents = new SendIntents(ctx.authDir);
   }
 
   start(): Promise<void> {
@@ -193,7 +198,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     await clearDir(this.ctx.authDir);
   }
 
-  async sendMessage(to: string, content: MessageContent, _opts: SendOptions = {}): Promise<SentMessage> {
+  async sendMessage(to: string, content: MessageContent, opts: SendOptions = {}): Promise<SentMessage> {
     const client = this.run?.client;
     if (this.phase !== "ready" || !client) throw new EngineError("SESSION_NOT_READY", "The session is not connected to WhatsApp");
     const phone = parseUserJid(to);
@@ -203,6 +208,20 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
       // a reply quotes a message of the same chat (the library would quote any message it finds)
       const quoted = await this.findMessage(content.replyTo);
       if (quoted?.id.remote !== chatId) throw new EngineError("VALIDATION_ERROR", `replyTo: no message ${content.replyTo} in this chat`);
+    }
+    // under an Idempotency-Key: a retry after an ambiguous failure finds its intent (send-intents.ts)
+    const key = opts.messageId;
+    if (key) {
+      const intent = await this.intents.read(key);
+      const earlier = intent && intent.to === chatId ? await this.sentFor(intent) : undefined;
+      if (earlier) {
+        const id = earlier.id._serialized;
+        if (!intent!.sentId) await this.intents.write({ ...intent!, sentId: id });
+        this.rememberOwnSend(id);
+        this.log("info", `send under key ${key}: already sent as ${id}; not sending again`);
+        return { id, to: chatId, ack: await this.waitForServerAck(id, earlier.ack), timestamp: earlier.timestamp };
+      }
+      await this.intents.write({ key, to: chatId, body: content.text ?? content.caption ?? "", at: Math.floor(Date.now() / 1000) });
     }
     const { payload, options } = sendArgsOf(content);
     let sent: Message | undefined;
@@ -220,6 +239,10 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     }
     if (!sent) throw new EngineError("ENGINE_ERROR", `WhatsApp found no chat for ${chatId}`);
     const id = sent.id._serialized;
+    if (key) {
+      const intent = await this.intents.read(key);
+      if (intent) await this.intents.write({ ...intent, sentId: id }).catch((err) => this.log("warn", `send intent ${key} not updated: ${err?.message ?? err}`));
+    }
     // resolves on the SERVER ack, as the simulator engine does (the library resolves at ack 0)
     const ack = await this.waitForServerAck(id, sent.ack);
     return { id, to: chatId, ack, timestamp: sent.timestamp };
@@ -252,12 +275,35 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     if (!chat) return undefined;
     // the whole loaded history, oldest first (the library sorts only when trimming to a limit, and
     // not stably within a second): newest first, filtered and paged here
-    const all = await this.library("fetchMessages", () => chat.fetchMessages({ limit: Number.MAX_SAFE_INTEGER, ...(q.fromMe !== undefined ? { fromMe: q.fromMe } : {}) }));
+    const all = await this.historyReads(() => this.library("fetchMessages", () => chat.fetchMessages({ limit: Number.MAX_SAFE_INTEGER, ...(q.fromMe !== undefined ? { fromMe: q.fromMe } : {}) })));
     let items = all.map(engineMessageOf).reverse();
     if (q.since !== undefined) items = items.filter((m) => m.timestamp >= q.since!);
     // within a second the chat's own order decides, so the position is the message itself (and
     // its second, should it be deleted meanwhile)
     return pageAfterItem(items, q, (m) => m.id);
+  }
+
+  /**
+   * The message an earlier attempt under the same key sent, if any: by the id it recorded, else
+   * among the chat's recent own messages (same text, sent since the intent began) that this engine
+   * did not send for another request.
+   */
+  private async sentFor(intent: SendIntent): Promise<Message | undefined> {
+    if (intent.sentId) return this.findMessage(intent.sentId);
+    const chat = await this.findChat(intent.to);
+    if (!chat) return undefined;
+    const recent = await this.historyReads(() => this.library("fetchMessages", () => chat.fetchMessages({ limit: 50, fromMe: true })));
+    return recent.filter((m) => m.timestamp >= intent.at - 1 && (m.body ?? "") === intent.body && !this.ownSends.has(m.id._serialized)).sort((a, b) => a.timestamp - b.timestamp)[0];
+  }
+
+  /**
+   * History reads one at a time: `fetchMessages` returns what its own loads brought in, so two
+   * running together (a catch-up and a listing) would each miss what the other loaded.
+   */
+  private historyReads<T>(read: () => Promise<T>): Promise<T> {
+    const run = this.historyChain.then(read);
+    this.historyChain = run.catch(() => undefined);
+    return run;
   }
 
   /** A chat the account has (a message in it), or undefined; the library creates an empty chat for any id. */
@@ -572,6 +618,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     this.readyAt = Date.now();
     this.notify("ready", { ...this.me });
     this.startCatchUp(run, client);
+    void this.intents.sweep().catch(() => undefined);
     this.settleStart();
   }
 
@@ -586,7 +633,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
         this.watermarks.begin(Math.floor(Date.now() / 1000));
         return;
       }
-      const missed = await missedMessages(client, this.watermarks);
+      const missed = await this.historyReads(() => missedMessages(client, this.watermarks));
       if (this.run !== run || this.phase !== "ready") return;
       if (missed.length) this.log("info", `catch-up: ${missed.length} incoming message(s) past the watermarks`);
       for (const msg of missed) this.onMessage(msg);
@@ -601,13 +648,19 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     if (this.emitted.size > 10 * EARLY_ACKS_KEPT) this.emitted.delete(this.emitted.values().next().value!);
     this.inbound = this.inbound.then(async () => {
       const em: EngineMessage = engineMessageOf(msg);
-      delete em.media; // the bytes, below, or nothing
+      // the bytes, below; what the media is (no bytes) when they cannot be had
+      const described = em.media;
+      delete em.media;
       if (msg.hasMedia) {
-        const media = await withTimeout(msg.downloadMedia(), this.opts.sendTimeoutMs, "downloadMedia").catch((err) => {
+        // large media takes its time through the page: the deadline grows by a second per MiB
+        const size = Number((msg as unknown as { _data?: { size?: unknown } })._data?.size) || 0;
+        const deadline = this.opts.sendTimeoutMs + Math.ceil(size / (1024 * 1024)) * 1000;
+        const media = await withTimeout(msg.downloadMedia(), deadline, "downloadMedia").catch((err) => {
           this.log("warn", `cannot download the media of ${em.id}: ${err?.message ?? err}`);
           return undefined;
         });
         if (media) em.media = { mimetype: media.mimetype, data: media.data, ...(media.filename ? { filename: media.filename } : {}) };
+        else if (described) em.media = described;
       }
       // the watermark moves once the listener says the message is durable (or at once, without a defer)
       const chatId = msg.id.remote;

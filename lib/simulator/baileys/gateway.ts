@@ -1,0 +1,535 @@
+// The fake WhatsApp server for the real Baileys client: speaks WhatsApp's multi-device protocol on
+// `/baileys` (Noise XX under the network's own certificate root, binary nodes, QR pairing with the
+// ADV secret, login with stored credentials, prekeys, usync with LIDs, Signal sessions for the
+// simulated peers, receipts, logout) and translates it, connection by connection, into the network's
+// own protocol on `/ws`. So the SimNetwork stays the one oracle: links, conflicts, keepalive drops,
+// queues and counters are its, whatever engine a session runs.
+import { createHmac, randomBytes, randomInt } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { WebSocket, WebSocketServer } from "ws";
+import type { RawData } from "ws";
+import type { SimNetwork, SimLog } from "../network";
+import type { ServerFrame } from "../protocol";
+import type { BaileysDeviceKeys, DeviceRecord } from "../ledger";
+import { lidOf } from "../accounts";
+import { FrameReader, NoiseResponder, agree, frame, newCurveKeyPair, sign } from "./noise";
+import type { CurveKeyPair } from "./noise";
+import { bytesOf, child, children, decodeNode, encodeNode } from "./wa-binary";
+import type { WaNode } from "./wa-binary";
+import { SignalPeers } from "./signal-peers";
+
+ 
+const { proto } = require("baileys/WAProto/index.js") as { proto: any };
+
+const S_WA = "s.whatsapp.net";
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/** The network's certificate chain: its root signs an intermediate, which signs the server's static key. */
+export class NoiseCertificates {
+  readonly root = newCurveKeyPair();
+  readonly serverStatic = newCurveKeyPair();
+  private readonly intermediate = newCurveKeyPair();
+  readonly chain: Buffer;
+
+  constructor() {
+    const notAfter = nowSeconds() + 10 * 365 * 86400;
+    const intermediateDetails = Buffer.from(proto.CertChain.NoiseCertificate.Details.encode({ serial: 1, issuerSerial: 0, key: this.intermediate.public, notBefore: 0, notAfter }).finish());
+    const leafDetails = Buffer.from(proto.CertChain.NoiseCertificate.Details.encode({ serial: 2, issuerSerial: 1, key: this.serverStatic.public, notBefore: 0, notAfter }).finish());
+    this.chain = Buffer.from(
+      proto.CertChain.encode({
+        intermediate: { details: intermediateDetails, signature: sign(this.root.private, intermediateDetails) },
+        leaf: { details: leafDetails, signature: sign(this.intermediate.private, leafDetails) },
+      }).finish(),
+    );
+  }
+}
+
+export interface BaileysGatewayOptions {
+  network: SimNetwork;
+  /** The network's own WebSocket endpoint (`ws://host:port/ws`), known once it listens */
+  networkWsUrl: () => string;
+  log?: SimLog;
+}
+
+export class BaileysGateway {
+  readonly certs = new NoiseCertificates();
+  readonly peers = new SignalPeers();
+  /** One-time prekeys each device uploaded (deviceId -> id -> public key) */
+  readonly preKeys = new Map<string, Map<number, Buffer>>();
+  /** Phone numbers by the LID the server gave them */
+  readonly phoneByLid = new Map<string, string>();
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 96 * 1024 * 1024 });
+  private readonly links = new Set<BaileysLink>();
+  private closed = false;
+
+  constructor(readonly opts: BaileysGatewayOptions) {}
+
+  get rootPublicKey(): Buffer {
+    return this.certs.root.public;
+  }
+
+  lidOfPhone(phone: string): string {
+    const lid = lidOf(phone);
+    this.phoneByLid.set(lid, phone);
+    return lid;
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.closed) {
+      socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const link = new BaileysLink(this, ws);
+      this.links.add(link);
+      ws.on("close", () => this.links.delete(link));
+    });
+  }
+
+  log(level: "info" | "warn" | "error", msg: string): void {
+    this.opts.log?.(level, `baileys: ${msg}`);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const l of this.links) l.terminate();
+    this.wss.close();
+  }
+}
+
+/** A device's Signal registration as this server keeps it. */
+function keysOf(device: DeviceRecord | undefined): BaileysDeviceKeys | undefined {
+  return device?.baileys;
+}
+
+/** One Baileys client connection and its twin connection on the network. */
+class BaileysLink {
+  private readonly reader = new FrameReader();
+  private readonly noise = new NoiseResponder();
+  private phase: "hello" | "finish" | "open" | "closed" = "hello";
+  private clientStatic: Buffer | undefined;
+  private net: WebSocket | undefined;
+  private registration: { identity: Buffer; registrationId: number; signedPreKey: { id: number; public: Buffer; signature: Buffer } } | undefined;
+  private device: DeviceRecord | undefined;
+  private pairing: { pending: boolean } | undefined;
+  /** Messages from the network waiting for the client's prekeys */
+  private readonly held: Extract<ServerFrame, { t: "message" }>[] = [];
+  /** Recipients of messages this client sent (id -> jid), for receipts */
+  private readonly sentTo = new Map<string, string>();
+  private work: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly gw: BaileysGateway,
+    private readonly ws: WebSocket,
+  ) {
+    ws.on("message", (data: RawData) => this.onBytes(data as Buffer));
+    ws.on("error", () => {});
+    ws.on("close", () => this.shutdown());
+    // keepalive is the network's: its pings reach the client, and only the client's pongs answer them
+    ws.on("pong", () => {
+      if (this.net?.readyState === WebSocket.OPEN) this.net.pong();
+    });
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+    this.net?.terminate();
+  }
+
+  private shutdown(): void {
+    this.phase = "closed";
+    if (this.net && this.net.readyState !== WebSocket.CLOSED) this.net.close();
+  }
+
+  private fail(reason: string): void {
+    this.gw.log("warn", `closing a client: ${reason}`);
+    this.terminate();
+  }
+
+  /** Everything a connection does runs in order, one step at a time (decrypting is async). */
+  private serial(step: () => Promise<void> | void): void {
+    this.work = this.work.then(step).catch((err: Error) => this.fail(err.stack ?? err.message));
+  }
+
+  private onBytes(data: Buffer): void {
+    let frames: Buffer[];
+    try {
+      frames = this.reader.push(Buffer.from(data));
+    } catch (err) {
+      return this.fail((err as Error).message);
+    }
+    for (const f of frames) this.serial(() => this.onFrame(f));
+  }
+
+  private async onFrame(f: Buffer): Promise<void> {
+    if (this.phase === "hello") return this.onClientHello(f);
+    if (this.phase === "finish") return this.onClientFinish(f);
+    if (this.phase !== "open") return;
+    return this.onNode(decodeNode(this.noise.decrypt(f)));
+  }
+
+  private onClientHello(f: Buffer): void {
+    const hello = proto.HandshakeMessage.decode(f).clientHello;
+    const ephemeral = hello?.ephemeral ? Buffer.from(hello.ephemeral) : undefined;
+    if (!ephemeral || ephemeral.length !== 32) throw new Error("client hello without a 32-byte ephemeral key");
+    const n = this.noise;
+    n.mixHash(ephemeral);
+    n.mixHash(n.ephemeral.public);
+    n.mixKey(agree(ephemeral, n.ephemeral.private));
+    const encStatic = n.encryptAndHash(this.gw.certs.serverStatic.public);
+    n.mixKey(agree(ephemeral, this.gw.certs.serverStatic.private));
+    const encCert = n.encryptAndHash(this.gw.certs.chain);
+    this.clientEphemeral = ephemeral;
+    this.phase = "finish";
+    this.ws.send(frame(Buffer.from(proto.HandshakeMessage.encode({ serverHello: { ephemeral: n.ephemeral.public, static: encStatic, payload: encCert } }).finish())));
+  }
+
+  private clientEphemeral: Buffer | undefined;
+
+  private onClientFinish(f: Buffer): void {
+    const finish = proto.HandshakeMessage.decode(f).clientFinish;
+    if (!finish?.static || !finish?.payload) throw new Error("client finish without static key or payload");
+    const n = this.noise;
+    const clientStatic = n.decryptAndHash(Buffer.from(finish.static));
+    n.mixKey(agree(clientStatic, n.ephemeral.private));
+    const payload = proto.ClientPayload.decode(n.decryptAndHash(Buffer.from(finish.payload)));
+    n.split();
+    this.clientStatic = clientStatic;
+    this.phase = "open";
+    if (payload.devicePairingData) return this.startRegistration(payload.devicePairingData);
+    return this.startLogin(String(payload.username ?? ""), Number(payload.device ?? 0));
+  }
+
+  // --- linking ---
+
+  private startRegistration(d: any): void {
+    const u = (b: Uint8Array) => Buffer.from(b).reduce((v, x) => v * 256 + x, 0);
+    this.registration = {
+      identity: Buffer.from(d.eIdent),
+      registrationId: u(d.eRegid),
+      signedPreKey: { id: u(d.eSkeyId), public: Buffer.from(d.eSkeyVal), signature: Buffer.from(d.eSkeySig) },
+    };
+    this.pairing = { pending: false };
+    this.connectNetwork({ t: "hello" });
+  }
+
+  private onNetQr(qr: string): void {
+    if (this.pairing?.pending) {
+      // the network rotated its QR: real WhatsApp makes the client reconnect for new refs
+      return this.streamError("515");
+    }
+    if (this.pairing) this.pairing.pending = true;
+    this.send({ tag: "iq", attrs: { from: S_WA, type: "set", id: this.tag(), xmlns: "md" }, content: [{ tag: "pair-device", attrs: {}, content: [{ tag: "ref", attrs: {}, content: Buffer.from(qr.split(",")[0]) }] }] });
+  }
+
+  /** The phone scanned our client's QR: hand the client its signed device identity, as the phone would. */
+  private onNetPaired(creds: { deviceId: string; secret: string; phone: string }, scanned: string | undefined): void {
+    const reg = this.registration;
+    const parts = scanned?.split(",") ?? [];
+    if (!reg || parts.length < 4 || Buffer.from(parts[1], "base64").compare(this.clientStatic!) !== 0) {
+      this.gw.log("warn", `device ${creds.deviceId} was linked with a QR that is not this client's`);
+      return this.streamError("401");
+    }
+    const advSecret = Buffer.from(parts[3], "base64");
+    const device = randomInt(1, 100);
+    this.gw.opts.network.setBaileysKeys(creds.deviceId, {
+      noiseKey: this.clientStatic!.toString("base64"),
+      device,
+      identity: reg.identity.toString("base64"),
+      registrationId: reg.registrationId,
+      signedPreKey: { id: reg.signedPreKey.id, public: reg.signedPreKey.public.toString("base64"), signature: reg.signedPreKey.signature.toString("base64") },
+    });
+    const account = this.gw.peers.accountKey(creds.phone);
+    const details = Buffer.from(proto.ADVDeviceIdentity.encode({ rawId: randomInt(1, 2 ** 31), timestamp: nowSeconds(), keyIndex: 1 }).finish());
+    const accountSignature = sign(account.private, Buffer.concat([Buffer.from([6, 0]), details, reg.identity]));
+    const signed = Buffer.from(proto.ADVSignedDeviceIdentity.encode({ details, accountSignatureKey: account.public, accountSignature }).finish());
+    const hmac = createHmac("sha256", advSecret).update(signed).digest();
+    const identity = Buffer.from(proto.ADVSignedDeviceIdentityHMAC.encode({ details: signed, hmac }).finish());
+    const lid = this.gw.lidOfPhone(creds.phone);
+    this.send({
+      tag: "iq",
+      attrs: { from: S_WA, type: "set", id: this.tag(), xmlns: "md", t: String(nowSeconds()) },
+      content: [
+        {
+          tag: "pair-success",
+          attrs: {},
+          content: [
+            { tag: "device-identity", attrs: {}, content: identity },
+            { tag: "platform", attrs: { name: "smba" } },
+            { tag: "device", attrs: { jid: `${creds.phone}:${device}@${S_WA}`, lid: `${lid}:${device}@lid` } },
+          ],
+        },
+      ],
+    });
+  }
+
+  // --- login ---
+
+  private startLogin(username: string, deviceNumber: number): void {
+    const device = this.gw.opts.network.ledger.deviceOfPhone(username);
+    const keys = keysOf(device);
+    if (!device || !keys || keys.device !== deviceNumber || Buffer.from(keys.noiseKey, "base64").compare(this.clientStatic!) !== 0) {
+      this.send({ tag: "failure", attrs: { reason: "401", location: "sim" } });
+      this.ws.close();
+      return;
+    }
+    this.connectNetwork({ t: "hello", creds: { deviceId: device.deviceId, secret: device.secret, phone: device.phone } });
+  }
+
+  private onNetReady(): void {
+    const device = this.gw.opts.network.ledger.deviceOfPhone(this.netPhone!);
+    if (this.pairing) return; // a fresh link: the client restarts (515) and logs in
+    this.device = device;
+    const lid = this.gw.lidOfPhone(device!.phone);
+    this.send({ tag: "success", attrs: { t: String(nowSeconds()), props: "1", abprops: "1", location: "sim", lid: `${lid}@lid`, creation: String(Math.floor(device!.linkedAt / 1000)) } });
+    this.send({ tag: "ib", attrs: { from: S_WA }, content: [{ tag: "offline", attrs: { count: "0" } }] });
+  }
+
+  // --- the network side ---
+
+  private netPhone: string | undefined;
+
+  private connectNetwork(hello: { t: "hello"; creds?: { deviceId: string; secret: string; phone: string } }): void {
+    this.netPhone = hello.creds?.phone;
+    const net = new WebSocket(this.gw.opts.networkWsUrl(), { autoPong: false, maxPayload: 96 * 1024 * 1024 });
+    this.net = net;
+    net.on("open", () => net.send(JSON.stringify({ ...hello, client: "baileys-gateway" })));
+    net.on("ping", () => {
+      if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
+    });
+    net.on("message", (data) => {
+      const f = JSON.parse(data.toString()) as ServerFrame;
+      this.serial(() => this.onNetFrame(f));
+    });
+    net.on("error", () => {});
+    net.on("close", () => {
+      // the network dropped or ended us: so does WhatsApp's server
+      this.serial(() => {
+        if (this.ws.readyState === WebSocket.OPEN) this.ws.close();
+      });
+    });
+  }
+
+  private async onNetFrame(f: ServerFrame): Promise<void> {
+    if (this.phase === "closed") return;
+    switch (f.t) {
+      case "qr":
+        return this.onNetQr(f.qr);
+      case "paired":
+        this.netPhone = f.creds.phone;
+        return this.onNetPaired(f.creds, f.scanned);
+      case "ready":
+        return this.onNetReady();
+      case "message":
+        this.held.push(f);
+        return this.flushHeld();
+      case "ack":
+        return this.onNetAck(f.id, f.ack, f.error);
+      case "logged_out":
+        return this.streamError("401", [{ tag: "conflict", attrs: { type: "device_removed" } }]);
+      case "conflict":
+        return this.streamError(undefined, [{ tag: "conflict", attrs: { type: "replaced" } }]);
+      case "error":
+        this.gw.log("warn", `network error ${f.code}: ${f.message}`);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onNetAck(id: string, ack: string, error?: string): void {
+    const to = this.sentTo.get(id);
+    if (!to) return;
+    if (ack === "SERVER") this.send({ tag: "ack", attrs: { class: "message", id, from: to, t: String(nowSeconds()) } });
+    else if (ack === "ERROR") this.send({ tag: "ack", attrs: { class: "message", id, from: to, error: "479", ...(error ? { reason: error.slice(0, 100) } : {}) } });
+    else if (ack === "DEVICE") this.send({ tag: "receipt", attrs: { id, from: to, t: String(nowSeconds()) } });
+    else if (ack === "READ") this.send({ tag: "receipt", attrs: { id, from: to, type: "read", t: String(nowSeconds()) } });
+  }
+
+  /** Relays the network's messages once the client has keys to receive them. */
+  private async flushHeld(): Promise<void> {
+    const device = this.device;
+    if (!device?.baileys || !this.gw.preKeys.get(device.deviceId)?.size) return;
+    const keys = device.baileys;
+    while (this.held.length) {
+      const { message: m } = this.held.shift()!;
+      const fromPhone = m.from.replace(/@.*$/, "");
+      const content = Buffer.from(proto.Message.encode({ conversation: m.body }).finish());
+      const enc = await this.gw.peers.encrypt(fromPhone, `${device.phone}.${keys.device}`, content, () => ({
+        registrationId: keys.registrationId,
+        identity: Buffer.from(keys.identity, "base64"),
+        signedPreKey: { id: keys.signedPreKey.id, public: Buffer.from(keys.signedPreKey.public, "base64"), signature: Buffer.from(keys.signedPreKey.signature, "base64") },
+        takePreKey: () => this.takePreKey(device.deviceId),
+      }));
+      this.send({
+        tag: "message",
+        attrs: { from: `${fromPhone}@${S_WA}`, id: m.id, t: String(m.timestamp), type: "text", notify: `Contact ${fromPhone}` },
+        content: [{ tag: "enc", attrs: { v: "2", type: enc.type }, content: enc.body }],
+      });
+    }
+  }
+
+  private takePreKey(deviceId: string): { id: number; public: Buffer } | undefined {
+    const keys = this.gw.preKeys.get(deviceId);
+    const first = keys?.entries().next();
+    if (!keys || !first || first.done) return undefined;
+    keys.delete(first.value[0]);
+    return { id: first.value[0], public: first.value[1] };
+  }
+
+  // --- the client's nodes ---
+
+  private async onNode(node: WaNode): Promise<void> {
+    switch (node.tag) {
+      case "iq":
+        return this.onIq(node);
+      case "message":
+        return this.onMessage(node);
+      case "receipt":
+        this.send({ tag: "ack", attrs: { class: "receipt", id: node.attrs.id, from: node.attrs.to ?? S_WA, ...(node.attrs.type ? { type: node.attrs.type } : {}) } });
+        if (!node.attrs.type || node.attrs.type === "inactive") this.netSend({ t: "recv_ack", id: node.attrs.id });
+        return;
+      default:
+        return; // presence, acks, ib, notifications' acks: nothing to do in the simulation
+    }
+  }
+
+  private async onIq(node: WaNode): Promise<void> {
+    const { id, xmlns, type } = node.attrs;
+    const first = Array.isArray(node.content) ? node.content[0] : undefined;
+    const result = (content?: WaNode[]) => this.send({ tag: "iq", attrs: { from: S_WA, type: "result", id }, ...(content ? { content } : {}) });
+    if (type === "result") {
+      if (child(node, "pair-device-sign") && this.pairing) {
+        // linked: like WhatsApp, the server asks the client to reconnect with its new credentials
+        return this.streamError("515");
+      }
+      return;
+    }
+    if (type === "error") return;
+    if (xmlns === "w:p") return result();
+    if (xmlns === "encrypt" && first?.tag === "count") return result([{ tag: "count", attrs: { value: String(this.device ? (this.gw.preKeys.get(this.device.deviceId)?.size ?? 0) : 0) } }]);
+    if (xmlns === "encrypt" && type === "set" && child(node, "list")) {
+      if (!this.device) return result();
+      let keys = this.gw.preKeys.get(this.device.deviceId);
+      if (!keys) this.gw.preKeys.set(this.device.deviceId, (keys = new Map()));
+      for (const k of children(child(node, "list"), "key")) {
+        const kid = bytesOf(child(k, "id"));
+        const value = bytesOf(child(k, "value"));
+        if (kid && value) keys.set(kid.reduce((v, x) => v * 256 + x, 0), Buffer.from(value));
+      }
+      result();
+      return this.flushHeld();
+    }
+    if (xmlns === "encrypt" && first?.tag === "key") return result([{ tag: "list", attrs: {}, content: children(first, "user").map((u) => this.bundleNode(u.attrs.jid)) }]);
+    if (xmlns === "usync") return result([this.usync(first!)]);
+    if (xmlns === "md" && first?.tag === "remove-companion-device") {
+      result();
+      this.netSend({ t: "logout" });
+      return;
+    }
+    return result();
+  }
+
+  private phoneOf(jid: string): string | undefined {
+    const [userPart, server] = jid.split("@");
+    const user = userPart.split(":")[0];
+    if (server === "lid") return this.gw.phoneByLid.get(user);
+    if (server === S_WA || server === "c.us") return user;
+    return undefined;
+  }
+
+  private bundleNode(jid: string): WaNode {
+    const phone = this.phoneOf(jid);
+    if (!phone) return { tag: "user", attrs: { jid }, content: [{ tag: "error", attrs: { code: "404", text: "item-not-found" } }] };
+    const b = this.gw.peers.bundleOf(phone);
+    const u = (v: number, n: number) => {
+      const out = Buffer.alloc(n);
+      out.writeUIntBE(v, 0, n);
+      return out;
+    };
+    return {
+      tag: "user",
+      attrs: { jid },
+      content: [
+        { tag: "registration", attrs: {}, content: u(b.registrationId, 4) },
+        { tag: "type", attrs: {}, content: Buffer.from([5]) },
+        { tag: "identity", attrs: {}, content: b.identity },
+        { tag: "skey", attrs: {}, content: [{ tag: "id", attrs: {}, content: u(b.signedPreKey.id, 3) }, { tag: "value", attrs: {}, content: b.signedPreKey.public }, { tag: "signature", attrs: {}, content: b.signedPreKey.signature }] },
+        { tag: "key", attrs: {}, content: [{ tag: "id", attrs: {}, content: u(b.preKey.id, 3) }, { tag: "value", attrs: {}, content: b.preKey.public }] },
+      ],
+    };
+  }
+
+  /** Device lists, LIDs and "is on WhatsApp" for the users asked about. */
+  private usync(usync: WaNode): WaNode {
+    const query = child(usync, "query");
+    const asked = new Set(children(query).map((c) => c.tag));
+    const me = this.device?.phone;
+    const users = children(child(usync, "list"), "user").map((u) => {
+      const contactNode = child(u, "contact");
+      const contactPhone = contactNode ? bytesOf(contactNode)?.toString().replace(/^\+/, "") : undefined;
+      const jid = u.attrs.jid ?? (contactPhone ? `${contactPhone}@${S_WA}` : "");
+      const phone = this.phoneOf(jid);
+      const onWa = phone !== undefined && this.gw.opts.network.accounts.onWhatsApp(phone);
+      const content: WaNode[] = [];
+      if (asked.has("devices")) {
+        // the phone (device 0); our own companion too, so the client recognises itself
+        const list: WaNode[] = [{ tag: "device", attrs: { id: "0" } }];
+        if (phone && phone === me && this.device?.baileys) list.push({ tag: "device", attrs: { id: String(this.device.baileys.device), "key-index": "1" } });
+        content.push({ tag: "devices", attrs: {}, content: [{ tag: "device-list", attrs: {}, content: onWa ? list : [] }] });
+      }
+      if (asked.has("lid") && phone) content.push({ tag: "lid", attrs: { val: `${this.gw.lidOfPhone(phone)}@lid` } });
+      if (asked.has("contact")) content.push({ tag: "contact", attrs: { type: onWa ? "in" : "out" } });
+      return { tag: "user", attrs: { jid: phone ? `${phone}@${S_WA}` : jid }, content };
+    });
+    return { tag: "usync", attrs: {}, content: [{ tag: "list", attrs: {}, content: users }] };
+  }
+
+  /** An outgoing message: decrypt the copy meant for the recipient's phone and hand it to the network. */
+  private async onMessage(node: WaNode): Promise<void> {
+    const { id, to } = node.attrs;
+    const device = this.device;
+    if (!device?.baileys) return;
+    const toPhone = this.phoneOf(to ?? "");
+    const fail = (reason: string) => this.send({ tag: "ack", attrs: { class: "message", id, from: to ?? S_WA, error: "400", reason } });
+    if (!toPhone) return fail("bad recipient");
+    const encs: { jid: string; enc: WaNode }[] = [];
+    for (const p of children(child(node, "participants"), "to")) for (const e of children(p, "enc")) encs.push({ jid: p.attrs.jid, enc: e });
+    for (const e of children(node, "enc")) encs.push({ jid: to!, enc: e });
+    // the copy for the recipient's phone (device 0); copies for our own other devices are not relayed
+    const mine = encs.find((e) => this.phoneOf(e.jid) === toPhone && !/:\d+@/.test(e.jid.replace(/:0@/, "@"))) ?? encs.find((e) => this.phoneOf(e.jid) === toPhone);
+    if (!mine) return fail("no copy for the recipient");
+    const plain = await this.gw.peers.decrypt(toPhone, `${device.phone}.${device.baileys.device}`, mine.enc.attrs.type, bytesOf(mine.enc)!);
+    const msg = proto.Message.decode(plain);
+    const body: string = msg.conversation ?? msg.extendedTextMessage?.text ?? "";
+    this.sentTo.set(id, to!);
+    this.netSend({ t: "send", id, to: `${toPhone}@c.us`, body });
+  }
+
+  // --- plumbing ---
+
+  private tagN = 0;
+  private tag(): string {
+    return `sim.${randomBytes(2).toString("hex")}.${++this.tagN}`;
+  }
+
+  private send(node: WaNode): void {
+    if (this.phase !== "open" || this.ws.readyState !== WebSocket.OPEN) return;
+    this.ws.send(frame(this.noise.encrypt(encodeNode(node))));
+  }
+
+  private netSend(f: unknown): void {
+    if (this.net?.readyState === WebSocket.OPEN) this.net.send(JSON.stringify(f));
+  }
+
+  /** Ends the stream with a code (515 restart, 401 logged out) or a reason node (conflict), then closes. */
+  private streamError(code: string | undefined, content?: WaNode[]): void {
+    this.send({ tag: "stream:error", attrs: code ? { code } : {}, ...(content ? { content } : {}) });
+    this.phase = "closed";
+    this.ws.close();
+    this.net?.close();
+  }
+}
+
+export type { CurveKeyPair };
