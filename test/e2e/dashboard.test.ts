@@ -150,6 +150,26 @@ describe("the dashboard at /", () => {
     await admin.screenshot("04-chats");
   });
 
+  it("shows a received photo from its media descriptor (fetched with the key, never put in a URL)", async () => {
+    const image = new PNG({ width: 40, height: 30 });
+    image.data.fill(200);
+    const bytes = PNG.sync.write(image);
+    const q = new URLSearchParams({ to: PHONE_NUMBER, body: "a photo for the dashboard" });
+    expect((await request(sim.url, "POST", `/sim/contacts/${CONTACT}/send-media?${q}`, { rawBody: bytes, headers: { "content-type": "image/png" } })).status).toBe(202);
+    await admin.waitForText("[data-testid=messages]", "a photo for the dashboard");
+    const width = await admin.page.waitForFunction(
+      () => {
+        const imgs = [...(globalThis as any).document.querySelectorAll("[data-testid=messages] img.media")] as any[];
+        const loaded = imgs.find((i) => i.complete && i.naturalWidth > 0 && String(i.src).startsWith("blob:"));
+        return loaded ? loaded.naturalWidth : false;
+      },
+      { timeout: 20000, polling: 100 },
+    );
+    expect(await width.jsonValue()).toBe(40);
+    expect(admin.urls.some((u) => /\/media\/[0-9A-Z]{26}$/.test(u))).toBe(true);
+    expect(admin.urls.filter((u) => u.includes(KEY))).toEqual([]);
+  });
+
   it("sets a webhook, rotates its secret (shown once), and replays a dead letter", async () => {
     receiver.status = () => 400; // a 4xx is a dead letter at once
     await admin.go("#/w/acme/webhook");
@@ -302,8 +322,9 @@ describe("the dashboard at /", () => {
     await admin.page.setViewport({ width: 1280, height: 800 });
     expect(admin.errors).toEqual([]);
     expect(admin.urls.filter((u) => u.includes(KEY))).toEqual([]);
-    // nothing was fetched from anywhere but the gateway itself (no CDN, no font service)
-    expect(admin.urls.filter((u) => !u.startsWith(`${api}/`) && !u.startsWith("data:"))).toEqual([]);
+    // nothing was fetched from anywhere but the gateway itself (no CDN, no font service); blob: URLs
+    // of the page's own origin are media it already fetched from the gateway, held in memory
+    expect(admin.urls.filter((u) => !u.startsWith(`${api}/`) && !u.startsWith("data:") && !u.startsWith(`blob:${api}/`))).toEqual([]);
   });
 
   it("links a second session by pairing code, and stops showing the QR the network no longer takes", async () => {

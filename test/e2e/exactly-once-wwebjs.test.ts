@@ -3,7 +3,9 @@
 // page stored it. A node frozen and then killed in that gap (the page acked, the event never became
 // durable) must still deliver the message, once: the restarted node catches up from the chat's
 // history past its watermark, and the event id derives from the message id, so a message delivered
-// twice is the same webhook-id, never a second message.
+// twice is the same webhook-id, never a second message. And a send whose owner died mid-send,
+// retried under its Idempotency-Key, reaches the contact once: whatsapp-web.js picks message ids, so
+// the engine keeps an intent per key and finds the earlier copy among the chat's own messages.
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { sweepOrphanChromium } from "../../lib/engines/wwebjs/chromium";
@@ -104,5 +106,38 @@ describe("an incoming message acknowledged by WhatsApp Web before its event was 
     await waitFor("the next message at the webhook", () => deliveriesOf(after).size === 1, 20000);
     expect([deliveriesOf(before).size, deliveriesOf(gap).size, deliveriesOf(after).size]).toEqual([1, 1, 1]);
     expect((await sim.get("/sim/stats")).json).toMatchObject({ conflicts: 0, queued: 0 });
+  }, 180000);
+});
+
+describe("a send under an Idempotency-Key whose owner died mid-send", () => {
+  it("is not sent twice when retried on the restarted node", async () => {
+    await waitFor("WORKING", async () => (await session())?.status === "WORKING", 30000);
+    const intents = path.join(dataDir, "sessions", "workspace_acme", "session_main", "auth", "wafleet-send-intents");
+    const send = () => request(api, "POST", "/api/v1/workspaces/acme/sessions/main/messages", { key: KEY, body: { to: CONTACT, text: "order 42 confirmed" }, headers: { "idempotency-key": "order-42" } });
+    const copies = async () => (await sim.get(`/sim/contacts/${CONTACT}/inbox`)).json.messages.filter((m: any) => m.body === "order 42 confirmed").length;
+
+    // WhatsApp slow to answer: the page has sent, the node waits for the ack, and dies
+    await sim.post("/sim/faults", { latencyMs: 2500 });
+    const first = send().catch(() => undefined);
+    try {
+      await waitFor("the send's intent on disk", async () => (await fs.readdir(intents).catch(() => [])).length === 1, 10000, 20);
+      await waitFor("the page to have sent it", async () => (await sim.get("/sim/ledger")).json.outgoing.some((m: any) => m.body === "order 42 confirmed"), 10000, 20);
+      await node!.kill("SIGKILL");
+    } finally {
+      await sim.post("/sim/faults", { latencyMs: 0 });
+    }
+    await first;
+    await waitFor("the contact to have it", async () => (await copies()) === 1, 10000);
+
+    node = await startNode();
+    await waitFor("WORKING again", async () => (await session())?.status === "WORKING", 45000, 200);
+    const retried = await send();
+    expect(retried.status).toBe(201);
+    // a later message arrives after any resend would have: the contact still has one copy
+    expect((await request(api, "POST", "/api/v1/workspaces/acme/sessions/main/messages", { key: KEY, body: { to: CONTACT, text: "and a next one" } })).status).toBe(201);
+    await waitFor("the next one", async () => (await sim.get(`/sim/contacts/${CONTACT}/inbox`)).json.messages.some((m: any) => m.body === "and a next one"), 10000);
+    expect(await copies()).toBe(1);
+    const sent = (await sim.get("/sim/ledger")).json.outgoing.find((m: any) => m.body === "order 42 confirmed");
+    expect(retried.json.id.endsWith(`_${sent.id}`)).toBe(true);
   }, 180000);
 });

@@ -1,5 +1,6 @@
 // The simulated WhatsApp network, driven frame by frame over a real socket: linking, resume,
 // conflicts, keepalive, acks, offline queues, persistence and the admin API.
+import { createHash, randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { request } from "../helpers/http";
@@ -337,6 +338,33 @@ describe("admin API", () => {
     expect((await sim.get("/sim/contacts/abc/inbox")).status).toBe(400);
     expect((await sim.get("/sim/health")).json).toEqual({ ok: true });
   });
+
+  it("carries a contact's media of 64 MiB to a linked device, sent raw (send-media) or as JSON base64, and refuses more", async () => {
+    const { client } = await linkWireClient(sim, ALICE);
+    track(client);
+    const big = randomBytes(64 * 1024 * 1024);
+    const q = new URLSearchParams({ to: ALICE, body: "the biggest", filename: "max.mp4" });
+    const raw = await request(sim.url, "POST", `/sim/contacts/${CONTACT}/send-media?${q}`, { rawBody: big, headers: { "content-type": "video/mp4" }, timeoutMs: 120000 });
+    expect(raw.status).toBe(202);
+    // a 64 MiB frame takes its time on a loaded machine
+    const got = (await client.take("message", { timeoutMs: 60000 })).message;
+    expect(got).toMatchObject({ body: "the biggest", media: { mimetype: "video/mp4", filename: "max.mp4" } });
+    expect(createHash("sha256").update(Buffer.from(got.media!.data, "base64")).digest("hex")).toBe(createHash("sha256").update(big).digest("hex"));
+    const json = await request(sim.url, "POST", `/sim/contacts/${CONTACT}/send`, { body: { to: ALICE, body: "as json", media: { mimetype: "image/png", data: big.subarray(0, 20 * 1024 * 1024).toString("base64") } }, timeoutMs: 120000 });
+    expect(json.status).toBe(202);
+    expect((await client.take("message", { timeoutMs: 60000 })).message.media!.data.length).toBe(Math.ceil((20 * 1024 * 1024) / 3) * 4);
+    const over = await request(sim.url, "POST", `/sim/contacts/${CONTACT}/send-media?${q}`, { rawBody: Buffer.alloc(64 * 1024 * 1024 + 1), headers: { "content-type": "video/mp4" }, timeoutMs: 120000 });
+    expect(over.status).toBe(413);
+    for (const [headers, body] of [
+      [{}, Buffer.from("x")],
+      [{ "content-type": "not a type" }, Buffer.from("x")],
+      [{ "content-type": "image/png" }, Buffer.alloc(0)],
+    ] as const) {
+      const r = await request(sim.url, "POST", `/sim/contacts/${CONTACT}/send-media?${q}`, { rawBody: body, headers: { ...headers } });
+      expect(r.status).toBe(400);
+    }
+    expect((await request(sim.url, "POST", `/sim/contacts/${CONTACT}/send-media`, { rawBody: Buffer.from("x"), headers: { "content-type": "image/png" } })).json.error.field).toBe("to");
+  }, 120000);
 
   it("resets everything and closes all connections", async () => {
     const { client } = await linkWireClient(sim, ALICE);

@@ -5,7 +5,7 @@
 import { EventEmitter } from "node:events";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import type { Chat, Message, Reaction } from "whatsapp-web.js";
+import type { Chat, Contact, Message, Reaction } from "whatsapp-web.js";
 import { Client, LocalAuth } from "whatsapp-web.js";
 import type { AckLevel } from "../../whatsapp";
 import { ackLevelOf, parsePhone, parseUserJid } from "../../whatsapp";
@@ -13,11 +13,12 @@ import { clearDir, exists, writeFileAtomic } from "../auth-folder";
 import { EngineError } from "../errors";
 import type { LaunchQueue } from "../launch-queue";
 import { StartGate } from "../start-gate";
-import type { Capability, ChatSummary, EnginePage, HistoryQuery, PageQuery, PresenceState } from "../capabilities";
+import type { Capability, ChatSummary, ContactInfo, EnginePage, HistoryQuery, PageQuery, PhoneCheck, PresenceState } from "../capabilities";
 import type { EngineContext, EngineEvents, EngineFactory, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "../types";
 import type { LaunchedChromium } from "./chromium";
 import { CLIENT_CHROME_ARGS, LEAN_CHROME_ARGS, type ChromeSandbox, isAlive, killChromiumUsing, killProcessGroup, launchChromium, releaseProfile, treePss, waitGone, withSandboxFlag } from "./chromium";
 import { missedMessages, Watermarks } from "./catch-up";
+import { type SendIntent, SendIntents } from "./send-intents";
 import { engineMessageOf, sendArgsOf } from "./message-content";
 import { pageWatchdogScript } from "./page-watchdog";
 
@@ -94,7 +95,7 @@ const EARLY_ACKS_KEPT = 1000;
  * whatsapp-web.js's own methods AND proven by the contract suite against the fake WhatsApp Web
  * page (each one needs the WA modules those methods use on the page).
  */
-export const WWEBJS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["chats", "history", "replies", "mentions", "reactions", "edit", "revoke", "location", "vcard", "polls", "presence", "read", "sentEvents"]);
+export const WWEBJS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["chats", "history", "contacts", "replies", "mentions", "reactions", "edit", "revoke", "location", "vcard", "polls", "presence", "read", "sentEvents"]);
 
 export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionEngine {
   readonly capabilities = WWEBJS_CAPABILITIES;
@@ -124,6 +125,8 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
   /** Incoming messages this engine already emitted in its life (a catch-up and a live delivery may meet). */
   private readonly emitted = new Set<string>();
   private historyChain: Promise<unknown> = Promise.resolve();
+  /** Sends under an Idempotency-Key: what was attempted, and what it sent. */
+  private readonly intents: SendIntents;
   /** Ids of messages this engine sent (the others with fromMe came from the phone or another device). */
   private readonly ownSends = new Set<string>();
   private sendsInFlight = 0;
@@ -151,6 +154,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     this.profileDir = path.join(ctx.authDir, `session-${ctx.sessionId}`);
     this.markerPath = path.join(ctx.authDir, LINKED_MARKER);
     this.watermarks = new Watermarks(ctx.authDir, (m) => this.log("warn", m));
+    this.intents = new SendIntents(ctx.authDir);
   }
 
   start(): Promise<void> {
@@ -194,7 +198,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     await clearDir(this.ctx.authDir);
   }
 
-  async sendMessage(to: string, content: MessageContent, _opts: SendOptions = {}): Promise<SentMessage> {
+  async sendMessage(to: string, content: MessageContent, opts: SendOptions = {}): Promise<SentMessage> {
     const client = this.run?.client;
     if (this.phase !== "ready" || !client) throw new EngineError("SESSION_NOT_READY", "The session is not connected to WhatsApp");
     const phone = parseUserJid(to);
@@ -204,6 +208,20 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
       // a reply quotes a message of the same chat (the library would quote any message it finds)
       const quoted = await this.findMessage(content.replyTo);
       if (quoted?.id.remote !== chatId) throw new EngineError("VALIDATION_ERROR", `replyTo: no message ${content.replyTo} in this chat`);
+    }
+    // under an Idempotency-Key: a retry after an ambiguous failure finds its intent (send-intents.ts)
+    const key = opts.messageId;
+    if (key) {
+      const intent = await this.intents.read(key);
+      const earlier = intent && intent.to === chatId ? await this.sentFor(intent) : undefined;
+      if (earlier) {
+        const id = earlier.id._serialized;
+        if (!intent!.sentId) await this.intents.write({ ...intent!, sentId: id });
+        this.rememberOwnSend(id);
+        this.log("info", `send under key ${key}: already sent as ${id}; not sending again`);
+        return { id, to: chatId, ack: await this.waitForServerAck(id, earlier.ack), timestamp: earlier.timestamp };
+      }
+      await this.intents.write({ key, to: chatId, body: content.text ?? content.caption ?? "", at: Math.floor(Date.now() / 1000) });
     }
     const { payload, options } = sendArgsOf(content);
     let sent: Message | undefined;
@@ -221,6 +239,10 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     }
     if (!sent) throw new EngineError("ENGINE_ERROR", `WhatsApp found no chat for ${chatId}`);
     const id = sent.id._serialized;
+    if (key) {
+      const intent = await this.intents.read(key);
+      if (intent) await this.intents.write({ ...intent, sentId: id }).catch((err) => this.log("warn", `send intent ${key} not updated: ${err?.message ?? err}`));
+    }
     // resolves on the SERVER ack, as the simulator engine does (the library resolves at ack 0)
     const ack = await this.waitForServerAck(id, sent.ack);
     return { id, to: chatId, ack, timestamp: sent.timestamp };
@@ -259,6 +281,93 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     // within a second the chat's own order decides, so the position is the message itself (and
     // its second, should it be deleted meanwhile)
     return pageAfterItem(items, q, (m) => m.id);
+  }
+
+  async listContacts(q: PageQuery): Promise<EnginePage<ContactInfo>> {
+    const client = this.readyClient();
+    const me = this.me?.wid;
+    const all = (await this.library("getContacts", () => client.getContacts()))
+      .filter((c) => c.id.server === "c.us" && c.id._serialized !== me)
+      .sort((a, b) => (a.id.user < b.id.user ? -1 : a.id.user > b.id.user ? 1 : 0));
+    const rest = q.before === undefined ? all : all.filter((c) => c.id.user > q.before!);
+    const page = rest.slice(0, q.limit);
+    const items: ContactInfo[] = [];
+    // each read again: WhatsApp Web's list may hold a contact it knows only by id
+    for (const c of page) items.push(await this.contactInfoOf(await this.library("getContactById", () => client.getContactById(c.id._serialized))));
+    return { items, next: rest.length > q.limit ? page[page.length - 1].id.user : undefined };
+  }
+
+  async getContact(contactId: string): Promise<ContactInfo | undefined> {
+    const phoneId = await this.phoneIdOf(contactId);
+    if (!phoneId) return undefined;
+    const client = this.readyClient();
+    return this.contactInfoOf(await this.library("getContactById", () => client.getContactById(phoneId)));
+  }
+
+  async checkPhones(phones: string[]): Promise<PhoneCheck[]> {
+    const client = this.readyClient();
+    const out: PhoneCheck[] = [];
+    for (const phone of phones) {
+      const wid = await this.library("getNumberId", () => client.getNumberId(phone));
+      if (!wid) {
+        out.push({ phone, exists: false, id: null, lid: null });
+        continue;
+      }
+      const [ids] = await this.library("getContactLidAndPhone", () => client.getContactLidAndPhone([wid._serialized]));
+      out.push({ phone, exists: true, id: wid._serialized, lid: ids?.lid ?? null });
+    }
+    return out;
+  }
+
+  async setBlocked(contactId: string, blocked: boolean): Promise<boolean> {
+    const phoneId = await this.phoneIdOf(contactId);
+    if (!phoneId) return false;
+    const client = this.readyClient();
+    const contact = await this.library("getContactById", () => client.getContactById(phoneId));
+    await this.library(blocked ? "block" : "unblock", () => (blocked ? contact.block() : contact.unblock()));
+    return true;
+  }
+
+  /** `<phone>@c.us` of a person on WhatsApp (given by phone or LID), or undefined. */
+  private async phoneIdOf(contactId: string): Promise<string | undefined> {
+    const client = this.readyClient();
+    if (contactId.endsWith("@lid")) {
+      const [ids] = await this.library("getContactLidAndPhone", () => client.getContactLidAndPhone([contactId]));
+      return ids?.pn ?? undefined;
+    }
+    const wid = await this.library("getNumberId", () => client.getNumberId(contactId.replace(/@c\.us$/, "")));
+    return wid?._serialized;
+  }
+
+  private async contactInfoOf(c: Contact): Promise<ContactInfo> {
+    const client = this.readyClient();
+    const [ids] = await this.library("getContactLidAndPhone", () => client.getContactLidAndPhone([c.id._serialized]));
+    const about = await this.library("getAbout", () => c.getAbout());
+    const pictureUrl = await this.library("getProfilePicUrl", () => c.getProfilePicUrl());
+    return {
+      id: c.id._serialized,
+      phone: c.number || c.id.user,
+      lid: ids?.lid ?? null,
+      name: c.name ?? null,
+      pushname: c.pushname ?? null,
+      isBusiness: c.isBusiness === true,
+      about: about ?? null,
+      pictureUrl: pictureUrl ?? null,
+      blocked: c.isBlocked === true,
+    };
+  }
+
+  /**
+   * The message an earlier attempt under the same key sent, if any: by the id it recorded, else
+   * among the chat's recent own messages (same text, sent since the intent began) that this engine
+   * did not send for another request.
+   */
+  private async sentFor(intent: SendIntent): Promise<Message | undefined> {
+    if (intent.sentId) return this.findMessage(intent.sentId);
+    const chat = await this.findChat(intent.to);
+    if (!chat) return undefined;
+    const recent = await this.historyReads(() => this.library("fetchMessages", () => chat.fetchMessages({ limit: 50, fromMe: true })));
+    return recent.filter((m) => m.timestamp >= intent.at - 1 && (m.body ?? "") === intent.body && !this.ownSends.has(m.id._serialized)).sort((a, b) => a.timestamp - b.timestamp)[0];
   }
 
   /**
@@ -583,6 +692,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     this.readyAt = Date.now();
     this.notify("ready", { ...this.me });
     this.startCatchUp(run, client);
+    void this.intents.sweep().catch(() => undefined);
     this.settleStart();
   }
 

@@ -1,6 +1,7 @@
 // A session's conversations. Messages arrive live from the workspace's event stream
 // (wa.message.received, and acks of what was sent); sending goes through the messages route.
 import { useEffect, useMemo, useState } from "preact/hooks";
+import { auth } from "../auth";
 import { workspaceFeed, type FeedState, type LiveEvent } from "../api/feed";
 import { clock } from "../format";
 import { href } from "../router";
@@ -14,7 +15,8 @@ interface ChatMessage {
   body: string;
   timestamp: number;
   ack?: string;
-  media?: { mimetype: string; data?: string; filename?: string };
+  /** A media descriptor (bytes behind `url`, fetched with the key) or, in older events, inline base64. */
+  media?: { mimetype: string; data?: string; url?: string; filename?: string; size?: number };
 }
 
 /** A chat id's phone part, as people read it. */
@@ -112,9 +114,38 @@ export function ChatsPage({ workspaceId, sessionId, chatId }: { workspaceId: str
   );
 }
 
+/**
+ * The media's bytes as a URL the page can show: inline base64 as a data URL, a descriptor's `url`
+ * fetched with the key (the key never goes into a URL) and held as a blob URL while shown.
+ */
+function useMediaUrl(media: ChatMessage["media"]): string | undefined {
+  const [blobUrl, setBlobUrl] = useState<string | undefined>(undefined);
+  const remote = media && !media.data ? media.url : undefined;
+  useEffect(() => {
+    if (!remote) return;
+    let revoked = false;
+    let made: string | undefined;
+    const key = auth.key();
+    void fetch(remote, { headers: key ? { Authorization: `Bearer ${key}` } : {} })
+      .then((r) => (r.ok ? r.blob() : undefined))
+      .then((b) => {
+        if (!b || revoked) return;
+        made = URL.createObjectURL(b);
+        setBlobUrl(made);
+      })
+      .catch(() => undefined);
+    return () => {
+      revoked = true;
+      if (made) URL.revokeObjectURL(made);
+    };
+  }, [remote]);
+  if (media?.data) return `data:${media.mimetype};base64,${media.data}`;
+  return blobUrl;
+}
+
 function MessageBody({ m }: { m: ChatMessage }) {
   const media = m.media;
-  const url = media?.data ? `data:${media.mimetype};base64,${media.data}` : undefined;
+  const url = useMediaUrl(media);
   return (
     <div>
       {media && url && media.mimetype.startsWith("image/") && <img class="media" src={url} alt={media.filename ?? "image"} />}
