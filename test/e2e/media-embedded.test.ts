@@ -4,6 +4,7 @@
 // clean errors; media goes with its session.
 import { createHash, randomBytes } from "node:crypto";
 import { request } from "../helpers/http";
+import { opsUrl } from "../helpers/cluster";
 import { waitFor } from "../helpers/processes";
 import { WebhookReceiver } from "../helpers/webhook-receiver";
 import { ADMIN, expectCleanError, linkSession, startApiNode, type ApiNode } from "./api-harness";
@@ -18,7 +19,7 @@ let receiver: WebhookReceiver;
 
 beforeAll(async () => {
   receiver = await new WebhookReceiver().start();
-  node = await startApiNode({ WEBHOOK_ALLOW_PRIVATE: "true", API_MEDIA_MAX_BYTES: String(8 * 1024 * 1024), LOG_LEVEL: "warn" });
+  node = await startApiNode({ WEBHOOK_ALLOW_PRIVATE: "true", API_MEDIA_MAX_BYTES: String(8 * 1024 * 1024), LOG_LEVEL: "info" });
   await linkSession(node, "acme", "main", ME);
   const set = await node.call("PUT", `${W}/webhook`, { body: { url: receiver.url, events: ["wa.message.received"] } });
   expect(set.status).toBe(200);
@@ -148,5 +149,19 @@ describe("deletion", () => {
     expect((await node.call("GET", url)).status).toBe(200);
     expect((await node.call("DELETE", `${W}/sessions/short`)).status).toBe(204);
     expect((await node.call("GET", url)).json.error.code).toBe("MEDIA_NOT_FOUND");
+  }, 60000);
+});
+
+describe("an event the log cannot carry", () => {
+  it("is refused at append, logged and counted, and the messages behind it still arrive", async () => {
+    // no media can do this any more; an oversized text (beyond WhatsApp's own limit) still can
+    const huge = `huge ${"x".repeat(300 * 1024)}`;
+    expect((await request(node.sim, "POST", `/sim/contacts/${CONTACT}/send`, { body: { to: ME, body: huge } })).status).toBe(202);
+    expect((await request(node.sim, "POST", `/sim/contacts/${CONTACT}/send`, { body: { to: ME, body: "right behind the huge one" } })).status).toBe(202);
+    await hookFor("right behind the huge one");
+    await node.proc.waitForOutput(/refused wa\.message\.received \S+ of acme\/main: \d+ bytes encoded, the limit is 262144/, 20000);
+    const ops = await opsUrl(node.proc);
+    await waitFor("the rejected counter", async () => /wafleet_event_log_rejected_total\{[^}]*event="wa\.message\.received"[^}]*\} [1-9]/.test((await request(ops, "GET", "/metrics")).body.toString()), 20000);
+    expect(receiver.requests.some((r) => String(r.body?.message?.body ?? "").startsWith("huge "))).toBe(false);
   }, 60000);
 });

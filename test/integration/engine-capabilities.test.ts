@@ -190,15 +190,17 @@ const SPECS: Record<Capability, (engine: SessionEngine) => Promise<void>> = {
   contacts: async (engine) => {
     await engine.sendMessage(ANA, { text: "hello Ana" });
     await engine.sendMessage(BEN, { text: "hello Ben" });
-    await sim.post(`/sim/contacts/${ANA}/profile`, { isBusiness: true, about: "Ana's shop" });
+    await sim.post(`/sim/contacts/${ANA}/profile`, { isBusiness: true, about: "Ana's shop", pictureUrl: "https://example.com/ana.jpg" });
     await sim.post(`/sim/contacts/4915100000404/profile`, { onWhatsApp: false });
     const [yes, no] = await engine.checkPhones!([ANA, "4915100000404"]);
     expect(yes).toMatchObject({ phone: ANA, exists: true, id: `${ANA}@c.us` });
     expect(no).toMatchObject({ exists: false });
-    expect(await engine.getContact!(`${ANA}@c.us`)).toMatchObject({ phone: ANA, isBusiness: true, about: "Ana's shop" });
+    expect(await engine.getContact!(`${ANA}@c.us`)).toMatchObject({ id: `${ANA}@c.us`, phone: ANA, lid: yes.lid, isBusiness: true, about: "Ana's shop", pictureUrl: "https://example.com/ana.jpg", blocked: false });
+    expect(await engine.getContact!("4915100000404@c.us")).toBeUndefined();
     expect(await engine.getContact!(yes.lid!)).toMatchObject({ phone: ANA });
     expect(await engine.setBlocked!(`${ANA}@c.us`, true)).toBe(true);
     expect((await sim.get(`/sim/accounts/${ALICE}/state`)).json.blocked).toEqual([ANA]);
+    expect(await engine.getContact!(`${ANA}@c.us`)).toMatchObject({ blocked: true });
     await engine.setBlocked!(`${ANA}@c.us`, false);
     const page = await engine.listContacts!({ limit: 100 });
     expect(page.items.map((c) => c.phone)).toEqual(expect.arrayContaining([ANA, BEN]));

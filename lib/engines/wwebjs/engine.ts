@@ -5,7 +5,7 @@
 import { EventEmitter } from "node:events";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import type { Chat, Message, Reaction } from "whatsapp-web.js";
+import type { Chat, Contact, Message, Reaction } from "whatsapp-web.js";
 import { Client, LocalAuth } from "whatsapp-web.js";
 import type { AckLevel } from "../../whatsapp";
 import { ackLevelOf, parsePhone, parseUserJid } from "../../whatsapp";
@@ -13,7 +13,7 @@ import { clearDir, exists, writeFileAtomic } from "../auth-folder";
 import { EngineError } from "../errors";
 import type { LaunchQueue } from "../launch-queue";
 import { StartGate } from "../start-gate";
-import type { Capability, ChatSummary, EnginePage, HistoryQuery, PageQuery, PresenceState } from "../capabilities";
+import type { Capability, ChatSummary, ContactInfo, EnginePage, HistoryQuery, PageQuery, PhoneCheck, PresenceState } from "../capabilities";
 import type { EngineContext, EngineEvents, EngineFactory, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "../types";
 import type { LaunchedChromium } from "./chromium";
 import { CLIENT_CHROME_ARGS, LEAN_CHROME_ARGS, type ChromeSandbox, isAlive, killChromiumUsing, killProcessGroup, launchChromium, releaseProfile, treePss, waitGone, withSandboxFlag } from "./chromium";
@@ -95,7 +95,7 @@ const EARLY_ACKS_KEPT = 1000;
  * whatsapp-web.js's own methods AND proven by the contract suite against the fake WhatsApp Web
  * page (each one needs the WA modules those methods use on the page).
  */
-export const WWEBJS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["chats", "history", "replies", "mentions", "reactions", "edit", "revoke", "location", "vcard", "polls", "presence", "read", "sentEvents"]);
+export const WWEBJS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["chats", "history", "contacts", "replies", "mentions", "reactions", "edit", "revoke", "location", "vcard", "polls", "presence", "read", "sentEvents"]);
 
 export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionEngine {
   readonly capabilities = WWEBJS_CAPABILITIES;
@@ -281,6 +281,80 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     // within a second the chat's own order decides, so the position is the message itself (and
     // its second, should it be deleted meanwhile)
     return pageAfterItem(items, q, (m) => m.id);
+  }
+
+  async listContacts(q: PageQuery): Promise<EnginePage<ContactInfo>> {
+    const client = this.readyClient();
+    const me = this.me?.wid;
+    const all = (await this.library("getContacts", () => client.getContacts()))
+      .filter((c) => c.id.server === "c.us" && c.id._serialized !== me)
+      .sort((a, b) => (a.id.user < b.id.user ? -1 : a.id.user > b.id.user ? 1 : 0));
+    const rest = q.before === undefined ? all : all.filter((c) => c.id.user > q.before!);
+    const page = rest.slice(0, q.limit);
+    const items: ContactInfo[] = [];
+    // each read again: WhatsApp Web's list may hold a contact it knows only by id
+    for (const c of page) items.push(await this.contactInfoOf(await this.library("getContactById", () => client.getContactById(c.id._serialized))));
+    return { items, next: rest.length > q.limit ? page[page.length - 1].id.user : undefined };
+  }
+
+  async getContact(contactId: string): Promise<ContactInfo | undefined> {
+    const phoneId = await this.phoneIdOf(contactId);
+    if (!phoneId) return undefined;
+    const client = this.readyClient();
+    return this.contactInfoOf(await this.library("getContactById", () => client.getContactById(phoneId)));
+  }
+
+  async checkPhones(phones: string[]): Promise<PhoneCheck[]> {
+    const client = this.readyClient();
+    const out: PhoneCheck[] = [];
+    for (const phone of phones) {
+      const wid = await this.library("getNumberId", () => client.getNumberId(phone));
+      if (!wid) {
+        out.push({ phone, exists: false, id: null, lid: null });
+        continue;
+      }
+      const [ids] = await this.library("getContactLidAndPhone", () => client.getContactLidAndPhone([wid._serialized]));
+      out.push({ phone, exists: true, id: wid._serialized, lid: ids?.lid ?? null });
+    }
+    return out;
+  }
+
+  async setBlocked(contactId: string, blocked: boolean): Promise<boolean> {
+    const phoneId = await this.phoneIdOf(contactId);
+    if (!phoneId) return false;
+    const client = this.readyClient();
+    const contact = await this.library("getContactById", () => client.getContactById(phoneId));
+    await this.library(blocked ? "block" : "unblock", () => (blocked ? contact.block() : contact.unblock()));
+    return true;
+  }
+
+  /** `<phone>@c.us` of a person on WhatsApp (given by phone or LID), or undefined. */
+  private async phoneIdOf(contactId: string): Promise<string | undefined> {
+    const client = this.readyClient();
+    if (contactId.endsWith("@lid")) {
+      const [ids] = await this.library("getContactLidAndPhone", () => client.getContactLidAndPhone([contactId]));
+      return ids?.pn ?? undefined;
+    }
+    const wid = await this.library("getNumberId", () => client.getNumberId(contactId.replace(/@c\.us$/, "")));
+    return wid?._serialized;
+  }
+
+  private async contactInfoOf(c: Contact): Promise<ContactInfo> {
+    const client = this.readyClient();
+    const [ids] = await this.library("getContactLidAndPhone", () => client.getContactLidAndPhone([c.id._serialized]));
+    const about = await this.library("getAbout", () => c.getAbout());
+    const pictureUrl = await this.library("getProfilePicUrl", () => c.getProfilePicUrl());
+    return {
+      id: c.id._serialized,
+      phone: c.number || c.id.user,
+      lid: ids?.lid ?? null,
+      name: c.name ?? null,
+      pushname: c.pushname ?? null,
+      isBusiness: c.isBusiness === true,
+      about: about ?? null,
+      pictureUrl: pictureUrl ?? null,
+      blocked: c.isBlocked === true,
+    };
   }
 
   /**

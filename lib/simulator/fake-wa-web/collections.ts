@@ -26,6 +26,8 @@ export function installCollections(page: FakePage): void {
   page.chatFor = (wid: any) => {
     let chat = Chat.get(wid);
     if (!chat) chat = Chat.add(new Model({ id: wid, t: 0, unreadCount: 0, archive: false, formattedTitle: wid.user, msgs: new Collection(Model), mute: { expiration: 0 } }));
+    // a chat with a person makes them a contact, as in WhatsApp Web
+    if (wid.isUser() && !Contact.get(wid)) Contact.add(new Model({ id: wid, type: "in", isBusiness: false, isEnterprise: false }));
     return chat;
   };
 

@@ -8,6 +8,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { installCollections } from "./collections";
 import { installConnection } from "./connection";
+import { installContacts } from "./contacts";
 import { installLinking } from "./linking";
 import { installMedia } from "./media";
 import { installMessageActions } from "./message-actions";
@@ -18,7 +19,7 @@ import { fakePageRuntime, startFakePage } from "./runtime";
 export type { FakePageConfig } from "./runtime";
 
 /** The families in install order (later ones use what earlier ones put on the page). */
-const FAMILIES = [installConnection, installLinking, installCollections, installMedia, installMessaging, installMessageActions];
+const FAMILIES = [installConnection, installLinking, installCollections, installMedia, installMessaging, installMessageActions, installContacts];
 
 /** The version the fake page claims (`window.Debug.VERSION`); any string works as the file name. */
 export const FAKE_WA_WEB_VERSION = "2.3000.1017054665-wafleet-fake";
@@ -69,6 +70,14 @@ export const FAKE_PAGE_MODULES = [
   "WAWebChatStateBridge",
   "WAWebAddonReactionTableMode",
   "WAWebChatLoadMessages",
+  // contacts.ts: lookups, LIDs, contact getters, block list and actions, about, picture
+  "WAWebApiContact",
+  "WAWebContactGetters",
+  "WAWebFrontendContactGetters",
+  "WAWebContactStatusBridge",
+  "WAWebContactProfilePicThumbBridge",
+  "WAWebBlockContactUtils",
+  "WAWebBlockContactAction",
   // media.ts: upload on send, download on receive
   "WAWebMediaOpaqueData",
   "WAWebPrepRawMedia",
