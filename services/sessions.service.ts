@@ -74,6 +74,7 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
         fencingToken: (workspaceId: string) => this.ownership.tokenOf(workspaceId),
         admit: () => this.lease.valid(),
         media,
+        mediaPresignSeconds: config.mediaPresignSeconds,
         overloaded: () => this.watchdog?.overloaded === true,
         publish: <N extends EventName>(name: N, scope: Ref, payload: EventPayloads[N], id?: string) => {
           eventMetrics?.record(name, scope, payload);
