@@ -10,7 +10,7 @@ import { parseBackupKeys } from "../backup/encryption";
 
 export const ROLES = ["sessions", "api", "webhooks", "health", "backup"] as const;
 export type Role = (typeof ROLES)[number];
-export const ENGINES = ["simulator", "wwebjs"] as const;
+export const ENGINES = ["simulator", "wwebjs", "baileys"] as const;
 export type EngineName = (typeof ENGINES)[number];
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

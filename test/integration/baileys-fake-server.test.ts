@@ -141,3 +141,33 @@ it("a second login of the same device is a conflict: the older connection is rep
   expect((await sim.get("/sim/stats")).json).toMatchObject({ conflicts: 1, linkedConnections: 1 });
   void once;
 });
+
+it("sends through Signal sessions with the simulated contact (delivered receipt) and receives the contact's message", async () => {
+  await sim.post("/sim/reset");
+  const CONTACT = "4915112345678";
+  const auth = memoryAuth();
+  const { sock } = await link(auth);
+  const statuses: number[] = [];
+  sock.ev.on("messages.update", (ups: any[]) => {
+    for (const u of ups) if (u.update?.status) statuses.push(u.update.status);
+  });
+  // a receipt that arrives while Baileys buffers events is folded into the message's own upsert
+  sock.ev.on("messages.upsert", ({ messages }: any) => {
+    for (const m of messages) if (m.key.fromMe && m.status) statuses.push(m.status);
+  });
+  const sent = await sock.sendMessage(`${CONTACT}@s.whatsapp.net`, { text: "hello over noise" });
+  await waitFor("the delivery receipt", () => statuses.includes(baileys.proto.WebMessageInfo.Status.DELIVERY_ACK));
+  const inbox = (await sim.get(`/sim/contacts/${CONTACT}/inbox`)).json.messages as any[];
+  expect(inbox).toEqual([expect.objectContaining({ id: sent.key.id, body: "hello over noise" })]);
+  // the contact read its inbox: a read receipt follows
+  await waitFor(`the read receipt (${statuses})`, () => statuses.includes(baileys.proto.WebMessageInfo.Status.READ), 5000);
+
+  const received: any[] = [];
+  sock.ev.on("messages.upsert", ({ messages }: any) => received.push(...messages));
+  await sim.post(`/sim/contacts/${CONTACT}/send`, { to: ALICE, body: "hi from the contact" });
+  await waitFor("the contact's message", () => received.find((m) => m.message?.conversation === "hi from the contact"));
+  await sim.post(`/sim/contacts/${CONTACT}/send`, { to: ALICE, body: "and again" });
+  await waitFor("a second message on the same session", () => received.find((m) => m.message?.conversation === "and again"));
+  await waitFor("both acked to the network", async () => (await sim.get("/sim/stats")).json.queued === 0);
+  expect((await sim.get("/sim/stats")).json).toMatchObject({ sent: 1, delivered: 3, duplicates: 0, conflicts: 0 });
+});

@@ -53,7 +53,7 @@ describe("configuration", () => {
   });
 
   it("names the variable and what it expected for bad strings", () => {
-    expectConfigError({ WA_ENGINE: "baileys" }, "WA_ENGINE", /simulator/);
+    expectConfigError({ WA_ENGINE: "noweb" }, "WA_ENGINE", /simulator/);
     expectConfigError({ TRANSPORTER: "redis://x" }, "TRANSPORTER", /nats:\/\//);
     expectConfigError({ BACKUP_TARGET: "ftp://x" }, "BACKUP_TARGET", /s3:\/\/bucket/);
     expectConfigError({ SERVICES: "sessions,frontend" }, "SERVICES", /unknown role "frontend"/);
@@ -79,6 +79,13 @@ describe("configuration", () => {
     });
     expectConfigError({ API_HEADERS_TIMEOUT_MS: "60000", API_REQUEST_TIMEOUT_MS: "30000" }, "API_HEADERS_TIMEOUT_MS", /API_REQUEST_TIMEOUT_MS/);
     expectConfigError({ API_MAX_CONNECTIONS: "0" }, "API_MAX_CONNECTIONS");
+  });
+
+  it("accepts the baileys engine, with the browserless launch defaults", () => {
+    const c = loadConfig({ ...base, WA_ENGINE: "baileys" });
+    expect(c.engine).toBe("baileys");
+    expect(c.launchConcurrency).toBe(32);
+    expect(c.sessionMaxMemoryBytes).toBe(0);
   });
 
   it("uses wwebjs by default in cluster mode", () => {

@@ -125,7 +125,8 @@ class BaileysLink {
   ) {
     ws.on("message", (data: RawData) => this.onBytes(data as Buffer));
     ws.on("error", () => {});
-    ws.on("close", () => this.shutdown());
+    // after the frames that arrived before it (a logout iq is sent just before the client closes)
+    ws.on("close", () => this.serial(() => this.shutdown()));
     // keepalive is the network's: its pings reach the client, and only the client's pongs answer them
     ws.on("pong", () => {
       if (this.net?.readyState === WebSocket.OPEN) this.net.pong();
@@ -256,7 +257,7 @@ class BaileysLink {
           attrs: {},
           content: [
             { tag: "device-identity", attrs: {}, content: identity },
-            { tag: "platform", attrs: { name: "smba" } },
+            { tag: "platform", attrs: { name: "sim" } },
             { tag: "device", attrs: { jid: `${creds.phone}:${device}@${S_WA}`, lid: `${lid}:${device}@lid` } },
           ],
         },
@@ -289,6 +290,7 @@ class BaileysLink {
   // --- the network side ---
 
   private netPhone: string | undefined;
+  private logoutIq: string | undefined;
 
   private connectNetwork(hello: { t: "hello"; creds?: { deviceId: string; secret: string; phone: string } }): void {
     this.netPhone = hello.creds?.phone;
@@ -327,6 +329,8 @@ class BaileysLink {
       case "ack":
         return this.onNetAck(f.id, f.ack, f.error);
       case "logged_out":
+        // our own logout is done: answer the client's iq, then end the stream as WhatsApp does
+        if (this.logoutIq) this.send({ tag: "iq", attrs: { from: S_WA, type: "result", id: this.logoutIq } });
         return this.streamError("401", [{ tag: "conflict", attrs: { type: "device_removed" } }]);
       case "conflict":
         return this.streamError(undefined, [{ tag: "conflict", attrs: { type: "replaced" } }]);
@@ -424,8 +428,10 @@ class BaileysLink {
     if (xmlns === "encrypt" && first?.tag === "key") return result([{ tag: "list", attrs: {}, content: children(first, "user").map((u) => this.bundleNode(u.attrs.jid)) }]);
     if (xmlns === "usync") return result([this.usync(first!)]);
     if (xmlns === "md" && first?.tag === "remove-companion-device") {
-      result();
-      this.netSend({ t: "logout" });
+      // answered once the network has unlinked the device (its logged_out), so the client knows it is done
+      this.logoutIq = id;
+      if (this.net?.readyState === WebSocket.OPEN) this.netSend({ t: "logout" });
+      else result();
       return;
     }
     return result();

@@ -1,0 +1,194 @@
+// The Baileys engine's auth state (creds and Signal keys) in `auth/baileys/`, written by wafleet,
+// not by Baileys' multi-file helper (its docs warn against it in production): one JSON file for the
+// creds and one per key type, each replaced atomically (temp file, fsync, rename, fsync of the
+// folder), writes coalesced per file, and nothing written once the store is closed (the engine
+// stopped: another node may own the session now).
+import { randomBytes } from "node:crypto";
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { loadBaileys } from "./library";
+
+export const AUTH_SUBDIR = "baileys";
+const CREDS_FILE = "creds.json";
+
+type KeyMap = Record<string, Record<string, unknown>>;
+
+/** Writes `text` to `file` so a crash leaves the old content or the new, and the new survives power loss. */
+export async function writeDurable(file: string, text: string): Promise<void> {
+  const dir = path.dirname(file);
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  try {
+    const h = await fs.open(tmp, "w", 0o600);
+    try {
+      await h.writeFile(text);
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+    await fs.rename(tmp, file);
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+  const d = await fs.open(dir, "r");
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+}
+
+/** One file whose writes are coalesced: a write asked for during another waits and covers them all. */
+class CoalescedFile {
+  private running: Promise<void> | undefined;
+  private queued: Promise<void> | undefined;
+
+  constructor(
+    private readonly file: string,
+    private readonly render: () => string,
+    private readonly isClosed: () => boolean,
+  ) {}
+
+  write(): Promise<void> {
+    if (this.queued) return this.queued;
+    if (!this.running) return (this.running = this.run());
+    this.queued = this.running.then(
+      () => this.next(),
+      () => this.next(),
+    );
+    return this.queued;
+  }
+
+  private next(): Promise<void> {
+    this.queued = undefined;
+    return (this.running = this.run());
+  }
+
+  private async run(): Promise<void> {
+    try {
+      if (this.isClosed()) return;
+      await writeDurable(this.file, this.render());
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  idle(): Promise<void> {
+    return Promise.all([this.running, this.queued]).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+}
+
+export class BaileysAuthStore {
+  private closed = false;
+  private readonly dir: string;
+  private readonly files = new Map<string, CoalescedFile>();
+  creds: any;
+  private keys: KeyMap = {};
+
+  private constructor(authDir: string) {
+    this.dir = path.join(authDir, AUTH_SUBDIR);
+  }
+
+  /** Loads the folder's state, or fresh credentials (a new device, to be linked) when there is none. */
+  static async open(authDir: string): Promise<BaileysAuthStore> {
+    const store = new BaileysAuthStore(authDir);
+    const { BufferJSON, initAuthCreds } = loadBaileys();
+    const read = async (file: string) => {
+      try {
+        return JSON.parse(await fs.readFile(path.join(store.dir, file), "utf8"), BufferJSON.reviver);
+      } catch (err: any) {
+        if (err?.code === "ENOENT") return undefined;
+        throw err;
+      }
+    };
+    store.creds = (await read(CREDS_FILE)) ?? initAuthCreds();
+    let names: string[] = [];
+    try {
+      names = await fs.readdir(store.dir);
+    } catch (err: any) {
+      if (err?.code !== "ENOENT") throw err;
+    }
+    for (const name of names) {
+      const m = /^keys-([a-z0-9-]+)\.json$/.exec(name);
+      if (m) store.keys[m[1]] = (await read(name)) ?? {};
+    }
+    return store;
+  }
+
+  /** Whether these credentials belong to a linked device (read from disk, no connection). */
+  static async linked(authDir: string): Promise<boolean> {
+    try {
+      const { BufferJSON } = loadBaileys();
+      const creds = JSON.parse(await fs.readFile(path.join(authDir, AUTH_SUBDIR, CREDS_FILE), "utf8"), BufferJSON.reviver);
+      return Boolean(creds?.me?.id && creds?.account);
+    } catch {
+      return false;
+    }
+  }
+
+  get linked(): boolean {
+    return Boolean(this.creds?.me?.id && this.creds?.account);
+  }
+
+  /** The object Baileys takes as `auth`. */
+  state(): { creds: any; keys: { get(type: string, ids: string[]): Promise<Record<string, unknown>>; set(data: KeyMap): Promise<void> } } {
+    const { proto } = loadBaileys();
+    return {
+      creds: this.creds,
+      keys: {
+        get: async (type, ids) => {
+          const all = this.keys[type] ?? {};
+          const out: Record<string, unknown> = {};
+          for (const id of ids) {
+            let v = all[id];
+            if (v === undefined) continue;
+            if (type === "app-state-sync-key") v = proto.Message.AppStateSyncKeyData.fromObject(v);
+            out[id] = v;
+          }
+          return out;
+        },
+        set: async (data) => {
+          if (this.closed) return;
+          const writes: Promise<void>[] = [];
+          for (const [type, entries] of Object.entries(data)) {
+            if (!/^[a-z0-9-]+$/.test(type)) continue;
+            const all = (this.keys[type] ??= {});
+            for (const [id, v] of Object.entries(entries ?? {})) {
+              if (v === null || v === undefined) delete all[id];
+              else all[id] = v;
+            }
+            writes.push(this.file(`keys-${type}.json`, () => this.keys[type]).write());
+          }
+          await Promise.all(writes);
+        },
+      },
+    };
+  }
+
+  /** Persists the creds (Baileys mutates the object it was given; `update` is merged first). */
+  async saveCreds(update?: object): Promise<void> {
+    if (this.closed) return;
+    if (update) Object.assign(this.creds, update);
+    await this.file(CREDS_FILE, () => this.creds).write();
+  }
+
+  private file(name: string, value: () => unknown): CoalescedFile {
+    let f = this.files.get(name);
+    if (!f) {
+      const { BufferJSON } = loadBaileys();
+      f = new CoalescedFile(path.join(this.dir, name), () => JSON.stringify(value(), BufferJSON.replacer), () => this.closed);
+      this.files.set(name, f);
+    }
+    return f;
+  }
+
+  /** No write starts after this; resolves once the writes under way are done. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.files.values()].map((f) => f.idle()));
+  }
+}

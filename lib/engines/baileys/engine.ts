@@ -1,0 +1,377 @@
+// The baileys engine: a SessionEngine on the Baileys library (WhatsApp's multi-device protocol over
+// one WebSocket, no browser), emitting the same events in the same order as the other engines
+// (`qr`… or `authenticated` → `ready`). Its auth state lives in `auth/baileys/` (BaileysAuthStore).
+import { EventEmitter } from "node:events";
+import { parseId } from "../../whatsapp";
+import { clearDir } from "../auth-folder";
+import { EngineError } from "../errors";
+import { StartGate } from "../start-gate";
+import type { EngineContext, EngineEvents, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "../types";
+import { BaileysAuthStore } from "./auth-store";
+import { baileysLogger, loadBaileys } from "./library";
+import type { BaileysLog } from "./library";
+
+export interface BaileysEndpoint {
+  /** The WebSocket URL Baileys connects to */
+  url: string;
+  /** The certificate root the server's Noise certificate must chain to (only set in simulation) */
+  root?: Buffer;
+}
+
+export interface BaileysEngineOptions {
+  /**
+   * Where to connect, asked before every connection: WhatsApp itself in production; in simulation
+   * the simulated network's fake server and its root (fetched each time: a restarted network has a new root).
+   */
+  endpoint: () => Promise<BaileysEndpoint>;
+  /** start() rejects if no QR is shown and the session is not ready by then. Default 30000. */
+  startTimeoutMs?: number;
+  /** sendMessage() rejects if the server has not acknowledged by then. Default 15000. */
+  sendTimeoutMs?: number;
+  /** How long one QR is shown before Baileys asks for new refs. Default 60000. */
+  qrTimeoutMs?: number;
+  /** Backoff between reconnect attempts: base doubles per attempt up to max, with jitter. Defaults 500 / 10000. */
+  reconnect?: { baseMs?: number; maxMs?: number };
+  log?: BaileysLog;
+}
+
+type Phase = "stopped" | "connecting" | "linking" | "ready";
+
+interface PendingSend {
+  resolve(sent: SentMessage): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+  to: string;
+}
+
+const ACK_RANK = { SERVER: 1, DEVICE: 2, READ: 3, PLAYED: 4 } as const;
+const ACKS_KEPT = 10_000;
+
+/** How long stop() waits for the socket to close before moving on. */
+const CLOSE_WAIT_MS = 2000;
+
+export class BaileysEngine extends EventEmitter<EngineEvents> implements SessionEngine {
+  readonly capabilities = new Set<never>();
+  private readonly startTimeoutMs: number;
+  private readonly sendTimeoutMs: number;
+  private readonly qrTimeoutMs: number;
+  private readonly backoffBaseMs: number;
+  private readonly backoffMaxMs: number;
+  private running = false;
+  private phase: Phase = "stopped";
+  private generation = 0;
+  private sock: any;
+  private store: BaileysAuthStore | undefined;
+  private me: EngineMe | undefined;
+  private readonly startGate = new StartGate();
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private reconnectAttempts = 0;
+  private readonly pendingSends = new Map<string, PendingSend>();
+  /** The best ack emitted per recent own message (oldest forgotten first) */
+  private readonly acks = new Map<string, number>();
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly opts: BaileysEngineOptions,
+  ) {
+    super();
+    this.startTimeoutMs = opts.startTimeoutMs ?? 30000;
+    this.sendTimeoutMs = opts.sendTimeoutMs ?? 15000;
+    this.qrTimeoutMs = opts.qrTimeoutMs ?? 60000;
+    this.backoffBaseMs = opts.reconnect?.baseMs ?? 500;
+    this.backoffMaxMs = opts.reconnect?.maxMs ?? 10000;
+  }
+
+  start(): Promise<void> {
+    if (this.running) return this.startGate.promise ?? Promise.resolve();
+    this.running = true;
+    this.phase = "connecting";
+    this.reconnectAttempts = 0;
+    const gen = ++this.generation;
+    const promise = this.startGate.open(this.startTimeoutMs, () => this.fail(new EngineError("ENGINE_TIMEOUT", `WhatsApp showed no QR and the session was not ready within ${this.startTimeoutMs} ms`)));
+    void this.boot(gen);
+    return promise;
+  }
+
+  async stop(): Promise<void> {
+    await this.shutdown(new EngineError("SESSION_NOT_READY", "The engine was stopped"));
+  }
+
+  async logout(): Promise<void> {
+    const sock = this.sock;
+    const linked = this.phase === "ready" && sock;
+    if (linked) {
+      // unlink on the server first (answered once it is done), then tear down
+      const jid = this.store?.creds?.me?.id;
+      try {
+        await sock.query({ tag: "iq", attrs: { to: "s.whatsapp.net", type: "set", xmlns: "md" }, content: [{ tag: "remove-companion-device", attrs: { jid, reason: "user_initiated" } }] }, this.sendTimeoutMs);
+      } catch (err) {
+        this.opts.log?.("warn", `logout: the server did not confirm the unlink: ${(err as Error).message}`);
+      }
+    }
+    await this.shutdown(new EngineError("SESSION_NOT_READY", "The session was logged out"));
+    await clearDir(this.ctx.authDir);
+  }
+
+  async sendMessage(to: string, content: MessageContent, opts: SendOptions = {}): Promise<SentMessage> {
+    const sock = this.sock;
+    if (this.phase !== "ready" || !sock) throw new EngineError("SESSION_NOT_READY", "The session is not connected to WhatsApp");
+    const target = parseId(to);
+    if (target?.kind !== "user") throw new EngineError("VALIDATION_ERROR", `Cannot send to ${JSON.stringify(to)}: expected a phone number or <digits>@c.us`);
+    const unsupported = (["media", "replyTo", "mentions", "location", "contact", "poll", "voice"] as const).filter((k) => content[k] !== undefined && content[k] !== false && !(Array.isArray(content[k]) && !(content[k] as unknown[]).length));
+    if (unsupported.length) throw new EngineError("NOT_SUPPORTED", `The baileys engine does not send ${unsupported.join(", ")} yet (text only)`);
+    const text = content.text ?? content.caption;
+    if (typeof text !== "string" || !text) throw new EngineError("VALIDATION_ERROR", "A text message needs text");
+    const { generateMessageID } = loadBaileys();
+    const id = opts.messageId ?? generateMessageID();
+    if (this.pendingSends.has(id)) throw new EngineError("VALIDATION_ERROR", `Message ${id} is already being sent`);
+    const recipient = `${target.user}@c.us`;
+    const acked = new Promise<SentMessage>((resolve, reject) => {
+      const timer = setTimeout(() => this.settleSend(id, undefined, new EngineError("ENGINE_TIMEOUT", `WhatsApp did not acknowledge message ${id} within ${this.sendTimeoutMs} ms`)), this.sendTimeoutMs);
+      this.pendingSends.set(id, { resolve, reject, timer, to: recipient });
+    });
+    try {
+      await sock.sendMessage(`${target.user}@s.whatsapp.net`, { text }, { messageId: id, linkPreview: null });
+    } catch (err) {
+      this.settleSend(id, undefined, new EngineError("ENGINE_ERROR", `Baileys could not send: ${(err as Error).message}`));
+    }
+    return acked;
+  }
+
+  async requestPairingCode(): Promise<string> {
+    throw new EngineError("NOT_SUPPORTED", "The baileys engine links by QR only (pairing codes are not implemented yet)");
+  }
+
+  info(): EngineMe | undefined {
+    return this.me ? { ...this.me } : undefined;
+  }
+
+  // --- the connection ---
+
+  private async boot(gen: number): Promise<void> {
+    try {
+      this.store ??= await BaileysAuthStore.open(this.ctx.authDir);
+      if (gen !== this.generation) return;
+      await this.connect(gen);
+    } catch (err) {
+      if (gen === this.generation) this.fail(new EngineError("ENGINE_ERROR", `The baileys engine could not start: ${(err as Error).message}`));
+    }
+  }
+
+  private async connect(gen: number): Promise<void> {
+    const endpoint = await this.opts.endpoint();
+    if (gen !== this.generation || !this.running) return;
+    const b = loadBaileys();
+    // Only the simulated network's root is ever set here, and only in simulation (see the factory).
+    if (endpoint.root) b.WA_CERT_DETAILS.PUBLIC_KEY = endpoint.root;
+    const store = this.store!;
+    this.phase = store.linked ? "connecting" : "linking";
+    const sock = b.makeWASocket({
+      waWebSocketUrl: endpoint.url,
+      version: b.DEFAULT_CONNECTION_CONFIG.version,
+      auth: store.state(),
+      logger: baileysLogger(this.opts.log),
+      printQRInTerminal: false,
+      markOnlineOnConnect: false,
+      syncFullHistory: false,
+      shouldSyncHistoryMessage: () => false,
+      fireInitQueries: false,
+      generateHighQualityLinkPreview: false,
+      linkPreviewImageThumbnailWidth: 0,
+      qrTimeout: this.qrTimeoutMs,
+      connectTimeoutMs: 20000,
+    });
+    this.sock = sock;
+    sock.ev.on("creds.update", (update: object) => {
+      if (this.sock === sock) void store.saveCreds(update).catch((err: Error) => this.opts.log?.("error", `cannot save Baileys creds: ${err.message}`));
+    });
+    sock.ev.on("connection.update", (u: any) => {
+      if (this.sock === sock) this.onConnectionUpdate(gen, sock, u);
+    });
+    sock.ev.on("messages.upsert", (u: any) => {
+      if (this.sock === sock) this.onMessages(u);
+    });
+    sock.ev.on("messages.update", (ups: any[]) => {
+      if (this.sock !== sock) return;
+      for (const u of ups) if (u.key?.fromMe) this.ackChanged(u.key.id, u.update?.status);
+    });
+    // the server's <ack> of a message is what SERVER means; Baileys emits no event for it
+    sock.ws.on("CB:ack,class:message", (node: any) => {
+      const id = node.attrs?.id;
+      if (!id) return;
+      if (node.attrs.error) this.settleSend(id, undefined, new EngineError("ENGINE_ERROR", `WhatsApp refused message ${id} (error ${node.attrs.error}${node.attrs.reason ? `: ${node.attrs.reason}` : ""})`));
+      else this.settleSend(id, Number(node.attrs.t) || Math.floor(Date.now() / 1000));
+    });
+  }
+
+  private onConnectionUpdate(gen: number, sock: any, u: any): void {
+    if (gen !== this.generation) return;
+    if (u.qr) {
+      this.phase = "linking";
+      this.emit("qr", u.qr, Date.now() + this.qrTimeoutMs);
+      this.startGate.settle();
+    }
+    if (u.connection === "open") {
+      const creds = this.store!.creds;
+      const phone = String(creds.me?.id ?? "").split(/[:@]/)[0];
+      this.me = { wid: `${phone}@c.us`, phone, ...(creds.me?.name ? { pushname: creds.me.name } : {}), ...(creds.platform ? { platform: creds.platform } : {}) };
+      this.phase = "ready";
+      this.reconnectAttempts = 0;
+      this.emit("authenticated");
+      this.emit("ready", { ...this.me });
+      this.startGate.settle();
+    }
+    if (u.connection === "close") this.onClose(gen, sock, u.lastDisconnect?.error);
+  }
+
+  private onClose(gen: number, sock: any, error: any): void {
+    const { DisconnectReason } = loadBaileys();
+    const code: number | undefined = error?.output?.statusCode;
+    const wasReady = this.phase === "ready";
+    this.sock = undefined;
+    this.me = undefined;
+    this.failSends(new EngineError("SESSION_NOT_READY", "The connection to WhatsApp closed"));
+    if (!this.running || gen !== this.generation) return;
+    void sock;
+    if (code === DisconnectReason.connectionReplaced) {
+      this.emit("disconnected", "CONFLICT");
+      void this.shutdown(new EngineError("SESSION_NOT_READY", "Another connection took over this device"));
+      return;
+    }
+    if (code === DisconnectReason.loggedOut) {
+      // unlinked from the phone while connected, or the server no longer knows these credentials
+      this.emit("disconnected", wasReady ? "LOGOUT" : "UNPAIRED");
+      void this.relink(gen);
+      return;
+    }
+    if (code === DisconnectReason.restartRequired) return this.scheduleReconnect(gen, 0);
+    if (wasReady) this.emit("disconnected", "CONNECTION_LOST");
+    this.scheduleReconnect(gen);
+  }
+
+  /** The device is no longer linked: forget its auth and show a new QR. */
+  private async relink(gen: number): Promise<void> {
+    const old = this.store;
+    this.store = undefined;
+    await old?.close();
+    await clearDir(this.ctx.authDir);
+    if (gen !== this.generation || !this.running) return;
+    this.store = await BaileysAuthStore.open(this.ctx.authDir);
+    this.scheduleReconnect(gen, 0);
+  }
+
+  private scheduleReconnect(gen: number, delayMs?: number): void {
+    if (gen !== this.generation || !this.running) return;
+    this.phase = "connecting";
+    const attempt = this.reconnectAttempts++;
+    const wait = delayMs ?? Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** attempt) * (0.5 + Math.random() / 2);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (gen !== this.generation || !this.running) return;
+      // the node's lease gate: a fenced node never reconnects a device another node may own now
+      if (this.ctx.mayConnect && !this.ctx.mayConnect()) return this.scheduleReconnect(gen);
+      void this.connect(gen).catch((err: Error) => {
+        this.opts.log?.("warn", `reconnect failed: ${err.message}`);
+        this.scheduleReconnect(gen);
+      });
+    }, wait);
+  }
+
+  /**
+   * An own message's status moved on. Baileys reports it in `messages.update`, or folded into the
+   * message's own upsert when a receipt arrives while its events are buffered: both come here, and
+   * each level is emitted once, in order.
+   */
+  private ackChanged(id: string, status: number | undefined): void {
+    const ack = ackOf(status);
+    if (!ack || !id) return;
+    const rank = ACK_RANK[ack];
+    if ((this.acks.get(id) ?? ACK_RANK.SERVER) >= rank) return;
+    for (const level of ["DEVICE", "READ", "PLAYED"] as const) {
+      if (ACK_RANK[level] > (this.acks.get(id) ?? ACK_RANK.SERVER) && ACK_RANK[level] <= rank) this.emit("message_ack", id, level);
+    }
+    this.acks.set(id, rank);
+    if (this.acks.size > ACKS_KEPT) this.acks.delete(this.acks.keys().next().value!);
+  }
+
+  private onMessages(u: { type: string; messages: any[] }): void {
+    for (const m of u.messages) if (m.key?.fromMe && m.status !== undefined) this.ackChanged(m.key.id, m.status);
+    if (u.type !== "notify") return;
+    const mePhone = String(this.store?.creds?.me?.id ?? "").split(/[:@]/)[0];
+    for (const m of u.messages) {
+      if (m.key?.fromMe || !m.message) continue;
+      const jid: string = m.key.remoteJidAlt && m.key.remoteJidAlt.endsWith("@s.whatsapp.net") ? m.key.remoteJidAlt : m.key.remoteJid;
+      const from = jid?.endsWith("@s.whatsapp.net") ? `${jid.split("@")[0].split(":")[0]}@c.us` : jid;
+      const body: string = m.message.conversation ?? m.message.extendedTextMessage?.text ?? "";
+      const msg: EngineMessage = { id: m.key.id, from, to: `${mePhone}@c.us`, body, timestamp: Number(m.messageTimestamp) || Math.floor(Date.now() / 1000), fromMe: false, chatId: from };
+      this.emit("message", msg);
+    }
+  }
+
+  private settleSend(id: string, timestamp: number | undefined, err?: Error): void {
+    const p = this.pendingSends.get(id);
+    if (!p) return;
+    this.pendingSends.delete(id);
+    clearTimeout(p.timer);
+    if (err) return p.reject(err);
+    p.resolve({ id, to: p.to, ack: "SERVER", timestamp: timestamp! });
+    this.emit("message_ack", id, "SERVER");
+    this.acks.set(id, Math.max(this.acks.get(id) ?? 0, ACK_RANK.SERVER));
+  }
+
+  private failSends(err: Error): void {
+    for (const id of [...this.pendingSends.keys()]) this.settleSend(id, undefined, err);
+  }
+
+  private fail(err: Error): void {
+    this.emit("failed", err);
+    void this.shutdown(err);
+  }
+
+  /** Stops everything: no reconnect, the socket closed, the store closed (nothing written after). */
+  private async shutdown(err: Error): Promise<void> {
+    this.running = false;
+    this.phase = "stopped";
+    this.generation++;
+    this.me = undefined;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.startGate.reject(err);
+    this.failSends(err);
+    const sock = this.sock;
+    this.sock = undefined;
+    if (sock) {
+      const ws = sock.ws;
+      const closed = ws?.isClosed ? Promise.resolve() : new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, CLOSE_WAIT_MS);
+        ws.once("close", () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+      try {
+        sock.end(undefined);
+      } catch {
+        // already ended
+      }
+      await closed;
+      sock.ev.removeAllListeners();
+    }
+    const store = this.store;
+    this.store = undefined;
+    await store?.close();
+  }
+}
+
+function ackOf(status: number | undefined): "DEVICE" | "READ" | "PLAYED" | undefined {
+  switch (status) {
+    case 3:
+      return "DEVICE";
+    case 4:
+      return "READ";
+    case 5:
+      return "PLAYED";
+    default:
+      return undefined;
+  }
+}

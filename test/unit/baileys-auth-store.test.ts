@@ -1,0 +1,67 @@
+// The baileys engine's auth store: what Baileys hands it survives a reopen (creds and Signal keys,
+// Buffers included), files are replaced whole, and nothing is written once it is closed.
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { AUTH_SUBDIR, BaileysAuthStore } from "../../lib/engines/baileys/auth-store";
+
+let dir: string;
+beforeEach(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), "baileys-auth-"));
+});
+afterEach(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+describe("BaileysAuthStore", () => {
+  it("starts a new device with fresh credentials, not linked", async () => {
+    const store = await BaileysAuthStore.open(dir);
+    expect(store.linked).toBe(false);
+    expect(Buffer.isBuffer(store.creds.noiseKey.public) || store.creds.noiseKey.public instanceof Uint8Array).toBe(true);
+    expect(await BaileysAuthStore.linked(dir)).toBe(false);
+    await store.close();
+  });
+
+  it("keeps creds and keys (with their bytes) across a reopen, and says linked once the device has an account", async () => {
+    const store = await BaileysAuthStore.open(dir);
+    const noise = Buffer.from(store.creds.noiseKey.public);
+    await store.saveCreds({ me: { id: "15550001111:7@s.whatsapp.net" }, account: { details: Buffer.from([1, 2, 3]) } });
+    const keys = store.state().keys;
+    await keys.set({ session: { "15550001111.0": Buffer.from("session-bytes") }, "pre-key": { "1": { public: Buffer.alloc(32, 1), private: Buffer.alloc(32, 2) }, "2": { public: Buffer.alloc(32, 3), private: Buffer.alloc(32, 4) } } });
+    await keys.set({ "pre-key": { "1": null } });
+    await store.close();
+
+    expect(await BaileysAuthStore.linked(dir)).toBe(true);
+    const again = await BaileysAuthStore.open(dir);
+    expect(Buffer.from(again.creds.noiseKey.public).equals(noise)).toBe(true);
+    expect(again.creds.me.id).toBe("15550001111:7@s.whatsapp.net");
+    const k = again.state().keys;
+    expect(Buffer.from((await k.get("session", ["15550001111.0"]))["15550001111.0"] as Buffer).toString()).toBe("session-bytes");
+    expect(Object.keys(await k.get("pre-key", ["1", "2"]))).toEqual(["2"]);
+    await again.close();
+    // only whole files, no temp files left behind
+    expect((await fs.readdir(path.join(dir, AUTH_SUBDIR))).sort()).toEqual(["creds.json", "keys-pre-key.json", "keys-session.json"]);
+  });
+
+  it("writes nothing after close (a stopped engine must not touch a folder another node may own)", async () => {
+    const store = await BaileysAuthStore.open(dir);
+    await store.saveCreds({ me: { id: "1@s.whatsapp.net" } });
+    const before = await fs.readFile(path.join(dir, AUTH_SUBDIR, "creds.json"), "utf8");
+    const keys = store.state().keys;
+    await store.close();
+    await store.saveCreds({ me: { id: "2@s.whatsapp.net" } });
+    await keys.set({ session: { x: Buffer.from("late") } });
+    expect(await fs.readFile(path.join(dir, AUTH_SUBDIR, "creds.json"), "utf8")).toBe(before);
+    expect(await fs.readdir(path.join(dir, AUTH_SUBDIR))).toEqual(["creds.json"]);
+  });
+
+  it("coalesces a burst of writes and ends with the last state", async () => {
+    const store = await BaileysAuthStore.open(dir);
+    const keys = store.state().keys;
+    await Promise.all(Array.from({ length: 50 }, (_, i) => keys.set({ "sender-key": { [`k${i}`]: Buffer.from(String(i)) } })));
+    await store.close();
+    const again = await BaileysAuthStore.open(dir);
+    expect(Object.keys(await again.state().keys.get("sender-key", Array.from({ length: 50 }, (_, i) => `k${i}`)))).toHaveLength(50);
+    await again.close();
+  });
+});
