@@ -72,6 +72,10 @@ export const ERROR_CATALOGUE = {
   MEDIA_NOT_FOUND: { status: 404, message: "No such media in this workspace (unknown, expired or deleted)" },
   RANGE_NOT_SATISFIABLE: { status: 416, message: "The requested range is outside the media" },
   MEDIA_STORE_FAILED: { status: 502, message: "The media store failed", retryable: true },
+  // the outbox
+  OUTBOX_ITEM_NOT_FOUND: { status: 404, message: "No such outbox item in this session (unknown, or past retention)" },
+  OUTBOX_ITEM_NOT_QUEUED: { status: 409, message: "Only a queued outbox item can be cancelled; this one is sending or done" },
+  OUTBOX_UNAVAILABLE: { status: 503, message: "The session's outbox is not open on this node now (moving, or its store failed); retry shortly", retryable: true },
   SIMULATION_REFUSED: { status: 409, message: "The simulated WhatsApp network refused that (an expired QR, a phone linked elsewhere)" },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -35,6 +35,8 @@ export const SessionLifecycleMixin: SessionsMixin = {
       params: sessionRef,
       async handler(ctx: Context<Ref>) {
         await this.owned(ctx.params.workspaceId, ctx.params.sessionId);
+        // its queue goes with it: the drain stops before the folder is removed
+        await this.outboxes.close(ctx.params.workspaceId, ctx.params.sessionId);
         await this.manager.remove(ctx.params.workspaceId, ctx.params.sessionId);
         return null;
       },

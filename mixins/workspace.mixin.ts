@@ -6,6 +6,7 @@ import type { Config } from "../lib/config";
 import { WafleetError } from "../lib/errors";
 import type { EventLog } from "../lib/events/log";
 import type { MediaStore } from "../lib/media/store";
+import type { OutboxHost } from "../lib/outbox/host";
 import type { MetricRegistryLike } from "../lib/ops/metrics";
 import type { MemoryWatchdog } from "../lib/ops/watchdog";
 import type { Coordinator } from "../lib/placement/coordinator";
@@ -33,6 +34,8 @@ export interface SessionsService extends Service {
   /** Received media is written here before its event; uploads are read from here to send them. */
   media?: MediaStore;
   metrics?: MetricRegistryLike;
+  /** The outboxes of the sessions this node owns (lib/outbox/host.ts). */
+  outboxes: OutboxHost;
   watchdog?: MemoryWatchdog;
   /** The memory this node may use (its cgroup limit or the machine's), for the watchdog and /health. */
   memoryLimit: number;

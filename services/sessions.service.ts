@@ -23,6 +23,9 @@ import { ContactsMixin } from "../mixins/contacts.mixin";
 import { MessageActionsMixin } from "../mixins/message-actions.mixin";
 import { MessagesMixin } from "../mixins/messages.mixin";
 import { NodeOpsMixin } from "../mixins/node-ops.mixin";
+import { OutboxMixin } from "../mixins/outbox.mixin";
+import { OutboxHost } from "../lib/outbox/host";
+import { outboxDeps } from "../mixins/outbox-drain";
 import { SessionLifecycleMixin } from "../mixins/session-lifecycle.mixin";
 import { WorkspaceMixin, type Ref, type SessionsService } from "../mixins/workspace.mixin";
 
@@ -46,7 +49,7 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
 
   const schema: Schema = {
     name: "sessions",
-    mixins: [WorkspaceMixin, SessionLifecycleMixin, MessagesMixin, MessageActionsMixin, ChatsMixin, ContactsMixin, NodeOpsMixin] as Partial<ServiceSchema>[],
+    mixins: [WorkspaceMixin, SessionLifecycleMixin, MessagesMixin, OutboxMixin, MessageActionsMixin, ChatsMixin, ContactsMixin, NodeOpsMixin] as Partial<ServiceSchema>[],
 
     created() {
       this.config = config;
@@ -62,6 +65,21 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
       storage = new SessionStorage(config.sessionsDir);
       const launchQueue = new LaunchQueue({ concurrency: config.launchConcurrency, staggerMs: config.launchStaggerMs });
       const node = this.broker.nodeID;
+      const publish = <N extends EventName>(name: N, scope: Ref, payload: EventPayloads[N], id?: string) => {
+        eventMetrics?.record(name, scope, payload);
+        const event = makeEvent(name, { ...scope, node }, payload, new Date(), id);
+        // broadcast: every gateway streams events to its own subscribers
+        Promise.resolve(this.broker.broadcast(name, event)).catch((err: Error) =>
+          this.logger.warn(`could not publish ${name}: ${err.message}`),
+        );
+        // the durable copy for webhooks (the log keeps retrying while NATS is away); the promise is
+        // returned so a caller may wait until the event is durable (e.g. before acking a message)
+        const durable = eventLog?.append(event);
+        durable?.catch((err: Error) => this.logger.error(`event ${event.id} (${name}) not appended to the event log: ${err.message}`));
+        // a session that became WORKING may have an outbox waiting for it
+        if (name === "wa.session.status" && (payload as EventPayloads["wa.session.status"]).status === "WORKING") this.outboxes?.poke(scope.workspaceId, scope.sessionId);
+        return durable;
+      };
       this.manager = new SessionManager({
         storage,
         engineFactory,
@@ -75,19 +93,13 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
         admit: () => this.lease.valid(),
         media,
         overloaded: () => this.watchdog?.overloaded === true,
-        publish: <N extends EventName>(name: N, scope: Ref, payload: EventPayloads[N], id?: string) => {
-          eventMetrics?.record(name, scope, payload);
-          const event = makeEvent(name, { ...scope, node }, payload, new Date(), id);
-          // broadcast: every gateway streams events to its own subscribers
-          Promise.resolve(this.broker.broadcast(name, event)).catch((err: Error) =>
-            this.logger.warn(`could not publish ${name}: ${err.message}`),
-          );
-          // the durable copy for webhooks (the log keeps retrying while NATS is away); the promise is
-          // returned so a caller may wait until the event is durable (e.g. before acking a message)
-          const durable = eventLog?.append(event);
-          durable?.catch((err: Error) => this.logger.error(`event ${event.id} (${name}) not appended to the event log: ${err.message}`));
-          return durable;
-        },
+        publish,
+      });
+      this.outboxes = new OutboxHost({
+        fileOf: (w, s) => storage.outboxFile(w, s),
+        sessionsOf: (w) => this.manager.list(w).map((v) => v.sessionId),
+        depsOf: (w, s) => outboxDeps(this, w, s, publish),
+        logger: this.logger,
       });
     },
 
@@ -113,9 +125,18 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
           adopt: async (w) => {
             const { loaded, resumed } = await this.manager.restore([w]);
             if (loaded) log.info(`workspace ${w}: ${loaded} sessions loaded, ${resumed} resuming`);
+            // the drain moves with the session: this node drains the workspace's outboxes now
+            await this.outboxes.adopt(w);
           },
-          drop: (w) => this.manager.dropWorkspace(w),
-          dropAll: () => this.manager.dropAll(),
+          // the outboxes stop (a send in flight finishing) before the engines do
+          drop: async (w) => {
+            await this.outboxes.drop(w);
+            await this.manager.dropWorkspace(w);
+          },
+          dropAll: async () => {
+            await this.outboxes.dropAll();
+            await this.manager.dropAll();
+          },
         },
         logger: log,
       });
@@ -196,6 +217,7 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
       this.watchdog?.stop();
       await this.coordinator?.stop();
       this.ownership?.stop();
+      await this.outboxes.dropAll();
       await this.manager.haltAll();
       await this.lease?.stop();
       await sweeper?.stop();

@@ -5,6 +5,8 @@ import { ACK_LEVELS } from "../whatsapp";
 import { fullPathOf, ROUTES, type RouteDef } from "./routes";
 import { SESSION_STATUSES } from "../sessions/status";
 import { MEDIA_MIMETYPES } from "../sessions/params";
+import { CAPABILITIES } from "../engines/capabilities";
+import { MESSAGE_TYPES } from "../whatsapp/message-types";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -139,6 +141,10 @@ const RESPONSES: Record<string, JsonSchema> = {
   "sessions.logout": ref("Session"),
   "sessions.pairingCode": { type: "object", required: ["code"], properties: { code: { type: "string" } } },
   "sessions.sendMessage": ref("SentMessage"),
+  "sessions.listChats": { type: "object", required: ["items", "nextCursor"], properties: { items: { type: "array", items: ref("Chat") }, nextCursor: { type: ["string", "null"], description: "pass as cursor for the next page; null on the last" } } },
+  "sessions.getChat": ref("Chat"),
+  "sessions.listChatMessages": { type: "object", required: ["items", "nextCursor"], properties: { items: { type: "array", items: ref("Message") }, nextCursor: { type: ["string", "null"], description: "pass as cursor for older messages; null on the last page" } } },
+  "sessions.react": { type: "object", required: ["messageId", "emoji"], properties: { messageId: { type: "string" }, emoji: { type: "string", description: "\"\" when the reaction was removed" } } },
   "api.createKey": { allOf: [ref("WorkspaceKey"), { type: "object", required: ["key"], properties: { key: { type: "string", description: "the key itself: shown only in this answer" } } }] },
   "api.listKeys": { type: "array", items: ref("WorkspaceKey") },
   "api.healthz": { type: "object", required: ["status"], properties: { status: { const: "ok" } } },
@@ -215,6 +221,46 @@ const SCHEMAS: Record<string, JsonSchema> = {
       metadata: { type: "object" },
       createdAt: { type: "string", format: "date-time" },
       updatedAt: { type: "string", format: "date-time" },
+      engine: { type: "string", description: "the engine that runs it (simulator, wwebjs)" },
+      capabilities: { type: "array", items: ref("Capability"), description: "what its engine can do beyond the core; a route needing another answers 501 NOT_SUPPORTED" },
+    },
+  },
+  Capability: { enum: [...CAPABILITIES] },
+  Message: {
+    type: "object",
+    description: "A message as chats and history list it (media as a descriptor, never its bytes)",
+    required: ["id", "from", "to", "body", "timestamp", "fromMe"],
+    properties: {
+      id: { type: "string" },
+      from: { type: "string" },
+      to: { type: "string" },
+      body: { type: "string" },
+      timestamp: { type: "integer", description: "Unix seconds" },
+      fromMe: { type: "boolean" },
+      type: { enum: [...MESSAGE_TYPES] },
+      chatId: { type: "string" },
+      media: { type: "object", required: ["mimetype"], properties: { mimetype: { type: "string" }, filename: { type: "string" }, size: { type: "integer" }, mediaId: { type: "string" }, url: { type: "string" }, sha256: { type: "string" }, error: { type: "string" } } },
+      replyTo: { type: "string", description: "the id of the message it quotes" },
+      mentions: { type: "array", items: { type: "string" } },
+      location: { type: "object", required: ["latitude", "longitude"], properties: { latitude: { type: "number" }, longitude: { type: "number" }, name: { type: "string" }, address: { type: "string" } } },
+      vcard: { type: "string" },
+      poll: { type: "object" },
+      reactions: { type: "array", items: { type: "object", required: ["from", "emoji"], properties: { from: { type: "string" }, emoji: { type: "string" } } } },
+      edited: { type: "boolean" },
+      revoked: { type: "boolean" },
+      ack: { enum: [...ACK_LEVELS] },
+    },
+  },
+  Chat: {
+    type: "object",
+    required: ["id", "name", "isGroup", "unreadCount", "timestamp", "lastMessage"],
+    properties: {
+      id: { type: "string", description: "<digits>@c.us, <digits>@g.us or <digits>@lid" },
+      name: { type: "string" },
+      isGroup: { type: "boolean" },
+      unreadCount: { type: "integer" },
+      timestamp: { type: "integer", description: "Unix seconds of the last activity" },
+      lastMessage: { oneOf: [{ type: "null" }, ref("Message")] },
     },
   },
   SentMessage: {

@@ -22,6 +22,7 @@ import {
   sendMessageParams,
   sessionRef,
 } from "../sessions/params";
+import { outboxEnqueueParams, outboxItemParams, outboxListParams, outboxPolicyParams, outboxRefParams } from "../outbox/params";
 import { WEBHOOK_ROUTES } from "../webhooks/routes";
 import { clusterEventStreamParams, compatCreateParams, compatDeleteParams, compatSendParams, createKeyParams, eventStreamParams, listKeysParams, emptyParams, revokeKeyParams, simulatedScanParams } from "./params";
 
@@ -174,6 +175,31 @@ export const ROUTES: RouteDef[] = [
     },
     { method: "POST", path: `${S}/:sessionId/chats/:chatId/read`, action: "sessions.markChatRead", status: 200, params: chatRef, capability: "read", summary: "Mark the chat read (blue ticks to the sender; idempotent)" },
     { method: "POST", path: `${S}/:sessionId/chats/:chatId/presence`, action: "sessions.sendPresence", status: 200, params: presenceParams, capability: "presence", summary: "Show typing, recording or paused in the chat" },
+  ]),
+  ...tagged("outbox", [
+    {
+      method: "POST",
+      path: `${S}/:sessionId/outbox`,
+      action: "sessions.outboxEnqueue",
+      status: 202,
+      params: outboxEnqueueParams,
+      summary:
+        "Queue one message (the messages route's fields, media by mediaId, plus key? and notBefore?) or a batch {items: [...]} of up to 1,000; 202 {items: [{index, id, state, duplicate?} | {index, error}], queued, rejected}. Sent by the session's owner at the session's pace",
+    },
+    { method: "GET", path: `${S}/:sessionId/outbox`, action: "sessions.outboxList", status: 200, params: outboxListParams, summary: "Outbox items, newest first (?state=&limit=&cursor= -> {items, nextCursor, paused, counts})" },
+    { method: "GET", path: `${S}/:sessionId/outbox/policy`, action: "sessions.outboxGetPolicy", status: 200, params: outboxRefParams, summary: "The session's pacing policy (the defaults until one is set)" },
+    {
+      method: "PUT",
+      path: `${S}/:sessionId/outbox/policy`,
+      action: "sessions.outboxSetPolicy",
+      status: 200,
+      params: outboxPolicyParams,
+      summary: "Set the pacing policy {perMinute, jitterMs, typing, typingMs?, dailyCap?, quietHours?: {from, to, timeZone}} (kept in meta.json)",
+    },
+    { method: "POST", path: `${S}/:sessionId/outbox/pause`, action: "sessions.outboxPause", status: 200, params: outboxRefParams, summary: "Pause the drain (before the next send; idempotent)" },
+    { method: "POST", path: `${S}/:sessionId/outbox/resume`, action: "sessions.outboxResume", status: 200, params: outboxRefParams, summary: "Resume the drain (idempotent)" },
+    { method: "GET", path: `${S}/:sessionId/outbox/:id`, action: "sessions.outboxGet", status: 200, params: outboxItemParams, summary: "One outbox item with its state" },
+    { method: "DELETE", path: `${S}/:sessionId/outbox/:id`, action: "sessions.outboxCancel", status: 200, params: outboxItemParams, summary: "Cancel a queued item (409 OUTBOX_ITEM_NOT_QUEUED once it is sending or done; idempotent on a cancelled one)" },
   ]),
   ...tagged("contacts", [
     { method: "GET", path: `${S}/:sessionId/contacts`, action: "sessions.listContacts", status: 200, params: listContactsParams, capability: "contacts", summary: "The account's contacts (cursor-paged)" },

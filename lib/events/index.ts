@@ -27,6 +27,9 @@ export const EVENTS = {
   messageReaction: "wa.message.reaction",
   pollVote: "wa.poll.vote",
   presence: "wa.presence",
+  outboxSent: "wa.outbox.sent",
+  outboxFailed: "wa.outbox.failed",
+  outboxPaused: "wa.outbox.paused",
   clusterFailover: "wa.cluster.failover",
   clusterCapacity: "wa.cluster.capacity",
 } as const;
@@ -59,6 +62,12 @@ export interface EventPayloads {
   "wa.message.reaction": { messageId: string; chatId: string; from: string; emoji: string };
   "wa.poll.vote": { messageId: string; chatId: string; voter: string; options: string[] };
   "wa.presence": { chatId: string; from: string; state: string };
+  /** An outbox item went out (`messageId`: the engine's id, as in wa.message.ack). */
+  "wa.outbox.sent": { id: string; messageId: string; to: string; key?: string };
+  /** An outbox item was refused for good (its error's stable code and message). */
+  "wa.outbox.failed": { id: string; to: string; key?: string; error: { code: string; message: string } };
+  /** The session's outbox stopped draining: asked (reason "requested") or paused by the guard. */
+  "wa.outbox.paused": { reason: string };
   "wa.cluster.failover": { node: string; workspaces: string[]; seconds?: number };
   /** A session node crossed a capacity threshold (70% warning, 85% critical) either way. */
   "wa.cluster.capacity": { node: string; level: "ok" | "warning" | "critical"; previous: "ok" | "warning" | "critical"; utilization: number };

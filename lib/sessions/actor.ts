@@ -11,6 +11,7 @@ import type { EngineFactory, EngineMe, EngineMessage, MessageContent, MessageRec
 import { UNLINKED_REASONS } from "../engines/types";
 import type { Capability } from "../engines/capabilities";
 import { CAPABILITIES } from "../engines/capabilities";
+import type { OutboxPolicy } from "../outbox/types";
 import { StatusMachine, type DesiredState, type SessionStatus } from "./status";
 import type { SessionMeta, SessionStorage } from "./storage";
 
@@ -305,6 +306,20 @@ export class SessionActor {
     });
     this.chain = run.catch(() => undefined);
     return run;
+  }
+
+  /** The outbox's policy as meta.json keeps it (undefined = the defaults). */
+  get outboxPolicy(): OutboxPolicy | undefined {
+    return this.meta.outboxPolicy;
+  }
+
+  /** Keeps the outbox's policy in meta.json (fenced like every write of it). */
+  setOutboxPolicy(policy: OutboxPolicy): Promise<void> {
+    return this.serial(async () => {
+      const next: SessionMeta = { ...this.meta, outboxPolicy: policy, updatedAt: new Date().toISOString(), fencingToken: this.deps.fencingToken(this.meta.workspaceId) };
+      await this.deps.storage.writeMeta(next);
+      this.meta = next;
+    });
   }
 
   private async setDesired(desired: DesiredState): Promise<void> {

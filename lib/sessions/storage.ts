@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { WafleetError } from "../errors";
+import type { OutboxPolicy } from "../outbox/types";
 import type { DesiredState } from "./status";
 
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -31,6 +32,8 @@ export interface SessionMeta {
   updatedAt: string;
   /** The fencing token of the owner that last wrote this file; writes never go backwards. */
   fencingToken: number;
+  /** The outbox's pacing policy (PUT .../outbox/policy); absent = the defaults. */
+  outboxPolicy?: OutboxPolicy;
 }
 
 export class SessionStorage {
@@ -48,6 +51,11 @@ export class SessionStorage {
 
   authDir(workspaceId: string, sessionId: string): string {
     return path.join(this.sessionDir(workspaceId, sessionId), "auth");
+  }
+
+  /** The session's outbox journal (lib/outbox/journal.ts): it lives and moves with the session. */
+  outboxFile(workspaceId: string, sessionId: string): string {
+    return path.join(this.sessionDir(workspaceId, sessionId), "outbox.jsonl");
   }
 
   private metaPath(workspaceId: string, sessionId: string): string {

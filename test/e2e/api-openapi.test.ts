@@ -8,7 +8,8 @@ import { fullPathOf, type RouteDef } from "../../lib/api/routes";
 import apiService from "../../services/api.service";
 import { request } from "../helpers/http";
 import { tempDir } from "../helpers/processes";
-import { ADMIN, mismatch, startApiNode, validateOpenApi, type ApiNode } from "./api-harness";
+import { ADMIN, linkSession, mismatch, startApiNode, validateOpenApi, type ApiNode } from "./api-harness";
+import { waitFor } from "../helpers/processes";
 
 let node: ApiNode;
 let doc: any;
@@ -63,6 +64,43 @@ describe("the served OpenAPI document", () => {
     expect(unrouted).toEqual([]);
     // the session, key, health and compat answers were held against their schemas
     expect(checked).toEqual(expect.arrayContaining(["POST /api/v1/workspaces/{workspaceId}/sessions", "GET /api/v1/workspaces/{workspaceId}/sessions/{sessionId}", "POST /api/v1/workspaces/{workspaceId}/keys", "POST /api/whatsapp/sessions/create"]));
+  });
+
+  it("holds a linked session's chats, history and reaction answers against their schemas", async () => {
+    const ME = "15550007001";
+    const CONTACT = "15550007002";
+    await linkSession(node, "acme", "chatty", ME);
+    expect((await request(node.sim, "POST", `/sim/contacts/${CONTACT}/send`, { body: { to: ME, body: "hello schema" } })).status).toBe(202);
+    const S = "/api/v1/workspaces/acme/sessions/chatty";
+    const chatId = `${CONTACT}@c.us`;
+    const page = await waitFor("the chat", async () => {
+      const r = await node.call("GET", `${S}/chats/${chatId}/messages`);
+      return r.status === 200 && r.json.items.length ? r : undefined;
+    });
+    const sent = await node.call("POST", `${S}/messages`, { body: { to: CONTACT, text: "a reply", replyTo: page.json.items[0].id } });
+    expect(sent.status).toBe(201);
+    const probes: Array<[string, string, string, unknown?]> = [
+      ["GET", `${S}`, "/api/v1/workspaces/{workspaceId}/sessions/{sessionId}"],
+      ["GET", `${S}/chats?limit=1`, "/api/v1/workspaces/{workspaceId}/sessions/{sessionId}/chats"],
+      ["GET", `${S}/chats/${chatId}`, "/api/v1/workspaces/{workspaceId}/sessions/{sessionId}/chats/{chatId}"],
+      ["GET", `${S}/chats/${chatId}/messages?limit=5`, "/api/v1/workspaces/{workspaceId}/sessions/{sessionId}/chats/{chatId}/messages"],
+      ["PUT", `${S}/messages/${page.json.items[0].id}/reaction`, "/api/v1/workspaces/{workspaceId}/sessions/{sessionId}/messages/{messageId}/reaction", { emoji: "👍" }],
+    ];
+    const misfits: string[] = [];
+    for (const [method, url, documented, body] of probes) {
+      const res = await node.call(method, url, { body });
+      expect(res.status).toBe(200);
+      const schema = doc.paths[documented][method.toLowerCase()].responses["200"].content["application/json"].schema;
+      const m = mismatch(res.json, schema, doc);
+      if (m) misfits.push(`${method} ${url}: ${m}`);
+    }
+    expect(misfits).toEqual([]);
+    // the answers carry what the schemas promise, not just any object
+    const session = (await node.call("GET", S)).json;
+    expect(session.capabilities).toEqual(expect.arrayContaining(["chats", "history", "reactions", "replies"]));
+    const history = (await node.call("GET", `${S}/chats/${chatId}/messages`)).json.items;
+    expect(history.find((m: any) => m.body === "a reply")).toMatchObject({ fromMe: true, replyTo: page.json.items[0].id });
+    expect(history.find((m: any) => m.body === "hello schema").reactions).toEqual([{ from: `${ME}@c.us`, emoji: "👍" }]);
   });
 
   /** The routes and served document of a gateway built in this process (against the simulated network or not). */

@@ -170,6 +170,36 @@ describe("the dashboard at /", () => {
     expect(admin.urls.filter((u) => u.includes(KEY))).toEqual([]);
   });
 
+  it("reads chats and history from the API, replies quoting a message, reacts, and shows the contact's reaction live", async () => {
+    // a reloaded page has seen no events: what it shows now comes from the chats and history routes
+    await admin.page.reload();
+    await admin.waitForText("[data-testid=messages]", "hello from the dashboard");
+    await admin.waitForText("[data-testid=messages]", "and another one");
+    await admin.waitForText(".chat-list", `+${CONTACT}`);
+    // the simulated network's record of the account's chat is the oracle
+    const history = async () => (await request(sim.url, "GET", `/sim/accounts/${PHONE_NUMBER}/chats/${CONTACT}@c.us/messages`)).json.messages as any[];
+    const quoted = (await history()).find((m) => m.body === "and another one");
+    expect(quoted).toBeDefined();
+
+    await admin.page.click('button[aria-label="Reply to and another one"]');
+    await admin.waitForText(".replying", "and another one");
+    await admin.fill("#send-text-main", "a quoted reply");
+    await admin.clickButton("Send");
+    await admin.waitForText("[data-testid=messages] li.mine", "a quoted reply");
+    await admin.waitForText("[data-testid=messages] li.mine .quote", "and another one");
+    await waitFor("the reply quoting the message on the network", async () => (await history()).some((m) => m.body === "a quoted reply" && m.replyTo === quoted.id));
+
+    await admin.page.click('button[aria-label="React 👍 to and another one"]');
+    await waitFor("our reaction on the network", async () => (await history()).find((m) => m.id === quoted.id)?.reactions?.[PHONE_NUMBER] === "👍");
+    await admin.page.waitForSelector('button[aria-label="Remove your reaction to and another one"]', { timeout: 20000 });
+
+    // the contact reacts to our reply: it shows without a reload
+    const ours = (await history()).find((m) => m.body === "a quoted reply");
+    expect((await request(sim.url, "POST", `/sim/contacts/${CONTACT}/react`, { body: { to: PHONE_NUMBER, messageId: ours.id, emoji: "❤️" } })).status).toBe(200);
+    await admin.waitForText(`[data-message-id="${ours.id}"] .reactions`, "❤️");
+    await admin.screenshot("04b-chats-reply-reaction");
+  });
+
   it("sets a webhook, rotates its secret (shown once), and replays a dead letter", async () => {
     receiver.status = () => 400; // a 4xx is a dead letter at once
     await admin.go("#/w/acme/webhook");

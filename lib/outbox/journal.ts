@@ -1,0 +1,181 @@
+// The outbox's durable store: one append-only JSON-lines file per session, `outbox.jsonl` in the
+// session's folder (shared storage in a cluster, DATA_DIR in embedded mode), written the way the
+// embedded event log's journal is (lib/events/log-file.ts): every write is fsynced before it
+// resolves (writes that arrive together share one fsync), a torn last line from a crash is
+// ignored, and the file is rewritten atomically (temp + fsync + rename) with only the live state.
+// Only the session's owner opens it (fenced like meta.json), so there is one writer at a time.
+import { randomBytes } from "node:crypto";
+import { promises as fs } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
+import path from "node:path";
+import type { OutboxItem } from "./types";
+
+export interface OutboxPause {
+  reason: string;
+  at: number;
+}
+
+/** What the journal holds: every item it still keeps, and whether the outbox is paused. */
+export interface OutboxSnapshot {
+  items: OutboxItem[];
+  paused: OutboxPause | null;
+}
+
+export interface OutboxJournal {
+  load(): Promise<OutboxSnapshot>;
+  /** Records an item's new state; resolves once it is durable. */
+  put(item: OutboxItem): Promise<void>;
+  /** Forgets items (terminal ones past retention). */
+  drop(ids: string[]): Promise<void>;
+  setPaused(p: OutboxPause | null): Promise<void>;
+  close(): Promise<void>;
+}
+
+type Line = { i: OutboxItem } | { x: string } | { p: OutboxPause | null };
+
+export class MemoryOutboxJournal implements OutboxJournal {
+  readonly items = new Map<string, OutboxItem>();
+  paused: OutboxPause | null = null;
+  async load(): Promise<OutboxSnapshot> {
+    return { items: [...this.items.values()].map((i) => structuredClone(i)), paused: this.paused };
+  }
+  async put(item: OutboxItem): Promise<void> {
+    this.items.set(item.id, structuredClone(item));
+  }
+  async drop(ids: string[]): Promise<void> {
+    for (const id of ids) this.items.delete(id);
+  }
+  async setPaused(p: OutboxPause | null): Promise<void> {
+    this.paused = p;
+  }
+  async close(): Promise<void> {}
+}
+
+export class FileOutboxJournal implements OutboxJournal {
+  private readonly items = new Map<string, OutboxItem>();
+  private paused: OutboxPause | null = null;
+  private fh?: FileHandle;
+  private buffer: string[] = [];
+  private waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
+  private flushing?: Promise<void>;
+  private linesInFile = 0;
+  private closed = false;
+
+  constructor(
+    readonly file: string,
+    private readonly compactAfterLines = 5000,
+  ) {}
+
+  async load(): Promise<OutboxSnapshot> {
+    await fs.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    let text = "";
+    try {
+      text = await fs.readFile(this.file, "utf8");
+    } catch (err: any) {
+      if (err?.code !== "ENOENT") throw err;
+    }
+    for (const raw of text.split("\n")) {
+      if (!raw) continue;
+      let line: Line;
+      try {
+        line = JSON.parse(raw) as Line;
+      } catch {
+        continue; // the torn tail of a write a crash interrupted (it never resolved)
+      }
+      this.apply(line);
+    }
+    await this.rewrite();
+    return { items: [...this.items.values()].map((i) => structuredClone(i)), paused: this.paused };
+  }
+
+  put(item: OutboxItem): Promise<void> {
+    const line: Line = { i: structuredClone(item) };
+    this.apply(line);
+    return this.write(JSON.stringify(line));
+  }
+
+  drop(ids: string[]): Promise<void> {
+    if (!ids.length) return Promise.resolve();
+    for (const id of ids) this.items.delete(id);
+    return this.write(ids.map((x) => JSON.stringify({ x })).join("\n"));
+  }
+
+  setPaused(p: OutboxPause | null): Promise<void> {
+    this.paused = p;
+    return this.write(JSON.stringify({ p }));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flushing?.catch(() => undefined);
+    if (this.buffer.length) await this.flush().catch(() => undefined);
+    this.closed = true;
+    await this.fh?.close();
+    this.fh = undefined;
+  }
+
+  private apply(line: Line): void {
+    if ("i" in line) this.items.set(line.i.id, line.i);
+    else if ("x" in line) this.items.delete(line.x);
+    else if ("p" in line) this.paused = line.p;
+  }
+
+  private write(raw: string): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`outbox journal ${this.file} is closed`));
+    return new Promise((resolve, reject) => {
+      this.buffer.push(raw);
+      this.waiters.push({ resolve, reject });
+      if (!this.flushing) this.flushing = this.flushLoop();
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    try {
+      while (this.buffer.length) await this.flush();
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  private async flush(): Promise<void> {
+    const lines = this.buffer;
+    const waiters = this.waiters;
+    this.buffer = [];
+    this.waiters = [];
+    try {
+      if (!this.fh) throw new Error("not open");
+      await this.fh.write(lines.join("\n") + "\n");
+      await this.fh.datasync();
+      this.linesInFile += lines.length;
+    } catch (err) {
+      const e = new Error(`outbox journal ${this.file}: ${(err as Error).message}`);
+      for (const w of waiters) w.reject(e);
+      return;
+    }
+    for (const w of waiters) w.resolve();
+    if (this.linesInFile > this.compactAfterLines + 2 * this.items.size) await this.rewrite().catch(() => undefined);
+  }
+
+  private async rewrite(): Promise<void> {
+    const lines = [JSON.stringify({ p: this.paused })];
+    for (const item of [...this.items.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) lines.push(JSON.stringify({ i: item }));
+    const tmp = `${this.file}.tmp-${randomBytes(6).toString("hex")}`;
+    const out = await fs.open(tmp, "w", 0o600);
+    try {
+      await out.write(lines.join("\n") + "\n");
+      await out.sync();
+    } finally {
+      await out.close();
+    }
+    await fs.rename(tmp, this.file);
+    const d = await fs.open(path.dirname(this.file), "r");
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+    await this.fh?.close();
+    this.fh = await fs.open(this.file, "a", 0o600);
+    this.linesInFile = lines.length;
+  }
+}

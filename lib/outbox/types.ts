@@ -1,0 +1,74 @@
+// The outbox's vocabulary: an item (one queued message and its life), its states, and the pacing
+// policy a session's owner drains it with (DESIGN section 6, issue 22).
+import type { SendMessageInput } from "../sessions/params";
+
+export const OUTBOX_STATES = ["queued", "sending", "sent", "failed", "cancelled"] as const;
+export type OutboxState = (typeof OUTBOX_STATES)[number];
+
+/** What a client queues: a message as the messages route takes it, plus the outbox's own fields. */
+export type OutboxMessage = SendMessageInput;
+
+export interface OutboxItem {
+  /** ULID: sortable by enqueue time; list cursors page on it. */
+  id: string;
+  /** The client's idempotency key: a second enqueue with it answers the first item. */
+  key?: string;
+  state: OutboxState;
+  message: OutboxMessage;
+  /** Epoch ms before which the item is not sent. */
+  notBefore?: number;
+  createdAt: number;
+  updatedAt: number;
+  /** Send attempts started (a crash mid-send leaves one started and not finished). */
+  attempts: number;
+  /** The engine's id of the sent message. */
+  messageId?: string;
+  sentAt?: number;
+  error?: { code: string; message: string };
+}
+
+/** How fast and when a session's outbox is drained. */
+export interface OutboxPolicy {
+  /** Messages per minute at most (the mean gap is 60 s / perMinute, before jitter). */
+  perMinute: number;
+  /** A random extra wait of 0..jitterMs before each send. */
+  jitterMs: number;
+  /** Mark the chat seen and show "typing..." for typingMs before each send (when the engine can). */
+  typing: boolean;
+  typingMs: number;
+  /** Sends per local day (the quiet hours' time zone, else UTC) at most; null = no cap. */
+  dailyCap: number | null;
+  /** No sends from `from` to `to` (HH:MM, local time in timeZone; may wrap midnight); null = none. */
+  quietHours: { from: string; to: string; timeZone: string } | null;
+}
+
+/** Safe defaults for a number that was never told otherwise (documented in docs/outbox.md). */
+export const DEFAULT_OUTBOX_POLICY: OutboxPolicy = {
+  perMinute: 6,
+  jitterMs: 4000,
+  typing: true,
+  typingMs: 1500,
+  dailyCap: 1000,
+  quietHours: null,
+};
+
+const hhmm = { type: "string", pattern: /^([01][0-9]|2[0-3]):[0-5][0-9]$/, messages: { stringPattern: "expected HH:MM (24 h)" } } as const;
+
+/** fastest-validator props of a policy (PUT .../outbox/policy). */
+export const outboxPolicyProps = {
+  perMinute: { type: "number", integer: true, min: 1, max: 120 },
+  jitterMs: { type: "number", integer: true, min: 0, max: 600_000 },
+  typing: { type: "boolean" },
+  typingMs: { type: "number", integer: true, min: 0, max: 30_000, optional: true },
+  dailyCap: { type: "number", integer: true, min: 1, max: 1_000_000, optional: true, nullable: true },
+  quietHours: {
+    type: "object",
+    optional: true,
+    nullable: true,
+    strict: true,
+    props: { from: hhmm, to: hhmm, timeZone: { type: "string", min: 1, max: 64, pattern: /^[A-Za-z0-9_+\-/]+$/ } },
+  },
+} as const;
+
+export const OUTBOX_BATCH_MAX = 1000;
+export const OUTBOX_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;

@@ -1,0 +1,131 @@
+// The outbox in the default (embedded) mode, against the simulated network as the oracle: a batch
+// with bad items queues the good ones; the drain keeps the policy's pace; a kill -9 mid-drain loses
+// nothing and sends nothing twice; cancel and pause take effect before the next send.
+import { promises as fs } from "node:fs";
+import { request } from "../helpers/http";
+import { freePort, NodeProcess, startSimProcess, tempDir, waitFor } from "../helpers/processes";
+
+const KEY = "outbox-embedded-admin-key-0123456789";
+const ME = "15550007771";
+const contact = (i: number) => `1555100${String(i).padStart(4, "0")}`;
+
+let dataDir: string;
+let sim: { proc: NodeProcess; url: string };
+let node: NodeProcess | undefined;
+let port: number;
+let api: string;
+
+const call = (method: string, p: string, body?: unknown, headers?: Record<string, string>) => request(api, method, `/api/v1${p}`, { key: KEY, body, headers });
+const OB = "/workspaces/acme/sessions/main/outbox";
+
+async function startNode(): Promise<NodeProcess> {
+  const proc = new NodeProcess("wafleet", "dist/bin/wafleet.js", { DATA_DIR: dataDir, API_PORT: String(port), API_HOST: "127.0.0.1", API_KEYS: KEY, WA_SIM_URL: sim.url });
+  await proc.waitForOutput(/API listening on/, 30000);
+  return proc;
+}
+
+/** Outgoing messages of the account as the network recorded them (each with its deliveries). */
+async function ledger(): Promise<Array<{ id: string; to: string; body: string; deliveries: number }>> {
+  return (await request(sim.url, "GET", "/sim/ledger")).json.outgoing.filter((m: any) => m.fromPhone === ME);
+}
+
+async function allItems(): Promise<any[]> {
+  const out: any[] = [];
+  let cursor: string | null = null;
+  do {
+    const r: any = await call("GET", `${OB}?limit=100${cursor ? `&cursor=${cursor}` : ""}`);
+    expect(r.status).toBe(200);
+    out.push(...r.json.items);
+    cursor = r.json.nextCursor;
+  } while (cursor);
+  return out;
+}
+
+const working = () => waitFor("WORKING", async () => (await call("GET", "/workspaces/acme/sessions/main")).json.status === "WORKING", 30000, 100);
+
+beforeAll(async () => {
+  dataDir = await tempDir("outbox-embedded");
+  sim = await startSimProcess();
+  port = await freePort();
+  api = `http://127.0.0.1:${port}`;
+  node = await startNode();
+  expect((await call("POST", "/workspaces/acme/sessions", { sessionId: "main" })).status).toBe(201);
+  const qr = await waitFor("the QR", async () => {
+    const r = await call("GET", "/workspaces/acme/sessions/main/qr", undefined, { accept: "application/json" });
+    return r.status === 200 ? (r.json.qr as string) : undefined;
+  }, 30000, 100);
+  expect((await request(sim.url, "POST", "/sim/link", { body: { qr, phone: ME } })).status).toBe(200);
+  await working();
+}, 90000);
+
+afterAll(async () => {
+  await node?.kill("SIGKILL");
+  await sim?.proc.kill("SIGKILL");
+  await fs.rm(dataDir, { recursive: true, force: true });
+});
+
+describe("outbox (embedded)", () => {
+  it("keeps the policy in meta.json and refuses a bad one with its field named", async () => {
+    expect((await call("GET", `${OB}/policy`)).json).toMatchObject({ perMinute: 6, typing: true });
+    const bad = await call("PUT", `${OB}/policy`, { perMinute: 0, jitterMs: 0, typing: false });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.code).toBe("VALIDATION_ERROR");
+    const zone = await call("PUT", `${OB}/policy`, { perMinute: 60, jitterMs: 0, typing: false, quietHours: { from: "22:00", to: "07:00", timeZone: "Mars/Olympus" } });
+    expect(zone.status).toBe(400);
+    const ok = await call("PUT", `${OB}/policy`, { perMinute: 120, jitterMs: 200, typing: true, typingMs: 50 });
+    expect(ok.status).toBe(200);
+    const meta = JSON.parse(await fs.readFile(`${dataDir}/sessions/workspace_acme/session_main/meta.json`, "utf8"));
+    expect(meta.outboxPolicy).toMatchObject({ perMinute: 120, jitterMs: 200, typing: true, typingMs: 50, dailyCap: null });
+  });
+
+  it("queues a batch's good items and answers each bad one; a kill -9 mid-drain sends every item exactly once, at the pace", async () => {
+    const items: any[] = Array.from({ length: 14 }, (_, i) => ({ to: contact(i), text: `campaign-${i}`, key: `c1-${i}` }));
+    items.splice(3, 0, { to: "not-a-number", text: "bad" }, { to: contact(99), text: "x", caption: "no media" }, { to: contact(98), media: { mimetype: "image/png", data: "iVBORw0KGgo=" } }, "text");
+    const r = await call("POST", OB, { items });
+    expect(r.status).toBe(202);
+    expect(r.json).toMatchObject({ queued: 14, rejected: 4 });
+    expect(r.json.items.slice(3, 7).map((x: any) => x.error?.code)).toEqual(["VALIDATION_ERROR", "VALIDATION_ERROR", "VALIDATION_ERROR", "VALIDATION_ERROR"]);
+    expect(r.json.items[3].error.details[0].field).toBe("to");
+    // the same keys again: nothing new is queued
+    const again = await call("POST", OB, { items: items.filter((x) => typeof x === "object" && x.key) });
+    expect(again.json.items.every((x: any) => x.duplicate === true)).toBe(true);
+    expect(new Set(again.json.items.map((x: any) => x.id))).toEqual(new Set(r.json.items.filter((x: any) => x.id).map((x: any) => x.id)));
+
+    await waitFor("3 sent", async () => (await ledger()).filter((m) => m.body.startsWith("campaign-")).length >= 3, 30000, 20);
+    await node!.kill("SIGKILL");
+    node = await startNode();
+    await working();
+    await waitFor("all 14 sent", async () => (await allItems()).filter((i) => i.state === "sent").length === 14, 60000, 100);
+
+    const sent = (await ledger()).filter((m) => m.body.startsWith("campaign-"));
+    const bodies = sent.map((m) => m.body).sort();
+    expect(bodies).toEqual(Array.from({ length: 14 }, (_, i) => `campaign-${i}`).sort());
+    for (const m of sent) expect(m.deliveries).toBe(1);
+    const list = (await allItems()).filter((i) => i.state === "sent").sort((a, b) => a.sentAt - b.sentAt);
+    for (const i of list) expect(sent.map((m) => m.id)).toContain(i.messageId);
+    // 120 a minute: never less than 500 ms between two sends (kill and restart included)
+    for (let k = 1; k < list.length; k++) expect(list[k].sentAt - list[k - 1].sentAt).toBeGreaterThanOrEqual(500);
+  }, 120000);
+
+  it("cancel and pause take effect before the next send", async () => {
+    await call("PUT", `${OB}/policy`, { perMinute: 30, jitterMs: 0, typing: false });
+    const r = await call("POST", OB, { items: [0, 1, 2, 3].map((i) => ({ to: contact(200 + i), text: `pause-${i}` })) });
+    const ids = r.json.items.map((x: any) => x.id);
+    const cancel = await call("DELETE", `${OB}/${ids[2]}`);
+    expect(cancel.status).toBe(200);
+    expect(cancel.json.state).toBe("cancelled");
+    await waitFor("the first sent", async () => (await call("GET", `${OB}/${ids[0]}`)).json.state === "sent", 30000, 20);
+    expect((await call("POST", `${OB}/pause`)).status).toBe(200);
+    const before = (await ledger()).filter((m) => m.body.startsWith("pause-")).length;
+    // a pace slot is 2 s: wait two of them and nothing more goes out
+    await new Promise((res) => setTimeout(res, 4500));
+    expect((await ledger()).filter((m) => m.body.startsWith("pause-")).length).toBe(before);
+    expect((await call("DELETE", `${OB}/${ids[0]}`)).json.error.code).toBe("OUTBOX_ITEM_NOT_QUEUED");
+    expect((await call("GET", `${OB}`)).json.paused).toMatchObject({ reason: "requested" });
+    expect((await call("POST", `${OB}/resume`)).status).toBe(200);
+    await waitFor("the rest sent", async () => (await call("GET", `${OB}/${ids[3]}`)).json.state === "sent", 30000, 50);
+    const bodies = (await ledger()).filter((m) => m.body.startsWith("pause-")).map((m) => m.body).sort();
+    expect(bodies).toEqual(["pause-0", "pause-1", "pause-3"]);
+    expect((await call("GET", `${OB}/01ARZ3NDEKTSV4RRFFQ69G5FAV`)).json.error.code).toBe("OUTBOX_ITEM_NOT_FOUND");
+  }, 60000);
+});
