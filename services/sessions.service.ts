@@ -92,6 +92,7 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
         fencingToken: (workspaceId: string) => this.ownership.tokenOf(workspaceId),
         admit: () => this.lease.valid(),
         media,
+        mediaPresignSeconds: config.mediaPresignSeconds,
         overloaded: () => this.watchdog?.overloaded === true,
         publish,
       });

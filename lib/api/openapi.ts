@@ -203,6 +203,8 @@ const SCHEMAS: Record<string, JsonSchema> = {
       sha256: { type: "string", description: "hex SHA-256 of the bytes (the download's ETag)" },
       filename: { type: "string" },
       url: { type: "string", description: "GET it with a key of the workspace: /api/v1/workspaces/{w}/media/{mediaId}" },
+      presignedUrl: { type: "string", description: "events only, with MEDIA_PRESIGN_SECONDS on an S3 store: the bytes without a key" },
+      presignedUntil: { type: "string", format: "date-time" },
     },
   },
   SessionStatus: { enum: [...SESSION_STATUSES] },

@@ -29,6 +29,8 @@ export interface BlobStore {
   list(prefix: string): Promise<BlobInfo[]>;
   /** Deletes up to maxDeleteBatch keys in one request; missing keys are not an error. */
   delete(keys: string[]): Promise<void>;
+  /** A URL that reads `key` without credentials for `seconds` (S3 only: presigned GET). */
+  presign?(key: string, seconds: number): Promise<string>;
   close?(): Promise<void>;
 }
 

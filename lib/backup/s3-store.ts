@@ -3,6 +3,7 @@
 // whatever an archive weighs; credentials come from the standard AWS chain.
 import { AbortMultipartUploadCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { Readable } from "node:stream";
 import { BlobNotFoundError, type BlobInfo, type BlobStore, type ByteRange } from "./blob-store";
 
@@ -111,6 +112,11 @@ export class S3BlobStore implements BlobStore {
     );
     const failed = (res.Errors ?? []).filter((e) => e.Code !== "NoSuchKey");
     if (failed.length) throw new Error(`S3 refused to delete ${failed.length} objects, e.g. ${failed[0]!.Key}: ${failed[0]!.Code} ${failed[0]!.Message ?? ""}`);
+  }
+
+  /** A presigned GET (SigV4 query authentication), valid for `seconds` (S3 allows up to 7 days). */
+  presign(key: string, seconds: number): Promise<string> {
+    return getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.opts.bucket, Key: this.full(key) }), { expiresIn: seconds });
   }
 
   async close(): Promise<void> {

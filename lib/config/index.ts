@@ -83,6 +83,8 @@ export interface Config {
   mediaMaxBytes: number;
   /** How often the media sweeper runs, ms. */
   mediaSweepIntervalMs: number;
+  /** Events' media descriptors carry a presigned S3 URL valid this many seconds (0 = none; S3 stores only). */
+  mediaPresignSeconds: number;
   backupCron: string;
   s3Endpoint: string;
   /** Retention: the newest snapshot of each of the last N hours, then of each of N days before them. */
@@ -202,6 +204,7 @@ const schema = {
   MEDIA_RETENTION_DAYS: num(0, 36_500),
   MEDIA_MAX_BYTES: num(1024, 2 * 1024 * 1024 * 1024),
   MEDIA_SWEEP_INTERVAL_MS: num(1000, 7 * 86_400_000),
+  MEDIA_PRESIGN_SECONDS: num(0, 7 * 86_400),
   S3_ENDPOINT: { type: "string", pattern: /^(https?:\/\/.+)?$/, optional: true, messages: { stringPattern: "expected an http(s) URL" } },
   BACKUP_KEEP_HOURLY: num(0, 100_000),
   BACKUP_KEEP_DAILY: num(0, 100_000),
@@ -381,6 +384,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     mediaRetentionDays: v.MEDIA_RETENTION_DAYS ?? 30,
     mediaMaxBytes: v.MEDIA_MAX_BYTES ?? 128 * 1024 * 1024,
     mediaSweepIntervalMs: v.MEDIA_SWEEP_INTERVAL_MS ?? 3_600_000,
+    mediaPresignSeconds: v.MEDIA_PRESIGN_SECONDS ?? 0,
     backupCron: v.BACKUP_CRON ?? "0 * * * *",
     s3Endpoint: v.S3_ENDPOINT ?? "",
     backupKeepHourly: v.BACKUP_KEEP_HOURLY ?? 24,

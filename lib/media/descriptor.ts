@@ -12,6 +12,9 @@ export interface MediaDescriptor {
   filename?: string;
   /** GET it with an API key of the workspace: `/api/v1/workspaces/:w/media/:mediaId` (relative to the API's base URL). */
   url: string;
+  /** With MEDIA_PRESIGN_SECONDS on an S3 store: a URL that reads the bytes without a key, until presignedUntil. */
+  presignedUrl?: string;
+  presignedUntil?: string;
 }
 
 /** The descriptor's stored form (`<mediaId>.json` beside the bytes): what the API does not show. */

@@ -140,6 +140,16 @@ export class MediaStore {
     return { media, data: Buffer.concat(chunks).toString("base64") };
   }
 
+  /**
+   * The descriptor with a presigned URL that reads the bytes without a key for `seconds`, when the
+   * store can make one (S3); unchanged otherwise.
+   */
+  async withPresignedUrl(workspaceId: string, d: MediaDescriptor, seconds: number): Promise<MediaDescriptor> {
+    if (!this.blobs.presign || seconds <= 0) return d;
+    const presignedUrl = await this.blobs.presign(this.key(workspaceId, d.mediaId), seconds);
+    return { ...d, presignedUrl, presignedUntil: new Date(Date.now() + seconds * 1000).toISOString() };
+  }
+
   /** Deletes one media (bytes, descriptor, session marker). */
   async delete(workspaceId: string, mediaId: string): Promise<void> {
     const media = await this.stat(workspaceId, mediaId).catch(() => undefined);

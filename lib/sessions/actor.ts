@@ -46,6 +46,8 @@ export interface ActorDeps {
    * descriptor). Without one, media is left out of the event (only its mimetype and size stay).
    */
   media?: MediaStore;
+  /** MEDIA_PRESIGN_SECONDS: descriptors in events also carry a presigned S3 URL valid this long (0 = none). */
+  mediaPresignSeconds?: number;
 }
 
 export interface SessionView {
@@ -256,7 +258,7 @@ export class SessionActor {
     }
     const mediaId = inboundMediaId(workspaceId, sessionId, message.id, message.timestamp);
     const descriptor = await store.putBase64(workspaceId, media.data, { mimetype: media.mimetype, filename: media.filename, sessionId, mediaId });
-    return { ...rest, media: descriptor };
+    return { ...rest, media: await store.withPresignedUrl(workspaceId, descriptor, this.deps.mediaPresignSeconds ?? 0) };
   }
 
   /** Stops the engine for a node shutdown or handoff; desired state is left as it is. */

@@ -52,6 +52,7 @@ function env(node: string, extra: Record<string, string>): Record<string, string
     AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
     AWS_REGION: "us-east-1",
+    MEDIA_PRESIGN_SECONDS: "600",
     ...extra,
   };
 }
@@ -152,6 +153,11 @@ describe("media in a cluster of real processes", () => {
       expect(got.status).toBe(200);
       expect(Number(got.headers["content-length"])).toBe(bytes.length);
       expect(sha(got.body)).toBe(sha(bytes));
+      // a receiver that holds no key reads it from S3 directly, within MEDIA_PRESIGN_SECONDS
+      expect(media.presignedUrl).toContain("X-Amz-Signature=");
+      const direct = await fetch(media.presignedUrl);
+      expect(direct.status).toBe(200);
+      expect(sha(Buffer.from(await direct.arrayBuffer()))).toBe(sha(bytes));
     }
     // no event on the wire carries more than a descriptor
     for (const r of receiver.requests) expect(r.raw.length).toBeLessThan(64 * 1024);

@@ -128,6 +128,23 @@ describe.each(stores)("the media store on %s", (_name, open) => {
   });
 });
 
+describe("presigned URLs", () => {
+  it("reads an S3 media without a key; a folder store has none", async () => {
+    const store = new MediaStore(new S3BlobStore({ bucket: s3.bucket, prefix: "presign", endpoint: s3.endpoint, client: { credentials: s3.credentials, region: "us-east-1" } }));
+    const bytes = randomBytes(50_000);
+    const d = await store.put("acme", trickle(bytes), { mimetype: "image/png" });
+    const signed = await store.withPresignedUrl("acme", d, 600);
+    expect(signed).toMatchObject({ ...d, presignedUrl: expect.stringContaining("X-Amz-Signature="), presignedUntil: expect.any(String) });
+    const got = await fetch(signed.presignedUrl!);
+    expect(got.status).toBe(200);
+    expect(sha(Buffer.from(await got.arrayBuffer()))).toBe(sha(bytes));
+    await store.close();
+    const folder = new MediaStore(new FolderBlobStore(await tempDir("media")));
+    const f = await folder.put("acme", trickle(bytes), { mimetype: "image/png" });
+    expect(await folder.withPresignedUrl("acme", f, 600)).toEqual(f);
+  });
+});
+
 describe("ranges", () => {
   it("resolves HTTP-style ranges against a size", () => {
     expect(resolveRange({ start: 0, end: 0 }, 10)).toEqual({ start: 0, end: 0 });
