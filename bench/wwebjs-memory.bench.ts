@@ -34,7 +34,7 @@ async function link(sim: RunningSimNetwork, qr: string, phone: string): Promise<
 
 const settle = () => new Promise((r) => setTimeout(r, 3000));
 
-async function measureOurs(n: number, root: string, sim: RunningSimNetwork, page: Awaited<ReturnType<typeof writeFakePage>>, chromeArgs: readonly string[] = LEAN_CHROME_ARGS, tag = "ours"): Promise<Measured> {
+export async function measureOurs(n: number, root: string, sim: RunningSimNetwork, page: Awaited<ReturnType<typeof writeFakePage>>, chromeArgs: readonly string[] = LEAN_CHROME_ARGS, tag = "ours"): Promise<Measured> {
   const engines: WwebjsEngine[] = [];
   const out: Measured = { launchMs: [], pss: [], processes: [] };
   try {

@@ -10,6 +10,7 @@ import type { Capability } from "../../lib/engines/capabilities";
 import { CAPABILITIES, CAPABILITY_VERBS } from "../../lib/engines/capabilities";
 import { SIMULATOR_CAPABILITIES, SimulatorEngine } from "../../lib/engines/simulator";
 import type { EngineEvents, EngineMessage, SessionEngine } from "../../lib/engines/types";
+import { BAILEYS_CAPABILITIES, BaileysEngine, simulatedEndpoint } from "../../lib/engines/baileys";
 import { WwebjsEngine } from "../../lib/engines/wwebjs";
 import { WWEBJS_CAPABILITIES } from "../../lib/engines/wwebjs/engine";
 import { expectNoChromiumUnder, fakePageOptions } from "../helpers/chromium";
@@ -41,6 +42,11 @@ const kits: Kit[] = [
     name: "wwebjs",
     capabilities: WWEBJS_CAPABILITIES,
     make: async (authDir) => new WwebjsEngine({ workspaceId: "w1", sessionId: "s1", authDir }, await fakePageOptions(path.join(root, "fake-wa-web"), sim.url)),
+  },
+  {
+    name: "baileys",
+    capabilities: BAILEYS_CAPABILITIES,
+    make: async (authDir) => new BaileysEngine({ workspaceId: "w1", sessionId: "s1", authDir }, { endpoint: simulatedEndpoint(sim.url), startTimeoutMs: 20000, sendTimeoutMs: 10000 }),
   },
 ];
 

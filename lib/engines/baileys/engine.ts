@@ -6,6 +6,7 @@ import { parseId } from "../../whatsapp";
 import { clearDir } from "../auth-folder";
 import { EngineError } from "../errors";
 import { StartGate } from "../start-gate";
+import type { Capability } from "../capabilities";
 import type { EngineContext, EngineEvents, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "../types";
 import { BaileysAuthStore } from "./auth-store";
 import { baileysLogger, loadBaileys } from "./library";
@@ -50,8 +51,17 @@ const ACKS_KEPT = 10_000;
 /** How long stop() waits for the socket to close before moving on. */
 const CLOSE_WAIT_MS = 2000;
 
+/** What the baileys engine does beyond the core: each one tested by the capability suite. */
+export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read"]);
+
+/** Unread incoming messages remembered per chat, for markRead (the oldest forgotten first). */
+const UNREAD_KEPT_PER_CHAT = 1000;
+
 export class BaileysEngine extends EventEmitter<EngineEvents> implements SessionEngine {
-  readonly capabilities = new Set<never>();
+  readonly capabilities = BAILEYS_CAPABILITIES;
+  /** chat phone -> keys of its incoming messages not yet marked read */
+  private readonly unread = new Map<string, any[]>();
+  private readonly receiptAcks = new Map<string, () => void>();
   private readonly startTimeoutMs: number;
   private readonly sendTimeoutMs: number;
   private readonly qrTimeoutMs: number;
@@ -138,6 +148,31 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     return acked;
   }
 
+  /** Marks a chat's incoming messages read (read receipts); resolves once the server acknowledged them. */
+  async markRead(chatId: string): Promise<boolean> {
+    const sock = this.sock;
+    if (this.phase !== "ready" || !sock) throw new EngineError("SESSION_NOT_READY", "The session is not connected to WhatsApp");
+    const target = parseId(chatId);
+    if (target?.kind !== "user") throw new EngineError("VALIDATION_ERROR", `Cannot mark ${JSON.stringify(chatId)} read: expected a phone number or <digits>@c.us`);
+    const keys = this.unread.get(target.user);
+    if (!keys?.length) return this.unread.has(target.user);
+    const first = keys[0].id as string;
+    const acked = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.receiptAcks.delete(first);
+        reject(new EngineError("ENGINE_TIMEOUT", `WhatsApp did not acknowledge the read receipt within ${this.sendTimeoutMs} ms`));
+      }, this.sendTimeoutMs);
+      this.receiptAcks.set(first, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    await sock.readMessages(keys);
+    await acked;
+    this.unread.set(target.user, []);
+    return true;
+  }
+
   async requestPairingCode(): Promise<string> {
     throw new EngineError("NOT_SUPPORTED", "The baileys engine links by QR only (pairing codes are not implemented yet)");
   }
@@ -194,6 +229,13 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     sock.ev.on("messages.update", (ups: any[]) => {
       if (this.sock !== sock) return;
       for (const u of ups) if (u.key?.fromMe) this.ackChanged(u.key.id, u.update?.status);
+    });
+    sock.ws.on("CB:ack,class:receipt", (node: any) => {
+      const done = this.receiptAcks.get(node.attrs?.id);
+      if (done && (node.attrs.type === "read" || node.attrs.type === "read-self")) {
+        this.receiptAcks.delete(node.attrs.id);
+        done();
+      }
     });
     // the server's <ack> of a message is what SERVER means; Baileys emits no event for it
     sock.ws.on("CB:ack,class:message", (node: any) => {
@@ -304,6 +346,11 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       const from = jid?.endsWith("@s.whatsapp.net") ? `${jid.split("@")[0].split(":")[0]}@c.us` : jid;
       const body: string = m.message.conversation ?? m.message.extendedTextMessage?.text ?? "";
       const msg: EngineMessage = { id: m.key.id, from, to: `${mePhone}@c.us`, body, timestamp: Number(m.messageTimestamp) || Math.floor(Date.now() / 1000), fromMe: false, chatId: from };
+      const chatPhone = from.split("@")[0];
+      const unread = this.unread.get(chatPhone) ?? [];
+      unread.push(m.key);
+      if (unread.length > UNREAD_KEPT_PER_CHAT) unread.shift();
+      this.unread.set(chatPhone, unread);
       this.emit("message", msg);
     }
   }

@@ -2,11 +2,11 @@
 // WhatsApp server, whose certificate root the engine then trusts.
 import type { EngineContext, EngineFactory } from "../types";
 import { BaileysAuthStore } from "./auth-store";
-import { BaileysEngine } from "./engine";
+import { BAILEYS_CAPABILITIES, BaileysEngine } from "./engine";
 import type { BaileysEndpoint, BaileysEngineOptions } from "./engine";
 import type { BaileysLog } from "./library";
 
-export { BaileysEngine } from "./engine";
+export { BAILEYS_CAPABILITIES, BaileysEngine } from "./engine";
 export type { BaileysEngineOptions, BaileysEndpoint } from "./engine";
 
 const WHATSAPP_WS_URL = "wss://web.whatsapp.com/ws/chat";
@@ -31,7 +31,7 @@ export function createBaileysEngineFactory(opts: BaileysFactoryOptions): EngineF
   const endpoint = opts.simUrl ? simulatedEndpoint(opts.simUrl) : async () => ({ url: WHATSAPP_WS_URL });
   return Object.assign((ctx: EngineContext) => new BaileysEngine(ctx, { ...opts, endpoint }), {
     engine: "baileys",
-    capabilities: new Set<never>(),
+    capabilities: BAILEYS_CAPABILITIES,
     linked: (authDir: string) => BaileysAuthStore.linked(authDir),
   });
 }

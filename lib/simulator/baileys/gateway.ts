@@ -337,6 +337,12 @@ class BaileysLink {
       case "error":
         this.gw.log("warn", `network error ${f.code}: ${f.message}`);
         return;
+      case "result": {
+        const done = this.queries.get(f.qid);
+        this.queries.delete(f.qid);
+        done?.();
+        return;
+      }
       default:
         return;
     }
@@ -390,10 +396,19 @@ class BaileysLink {
         return this.onIq(node);
       case "message":
         return this.onMessage(node);
-      case "receipt":
-        this.send({ tag: "ack", attrs: { class: "receipt", id: node.attrs.id, from: node.attrs.to ?? S_WA, ...(node.attrs.type ? { type: node.attrs.type } : {}) } });
+      case "receipt": {
+        const ack = () => this.send({ tag: "ack", attrs: { class: "receipt", id: node.attrs.id, from: node.attrs.to ?? S_WA, ...(node.attrs.type ? { type: node.attrs.type } : {}) } });
+        if (node.attrs.type === "read" || node.attrs.type === "read-self") {
+          // the account read the chat: the network marks it read (and tells the senders); acked once done
+          const phone = this.phoneOf(node.attrs.to ?? "");
+          if (!phone) return ack();
+          this.netQuery({ op: "read", chatId: `${phone}@c.us` }, ack);
+          return;
+        }
+        ack();
         if (!node.attrs.type || node.attrs.type === "inactive") this.netSend({ t: "recv_ack", id: node.attrs.id });
         return;
+      }
       default:
         return; // presence, acks, ib, notifications' acks: nothing to do in the simulation
     }
@@ -427,6 +442,11 @@ class BaileysLink {
     }
     if (xmlns === "encrypt" && first?.tag === "key") return result([{ tag: "list", attrs: {}, content: children(first, "user").map((u) => this.bundleNode(u.attrs.jid)) }]);
     if (xmlns === "usync") return result([this.usync(first!)]);
+    if (xmlns === "privacy" && type === "get") {
+      // the simulated accounts keep WhatsApp's default privacy settings
+      const settings = { readreceipts: "all", last: "all", online: "all", profile: "all", status: "all", groupadd: "all", calladd: "all" };
+      return result([{ tag: "privacy", attrs: {}, content: Object.entries(settings).map(([name, value]) => ({ tag: "category", attrs: { name, value } })) }]);
+    }
     if (xmlns === "md" && first?.tag === "remove-companion-device") {
       // answered once the network has unlinked the device (its logged_out), so the client knows it is done
       this.logoutIq = id;
@@ -523,6 +543,15 @@ class BaileysLink {
   private send(node: WaNode): void {
     if (this.phase !== "open" || this.ws.readyState !== WebSocket.OPEN) return;
     this.ws.send(frame(this.noise.encrypt(encodeNode(node))));
+  }
+
+  private readonly queries = new Map<string, () => void>();
+
+  /** A query to the network on the account's behalf; `done` runs when it has answered. */
+  private netQuery(q: Record<string, unknown>, done: () => void): void {
+    const qid = this.tag();
+    this.queries.set(qid, done);
+    this.netSend({ t: "query", qid, ...q });
   }
 
   private netSend(f: unknown): void {
