@@ -130,7 +130,12 @@ describe("fuzzing the REST API", () => {
     const backups = path.join("data", "backups");
     const snapshotFile = /^data\/backups(\/snapshots(\/\d{8}T\d{9}Z-[0-9a-f]{4}(\/(manifest\.json|verified\.json|workspace_[A-Za-z0-9_-]{1,64}\.tar\.gz))?)?)?$/;
     for (const p of outsideAfter.filter((x) => x.startsWith(backups))) expect(p).toMatch(snapshotFile);
-    expect(outsideAfter.filter((p) => !outsideBefore.includes(p) && p !== path.join("data", "api-store.json") && !p.startsWith(backups))).toEqual([]);
+    // (and the media store, where random valid uploads land: workspace folders, ULID objects, their
+    // descriptors and session markers, every name from a validated id)
+    const media = path.join("data", "media");
+    const mediaFile = /^data\/media(\/workspace_[A-Za-z0-9_-]{1,64}(\/(session_[A-Za-z0-9_-]{1,64}(\/[0-9A-HJKMNP-TV-Z]{26})?|[0-9A-HJKMNP-TV-Z]{26}(\.json)?))?)?$/;
+    for (const p of outsideAfter.filter((x) => x.startsWith(media))) expect(p).toMatch(mediaFile);
+    expect(outsideAfter.filter((p) => !outsideBefore.includes(p) && p !== path.join("data", "api-store.json") && !p.startsWith(backups) && !p.startsWith(media))).toEqual([]);
     // inside: workspace_<id>/session_<id>/... with ids of the allowed alphabet only
     for (const p of await treeOf(node.sessionsDir)) {
       const [w, s] = p.split(path.sep);
