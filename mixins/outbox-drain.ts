@@ -54,8 +54,8 @@ export function outboxDeps(svc: SessionsService, workspaceId: string, sessionId:
       await a.withCapability("presence", (e) => e.sendPresence!(chatId, "paused")).catch(() => undefined);
     },
     events: {
-      sent: (item) => publish("wa.outbox.sent", scope, { id: item.id, messageId: item.messageId!, to: item.message.to, ...(item.key ? { key: item.key } : {}) }),
-      failed: (item) => publish("wa.outbox.failed", scope, { id: item.id, to: item.message.to, ...(item.key ? { key: item.key } : {}), error: item.error! }),
+      sent: (item) => (svc.metrics?.increment(M.outboxDone, { result: "sent" }), publish("wa.outbox.sent", scope, { id: item.id, messageId: item.messageId!, to: item.message.to, ...(item.key ? { key: item.key } : {}) })),
+      failed: (item) => (svc.metrics?.increment(M.outboxDone, { result: "failed" }), publish("wa.outbox.failed", scope, { id: item.id, to: item.message.to, ...(item.key ? { key: item.key } : {}), error: item.error! })),
       paused: (reason) => publish("wa.outbox.paused", scope, { reason }),
     },
     logger: svc.logger,

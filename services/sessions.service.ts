@@ -204,6 +204,16 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
         this.metrics.set(M.utilization, st.utilization);
         this.metrics.set(M.workspaces, this.ownership.ownedWorkspaces().length);
         this.metrics.set(M.leaseValid, this.lease.valid() ? 1 : 0);
+        void this.outboxes.all().then((boxes) => {
+          const byState: Record<string, number> = { queued: 0, sending: 0, sent: 0, failed: 0, cancelled: 0 };
+          let paused = 0;
+          for (const { outbox } of boxes) {
+            for (const [state, n] of Object.entries(outbox.counts())) byState[state] = (byState[state] ?? 0) + n;
+            if (outbox.pausedState) paused++;
+          }
+          for (const [state, n] of Object.entries(byState)) this.metrics?.set(M.outboxItems, n, { state });
+          this.metrics?.set(M.outboxPaused, paused);
+        });
       }, 1000);
       if (media) {
         // every session node sweeps (deletes are idempotent); a sweep is one listing of the store

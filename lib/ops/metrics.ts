@@ -23,6 +23,9 @@ export const M = {
   startSeconds: "wafleet.session.start.seconds",
   qr: "wafleet.qr.generated.total",
   sent: "wafleet.messages.sent.total",
+  outboxItems: "wafleet.outbox.items",
+  outboxPaused: "wafleet.outbox.paused.sessions",
+  outboxDone: "wafleet.outbox.done.total",
   received: "wafleet.messages.received.total",
   sendSeconds: "wafleet.message.send.seconds",
   restarts: "wafleet.engine.restarts.total",
@@ -64,6 +67,9 @@ export function registerSessionMetrics(reg: MetricRegistryLike): void {
   ensure(reg, { type: "counter", name: M.qr, description: "QR codes shown" });
   ensure(reg, { type: "counter", name: M.sent, labelNames: ["result"], description: "Messages sent, by result (ok, not_ready, error)" });
   ensure(reg, { type: "counter", name: M.received, description: "Messages received" });
+  ensure(reg, { type: "gauge", name: M.outboxItems, labelNames: ["state"], description: "Outbox items of the sessions this node owns, by state (queued, sending, sent, failed, cancelled; kept ones)" });
+  ensure(reg, { type: "gauge", name: M.outboxPaused, description: "Sessions on this node whose outbox is paused (asked, or by the ban-risk guard)" });
+  ensure(reg, { type: "counter", name: M.outboxDone, labelNames: ["result"], description: "Outbox items finished on this node, by result (sent, failed)" });
   ensure(reg, { type: "histogram", name: M.sendSeconds, buckets: SEND_BUCKETS, quantiles: false, description: "Send latency until the network accepted the message, seconds" });
   ensure(reg, { type: "counter", name: M.restarts, labelNames: ["reason"], description: "Engine restarts (retry after a failure, watchdog)" });
   ensure(reg, {

@@ -52,6 +52,11 @@ export interface OutboxDeps {
   ready: () => boolean;
   events: OutboxEvents;
   clock?: OutboxClock;
+  /**
+   * The ban-risk guard: after this many sends in a row refused for good, the outbox pauses itself
+   * (wa.outbox.paused {reason: "guard: ..."}) until a client resumes it (default 3; 0 = off).
+   */
+  guardFailures?: number;
   /** Terminal items are kept (listed, their keys remembered) this long (default 7 days). */
   retentionMs?: number;
   logger?: { warn(...args: unknown[]): void };
@@ -87,6 +92,8 @@ export class Outbox {
   /** The jitter drawn for the next send, kept until it goes (so waking early does not redraw it). */
   private jitter?: number;
   private closed = false;
+  /** Sends refused for good in a row (the guard's count; a success resets it). */
+  private failStreak = 0;
   /** Ids sort in enqueue order even within one millisecond (a batch). */
   private readonly ulid = monotonicFactory();
 
@@ -189,6 +196,7 @@ export class Outbox {
 
   async resume(): Promise<void> {
     this.assertOpen();
+    this.failStreak = 0;
     if (!this.paused) return;
     await this.deps.journal.setPaused(null);
     this.paused = null;
@@ -287,6 +295,7 @@ export class Outbox {
     try {
       const sent = await this.deps.send(item.message, this.messageIdOf(item.id));
       await this.transition(item, { state: "sent", messageId: sent.id });
+      this.failStreak = 0;
       this.deps.events.sent(structuredClone(item));
     } catch (err: any) {
       const code: string = err?.type ?? err?.code ?? "SEND_FAILED";
@@ -300,6 +309,11 @@ export class Outbox {
       }
       await this.transition(item, { state: "failed", error: { code, message: String(err?.message ?? err) } });
       this.deps.events.failed(structuredClone(item));
+      const limit = this.deps.guardFailures ?? 3;
+      if (limit > 0 && ++this.failStreak >= limit) {
+        this.failStreak = 0;
+        await this.pause(`guard: ${limit} sends in a row refused (last: ${code})`);
+      }
     }
   }
 

@@ -32,7 +32,7 @@ interface Harness {
   clock: OutboxClock & { t: number };
   policy: OutboxPolicy;
   ready: { value: boolean };
-  fail: { next?: Error };
+  fail: { next?: Error; refusals?: number };
 }
 
 async function harness(opts: { journal?: OutboxJournal; policy?: Partial<OutboxPolicy>; clock?: OutboxClock & { t: number }; sendDelay?: () => Promise<void> } = {}): Promise<Harness> {
@@ -50,6 +50,10 @@ async function harness(opts: { journal?: OutboxJournal; policy?: Partial<OutboxP
       clock,
       send: async (message: OutboxMessage, messageId: string) => {
         await opts.sendDelay?.();
+        if (fail.refusals) {
+          fail.refusals--;
+          throw new WafleetError("ENGINE_ERROR", "rejected by the network");
+        }
         if (fail.next) {
           const e = fail.next;
           fail.next = undefined;
@@ -191,6 +195,21 @@ describe("Outbox", () => {
     const failed = h.events.find((e) => e.name === "failed")!.item!;
     expect(failed.error).toEqual({ code: "NOT_SUPPORTED", message: "no polls here" });
     expect(h.outbox.counts()).toMatchObject({ failed: 1, sent: 1 });
+  });
+
+  it("the guard pauses the outbox after three sends in a row refused, and nothing more goes out", async () => {
+    const h = await harness({ policy: { perMinute: 60 } });
+    h.fail.refusals = 3;
+    await h.outbox.enqueue([1, 2, 3, 4, 5].map((n) => ({ message: msg(n) })));
+    h.outbox.start();
+    await until(() => h.events.some((e) => e.name === "paused"), "the guard's pause");
+    for (let i = 0; i < 200; i++) await new Promise((r) => setImmediate(r));
+    expect(h.sends.length).toBe(0);
+    expect(h.events.filter((e) => e.name === "failed")).toHaveLength(3);
+    expect(h.outbox.pausedState?.reason).toMatch(/^guard: 3 sends in a row refused \(last: ENGINE_ERROR\)$/);
+    await h.outbox.resume();
+    await until(() => h.sends.length === 2, "the rest after resume");
+    await h.outbox.close();
   });
 
   it("puts an item back in the queue when the session is not ready at the send", async () => {
