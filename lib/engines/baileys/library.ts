@@ -1,9 +1,15 @@
 // Loads the Baileys library (npm `baileys`, ESM) once, on first use: nodes that never run a Baileys
 // session never pay for it.
+import { quietLibsignal } from "./quiet-signal";
+
 let lib: any;
 
 export function loadBaileys(): any {
-  return (lib ??= require("baileys"));
+  if (!lib) {
+    quietLibsignal();
+    lib = require("baileys");
+  }
+  return lib;
 }
 
 /** Baileys' logger interface, wired to ours (its chatter stays at trace/debug). */

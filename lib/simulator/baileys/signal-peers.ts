@@ -5,6 +5,9 @@
  
 import { newCurveKeyPair } from "./noise";
 import type { CurveKeyPair } from "./noise";
+import { quietLibsignal } from "../../engines/baileys/quiet-signal";
+
+quietLibsignal();
 const libsignal = require("libsignal") as any;
 
 interface KeyPair {
