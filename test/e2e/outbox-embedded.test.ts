@@ -128,4 +128,21 @@ describe("outbox (embedded)", () => {
     expect(bodies).toEqual(["pause-0", "pause-1", "pause-3"]);
     expect((await call("GET", `${OB}/01ARZ3NDEKTSV4RRFFQ69G5FAV`)).json.error.code).toBe("OUTBOX_ITEM_NOT_FOUND");
   }, 60000);
+
+  it("the guard pauses a session whose sends the network refuses, and nothing more goes out until resumed", async () => {
+    await call("PUT", `${OB}/policy`, { perMinute: 120, jitterMs: 0, typing: false });
+    const blocked = [300, 301, 302].map(contact);
+    for (const b of blocked) expect((await call("POST", `/workspaces/acme/sessions/main/contacts/${b}/block`)).status).toBe(200);
+    const r = await call("POST", OB, { items: [...blocked.map((to, i) => ({ to, text: `refused-${i}` })), { to: contact(303), text: "after-guard" }] });
+    const ids = r.json.items.map((x: any) => x.id);
+    const paused = await waitFor("the guard's pause", async () => (await call("GET", OB)).json.paused ?? undefined, 30000, 50);
+    expect(paused.reason).toBe("guard: 3 sends in a row refused (last: CONTACT_BLOCKED)");
+    for (const id of ids.slice(0, 3)) expect((await call("GET", `${OB}/${id}`)).json).toMatchObject({ state: "failed", error: { code: "CONTACT_BLOCKED" } });
+    await new Promise((res) => setTimeout(res, 1500));
+    expect((await call("GET", `${OB}/${ids[3]}`)).json.state).toBe("queued");
+    expect((await ledger()).some((m) => m.body === "after-guard")).toBe(false);
+    expect((await call("POST", `${OB}/resume`)).status).toBe(200);
+    await waitFor("sent after resume", async () => (await call("GET", `${OB}/${ids[3]}`)).json.state === "sent", 30000, 50);
+    expect((await ledger()).filter((m) => m.body.startsWith("refused-"))).toEqual([]);
+  }, 60000);
 });
