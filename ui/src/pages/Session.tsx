@@ -35,15 +35,31 @@ export function SessionPage({ workspaceId, sessionId, me }: { workspaceId: strin
   const [dialog, confirm] = useConfirm();
   const path = { workspaceId, sessionId };
 
-  const load = async () => {
-    try {
-      const s = await ok(api.GET("/api/v1/workspaces/{workspaceId}/sessions/{sessionId}", { params: { path } }));
-      current.current = s;
-      setSession(s);
-      setFailure(undefined);
-    } catch (err) {
-      setFailure(err);
+  // A read and the event stream race: an event may arrive while a read is in flight, and the read's
+  // answer may predate it. Such an event marks the read stale and the session is read once more, so
+  // the page never settles on a state older than the last event it saw.
+  const loading = useRef<Promise<void> | undefined>(undefined);
+  const stale = useRef(false);
+  const load = (): Promise<void> => {
+    if (loading.current) {
+      stale.current = true;
+      return loading.current;
     }
+    const run = async () => {
+      do {
+        stale.current = false;
+        try {
+          const s = await ok(api.GET("/api/v1/workspaces/{workspaceId}/sessions/{sessionId}", { params: { path } }));
+          current.current = s;
+          setSession(s);
+          setFailure(undefined);
+        } catch (err) {
+          setFailure(err);
+        }
+      } while (stale.current);
+    };
+    loading.current = run().finally(() => (loading.current = undefined));
+    return loading.current;
   };
 
   useEffect(() => {
@@ -54,6 +70,7 @@ export function SessionPage({ workspaceId, sessionId, me }: { workspaceId: strin
       onEvent(e) {
         if (e.sessionId !== sessionId) return;
         setEvents((list) => [e, ...list].slice(0, SESSION_EVENTS));
+        if (loading.current) stale.current = true;
         if (current.current) {
           const m = new Map([[sessionId, current.current]]);
           applyEvent(m, e);
