@@ -89,6 +89,7 @@ export function registerSessionMetrics(reg: MetricRegistryLike): void {
   zeroCounter(reg, M.watchdogRestarts);
   zeroCounter(reg, M.failovers);
   zeroCounter(reg, M.sent, SEND_RESULTS.map((result) => ({ result })));
+  zeroCounter(reg, M.outboxDone, ["sent", "failed"].map((result) => ({ result })));
   zeroCounter(reg, M.restarts, RESTART_REASONS.map((reason) => ({ reason })));
   zeroCounter(reg, M.disconnects, [...DISCONNECT_REASONS, "other"].map((reason) => ({ reason })));
 }

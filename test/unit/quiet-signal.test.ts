@@ -1,5 +1,5 @@
 // libsignal must not print session records (ratchet private keys) to the console.
-import { quietLibsignal } from "../../lib/engines/baileys/quiet-signal";
+import { quietLibsignal } from "../../lib/whatsapp/quiet-signal";
 
 const SessionRecord = require("libsignal/src/session_record");
 

@@ -1,6 +1,6 @@
 // Loads the Baileys library (npm `baileys`, ESM) once, on first use: nodes that never run a Baileys
 // session never pay for it.
-import { quietLibsignal } from "./quiet-signal";
+import { quietLibsignal } from "../../whatsapp/quiet-signal";
 
 let lib: any;
 

@@ -5,7 +5,7 @@
  
 import { newCurveKeyPair } from "./noise";
 import type { CurveKeyPair } from "./noise";
-import { quietLibsignal } from "../../engines/baileys/quiet-signal";
+import { quietLibsignal } from "../../whatsapp/quiet-signal";
 
 quietLibsignal();
 const libsignal = require("libsignal") as any;
