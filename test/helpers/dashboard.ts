@@ -91,7 +91,9 @@ export class DashboardPage {
       );
     } catch {
       const shown = await this.text(selector).catch(() => "(nothing)");
-      throw new Error(`waited ${timeoutMs} ms for ${selector} to show ${String(text)}; it shows: ${shown.slice(0, 800)}`);
+      // nothing matched: say what the page shows instead, so a failure can be read from the log
+      const page = shown ? "" : ` (no such element; at ${await this.page.evaluate(() => (globalThis as any).location.hash).catch(() => "?")} the page shows: ${(await this.text("body").catch(() => "(nothing)")).slice(0, 800)})`;
+      throw new Error(`waited ${timeoutMs} ms for ${selector} to show ${String(text)}; it shows: ${shown.slice(0, 800)}${page}`);
     }
   }
 
