@@ -349,7 +349,10 @@ describe("the dashboard at /", () => {
       await admin.screenshot(name!);
     }
     await admin.page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "light" }]);
+    // leaving the phone's isMobile/hasTouch makes Puppeteer reload the page: let the app come back
+    // (signed in, its page rendered) before the next test navigates
     await admin.page.setViewport({ width: 1280, height: 800 });
+    await admin.page.waitForSelector("main h1", { timeout: 20000 });
     expect(admin.errors).toEqual([]);
     expect(admin.urls.filter((u) => u.includes(KEY))).toEqual([]);
     // nothing was fetched from anywhere but the gateway itself (no CDN, no font service); blob: URLs
