@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
+import { readJsonLines } from "../json-lines";
 import { MemoryEventLog, type EventLogJournal, type LogEntry, type MemoryEventLogOptions, type RestoredLog } from "./log-memory";
 
 /** One journal line: an append, a consumer opened, a settlement, a delivery count, a retention drop. */
@@ -49,23 +50,7 @@ export class FileEventJournal implements EventLogJournal {
 
   /** Reads the file (a torn last line, from a crash mid-write, is ignored), rewrites it compactly and opens it for appends. */
   async open(): Promise<RestoredLog> {
-    await fs.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
-    let text = "";
-    try {
-      text = await fs.readFile(this.file, "utf8");
-    } catch (err: any) {
-      if (err?.code !== "ENOENT") throw err;
-    }
-    for (const raw of text.split("\n")) {
-      if (!raw) continue;
-      let line: Line;
-      try {
-        line = JSON.parse(raw) as Line;
-      } catch {
-        continue; // the torn tail of a write a crash interrupted (its append never resolved)
-      }
-      this.apply(line, raw);
-    }
+    for (const line of await readJsonLines<Line>(this.file)) this.apply(line);
     await this.rewrite();
     const entries: LogEntry[] = [];
     for (const [seq, raw] of [...this.live].sort((a, b) => a[0] - b[0])) {

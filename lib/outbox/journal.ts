@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
+import { readJsonLines } from "../json-lines";
 import type { OutboxItem } from "./types";
 
 export interface OutboxPause {
@@ -67,23 +68,7 @@ export class FileOutboxJournal implements OutboxJournal {
   ) {}
 
   async load(): Promise<OutboxSnapshot> {
-    await fs.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
-    let text = "";
-    try {
-      text = await fs.readFile(this.file, "utf8");
-    } catch (err: any) {
-      if (err?.code !== "ENOENT") throw err;
-    }
-    for (const raw of text.split("\n")) {
-      if (!raw) continue;
-      let line: Line;
-      try {
-        line = JSON.parse(raw) as Line;
-      } catch {
-        continue; // the torn tail of a write a crash interrupted (it never resolved)
-      }
-      this.apply(line);
-    }
+    for (const line of await readJsonLines<Line>(this.file)) this.apply(line);
     await this.rewrite();
     return { items: [...this.items.values()].map((i) => structuredClone(i)), paused: this.paused };
   }
