@@ -11,6 +11,7 @@ import { natsConnectionOptions, redisConnectionOptions } from "../lib/config/con
 import { createEngineFactory } from "../lib/engines";
 import { sweepOrphanChromium } from "../lib/engines/wwebjs/chromium";
 import { startSimNetwork } from "../lib/simulator/network";
+import { DataDirLockedError, lockDataDir } from "../lib/sessions/data-dir-lock";
 import { createClusterRuntime } from "../lib/placement/runtime";
 import { OpsReporter, Readiness } from "../lib/ops/ops-server";
 import healthService from "../services/health.service";
@@ -31,6 +32,15 @@ import { RedisWebhookStore } from "../lib/webhooks/redis-store";
 
 async function main(config: Config): Promise<void> {
   await fs.mkdir(config.dataDir, { recursive: true });
+  // embedded mode has no directory of leases: one process per DATA_DIR is what keeps a session on one node
+  const dataDirLock = config.embedded
+    ? await lockDataDir(config.dataDir, {
+        onCompromised: (err) => {
+          process.stderr.write(`wafleet: lost the lock of DATA_DIR ${config.dataDir} (${err.message}); stopping so that no two processes run the same sessions\n`);
+          process.exit(75);
+        },
+      })
+    : undefined;
   // the ops endpoint (OPS_PORT): /metrics, /healthz, /readyz (and /health on the health node)
   const readiness = new Readiness();
   const reporter = new OpsReporter({ port: config.opsPort, host: config.opsHost }, readiness);
@@ -162,6 +172,7 @@ async function main(config: Config): Promise<void> {
       }
       await broker.stop();
       for (const close of closers) await close();
+      await dataDirLock?.release();
     } finally {
       process.exit(0);
     }
@@ -186,6 +197,10 @@ try {
   throw err;
 }
 main(config).catch((err) => {
+  if (err instanceof DataDirLockedError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(73);
+  }
   process.stderr.write(`wafleet failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });
