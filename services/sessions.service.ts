@@ -20,6 +20,9 @@ import { MemoryWatchdog, nodeMemoryLimit } from "../lib/ops/watchdog";
 import { CursorCodec } from "../lib/sessions/cursor";
 import { ChatsMixin } from "../mixins/chats.mixin";
 import { ContactsMixin } from "../mixins/contacts.mixin";
+import { CallsMixin } from "../mixins/calls.mixin";
+import { GroupsMixin } from "../mixins/groups.mixin";
+import { LabelsMixin } from "../mixins/labels.mixin";
 import { MessageActionsMixin } from "../mixins/message-actions.mixin";
 import { MessagesMixin } from "../mixins/messages.mixin";
 import { NodeOpsMixin } from "../mixins/node-ops.mixin";
@@ -31,7 +34,10 @@ import { WorkspaceMixin, type Ref, type SessionsService } from "../mixins/worksp
 
 export interface SessionsServiceDeps {
   config: Config;
+  /** The node's default engine (WA_ENGINE). */
   engineFactory: EngineFactory;
+  /** Every engine installed on the node by name, the default among them (absent: the default only). */
+  engines?: ReadonlyMap<string, EngineFactory>;
   cluster: ClusterRuntime;
   /** Where webhook-worthy events are appended for durable delivery (the webhooks service consumes it). */
   eventLog?: EventLog;
@@ -39,7 +45,7 @@ export interface SessionsServiceDeps {
   media?: MediaStore;
 }
 
-export default function sessionsService({ config, engineFactory, cluster, eventLog, media }: SessionsServiceDeps): ServiceSchema {
+export default function sessionsService({ config, engineFactory, engines, cluster, eventLog, media }: SessionsServiceDeps): ServiceSchema {
   // `this` in the lifecycle below is the service its mixins describe
   type Schema = ServiceSchema<ServiceSettingSchema, Record<string, any>, Record<string, any>, SessionsService>;
   let storage: SessionStorage;
@@ -49,7 +55,7 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
 
   const schema: Schema = {
     name: "sessions",
-    mixins: [WorkspaceMixin, SessionLifecycleMixin, MessagesMixin, OutboxMixin, MessageActionsMixin, ChatsMixin, ContactsMixin, NodeOpsMixin] as Partial<ServiceSchema>[],
+    mixins: [WorkspaceMixin, SessionLifecycleMixin, MessagesMixin, OutboxMixin, MessageActionsMixin, ChatsMixin, ContactsMixin, GroupsMixin, CallsMixin, LabelsMixin, NodeOpsMixin] as Partial<ServiceSchema>[],
 
     created() {
       this.config = config;
@@ -91,6 +97,7 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
       this.manager = new SessionManager({
         storage,
         engineFactory,
+        engines,
         launchQueue,
         node,
         logger: this.logger,

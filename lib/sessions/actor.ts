@@ -1,7 +1,7 @@
 // A session actor: one session's engine, status and desired state on its owning node. Verbs
 // (start, stop, restart, logout, remove) are serialised, so two concurrent starts never make two
 // engines; engine events from an engine that is no longer current are ignored.
-import { WafleetError } from "../errors";
+import { WafleetError, type ErrorCode } from "../errors";
 import type { EventMessage, EventName, EventPayloads } from "../events";
 import { messageEventId } from "../events";
 import { inboundMediaId } from "../media/ids";
@@ -9,9 +9,10 @@ import type { MediaStore } from "../media/store";
 import type { LaunchQueue } from "../engines/launch-queue";
 import type { EngineFactory, EngineMe, EngineMessage, MessageContent, MessageReceipt, SendOptions, SentMessage, SessionEngine } from "../engines/types";
 import { UNLINKED_REASONS } from "../engines/types";
-import type { Capability } from "../engines/capabilities";
+import type { Capability, IncomingCall } from "../engines/capabilities";
 import { CAPABILITIES } from "../engines/capabilities";
 import type { OutboxPolicy } from "../outbox/types";
+import type { CallPolicy } from "./call-policy";
 import { StatusMachine, type DesiredState, type SessionStatus } from "./status";
 import type { SessionMeta, SessionStorage } from "./storage";
 
@@ -24,7 +25,13 @@ export interface ActorLogger {
 
 export interface ActorDeps {
   storage: SessionStorage;
+  /** The node's default engine (WA_ENGINE): sessions whose meta.json names none run on it. */
   engineFactory: EngineFactory;
+  /**
+   * Every engine installed on this node, by name (the default among them). A session runs on the
+   * engine its meta.json names; absent, only the default is installed.
+   */
+  engines?: ReadonlyMap<string, EngineFactory>;
   launchQueue: LaunchQueue;
   node: string;
   /** Publishes a session event (payload without the envelope; the caller adds id, node, time). */
@@ -68,8 +75,20 @@ export interface SessionView {
   capabilities: Capability[];
 }
 
+/** Engine errors that keep their code (and status) on the way to the API; any other is ENGINE_ERROR. */
+const PASSED_THROUGH = new Set<ErrorCode>(["VALIDATION_ERROR", "INVALID_CURSOR", "ENGINE_TIMEOUT", "GROUP_NOT_ADMIN", "GROUP_NOT_FOUND", "GROUP_FULL", "LABELS_NOT_AVAILABLE"]);
+
 /** Failures after which retrying would fight over ownership or cannot help. */
-const NO_RETRY = new Set(["CONFLICT"]);
+const NO_RETRY = new Set(["CONFLICT", "ENGINE_NOT_INSTALLED"]);
+
+/**
+ * The factory of an engine by name among the node's installed engines (`name` absent: the node's
+ * default); undefined when it is not installed here.
+ */
+export function engineFactoryFor(deps: Pick<ActorDeps, "engineFactory" | "engines">, name: string | undefined): EngineFactory | undefined {
+  if (name === undefined || name === deps.engineFactory.engine) return deps.engineFactory;
+  return deps.engines?.get(name);
+}
 
 export class SessionActor {
   private engine: SessionEngine | undefined;
@@ -84,6 +103,8 @@ export class SessionActor {
   private retryTimer: NodeJS.Timeout | undefined;
   private retries = 0;
   private removed = false;
+  /** Calls ringing now that the policy let ring: callId -> caller */
+  private readonly ringing = new Map<string, string>();
 
   constructor(
     private meta: SessionMeta,
@@ -128,17 +149,23 @@ export class SessionActor {
       createdAt: this.meta.createdAt,
       updatedAt: this.meta.updatedAt,
       engine: this.engineName,
-      capabilities: CAPABILITIES.filter((c) => this.deps.engineFactory.capabilities?.has(c)),
+      capabilities: CAPABILITIES.filter((c) => this.factory?.capabilities?.has(c)),
     };
   }
 
+  /** The session's engine: the one its meta.json names, else the node's default. */
   get engineName(): string {
-    return this.deps.engineFactory.engine ?? "unknown";
+    return this.meta.engine ?? this.deps.engineFactory.engine ?? "unknown";
+  }
+
+  /** The factory of the session's engine; undefined when that engine is not installed on this node. */
+  private get factory(): EngineFactory | undefined {
+    return engineFactoryFor(this.deps, this.meta.engine);
   }
 
   /** NOT_SUPPORTED (501) naming the engine and the first capability it lacks. */
   assertCapabilities(capabilities: Capability[]): void {
-    const missing = capabilities.find((c) => !this.deps.engineFactory.capabilities?.has(c));
+    const missing = capabilities.find((c) => !this.factory?.capabilities?.has(c));
     if (missing) {
       throw new WafleetError("NOT_SUPPORTED", `The ${this.engineName} engine does not support ${missing}`, { engine: this.engineName, capability: missing });
     }
@@ -161,7 +188,7 @@ export class SessionActor {
       if (err instanceof WafleetError) throw err;
       const code = err?.code;
       if (code === "SESSION_NOT_READY") throw new WafleetError("SESSION_NOT_READY", undefined, { status: this.machine.status });
-      if (code === "VALIDATION_ERROR" || code === "INVALID_CURSOR" || code === "ENGINE_TIMEOUT") throw new WafleetError(code, String(err?.message ?? err));
+      if (PASSED_THROUGH.has(code)) throw new WafleetError(code, String(err?.message ?? err));
       throw new WafleetError("ENGINE_ERROR", `The engine failed: ${String(err?.message ?? err)}`);
     }
   }
@@ -272,13 +299,24 @@ export class SessionActor {
       throw new WafleetError("SESSION_NOT_READY", `The session is ${this.machine.status}; it must be WORKING to send`, { status: this.machine.status });
     }
     try {
+      if (content.mentionAll) content = await this.withEveryoneMentioned(engine, to, content);
       return await engine.sendMessage(to, content, opts);
     } catch (err: any) {
       if (err?.code === "SESSION_NOT_READY") throw new WafleetError("SESSION_NOT_READY", undefined, { status: this.machine.status });
       if (err instanceof WafleetError) throw err;
-      if (err?.code === "VALIDATION_ERROR" || err?.code === "CONTACT_BLOCKED" || err?.code === "ENGINE_TIMEOUT") throw new WafleetError(err.code, String(err?.message ?? err));
+      if (err?.code === "CONTACT_BLOCKED" || err?.code === "GROUP_NOT_ADMIN" || err?.code === "GROUP_NOT_FOUND" || err?.code === "VALIDATION_ERROR" || err?.code === "ENGINE_TIMEOUT") throw new WafleetError(err.code, String(err?.message ?? err));
       throw new WafleetError("ENGINE_ERROR", `Sending failed: ${String(err?.message ?? err)}`);
     }
+  }
+
+  /** `mentionAll`: the group's members (but the account) join the message's mentions. */
+  private async withEveryoneMentioned(engine: SessionEngine, groupId: string, content: MessageContent): Promise<MessageContent> {
+    const { mentionAll: _all, ...rest } = content;
+    const group = await engine.getGroup?.(groupId);
+    if (!group) throw new WafleetError("GROUP_NOT_FOUND", `No group ${groupId} in this session`, { groupId });
+    const me = this.me?.wid;
+    const everyone = group.participants.map((p) => p.id).filter((id) => id !== me);
+    return { ...rest, mentions: [...new Set([...(rest.mentions ?? []), ...everyone])] };
   }
 
   async requestPairingCode(phone: string): Promise<string> {
@@ -324,6 +362,53 @@ export class SessionActor {
     });
   }
 
+  /** The call policy as meta.json keeps it (undefined = the default: calls ring). */
+  get callPolicy(): CallPolicy | undefined {
+    return this.meta.callPolicy;
+  }
+
+  /** Keeps the call policy in meta.json (fenced like every write of it). */
+  setCallPolicy(policy: CallPolicy): Promise<void> {
+    return this.serial(async () => {
+      const next: SessionMeta = { ...this.meta, callPolicy: policy, updatedAt: new Date().toISOString(), fencingToken: this.deps.fencingToken(this.meta.workspaceId) };
+      await this.deps.storage.writeMeta(next);
+      this.meta = next;
+    });
+  }
+
+  /** Rejects a call through the API; false when no such call rings this session. */
+  async rejectCall(callId: string): Promise<boolean> {
+    const from = this.ringing.get(callId);
+    const ok = await this.withCapability("calls", (e) => e.rejectCall!(callId));
+    if (ok) {
+      this.ringing.delete(callId);
+      this.deps.publish("wa.call.rejected", this.scope, { callId, from: from ?? "", auto: false });
+    }
+    return ok;
+  }
+
+  /** A call came in: its event, then the call policy (reject, reply) when it says so. */
+  private async onCall(engine: SessionEngine, call: IncomingCall): Promise<void> {
+    this.deps.publish("wa.call.received", this.scope, { callId: call.callId, from: call.from, isVideo: call.isVideo, isGroup: call.isGroup });
+    const policy = this.meta.callPolicy;
+    if (!policy?.autoReject) {
+      this.ringing.set(call.callId, call.from);
+      // a bounded memory of who is calling (only for the rejected event's `from`)
+      if (this.ringing.size > 100) this.ringing.delete(this.ringing.keys().next().value as string);
+      return;
+    }
+    const rejected = await engine.rejectCall!(call.callId);
+    if (!rejected) return;
+    let replied = false;
+    if (policy.message && !call.isGroup && this.machine.status === "WORKING" && this.engine === engine) {
+      await engine.sendMessage(call.from, { text: policy.message }).then(
+        () => (replied = true),
+        (err: Error) => this.deps.logger.warn(`call reply to ${call.from} (${this.meta.workspaceId}/${this.meta.sessionId}) not sent: ${err?.message ?? err}`),
+      );
+    }
+    this.deps.publish("wa.call.rejected", this.scope, { callId: call.callId, from: call.from, auto: true, replied });
+  }
+
   private async setDesired(desired: DesiredState): Promise<void> {
     if (this.meta.desired === desired) return;
     const next: SessionMeta = { ...this.meta, desired, updatedAt: new Date().toISOString(), fencingToken: this.deps.fencingToken(this.meta.workspaceId) };
@@ -341,7 +426,15 @@ export class SessionActor {
       this.machine.transition("STOPPED", "LEASE_LOST");
       return;
     }
-    const engine = this.deps.engineFactory({ workspaceId, sessionId, authDir: this.deps.storage.authDir(workspaceId, sessionId), mayConnect: admit });
+    const factory = this.factory;
+    if (!factory) {
+      // a session moved (failover, restore) to a node without its engine: it waits, failed, for a
+      // node that has it; retrying here cannot help
+      this.machine.transition("STARTING");
+      this.fail(`ENGINE_NOT_INSTALLED: the ${this.engineName} engine is not installed on node ${this.deps.node}`);
+      return;
+    }
+    const engine = factory({ workspaceId, sessionId, authDir: this.deps.storage.authDir(workspaceId, sessionId), mayConnect: admit });
     this.engine = engine;
     this.qr = undefined;
     this.pairingSince = undefined;
@@ -442,6 +535,16 @@ export class SessionActor {
     engine.on("presence", (chatId, state, from) => {
       if (current()) this.deps.publish("wa.presence", this.scope, { chatId, from, state });
     });
+    engine.on("group_update", (u) => {
+      if (current()) this.deps.publish("wa.group.update", this.scope, u);
+    });
+    engine.on("call", (call) => {
+      if (!current()) return;
+      this.onCall(engine, call).catch((err: Error) => this.deps.logger.warn(`call ${call.callId} of ${this.meta.workspaceId}/${this.meta.sessionId} not rejected: ${err?.message ?? err}`));
+    });
+    engine.on("label", (chatId, labelId, on) => {
+      if (current()) this.deps.publish("wa.label.update", this.scope, { chatId, labelId, change: on ? "added" : "removed" });
+    });
     engine.on("disconnected", (reason: string) => {
       if (!current()) return;
       this.deps.publish("wa.session.disconnected", this.scope, { reason });
@@ -469,7 +572,7 @@ export class SessionActor {
     this.pairingSince = undefined;
     this.machine.transition("FAILED", reason);
     this.deps.logger.warn(`session ${this.meta.workspaceId}/${this.meta.sessionId} failed: ${reason}`);
-    if (this.meta.desired === "running" && !NO_RETRY.has(reason) && !this.removed) this.scheduleRetry();
+    if (this.meta.desired === "running" && !NO_RETRY.has(reason.split(":")[0]!) && !this.removed) this.scheduleRetry();
   }
 
   private scheduleRetry(): void {
@@ -538,7 +641,9 @@ export class SessionActor {
   private async unlinkOffline(): Promise<void> {
     const { workspaceId, sessionId } = this.meta;
     const authDir = this.deps.storage.authDir(workspaceId, sessionId);
-    const stored = this.deps.engineFactory.linked ? await this.deps.engineFactory.linked(authDir).catch(() => true) : await this.deps.storage.hasAuth(workspaceId, sessionId);
+    const factory = this.factory;
+    if (!factory) return;
+    const stored = factory.linked ? await factory.linked(authDir).catch(() => true) : await this.deps.storage.hasAuth(workspaceId, sessionId);
     if (!stored) return;
     const where = `${workspaceId}/${sessionId}`;
     const admit = this.deps.admit;
@@ -547,7 +652,7 @@ export class SessionActor {
       return;
     }
     const deadlineMs = Math.min(this.deps.startTimeoutMs, OFFLINE_UNLINK_MS);
-    const engine = this.deps.engineFactory({ workspaceId, sessionId, authDir, mayConnect: admit });
+    const engine = factory({ workspaceId, sessionId, authDir, mayConnect: admit });
     let ready = false;
     engine.on("ready", () => (ready = true));
     // an incoming message in this window is left to the network (the device is about to go)

@@ -6,6 +6,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { WafleetError } from "../errors";
 import type { OutboxPolicy } from "../outbox/types";
+import type { CallPolicy } from "./call-policy";
 import type { DesiredState } from "./status";
 
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -32,8 +33,16 @@ export interface SessionMeta {
   updatedAt: string;
   /** The fencing token of the owner that last wrote this file; writes never go backwards. */
   fencingToken: number;
+  /**
+   * The engine the session runs on (simulator, wwebjs, baileys), chosen at create; its auth is that
+   * engine's, so it follows the session everywhere. Absent (sessions created before engines were
+   * per session): the default engine (WA_ENGINE) of the node that runs it.
+   */
+  engine?: string;
   /** The outbox's pacing policy (PUT .../outbox/policy); absent = the defaults. */
   outboxPolicy?: OutboxPolicy;
+  /** Incoming calls: rejected automatically, with an optional reply (PUT .../calls/policy); absent = the default (ring) */
+  callPolicy?: CallPolicy;
 }
 
 export class SessionStorage {
