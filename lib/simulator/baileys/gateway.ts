@@ -337,6 +337,11 @@ class BaileysLink {
       case "error":
         this.gw.log("warn", `network error ${f.code}: ${f.message}`);
         return;
+      case "update":
+        // reactions, edits, revokes, votes, own messages from the phone: not translated for Baileys
+        // yet (its engine declares none of them); acknowledged so the network stops keeping them
+        if (f.uid) this.netSend({ t: "update_ack", uid: f.uid });
+        return;
       case "result": {
         const done = this.queries.get(f.qid);
         this.queries.delete(f.qid);

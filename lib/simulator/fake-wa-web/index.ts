@@ -69,6 +69,7 @@ export const FAKE_PAGE_MODULES = [
   "WAWebMsgActionCapability",
   "WAWebChatStateBridge",
   "WAWebAddonReactionTableMode",
+  "WAWebAddonPollVoteTableMode",
   "WAWebChatLoadMessages",
   // contacts.ts: lookups, LIDs, contact getters, block list and actions, about, picture
   "WAWebApiContact",
@@ -88,7 +89,7 @@ export const FAKE_PAGE_MODULES = [
   "WAWebDownloadManager",
 ] as const;
 
-export const FAKE_PAGE_OPTIONAL_MODULES = ["WAWebCallCollection", "WAWebAddonPollVoteTableMode", "WAWebBackendJobsCommon", "WAWebE2EProtoUtils"] as const;
+export const FAKE_PAGE_OPTIONAL_MODULES = ["WAWebCallCollection", "WAWebBackendJobsCommon", "WAWebE2EProtoUtils"] as const;
 
 /**
  * Chromium flags the fake page needs: it is served as https://web.whatsapp.com/ and opens a

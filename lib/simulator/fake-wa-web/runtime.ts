@@ -152,6 +152,10 @@ export function fakePageRuntime(version: string): FakePage {
       for (const [k, v] of Object.entries(this.attributes)) out[k] = v instanceof Collection ? v.getModelsArray().map((m) => m.serialize()) : v;
       return out;
     }
+    /** As Backbone's: the attributes (what crosses into Node when a model is handed to an exposed function) */
+    toJSON() {
+      return this.serialize();
+    }
     unsafe() {
       return this;
     }
