@@ -8,9 +8,10 @@ import { buildBrokerOptions } from "../moleculer.config";
 import { loadAdminKeys } from "../lib/api/keys";
 import { ConfigError, loadConfig, type Config, type Role } from "../lib/config";
 import { natsConnectionOptions, redisConnectionOptions } from "../lib/config/connections";
-import { createEngineFactory } from "../lib/engines";
+import { createEngineSet } from "../lib/engines";
 import { sweepOrphanChromium } from "../lib/engines/wwebjs/chromium";
 import { startSimNetwork } from "../lib/simulator/network";
+import { DataDirLockedError, lockDataDir } from "../lib/sessions/data-dir-lock";
 import { createClusterRuntime } from "../lib/placement/runtime";
 import { OpsReporter, Readiness } from "../lib/ops/ops-server";
 import healthService from "../services/health.service";
@@ -31,6 +32,15 @@ import { RedisWebhookStore } from "../lib/webhooks/redis-store";
 
 async function main(config: Config): Promise<void> {
   await fs.mkdir(config.dataDir, { recursive: true });
+  // embedded mode has no directory of leases: one process per DATA_DIR is what keeps a session on one node
+  const dataDirLock = config.embedded
+    ? await lockDataDir(config.dataDir, {
+        onCompromised: (err) => {
+          process.stderr.write(`wafleet: lost the lock of DATA_DIR ${config.dataDir} (${err.message}); stopping so that no two processes run the same sessions\n`);
+          process.exit(75);
+        },
+      })
+    : undefined;
   // the ops endpoint (OPS_PORT): /metrics, /healthz, /readyz (and /health on the health node)
   const readiness = new Readiness();
   const reporter = new OpsReporter({ port: config.opsPort, host: config.opsHost }, readiness);
@@ -102,12 +112,7 @@ async function main(config: Config): Promise<void> {
   // the simulated network the sessions talk to: WA_SIM_URL, or the embedded one started below
   let simUrl = config.simUrl;
   if (config.services.includes("sessions")) {
-    if (config.engine === "wwebjs") {
-      // browsers a killed run of this node left behind still hold session profiles: end them first
-      const orphans = await sweepOrphanChromium(config.sessionsDir);
-      if (orphans.length) log.warn(`killed ${orphans.length} orphaned Chromium browsers left under ${config.sessionsDir} (pids ${orphans.map((o) => o.pid).join(", ")})`);
-    }
-    if (config.engine === "simulator" && !simUrl) {
+    if ((config.engine === "simulator" || config.engines?.includes("simulator")) && !simUrl) {
       const sim = await startSimNetwork({
         port: config.simPort,
         host: "127.0.0.1",
@@ -120,7 +125,14 @@ async function main(config: Config): Promise<void> {
       closers.push(() => sim.close());
       log.info(`Simulated WhatsApp network listening on ${sim.url} (admin API under ${sim.url}/sim)`);
     }
-    broker.createService(sessionsService({ config, engineFactory: createEngineFactory(config, simUrl), cluster: cluster!, eventLog, media }));
+    const engineSet = createEngineSet(config, simUrl);
+    log.info(`engines installed: ${[...engineSet.engines.keys()].join(", ")} (default ${config.engine})`);
+    if (engineSet.engines.has("wwebjs")) {
+      // browsers a killed run of this node left behind still hold session profiles: end them first
+      const orphans = await sweepOrphanChromium(config.sessionsDir);
+      if (orphans.length) log.warn(`killed ${orphans.length} orphaned Chromium browsers left under ${config.sessionsDir} (pids ${orphans.map((o) => o.pid).join(", ")})`);
+    }
+    broker.createService(sessionsService({ config, engineFactory: engineSet.default, engines: engineSet.engines, cluster: cluster!, eventLog, media }));
     broker.createService(placementService({ config, cluster: cluster! }));
   }
   if (config.services.includes("api")) {
@@ -162,6 +174,7 @@ async function main(config: Config): Promise<void> {
       }
       await broker.stop();
       for (const close of closers) await close();
+      await dataDirLock?.release();
     } finally {
       process.exit(0);
     }
@@ -186,6 +199,10 @@ try {
   throw err;
 }
 main(config).catch((err) => {
+  if (err instanceof DataDirLockedError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(73);
+  }
   process.stderr.write(`wafleet failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

@@ -17,6 +17,7 @@ export const ERROR_CATALOGUE = {
   NOT_FOUND: { status: 404, message: "No such route" },
   SESSION_NOT_FOUND: { status: 404, message: "Session not found" },
   METHOD_NOT_ALLOWED: { status: 405, message: "Method not allowed on this route" },
+  ENGINE_NOT_INSTALLED: { status: 400, message: "That engine is not installed on the session nodes" },
   SESSION_EXISTS: { status: 409, message: "A session with this id already exists in the workspace" },
   SESSION_NOT_READY: { status: 409, message: "The session is not connected to WhatsApp (status must be WORKING)" },
   QR_NOT_AVAILABLE: { status: 409, message: "No QR code to show: the session is not waiting for a scan" },

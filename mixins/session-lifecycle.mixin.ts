@@ -10,7 +10,7 @@ export const SessionLifecycleMixin: SessionsMixin = {
     create: {
       ...ROUTED,
       params: createSessionParams,
-      async handler(ctx: Context<{ workspaceId: string; sessionId?: string; accountId?: string | null; start?: boolean; metadata?: Record<string, unknown> }>) {
+      async handler(ctx: Context<{ workspaceId: string; sessionId?: string; accountId?: string | null; start?: boolean; metadata?: Record<string, unknown>; engine?: string }>) {
         await this.own(ctx.params.workspaceId, true);
         return this.manager.create(ctx.params);
       },

@@ -31,7 +31,10 @@ import { WorkspaceMixin, type Ref, type SessionsService } from "../mixins/worksp
 
 export interface SessionsServiceDeps {
   config: Config;
+  /** The node's default engine (WA_ENGINE). */
   engineFactory: EngineFactory;
+  /** Every engine installed on the node by name, the default among them (absent: the default only). */
+  engines?: ReadonlyMap<string, EngineFactory>;
   cluster: ClusterRuntime;
   /** Where webhook-worthy events are appended for durable delivery (the webhooks service consumes it). */
   eventLog?: EventLog;
@@ -39,7 +42,7 @@ export interface SessionsServiceDeps {
   media?: MediaStore;
 }
 
-export default function sessionsService({ config, engineFactory, cluster, eventLog, media }: SessionsServiceDeps): ServiceSchema {
+export default function sessionsService({ config, engineFactory, engines, cluster, eventLog, media }: SessionsServiceDeps): ServiceSchema {
   // `this` in the lifecycle below is the service its mixins describe
   type Schema = ServiceSchema<ServiceSettingSchema, Record<string, any>, Record<string, any>, SessionsService>;
   let storage: SessionStorage;
@@ -83,6 +86,7 @@ export default function sessionsService({ config, engineFactory, cluster, eventL
       this.manager = new SessionManager({
         storage,
         engineFactory,
+        engines,
         launchQueue,
         node,
         logger: this.logger,

@@ -223,7 +223,7 @@ const SCHEMAS: Record<string, JsonSchema> = {
       metadata: { type: "object" },
       createdAt: { type: "string", format: "date-time" },
       updatedAt: { type: "string", format: "date-time" },
-      engine: { type: "string", description: "the engine that runs it (simulator, wwebjs)" },
+      engine: { type: "string", description: "the engine that runs it (simulator, wwebjs, baileys), chosen at create" },
       capabilities: { type: "array", items: ref("Capability"), description: "what its engine can do beyond the core; a route needing another answers 501 NOT_SUPPORTED" },
     },
   },

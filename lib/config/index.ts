@@ -34,6 +34,12 @@ export interface Config {
   dataDir: string;
   sessionsDir: string;
   engine: EngineName;
+  /**
+   * WA_ENGINES: the engines this node's sessions may run (`engine` at create), WA_ENGINE among them;
+   * undefined = every engine the node can run (lib/engines: baileys always, wwebjs with an
+   * executable Chromium, the simulator with a simulated network).
+   */
+  engines: EngineName[] | undefined;
   /** A separate simulated network; empty = start one in-process (embedded, simulator engine). */
   simUrl: string;
   simPort: number;
@@ -174,6 +180,7 @@ const schema = {
   REDIS_CA: { type: "string", optional: true },
   REDIS_PASSWORD: { type: "string", optional: true },
   WA_ENGINE: { type: "enum", values: [...ENGINES], optional: true },
+  WA_ENGINES: { type: "string", pattern: new RegExp(`^\\s*(${ENGINES.join("|")})\\s*(,\\s*(${ENGINES.join("|")})\\s*)*$`), optional: true, messages: { stringPattern: `expected a comma list of engines among ${ENGINES.join(", ")}` } },
   WA_SIM_URL: { type: "string", pattern: /^(https?:\/\/[^\s/]+\/?)?$/, optional: true, messages: { stringPattern: "expected http://host:port of a simulated network, or empty" } },
   WA_SIM_PORT: num(0, 65535),
   WA_SIM_KEEPALIVE_MS: num(100, 600_000),
@@ -309,6 +316,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const dataDir = path.resolve(cwd, env.DATA_DIR || "./data");
   const sessionsDir = path.resolve(cwd, env.SESSIONS_DIR || path.join(dataDir, "sessions"));
   const engine: EngineName = v.WA_ENGINE ?? (embedded ? "simulator" : "wwebjs");
+  const engines: EngineName[] | undefined = v.WA_ENGINES ? [...new Set(String(v.WA_ENGINES).split(",").map((e) => e.trim() as EngineName))] : undefined;
+  if (engines && !engines.includes(engine)) throw new ConfigError("WA_ENGINES", `must include the default engine WA_ENGINE=${engine} (got ${JSON.stringify(v.WA_ENGINES)})`);
   if (!embedded && !v.REDIS_URL && (services.includes("sessions") || services.includes("api"))) {
     throw new ConfigError("REDIS_URL", "cluster mode (TRANSPORTER set) needs the ownership directory: set REDIS_URL=redis://host:6379 on session and api nodes");
   }
@@ -351,6 +360,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     dataDir,
     sessionsDir,
     engine,
+    engines,
     simUrl: (v.WA_SIM_URL ?? "").replace(/\/$/, ""),
     simPort: v.WA_SIM_PORT ?? 3100,
     simKeepaliveMs: v.WA_SIM_KEEPALIVE_MS ?? 5000,

@@ -24,7 +24,13 @@ export interface ActorLogger {
 
 export interface ActorDeps {
   storage: SessionStorage;
+  /** The node's default engine (WA_ENGINE): sessions whose meta.json names none run on it. */
   engineFactory: EngineFactory;
+  /**
+   * Every engine installed on this node, by name (the default among them). A session runs on the
+   * engine its meta.json names; absent, only the default is installed.
+   */
+  engines?: ReadonlyMap<string, EngineFactory>;
   launchQueue: LaunchQueue;
   node: string;
   /** Publishes a session event (payload without the envelope; the caller adds id, node, time). */
@@ -69,7 +75,16 @@ export interface SessionView {
 }
 
 /** Failures after which retrying would fight over ownership or cannot help. */
-const NO_RETRY = new Set(["CONFLICT"]);
+const NO_RETRY = new Set(["CONFLICT", "ENGINE_NOT_INSTALLED"]);
+
+/**
+ * The factory of an engine by name among the node's installed engines (`name` absent: the node's
+ * default); undefined when it is not installed here.
+ */
+export function engineFactoryFor(deps: Pick<ActorDeps, "engineFactory" | "engines">, name: string | undefined): EngineFactory | undefined {
+  if (name === undefined || name === deps.engineFactory.engine) return deps.engineFactory;
+  return deps.engines?.get(name);
+}
 
 export class SessionActor {
   private engine: SessionEngine | undefined;
@@ -128,17 +143,23 @@ export class SessionActor {
       createdAt: this.meta.createdAt,
       updatedAt: this.meta.updatedAt,
       engine: this.engineName,
-      capabilities: CAPABILITIES.filter((c) => this.deps.engineFactory.capabilities?.has(c)),
+      capabilities: CAPABILITIES.filter((c) => this.factory?.capabilities?.has(c)),
     };
   }
 
+  /** The session's engine: the one its meta.json names, else the node's default. */
   get engineName(): string {
-    return this.deps.engineFactory.engine ?? "unknown";
+    return this.meta.engine ?? this.deps.engineFactory.engine ?? "unknown";
+  }
+
+  /** The factory of the session's engine; undefined when that engine is not installed on this node. */
+  private get factory(): EngineFactory | undefined {
+    return engineFactoryFor(this.deps, this.meta.engine);
   }
 
   /** NOT_SUPPORTED (501) naming the engine and the first capability it lacks. */
   assertCapabilities(capabilities: Capability[]): void {
-    const missing = capabilities.find((c) => !this.deps.engineFactory.capabilities?.has(c));
+    const missing = capabilities.find((c) => !this.factory?.capabilities?.has(c));
     if (missing) {
       throw new WafleetError("NOT_SUPPORTED", `The ${this.engineName} engine does not support ${missing}`, { engine: this.engineName, capability: missing });
     }
@@ -341,7 +362,15 @@ export class SessionActor {
       this.machine.transition("STOPPED", "LEASE_LOST");
       return;
     }
-    const engine = this.deps.engineFactory({ workspaceId, sessionId, authDir: this.deps.storage.authDir(workspaceId, sessionId), mayConnect: admit });
+    const factory = this.factory;
+    if (!factory) {
+      // a session moved (failover, restore) to a node without its engine: it waits, failed, for a
+      // node that has it; retrying here cannot help
+      this.machine.transition("STARTING");
+      this.fail(`ENGINE_NOT_INSTALLED: the ${this.engineName} engine is not installed on node ${this.deps.node}`);
+      return;
+    }
+    const engine = factory({ workspaceId, sessionId, authDir: this.deps.storage.authDir(workspaceId, sessionId), mayConnect: admit });
     this.engine = engine;
     this.qr = undefined;
     this.pairingSince = undefined;
@@ -469,7 +498,7 @@ export class SessionActor {
     this.pairingSince = undefined;
     this.machine.transition("FAILED", reason);
     this.deps.logger.warn(`session ${this.meta.workspaceId}/${this.meta.sessionId} failed: ${reason}`);
-    if (this.meta.desired === "running" && !NO_RETRY.has(reason) && !this.removed) this.scheduleRetry();
+    if (this.meta.desired === "running" && !NO_RETRY.has(reason.split(":")[0]!) && !this.removed) this.scheduleRetry();
   }
 
   private scheduleRetry(): void {
@@ -538,7 +567,9 @@ export class SessionActor {
   private async unlinkOffline(): Promise<void> {
     const { workspaceId, sessionId } = this.meta;
     const authDir = this.deps.storage.authDir(workspaceId, sessionId);
-    const stored = this.deps.engineFactory.linked ? await this.deps.engineFactory.linked(authDir).catch(() => true) : await this.deps.storage.hasAuth(workspaceId, sessionId);
+    const factory = this.factory;
+    if (!factory) return;
+    const stored = factory.linked ? await factory.linked(authDir).catch(() => true) : await this.deps.storage.hasAuth(workspaceId, sessionId);
     if (!stored) return;
     const where = `${workspaceId}/${sessionId}`;
     const admit = this.deps.admit;
@@ -547,7 +578,7 @@ export class SessionActor {
       return;
     }
     const deadlineMs = Math.min(this.deps.startTimeoutMs, OFFLINE_UNLINK_MS);
-    const engine = this.deps.engineFactory({ workspaceId, sessionId, authDir, mayConnect: admit });
+    const engine = factory({ workspaceId, sessionId, authDir, mayConnect: admit });
     let ready = false;
     engine.on("ready", () => (ready = true));
     // an incoming message in this window is left to the network (the device is about to go)

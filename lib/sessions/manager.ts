@@ -2,7 +2,7 @@
 // desired-running session at start through the launch queue.
 import { ulid } from "ulid";
 import { WafleetError } from "../errors";
-import { SessionActor, type ActorDeps, type SessionView } from "./actor";
+import { engineFactoryFor, SessionActor, type ActorDeps, type SessionView } from "./actor";
 import { assertId } from "./storage";
 import type { SessionMeta } from "./storage";
 
@@ -12,6 +12,8 @@ export interface CreateSessionInput {
   accountId?: string | null;
   start?: boolean;
   metadata?: Record<string, unknown>;
+  /** The engine to run it on; absent: the node's default (WA_ENGINE). Must be installed on the node. */
+  engine?: string;
 }
 
 export interface SessionManagerOptions extends ActorDeps {
@@ -46,6 +48,12 @@ export class SessionManager {
     assertId("sessionId", sessionId);
     const k = key(workspaceId, sessionId);
     if (this.actors.has(k)) throw new WafleetError("SESSION_EXISTS", undefined, { workspaceId, sessionId });
+    // stored always (a factory without a name, in unit tests, leaves it out): the session keeps its
+    // engine when it moves to a node whose default differs
+    const engine = input.engine ?? this.opts.engineFactory.engine;
+    if (input.engine !== undefined && !engineFactoryFor(this.opts, input.engine)) {
+      throw new WafleetError("ENGINE_NOT_INSTALLED", `The ${engine} engine is not installed on the session nodes (installed: ${this.installedEngines().join(", ")})`, { engine, installed: this.installedEngines() });
+    }
     const start = input.start !== false;
     if (start) this.assertCapacity();
     const now = new Date().toISOString();
@@ -55,6 +63,7 @@ export class SessionManager {
       accountId: input.accountId ?? null,
       desired: start ? "running" : "stopped",
       metadata: input.metadata ?? {},
+      ...(engine ? { engine } : {}),
       createdAt: now,
       updatedAt: now,
       fencingToken: this.opts.fencingToken(workspaceId),
@@ -69,6 +78,16 @@ export class SessionManager {
       throw err;
     }
     return start ? actor.resume() : actor.view();
+  }
+
+  /** The node's default engine (WA_ENGINE). */
+  get defaultEngine(): string {
+    return this.opts.engineFactory.engine ?? "unknown";
+  }
+
+  /** The engines this node can run, the default first. */
+  installedEngines(): string[] {
+    return [...new Set([this.defaultEngine, ...(this.opts.engines?.keys() ?? [])])];
   }
 
   find(workspaceId: string, sessionId: string): SessionActor | undefined {

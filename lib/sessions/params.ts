@@ -4,6 +4,7 @@ import type { MessageContent } from "../engines/types";
 import { WafleetError } from "../errors";
 import { MEDIA_ID_PATTERN } from "../media/ids";
 import { CHAT_ID_PATTERN, CONTACT_ID_PATTERN, PHONE_PATTERN } from "../whatsapp";
+import { ENGINES } from "../config";
 import { ID_PATTERN } from "./storage";
 
 const idMessages = { stringPattern: "expected 1-64 characters of A-Z a-z 0-9 _ -", stringMin: "must not be empty" };
@@ -21,6 +22,7 @@ export const createSessionParams = {
   accountId: { type: "string", min: 1, max: 128, optional: true, nullable: true },
   start: { type: "boolean", optional: true },
   metadata: { type: "object", optional: true, maxProps: 32 },
+  engine: { type: "enum", values: [...ENGINES], optional: true, messages: { enumValue: `expected one of ${ENGINES.join(", ")}` } },
 } as const;
 
 export const listSessionsParams = { $$strict: true, workspaceId: workspaceIdParam } as const;

@@ -32,6 +32,12 @@ export interface SessionMeta {
   updatedAt: string;
   /** The fencing token of the owner that last wrote this file; writes never go backwards. */
   fencingToken: number;
+  /**
+   * The engine the session runs on (simulator, wwebjs, baileys), chosen at create; its auth is that
+   * engine's, so it follows the session everywhere. Absent (sessions created before engines were
+   * per session): the default engine (WA_ENGINE) of the node that runs it.
+   */
+  engine?: string;
   /** The outbox's pacing policy (PUT .../outbox/policy); absent = the defaults. */
   outboxPolicy?: OutboxPolicy;
 }

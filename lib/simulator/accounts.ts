@@ -15,6 +15,8 @@ export interface SimProfile {
   pictureUrl?: string | null;
   /** false: the phone is not on WhatsApp */
   onWhatsApp?: boolean;
+  /** WhatsApp's "Who can add me to groups": everyone (default), my contacts, nobody */
+  addToGroups?: "everyone" | "contacts" | "nobody";
 }
 
 interface ChatState {
@@ -57,6 +59,9 @@ export class SimAccounts {
   private readonly profiles = new Map<string, SimProfile>();
   private readonly phoneByLid = new Map<string, string>();
 
+  /** A group chat's name (its subject), from the network's groups. */
+  groupName: ((groupId: string) => string | undefined) | undefined;
+
   constructor(private readonly onChange: () => void = () => {}) {}
 
   // --- profiles ---
@@ -65,6 +70,11 @@ export class SimAccounts {
     this.profiles.set(phone, { ...this.profiles.get(phone), ...profile });
     this.remember(phone);
     this.onChange();
+  }
+
+  /** The phone's profile as it set it (defaults absent). */
+  profile(phone: string): SimProfile {
+    return { ...this.profiles.get(phone) };
   }
 
   onWhatsApp(phone: string): boolean {
@@ -107,7 +117,7 @@ export class SimAccounts {
     chat.lastSeq = m.seq;
     if (!m.fromMe) chat.unread++;
     a.byId.set(m.id, m);
-    this.remember(phoneOf(m.chatId));
+    if (m.chatId.endsWith("@c.us")) this.remember(phoneOf(m.chatId));
     this.onChange();
     return m;
   }
@@ -345,9 +355,10 @@ export class SimAccounts {
   }
 
   private chatView(account: string, c: ChatState): SimChat {
+    const last = c.messages[c.messages.length - 1] ?? null;
+    if (c.id.endsWith("@g.us")) return { id: c.id, name: this.groupName?.(c.id) ?? c.id, unreadCount: c.unread, timestamp: last?.timestamp ?? 0, lastMessage: last };
     const phone = phoneOf(c.id);
     const contact = this.contact(account, phone);
-    const last = c.messages[c.messages.length - 1] ?? null;
     return { id: c.id, name: contact.name ?? contact.pushname, unreadCount: c.unread, timestamp: last?.timestamp ?? 0, lastMessage: last };
   }
 }

@@ -137,6 +137,10 @@ const ROUTES: Route[] = [
         if (typeof body[k] !== "boolean") throw new SimError("VALIDATION_ERROR", `${k} must be a boolean`, k);
         profile[k] = body[k];
       }
+      if (body.addToGroups !== undefined) {
+        if (body.addToGroups !== "everyone" && body.addToGroups !== "contacts" && body.addToGroups !== "nobody") throw new SimError("VALIDATION_ERROR", "addToGroups must be everyone, contacts or nobody", "addToGroups");
+        profile.addToGroups = body.addToGroups;
+      }
       n.setProfile(contact, profile);
       return [200, { ok: true }];
     },
@@ -181,6 +185,112 @@ const ROUTES: Route[] = [
       const phone = requirePhone(account, "account");
       return [200, { presence: n.accounts.presence(phone), blocked: n.accounts.blocked(phone) }];
     },
+  },
+  // groups, from the contacts' side; and the oracle's view of a group
+  {
+    method: "POST",
+    path: /^\/sim\/groups$/,
+    handle: (n, _p, body) => [201, n.contactCreateGroup(requirePhone(body.by, "by"), requireString(body.subject, "subject"), requireList(body.participants, "participants"))],
+  },
+  {
+    method: "POST",
+    path: /^\/sim\/groups\/join$/,
+    handle: (n, _p, body) => [200, { group: n.contactJoinGroup(requirePhone(body.by, "by"), requireString(body.code, "code")) }],
+  },
+  {
+    method: "GET",
+    path: /^\/sim\/groups\/([^/]+)$/,
+    handle: (n, [groupId]) => {
+      const g = n.groups.inspect(groupId);
+      if (!g) throw new SimError("NOT_FOUND", `no group ${groupId}`);
+      return [200, g];
+    },
+  },
+  {
+    method: "POST",
+    path: /^\/sim\/groups\/([^/]+)\/participants$/,
+    handle: (n, [groupId], body) => {
+      const action = body.action;
+      if (action !== "add" && action !== "remove" && action !== "promote" && action !== "demote") throw new SimError("VALIDATION_ERROR", "action must be add, remove, promote or demote", "action");
+      return [200, n.contactGroupParticipants(requirePhone(body.by, "by"), groupId, action, requireList(body.participants, "participants"))];
+    },
+  },
+  {
+    method: "POST",
+    path: /^\/sim\/groups\/([^/]+)\/update$/,
+    handle: (n, [groupId], body) => {
+      const change: { subject?: string; description?: string; settings?: { announce?: boolean; restrict?: boolean } } = {};
+      if (body.subject !== undefined) change.subject = requireString(body.subject, "subject");
+      if (body.description !== undefined) {
+        if (typeof body.description !== "string") throw new SimError("VALIDATION_ERROR", "description must be a string", "description");
+        change.description = body.description;
+      }
+      if (body.settings !== undefined) {
+        const st = body.settings as Record<string, unknown>;
+        if (typeof st !== "object" || st === null || Object.values(st).some((x) => typeof x !== "boolean")) throw new SimError("VALIDATION_ERROR", "settings must be {announce?, restrict?} booleans", "settings");
+        change.settings = st as { announce?: boolean; restrict?: boolean };
+      }
+      return [200, { group: n.contactGroupUpdate(requirePhone(body.by, "by"), groupId, change) }];
+    },
+  },
+  {
+    method: "POST",
+    path: /^\/sim\/groups\/([^/]+)\/leave$/,
+    handle: (n, [groupId], body) => {
+      n.contactLeaveGroup(requirePhone(body.by, "by"), groupId);
+      return [200, { ok: true }];
+    },
+  },
+  {
+    method: "POST",
+    path: /^\/sim\/groups\/([^/]+)\/send$/,
+    maxBytes: MAX_MEDIA_JSON_BYTES,
+    handle: (n, [groupId], body) => {
+      if (typeof body.body !== "string") throw new SimError("VALIDATION_ERROR", "body must be a string", "body");
+      const media = body.media === undefined ? undefined : parseMedia(body.media);
+      if (body.media !== undefined && !media) throw new SimError("VALIDATION_ERROR", "media needs mimetype and base64 data (filename optional)", "media");
+      return [202, n.groupSend(requirePhone(body.from, "from"), groupId, { body: body.body, media, fields: parseMessageFields(body) })];
+    },
+  },
+  // calls: a contact rings a linked account; the oracle's view of a call
+  {
+    method: "POST",
+    path: /^\/sim\/contacts\/([^/]+)\/call$/,
+    handle: (n, [contact], body) => {
+      for (const k of ["isVideo", "isGroup"] as const) if (body[k] !== undefined && typeof body[k] !== "boolean") throw new SimError("VALIDATION_ERROR", `${k} must be a boolean`, k);
+      return [200, n.contactCall(contact, requirePhone(body.to, "to"), { isVideo: body.isVideo === true, isGroup: body.isGroup === true })];
+    },
+  },
+  {
+    method: "GET",
+    path: /^\/sim\/calls\/([^/]+)$/,
+    handle: (n, [callId]) => {
+      const call = n.calls.get(callId);
+      if (!call) throw new SimError("NOT_FOUND", `no call ${callId}`);
+      return [200, call];
+    },
+  },
+  // labels (WhatsApp Business): made and applied on the account's phone
+  {
+    method: "POST",
+    path: /^\/sim\/accounts\/([^/]+)\/labels$/,
+    handle: (n, [account], body) => {
+      if (body.color !== undefined && (typeof body.color !== "string" || !/^#[0-9a-f]{6}$/i.test(body.color))) throw new SimError("VALIDATION_ERROR", "color must be #rrggbb", "color");
+      return [201, n.phoneCreateLabel(account, requireString(body.name, "name"), body.color as string | undefined)];
+    },
+  },
+  {
+    method: "POST",
+    path: /^\/sim\/accounts\/([^/]+)\/labels\/([^/]+)\/chats$/,
+    handle: (n, [account, labelId], body) => {
+      if (typeof body.on !== "boolean") throw new SimError("VALIDATION_ERROR", "on must be a boolean", "on");
+      return [200, { changed: n.phoneLabelChat(account, requireString(body.chatId, "chatId"), labelId, body.on) }];
+    },
+  },
+  {
+    method: "GET",
+    path: /^\/sim\/accounts\/([^/]+)\/chats\/([^/]+)\/labels$/,
+    handle: (n, [account, chat]) => [200, { labels: n.labels.ofChat(requirePhone(account, "account"), chat) }],
   },
   { method: "GET", path: /^\/sim\/contacts\/([^/]+)\/inbox$/, handle: (n, [contact]) => [200, { messages: n.inbox(requirePhone(contact, "contact")) }] },
 ];
@@ -266,6 +376,11 @@ function requirePhone(value: unknown, field: string): string {
   const phone = parsePhone(value);
   if (!phone) throw new SimError("VALIDATION_ERROR", `${field} must be a phone number: 5-20 digits, optionally with a leading +`, field);
   return phone;
+}
+
+function requireList(value: unknown, field: string): string[] {
+  if (!Array.isArray(value) || value.length > 1024 || value.some((v) => typeof v !== "string")) throw new SimError("VALIDATION_ERROR", `${field} must be a list of at most 1024 phone numbers`, field);
+  return value as string[];
 }
 
 function requireString(value: unknown, field: string): string {

@@ -2,6 +2,8 @@
 // counters. Pure data and bookkeeping, no sockets and no IO, so it can be snapshotted to a state
 // file and checked by tests as the oracle of what WhatsApp "really" delivered.
 import type { AccountsSnapshot } from "./accounts";
+import type { GroupsSnapshot } from "./groups";
+import type { LabelsSnapshot } from "./labels";
 import type { SimCredentials, SimMedia, SimMessageFields, SimUpdate } from "./protocol";
 import { userJid } from "../whatsapp";
 
@@ -48,8 +50,10 @@ export interface OutgoingRecord {
 /** A message for a linked account, from a contact or from another account. */
 export interface IncomingRecord {
   id: string;
-  /** `<phone>@c.us` of the sender */
+  /** `<phone>@c.us` of the sender, or the group's id for a group message */
   from: string;
+  /** A group message's sender */
+  author?: string;
   toPhone: string;
   body: string;
   media?: SimMedia;
@@ -83,6 +87,10 @@ export interface LedgerSnapshot {
   updates?: PendingUpdate[];
   /** Accounts' chats, history, contacts and profiles (absent in older state files) */
   accounts?: AccountsSnapshot;
+  /** Groups (absent in older state files) */
+  groups?: GroupsSnapshot;
+  /** WhatsApp Business labels (absent in older state files) */
+  labels?: LabelsSnapshot;
 }
 
 export interface InboxMessage extends SimMessageFields {
@@ -177,6 +185,15 @@ export class SimLedger {
     if (!inbox) this.inboxes.set(contact, (inbox = []));
     inbox.push(record);
     record.deliveries++;
+    this.counters.delivered++;
+    this.onChange();
+  }
+
+  /** A group message reaches a member's phone (a simulated contact): its inbox shows it, `to` the group. */
+  deliverToGroupMember(contact: string, record: OutgoingRecord): void {
+    let inbox = this.inboxes.get(contact);
+    if (!inbox) this.inboxes.set(contact, (inbox = []));
+    inbox.push(record);
     this.counters.delivered++;
     this.onChange();
   }

@@ -14,7 +14,7 @@ export function parseMessageFields(raw: Record<string, unknown>): SimMessageFiel
     out.replyTo = raw.replyTo;
   }
   if (raw.mentions !== undefined) {
-    if (!Array.isArray(raw.mentions) || raw.mentions.length > 256) throw bad("mentions", "mentions must be a list of person ids");
+    if (!Array.isArray(raw.mentions) || raw.mentions.length > 1024) throw bad("mentions", "mentions must be a list of person ids");
     out.mentions = raw.mentions.map((m) => {
       const id = parseId(m);
       if (id?.kind !== "user" && id?.kind !== "lid") throw bad("mentions", `not a person id: ${JSON.stringify(m)}`);

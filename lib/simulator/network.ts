@@ -22,6 +22,11 @@ import { parseId, parsePhone, parseUserJid, userJid } from "../whatsapp";
 import { SimError } from "./sim-error";
 import { BaileysGateway } from "./baileys/gateway";
 import { StateFile } from "./state-file";
+import { GROUP_SIZE_MAX, SimGroups } from "./groups";
+import type { SimGroupEvent, SimGroupSettings } from "./groups";
+import { SimCalls } from "./calls";
+import type { SimCall } from "./calls";
+import { SimLabels } from "./labels";
 
 export type SimLog = (level: "info" | "warn" | "error", msg: string) => void;
 
@@ -59,12 +64,20 @@ export interface RunningSimNetwork {
 /** A frame carries at most one media of 64 MiB, as base64 (4/3), with room for the rest of the message. */
 const MAX_FRAME_BYTES = 96 * 1024 * 1024;
 const MAX_ID_LENGTH = 128;
+/** A group picture: at most 1 MiB, as base64. */
+const GROUP_PICTURE_MAX_BASE64 = Math.ceil((1024 * 1024) / 3) * 4;
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 export class SimNetwork {
   readonly ledger: SimLedger;
   /** Accounts' chats, history, contacts and profiles: what WhatsApp keeps for each */
   readonly accounts: SimAccounts;
+  /** Groups: members, admins, settings, invite codes, pictures */
+  readonly groups: SimGroups;
+  /** Calls ringing linked accounts */
+  readonly calls = new SimCalls();
+  /** WhatsApp Business labels of each account */
+  readonly labels: SimLabels;
   private readonly keepaliveMs: number;
   private readonly qrRotateMs: number;
   private readonly deviceAckDelayMs: number;
@@ -92,6 +105,11 @@ export class SimNetwork {
     this.ledger.restore(opts.state);
     this.accounts = new SimAccounts(opts.onStateChange);
     this.accounts.restore(opts.state?.accounts);
+    this.groups = new SimGroups((phone, by) => this.addVerdict(phone, by), opts.onStateChange);
+    this.groups.restore(opts.state?.groups);
+    this.labels = new SimLabels(opts.onStateChange);
+    this.labels.restore(opts.state?.labels);
+    this.accounts.groupName = (id) => this.groups.subjectOf(id);
     // Several pings per keepalive window, so one late pong is not yet a missed keepalive.
     this.keepaliveTimer = setInterval(() => this.checkKeepalives(), Math.max(10, Math.floor(this.keepaliveMs / 5)));
   }
@@ -224,6 +242,88 @@ export class SimNetwork {
     this.update(account, { kind: "presence", chatId: userJid(contact), from: userJid(contact), state });
   }
 
+  // --- groups, calls and labels, from the other side (contacts and the account's own phone) ---
+
+  /** A contact creates a group (and may add linked accounts to it). */
+  contactCreateGroup(byInput: string, subject: string, participantInputs: string[]) {
+    const by = this.requirePhone(byInput, "by");
+    const r = this.groups.create(by, subject, participantInputs.map((p) => this.requirePhone(p, "participants")));
+    this.groupUpdate(r.event);
+    return { group: r.group, participants: r.results };
+  }
+
+  /** A member acts on a group: add, remove, promote or demote participants. */
+  contactGroupParticipants(byInput: string, groupId: string, action: "add" | "remove" | "promote" | "demote", participantInputs: string[]) {
+    const by = this.requirePhone(byInput, "by");
+    const r = this.groups.participants(by, this.requireGroup(groupId), action, participantInputs.map((p) => this.requirePhone(p, "participants")));
+    for (const e of r.events) this.groupUpdate(e);
+    return { participants: r.results };
+  }
+
+  contactGroupUpdate(byInput: string, groupId: string, change: { subject?: string; description?: string; settings?: Partial<SimGroupSettings> }) {
+    const r = this.groups.update(this.requirePhone(byInput, "by"), this.requireGroup(groupId), change);
+    for (const e of r.events) this.groupUpdate(e);
+    return r.group;
+  }
+
+  contactLeaveGroup(byInput: string, groupId: string): void {
+    for (const e of this.groups.leave(this.requirePhone(byInput, "by"), this.requireGroup(groupId))) this.groupUpdate(e);
+  }
+
+  contactJoinGroup(byInput: string, code: string) {
+    const r = this.groups.joinByCode(this.requirePhone(byInput, "by"), code);
+    if (r.event) this.groupUpdate(r.event);
+    return r.group;
+  }
+
+  /** A contact (a member) posts to a group; linked members receive it with the contact as `author`. */
+  groupSend(fromInput: string, groupIdInput: string, msg: { body: string; media?: SimMedia; fields?: SimMessageFields }): { id: string } {
+    const from = this.requirePhone(fromInput, "from");
+    const groupId = this.requireGroup(groupIdInput);
+    const members = this.groups.checkPost(from, groupId);
+    const record: OutgoingRecord = { id: `SIMG${ulid()}`, fromPhone: from, to: groupId, body: msg.body, timestamp: nowSeconds(), deliveries: 0, toAccount: false, read: false };
+    if (msg.media) record.media = msg.media;
+    if (msg.fields && Object.keys(msg.fields).length) record.fields = msg.fields;
+    this.deliverToGroup(record, groupId, members);
+    return { id: record.id };
+  }
+
+  /** A contact calls a linked account; its device hears of it if online (a call is never queued). */
+  contactCall(fromInput: string, toInput: string, opts: { isVideo: boolean; isGroup: boolean }): SimCall {
+    const from = this.requirePhone(fromInput, "contact");
+    const to = this.requirePhone(toInput, "to");
+    const call = this.calls.ring(userJid(from), to, opts.isVideo, opts.isGroup);
+    this.update(to, { kind: "call", callId: call.id, from: call.from, isVideo: call.isVideo, isGroup: call.isGroup, timestamp: call.timestamp });
+    return call;
+  }
+
+  /** The account's phone makes a label (WhatsApp Business accounts only). */
+  phoneCreateLabel(accountInput: string, name: string, color?: string) {
+    const account = this.requirePhone(accountInput, "account");
+    this.requireBusiness(account);
+    return this.labels.create(account, name, color);
+  }
+
+  /** The account's phone puts a label on a chat or takes it off; its linked device hears of it. */
+  phoneLabelChat(accountInput: string, chatId: string, labelId: string, on: boolean): boolean {
+    const account = this.requirePhone(accountInput, "account");
+    this.requireBusiness(account);
+    if (!this.labels.get(account, labelId)) throw new SimError("NOT_FOUND", `${account} has no label ${labelId}`);
+    const changed = this.labels.set(account, chatId, labelId, on);
+    if (changed) this.update(account, { kind: "label", chatId, labelId, on });
+    return changed;
+  }
+
+  private requireBusiness(phone: string): void {
+    if (!this.accounts.profile(phone).isBusiness) throw new SimError("NOT_BUSINESS", `${phone} is not a WhatsApp Business account: it has no labels`);
+  }
+
+  private requireGroup(value: string): string {
+    const id = parseId(value);
+    if (id?.kind !== "group") throw new SimError("VALIDATION_ERROR", "expected a group id: <digits>@g.us", "groupId");
+    return id.serialized;
+  }
+
   setProfile(phoneInput: string, profile: SimProfile): void {
     this.accounts.setProfile(this.requirePhone(phoneInput, "contact"), profile);
   }
@@ -280,12 +380,15 @@ export class SimNetwork {
     this.ackTimers.clear();
     this.faults = { latencyMs: 0, dropRate: 0 };
     this.accounts.restore(undefined);
+    this.groups.restore(undefined);
+    this.labels.restore(undefined);
+    this.calls.clear();
     this.ledger.clear();
   }
 
   /** Everything the network keeps, for the state file. */
   snapshot(): LedgerSnapshot {
-    return { ...this.ledger.snapshot(), accounts: this.accounts.snapshot() };
+    return { ...this.ledger.snapshot(), accounts: this.accounts.snapshot(), groups: this.groups.snapshot(), labels: this.labels.snapshot() };
   }
 
   /** Drops every connection and stops all timers; the network serves nothing afterwards. */
@@ -393,6 +496,8 @@ export class SimNetwork {
     const fail = (error: string) => conn.send({ t: "ack", id, ack: "ERROR", timestamp: nowSeconds(), error });
     const device = conn.device;
     if (conn.phase !== "ready" || !device) return fail("NOT_READY: the connection is not authenticated");
+    const group = parseId(frame.to);
+    if (group?.kind === "group") return this.onGroupSend(conn, device.phone, id, group.serialized, frame, fail);
     const to = parseUserJid(frame.to);
     if (!to) return fail("BAD_RECIPIENT: `to` must be <digits>@c.us or a phone number");
     if (typeof frame.body !== "string") return fail("BAD_BODY: `body` must be a string");
@@ -443,6 +548,80 @@ export class SimNetwork {
       this.ackToSender(record.fromPhone, id, "DEVICE");
     }, this.deviceAckDelayMs);
     this.ackTimers.add(timer);
+  }
+
+  /** A linked account posts to a group: members only, admins only in an announcement group (WhatsApp refuses it otherwise). */
+  private onGroupSend(conn: SimConnection, me: string, id: string, groupId: string, frame: Record<string, unknown>, fail: (error: string) => void): void {
+    if (typeof frame.body !== "string") return fail("BAD_BODY: `body` must be a string");
+    const media = frame.media === undefined ? undefined : parseMedia(frame.media);
+    if (frame.media !== undefined && !media) return fail("BAD_MEDIA: `media` needs mimetype and base64 data");
+    let fields: SimMessageFields;
+    try {
+      fields = parseMessageFields(frame);
+      this.checkReply(me, groupId, fields);
+    } catch (err) {
+      return fail(`BAD_FIELDS: ${(err as Error).message}`);
+    }
+    const existing = this.ledger.findOutgoing(me, id);
+    if (existing) {
+      this.ledger.countDuplicate();
+      conn.send({ t: "ack", id, ack: "SERVER", timestamp: existing.timestamp });
+      if (existing.deliveries > 0) conn.send({ t: "ack", id, ack: "DEVICE", timestamp: nowSeconds() });
+      return;
+    }
+    let members: string[];
+    try {
+      members = this.groups.checkPost(me, groupId);
+    } catch (err) {
+      const e = err as SimError;
+      return fail(e.code === "NOT_ADMIN" ? "NOT_ADMIN: only admins may send messages to this group" : `GROUP_NOT_FOUND: ${e.message}`);
+    }
+    const record: OutgoingRecord = { id, fromPhone: me, to: groupId, body: frame.body, timestamp: nowSeconds(), deliveries: 0, toAccount: false, read: false };
+    if (media) record.media = media;
+    if (Object.keys(fields).length) record.fields = fields;
+    this.ledger.acceptOutgoing(record);
+    this.accounts.record(me, { ...historyOf({ ...record, toPhone: me, from: userJid(me) }, groupId, true), to: groupId, ack: "SERVER" });
+    conn.send({ t: "ack", id, ack: "SERVER", timestamp: record.timestamp });
+    this.deliverToGroup(record, groupId, members);
+    record.deliveries = 1;
+    const timer = setTimeout(() => {
+      this.ackTimers.delete(timer);
+      this.ackToSender(me, id, "DEVICE");
+    }, this.deviceAckDelayMs);
+    this.ackTimers.add(timer);
+  }
+
+  /** A group message reaches every other member: linked accounts as an incoming message (`author` the sender), phones in their inbox. */
+  private deliverToGroup(record: OutgoingRecord, groupId: string, members: string[]): void {
+    const author = userJid(record.fromPhone);
+    for (const member of members) {
+      if (member === record.fromPhone) continue;
+      if (!this.ledger.deviceOfPhone(member)) {
+        this.ledger.deliverToGroupMember(member, record);
+        continue;
+      }
+      const incoming: IncomingRecord = { id: record.id, from: groupId, author, toPhone: member, body: record.body, timestamp: record.timestamp, acked: false };
+      if (record.media) incoming.media = record.media;
+      if (record.fields) incoming.fields = record.fields;
+      this.ledger.addIncoming(incoming);
+      this.accounts.record(member, { ...historyOf(incoming, groupId, false), to: groupId, author });
+      this.pushIncoming(incoming);
+    }
+  }
+
+  /** Tells the members (and those a change removed) what changed in a group; best effort, like every update. */
+  private groupUpdate(e: SimGroupEvent): void {
+    for (const phone of e.audience) {
+      this.update(phone, { kind: "group", groupId: e.groupId, change: e.change, by: e.by, ...(e.participants ? { participants: e.participants } : {}), ...(e.value !== undefined ? { value: e.value } : {}) });
+    }
+  }
+
+  /** Whether `by` may add `phone` to a group: WhatsApp's "Who can add me to groups". */
+  private addVerdict(phone: string, by: string): "ok" | "not_on_whatsapp" | "privacy" {
+    if (!this.accounts.onWhatsApp(phone)) return "not_on_whatsapp";
+    const rule = this.accounts.profile(phone).addToGroups ?? "everyone";
+    if (rule === "nobody" || (rule === "contacts" && !this.accounts.knows(phone, by))) return "privacy";
+    return "ok";
   }
 
   private onRecvAck(conn: SimConnection, id: unknown): void {
@@ -501,11 +680,11 @@ export class SimNetwork {
 
   /**
    * Tells an account's linked device what happened (the history already holds it). Kept until the
-   * device acknowledges it, so an offline device hears of it on reconnect; presence is live only
-   * (a contact's typing is stale by then, as on WhatsApp).
+   * device acknowledges it, so an offline device hears of it on reconnect; a contact's typing and a
+   * ringing call are live only (stale by then, as on WhatsApp).
    */
   private update(phone: string, update: SimUpdate): void {
-    if (update.kind === "presence") {
+    if (update.kind === "presence" || update.kind === "call") {
       this.liveConnectionOf(phone)?.send({ t: "update", update });
       return;
     }
@@ -662,6 +841,110 @@ export class SimNetwork {
         return true;
       }
       default:
+        return this.surfaceQuery(me, q, { str, limit, chatOf });
+    }
+  }
+
+  /** Groups, calls and labels: what a linked device asks and does. */
+  private surfaceQuery(me: string, q: Record<string, unknown>, v: { str: (v: unknown, field: string) => string; limit: () => number; chatOf: (v: unknown) => string }): unknown {
+    const groupOf = (value: unknown) => {
+      const id = parseId(value);
+      if (id?.kind !== "group") throw new SimError("VALIDATION_ERROR", "groupId must be a group id (<digits>@g.us)", "groupId");
+      return id.serialized;
+    };
+    const phonesOf = (value: unknown) => {
+      if (!Array.isArray(value) || value.length > GROUP_SIZE_MAX) throw new SimError("VALIDATION_ERROR", `participants must be a list of at most ${GROUP_SIZE_MAX} person ids`, "participants");
+      return value.map((p) => {
+        const id = parseId(p);
+        const phone = id?.kind === "user" ? id.user : id?.kind === "lid" ? this.accounts.phoneOfLid(id.user) : undefined;
+        if (!phone) throw new SimError("VALIDATION_ERROR", `not a person id: ${JSON.stringify(p)}`, "participants");
+        return phone;
+      });
+    };
+    const optionalText = (value: unknown, field: string) => {
+      if (value === undefined) return undefined;
+      if (typeof value !== "string") throw new SimError("VALIDATION_ERROR", `${field} must be a string`, field);
+      return value;
+    };
+    switch (q.op) {
+      case "group_create": {
+        const r = this.groups.create(me, v.str(q.subject, "subject"), phonesOf(q.participants));
+        this.groupUpdate(r.event);
+        return { group: r.group, participants: r.results };
+      }
+      case "groups":
+        return this.groups.list(me, v.limit(), q.before === undefined ? undefined : v.str(q.before, "before"));
+      case "group":
+        return this.groups.get(me, groupOf(q.groupId)) ?? null;
+      case "group_update": {
+        const settings = q.settings as Record<string, unknown> | undefined;
+        if (settings !== undefined && (typeof settings !== "object" || settings === null || Object.values(settings).some((x) => typeof x !== "boolean"))) throw new SimError("VALIDATION_ERROR", "settings must be {announce?, restrict?} booleans", "settings");
+        const change: { subject?: string; description?: string; settings?: Partial<SimGroupSettings> } = {};
+        const subject = optionalText(q.subject, "subject");
+        const description = optionalText(q.description, "description");
+        if (subject !== undefined) change.subject = subject;
+        if (description !== undefined) change.description = description;
+        if (settings) change.settings = { ...(settings.announce !== undefined ? { announce: settings.announce as boolean } : {}), ...(settings.restrict !== undefined ? { restrict: settings.restrict as boolean } : {}) };
+        const r = this.groups.update(me, groupOf(q.groupId), change);
+        for (const e of r.events) this.groupUpdate(e);
+        return r.group;
+      }
+      case "group_leave":
+        for (const e of this.groups.leave(me, groupOf(q.groupId))) this.groupUpdate(e);
+        return true;
+      case "group_participants": {
+        const action = q.action;
+        if (action !== "add" && action !== "remove" && action !== "promote" && action !== "demote") throw new SimError("VALIDATION_ERROR", "action must be add, remove, promote or demote", "action");
+        const r = this.groups.participants(me, groupOf(q.groupId), action, phonesOf(q.participants));
+        for (const e of r.events) this.groupUpdate(e);
+        return r.results;
+      }
+      case "group_invite":
+        return this.groups.inviteCode(me, groupOf(q.groupId));
+      case "group_revoke_invite": {
+        const r = this.groups.revokeInvite(me, groupOf(q.groupId));
+        this.groupUpdate(r.event);
+        return r.code;
+      }
+      case "group_join": {
+        const r = this.groups.joinByCode(me, v.str(q.code, "code"));
+        if (r.event) this.groupUpdate(r.event);
+        return r.group;
+      }
+      case "group_picture_set": {
+        const p = q.picture as Record<string, unknown> | null;
+        let picture: { mimetype: string; data: string } | null = null;
+        if (p !== null) {
+          if (typeof p !== "object" || (p.mimetype !== "image/jpeg" && p.mimetype !== "image/png") || typeof p.data !== "string" || !p.data || p.data.length > GROUP_PICTURE_MAX_BASE64) {
+            throw new SimError("VALIDATION_ERROR", "picture must be {mimetype: image/jpeg | image/png, data: base64 of at most 1 MiB}, or null", "picture");
+          }
+          picture = { mimetype: p.mimetype, data: p.data };
+        }
+        this.groupUpdate(this.groups.setPicture(me, groupOf(q.groupId), picture));
+        return true;
+      }
+      case "group_picture":
+        return this.groups.picture(me, groupOf(q.groupId));
+      case "call_reject":
+        return this.calls.reject(me, v.str(q.callId, "callId"));
+      case "labels":
+        this.requireBusiness(me);
+        return this.labels.list(me);
+      case "chat_labels": {
+        this.requireBusiness(me);
+        const chatId = v.chatOf(q.chatId);
+        return this.accounts.chat(me, chatId) || this.groups.get(me, chatId) ? this.labels.ofChat(me, chatId) : null;
+      }
+      case "chat_label": {
+        this.requireBusiness(me);
+        const chatId = v.chatOf(q.chatId);
+        if (typeof q.on !== "boolean") throw new SimError("VALIDATION_ERROR", "on must be a boolean", "on");
+        if (!this.accounts.chat(me, chatId) && !this.groups.get(me, chatId)) return "no_chat";
+        if (!this.labels.get(me, v.str(q.labelId, "labelId"))) return "no_label";
+        this.labels.set(me, chatId, q.labelId as string, q.on);
+        return "ok";
+      }
+      default:
         throw new SimError("VALIDATION_ERROR", `unknown query ${JSON.stringify(q.op)}`, "op");
     }
   }
@@ -757,6 +1040,7 @@ export class SimNetwork {
 
 function toWire(record: IncomingRecord): SimIncomingMessage {
   const message: SimIncomingMessage = { ...record.fields, id: record.id, from: record.from, to: userJid(record.toPhone), body: record.body, timestamp: record.timestamp };
+  if (record.author) message.author = record.author;
   if (record.media) message.media = record.media;
   return message;
 }

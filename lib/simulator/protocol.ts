@@ -54,8 +54,10 @@ export interface SimMessageFields {
 
 export interface SimIncomingMessage extends SimMessageFields {
   id: string;
-  /** `<phone>@c.us` of the sender */
+  /** `<phone>@c.us` of the sender, or the group's id for a group message */
   from: string;
+  /** A group message's sender, `<phone>@c.us` */
+  author?: string;
   /** `<phone>@c.us` of the receiving account */
   to: string;
   body: string;
@@ -71,6 +73,8 @@ export interface SimHistoryMessage extends SimMessageFields {
   chatId: string;
   from: string;
   to: string;
+  /** A group message's sender */
+  author?: string;
   fromMe: boolean;
   body: string;
   timestamp: number;
@@ -117,7 +121,13 @@ export type SimUpdate =
   | { kind: "vote"; id: string; chatId: string; voter: string; options: string[] }
   | { kind: "presence"; chatId: string; from: string; state: "typing" | "recording" | "paused" }
   /** An own message sent from the phone (or another device) */
-  | { kind: "sent"; message: SimHistoryMessage };
+  | { kind: "sent"; message: SimHistoryMessage }
+  /** A group the account is (or was) in changed; `by` did it */
+  | { kind: "group"; groupId: string; change: string; by: string; participants?: string[]; value?: unknown }
+  /** Someone calls the account */
+  | { kind: "call"; callId: string; from: string; isVideo: boolean; isGroup: boolean; timestamp: number }
+  /** A label was put on a chat or taken off (on the phone, or by another device) */
+  | { kind: "label"; chatId: string; labelId: string; on: boolean };
 
 /** Queries a ready client may make (each answered by a `result` with the same qid). */
 export type SimQuery =
@@ -133,7 +143,22 @@ export type SimQuery =
   | { op: "contacts"; limit: number; after?: string }
   | { op: "contact"; id: string }
   | { op: "check"; phones: string[] }
-  | { op: "block"; id: string; blocked: boolean };
+  | { op: "block"; id: string; blocked: boolean }
+  | { op: "group_create"; subject: string; participants: string[] }
+  | { op: "groups"; limit: number; before?: string }
+  | { op: "group"; groupId: string }
+  | { op: "group_update"; groupId: string; subject?: string; description?: string; settings?: { announce?: boolean; restrict?: boolean } }
+  | { op: "group_leave"; groupId: string }
+  | { op: "group_participants"; groupId: string; action: "add" | "remove" | "promote" | "demote"; participants: string[] }
+  | { op: "group_invite"; groupId: string }
+  | { op: "group_revoke_invite"; groupId: string }
+  | { op: "group_join"; code: string }
+  | { op: "group_picture_set"; groupId: string; picture: { mimetype: string; data: string } | null }
+  | { op: "group_picture"; groupId: string }
+  | { op: "call_reject"; callId: string }
+  | { op: "labels" }
+  | { op: "chat_labels"; chatId: string }
+  | { op: "chat_label"; chatId: string; labelId: string; on: boolean };
 
 /** Frames a client sends. */
 export type ClientFrame =

@@ -7,7 +7,10 @@ export type SimErrorCode =
   | "NOT_FOUND"
   | "QR_NOT_FOUND"
   | "CODE_NOT_FOUND"
-  | "DEVICE_NOT_FOUND";
+  | "DEVICE_NOT_FOUND"
+  | "NOT_ADMIN"
+  | "GROUP_FULL"
+  | "NOT_BUSINESS";
 
 const STATUS: Record<SimErrorCode, number> = {
   VALIDATION_ERROR: 400,
@@ -17,6 +20,9 @@ const STATUS: Record<SimErrorCode, number> = {
   QR_NOT_FOUND: 404,
   CODE_NOT_FOUND: 404,
   DEVICE_NOT_FOUND: 404,
+  NOT_ADMIN: 403,
+  GROUP_FULL: 409,
+  NOT_BUSINESS: 409,
 };
 
 export class SimError extends Error {

@@ -72,6 +72,15 @@ describe("embedded wafleet through HTTP", () => {
     expect(viaHeader.json).toEqual([]);
   });
 
+  it("refuses a second process on the same DATA_DIR, naming the holder, and the first runs on", async () => {
+    const second = new NodeProcess("wafleet-2", "dist/bin/wafleet.js", { DATA_DIR: dataDir, API_PORT: String(await freePort()), API_HOST: "127.0.0.1", API_KEYS: KEY, WA_SIM_URL: sim.url });
+    expect(await second.waitExit()).toBe(73);
+    expect(second.output).toContain("DATA_DIR_LOCKED");
+    expect(second.output).toContain(`process ${node!.pid} on`);
+    expect(node!.running).toBe(true);
+    expect((await request(api, "GET", "/healthz")).status).toBe(200);
+  });
+
   describe("rejects hostile ids with 400 and touches no file", () => {
     const longId = "x".repeat(65);
     // Every row has four cells: jest's it.each hands a shorter row the `done` callback.

@@ -88,6 +88,14 @@ describe("configuration", () => {
     expect(c.sessionMaxMemoryBytes).toBe(0);
   });
 
+  it("reads WA_ENGINES as the node's engines, the default among them", () => {
+    expect(loadConfig(base).engines).toBeUndefined();
+    expect(loadConfig({ ...base, WA_ENGINES: " simulator , baileys,baileys" }).engines).toEqual(["simulator", "baileys"]);
+    expectConfigError({ WA_ENGINES: "simulator,noweb" }, "WA_ENGINES", /comma list of engines among simulator, wwebjs, baileys/);
+    expectConfigError({ WA_ENGINES: "simulator," }, "WA_ENGINES");
+    expectConfigError({ WA_ENGINE: "wwebjs", WA_ENGINES: "simulator,baileys" }, "WA_ENGINES", /must include the default engine WA_ENGINE=wwebjs/);
+  });
+
   it("uses wwebjs by default in cluster mode", () => {
     const c = loadConfig({ ...base, TRANSPORTER: "nats://127.0.0.1:4222", REDIS_URL: "redis://127.0.0.1:6379", SERVICES: "api" });
     expect(c.embedded).toBe(false);

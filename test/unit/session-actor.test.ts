@@ -354,3 +354,59 @@ describe("engine capabilities", () => {
     expect(await actor.withCapability("reactions", (e) => e.react!("m1", "👍")).catch((e) => [e.type, e.message])).toEqual(["ENGINE_ERROR", "The engine failed: the page crashed"]);
   });
 });
+
+describe("a session's engine", () => {
+  const named = (engine: string, caps: Capability[]) =>
+    Object.assign(
+      (ctx: any) => {
+        const e = new FakeEngine(ctx);
+        (e as any).engineName = engine;
+        factoryHook?.(e);
+        return e;
+      },
+      { engine, capabilities: new Set(caps) },
+    );
+  const metaOf = async (w: string, s: string) => JSON.parse(await fs.readFile(path.join(root, "sessions", `workspace_${w}`, `session_${s}`, "meta.json"), "utf8"));
+
+  it("is the one named at create (default: the node's), stored in meta.json, and drives the capabilities", async () => {
+    const m = manager({ engineFactory: named("simulator", []), engines: new Map([["simulator", named("simulator", [])], ["baileys", named("baileys", ["read"])]]) });
+    expect(m.installedEngines()).toEqual(["simulator", "baileys"]);
+    expect(await m.create({ workspaceId: "w", sessionId: "a", start: false })).toMatchObject({ engine: "simulator", capabilities: [] });
+    expect(await m.create({ workspaceId: "w", sessionId: "b", engine: "baileys" })).toMatchObject({ engine: "baileys", capabilities: ["read"] });
+    expect((await metaOf("w", "a")).engine).toBe("simulator");
+    expect((await metaOf("w", "b")).engine).toBe("baileys");
+    await until(() => FakeEngine.created.length === 1);
+    expect((FakeEngine.created[0] as any).engineName).toBe("baileys");
+    // the engine travels in meta.json: a node whose default is another engine runs it on its own
+    await m.haltAll();
+    FakeEngine.created = [];
+    const other = manager({ engineFactory: named("baileys", ["read"]), engines: new Map([["baileys", named("baileys", ["read"])], ["simulator", named("simulator", [])]]) });
+    await other.restore(["w"]);
+    await until(() => FakeEngine.created.length === 1);
+    expect((FakeEngine.created[0] as any).engineName).toBe("baileys");
+    expect(other.get("w", "a").view()).toMatchObject({ engine: "simulator", capabilities: [] });
+    await other.haltAll();
+  });
+
+  it("refuses an engine the node lacks with ENGINE_NOT_INSTALLED, and writes nothing", async () => {
+    const m = manager({ engineFactory: named("simulator", []) });
+    await expect(m.create({ workspaceId: "w", sessionId: "c", engine: "wwebjs" })).rejects.toMatchObject({ type: "ENGINE_NOT_INSTALLED", code: 400, data: { engine: "wwebjs", installed: ["simulator"] } });
+    expect(m.find("w", "c")).toBeUndefined();
+    await expect(fs.stat(path.join(root, "sessions", "workspace_w", "session_c"))).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
+  it("a session whose engine is not installed here (moved to such a node) fails ENGINE_NOT_INSTALLED and is not retried", async () => {
+    const m = manager({ engineFactory: named("baileys", ["read"]), engines: new Map([["baileys", named("baileys", ["read"])], ["wwebjs", named("wwebjs", [])]]) });
+    await m.create({ workspaceId: "w", sessionId: "d", engine: "wwebjs" });
+    await m.haltAll();
+    FakeEngine.created = [];
+    const lacking = manager({ engineFactory: named("baileys", ["read"]) });
+    await lacking.restore(["w"]);
+    const actor = lacking.get("w", "d");
+    await until(() => actor.status === "FAILED");
+    expect(actor.view()).toMatchObject({ engine: "wwebjs", capabilities: [], reason: expect.stringMatching(/^ENGINE_NOT_INSTALLED: the wwebjs engine is not installed on node node-a/) });
+    await new Promise((r) => setTimeout(r, 60));
+    expect(FakeEngine.created).toHaveLength(0);
+    expect(actor.status).toBe("FAILED");
+  });
+});

@@ -198,8 +198,10 @@ describe("outgoing messages", () => {
 
     const { client } = await linkWireClient(sim, ALICE);
     track(client);
-    client.send({ t: "send", id: "e2", to: "12345-678@g.us", body: "x" });
+    client.send({ t: "send", id: "e2", to: "12345@newsletter", body: "x" });
     expect(await client.take("ack")).toMatchObject({ id: "e2", ack: "ERROR", error: expect.stringMatching(/BAD_RECIPIENT/) });
+    client.send({ t: "send", id: "e3", to: "12345-678@g.us", body: "x" });
+    expect(await client.take("ack")).toMatchObject({ id: "e3", ack: "ERROR", error: expect.stringMatching(/GROUP_NOT_FOUND/) });
     client.sendRaw("{not json");
     expect((await client.take("error")).code).toBe("BAD_JSON");
     await client.closed;

@@ -188,6 +188,7 @@ export function installMessageActions(page: FakePage): void {
       return;
     }
     if (u.kind === "presence") return page.presence?.(u);
+    if (u.kind !== "edit" && u.kind !== "revoke" && u.kind !== "reaction" && u.kind !== "vote") return; // not modelled by this page yet
     const key = new MsgKey({ fromMe: u.kind === "reaction" || u.kind === "vote", remote: u.chatId, id: u.id });
     const { messages } = await Msg.getMessagesById([key._serialized, new MsgKey({ fromMe: !key.fromMe, remote: u.chatId, id: u.id })._serialized]);
     const msg = messages[0];

@@ -16,7 +16,7 @@ export const PAGE_SIZE = 50;
 
 /** The engine a session runs on, where the API says (per-session engines); else the gateway cannot tell. */
 export function engineOf(s: Session): string {
-  return (s as Session & { engine?: string }).engine ?? "–";
+  return s.engine ?? "–";
 }
 
 export function FeedIndicator({ state }: { state: string }) {
@@ -128,10 +128,15 @@ export function WorkspacePage({ workspaceId, me }: { workspaceId: string; me: Me
   );
 }
 
+type CreateEngine = "baileys" | "wwebjs" | "simulator";
+/** The engines a session may be created on (the session nodes answer ENGINE_NOT_INSTALLED for one they lack). */
+const CREATE_ENGINES: CreateEngine[] = ["baileys", "wwebjs", "simulator"];
+
 function CreateSession({ workspaceId, onCreated }: { workspaceId: string; onCreated(s: Session): void }) {
   const [sessionId, setSessionId] = useState("");
   const [accountId, setAccountId] = useState("");
   const [start, setStart] = useState(true);
+  const [engine, setEngine] = useState<"" | CreateEngine>("");
   const action = useAction();
   const submit = (e: Event) => {
     e.preventDefault();
@@ -139,7 +144,7 @@ function CreateSession({ workspaceId, onCreated }: { workspaceId: string; onCrea
       const s = await ok(
         api.POST("/api/v1/workspaces/{workspaceId}/sessions", {
           params: { path: { workspaceId } },
-          body: { ...(sessionId ? { sessionId } : {}), ...(accountId ? { accountId } : {}), start },
+          body: { ...(sessionId ? { sessionId } : {}), ...(accountId ? { accountId } : {}), ...(engine ? { engine } : {}), start },
         }),
       );
       setSessionId("");
@@ -155,6 +160,13 @@ function CreateSession({ workspaceId, onCreated }: { workspaceId: string; onCrea
         <input id="new-session-id" placeholder="generated when empty" pattern="[A-Za-z0-9_\-]{1,64}" value={sessionId} onInput={(e) => setSessionId((e.target as HTMLInputElement).value)} />
         <label for="new-account-id">Account id</label>
         <input id="new-account-id" placeholder="optional: your app's id for it" maxLength={128} value={accountId} onInput={(e) => setAccountId((e.target as HTMLInputElement).value)} />
+        <label for="new-session-engine">Engine</label>
+        <select id="new-session-engine" value={engine} onChange={(e) => setEngine((e.target as HTMLSelectElement).value as "" | CreateEngine)}>
+          <option value="">the nodes' default (WA_ENGINE)</option>
+          {CREATE_ENGINES.map((e) => (
+            <option value={e}>{e}</option>
+          ))}
+        </select>
         <span />
         <label class="check">
           <input type="checkbox" checked={start} onChange={(e) => setStart((e.target as HTMLInputElement).checked)} /> Start it now
