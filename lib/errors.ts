@@ -67,6 +67,13 @@ export const ERROR_CATALOGUE = {
   CONTACT_NOT_FOUND: { status: 404, message: "No such contact (not on WhatsApp, or an unknown LID)" },
   CONTACT_BLOCKED: { status: 409, message: "You blocked this contact; unblock it to message it" },
   MESSAGE_NOT_EDITABLE: { status: 409, message: "Only your own text messages that are not revoked can be edited or revoked for everyone" },
+  GROUP_NOT_FOUND: { status: 404, message: "No such group (unknown, or this account is not a member)" },
+  GROUP_NOT_ADMIN: { status: 403, message: "Only a group admin may do that (or the group's settings let only admins)" },
+  GROUP_FULL: { status: 409, message: "The group has as many members as WhatsApp allows" },
+  GROUP_INVITE_NOT_FOUND: { status: 404, message: "No group has this invite code (wrong, or revoked)" },
+  CALL_NOT_FOUND: { status: 404, message: "No such call ringing this session (unknown, ended or already rejected)" },
+  LABELS_NOT_AVAILABLE: { status: 409, message: "Labels are a WhatsApp Business feature; this account is not a business account" },
+  LABEL_NOT_FOUND: { status: 404, message: "No such label on this account" },
   INVALID_CURSOR: { status: 400, message: "The cursor is not one this list handed out (changed, truncated, or from another list)" },
   // the event log and media
   EVENT_TOO_LARGE: { status: 413, message: "The event is larger than the event log accepts (EVENT_MAX_BYTES or the NATS server's max_payload)" },

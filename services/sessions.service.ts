@@ -20,6 +20,9 @@ import { MemoryWatchdog, nodeMemoryLimit } from "../lib/ops/watchdog";
 import { CursorCodec } from "../lib/sessions/cursor";
 import { ChatsMixin } from "../mixins/chats.mixin";
 import { ContactsMixin } from "../mixins/contacts.mixin";
+import { CallsMixin } from "../mixins/calls.mixin";
+import { GroupsMixin } from "../mixins/groups.mixin";
+import { LabelsMixin } from "../mixins/labels.mixin";
 import { MessageActionsMixin } from "../mixins/message-actions.mixin";
 import { MessagesMixin } from "../mixins/messages.mixin";
 import { NodeOpsMixin } from "../mixins/node-ops.mixin";
@@ -52,7 +55,7 @@ export default function sessionsService({ config, engineFactory, engines, cluste
 
   const schema: Schema = {
     name: "sessions",
-    mixins: [WorkspaceMixin, SessionLifecycleMixin, MessagesMixin, OutboxMixin, MessageActionsMixin, ChatsMixin, ContactsMixin, NodeOpsMixin] as Partial<ServiceSchema>[],
+    mixins: [WorkspaceMixin, SessionLifecycleMixin, MessagesMixin, OutboxMixin, MessageActionsMixin, ChatsMixin, ContactsMixin, GroupsMixin, CallsMixin, LabelsMixin, NodeOpsMixin] as Partial<ServiceSchema>[],
 
     created() {
       this.config = config;

@@ -1,7 +1,9 @@
 // A session's restore set: the files it needs to come back without a QR (DESIGN section 3) and
 // nothing else. meta.json always; for the simulator engine its credentials (`auth/creds.json`);
 // for wwebjs the profile's `Default/IndexedDB` and `Default/Local Storage` under
-// `auth/session-<id>/` (LocalAuth layout). Caches, GPU data and Singleton* locks are never taken.
+// `auth/session-<id>/` (LocalAuth layout); for baileys wafleet's own store in `auth/baileys/`
+// (`creds.json` and one `keys-<type>.json` per Signal key type). Caches, GPU data, Singleton* locks
+// and temp files are never taken.
 //
 // Live profiles are captured with copy-and-recheck: every file is read, then the whole set is
 // listed and stat'ed again; files that changed (size, mtime or inode) or appeared are re-read,
@@ -15,7 +17,7 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { readdirOrEmpty } from "../sessions/storage";
 
-export type SessionEngineKind = "simulator" | "wwebjs" | "none";
+export type SessionEngineKind = "simulator" | "wwebjs" | "baileys" | "none";
 
 /** Where one captured file's bytes are: in memory (small) or in a staging file (large). */
 export interface CapturedFile {
@@ -51,10 +53,12 @@ export interface CaptureOptions {
 
 const SIM_CREDS = "auth/creds.json";
 const PROFILE_PARTS = ["IndexedDB", "Local Storage"];
+const BAILEYS_DIR = "auth/baileys";
+const BAILEYS_FILE = /^auth\/baileys\/(creds|keys-[a-z0-9-]{1,64})\.json$/;
 
 /** Whether a path inside a session folder belongs to the restore set. */
 export function inRestoreSet(rel: string): boolean {
-  if (rel === "meta.json" || rel === SIM_CREDS) return true;
+  if (rel === "meta.json" || rel === SIM_CREDS || BAILEYS_FILE.test(rel)) return true;
   const m = /^auth\/session-[A-Za-z0-9_-]{1,64}\/Default\/(IndexedDB|Local Storage)\/(.+)$/.exec(rel);
   if (!m) return false;
   const name = path.posix.basename(rel);
@@ -80,6 +84,12 @@ async function listRestoreSet(sessionDir: string): Promise<{ engine: SessionEngi
   await add("meta.json");
   await add(SIM_CREDS);
   let engine: SessionEngineKind = files.some((f) => f.rel === SIM_CREDS) ? "simulator" : "none";
+  // the baileys engine's store: its creds and keys (each file replaced whole; together they may
+  // change between two reads, so they are checked again like a profile)
+  for (const e of await readdirOrEmpty(path.join(sessionDir, ...BAILEYS_DIR.split("/")))) {
+    if (e.isFile() && BAILEYS_FILE.test(`${BAILEYS_DIR}/${e.name}`)) await add(`${BAILEYS_DIR}/${e.name}`);
+  }
+  if (files.some((f) => f.rel === `${BAILEYS_DIR}/creds.json`)) engine = "baileys";
   const auth = path.join(sessionDir, "auth");
   for (const e of await readdirOrEmpty(auth)) {
     if (!e.isDirectory() || !/^session-[A-Za-z0-9_-]{1,64}$/.test(e.name)) continue;
@@ -121,7 +131,7 @@ export async function captureSession(sessionDir: string, sessionId: string, opts
       engine = listed.engine;
       // meta.json and the simulator's credentials are each replaced whole (temp file + rename), so
       // one read of each is a consistent copy; a LevelDB profile needs a second look
-      stable = rounds > 1 || !listed.files.some((f) => f.rel.startsWith("auth/session-"));
+      stable = rounds > 1 || !listed.files.some((f) => f.rel.startsWith("auth/session-") || f.rel.startsWith(`${BAILEYS_DIR}/`));
       const present = new Set(listed.files.map((f) => f.rel));
       for (const rel of [...copies.keys()]) {
         if (!present.has(rel)) {

@@ -2,7 +2,7 @@
 // SessionEngine and emits the same events in the same order.
 import type { EventEmitter } from "node:events";
 import type { AckLevel, MessageType } from "../whatsapp";
-import type { Capability, CapabilityVerbs } from "./capabilities";
+import type { Capability, CapabilityVerbs, GroupUpdate, IncomingCall } from "./capabilities";
 
 export type { AckLevel } from "../whatsapp";
 export type { Capability } from "./capabilities";
@@ -48,6 +48,8 @@ export interface EngineMessage {
   type?: MessageType;
   /** The chat it belongs to (the other party, or the group); absent: `from` for incoming, `to` for own */
   chatId?: string;
+  /** A group message's sender (`from` is then the group) */
+  author?: string;
   /** Its media; in history and lists without `data` (descriptor only) */
   media?: EngineMedia | Omit<EngineMedia, "data">;
   /** The id of the message it quotes */
@@ -77,6 +79,8 @@ export interface MessageContent {
   replyTo?: string;
   /** Mention these people (their `@<phone>` is expected in the text). */
   mentions?: string[];
+  /** Mention every member of the group it goes to; the sessions layer turns it into `mentions`. */
+  mentionAll?: boolean;
   /** false: no link preview for a URL in the text. Default true. */
   linkPreview?: boolean;
   location?: EngineLocation;
@@ -112,6 +116,9 @@ export interface SentMessage {
  *  - `message_reaction` (id, from, emoji, chatId) a reaction set ("" removed)
  *  - `poll_vote` (id, voter, options, chatId)  a vote on a poll
  *  - `presence` (chatId, state, from)          a contact types, records or stops
+ *  - `group_update` (update)                   a group the account is in changed; capability groups
+ *  - `call` (call)                             someone calls the account; capability calls
+ *  - `label` (chatId, labelId, on)             a label was put on a chat or taken off elsewhere; capability labels
  *  - `disconnected` (reason: string)           CONFLICT, LOGOUT, UNPAIRED, CONNECTION_LOST, ...
  *  - `failed` (error: Error)                   the engine gave up; it is stopped
  */
@@ -173,6 +180,9 @@ export type EngineEvents = {
   message_reaction: [id: string, from: string, emoji: string, chatId: string];
   poll_vote: [id: string, voter: string, options: string[], chatId: string];
   presence: [chatId: string, state: string, from: string];
+  group_update: [update: GroupUpdate];
+  call: [call: IncomingCall];
+  label: [chatId: string, labelId: string, on: boolean];
   disconnected: [reason: string];
   failed: [error: Error];
 };

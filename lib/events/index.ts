@@ -2,6 +2,7 @@
 import { createHash } from "node:crypto";
 import { ulid } from "ulid";
 import type { AckLevel, EngineMe, EngineMessage } from "../engines/types";
+import type { GroupSettings } from "../engines/capabilities";
 import type { MediaDescriptor } from "../media/descriptor";
 import type { SessionStatus } from "../sessions/status";
 
@@ -27,6 +28,10 @@ export const EVENTS = {
   messageReaction: "wa.message.reaction",
   pollVote: "wa.poll.vote",
   presence: "wa.presence",
+  groupUpdate: "wa.group.update",
+  callReceived: "wa.call.received",
+  callRejected: "wa.call.rejected",
+  labelUpdate: "wa.label.update",
   outboxSent: "wa.outbox.sent",
   outboxFailed: "wa.outbox.failed",
   outboxPaused: "wa.outbox.paused",
@@ -62,6 +67,17 @@ export interface EventPayloads {
   "wa.message.reaction": { messageId: string; chatId: string; from: string; emoji: string };
   "wa.poll.vote": { messageId: string; chatId: string; voter: string; options: string[] };
   "wa.presence": { chatId: string; from: string; state: string };
+  /**
+   * A group the account is in changed: change is create, join, add, leave, remove, promote, demote,
+   * subject, description, settings, picture or invite_revoked; `by` did it; `value` the new subject,
+   * description or settings.
+   */
+  "wa.group.update": { groupId: string; change: string; by: string; participants?: string[]; value?: string | GroupSettings };
+  "wa.call.received": { callId: string; from: string; isVideo: boolean; isGroup: boolean };
+  /** A call was rejected: through the API, or automatically by the session's call policy (`auto`). */
+  "wa.call.rejected": { callId: string; from: string; auto: boolean; replied?: boolean };
+  /** A WhatsApp Business label was put on a chat or taken off on another device (the phone). */
+  "wa.label.update": { chatId: string; labelId: string; change: "added" | "removed" };
   /** An outbox item went out (`messageId`: the engine's id, as in wa.message.ack). */
   "wa.outbox.sent": { id: string; messageId: string; to: string; key?: string };
   /** An outbox item was refused for good (its error's stable code and message). */

@@ -1,7 +1,7 @@
 // A session actor: one session's engine, status and desired state on its owning node. Verbs
 // (start, stop, restart, logout, remove) are serialised, so two concurrent starts never make two
 // engines; engine events from an engine that is no longer current are ignored.
-import { WafleetError } from "../errors";
+import { WafleetError, type ErrorCode } from "../errors";
 import type { EventMessage, EventName, EventPayloads } from "../events";
 import { messageEventId } from "../events";
 import { inboundMediaId } from "../media/ids";
@@ -9,9 +9,10 @@ import type { MediaStore } from "../media/store";
 import type { LaunchQueue } from "../engines/launch-queue";
 import type { EngineFactory, EngineMe, EngineMessage, MessageContent, MessageReceipt, SendOptions, SentMessage, SessionEngine } from "../engines/types";
 import { UNLINKED_REASONS } from "../engines/types";
-import type { Capability } from "../engines/capabilities";
+import type { Capability, IncomingCall } from "../engines/capabilities";
 import { CAPABILITIES } from "../engines/capabilities";
 import type { OutboxPolicy } from "../outbox/types";
+import type { CallPolicy } from "./call-policy";
 import { StatusMachine, type DesiredState, type SessionStatus } from "./status";
 import type { SessionMeta, SessionStorage } from "./storage";
 
@@ -74,6 +75,9 @@ export interface SessionView {
   capabilities: Capability[];
 }
 
+/** Engine errors that keep their code (and status) on the way to the API; any other is ENGINE_ERROR. */
+const PASSED_THROUGH = new Set<ErrorCode>(["VALIDATION_ERROR", "INVALID_CURSOR", "ENGINE_TIMEOUT", "GROUP_NOT_ADMIN", "GROUP_NOT_FOUND", "GROUP_FULL", "LABELS_NOT_AVAILABLE"]);
+
 /** Failures after which retrying would fight over ownership or cannot help. */
 const NO_RETRY = new Set(["CONFLICT", "ENGINE_NOT_INSTALLED"]);
 
@@ -99,6 +103,8 @@ export class SessionActor {
   private retryTimer: NodeJS.Timeout | undefined;
   private retries = 0;
   private removed = false;
+  /** Calls ringing now that the policy let ring: callId -> caller */
+  private readonly ringing = new Map<string, string>();
 
   constructor(
     private meta: SessionMeta,
@@ -182,7 +188,7 @@ export class SessionActor {
       if (err instanceof WafleetError) throw err;
       const code = err?.code;
       if (code === "SESSION_NOT_READY") throw new WafleetError("SESSION_NOT_READY", undefined, { status: this.machine.status });
-      if (code === "VALIDATION_ERROR" || code === "INVALID_CURSOR" || code === "ENGINE_TIMEOUT") throw new WafleetError(code, String(err?.message ?? err));
+      if (PASSED_THROUGH.has(code)) throw new WafleetError(code, String(err?.message ?? err));
       throw new WafleetError("ENGINE_ERROR", `The engine failed: ${String(err?.message ?? err)}`);
     }
   }
@@ -293,13 +299,24 @@ export class SessionActor {
       throw new WafleetError("SESSION_NOT_READY", `The session is ${this.machine.status}; it must be WORKING to send`, { status: this.machine.status });
     }
     try {
+      if (content.mentionAll) content = await this.withEveryoneMentioned(engine, to, content);
       return await engine.sendMessage(to, content, opts);
     } catch (err: any) {
       if (err?.code === "SESSION_NOT_READY") throw new WafleetError("SESSION_NOT_READY", undefined, { status: this.machine.status });
       if (err instanceof WafleetError) throw err;
-      if (err?.code === "VALIDATION_ERROR" || err?.code === "CONTACT_BLOCKED" || err?.code === "ENGINE_TIMEOUT") throw new WafleetError(err.code, String(err?.message ?? err));
+      if (err?.code === "CONTACT_BLOCKED" || err?.code === "GROUP_NOT_ADMIN" || err?.code === "GROUP_NOT_FOUND" || err?.code === "VALIDATION_ERROR" || err?.code === "ENGINE_TIMEOUT") throw new WafleetError(err.code, String(err?.message ?? err));
       throw new WafleetError("ENGINE_ERROR", `Sending failed: ${String(err?.message ?? err)}`);
     }
+  }
+
+  /** `mentionAll`: the group's members (but the account) join the message's mentions. */
+  private async withEveryoneMentioned(engine: SessionEngine, groupId: string, content: MessageContent): Promise<MessageContent> {
+    const { mentionAll: _all, ...rest } = content;
+    const group = await engine.getGroup?.(groupId);
+    if (!group) throw new WafleetError("GROUP_NOT_FOUND", `No group ${groupId} in this session`, { groupId });
+    const me = this.me?.wid;
+    const everyone = group.participants.map((p) => p.id).filter((id) => id !== me);
+    return { ...rest, mentions: [...new Set([...(rest.mentions ?? []), ...everyone])] };
   }
 
   async requestPairingCode(phone: string): Promise<string> {
@@ -343,6 +360,53 @@ export class SessionActor {
       await this.deps.storage.writeMeta(next);
       this.meta = next;
     });
+  }
+
+  /** The call policy as meta.json keeps it (undefined = the default: calls ring). */
+  get callPolicy(): CallPolicy | undefined {
+    return this.meta.callPolicy;
+  }
+
+  /** Keeps the call policy in meta.json (fenced like every write of it). */
+  setCallPolicy(policy: CallPolicy): Promise<void> {
+    return this.serial(async () => {
+      const next: SessionMeta = { ...this.meta, callPolicy: policy, updatedAt: new Date().toISOString(), fencingToken: this.deps.fencingToken(this.meta.workspaceId) };
+      await this.deps.storage.writeMeta(next);
+      this.meta = next;
+    });
+  }
+
+  /** Rejects a call through the API; false when no such call rings this session. */
+  async rejectCall(callId: string): Promise<boolean> {
+    const from = this.ringing.get(callId);
+    const ok = await this.withCapability("calls", (e) => e.rejectCall!(callId));
+    if (ok) {
+      this.ringing.delete(callId);
+      this.deps.publish("wa.call.rejected", this.scope, { callId, from: from ?? "", auto: false });
+    }
+    return ok;
+  }
+
+  /** A call came in: its event, then the call policy (reject, reply) when it says so. */
+  private async onCall(engine: SessionEngine, call: IncomingCall): Promise<void> {
+    this.deps.publish("wa.call.received", this.scope, { callId: call.callId, from: call.from, isVideo: call.isVideo, isGroup: call.isGroup });
+    const policy = this.meta.callPolicy;
+    if (!policy?.autoReject) {
+      this.ringing.set(call.callId, call.from);
+      // a bounded memory of who is calling (only for the rejected event's `from`)
+      if (this.ringing.size > 100) this.ringing.delete(this.ringing.keys().next().value as string);
+      return;
+    }
+    const rejected = await engine.rejectCall!(call.callId);
+    if (!rejected) return;
+    let replied = false;
+    if (policy.message && !call.isGroup && this.machine.status === "WORKING" && this.engine === engine) {
+      await engine.sendMessage(call.from, { text: policy.message }).then(
+        () => (replied = true),
+        (err: Error) => this.deps.logger.warn(`call reply to ${call.from} (${this.meta.workspaceId}/${this.meta.sessionId}) not sent: ${err?.message ?? err}`),
+      );
+    }
+    this.deps.publish("wa.call.rejected", this.scope, { callId: call.callId, from: call.from, auto: true, replied });
   }
 
   private async setDesired(desired: DesiredState): Promise<void> {
@@ -470,6 +534,16 @@ export class SessionActor {
     });
     engine.on("presence", (chatId, state, from) => {
       if (current()) this.deps.publish("wa.presence", this.scope, { chatId, from, state });
+    });
+    engine.on("group_update", (u) => {
+      if (current()) this.deps.publish("wa.group.update", this.scope, u);
+    });
+    engine.on("call", (call) => {
+      if (!current()) return;
+      this.onCall(engine, call).catch((err: Error) => this.deps.logger.warn(`call ${call.callId} of ${this.meta.workspaceId}/${this.meta.sessionId} not rejected: ${err?.message ?? err}`));
+    });
+    engine.on("label", (chatId, labelId, on) => {
+      if (current()) this.deps.publish("wa.label.update", this.scope, { chatId, labelId, change: on ? "added" : "removed" });
     });
     engine.on("disconnected", (reason: string) => {
       if (!current()) return;

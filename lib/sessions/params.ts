@@ -79,6 +79,7 @@ export const sendMessageParams = {
   replyTo: { type: "string", min: 1, max: 256, pattern: /^[\x21-\x7e]+$/, optional: true, messages: { stringPattern: "expected a message id (visible ASCII)" } },
   mentions: { type: "array", optional: true, max: 64, unique: true, items: { type: "string", pattern: CONTACT_ID_PATTERN, messages: { stringPattern: "expected a person id: a phone number, <digits>@c.us or <digits>@lid" } } },
   linkPreview: { type: "boolean", optional: true },
+  mentionAll: { type: "boolean", optional: true },
   location: {
     type: "object",
     optional: true,
@@ -112,6 +113,8 @@ export interface SendMessageInput {
   replyTo?: string;
   mentions?: string[];
   linkPreview?: boolean;
+  /** Mention every member of the group `to` (expanded by the session's owner). */
+  mentionAll?: boolean;
   location?: { latitude: number; longitude: number; name?: string; address?: string };
   contact?: { vcard: string };
   poll?: { name: string; options: string[]; multiple?: boolean };
@@ -135,6 +138,7 @@ export function checkMessageShape(p: SendMessageInput, maxBytes: number): void {
   if (p.caption !== undefined && !p.media) throw invalid("caption", "a caption goes with media only", "dependency");
   if (p.voice && !/^audio\//.test(p.media?.mimetype ?? "")) throw invalid("voice", "a voice note is audio media", "dependency");
   if (p.linkPreview !== undefined && p.text === undefined) throw invalid("linkPreview", "linkPreview goes with text only", "dependency");
+  if (p.mentionAll && !p.to.endsWith("@g.us")) throw invalid("mentionAll", "mentionAll goes with a group chat (to: <digits>@g.us)", "dependency");
   if (p.media) {
     const sources = [p.media.data, p.media.url, p.media.mediaId].filter((x) => x !== undefined).length;
     if (sources !== 1) throw invalid("media.data", "send exactly one of media.mediaId, media.data (base64) or media.url", "oneOf");
@@ -156,6 +160,7 @@ export async function messageContentOf(
   const extras: MessageContent = {};
   if (p.replyTo !== undefined) extras.replyTo = p.replyTo;
   if (p.mentions?.length) extras.mentions = [...p.mentions];
+  if (p.mentionAll) extras.mentionAll = true;
   if (p.text !== undefined) return { text: p.text, ...extras, ...(p.linkPreview !== undefined ? { linkPreview: p.linkPreview } : {}) };
   if (p.location) return { location: { ...p.location }, ...extras };
   if (p.contact) return { contact: { vcard: p.contact.vcard }, ...extras };

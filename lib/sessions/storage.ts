@@ -6,6 +6,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { WafleetError } from "../errors";
 import type { OutboxPolicy } from "../outbox/types";
+import type { CallPolicy } from "./call-policy";
 import type { DesiredState } from "./status";
 
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -40,6 +41,8 @@ export interface SessionMeta {
   engine?: string;
   /** The outbox's pacing policy (PUT .../outbox/policy); absent = the defaults. */
   outboxPolicy?: OutboxPolicy;
+  /** Incoming calls: rejected automatically, with an optional reply (PUT .../calls/policy); absent = the default (ring) */
+  callPolicy?: CallPolicy;
 }
 
 export class SessionStorage {

@@ -66,7 +66,16 @@ function traversalRows(): Row[] {
     rows.push([`move workspace ${t.slice(0, 20)}`, "POST", `/api/v1/workspaces/${t}/move`, { body: { node: "n1" } }, 400, "VALIDATION_ERROR"]);
     rows.push([`compat session ${t.slice(0, 20)}`, "DELETE", `/api/whatsapp/sessions/${t}?workspace_id=acme`, {}, 400, "VALIDATION_ERROR"]);
     rows.push([`compat workspace ${t.slice(0, 20)}`, "POST", `/api/whatsapp/sessions/create`, { body: { workspace_id: decodeURIComponentSafe(t) } }, 400, "VALIDATION_ERROR"]);
+    rows.push([`group id ${t.slice(0, 20)}`, "GET", `${S}/main/groups/${t}`, {}, 400, "VALIDATION_ERROR"]);
+    rows.push([`group id ${t.slice(0, 20)}@g.us (participants)`, "POST", `${S}/main/groups/${t}@g.us/participants`, { body: { participants: [CONTACT] } }, 400, "VALIDATION_ERROR"]);
+    rows.push([`participant ${t.slice(0, 20)} (promote)`, "POST", `${S}/main/groups/120363000000000001@g.us/participants/${t}/promote`, {}, 400, "VALIDATION_ERROR"]);
+    rows.push([`label id ${t.slice(0, 20)}`, "PUT", `${S}/main/chats/${CONTACT}/labels/${t}`, {}, 400, "VALIDATION_ERROR"]);
+    if (!/^[A-Za-z0-9_-]{1,128}$/.test(t)) rows.push([`call id ${t.slice(0, 20)}`, "POST", `${S}/main/calls/${t}/reject`, {}, 400, "VALIDATION_ERROR"]);
   }
+  // a group's participants: at most 256 per call, each once, people only
+  rows.push(["300 participants at once", "POST", `${S}/main/groups/120363000000000001@g.us/participants`, { body: { participants: Array.from({ length: 300 }, (_, i) => String(49152000 + i)) } }, 400, "VALIDATION_ERROR"]);
+  rows.push(["a group as a participant", "POST", `${S}/main/groups`, { body: { subject: "x", participants: ["120363000000000001@g.us"] } }, 400, "VALIDATION_ERROR"]);
+  rows.push(["an unknown group setting", "PATCH", `${S}/main/groups/120363000000000001@g.us`, { body: { settings: { everyoneIsAdmin: true } } }, 400, "VALIDATION_ERROR"]);
   for (const t of ["a%2Fb", "x".repeat(65), "%00", "a%20b"]) rows.push([`node ${t} (drain)`, "POST", `/api/v1/cluster/nodes/${t}/drain`, {}, 400, "VALIDATION_ERROR"]);
   // node ids may contain dots (NODE_ID allows them); they name no folder, so ".." is merely unknown
   for (const t of ["..", "%2e%2e"]) rows.push([`node ${t} (drain)`, "POST", `/api/v1/cluster/nodes/${t}/drain`, {}, 404, "NODE_NOT_FOUND"]);

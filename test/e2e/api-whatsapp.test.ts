@@ -37,7 +37,7 @@ describe("capabilities", () => {
   it("shows the session's engine and every capability the simulator declares", async () => {
     const r = await node.call("GET", S);
     expect(r.json.engine).toBe("simulator");
-    expect(r.json.capabilities).toEqual(["chats", "history", "contacts", "replies", "mentions", "reactions", "edit", "revoke", "location", "vcard", "polls", "presence", "read", "sentEvents"]);
+    expect(r.json.capabilities).toEqual(["chats", "history", "contacts", "replies", "mentions", "reactions", "edit", "revoke", "location", "vcard", "polls", "presence", "read", "sentEvents", "groups", "calls", "labels"]);
   });
 });
 

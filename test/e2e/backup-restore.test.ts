@@ -2,7 +2,9 @@
 // simulator engine against the simulated network, snapshots on a real S3 API server): a workspace
 // whose folder is destroyed comes back WORKING from a snapshot with no new link and no conflict,
 // other workspaces never notice; an S3 outage fails one run and not the next; a full disaster
-// recovery onto an empty node; a corrupted archive is refused before anything is touched.
+// recovery onto an empty node; a corrupted archive is refused before anything is touched. One
+// session runs the real Baileys client (engine "baileys" at create): its auth/baileys store is in
+// the snapshot and it comes back without a QR too.
 import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
@@ -10,7 +12,7 @@ import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { ServiceBroker } from "moleculer";
 import { buildBrokerOptions } from "../../moleculer.config";
 import { loadConfig } from "../../lib/config";
-import { createEngineFactory } from "../../lib/engines";
+import { createEngineSet } from "../../lib/engines";
 import { createClusterRuntime, type ClusterRuntime } from "../../lib/placement/runtime";
 import { archiveKey } from "../../lib/backup/manifest";
 import { BACKUP_METRIC } from "../../lib/backup/metrics";
@@ -38,7 +40,7 @@ let root: string;
 let sessionsDir: string;
 let node: Node | undefined;
 
-const PHONES = { a1: "15550001001", a2: "15550001002", b1: "15550002001" };
+const PHONES = { a1: "15550001001", a2: "15550001002", a3: "15550001003", b1: "15550002001" };
 
 async function startNode(): Promise<Node> {
   const config = loadConfig({
@@ -50,12 +52,14 @@ async function startNode(): Promise<Node> {
     S3_ENDPOINT: s3.endpoint,
     LAUNCH_STAGGER_MS: "0",
     LOG_LEVEL: "warn",
+    WA_ENGINES: "simulator,baileys",
   });
   const cluster = createClusterRuntime(config, () => undefined);
   await cluster.view.start();
   // metrics on for this broker only, to read wafleet_backup_*
   const broker = new ServiceBroker({ ...buildBrokerOptions(config), logger: false, metrics: { enabled: true, reporter: [] } });
-  broker.createService(sessionsService({ config, engineFactory: createEngineFactory(config, sim.url), cluster }));
+  const engines = createEngineSet(config, sim.url);
+  broker.createService(sessionsService({ config, engineFactory: engines.default, engines: engines.engines, cluster }));
   broker.createService(placementService({ config, cluster }));
   broker.createService(backupService({ config, schedule: false }));
   const events: Recorded[] = [];
@@ -83,8 +87,8 @@ const call = (action: string, params: Record<string, unknown> = {}): Promise<any
 const view = (w: string, s: string) => call("sessions.get", { workspaceId: w, sessionId: s });
 const working = (w: string, s: string, timeoutMs = 20_000) => waitFor(`${w}/${s} WORKING`, async () => ((await view(w, s)).status === "WORKING" ? true : undefined), timeoutMs, 50);
 
-async function link(w: string, s: string, phone: string): Promise<void> {
-  await call("sessions.create", { workspaceId: w, sessionId: s });
+async function link(w: string, s: string, phone: string, engine?: string): Promise<void> {
+  await call("sessions.create", { workspaceId: w, sessionId: s, ...(engine ? { engine } : {}) });
   const { qr } = await waitFor(`${w}/${s} QR`, () => call("sessions.qr", { workspaceId: w, sessionId: s }).catch(() => undefined));
   const res = await sim.post("/sim/link", { qr, phone });
   expect(res.status).toBe(200);
@@ -131,9 +135,10 @@ describe("backups of live sessions", () => {
     await link("acme", "a1", PHONES.a1);
     await link("acme", "a2", PHONES.a2);
     await call("sessions.stop", { workspaceId: "acme", sessionId: "a2" });
+    await link("acme", "a3", PHONES.a3, "baileys");
     await link("beta", "b1", PHONES.b1);
     const r = await call("backup.now");
-    expect(r).toMatchObject({ verified: true, totals: { workspaces: 2, sessions: 3 } });
+    expect(r).toMatchObject({ verified: true, totals: { workspaces: 2, sessions: 4 } });
     snapshot = r.snapshot;
     expect(node!.events.find((e) => e.name === "wa.backup.succeeded")).toMatchObject({ snapshot, node: "backup-e2e" });
     expect(node!.events.find((e) => e.name === "wa.backup.verified")).toMatchObject({ snapshot, ok: true });
@@ -141,6 +146,13 @@ describe("backups of live sessions", () => {
     expect(metric(BACKUP_METRIC.verifyOk)).toBe(1);
     const list = await call("backup.list");
     expect(list[0]).toMatchObject({ id: snapshot, complete: true, verified: true });
+    const manifest = await call("backup.get", { snapshot });
+    const acme = manifest.archives.find((a: any) => a.workspaceId === "acme");
+    expect(acme.sessions.map((x: any) => [x.sessionId, x.engine])).toEqual([
+      ["a1", "simulator"],
+      ["a2", "simulator"],
+      ["a3", "baileys"],
+    ]);
   });
 
   it("reports an S3 outage as a failed run, succeeds on the next, and sessions never notice", async () => {
@@ -155,7 +167,7 @@ describe("backups of live sessions", () => {
     expect(r.verified).toBe(true);
     snapshot = r.snapshot;
     expect(eventsSince(mark, (e) => e.name.startsWith("wa.session."))).toEqual([]);
-    for (const [w, s] of [["acme", "a1"], ["beta", "b1"]]) expect((await view(w, s)).status).toBe("WORKING");
+    for (const [w, s] of [["acme", "a1"], ["acme", "a3"], ["beta", "b1"]]) expect((await view(w, s)).status).toBe("WORKING");
   });
 
   it("brings a destroyed workspace back WORKING without a new link, and leaves the other untouched", async () => {
@@ -170,10 +182,21 @@ describe("backups of live sessions", () => {
         sessions: [
           { sessionId: "a1", outcome: "restarted" },
           { sessionId: "a2", outcome: "restored-stopped" },
+          { sessionId: "a3", outcome: "restarted" },
         ],
       },
     ]);
     await working("acme", "a1");
+    await working("acme", "a3");
+    expect((await view("acme", "a3")).me).toMatchObject({ phone: PHONES.a3 });
+    expect((await view("acme", "a3")).engine).toBe("baileys");
+    const a3 = eventsSince(mark, (e) => e.workspaceId === "acme" && e.sessionId === "a3");
+    expect(a3.filter((e) => e.name === "wa.session.qr")).toEqual([]);
+    const restored = await fs.readdir(path.join(sessionsDir, "workspace_acme/session_a3/auth/baileys"));
+    expect(restored).toEqual(expect.arrayContaining(["creds.json", "keys-pre-key.json"]));
+    // it sends on the restored Signal state
+    const sent = await call("sessions.sendMessage", { workspaceId: "acme", sessionId: "a3", to: "4915100000003", text: "after the restore" });
+    expect(sent.id).toBeTruthy();
     expect((await view("acme", "a1")).me).toMatchObject({ phone: PHONES.a1 });
     expect((await view("acme", "a2")).status).toBe("STOPPED");
     // it went through a real stop and start on the restored credentials, never through a QR
@@ -201,6 +224,7 @@ describe("backups of live sessions", () => {
     for (const w of report.workspaces) for (const s of w.sessions) expect(["awaiting-owner", "restarted", "restored-stopped"]).toContain(s.outcome);
     await working("acme", "a1", 30_000);
     await working("beta", "b1", 30_000);
+    await working("acme", "a3", 30_000);
     process.stdout.write(`disaster recovery: 2 workspaces WORKING ${Date.now() - started} ms after the restore began\n`);
     expect((await view("acme", "a2")).status).toBe("STOPPED");
     expect(node!.events.filter((e) => e.name === "wa.session.qr")).toEqual([]);

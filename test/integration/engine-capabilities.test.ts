@@ -217,6 +217,119 @@ const SPECS: Record<Capability, (engine: SessionEngine) => Promise<void>> = {
     const page = await engine.listContacts!({ limit: 100 });
     expect(page.items.map((c) => c.phone)).toEqual(expect.arrayContaining([ANA, BEN]));
   },
+  groups: async (engine) => {
+    await sim.post(`/sim/contacts/4915100000404/profile`, { onWhatsApp: false });
+    const created = await engine.createGroup!("Support", [`${ANA}@c.us`, BEN, "4915100000404"]);
+    const groupId = created.group.id;
+    expect(created.participants).toEqual([
+      { id: `${ANA}@c.us`, status: "added" },
+      { id: `${BEN}@c.us`, status: "added" },
+      { id: "4915100000404@c.us", status: "not_on_whatsapp" },
+    ]);
+    const oracle = async () => (await sim.get(`/sim/groups/${groupId}`)).json;
+    expect((await oracle()).participants.map((p: any) => [p.id, p.admin])).toEqual([
+      [`${ALICE}@c.us`, true],
+      [`${ANA}@c.us`, false],
+      [`${BEN}@c.us`, false],
+    ]);
+    expect(await engine.getGroup!(groupId)).toMatchObject({ id: groupId, subject: "Support", owner: `${ALICE}@c.us`, settings: { announce: false, restrict: false } });
+    expect((await engine.listGroups!({ limit: 10 })).items.map((g) => g.id)).toContain(groupId);
+    expect(await engine.getGroup!("120363000000000000@g.us")).toBeUndefined();
+
+    // info and settings, as the network records them; a member hears each change with its author
+    const changes: any[] = [];
+    engine.on("group_update", (u) => void changes.push(u));
+    expect(await engine.updateGroup!(groupId, { subject: "Help desk", description: "Ask here", settings: { announce: true, restrict: true } })).toMatchObject({ subject: "Help desk", description: "Ask here", settings: { announce: true, restrict: true } });
+    expect(await oracle()).toMatchObject({ subject: "Help desk", description: "Ask here", settings: { announce: true, restrict: true } });
+
+    // participants, each with its own result
+    expect(await engine.changeParticipants!(groupId, "promote", [`${ANA}@c.us`, "4915100000009@c.us"])).toEqual([
+      { id: `${ANA}@c.us`, status: "promoted" },
+      { id: "4915100000009@c.us", status: "not_a_member" },
+    ]);
+    expect(await engine.changeParticipants!(groupId, "demote", [`${ANA}@c.us`])).toEqual([{ id: `${ANA}@c.us`, status: "demoted" }]);
+    expect(await engine.changeParticipants!(groupId, "remove", [`${BEN}@c.us`])).toEqual([{ id: `${BEN}@c.us`, status: "removed" }]);
+    expect(await engine.changeParticipants!(groupId, "add", [`${BEN}@c.us`, `${ANA}@c.us`])).toEqual([
+      { id: `${BEN}@c.us`, status: "added" },
+      { id: `${ANA}@c.us`, status: "already_member" },
+    ]);
+
+    // a message to the group with mentions of everyone reaches the members
+    const everyone = [`${ANA}@c.us`, `${BEN}@c.us`];
+    const sent = await engine.sendMessage(groupId, { text: `@${ANA} @${BEN} meeting at 5`, mentions: everyone });
+    expect((await inbox(BEN)).find((m) => m.id === raw(sent.id))).toMatchObject({ to: groupId, mentions: everyone });
+    // a member's message arrives from the group, with its author
+    await engine.updateGroup!(groupId, { settings: { announce: false } });
+    const posted = await sim.post(`/sim/groups/${groupId}/send`, { from: ANA, body: "on my way" });
+    let got: EngineMessage | undefined;
+    await waitFor("the group message", () => (got = received.get(engine)!.find((m) => raw(m.id) === posted.json.id)) !== undefined, 20000);
+    expect(got).toMatchObject({ from: groupId, chatId: groupId, author: `${ANA}@c.us`, body: "on my way" });
+
+    // an announcement group refuses a non-admin: the contact makes one and adds the account
+    const theirs = (await sim.post("/sim/groups", { by: ANA, subject: "News", participants: [ALICE] })).json.group.id;
+    await waitFor("the account sees the group", async () => (await engine.getGroup!(theirs)) !== undefined, 20000);
+    await sim.post(`/sim/groups/${theirs}/update`, { by: ANA, settings: { announce: true } });
+    await expect(engine.sendMessage(theirs, { text: "may I?" })).rejects.toMatchObject({ code: "GROUP_NOT_ADMIN" });
+    await expect(engine.changeParticipants!(theirs, "add", [BEN])).rejects.toMatchObject({ code: "GROUP_NOT_ADMIN" });
+
+    // invite codes: get, revoke (the old one stops working), join by code
+    const code = await engine.getInviteCode!(groupId);
+    expect(code).toBe((await oracle()).inviteCode);
+    const fresh = await engine.revokeInviteCode!(groupId);
+    expect(fresh).not.toBe(code);
+    expect((await oracle()).inviteCode).toBe(fresh);
+    const theirCode = (await sim.get(`/sim/groups/${theirs}`)).json.inviteCode;
+    expect(await engine.leaveGroup!(theirs)).toBe(true);
+    expect(await engine.getGroup!(theirs)).toBeUndefined();
+    expect(await engine.joinGroup!(theirCode)).toBe(theirs);
+    expect(await engine.joinGroup!("AAAAAAAAAAAAAAAAAAAAAA")).toBeUndefined();
+
+    // the picture
+    const png = Buffer.from("89504e470d0a1a0a0000000d49484452", "hex").toString("base64");
+    expect(await engine.getGroupPicture!(groupId)).toBeNull();
+    expect(await engine.setGroupPicture!(groupId, { mimetype: "image/png", data: png })).toBe(true);
+    expect(await engine.getGroupPicture!(groupId)).toEqual({ mimetype: "image/png", data: png });
+    expect((await oracle()).picture).toMatchObject({ mimetype: "image/png" });
+
+    // what the contacts did, heard as group updates with who did it
+    await sim.post(`/sim/groups/${theirs}/participants`, { by: ANA, action: "promote", participants: [ALICE] });
+    await waitFor("the promotion", () => changes.some((c) => c.groupId === theirs && c.change === "promote"), 20000);
+    expect(changes.find((c) => c.groupId === theirs && c.change === "promote")).toEqual({ groupId: theirs, change: "promote", by: `${ANA}@c.us`, participants: [`${ALICE}@c.us`] });
+    expect(changes.find((c) => c.groupId === theirs && c.change === "settings")).toMatchObject({ by: `${ANA}@c.us`, value: { announce: true } });
+    await sim.post(`/sim/groups/${groupId}/leave`, { by: BEN });
+    await waitFor("the leave", () => changes.some((c) => c.groupId === groupId && c.change === "leave"), 20000);
+    expect(changes.find((c) => c.groupId === groupId && c.change === "leave")).toEqual({ groupId, change: "leave", by: `${BEN}@c.us`, participants: [`${BEN}@c.us`] });
+  },
+  calls: async (engine) => {
+    const heard = next(engine, "call");
+    const call = (await sim.post(`/sim/contacts/${ANA}/call`, { to: ALICE, isVideo: true })).json;
+    const [got] = await heard;
+    expect(got).toEqual({ callId: call.id, from: `${ANA}@c.us`, isVideo: true, isGroup: false, timestamp: call.timestamp });
+    expect(await engine.rejectCall!(call.id)).toBe(true);
+    expect((await sim.get(`/sim/calls/${call.id}`)).json.state).toBe("rejected");
+    expect(await engine.rejectCall!(call.id)).toBe(false);
+    expect(await engine.rejectCall!("0123456789ABCDEF")).toBe(false);
+  },
+  labels: async (engine) => {
+    await sim.post(`/sim/contacts/${ALICE}/profile`, { isBusiness: false });
+    await expect(engine.listLabels!()).rejects.toMatchObject({ code: "LABELS_NOT_AVAILABLE" });
+    await sim.post(`/sim/contacts/${ALICE}/profile`, { isBusiness: true });
+    const lead = (await sim.post(`/sim/accounts/${ALICE}/labels`, { name: "Lead" })).json;
+    const paid = (await sim.post(`/sim/accounts/${ALICE}/labels`, { name: "Paid" })).json;
+    expect(await engine.listLabels!()).toEqual(expect.arrayContaining([lead, paid]));
+    await contactMessage(engine, ANA, "I want to buy");
+    const chatId = `${ANA}@c.us`;
+    expect(await engine.setChatLabel!(chatId, lead.id, true)).toBe("ok");
+    expect((await sim.get(`/sim/accounts/${ALICE}/chats/${chatId}/labels`)).json.labels).toEqual([lead]);
+    expect(await engine.getChatLabels!(chatId)).toEqual([lead]);
+    expect(await engine.setChatLabel!(chatId, "999", true)).toBe("no_label");
+    expect(await engine.setChatLabel!(chatId, lead.id, false)).toBe("ok");
+    expect(await engine.getChatLabels!(chatId)).toEqual([]);
+    // the phone labels a chat: the engine hears of it
+    const heard = next(engine, "label");
+    await sim.post(`/sim/accounts/${ALICE}/labels/${paid.id}/chats`, { chatId, on: true });
+    expect(await heard).toEqual([chatId, paid.id, true]);
+  },
 };
 
 function next<K extends keyof EngineEvents>(engine: SessionEngine, event: K, timeoutMs = 20000) {

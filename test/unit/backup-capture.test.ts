@@ -33,12 +33,29 @@ describe("the restore set", () => {
     ["auth/session-s1/SingletonLock", false],
     ["auth/session-s1/GPUCache/data_0", false],
     ["auth/session-s1/Default/IndexedDB/../Cookies", false],
+    ["auth/baileys/creds.json", true],
+    ["auth/baileys/keys-pre-key.json", true],
+    ["auth/baileys/keys-app-state-sync-key.json", true],
+    ["auth/baileys/creds.json.123.ab12cd34.tmp", false],
+    ["auth/baileys/keys-../x.json", false],
+    ["auth/baileys/sub/creds.json", false],
   ])("%s -> %s", (rel, want) => {
     expect(inRestoreSet(rel)).toBe(want);
   });
 });
 
 describe("captureSession", () => {
+  it("takes the baileys store (creds and keys, no temp files) in two passes and names the engine", async () => {
+    await put("meta.json", "{}");
+    await put("auth/baileys/creds.json", '{"me":{}}');
+    await put("auth/baileys/keys-pre-key.json", "{}");
+    await put("auth/baileys/keys-session.json.99.ab12cd34.tmp", "{}");
+    const c = await captureSession(dir, "s1");
+    expect(c).toMatchObject({ engine: "baileys", consistency: "stable", rounds: 2 });
+    expect(c.files.map((f) => f.rel)).toEqual(["auth/baileys/creds.json", "auth/baileys/keys-pre-key.json", "meta.json"]);
+    await releaseCapture(c);
+  });
+
   it("copies a quiet profile in two passes and calls it stable; large files are staged on disk", async () => {
     await put("meta.json", "{}");
     await put(`${IDB}/000005.ldb`, Buffer.alloc(3 * 1024 * 1024, 1));

@@ -25,7 +25,7 @@ describe("the OpenAPI document", () => {
     const send = doc.paths["/api/v1/workspaces/{workspaceId}/sessions/{sessionId}/messages"].post;
     const body = send.requestBody.content["application/json"].schema;
     expect(body.additionalProperties).toBe(false);
-    expect(Object.keys(body.properties).sort()).toEqual(["caption", "contact", "linkPreview", "location", "media", "mentions", "poll", "replyTo", "text", "to", "voice"]);
+    expect(Object.keys(body.properties).sort()).toEqual(["caption", "contact", "linkPreview", "location", "media", "mentionAll", "mentions", "poll", "replyTo", "text", "to", "voice"]);
     expect(body.required).toEqual(["to"]);
     expect(body.properties.media.properties.mimetype.enum).toContain("image/png");
     expect(body.properties.media.properties.data.contentEncoding).toBe("base64");

@@ -9,7 +9,23 @@ import { ulid } from "ulid";
 import type { ClientFrame, ServerFrame, SimChat, SimContact, SimCredentials, SimHistoryMessage, SimIncomingMessage, SimMe, SimQuery, SimUpdate } from "../../simulator/protocol";
 import type { MessageType } from "../../whatsapp";
 import { parseId, parsePhone, userJid } from "../../whatsapp";
-import type { Capability, ChatSummary, ContactInfo, EnginePage, HistoryQuery, PageQuery, PhoneCheck, PresenceState } from "../capabilities";
+import type {
+  Capability,
+  ChatSummary,
+  ContactInfo,
+  EnginePage,
+  GroupChange,
+  GroupInfo,
+  GroupPicture,
+  GroupSettings,
+  HistoryQuery,
+  Label,
+  PageQuery,
+  ParticipantAction,
+  ParticipantResult,
+  PhoneCheck,
+  PresenceState,
+} from "../capabilities";
 import { CAPABILITIES } from "../capabilities";
 import { clearDir, writeFileAtomic } from "../auth-folder";
 import { EngineError } from "../errors";
@@ -136,7 +152,9 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
   sendMessage(to: string, content: MessageContent, opts: SendOptions = {}): Promise<SentMessage> {
     if (this.phase !== "ready") return Promise.reject(new EngineError("SESSION_NOT_READY", "The session is not connected to WhatsApp"));
     const target = parseId(to);
-    if (target?.kind !== "user" && target?.kind !== "lid") return Promise.reject(new EngineError("VALIDATION_ERROR", `Cannot send to ${JSON.stringify(to)}: expected a phone number, <digits>@c.us or <digits>@lid`));
+    if (target?.kind !== "user" && target?.kind !== "lid" && target?.kind !== "group") {
+      return Promise.reject(new EngineError("VALIDATION_ERROR", `Cannot send to ${JSON.stringify(to)}: expected a phone number, <digits>@c.us, <digits>@lid or a group <digits>@g.us`));
+    }
     const id = opts.messageId ?? `SIM${ulid()}`;
     const existing = this.pendingSends.get(id);
     if (existing) return existing.promise;
@@ -242,6 +260,75 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
     return this.query<boolean>({ op: "block", id: contactId, blocked });
   }
 
+  // groups
+
+  createGroup(subject: string, participants: string[]): Promise<{ group: GroupInfo; participants: ParticipantResult[] }> {
+    return this.query<{ group: GroupInfo; participants: ParticipantResult[] }>({ op: "group_create", subject, participants });
+  }
+
+  async listGroups(q: PageQuery): Promise<EnginePage<GroupInfo>> {
+    if (q.before !== undefined && !/^\d{1,24}@g\.us$/.test(q.before)) throw new EngineError("VALIDATION_ERROR", "Invalid cursor");
+    const r = await this.query<{ items: GroupInfo[]; next?: string }>({ op: "groups", limit: q.limit, before: q.before });
+    return { items: r.items, next: r.next };
+  }
+
+  async getGroup(groupId: string): Promise<GroupInfo | undefined> {
+    return (await this.query<GroupInfo | null>({ op: "group", groupId })) ?? undefined;
+  }
+
+  async updateGroup(groupId: string, change: GroupChange): Promise<GroupInfo | undefined> {
+    return (await this.query<GroupInfo | null>({ op: "group_update", groupId, ...change })) ?? undefined;
+  }
+
+  async leaveGroup(groupId: string): Promise<boolean> {
+    return (await this.query<boolean | null>({ op: "group_leave", groupId })) === true;
+  }
+
+  async changeParticipants(groupId: string, action: ParticipantAction, participants: string[]): Promise<ParticipantResult[] | undefined> {
+    return (await this.query<ParticipantResult[] | null>({ op: "group_participants", groupId, action, participants })) ?? undefined;
+  }
+
+  async getInviteCode(groupId: string): Promise<string | undefined> {
+    return (await this.query<string | null>({ op: "group_invite", groupId })) ?? undefined;
+  }
+
+  async revokeInviteCode(groupId: string): Promise<string | undefined> {
+    return (await this.query<string | null>({ op: "group_revoke_invite", groupId })) ?? undefined;
+  }
+
+  async joinGroup(code: string): Promise<string | undefined> {
+    return (await this.query<GroupInfo | null>({ op: "group_join", code }))?.id;
+  }
+
+  async setGroupPicture(groupId: string, picture: GroupPicture | null): Promise<boolean> {
+    return (await this.query<boolean | null>({ op: "group_picture_set", groupId, picture })) === true;
+  }
+
+  async getGroupPicture(groupId: string): Promise<GroupPicture | null | undefined> {
+    // the network answers "no picture" and "not a member" alike (null): ask for the group first
+    if (!(await this.getGroup(groupId))) return undefined;
+    const p = await this.query<(GroupPicture & { sha256?: string }) | null>({ op: "group_picture", groupId });
+    return p ? { mimetype: p.mimetype, data: p.data } : null;
+  }
+
+  // calls and labels
+
+  rejectCall(callId: string): Promise<boolean> {
+    return this.query<boolean>({ op: "call_reject", callId });
+  }
+
+  listLabels(): Promise<Label[]> {
+    return this.query<Label[]>({ op: "labels" });
+  }
+
+  async getChatLabels(chatId: string): Promise<Label[] | undefined> {
+    return (await this.query<Label[] | null>({ op: "chat_labels", chatId })) ?? undefined;
+  }
+
+  async setChatLabel(chatId: string, labelId: string, on: boolean): Promise<"ok" | "no_chat" | "no_label"> {
+    return (await this.query<"ok" | "no_chat" | "no_label" | null>({ op: "chat_label", chatId, labelId, on })) ?? "no_chat";
+  }
+
   private query<T>(q: SimQuery): Promise<T> {
     if (this.phase !== "ready") return Promise.reject(new EngineError("SESSION_NOT_READY", "The session is not connected to WhatsApp"));
     const qid = String(this.nextQid++);
@@ -261,7 +348,7 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
     this.queries.delete(frame.qid);
     clearTimeout(w.timer);
     if (frame.error === "NOT_FOUND") w.resolve(null);
-    else if (frame.error) w.reject(new EngineError(frame.error === "VALIDATION_ERROR" ? "VALIDATION_ERROR" : "ENGINE_ERROR", `${frame.error}: ${frame.message ?? ""}`));
+    else if (frame.error) w.reject(new EngineError(QUERY_ERRORS[frame.error] ?? "ENGINE_ERROR", `${frame.error}: ${frame.message ?? ""}`));
     else w.resolve(frame.data);
   }
 
@@ -300,6 +387,15 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
         return;
       case "sent":
         this.notify("message_sent", messageOf(u.message));
+        return;
+      case "group":
+        this.notify("group_update", { groupId: u.groupId, change: u.change, by: u.by, ...(u.participants ? { participants: [...u.participants] } : {}), ...(u.value !== undefined ? { value: u.value as string | GroupSettings } : {}) });
+        return;
+      case "call":
+        this.notify("call", { callId: u.callId, from: u.from, isVideo: u.isVideo, isGroup: u.isGroup, timestamp: u.timestamp });
+        return;
+      case "label":
+        this.notify("label", u.chatId, u.labelId, u.on);
         return;
     }
   }
@@ -426,6 +522,7 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
 
   private onMessage(m: SimIncomingMessage): void {
     const msg: EngineMessage = { id: m.id, from: m.from, to: m.to, body: m.body, timestamp: m.timestamp, fromMe: false, chatId: m.from, type: incomingTypeOf(m) };
+    if (m.author) msg.author = m.author;
     if (m.media) msg.media = { ...m.media };
     copyFields(m, msg);
     // A listener that throws has not taken the message: no ack, so the network redelivers it. A
@@ -589,6 +686,14 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
   }
 }
 
+/** The network's refusals of a query, as the API shows them (anything else: ENGINE_ERROR). */
+const QUERY_ERRORS: Record<string, EngineError["code"]> = {
+  VALIDATION_ERROR: "VALIDATION_ERROR",
+  NOT_ADMIN: "GROUP_NOT_ADMIN",
+  GROUP_FULL: "GROUP_FULL",
+  NOT_BUSINESS: "LABELS_NOT_AVAILABLE",
+};
+
 /** A page position from the API (the network's sequence number), or undefined when absent; garbage never reaches the network. */
 function positionOf(before: string | undefined): number | undefined {
   if (before === undefined) return undefined;
@@ -617,6 +722,7 @@ function incomingTypeOf(m: SimIncomingMessage): MessageType {
 
 function messageOf(m: SimHistoryMessage): EngineMessage {
   const msg: EngineMessage = { id: m.id, from: m.from, to: m.to, body: m.body, timestamp: m.timestamp, fromMe: m.fromMe, chatId: m.chatId, type: m.type as MessageType };
+  if (m.author) msg.author = m.author;
   if (m.media) msg.media = { ...m.media };
   copyFields(m, msg);
   if (m.reactions) msg.reactions = Object.entries(m.reactions).map(([phone, emoji]) => ({ from: userJid(phone), emoji }));
@@ -638,5 +744,7 @@ function contactOf(c: SimContact): ContactInfo {
 function sendErrorOf(error: string | undefined): EngineError {
   if (error?.startsWith("BAD_FIELDS") || error?.startsWith("BAD_RECIPIENT")) return new EngineError("VALIDATION_ERROR", error);
   if (error?.startsWith("BLOCKED")) return new EngineError("CONTACT_BLOCKED", error);
+  if (error?.startsWith("NOT_ADMIN")) return new EngineError("GROUP_NOT_ADMIN", error);
+  if (error?.startsWith("GROUP_NOT_FOUND")) return new EngineError("GROUP_NOT_FOUND", error);
   return new EngineError("ENGINE_ERROR", error ?? "The network rejected the message");
 }

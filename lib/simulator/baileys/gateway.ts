@@ -4,7 +4,7 @@
 // simulated peers, receipts, logout) and translates it, connection by connection, into the network's
 // own protocol on `/ws`. So the SimNetwork stays the one oracle: links, conflicts, keepalive drops,
 // queues and counters are its, whatever engine a session runs.
-import { createHmac, randomBytes, randomInt } from "node:crypto";
+import { createHash, createHmac, randomBytes, randomInt } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer } from "ws";
@@ -444,6 +444,17 @@ class BaileysLink {
       }
       result();
       return this.flushHeld();
+    }
+    if (xmlns === "encrypt" && type === "get" && first?.tag === "digest") {
+      // the digest of the key bundle the server holds (its prekey ids and a hash over them); with none
+      // held the answer carries no digest and the client uploads its keys again, as with WhatsApp
+      const keys = this.device ? this.gw.preKeys.get(this.device.deviceId) : undefined;
+      if (!keys?.size) return result();
+      const ids = [...keys.keys()].sort((a, b) => a - b);
+      const hash = createHash("sha1");
+      for (const i of ids) hash.update(keys.get(i)!);
+      const idBytes = (n: number) => Buffer.from([(n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]);
+      return result([{ tag: "digest", attrs: {}, content: [{ tag: "list", attrs: {}, content: ids.map((i) => ({ tag: "id", attrs: {}, content: idBytes(i) })) }, { tag: "hash", attrs: {}, content: hash.digest() }] }]);
     }
     if (xmlns === "encrypt" && first?.tag === "key") return result([{ tag: "list", attrs: {}, content: children(first, "user").map((u) => this.bundleNode(u.attrs.jid)) }]);
     if (xmlns === "usync") return result([this.usync(first!)]);

@@ -14,7 +14,7 @@ import { errorPageFor } from "./ErrorPage";
 type SetBody = paths["/api/v1/workspaces/{workspaceId}/webhook"]["put"]["requestBody"]["content"]["application/json"];
 type EventFilter = NonNullable<SetBody["events"]>[number];
 /** Every event type a webhook can ask for, "*" first; the compiler checks it against the API's enum both ways. */
-const EVENT_TYPES = ["*", "wa.session.status", "wa.session.qr", "wa.session.ready", "wa.session.disconnected", "wa.message.received", "wa.message.ack", "wa.message.sent", "wa.message.edited", "wa.message.revoked", "wa.message.reaction", "wa.poll.vote", "wa.presence", "wa.outbox.sent", "wa.outbox.failed", "wa.outbox.paused", "wa.cluster.failover", "wa.cluster.capacity"] as const satisfies readonly EventFilter[];
+const EVENT_TYPES = ["*", "wa.session.status", "wa.session.qr", "wa.session.ready", "wa.session.disconnected", "wa.message.received", "wa.message.ack", "wa.message.sent", "wa.message.edited", "wa.message.revoked", "wa.message.reaction", "wa.poll.vote", "wa.presence", "wa.group.update", "wa.call.received", "wa.call.rejected", "wa.label.update", "wa.outbox.sent", "wa.outbox.failed", "wa.outbox.paused", "wa.cluster.failover", "wa.cluster.capacity"] as const satisfies readonly EventFilter[];
 const everyEventListed: Exclude<EventFilter, (typeof EVENT_TYPES)[number]> extends never ? true : never = true;
 void everyEventListed;
 
