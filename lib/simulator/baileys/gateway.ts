@@ -338,8 +338,8 @@ class BaileysLink {
         this.gw.log("warn", `network error ${f.code}: ${f.message}`);
         return;
       case "update":
-        // reactions, edits, revokes, votes, own messages from the phone: not translated for Baileys
-        // yet (its engine declares none of them); acknowledged so the network stops keeping them
+        // what happened to the account's messages and groups elsewhere: not translated for Baileys
+        // yet (its engine declares none of those capabilities); acknowledged so the network stops keeping them
         if (f.uid) this.netSend({ t: "update_ack", uid: f.uid });
         return;
       case "result": {
