@@ -5,7 +5,7 @@
 import { EventEmitter } from "node:events";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import type { Chat, Contact, Message, PollVote, Reaction } from "whatsapp-web.js";
+import type { Call, Chat, Contact, Message, PollVote, Reaction } from "whatsapp-web.js";
 import { Client, LocalAuth } from "whatsapp-web.js";
 import type { AckLevel } from "../../whatsapp";
 import { ackLevelOf, parsePhone, parseUserJid } from "../../whatsapp";
@@ -95,7 +95,10 @@ const EARLY_ACKS_KEPT = 1000;
  * whatsapp-web.js's own methods AND proven by the contract suite against the fake WhatsApp Web
  * page (each one needs the WA modules those methods use on the page).
  */
-export const WWEBJS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["chats", "history", "contacts", "replies", "mentions", "reactions", "edit", "revoke", "location", "vcard", "polls", "presence", "read", "sentEvents"]);
+export const WWEBJS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["chats", "history", "contacts", "replies", "mentions", "reactions", "edit", "revoke", "location", "vcard", "polls", "presence", "read", "sentEvents", "calls"]);
+
+/** Calls heard of and not yet rejected, kept to reject by id (a bounded memory: old ones go first). */
+const RINGING_MAX = 100;
 
 export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionEngine {
   readonly capabilities = WWEBJS_CAPABILITIES;
@@ -133,6 +136,8 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
   private afterSends: Array<() => void> = [];
   /** Incoming messages are emitted one at a time, in arrival order, even when media is downloaded. */
   private inbound: Promise<void> = Promise.resolve();
+  /** Calls the library announced (its Call objects, which reject themselves), by id. */
+  private readonly ringing = new Map<string, Call>();
 
   constructor(
     private readonly ctx: EngineContext,
@@ -463,6 +468,29 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     else check();
   }
 
+  /** A call (whatsapp-web.js's `call` event): kept to reject by id, announced as `call`. */
+  private onCall(call: Call): void {
+    if (call.fromMe || !call.id) return;
+    this.ringing.set(call.id, call);
+    if (this.ringing.size > RINGING_MAX) this.ringing.delete(this.ringing.keys().next().value as string);
+    this.notify("call", { callId: call.id, from: call.from ?? "", isVideo: call.isVideo === true, isGroup: call.isGroup === true, timestamp: call.timestamp ?? Math.floor(Date.now() / 1000) });
+  }
+
+  /** Call.reject(), the library's own; false for a call this engine did not hear of, or no longer ringing. */
+  async rejectCall(callId: string): Promise<boolean> {
+    this.readyClient();
+    const call = this.ringing.get(callId);
+    if (!call) return false;
+    this.ringing.delete(callId);
+    try {
+      await withTimeout(call.reject(), this.opts.sendTimeoutMs, "Call.reject");
+      return true;
+    } catch {
+      // the page refuses a rejection the network does not accept (the call ended or was missed)
+      return false;
+    }
+  }
+
   private onReaction(reaction: Reaction): void {
     const me = this.me?.wid;
     if (!reaction.senderId || reaction.senderId === me) return;
@@ -633,6 +661,9 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     });
     client.on("vote_update", (vote: PollVote) => {
       if (current()) this.onVote(vote);
+    });
+    client.on("call", (call: Call) => {
+      if (current()) this.onCall(call);
     });
     client.on("change_state", (state: string) => {
       if (current()) this.onState(run, state);

@@ -6,6 +6,7 @@
 // collections, media, messaging), each a function serialised into the page.
 import { promises as fs } from "node:fs";
 import path from "node:path";
+import { installCalls } from "./calls";
 import { installCollections } from "./collections";
 import { installConnection } from "./connection";
 import { installContacts } from "./contacts";
@@ -19,7 +20,7 @@ import { fakePageRuntime, startFakePage } from "./runtime";
 export type { FakePageConfig } from "./runtime";
 
 /** The families in install order (later ones use what earlier ones put on the page). */
-const FAMILIES = [installConnection, installLinking, installCollections, installMedia, installMessaging, installMessageActions, installContacts];
+const FAMILIES = [installConnection, installLinking, installCollections, installMedia, installMessaging, installMessageActions, installContacts, installCalls];
 
 /** The version the fake page claims (`window.Debug.VERSION`); any string works as the file name. */
 export const FAKE_WA_WEB_VERSION = "2.3000.1017054665-wafleet-fake";
@@ -87,9 +88,13 @@ export const FAKE_PAGE_MODULES = [
   "WAWebMediaDataUtils",
   "WAWebMediaMmsV4Upload",
   "WAWebDownloadManager",
+  // calls.ts: incoming calls, rejecting one
+  "WAWebCallCollection",
+  "WAWap",
+  "WADeprecatedSendIq",
 ] as const;
 
-export const FAKE_PAGE_OPTIONAL_MODULES = ["WAWebCallCollection", "WAWebBackendJobsCommon", "WAWebE2EProtoUtils"] as const;
+export const FAKE_PAGE_OPTIONAL_MODULES = ["WAWebBackendJobsCommon", "WAWebE2EProtoUtils"] as const;
 
 /**
  * Chromium flags the fake page needs: it is served as https://web.whatsapp.com/ and opens a
