@@ -56,7 +56,10 @@ export function outboxDeps(svc: SessionsService, workspaceId: string, sessionId:
     events: {
       sent: (item) => (svc.metrics?.increment(M.outboxDone, { result: "sent" }), publish("wa.outbox.sent", scope, { id: item.id, messageId: item.messageId!, to: item.message.to, ...(item.key ? { key: item.key } : {}) })),
       failed: (item) => (svc.metrics?.increment(M.outboxDone, { result: "failed" }), publish("wa.outbox.failed", scope, { id: item.id, to: item.message.to, ...(item.key ? { key: item.key } : {}), error: item.error! })),
-      paused: (reason) => publish("wa.outbox.paused", scope, { reason }),
+      paused: (reason, guard) => {
+        if (guard) svc.metrics?.increment(M.outboxGuardPauses, { trigger: guard });
+        return publish("wa.outbox.paused", scope, { reason });
+      },
     },
     logger: svc.logger,
   };

@@ -4,7 +4,7 @@
 import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
 import type { Config } from "../lib/config";
 import { LaunchQueue } from "../lib/engines/launch-queue";
-import type { EngineFactory } from "../lib/engines/types";
+import { RESTRICTION_REASONS, type EngineFactory } from "../lib/engines/types";
 import { makeEvent, type EventName, type EventPayloads } from "../lib/events";
 import type { EventLog } from "../lib/events/log";
 import { MediaSweeper } from "../lib/media/retention";
@@ -84,6 +84,14 @@ export default function sessionsService({ config, engineFactory, engines, cluste
         durable?.catch((err: Error) => this.logger.error(`event ${event.id} (${name}) not appended to the event log: ${err.message}`));
         // a session that became WORKING may have an outbox waiting for it
         if (name === "wa.session.status" && (payload as EventPayloads["wa.session.status"]).status === "WORKING") this.outboxes?.poke(scope.workspaceId, scope.sessionId);
+        // the outbox's guard watches acks (stuck at SERVER) and restriction disconnects
+        if (name === "wa.message.ack") {
+          const { messageId, ack } = payload as EventPayloads["wa.message.ack"];
+          this.outboxes?.ack(scope.workspaceId, scope.sessionId, messageId, ack);
+        }
+        if (name === "wa.session.disconnected" && RESTRICTION_REASONS.has((payload as EventPayloads["wa.session.disconnected"]).reason)) {
+          this.outboxes?.restricted(scope.workspaceId, scope.sessionId, (payload as EventPayloads["wa.session.disconnected"]).reason).catch((err: Error) => this.logger.warn(`outbox of ${scope.workspaceId}/${scope.sessionId} not paused: ${err.message}`));
+        }
         return durable;
       };
       this.manager = new SessionManager({

@@ -199,3 +199,10 @@ export interface MessageReceipt {
 
 /** Reasons in `disconnected` that mean the device is no longer linked (auth is gone). */
 export const UNLINKED_REASONS = new Set(["LOGOUT", "UNPAIRED"]);
+
+/**
+ * Reasons in `disconnected` that WhatsApp uses for an account it restricts or bans (WhatsApp Web's
+ * TOS_BLOCK / SMB_TOS_BLOCK states; Baileys' 403 `forbidden`, mapped to TOS_BLOCK): the outbox's
+ * guard pauses on them.
+ */
+export const RESTRICTION_REASONS = new Set(["TOS_BLOCK", "SMB_TOS_BLOCK"]);

@@ -26,6 +26,7 @@ export const M = {
   outboxItems: "wafleet.outbox.items",
   outboxPaused: "wafleet.outbox.paused.sessions",
   outboxDone: "wafleet.outbox.done.total",
+  outboxGuardPauses: "wafleet.outbox.guard.pauses.total",
   received: "wafleet.messages.received.total",
   sendSeconds: "wafleet.message.send.seconds",
   restarts: "wafleet.engine.restarts.total",
@@ -70,6 +71,7 @@ export function registerSessionMetrics(reg: MetricRegistryLike): void {
   ensure(reg, { type: "gauge", name: M.outboxItems, labelNames: ["state"], description: "Outbox items of the sessions this node owns, by state (queued, sending, sent, failed, cancelled; kept ones)" });
   ensure(reg, { type: "gauge", name: M.outboxPaused, description: "Sessions on this node whose outbox is paused (asked, or by the ban-risk guard)" });
   ensure(reg, { type: "counter", name: M.outboxDone, labelNames: ["result"], description: "Outbox items finished on this node, by result (sent, failed)" });
+  ensure(reg, { type: "counter", name: M.outboxGuardPauses, labelNames: ["trigger"], description: "Outboxes the ban-risk guard paused on this node, by trigger (refusals, stuck, restriction)" });
   ensure(reg, { type: "histogram", name: M.sendSeconds, buckets: SEND_BUCKETS, quantiles: false, description: "Send latency until the network accepted the message, seconds" });
   ensure(reg, { type: "counter", name: M.restarts, labelNames: ["reason"], description: "Engine restarts (retry after a failure, watchdog)" });
   ensure(reg, {
@@ -90,11 +92,13 @@ export function registerSessionMetrics(reg: MetricRegistryLike): void {
   zeroCounter(reg, M.failovers);
   zeroCounter(reg, M.sent, SEND_RESULTS.map((result) => ({ result })));
   zeroCounter(reg, M.outboxDone, ["sent", "failed"].map((result) => ({ result })));
+  zeroCounter(reg, M.outboxGuardPauses, ["refusals", "stuck", "restriction"].map((trigger) => ({ trigger })));
   zeroCounter(reg, M.restarts, RESTART_REASONS.map((reason) => ({ reason })));
   zeroCounter(reg, M.disconnects, [...DISCONNECT_REASONS, "other"].map((reason) => ({ reason })));
 }
 
-const DISCONNECT_REASONS = new Set(["CONNECTION_LOST", "BROWSER_CRASHED", "HEARTBEAT_LOST", "CONFLICT", "LOGOUT", "UNPAIRED"]);
+// TOS_BLOCK, SMB_TOS_BLOCK: WhatsApp restricted the account (lib/engines/types.ts RESTRICTION_REASONS)
+const DISCONNECT_REASONS = new Set(["CONNECTION_LOST", "BROWSER_CRASHED", "HEARTBEAT_LOST", "CONFLICT", "LOGOUT", "UNPAIRED", "TOS_BLOCK", "SMB_TOS_BLOCK"]);
 
 /** Event-log metrics, on every node that appends (session nodes) or replays (webhooks nodes). */
 export function registerEventLogMetrics(reg: MetricRegistryLike): void {

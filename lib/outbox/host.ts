@@ -51,6 +51,18 @@ export class OutboxHost {
     void this.open.get(key(workspaceId, sessionId))?.then((o) => o.poke(), () => undefined);
   }
 
+  /** An ack of one of the session's messages, for the guard (only an open outbox listens). */
+  ack(workspaceId: string, sessionId: string, messageId: string, ack: string): void {
+    void this.open.get(key(workspaceId, sessionId))?.then((o) => o.ack(messageId, ack), () => undefined);
+  }
+
+  /** The session was disconnected for a restriction reason: the guard pauses its outbox (if it has one). */
+  async restricted(workspaceId: string, sessionId: string, reason: string): Promise<void> {
+    if (!this.open.has(key(workspaceId, sessionId)) && !existsSync(this.opts.fileOf(workspaceId, sessionId))) return;
+    const box = await this.get(workspaceId, sessionId);
+    await box.restricted(reason);
+  }
+
   async close(workspaceId: string, sessionId: string): Promise<void> {
     const k = key(workspaceId, sessionId);
     const o = this.open.get(k);

@@ -16,10 +16,12 @@ export interface OutboxPause {
   at: number;
 }
 
-/** What the journal holds: every item it still keeps, and whether the outbox is paused. */
+/** What the journal holds: every item it still keeps, whether the outbox is paused, and its last resume. */
 export interface OutboxSnapshot {
   items: OutboxItem[];
   paused: OutboxPause | null;
+  /** Epoch ms of the last resume: the guard judges only sends after it. */
+  resumedAt?: number;
 }
 
 export interface OutboxJournal {
@@ -28,17 +30,19 @@ export interface OutboxJournal {
   put(item: OutboxItem): Promise<void>;
   /** Forgets items (terminal ones past retention). */
   drop(ids: string[]): Promise<void>;
-  setPaused(p: OutboxPause | null): Promise<void>;
+  /** Pauses (p), or resumes (null, at resumedAt). */
+  setPaused(p: OutboxPause | null, resumedAt?: number): Promise<void>;
   close(): Promise<void>;
 }
 
-type Line = { i: OutboxItem } | { x: string } | { p: OutboxPause | null };
+type Line = { i: OutboxItem } | { x: string } | { p: OutboxPause | null; r?: number };
 
 export class MemoryOutboxJournal implements OutboxJournal {
   readonly items = new Map<string, OutboxItem>();
   paused: OutboxPause | null = null;
+  resumedAt?: number;
   async load(): Promise<OutboxSnapshot> {
-    return { items: [...this.items.values()].map((i) => structuredClone(i)), paused: this.paused };
+    return { items: [...this.items.values()].map((i) => structuredClone(i)), paused: this.paused, ...(this.resumedAt !== undefined ? { resumedAt: this.resumedAt } : {}) };
   }
   async put(item: OutboxItem): Promise<void> {
     this.items.set(item.id, structuredClone(item));
@@ -46,8 +50,9 @@ export class MemoryOutboxJournal implements OutboxJournal {
   async drop(ids: string[]): Promise<void> {
     for (const id of ids) this.items.delete(id);
   }
-  async setPaused(p: OutboxPause | null): Promise<void> {
+  async setPaused(p: OutboxPause | null, resumedAt?: number): Promise<void> {
     this.paused = p;
+    if (resumedAt !== undefined) this.resumedAt = resumedAt;
   }
   async close(): Promise<void> {}
 }
@@ -55,6 +60,7 @@ export class MemoryOutboxJournal implements OutboxJournal {
 export class FileOutboxJournal implements OutboxJournal {
   private readonly items = new Map<string, OutboxItem>();
   private paused: OutboxPause | null = null;
+  private resumedAt?: number;
   private fh?: FileHandle;
   private buffer: string[] = [];
   private waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
@@ -70,7 +76,7 @@ export class FileOutboxJournal implements OutboxJournal {
   async load(): Promise<OutboxSnapshot> {
     for (const line of await readJsonLines<Line>(this.file)) this.apply(line);
     await this.rewrite();
-    return { items: [...this.items.values()].map((i) => structuredClone(i)), paused: this.paused };
+    return { items: [...this.items.values()].map((i) => structuredClone(i)), paused: this.paused, ...(this.resumedAt !== undefined ? { resumedAt: this.resumedAt } : {}) };
   }
 
   put(item: OutboxItem): Promise<void> {
@@ -85,9 +91,10 @@ export class FileOutboxJournal implements OutboxJournal {
     return this.write(ids.map((x) => JSON.stringify({ x })).join("\n"));
   }
 
-  setPaused(p: OutboxPause | null): Promise<void> {
-    this.paused = p;
-    return this.write(JSON.stringify({ p }));
+  setPaused(p: OutboxPause | null, resumedAt?: number): Promise<void> {
+    const line: Line = { p, ...(resumedAt !== undefined ? { r: resumedAt } : {}) };
+    this.apply(line);
+    return this.write(JSON.stringify(line));
   }
 
   async close(): Promise<void> {
@@ -102,7 +109,10 @@ export class FileOutboxJournal implements OutboxJournal {
   private apply(line: Line): void {
     if ("i" in line) this.items.set(line.i.id, line.i);
     else if ("x" in line) this.items.delete(line.x);
-    else if ("p" in line) this.paused = line.p;
+    else if ("p" in line) {
+      this.paused = line.p;
+      if (line.r !== undefined) this.resumedAt = line.r;
+    }
   }
 
   private write(raw: string): Promise<void> {
@@ -142,7 +152,7 @@ export class FileOutboxJournal implements OutboxJournal {
   }
 
   private async rewrite(): Promise<void> {
-    const lines = [JSON.stringify({ p: this.paused })];
+    const lines = [JSON.stringify({ p: this.paused, ...(this.resumedAt !== undefined ? { r: this.resumedAt } : {}) })];
     for (const item of [...this.items.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) lines.push(JSON.stringify({ i: item }));
     const tmp = `${this.file}.tmp-${randomBytes(6).toString("hex")}`;
     const out = await fs.open(tmp, "w", 0o600);

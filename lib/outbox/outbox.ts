@@ -9,7 +9,7 @@ import { monotonicFactory } from "ulid";
 import { WafleetError } from "../errors";
 import type { OutboxJournal, OutboxPause } from "./journal";
 import { nextSendAt, type PaceState } from "./pacer";
-import { DEFAULT_OUTBOX_POLICY, type OutboxItem, type OutboxMessage, type OutboxPolicy, type OutboxState } from "./types";
+import { DEFAULT_OUTBOX_GUARD, DEFAULT_OUTBOX_POLICY, GUARD_STUCK_WINDOW, type OutboxGuard, type OutboxItem, type OutboxMessage, type OutboxPolicy, type OutboxState } from "./types";
 
 export interface OutboxClock {
   now(): number;
@@ -34,10 +34,14 @@ export const realClock: OutboxClock = {
     }),
 };
 
+/** What made the ban-risk guard pause an outbox. */
+export type GuardTrigger = "refusals" | "stuck" | "restriction";
+
 export interface OutboxEvents {
   sent(item: OutboxItem): void;
   failed(item: OutboxItem): void;
-  paused(reason: string): void;
+  /** `guard`: set when the ban-risk guard paused it. */
+  paused(reason: string, guard?: GuardTrigger): void;
 }
 
 export interface OutboxDeps {
@@ -52,11 +56,6 @@ export interface OutboxDeps {
   ready: () => boolean;
   events: OutboxEvents;
   clock?: OutboxClock;
-  /**
-   * The ban-risk guard: after this many sends in a row refused for good, the outbox pauses itself
-   * (wa.outbox.paused {reason: "guard: ..."}) until a client resumes it (default 3; 0 = off).
-   */
-  guardFailures?: number;
   /** Terminal items are kept (listed, their keys remembered) this long (default 7 days). */
   retentionMs?: number;
   logger?: { warn(...args: unknown[]): void };
@@ -94,6 +93,12 @@ export class Outbox {
   private closed = false;
   /** Sends refused for good in a row (the guard's count; a success resets it). */
   private failStreak = 0;
+  /** Sends since the last resume only are the guard's evidence (a resume forgives what came before). */
+  private resumedAt = 0;
+  /** The ids an item's message is known by (the derived one it is sent under, the engine's): acks find their item. */
+  private readonly byMessageId = new Map<string, string>();
+  /** Ids acked DEVICE while their item was still `sending` (the ack beat the journal). */
+  private readonly earlyDelivered = new Set<string>();
   /** Ids sort in enqueue order even within one millisecond (a batch). */
   private readonly ulid = monotonicFactory();
 
@@ -110,8 +115,10 @@ export class Outbox {
     for (const item of snap.items) {
       o.items.set(item.id, item);
       if (item.key) o.keys.set(item.key, item.id);
+      if ((item.state === "sending" || item.state === "sent") && !item.delivered) o.watchAcks(item);
     }
     o.paused = snap.paused;
+    o.resumedAt = snap.resumedAt ?? 0;
     return o;
   }
 
@@ -184,13 +191,17 @@ export class Outbox {
   }
 
   async pause(reason = "requested"): Promise<OutboxPause> {
+    return this.pauseFor(reason);
+  }
+
+  private async pauseFor(reason: string, guard?: GuardTrigger): Promise<OutboxPause> {
     this.assertOpen();
     if (this.paused) return this.paused;
     const p = { reason, at: this.clock.now() };
     await this.deps.journal.setPaused(p);
     this.paused = p;
     this.poke();
-    this.deps.events.paused(reason);
+    this.deps.events.paused(reason, guard);
     return p;
   }
 
@@ -198,9 +209,38 @@ export class Outbox {
     this.assertOpen();
     this.failStreak = 0;
     if (!this.paused) return;
-    await this.deps.journal.setPaused(null);
+    const at = this.clock.now();
+    await this.deps.journal.setPaused(null, at);
     this.paused = null;
+    this.resumedAt = at;
     this.poke();
+  }
+
+  /**
+   * An ack of one of the session's messages (every wa.message.ack passes here): a DEVICE or READ
+   * ack of an item's message marks it delivered, the evidence the guard's stuck check looks for.
+   */
+  ack(messageId: string, ack: string): void {
+    if (this.closed || (ack !== "DEVICE" && ack !== "READ" && ack !== "PLAYED")) return;
+    const id = this.byMessageId.get(messageId);
+    if (id === undefined) return;
+    const item = this.items.get(id);
+    this.forgetMessageIds(id, item);
+    if (!item || item.delivered || item.state !== "sent") {
+      // acked before the send's own answer was journaled: remembered until then
+      if (item?.state === "sending") this.earlyDelivered.add(id);
+      return;
+    }
+    void this.transition(item, { delivered: true }).catch((err: Error) => this.deps.logger?.warn(`outbox item ${id}: delivery not journaled (${err.message})`));
+  }
+
+  /**
+   * The session was disconnected for `reason`; the guard pauses the outbox when it is one WhatsApp
+   * uses for restrictions (the caller knows which: lib/engines/types.ts RESTRICTION_REASONS).
+   */
+  async restricted(reason: string): Promise<void> {
+    if (this.closed || !this.guard().restrictions) return;
+    await this.pauseFor(`guard: disconnected by WhatsApp (${reason})`, "restriction");
   }
 
   /** Starts draining (the owner calls it once it holds the session). */
@@ -231,6 +271,34 @@ export class Outbox {
 
   private policy(): OutboxPolicy {
     return { ...DEFAULT_OUTBOX_POLICY, ...this.deps.policy() };
+  }
+
+  private guard(): OutboxGuard {
+    return { ...DEFAULT_OUTBOX_GUARD, ...this.policy().guard };
+  }
+
+  private watchAcks(item: OutboxItem): void {
+    this.byMessageId.set(this.messageIdOf(item.id), item.id);
+    if (item.messageId) this.byMessageId.set(item.messageId, item.id);
+  }
+
+  private forgetMessageIds(id: string, item?: OutboxItem): void {
+    this.byMessageId.delete(this.messageIdOf(id));
+    if (item?.messageId) this.byMessageId.delete(item.messageId);
+  }
+
+  /**
+   * The guard's stuck check: of the last GUARD_STUCK_WINDOW sends since the last resume that are
+   * older than stuckAfterMs, how many never reached a device. A number WhatsApp restricts keeps
+   * accepting messages (one tick) and delivers none.
+   */
+  private stuckCount(now: number, guard: OutboxGuard): number {
+    const aged: OutboxItem[] = [];
+    for (const i of this.items.values()) {
+      if (i.state === "sent" && i.sentAt !== undefined && i.sentAt >= this.resumedAt && i.sentAt <= now - guard.stuckAfterMs) aged.push(i);
+    }
+    aged.sort((a, b) => b.sentAt! - a.sentAt!);
+    return aged.slice(0, GUARD_STUCK_WINDOW).filter((i) => !i.delivered).length;
   }
 
   private pace(now: number): PaceState {
@@ -280,6 +348,14 @@ export class Outbox {
         await this.sleep(at - now);
         continue; // look again: a cancel, a pause or an earlier item may have come meanwhile
       }
+      const guard = { ...DEFAULT_OUTBOX_GUARD, ...policy.guard };
+      if (guard.stuck > 0 && item.state === "queued") {
+        const stuck = this.stuckCount(now, guard);
+        if (stuck >= guard.stuck) {
+          await this.pauseFor(`guard: ${stuck} of the last sends older than ${Math.round(guard.stuckAfterMs / 1000)} s have no DEVICE ack`, "stuck");
+          continue;
+        }
+      }
       this.jitter = undefined;
       await this.sendOne(item, policy);
     }
@@ -289,12 +365,16 @@ export class Outbox {
     const startedAt = this.clock.now();
     // durable before the send: a crash from here on re-sends under the same id
     await this.transition(item, { state: "sending", attempts: item.attempts + 1, sentAt: startedAt });
+    this.watchAcks(item);
     if (policy.typing && this.deps.typing && policy.typingMs > 0) {
       await this.deps.typing(item.message.to, policy.typingMs, new AbortController().signal).catch(() => undefined);
     }
     try {
       const sent = await this.deps.send(item.message, this.messageIdOf(item.id));
       await this.transition(item, { state: "sent", messageId: sent.id });
+      // the device's ack may have come while the send's answer was being journaled
+      if (this.earlyDelivered.delete(item.id)) await this.transition(item, { delivered: true });
+      else this.watchAcks(item);
       this.failStreak = 0;
       this.deps.events.sent(structuredClone(item));
     } catch (err: any) {
@@ -307,12 +387,14 @@ export class Outbox {
         await this.sleep(RETRY_MS);
         return;
       }
+      this.forgetMessageIds(item.id, item);
+      this.earlyDelivered.delete(item.id);
       await this.transition(item, { state: "failed", error: { code, message: String(err?.message ?? err) } });
       this.deps.events.failed(structuredClone(item));
-      const limit = this.deps.guardFailures ?? 3;
+      const limit = { ...DEFAULT_OUTBOX_GUARD, ...policy.guard }.refusals;
       if (limit > 0 && ++this.failStreak >= limit) {
         this.failStreak = 0;
-        await this.pause(`guard: ${limit} sends in a row refused (last: ${code})`);
+        await this.pauseFor(`guard: ${limit} sends in a row refused (last: ${code})`, "refusals");
       }
     }
   }
@@ -332,8 +414,9 @@ export class Outbox {
     for (const i of this.items.values()) if ((i.state === "sent" || i.state === "failed" || i.state === "cancelled") && i.updatedAt < horizon) old.push(i.id);
     if (!old.length) return;
     for (const id of old) {
-      const k = this.items.get(id)?.key;
-      if (k) this.keys.delete(k);
+      const item = this.items.get(id);
+      if (item?.key) this.keys.delete(item.key);
+      this.forgetMessageIds(id, item);
       this.items.delete(id);
     }
     void this.deps.journal.drop(old).catch(() => undefined);

@@ -3,7 +3,7 @@
 import Validator from "fastest-validator";
 import { WafleetError } from "../errors";
 import { checkMessageShape, sendMessageParams, sessionIdParam, workspaceIdParam, type SendMessageInput } from "../sessions/params";
-import { OUTBOX_BATCH_MAX, OUTBOX_STATES, outboxPolicyProps, type OutboxPolicy } from "./types";
+import { DEFAULT_OUTBOX_GUARD, OUTBOX_BATCH_MAX, OUTBOX_STATES, outboxPolicyProps, type OutboxPolicy } from "./types";
 import { isTimeZone } from "./pacer";
 import type { EnqueueInput } from "./outbox";
 
@@ -74,5 +74,6 @@ export function parseOutboxPolicy(p: Record<string, any>): OutboxPolicy {
     typingMs: p.typingMs ?? 1500,
     dailyCap: p.dailyCap ?? null,
     quietHours: p.quietHours ? { from: p.quietHours.from, to: p.quietHours.to, timeZone: p.quietHours.timeZone } : null,
+    guard: { ...DEFAULT_OUTBOX_GUARD, ...p.guard },
   };
 }

@@ -24,8 +24,28 @@ export interface OutboxItem {
   /** The engine's id of the sent message. */
   messageId?: string;
   sentAt?: number;
+  /** Set once the recipient's device acknowledged the message (a DEVICE or READ ack): the guard's evidence. */
+  delivered?: true;
   error?: { code: string; message: string };
 }
+
+/**
+ * When the ban-risk guard pauses a session's outbox (wa.outbox.paused {reason: "guard: ..."}):
+ * WhatsApp's signs of a number under restriction are refused sends, sends that reach its servers
+ * and never a device, and disconnects with a restriction reason.
+ */
+export interface OutboxGuard {
+  /** This many sends in a row refused for good (an ERROR ack, ...); 0 = off. */
+  refusals: number;
+  /** This many of the last 10 sends older than stuckAfterMs still without a DEVICE ack; 0 = off. */
+  stuck: number;
+  stuckAfterMs: number;
+  /** A disconnect for a reason WhatsApp uses for restrictions (TOS_BLOCK, SMB_TOS_BLOCK). */
+  restrictions: boolean;
+}
+
+/** How many of the most recent aged sends the stuck check looks at. */
+export const GUARD_STUCK_WINDOW = 10;
 
 /** How fast and when a session's outbox is drained. */
 export interface OutboxPolicy {
@@ -40,7 +60,10 @@ export interface OutboxPolicy {
   dailyCap: number | null;
   /** No sends from `from` to `to` (HH:MM, local time in timeZone; may wrap midnight); null = none. */
   quietHours: { from: string; to: string; timeZone: string } | null;
+  guard: OutboxGuard;
 }
+
+export const DEFAULT_OUTBOX_GUARD: OutboxGuard = { refusals: 3, stuck: 5, stuckAfterMs: 10 * 60_000, restrictions: true };
 
 /** Safe defaults for a number that was never told otherwise (documented in docs/outbox.md). */
 export const DEFAULT_OUTBOX_POLICY: OutboxPolicy = {
@@ -50,6 +73,7 @@ export const DEFAULT_OUTBOX_POLICY: OutboxPolicy = {
   typingMs: 1500,
   dailyCap: 1000,
   quietHours: null,
+  guard: DEFAULT_OUTBOX_GUARD,
 };
 
 const hhmm = { type: "string", pattern: /^([01][0-9]|2[0-3]):[0-5][0-9]$/, messages: { stringPattern: "expected HH:MM (24 h)" } } as const;
@@ -67,6 +91,17 @@ export const outboxPolicyProps = {
     nullable: true,
     strict: true,
     props: { from: hhmm, to: hhmm, timeZone: { type: "string", min: 1, max: 64, pattern: /^[A-Za-z0-9_+\-/]+$/ } },
+  },
+  guard: {
+    type: "object",
+    optional: true,
+    strict: true,
+    props: {
+      refusals: { type: "number", integer: true, min: 0, max: 1000, optional: true },
+      stuck: { type: "number", integer: true, min: 0, max: 10, optional: true },
+      stuckAfterMs: { type: "number", integer: true, min: 1000, max: 7 * 86_400_000, optional: true },
+      restrictions: { type: "boolean", optional: true },
+    },
   },
 } as const;
 

@@ -5,7 +5,7 @@ import { parseMedia } from "./media";
 import { parseMessageFields } from "./message-fields";
 import type { SimNetwork } from "./network";
 import { parsePhone } from "../whatsapp";
-import type { SimFaults } from "./protocol";
+import { SIM_RESTRICTIONS, type SimFaults, type SimRestriction } from "./protocol";
 import { SimError } from "./sim-error";
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -160,6 +160,25 @@ const ROUTES: Route[] = [
     path: /^\/sim\/accounts\/([^/]+)\/contacts$/,
     handle: (n, [account], body) => {
       n.saveContact(account, requirePhone(body.phone, "phone"), requireString(body.name, "name"));
+      return [200, { ok: true }];
+    },
+  },
+  // WhatsApp's side of a number under restriction: sends that reach no device, and a ban
+  {
+    method: "POST",
+    path: /^\/sim\/accounts\/([^/]+)\/hold-deliveries$/,
+    handle: (n, [account], body) => {
+      if (typeof body.hold !== "boolean") throw new SimError("VALIDATION_ERROR", "hold must be a boolean (true: sends get no DEVICE ack; false: deliver the held ones)", "hold");
+      return [200, n.holdDeliveries(account, body.hold)];
+    },
+  },
+  {
+    method: "POST",
+    path: /^\/sim\/accounts\/([^/]+)\/restrict$/,
+    handle: (n, [account], body) => {
+      const reason = body.reason;
+      if (reason !== null && !(SIM_RESTRICTIONS as readonly unknown[]).includes(reason)) throw new SimError("VALIDATION_ERROR", `reason must be one of ${SIM_RESTRICTIONS.join(", ")}, or null to lift the restriction`, "reason");
+      n.restrict(account, reason as SimRestriction | null);
       return [200, { ok: true }];
     },
   },

@@ -16,7 +16,7 @@ import { parseMedia } from "./media";
 import { SimAccounts, PAGE_MAX } from "./accounts";
 import type { SimProfile } from "./accounts";
 import { messageTypeOf, parseMessageFields } from "./message-fields";
-import type { SimFaults, SimHistoryMessage, SimIncomingMessage, SimMe, SimMedia, SimMessageFields, SimStats, SimUpdate } from "./protocol";
+import type { SimFaults, SimHistoryMessage, SimIncomingMessage, SimMe, SimMedia, SimMessageFields, SimRestriction, SimStats, SimUpdate } from "./protocol";
 import type { AckLevel } from "../whatsapp";
 import { parseId, parsePhone, parseUserJid, userJid } from "../whatsapp";
 import { SimError } from "./sim-error";
@@ -93,6 +93,10 @@ export class SimNetwork {
   /** The fake WhatsApp server for Baileys clients, when this network serves one (startSimNetwork) */
   baileysGateway: BaileysGateway | undefined;
   private faults: SimFaults = { latencyMs: 0, dropRate: 0 };
+  /** Accounts whose sends reach the server and no device (one tick), each with its held deliveries. */
+  private readonly holding = new Map<string, Array<() => void>>();
+  /** Accounts WhatsApp restricted, with the reason their connection is refused. */
+  private readonly restrictedAccounts = new Map<string, SimRestriction>();
   private nextConnectionId = 1;
   private closed = false;
 
@@ -167,6 +171,42 @@ export class SimNetwork {
     if (!device) throw new SimError("DEVICE_NOT_FOUND", `No device is linked for ${phone}`);
     this.endDeviceConnection(device, "LOGOUT");
     this.log("info", `unlinked ${phone}`);
+  }
+
+  /**
+   * Holds (or releases) the deliveries of an account's sends: held, a message is accepted (SERVER ack)
+   * and reaches no device, as WhatsApp treats a number it quietly restricts; released, the held ones
+   * are delivered (DEVICE acks follow). Not kept in the state file (a fault, like latency).
+   */
+  holdDeliveries(phoneInput: string, hold: boolean): { held: number } {
+    const phone = this.requirePhone(phoneInput, "phone");
+    const held = this.holding.get(phone) ?? [];
+    if (hold) {
+      this.holding.set(phone, held);
+      return { held: held.length };
+    }
+    this.holding.delete(phone);
+    for (const deliver of held) deliver();
+    this.log("info", `released ${held.length} held deliveries of ${phone}`);
+    return { held: 0 };
+  }
+
+  /**
+   * WhatsApp restricts an account (`reason`) or lifts it (null): its device's connection is told
+   * `restricted` and closed, and every connection of it is refused the same way until lifted.
+   */
+  restrict(phoneInput: string, reason: SimRestriction | null): void {
+    const phone = this.requirePhone(phoneInput, "phone");
+    if (!reason) {
+      this.restrictedAccounts.delete(phone);
+      return;
+    }
+    this.restrictedAccounts.set(phone, reason);
+    const conn = this.liveConnectionOf(phone);
+    this.log("info", `restricted ${phone} (${reason})`);
+    if (!conn) return;
+    conn.send({ t: "restricted", reason });
+    this.end(conn, reason);
   }
 
   /** A contact messages an account; delivered now if the account is online, else when it comes back. */
@@ -380,6 +420,8 @@ export class SimNetwork {
     for (const t of this.ackTimers) clearTimeout(t);
     this.ackTimers.clear();
     this.faults = { latencyMs: 0, dropRate: 0 };
+    this.holding.clear();
+    this.restrictedAccounts.clear();
     this.accounts.restore(undefined);
     this.groups.restore(undefined);
     this.labels.restore(undefined);
@@ -472,6 +514,12 @@ export class SimNetwork {
       this.end(conn, "UNPAIRED");
       return;
     }
+    const restriction = this.restrictedAccounts.get(device.phone);
+    if (restriction) {
+      conn.send({ t: "restricted", reason: restriction });
+      this.end(conn, restriction);
+      return;
+    }
     this.becomeReady(conn, device);
   }
 
@@ -527,23 +575,31 @@ export class SimNetwork {
     this.ledger.acceptOutgoing(record);
     this.accounts.record(device.phone, { ...historyOf({ ...record, toPhone: to, from: userJid(device.phone) }, userJid(to), true), ack: "SERVER" });
     conn.send({ t: "ack", id, ack: "SERVER", timestamp: record.timestamp });
+    const held = this.holding.get(device.phone);
+    if (held) held.push(() => this.deliverSent(record));
+    else this.deliverSent(record);
+  }
 
-    if (toAccount) {
+  /** A sent message reaches its recipient: another account's device (DEVICE when it acks), or a contact. */
+  private deliverSent(record: OutgoingRecord): void {
+    const from = record.fromPhone;
+    if (record.toAccount) {
       // Another linked account: it arrives as that account's incoming message; DEVICE when it acks.
       // An account that blocked the sender never gets it (the sender sees one tick, as on WhatsApp).
-      if (this.accounts.isBlocked(to, device.phone)) return;
-      const incoming: IncomingRecord = { id, from: userJid(device.phone), toPhone: to, body: record.body, timestamp: record.timestamp, acked: false };
-      if (media) incoming.media = media;
+      const to = parseUserJid(record.to)!;
+      if (this.accounts.isBlocked(to, from)) return;
+      const incoming: IncomingRecord = { id: record.id, from: userJid(from), toPhone: to, body: record.body, timestamp: record.timestamp, acked: false };
+      if (record.media) incoming.media = record.media;
       if (record.fields) incoming.fields = record.fields;
       this.ledger.addIncoming(incoming);
-      this.accounts.record(to, historyOf(incoming, userJid(device.phone), false));
+      this.accounts.record(to, historyOf(incoming, userJid(from), false));
       this.pushIncoming(incoming);
       return;
     }
     this.ledger.deliverToContact(record);
     const timer = setTimeout(() => {
       this.ackTimers.delete(timer);
-      this.ackToSender(record.fromPhone, id, "DEVICE");
+      this.ackToSender(from, record.id, "DEVICE");
     }, this.deviceAckDelayMs);
     this.ackTimers.add(timer);
   }

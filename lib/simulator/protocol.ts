@@ -202,6 +202,8 @@ export type ServerFrame =
   | { t: "logged_out"; reason: "LOGOUT" | "UNPAIRED" }
   /** Another connection took over this device; the server closes this one. */
   | { t: "conflict" }
+  /** WhatsApp restricted (banned) the account: the server closes the connection, and refuses it until lifted. */
+  | { t: "restricted"; reason: SimRestriction }
   /** A protocol error; the server closes the connection. */
   | { t: "error"; code: string; message: string };
 
@@ -223,6 +225,10 @@ export interface SimStats {
   /** Linked devices. */
   devices: number;
 }
+
+/** The reasons WhatsApp gives when it ends a restricted account's connection (WhatsApp Web's states). */
+export const SIM_RESTRICTIONS = ["TOS_BLOCK", "SMB_TOS_BLOCK"] as const;
+export type SimRestriction = (typeof SIM_RESTRICTIONS)[number];
 
 export interface SimFaults {
   /** Delay added before the server handles or sends any frame. */

@@ -2,7 +2,7 @@
 // with bad items queues the good ones; the drain keeps the policy's pace; a kill -9 mid-drain loses
 // nothing and sends nothing twice; cancel and pause take effect before the next send.
 import { promises as fs } from "node:fs";
-import { request } from "../helpers/http";
+import { openEventStream, request } from "../helpers/http";
 import { freePort, NodeProcess, startSimProcess, tempDir, waitFor } from "../helpers/processes";
 
 const KEY = "outbox-embedded-admin-key-0123456789";
@@ -145,4 +145,57 @@ describe("outbox (embedded)", () => {
     await waitFor("sent after resume", async () => (await call("GET", `${OB}/${ids[3]}`)).json.state === "sent", 30000, 50);
     expect((await ledger()).filter((m) => m.body.startsWith("refused-"))).toEqual([]);
   }, 60000);
+
+  it("the guard pauses a session whose sends reach no device, and one WhatsApp restricts: wa.outbox.paused {reason}", async () => {
+    const stream = await openEventStream(api, "/api/v1/workspaces/acme/events?types=wa.outbox.paused", KEY);
+    try {
+      await call("PUT", `${OB}/policy`, { perMinute: 120, jitterMs: 0, typing: false, guard: { stuck: 2, stuckAfterMs: 1000 } });
+      // the network takes the sends (one tick) and delivers none, as for a number WhatsApp quietly restricts
+      expect((await request(sim.url, "POST", `/sim/accounts/${ME}/hold-deliveries`, { body: { hold: true } })).status).toBe(200);
+      const r = await call("POST", OB, { items: Array.from({ length: 10 }, (_, i) => ({ to: contact(400 + i), text: `held-${i}` })) });
+      expect(r.json.queued).toBe(10);
+      const paused = await waitFor("the guard's pause", async () => (await call("GET", OB)).json.paused ?? undefined, 30000, 50);
+      expect(paused.reason).toBe("guard: 2 of the last sends older than 1 s have no DEVICE ack");
+      await waitFor("wa.outbox.paused on the event stream", async () => stream.events.some((e) => e.data.reason === paused.reason), 10000, 50);
+      const held = (await ledger()).filter((m) => m.body.startsWith("held-"));
+      // 500 ms apart, paused once two are 1 s old: the third, fourth or fifth send is the last
+      expect(held.length).toBeGreaterThanOrEqual(3);
+      expect(held.length).toBeLessThan(10);
+      for (const m of held) expect(m.deliveries).toBe(0);
+      await new Promise((res) => setTimeout(res, 1500));
+      expect((await ledger()).filter((m) => m.body.startsWith("held-")).length).toBe(held.length);
+
+      // released: the held messages reach their contacts; resumed: the rest goes, delivered
+      expect((await request(sim.url, "POST", `/sim/accounts/${ME}/hold-deliveries`, { body: { hold: false } })).json).toEqual({ held: 0 });
+      expect((await call("POST", `${OB}/resume`)).status).toBe(200);
+      await waitFor("all 10 sent", async () => (await allItems()).filter((i) => i.message.text?.startsWith("held-") && i.state === "sent").length === 10, 30000, 100);
+      await waitFor("all 10 delivered", async () => (await ledger()).filter((m) => m.body.startsWith("held-") && m.deliveries === 1).length === 10, 10000, 50);
+      expect((await call("GET", OB)).json.paused).toBeNull();
+
+      // WhatsApp restricts the account: the session fails with TOS_BLOCK and the outbox pauses
+      await call("POST", `${OB}/pause`);
+      await call("POST", OB, { items: [0, 1].map((i) => ({ to: contact(500 + i), text: `after-ban-${i}` })) });
+      await call("POST", `${OB}/resume`);
+      expect((await request(sim.url, "POST", `/sim/accounts/${ME}/restrict`, { body: { reason: "TOS_BLOCK" } })).status).toBe(200);
+      const banned = await waitFor("the restriction pause", async () => {
+        const p = (await call("GET", OB)).json.paused;
+        return p?.reason?.includes("TOS_BLOCK") ? p : undefined;
+      }, 30000, 50);
+      expect(banned.reason).toBe("guard: disconnected by WhatsApp (TOS_BLOCK)");
+      await waitFor("wa.outbox.paused (TOS_BLOCK)", async () => stream.events.some((e) => e.data.reason === banned.reason), 10000, 50);
+      const session = (await call("GET", "/workspaces/acme/sessions/main")).json;
+      expect(session.status).toBe("FAILED");
+      // lifted and restarted: nothing goes until a client resumes
+      expect((await request(sim.url, "POST", `/sim/accounts/${ME}/restrict`, { body: { reason: null } })).status).toBe(200);
+      expect((await call("POST", "/workspaces/acme/sessions/main/start")).status).toBe(200);
+      await working();
+      await new Promise((res) => setTimeout(res, 1500));
+      expect((await ledger()).filter((m) => m.body.startsWith("after-ban-")).length).toBe(0);
+      await call("POST", `${OB}/resume`);
+      await waitFor("sent after the restriction is lifted", async () => (await ledger()).filter((m) => m.body.startsWith("after-ban-")).length === 2, 30000, 50);
+      expect((await request(sim.url, "POST", `/sim/accounts/${ME}/restrict`, { body: { reason: "BANNED" } })).json.error.code).toBe("VALIDATION_ERROR");
+    } finally {
+      stream.close();
+    }
+  }, 90000);
 });

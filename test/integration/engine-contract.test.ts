@@ -253,6 +253,20 @@ describe.each(kits)("the $name engine", (kit) => {
     if (kit.name === "wwebjs") await expectNoChromiumUnder(path.join(dir, "auth"));
   });
 
+  it("when WhatsApp restricts the account: disconnected TOS_BLOCK, then failed, and it stays stopped", async () => {
+    const { engine, events } = await linkedEngine();
+    const failed = next(engine, "failed");
+    expect((await sim.post("/sim/accounts/" + ALICE + "/restrict", { reason: "TOS_BLOCK" })).status).toBe(200);
+    const [err] = await failed;
+    expect(err).toMatchObject({ code: "ENGINE_ERROR" });
+    expect(events.slice(3).map((e) => e.slice(0, 2))).toEqual([["disconnected", "TOS_BLOCK"], ["failed", expect.anything()]]);
+    await expect(engine.sendMessage(CONTACT, { text: "x" })).rejects.toMatchObject({ code: "SESSION_NOT_READY" });
+    // no reconnect attempt reaches the network (it would be refused again)
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await stats()).toMatchObject({ linkedConnections: 0 });
+    expect(events.length).toBe(5);
+  });
+
   it("logout unlinks the device on the network and empties the auth folder", async () => {
     const { engine } = await linkedEngine();
     await engine.logout();

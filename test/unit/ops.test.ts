@@ -165,6 +165,7 @@ describe("session event metrics", () => {
     m.record("wa.session.qr", s, { qr: "q", expiresAt: 1 });
     m.record("wa.session.disconnected", s, { reason: "HEARTBEAT_LOST" });
     m.record("wa.session.disconnected", s, { reason: "TOS_BLOCK" });
+    m.record("wa.session.disconnected", s, { reason: "DEPRECATED_VERSION" });
     expect(calls).toEqual([
       ["obs", M.startSeconds, 2.5],
       ["inc", M.received, undefined],
@@ -172,6 +173,8 @@ describe("session event metrics", () => {
       ["inc", M.qr, undefined],
       ["obs", M.startSeconds, 0],
       ["inc", M.disconnects, { reason: "HEARTBEAT_LOST" }],
+      // a restriction has its own label (WafleetAccountRestricted); reasons nobody alerts on are "other"
+      ["inc", M.disconnects, { reason: "TOS_BLOCK" }],
       ["inc", M.disconnects, { reason: "other" }],
     ]);
   });

@@ -6,7 +6,7 @@ import path from "node:path";
 import { FileOutboxJournal, MemoryOutboxJournal, type OutboxJournal } from "../../lib/outbox/journal";
 import { Outbox, outboxMessageId, type OutboxClock } from "../../lib/outbox/outbox";
 import { localClock, nextSendAt, quietUntil } from "../../lib/outbox/pacer";
-import { DEFAULT_OUTBOX_POLICY, type OutboxItem, type OutboxMessage, type OutboxPolicy } from "../../lib/outbox/types";
+import { DEFAULT_OUTBOX_GUARD, DEFAULT_OUTBOX_POLICY, type OutboxItem, type OutboxMessage, type OutboxPolicy } from "../../lib/outbox/types";
 import { WafleetError } from "../../lib/errors";
 
 const T0 = Date.UTC(2026, 10, 30, 12, 0, 0);
@@ -28,20 +28,21 @@ function virtualClock(start = T0, seed = 0.5): OutboxClock & { t: number } {
 interface Harness {
   outbox: Outbox;
   sends: Array<{ to: string; messageId: string; at: number }>;
-  events: Array<{ name: string; item?: OutboxItem; reason?: string }>;
+  events: Array<{ name: string; item?: OutboxItem; reason?: string; guard?: string }>;
   clock: OutboxClock & { t: number };
   policy: OutboxPolicy;
   ready: { value: boolean };
   fail: { next?: Error; refusals?: number };
 }
 
-async function harness(opts: { journal?: OutboxJournal; policy?: Partial<OutboxPolicy>; clock?: OutboxClock & { t: number }; sendDelay?: () => Promise<void> } = {}): Promise<Harness> {
+async function harness(opts: { journal?: OutboxJournal; policy?: Partial<OutboxPolicy>; clock?: OutboxClock & { t: number }; sendDelay?: () => Promise<void>; deliver?: (n: number) => boolean } = {}): Promise<Harness> {
   const clock = opts.clock ?? virtualClock();
   const sends: Harness["sends"] = [];
   const events: Harness["events"] = [];
   const policy: OutboxPolicy = { ...DEFAULT_OUTBOX_POLICY, typing: false, jitterMs: 0, dailyCap: null, ...opts.policy };
   const ready = { value: true };
   const fail: Harness["fail"] = {};
+  const box: { outbox?: Outbox } = {};
   const outbox = await Outbox.open(
     {
       journal: opts.journal ?? new MemoryOutboxJournal(),
@@ -60,16 +61,19 @@ async function harness(opts: { journal?: OutboxJournal; policy?: Partial<OutboxP
           throw e;
         }
         sends.push({ to: message.to, messageId, at: clock.now() });
+        // the recipient's device acks (or not: a number WhatsApp quietly restricts)
+        if (opts.deliver?.(sends.length - 1)) setImmediate(() => box.outbox!.ack(messageId, "DEVICE"));
         return { id: messageId };
       },
       events: {
         sent: (item) => events.push({ name: "sent", item }),
         failed: (item) => events.push({ name: "failed", item }),
-        paused: (reason) => events.push({ name: "paused", reason }),
+        paused: (reason, guard) => events.push({ name: "paused", reason, ...(guard ? { guard } : {}) }),
       },
     },
     (id) => outboxMessageId("w1", "s1", id),
   );
+  box.outbox = outbox;
   return { outbox, sends, events, clock, policy, ready, fail };
 }
 
@@ -137,7 +141,7 @@ describe("Outbox", () => {
     await until(() => h.sends.length === 1, "the first send done");
     for (let i = 0; i < 200; i++) await new Promise((r) => setImmediate(r));
     expect(h.sends.length).toBe(1);
-    expect(h.events.find((e) => e.name === "paused")?.reason).toBe("campaign review");
+    expect(h.events.find((e) => e.name === "paused")).toEqual({ name: "paused", reason: "campaign review" });
     gate = undefined;
     await h.outbox.resume();
     await until(() => gate !== undefined, "a send after resume");
@@ -207,9 +211,54 @@ describe("Outbox", () => {
     expect(h.sends.length).toBe(0);
     expect(h.events.filter((e) => e.name === "failed")).toHaveLength(3);
     expect(h.outbox.pausedState?.reason).toMatch(/^guard: 3 sends in a row refused \(last: ENGINE_ERROR\)$/);
+    expect(h.events.find((e) => e.name === "paused")?.guard).toBe("refusals");
     await h.outbox.resume();
     await until(() => h.sends.length === 2, "the rest after resume");
     await h.outbox.close();
+  });
+
+  it("the guard pauses when sends reach the server and no device past stuckAfterMs, and judges only sends after a resume", async () => {
+    const guard = { ...DEFAULT_OUTBOX_GUARD, stuck: 3, stuckAfterMs: 5000 };
+    // the first 4 are delivered, then nothing more reaches a device
+    const h = await harness({ policy: { perMinute: 60, guard }, deliver: (n) => n < 4 });
+    await h.outbox.enqueue(Array.from({ length: 30 }, (_, n) => ({ message: msg(n) })));
+    h.outbox.start();
+    await until(() => h.events.some((e) => e.name === "paused"), "the guard's pause");
+    // 1 s apart: sends 4, 5, 6 are 5 s old when the 12th would go (t = 11 s)
+    expect(h.sends.length).toBe(11);
+    expect(h.outbox.pausedState?.reason).toBe("guard: 3 of the last sends older than 5 s have no DEVICE ack");
+    expect(h.events.find((e) => e.name === "paused")?.guard).toBe("stuck");
+    expect(h.outbox.list({ limit: 100, state: "sent" }).items.filter((i) => i.delivered).length).toBe(4);
+    for (let i = 0; i < 200; i++) await new Promise((r) => setImmediate(r));
+    expect(h.sends.length).toBe(11);
+    // resumed: the stuck sends before it are forgiven; 3 new undelivered ones pause again
+    await h.outbox.resume();
+    await until(() => h.events.filter((e) => e.name === "paused").length === 2, "the second pause");
+    // from the resume at T: sends at T .. T+6, and the one at T+7 finds T, T+1, T+2 stuck
+    expect(h.sends.length).toBe(11 + 7);
+    await h.outbox.close();
+  });
+
+  it("the guard never pauses while the sends reach their devices", async () => {
+    const h = await harness({ policy: { perMinute: 60, guard: { ...DEFAULT_OUTBOX_GUARD, stuck: 1, stuckAfterMs: 1000 } }, deliver: () => true });
+    await h.outbox.enqueue(Array.from({ length: 20 }, (_, n) => ({ message: msg(n) })));
+    h.outbox.start();
+    await until(() => h.sends.length === 20, "20 sends");
+    await h.outbox.close();
+    expect(h.events.some((e) => e.name === "paused")).toBe(false);
+    expect(h.outbox.counts().sent).toBe(20);
+  });
+
+  it("the guard pauses on a disconnect for a restriction, unless the policy turns it off", async () => {
+    const h = await harness({ policy: { perMinute: 60 } });
+    await h.outbox.restricted("TOS_BLOCK");
+    expect(h.outbox.pausedState?.reason).toBe("guard: disconnected by WhatsApp (TOS_BLOCK)");
+    expect(h.events).toEqual([{ name: "paused", reason: "guard: disconnected by WhatsApp (TOS_BLOCK)", guard: "restriction" }]);
+    const off = await harness({ policy: { perMinute: 60, guard: { ...DEFAULT_OUTBOX_GUARD, restrictions: false } } });
+    await off.outbox.restricted("TOS_BLOCK");
+    expect(off.outbox.pausedState).toBeNull();
+    await h.outbox.close();
+    await off.outbox.close();
   });
 
   it("puts an item back in the queue when the session is not ready at the send", async () => {
@@ -253,6 +302,28 @@ describe("FileOutboxJournal", () => {
     expect((await h2.outbox.enqueue([{ message: msg(1), key: "k1" }]))[0]).toMatchObject({ id: ids[0]!.id, duplicate: true });
     await h2.outbox.close();
     expect(readFileSync(file, "utf8")).not.toContain("TORN");
+  });
+
+  it("keeps the delivered mark and the last resume across a reopen: the guard forgives the same sends once", async () => {
+    const file = path.join(dir, "outbox.jsonl");
+    const guard = { ...DEFAULT_OUTBOX_GUARD, stuck: 2, stuckAfterMs: 2000 };
+    const h = await harness({ journal: new FileOutboxJournal(file), policy: { perMinute: 60, guard }, deliver: (n) => n === 0 });
+    await h.outbox.enqueue(Array.from({ length: 10 }, (_, n) => ({ message: msg(n) })));
+    h.outbox.start();
+    await until(() => h.outbox.pausedState !== null, "the guard's pause");
+    await h.outbox.close();
+    // a client resumes (on another owner, without draining there)
+    const mid = await harness({ journal: new FileOutboxJournal(file), policy: { perMinute: 60, guard }, clock: virtualClock(h.clock.t + 1000) });
+    await mid.outbox.resume();
+    await mid.outbox.close();
+    const h2 = await harness({ journal: new FileOutboxJournal(file), policy: { perMinute: 60, guard }, clock: virtualClock(h.clock.t + 60_000) });
+    expect(h2.outbox.pausedState).toBeNull();
+    expect(h2.outbox.list({ limit: 100, state: "sent" }).items.filter((i) => i.delivered).map((i) => i.message.to)).toEqual([msg(0).to]);
+    h2.outbox.start();
+    // the stuck sends before the resume do not count (else the next owner would pause at once)
+    await until(() => h2.sends.length >= 1, "a send after the reopen");
+    await h2.outbox.close();
+    expect(h2.events.some((e) => e.name === "paused")).toBe(false);
   });
 
   it("re-sends an item a crash left `sending` first, under the same message id", async () => {

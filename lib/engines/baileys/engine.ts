@@ -286,6 +286,12 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       void this.relink(gen);
       return;
     }
+    if (code === DisconnectReason.forbidden) {
+      // WhatsApp banned or restricted the account (WhatsApp Web calls it TOS_BLOCK): reconnecting cannot help
+      this.emit("disconnected", "TOS_BLOCK");
+      this.fail(new EngineError("ENGINE_ERROR", "WhatsApp ended the session: TOS_BLOCK"));
+      return;
+    }
     if (code === DisconnectReason.restartRequired) return this.scheduleReconnect(gen, 0);
     if (wasReady) this.emit("disconnected", "CONNECTION_LOST");
     this.scheduleReconnect(gen);

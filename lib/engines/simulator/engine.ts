@@ -468,6 +468,16 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
         void this.closeSocket(sock);
         return;
       }
+      case "restricted": {
+        // WhatsApp banned or restricted the account: reconnecting cannot help, as with WhatsApp Web's TOS_BLOCK
+        const err = new EngineError("ENGINE_ERROR", `WhatsApp ended the session: ${frame.reason}`);
+        const hadStart = this.startGate.pending;
+        const sock = this.shutdown(err);
+        this.notify("disconnected", frame.reason);
+        if (!hadStart) this.notify("failed", err);
+        void this.closeSocket(sock);
+        return;
+      }
       case "result":
         return this.onResult(frame);
       case "update":

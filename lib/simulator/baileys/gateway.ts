@@ -334,6 +334,9 @@ class BaileysLink {
         return this.streamError("401", [{ tag: "conflict", attrs: { type: "device_removed" } }]);
       case "conflict":
         return this.streamError(undefined, [{ tag: "conflict", attrs: { type: "replaced" } }]);
+      case "restricted":
+        // a banned account: WhatsApp ends the stream with 403 (Baileys' DisconnectReason.forbidden)
+        return this.streamError("403");
       case "error":
         this.gw.log("warn", `network error ${f.code}: ${f.message}`);
         return;

@@ -153,6 +153,10 @@ export function installConnection(page: FakePage): void {
       ended = true;
       Socket.state = "CONFLICT";
     },
+    restricted(f: any) {
+      ended = true;
+      Socket.state = f.reason;
+    },
     error(f: any) {
       log(`network error ${f.code}: ${f.message}`);
     },
