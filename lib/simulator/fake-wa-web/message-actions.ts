@@ -152,21 +152,9 @@ export function installMessageActions(page: FakePage): void {
   /** A fresh key for an add-on message (a reaction, a vote) from `from` */
   const addonKey = (chatId: string) => new MsgKey({ fromMe: false, remote: chatId, id: `A${Date.now()}${Math.random().toString(36).slice(2, 8).toUpperCase()}` });
 
-  // the network tells of what happened elsewhere (the history already holds it); it keeps each
-  // update until the page acknowledges it, so an update heard again after a reconnect is only acknowledged
-  const applied = new Set<string>();
-  page.frames.update = (f: any) =>
-    page.whenListening(() => {
-      if (f.uid && applied.has(f.uid)) return page.transmit({ t: "update_ack", uid: f.uid });
-      applyUpdate(f.update).then(
-        () => {
-          if (!f.uid) return;
-          applied.add(f.uid);
-          page.transmit({ t: "update_ack", uid: f.uid });
-        },
-        (e: unknown) => page.log(`update ${f.update?.kind} not applied: ${e}`),
-      );
-    });
+  // the network tells of what happened elsewhere (the history already holds it), once the client
+  // listens; the page acknowledges each update once applied (startFakePage)
+  page.frames.update = (f: any) => page.whenListening(() => applyUpdate(f.update));
 
   async function applyUpdate(u: any) {
     if (u.kind === "sent") {

@@ -37,18 +37,26 @@ export function installMessaging(page: FakePage): void {
       held.splice(0).forEach((run) => run());
     }, 0);
   };
-  page.whenListening = (run: () => void) => {
-    const listening = Msg.listenerCount("add") > 0;
-    if (listening && !held.length) return run();
-    held.push(run);
-    if (listening) flush();
-  };
+  page.whenListening = (run: () => unknown): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const go = () => {
+        try {
+          Promise.resolve(run()).then(() => resolve(), reject);
+        } catch (e) {
+          reject(e);
+        }
+      };
+      const listening = Msg.listenerCount("add") > 0;
+      if (listening && !held.length) return go();
+      held.push(go);
+      if (listening) flush();
+    });
   Msg.onListen = (name: string) => {
     if (name === "add" && held.length) flush();
   };
 
   function onIncoming(m: any) {
-    page.whenListening(() => deliverIncoming(m));
+    void page.whenListening(() => deliverIncoming(m));
   }
 
   function deliverIncoming(m: any) {
