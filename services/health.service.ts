@@ -23,7 +23,8 @@ export type InstanceStatus = "healthy" | "at_capacity" | "unhealthy" | "unreacha
 export interface InstanceHealth {
   status: InstanceStatus;
   instance: string;
-  sessions: { total: number; capacity: number; utilization: number } | null;
+  /** load: what the running sessions weigh by engine (ENGINE_WEIGHTS); utilization = load / capacity. */
+  sessions: { total: number; load: number; capacity: number; utilization: number } | null;
   memory: { used: number; total: number; rss: number } | null;
   uptime: number | null;
   timestamp: string;
@@ -82,7 +83,7 @@ export default function healthService({ config, reporter, cluster }: HealthServi
             offlineSince.delete(n.id);
             try {
               const s: any = await broker.call("sessions.nodeStats", {}, { nodeID: n.id, timeout: NODE_TIMEOUT_MS, retries: 0 });
-              const sessions = { total: s.total, capacity: s.capacity, utilization: s.utilization };
+              const sessions = { total: s.total, load: s.load ?? s.total, capacity: s.capacity, utilization: s.utilization };
               const [status, reason]: [InstanceStatus, string | undefined] =
                 s.leaseValid === false
                   ? ["unhealthy", "cluster lease lost"]
@@ -105,6 +106,7 @@ export default function healthService({ config, reporter, cluster }: HealthServi
         const count = (s: InstanceStatus) => instances.filter((i) => i.status === s).length;
         const answering = instances.filter((i) => i.sessions);
         const total = answering.reduce((a, i) => a + i.sessions!.total, 0);
+        const load = Math.round(answering.reduce((a, i) => a + i.sessions!.load, 0) * 10000) / 10000;
         const capacity = instances.filter((i) => i.status === "healthy" || i.status === "at_capacity").reduce((a, i) => a + i.sessions!.capacity, 0);
         const healthy = count("healthy");
         const status = !instances.length || healthy === 0 ? "unhealthy" : healthy === instances.length ? "healthy" : "degraded";
@@ -118,7 +120,7 @@ export default function healthService({ config, reporter, cluster }: HealthServi
             unhealthy: count("unhealthy"),
             unreachable: count("unreachable"),
             nodesDown: instances.filter((i) => i.status === "unreachable" || i.status === "unhealthy").map((i) => i.instance),
-            sessions: { total, capacity, utilization: capacity ? Math.round((total / capacity) * 10000) / 10000 : 0 },
+            sessions: { total, load, capacity, utilization: capacity ? Math.round((load / capacity) * 10000) / 10000 : 0 },
             alerts: Object.fromEntries(alerts.nodes().map((n) => [n, alerts.level(n)])),
           },
           instances,

@@ -44,14 +44,17 @@ export default function placementService({ config, cluster }: PlacementServiceDe
               .map(async (n) => {
                 let stats: any;
                 if (n.alive) stats = await ctx.call("sessions.nodeStats", {}, { nodeID: n.node, timeout: 3000 }).catch(() => undefined);
-                const sessions = stats?.total ?? n.sessions;
+                // the directory keeps what a node's sessions weigh (its load); the node itself tells both
+                const load: number = stats?.load ?? n.sessions;
                 return {
                   node: n.node,
                   status: !n.alive ? "down" : n.draining ? "draining" : stats ? "up" : "unreachable",
-                  sessions,
+                  sessions: stats?.total ?? Math.round(n.sessions),
                   byStatus: stats?.byStatus ?? null,
+                  byEngine: stats?.byEngine ?? null,
+                  load,
                   capacity: n.capacity,
-                  utilization: n.capacity ? Math.round((sessions / n.capacity) * 10000) / 10000 : 0,
+                  utilization: n.capacity ? Math.round((load / n.capacity) * 10000) / 10000 : 0,
                   workspaces: perNode.get(n.node) ?? 0,
                   leaseAgeMs: stats?.leaseAgeMs ?? null,
                   memory: stats?.memory ?? null,
@@ -61,10 +64,11 @@ export default function placementService({ config, cluster }: PlacementServiceDe
           );
           const live = rows.filter((r) => r.status !== "down");
           const total = live.reduce((a, r) => a + r.sessions, 0);
+          const load = Math.round(live.reduce((a, r) => a + r.load, 0) * 10000) / 10000;
           const capacity = live.reduce((a, r) => a + r.capacity, 0);
           return {
             coordinator: coordinator ?? null,
-            summary: { nodes: rows.length, nodesDown: rows.length - live.length, sessions: total, capacity, utilization: capacity ? Math.round((total / capacity) * 10000) / 10000 : 0, workspaces: assignments.length },
+            summary: { nodes: rows.length, nodesDown: rows.length - live.length, sessions: total, load, capacity, utilization: capacity ? Math.round((load / capacity) * 10000) / 10000 : 0, workspaces: assignments.length },
             nodes: rows,
             assignments: assignments.sort((a, b) => (a.workspaceId < b.workspaceId ? -1 : 1)),
           };

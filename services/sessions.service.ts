@@ -103,6 +103,7 @@ export default function sessionsService({ config, engineFactory, engines, cluste
         logger: this.logger,
         startTimeoutMs: config.engineStartTimeoutMs,
         maxSessions: config.maxSessionsPerInstance,
+        engineWeights: config.engineWeights,
         // meta.json writes carry the token the directory gave this node for the workspace
         fencingToken: (workspaceId: string) => this.ownership.tokenOf(workspaceId),
         admit: () => this.lease.valid(),
@@ -127,7 +128,8 @@ export default function sessionsService({ config, engineFactory, engines, cluste
         node,
         ttlMs: config.leaseTtlMs,
         capacity: config.maxSessionsPerInstance,
-        sessions: () => this.manager.runningCount(),
+        // what placement weighs: the running sessions by their engines' weights
+        sessions: () => this.manager.load(),
         onFence: () => this.ownership.fence(),
         onValid: () => this.ownership?.scheduleReconcile(),
         logger: log,
@@ -165,7 +167,8 @@ export default function sessionsService({ config, engineFactory, engines, cluste
         storedWorkspaces: async () => {
           const ids = await storage.listWorkspaces();
           const out: Array<{ workspaceId: string; sessions: number }> = [];
-          for (const w of ids) out.push({ workspaceId: w, sessions: await storage.runningCount(w) });
+          // a workspace weighs what its running sessions weigh on their engines
+          for (const w of ids) out.push({ workspaceId: w, sessions: await storage.runningLoad(w, (engine) => this.manager.cost(engine ?? this.manager.defaultEngine)) });
           return out;
         },
         release: async (target, w) => {
@@ -215,6 +218,8 @@ export default function sessionsService({ config, engineFactory, engines, cluste
         if (!this.metrics) return;
         const st = this.manager.stats();
         for (const [status, n] of Object.entries(st.byStatus)) this.metrics.set(M.sessions, n, { status });
+        for (const [engine, n] of Object.entries(st.byEngine)) this.metrics.set(M.sessionsByEngine, n, { engine });
+        this.metrics.set(M.load, st.load);
         this.metrics.set(M.capacity, st.capacity);
         this.metrics.set(M.utilization, st.utilization);
         this.metrics.set(M.workspaces, this.ownership.ownedWorkspaces().length);

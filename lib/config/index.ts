@@ -7,6 +7,7 @@ import Validator from "fastest-validator";
 import { ConfigError } from "./error";
 import { natsConnectionOptions, redactUrl, redisConnectionOptions } from "./connections";
 import { parseBackupKeys } from "../backup/encryption";
+import { parseEngineWeights } from "../engines/weights";
 
 export const ROLES = ["sessions", "api", "webhooks", "health", "backup"] as const;
 export type Role = (typeof ROLES)[number];
@@ -55,6 +56,11 @@ export interface Config {
   /** Chromium's own sandbox: auto (on unless root), on, off (CHROME_SANDBOX). */
   chromeSandbox: "auto" | "on" | "off";
   maxSessionsPerInstance: number;
+  /**
+   * ENGINE_WEIGHTS over lib/engines/weights.ts's defaults: what one session of each engine costs
+   * relative to the others; MAX_SESSIONS_PER_INSTANCE counts sessions of WA_ENGINE.
+   */
+  engineWeights: Record<string, number>;
   launchConcurrency: number;
   launchStaggerMs: number;
   engineStartTimeoutMs: number;
@@ -180,6 +186,7 @@ const schema = {
   REDIS_CA: { type: "string", optional: true },
   REDIS_PASSWORD: { type: "string", optional: true },
   WA_ENGINE: { type: "enum", values: [...ENGINES], optional: true },
+  ENGINE_WEIGHTS: { type: "string", optional: true },
   WA_ENGINES: { type: "string", pattern: new RegExp(`^\\s*(${ENGINES.join("|")})\\s*(,\\s*(${ENGINES.join("|")})\\s*)*$`), optional: true, messages: { stringPattern: `expected a comma list of engines among ${ENGINES.join(", ")}` } },
   WA_SIM_URL: { type: "string", pattern: /^(https?:\/\/[^\s/]+\/?)?$/, optional: true, messages: { stringPattern: "expected http://host:port of a simulated network, or empty" } },
   WA_SIM_PORT: num(0, 65535),
@@ -317,6 +324,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const sessionsDir = path.resolve(cwd, env.SESSIONS_DIR || path.join(dataDir, "sessions"));
   const engine: EngineName = v.WA_ENGINE ?? (embedded ? "simulator" : "wwebjs");
   const engines: EngineName[] | undefined = v.WA_ENGINES ? [...new Set(String(v.WA_ENGINES).split(",").map((e) => e.trim() as EngineName))] : undefined;
+  let engineWeights: Record<string, number>;
+  try {
+    engineWeights = parseEngineWeights(v.ENGINE_WEIGHTS, ENGINES);
+  } catch (err) {
+    throw new ConfigError("ENGINE_WEIGHTS", (err as Error).message);
+  }
   if (engines && !engines.includes(engine)) throw new ConfigError("WA_ENGINES", `must include the default engine WA_ENGINE=${engine} (got ${JSON.stringify(v.WA_ENGINES)})`);
   if (!embedded && !v.REDIS_URL && (services.includes("sessions") || services.includes("api"))) {
     throw new ConfigError("REDIS_URL", "cluster mode (TRANSPORTER set) needs the ownership directory: set REDIS_URL=redis://host:6379 on session and api nodes");
@@ -371,6 +384,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     chromeArgs: v.CHROME_ARGS ?? "",
     chromeSandbox: v.CHROME_SANDBOX ?? "auto",
     maxSessionsPerInstance: v.MAX_SESSIONS_PER_INSTANCE ?? 750,
+    engineWeights,
     // a Chromium start costs ~1 s of CPU and 100+ MB; a simulator session costs almost nothing
     launchConcurrency: v.LAUNCH_CONCURRENCY ?? (engine === "wwebjs" ? 2 : 32),
     launchStaggerMs: v.LAUNCH_STAGGER_MS ?? (engine === "wwebjs" ? 200 : 0),

@@ -18,6 +18,8 @@ const SEND_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10];
 export const M = {
   sessions: "wafleet.sessions",
   capacity: "wafleet.sessions.capacity",
+  sessionsByEngine: "wafleet.sessions.engine",
+  load: "wafleet.sessions.load",
   utilization: "wafleet.sessions.utilization",
   workspaces: "wafleet.workspaces.owned",
   startSeconds: "wafleet.session.start.seconds",
@@ -61,8 +63,10 @@ export const RESTART_REASONS = ["retry", "memory"] as const;
 /** Session-node metrics. */
 export function registerSessionMetrics(reg: MetricRegistryLike): void {
   ensure(reg, { type: "gauge", name: M.sessions, labelNames: ["status"], description: "Sessions on this node by status" });
-  ensure(reg, { type: "gauge", name: M.capacity, description: "MAX_SESSIONS_PER_INSTANCE of this node" });
-  ensure(reg, { type: "gauge", name: M.utilization, description: "Running sessions / capacity (0..1)" });
+  ensure(reg, { type: "gauge", name: M.capacity, description: "MAX_SESSIONS_PER_INSTANCE of this node (in sessions of its default engine)" });
+  ensure(reg, { type: "gauge", name: M.sessionsByEngine, labelNames: ["engine"], description: "Running sessions on this node by engine" });
+  ensure(reg, { type: "gauge", name: M.load, description: "What the running sessions weigh, in sessions of the node's default engine (ENGINE_WEIGHTS)" });
+  ensure(reg, { type: "gauge", name: M.utilization, description: "Load / capacity (0..1): running sessions weighted by engine" });
   ensure(reg, { type: "gauge", name: M.workspaces, description: "Workspaces this node owns" });
   ensure(reg, { type: "histogram", name: M.startSeconds, buckets: SECONDS_BUCKETS, quantiles: false, description: "Engine start to WORKING (restores) or to the first QR (new links), seconds" });
   ensure(reg, { type: "counter", name: M.qr, description: "QR codes shown" });

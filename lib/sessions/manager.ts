@@ -3,6 +3,7 @@
 import { ulid } from "ulid";
 import { WafleetError } from "../errors";
 import { engineFactoryFor, SessionActor, type ActorDeps, type SessionView } from "./actor";
+import { sessionCost } from "../engines/weights";
 import { assertId } from "./storage";
 import type { SessionMeta } from "./storage";
 
@@ -17,7 +18,13 @@ export interface CreateSessionInput {
 }
 
 export interface SessionManagerOptions extends ActorDeps {
+  /** The node's capacity, in sessions of its default engine (MAX_SESSIONS_PER_INSTANCE). */
   maxSessions: number;
+  /**
+   * What a session of each engine weighs (lib/engines/weights.ts): one of another engine counts
+   * weight(engine) / weight(default). Absent: every session counts 1.
+   */
+  engineWeights?: Readonly<Record<string, number>>;
   /** True while the node is above its memory watermark: it takes no new sessions. */
   overloaded?: () => boolean;
 }
@@ -26,7 +33,12 @@ export interface NodeSessionStats {
   node: string;
   /** Sessions whose desired state is running: each holds (or will hold) an engine. */
   total: number;
+  /** Those sessions by engine. */
+  byEngine: Record<string, number>;
+  /** What they weigh, in sessions of the node's default engine (engine weights); what capacity bounds. */
+  load: number;
   capacity: number;
+  /** load / capacity */
   utilization: number;
   byStatus: Record<string, number>;
   workspaces: number;
@@ -34,6 +46,7 @@ export interface NodeSessionStats {
 }
 
 const key = (w: string, s: string) => `${w}\u0000${s}`;
+const round4 = (x: number) => Math.round(x * 10000) / 10000;
 
 export class SessionManager {
   private readonly actors = new Map<string, SessionActor>();
@@ -55,7 +68,7 @@ export class SessionManager {
       throw new WafleetError("ENGINE_NOT_INSTALLED", `The ${engine} engine is not installed on the session nodes (installed: ${this.installedEngines().join(", ")})`, { engine, installed: this.installedEngines() });
     }
     const start = input.start !== false;
-    if (start) this.assertCapacity();
+    if (start) this.assertCapacity(engine ?? this.defaultEngine);
     const now = new Date().toISOString();
     const meta: SessionMeta = {
       workspaceId,
@@ -113,13 +126,13 @@ export class SessionManager {
 
   async start(workspaceId: string, sessionId: string): Promise<SessionView> {
     const actor = this.get(workspaceId, sessionId);
-    if (actor.desired !== "running") this.assertCapacity();
+    if (actor.desired !== "running") this.assertCapacity(actor.engineName);
     return actor.start();
   }
 
   async restart(workspaceId: string, sessionId: string): Promise<SessionView> {
     const actor = this.get(workspaceId, sessionId);
-    if (actor.desired !== "running") this.assertCapacity();
+    if (actor.desired !== "running") this.assertCapacity(actor.engineName);
     return actor.restart();
   }
 
@@ -135,19 +148,36 @@ export class SessionManager {
     return n;
   }
 
+  /** What one session of `engine` weighs on this node, in sessions of its default engine. */
+  cost(engine: string): number {
+    return this.opts.engineWeights ? sessionCost(this.opts.engineWeights, this.defaultEngine, engine) : 1;
+  }
+
+  /** What the running sessions weigh (see cost()); what MAX_SESSIONS_PER_INSTANCE bounds. */
+  load(): number {
+    let sum = 0;
+    for (const a of this.actors.values()) if (a.desired === "running") sum += this.cost(a.engineName);
+    return round4(sum);
+  }
+
   stats(): NodeSessionStats {
     const byStatus: Record<string, number> = { STOPPED: 0, STARTING: 0, SCAN_QR_CODE: 0, WORKING: 0, FAILED: 0 };
+    const byEngine: Record<string, number> = Object.fromEntries(this.installedEngines().map((e) => [e, 0]));
     const workspaces = new Set<string>();
     for (const a of this.actors.values()) {
       byStatus[a.status]++;
       workspaces.add(a.workspaceId);
+      if (a.desired === "running") byEngine[a.engineName] = (byEngine[a.engineName] ?? 0) + 1;
     }
     const total = this.runningCount();
+    const load = this.load();
     return {
       node: this.opts.node,
       total,
+      byEngine,
+      load,
       capacity: this.opts.maxSessions,
-      utilization: Math.round((total / this.opts.maxSessions) * 10000) / 10000,
+      utilization: round4(load / this.opts.maxSessions),
       byStatus,
       workspaces: workspaces.size,
       sessions: this.actors.size,
@@ -163,6 +193,8 @@ export class SessionManager {
     const ids = workspaceIds ?? (await this.opts.storage.listWorkspaces());
     let loaded = 0;
     let resumed = 0;
+    // what the sessions resumed so far weigh (those of other workspaces already here included)
+    let load = this.load();
     for (const w of ids) {
       for (const meta of await this.opts.storage.listSessions(w)) {
         const k = key(meta.workspaceId, meta.sessionId);
@@ -171,10 +203,12 @@ export class SessionManager {
         this.actors.set(k, actor);
         loaded++;
         if (meta.desired === "running") {
-          if (resumed >= this.opts.maxSessions) {
+          const cost = this.cost(actor.engineName);
+          if (load + cost > this.opts.maxSessions + 1e-9) {
             this.opts.logger.warn(`not resuming ${w}/${meta.sessionId}: node at capacity (${this.opts.maxSessions})`);
             continue;
           }
+          load += cost;
           resumed++;
           await actor.resume();
         }
@@ -233,14 +267,18 @@ export class SessionManager {
     return out;
   }
 
-  private assertCapacity(): void {
+  private assertCapacity(engine: string): void {
     if (this.opts.overloaded?.()) {
       throw new WafleetError("INSTANCE_AT_CAPACITY", "This node is above its memory watermark (NODE_MEMORY_WATERMARK) and takes no new sessions", { node: this.opts.node, reason: "memory" });
     }
-    if (this.runningCount() >= this.opts.maxSessions) {
-      throw new WafleetError("INSTANCE_AT_CAPACITY", `This node runs ${this.opts.maxSessions} sessions, its limit (MAX_SESSIONS_PER_INSTANCE)`, {
+    const load = this.load();
+    if (load + this.cost(engine) > this.opts.maxSessions + 1e-9) {
+      const weighed = this.opts.engineWeights && this.installedEngines().length > 1 ? ` (in ${this.defaultEngine} sessions; ENGINE_WEIGHTS)` : "";
+      throw new WafleetError("INSTANCE_AT_CAPACITY", `This node's running sessions weigh ${load} of its ${this.opts.maxSessions}${weighed}: no room for another ${engine} session (MAX_SESSIONS_PER_INSTANCE)`, {
         node: this.opts.node,
         capacity: this.opts.maxSessions,
+        load,
+        engine,
       });
     }
   }

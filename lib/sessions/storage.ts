@@ -133,6 +133,13 @@ export class SessionStorage {
     return (await this.listSessions(workspaceId)).filter((m) => m.desired === "running").length;
   }
 
+  /** What a workspace's running sessions weigh, each by its engine's cost (for placement). */
+  async runningLoad(workspaceId: string, cost: (engine: string | undefined) => number): Promise<number> {
+    let sum = 0;
+    for (const m of await this.listSessions(workspaceId)) if (m.desired === "running") sum += cost(m.engine);
+    return Math.round(sum * 10000) / 10000;
+  }
+
   /** Sessions of a workspace that have a meta.json. */
   async listSessions(workspaceId: string): Promise<SessionMeta[]> {
     const entries = await readdirOrEmpty(this.workspaceDir(workspaceId));

@@ -341,7 +341,9 @@ export class SimNetwork {
   phoneCreateLabel(accountInput: string, name: string, color?: string) {
     const account = this.requirePhone(accountInput, "account");
     this.requireBusiness(account);
-    return this.labels.create(account, name, color);
+    const label = this.labels.create(account, name, color);
+    this.update(account, { kind: "label_defs", labels: this.labels.list(account) });
+    return label;
   }
 
   /** The account's phone puts a label on a chat or takes it off; its linked device hears of it. */
@@ -969,6 +971,9 @@ export class SimNetwork {
       case "labels":
         this.requireBusiness(me);
         return this.labels.list(me);
+      case "label_state":
+        this.requireBusiness(me);
+        return { labels: this.labels.list(me), chats: this.labels.chatsOf(me) };
       case "chat_labels": {
         this.requireBusiness(me);
         const chatId = v.chatOf(q.chatId);
@@ -1067,7 +1072,7 @@ export class SimNetwork {
   }
 
   private meOf(phone: string): SimMe {
-    return { phone, wid: userJid(phone), pushname: `Sim ${phone}`, platform: "sim" };
+    return { phone, wid: userJid(phone), pushname: `Sim ${phone}`, platform: this.accounts.profile(phone).isBusiness ? "smba" : "sim" };
   }
 
   private requirePhone(value: string, field: string): string {

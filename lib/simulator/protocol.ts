@@ -16,7 +16,8 @@ export interface SimMe {
   /** WhatsApp id of the account, `<phone>@c.us`. */
   wid: string;
   pushname: string;
-  platform: "sim";
+  /** "smba" for a WhatsApp Business account (as WhatsApp Web's Conn.platform says), else "sim" */
+  platform: "sim" | "smba";
 }
 
 export interface SimMedia {
@@ -127,7 +128,9 @@ export type SimUpdate =
   /** Someone calls the account */
   | { kind: "call"; callId: string; from: string; isVideo: boolean; isGroup: boolean; timestamp: number }
   /** A label was put on a chat or taken off (on the phone, or by another device) */
-  | { kind: "label"; chatId: string; labelId: string; on: boolean };
+  | { kind: "label"; chatId: string; labelId: string; on: boolean }
+  /** The account's labels changed (made on the phone): all of them now */
+  | { kind: "label_defs"; labels: Array<{ id: string; name: string; color: string }> };
 
 /** Queries a ready client may make (each answered by a `result` with the same qid). */
 export type SimQuery =
@@ -157,6 +160,8 @@ export type SimQuery =
   | { op: "group_picture"; groupId: string }
   | { op: "call_reject"; callId: string }
   | { op: "labels" }
+  /** The labels and which chats carry each: what a business device syncs at login */
+  | { op: "label_state" }
   | { op: "chat_labels"; chatId: string }
   | { op: "chat_label"; chatId: string; labelId: string; on: boolean };
 

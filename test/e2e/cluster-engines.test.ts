@@ -4,7 +4,7 @@
 // survivor from its auth/baileys folder (no new link), and again after a drain moves it back; the
 // network sees no conflict, every accepted message reaches its contact once, and messages sent to the
 // sessions while their node was dead are delivered to them once it is back.
-import { ADMIN_KEY, mapLimit, TestCluster } from "../helpers/cluster";
+import { ADMIN_KEY, mapLimit, opsUrl, TestCluster } from "../helpers/cluster";
 import { request } from "../helpers/http";
 import { waitFor } from "../helpers/processes";
 
@@ -88,6 +88,23 @@ describe("a cluster with sessions of two engines", () => {
     expect((await c.session("mix0", "web")).status).toBe("HTTP 404");
     await sendFromAll("before");
     expect((await c.simStats()).conflicts).toBe(0);
+  });
+
+  it("weighs each node's sessions by engine in GET /cluster and the metrics (a baileys session is 8 simulator sessions by the default weights)", async () => {
+    const cluster = await c.cluster();
+    const byEngine = { simulator: 0, baileys: 0 };
+    for (const n of cluster.nodes) {
+      expect(n.load).toBeCloseTo(n.byEngine.simulator + 8 * n.byEngine.baileys, 4);
+      expect(n.utilization).toBeCloseTo(n.load / n.capacity, 4);
+      byEngine.simulator += n.byEngine.simulator;
+      byEngine.baileys += n.byEngine.baileys;
+    }
+    expect(byEngine).toEqual({ simulator: WORKSPACES, baileys: WORKSPACES });
+    expect(cluster.summary).toMatchObject({ sessions: 2 * WORKSPACES, load: 9 * WORKSPACES });
+    const owner = cluster.nodes.find((n: any) => n.byEngine.baileys > 0);
+    const metrics = (await request(await opsUrl(c.nodes.get(owner.node)!), "GET", "/metrics")).body.toString();
+    expect(metrics).toMatch(new RegExp(`^wafleet_sessions_engine\\{[^}]*engine="baileys"[^}]*\\} ${owner.byEngine.baileys}(\\s|$)`, "m"));
+    expect(metrics).toMatch(new RegExp(`^wafleet_sessions_load\\{[^}]*\\} ${owner.load}(\\s|$)`, "m"));
   });
 
   it("after kill -9 of a node its baileys and simulator sessions are WORKING on the survivor without a new link", async () => {

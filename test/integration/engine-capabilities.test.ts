@@ -305,24 +305,35 @@ const SPECS: Record<Capability, (engine: SessionEngine) => Promise<void>> = {
     expect(await engine.rejectCall!("0123456789ABCDEF")).toBe(false);
   },
   labels: async (engine) => {
-    await sim.post(`/sim/contacts/${ALICE}/profile`, { isBusiness: false });
     await expect(engine.listLabels!()).rejects.toMatchObject({ code: "LABELS_NOT_AVAILABLE" });
+    // a WhatsApp Business account (a device learns it when it connects, as WhatsApp Web does)
     await sim.post(`/sim/contacts/${ALICE}/profile`, { isBusiness: true });
+    await engine.stop();
+    const ready = next(engine, "ready", 60000);
+    await engine.start();
+    await ready;
     const lead = (await sim.post(`/sim/accounts/${ALICE}/labels`, { name: "Lead" })).json;
     const paid = (await sim.post(`/sim/accounts/${ALICE}/labels`, { name: "Paid" })).json;
-    expect(await engine.listLabels!()).toEqual(expect.arrayContaining([lead, paid]));
+    await waitFor("the phone's labels", async () => (await engine.listLabels!()).length === 2, 20000);
+    expect(await engine.listLabels!()).toEqual([lead, paid]);
     await contactMessage(engine, ANA, "I want to buy");
     const chatId = `${ANA}@c.us`;
+    const heardLabels: unknown[] = [];
+    engine.on("label", (...args) => void heardLabels.push(args));
     expect(await engine.setChatLabel!(chatId, lead.id, true)).toBe("ok");
     expect((await sim.get(`/sim/accounts/${ALICE}/chats/${chatId}/labels`)).json.labels).toEqual([lead]);
     expect(await engine.getChatLabels!(chatId)).toEqual([lead]);
     expect(await engine.setChatLabel!(chatId, "999", true)).toBe("no_label");
+    expect(await engine.setChatLabel!("4915199999999@c.us", lead.id, true)).toBe("no_chat");
     expect(await engine.setChatLabel!(chatId, lead.id, false)).toBe("ok");
     expect(await engine.getChatLabels!(chatId)).toEqual([]);
-    // the phone labels a chat: the engine hears of it
+    expect((await sim.get(`/sim/accounts/${ALICE}/chats/${chatId}/labels`)).json.labels).toEqual([]);
+    // the phone labels a chat: the engine hears of it (and never of its own changes)
     const heard = next(engine, "label");
     await sim.post(`/sim/accounts/${ALICE}/labels/${paid.id}/chats`, { chatId, on: true });
     expect(await heard).toEqual([chatId, paid.id, true]);
+    expect(heardLabels).toEqual([[chatId, paid.id, true]]);
+    expect(await engine.getChatLabels!(chatId)).toEqual([paid]);
   },
 };
 

@@ -96,6 +96,14 @@ describe("configuration", () => {
     expectConfigError({ WA_ENGINE: "wwebjs", WA_ENGINES: "simulator,baileys" }, "WA_ENGINES", /must include the default engine WA_ENGINE=wwebjs/);
   });
 
+  it("reads ENGINE_WEIGHTS over the measured defaults", () => {
+    expect(loadConfig(base).engineWeights).toEqual({ wwebjs: 1, baileys: 0.04, simulator: 0.005 });
+    expect(loadConfig({ ...base, ENGINE_WEIGHTS: "baileys=0.1, wwebjs=2" }).engineWeights).toEqual({ wwebjs: 2, baileys: 0.1, simulator: 0.005 });
+    expectConfigError({ ENGINE_WEIGHTS: "baileys" }, "ENGINE_WEIGHTS", /engine=weight pairs/);
+    expectConfigError({ ENGINE_WEIGHTS: "noweb=1" }, "ENGINE_WEIGHTS", /unknown engine "noweb"/);
+    expectConfigError({ ENGINE_WEIGHTS: "baileys=0" }, "ENGINE_WEIGHTS", /above 0/);
+  });
+
   it("uses wwebjs by default in cluster mode", () => {
     const c = loadConfig({ ...base, TRANSPORTER: "nats://127.0.0.1:4222", REDIS_URL: "redis://127.0.0.1:6379", SERVICES: "api" });
     expect(c.embedded).toBe(false);

@@ -410,3 +410,41 @@ describe("a session's engine", () => {
     expect(actor.status).toBe("FAILED");
   });
 });
+
+describe("capacity by engine weight", () => {
+  const named = (engine: string) => Object.assign((ctx: any) => new FakeEngine(ctx), { engine, capabilities: new Set<Capability>() });
+  const weights = { wwebjs: 1, baileys: 0.04, simulator: 0.005 };
+
+  it("counts a session of another engine as its weight over the default's, in admission, stats and restore", async () => {
+    const m = manager({ engineFactory: named("wwebjs"), engines: new Map([["wwebjs", named("wwebjs")], ["baileys", named("baileys")]]), engineWeights: weights, maxSessions: 2 });
+    expect(m.cost("baileys")).toBeCloseTo(0.04);
+    await m.create({ workspaceId: "w", sessionId: "web" });
+    for (let i = 0; i < 25; i++) await m.create({ workspaceId: "w", sessionId: `b${i}`, engine: "baileys" });
+    expect(m.stats()).toMatchObject({ total: 26, byEngine: { wwebjs: 1, baileys: 25 }, load: 2, capacity: 2, utilization: 1 });
+    const refused = await m.create({ workspaceId: "w", sessionId: "b25", engine: "baileys" }).catch((e) => e);
+    expect(refused).toMatchObject({ type: "INSTANCE_AT_CAPACITY", data: { load: 2, capacity: 2, engine: "baileys" } });
+    expect(refused.message).toMatch(/weigh 2 of its 2 \(in wwebjs sessions; ENGINE_WEIGHTS\)/);
+    // a stopped browser session frees a whole slot: 25 more baileys sessions fit, a browser again does not
+    await m.get("w", "web").stop();
+    for (let i = 25; i < 50; i++) await m.create({ workspaceId: "w", sessionId: `b${i}`, engine: "baileys" });
+    await expect(m.start("w", "web")).rejects.toMatchObject({ type: "INSTANCE_AT_CAPACITY", data: { engine: "wwebjs" } });
+    // the same weights when sessions are resumed from storage: a node half the size resumes what fits
+    await m.haltAll();
+    const half = manager({ engineFactory: named("wwebjs"), engines: new Map([["wwebjs", named("wwebjs")], ["baileys", named("baileys")]]), engineWeights: weights, maxSessions: 1 });
+    const r = await half.restore(["w"]);
+    expect(r).toMatchObject({ loaded: 51, resumed: 25 });
+    await half.haltAll();
+  });
+
+  it("counts every session 1 without weights, and on a single-engine node whatever the weights", async () => {
+    const m = manager({ maxSessions: 2 });
+    expect(m.cost("anything")).toBe(1);
+    const single = manager({ engineFactory: named("baileys"), engineWeights: weights, maxSessions: 2 });
+    expect(single.cost("baileys")).toBe(1);
+    await single.create({ workspaceId: "w", sessionId: "a" });
+    await single.create({ workspaceId: "w", sessionId: "b" });
+    await expect(single.create({ workspaceId: "w", sessionId: "c" })).rejects.toMatchObject({ type: "INSTANCE_AT_CAPACITY" });
+    expect(single.stats()).toMatchObject({ total: 2, load: 2, byEngine: { baileys: 2 } });
+    await single.haltAll();
+  });
+});

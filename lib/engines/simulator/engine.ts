@@ -378,6 +378,8 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
       case "label":
         this.notify("label", u.chatId, u.labelId, u.on);
         return;
+      case "label_defs":
+        return; // the simulator engine asks the network for labels each time
     }
   }
 

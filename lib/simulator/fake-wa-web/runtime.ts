@@ -190,6 +190,10 @@ export function fakePageRuntime(version: string): FakePage {
     getModelsArray() {
       return [...this.models];
     }
+    /** Backbone's collections have underscore's methods (whatsapp-web.js filters Chat) */
+    filter(fn: (m: Model) => boolean) {
+      return this.models.filter(fn);
+    }
     get length() {
       return this.models.length;
     }

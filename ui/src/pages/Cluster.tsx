@@ -168,7 +168,11 @@ export function ClusterPage() {
                   <meter min={0} max={1} low={0.7} high={0.85} optimum={0.3} value={n.utilization} aria-label={`${n.node} utilisation`} /> {percent(n.utilization)}
                 </td>
                 <td>
-                  {n.sessions} / {n.capacity}
+                  {n.sessions}
+                  <div class="muted small" title="what the sessions weigh by engine (ENGINE_WEIGHTS), of the node's capacity">
+                    load {Math.round(n.load * 100) / 100} / {n.capacity}
+                    {n.byEngine && Object.values(n.byEngine).some((x) => x > 0) ? ` · ${Object.entries(n.byEngine).filter(([, x]) => x > 0).map(([e, x]) => `${x} ${e}`).join(", ")}` : ""}
+                  </div>
                 </td>
                 <td>
                   <button type="button" class="link" onClick={() => setFilter(n.node)} aria-label={`Show the workspaces of ${n.node}`}>
