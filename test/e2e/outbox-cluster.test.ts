@@ -57,7 +57,7 @@ describe("outbox handover", () => {
 
     // a drain (POST /cluster/nodes/:node/drain) of a node whose workspaces are mid-drain
     const drained = await ownerOf(WORKSPACES[1]!);
-    const drainedWs = [];
+    const drainedWs: string[] = [];
     for (const w of WORKSPACES) if ((await ownerOf(w)) === drained) drainedWs.push(w);
     for (const w of drainedWs) expect(await sentOf(w)).toBeLessThan(PER_SESSION);
     expect((await c.call("POST", `/cluster/nodes/${drained}/drain`)).status).toBe(200);
@@ -65,7 +65,7 @@ describe("outbox handover", () => {
 
     // a kill -9 of a node that owns at least one workspace mid-drain
     const victim = await ownerOf(WORKSPACES.find((w) => !drainedWs.includes(w) && w !== moved) ?? WORKSPACES[2]!);
-    const victimWs = [];
+    const victimWs: string[] = [];
     for (const w of WORKSPACES) if ((await ownerOf(w)) === victim) victimWs.push(w);
     expect(victim).not.toBe(drained);
     expect(Math.min(...(await Promise.all(victimWs.map(sentOf))))).toBeLessThan(PER_SESSION);
