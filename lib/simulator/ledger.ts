@@ -34,6 +34,8 @@ export interface OutgoingRecord {
   media?: SimMedia;
   /** Unix seconds, when the server accepted it. */
   timestamp: number;
+  /** Epoch ms, when the server accepted it (a contact receives it then): the pace as the contacts see it. */
+  acceptedAt?: number;
   /** Times it reached its recipient. Anything but 1 (once delivered) is a bug. */
   deliveries: number;
   /** True when the recipient is a linked account (delivered as an incoming message), false for a contact's inbox. */
@@ -105,7 +107,7 @@ export interface InboxMessage extends SimMessageFields {
 }
 
 export interface LedgerView {
-  outgoing: { id: string; fromPhone: string; to: string; body: string; deliveries: number }[];
+  outgoing: { id: string; fromPhone: string; to: string; body: string; deliveries: number; acceptedAt?: number }[];
   incoming: { id: string; from: string; toPhone: string; body: string; acked: boolean }[];
 }
 
@@ -163,6 +165,7 @@ export class SimLedger {
   }
 
   acceptOutgoing(record: OutgoingRecord): void {
+    record.acceptedAt ??= Date.now();
     this.outgoing.set(key(record.fromPhone, record.id), record);
     this.counters.sent++;
     this.onChange();
@@ -288,7 +291,7 @@ export class SimLedger {
 
   view(): LedgerView {
     return {
-      outgoing: [...this.outgoing.values()].map((r) => ({ id: r.id, fromPhone: r.fromPhone, to: r.to, body: r.body, deliveries: r.deliveries })),
+      outgoing: [...this.outgoing.values()].map((r) => ({ id: r.id, fromPhone: r.fromPhone, to: r.to, body: r.body, deliveries: r.deliveries, ...(r.acceptedAt !== undefined ? { acceptedAt: r.acceptedAt } : {}) })),
       incoming: [...this.incoming.values()].map((r) => ({ id: r.id, from: r.from, toPhone: r.toPhone, body: r.body, acked: r.acked })),
     };
   }

@@ -173,7 +173,7 @@ describe("outgoing messages", () => {
 
     expect((await sim.get("/sim/stats")).json).toMatchObject({ sent: 1, duplicates: 2, delivered: 1, conflicts: 0 });
     expect((await sim.get(`/sim/contacts/${CONTACT}/inbox`)).json.messages).toHaveLength(1);
-    expect((await sim.get("/sim/ledger")).json.outgoing).toEqual([{ id: "dup", fromPhone: ALICE, to: `${CONTACT}@c.us`, body: "once", deliveries: 1 }]);
+    expect((await sim.get("/sim/ledger")).json.outgoing).toEqual([{ id: "dup", fromPhone: ALICE, to: `${CONTACT}@c.us`, body: "once", deliveries: 1, acceptedAt: expect.any(Number) }]);
   });
 
   it("turns a message to another linked account into that account's incoming message", async () => {
