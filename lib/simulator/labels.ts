@@ -49,6 +49,12 @@ export class SimLabels {
     return [...(a?.chats.get(chatId) ?? [])].flatMap((id) => (a!.labels.has(id) ? [{ ...a!.labels.get(id)! }] : []));
   }
 
+  /** Every chat that carries a label, with its label ids. */
+  chatsOf(phone: string): Record<string, string[]> {
+    const a = this.accounts.get(phone);
+    return Object.fromEntries([...(a?.chats ?? [])].filter(([, ids]) => ids.size).map(([c, ids]) => [c, [...ids]]));
+  }
+
   /** Puts the label on the chat or takes it off; true when that changed anything. */
   set(phone: string, chatId: string, labelId: string, on: boolean): boolean {
     const a = this.account(phone);

@@ -16,7 +16,8 @@ export interface SimMe {
   /** WhatsApp id of the account, `<phone>@c.us`. */
   wid: string;
   pushname: string;
-  platform: "sim";
+  /** "smba" for a WhatsApp Business account (as WhatsApp Web's Conn.platform says), else "sim" */
+  platform: "sim" | "smba";
 }
 
 export interface SimMedia {
@@ -127,7 +128,9 @@ export type SimUpdate =
   /** Someone calls the account */
   | { kind: "call"; callId: string; from: string; isVideo: boolean; isGroup: boolean; timestamp: number }
   /** A label was put on a chat or taken off (on the phone, or by another device) */
-  | { kind: "label"; chatId: string; labelId: string; on: boolean };
+  | { kind: "label"; chatId: string; labelId: string; on: boolean }
+  /** The account's labels changed (made on the phone): all of them now */
+  | { kind: "label_defs"; labels: Array<{ id: string; name: string; color: string }> };
 
 /** Queries a ready client may make (each answered by a `result` with the same qid). */
 export type SimQuery =
@@ -157,6 +160,8 @@ export type SimQuery =
   | { op: "group_picture"; groupId: string }
   | { op: "call_reject"; callId: string }
   | { op: "labels" }
+  /** The labels and which chats carry each: what a business device syncs at login */
+  | { op: "label_state" }
   | { op: "chat_labels"; chatId: string }
   | { op: "chat_label"; chatId: string; labelId: string; on: boolean };
 
@@ -172,6 +177,8 @@ export type ClientFrame =
   | ({ t: "query"; qid: string } & SimQuery)
   /** The client has stored an incoming message; the network forgets it. */
   | { t: "recv_ack"; id: string }
+  /** The client has applied an update (by its `uid`); the network forgets it. */
+  | { t: "update_ack"; uid: string }
   /** Unlink this device (WhatsApp's "log out"). */
   | { t: "logout" };
 
@@ -189,8 +196,11 @@ export type ServerFrame =
   | { t: "ack"; id: string; ack: AckLevel; timestamp: number; error?: string }
   /** The answer to a `query`: `data`, or an `error` code (NOT_FOUND, BAD_QUERY, ...). */
   | { t: "result"; qid: string; data?: unknown; error?: string; message?: string }
-  /** Something happened elsewhere (best effort: not redelivered to an offline account; the history keeps the truth). */
-  | { t: "update"; update: SimUpdate }
+  /**
+   * Something happened elsewhere. Kept for an offline account and redelivered (after its queued
+   * messages) until `update_ack` with the same `uid`; a contact's presence has no `uid` (live only).
+   */
+  | { t: "update"; update: SimUpdate; uid?: string }
   /** A message for this account. Redelivered until `recv_ack`. */
   | { t: "message"; message: SimIncomingMessage }
   /** The device is no longer linked: `LOGOUT` (unlinked from the phone), `UNPAIRED` (unknown credentials). */
@@ -217,6 +227,8 @@ export interface SimStats {
   duplicates: number;
   /** Incoming messages waiting for their account to come online and ack them. */
   queued: number;
+  /** Updates (reactions, edits, revokes, votes, messages sent from the phone) waiting for their account's ack. */
+  queuedUpdates: number;
   /** Linked devices. */
   devices: number;
 }

@@ -218,7 +218,9 @@ describe("labels", () => {
     expect((await ask(alice, { op: "chat_label", chatId: `${BEN}@c.us`, labelId: lead.id, on: true })).data).toBe("no_chat");
     expect((await ask(alice, { op: "chat_labels", chatId })).data).toEqual([lead]);
     await sim.post(`/sim/accounts/${ALICE}/labels/${paid.id}/chats`, { chatId, on: true });
-    expect((await alice.take("update")).update).toEqual({ kind: "label", chatId, labelId: paid.id, on: true });
+    expect((await alice.take("update", { where: (f) => f.update.kind === "label" })).update).toEqual({ kind: "label", chatId, labelId: paid.id, on: true });
+    // the phone's new labels reach the device too (WhatsApp Web syncs them)
+    expect((await alice.take("update", { where: (f) => f.update.kind === "label_defs" && (f.update as any).labels.length === 2 })).update).toEqual({ kind: "label_defs", labels: [lead, paid] });
     expect((await sim.get(`/sim/accounts/${ALICE}/chats/${chatId}/labels`)).json.labels).toEqual([lead, paid]);
   });
 });

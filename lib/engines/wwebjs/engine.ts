@@ -5,7 +5,7 @@
 import { EventEmitter } from "node:events";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import type { Call, Chat, Contact, Message, Reaction } from "whatsapp-web.js";
+import type { Call, Chat, Contact, Message, PollVote, Reaction } from "whatsapp-web.js";
 import { Client, LocalAuth } from "whatsapp-web.js";
 import type { AckLevel } from "../../whatsapp";
 import { ackLevelOf, parsePhone, parseUserJid } from "../../whatsapp";
@@ -13,7 +13,7 @@ import { clearDir, exists, writeFileAtomic } from "../auth-folder";
 import { EngineError } from "../errors";
 import type { LaunchQueue } from "../launch-queue";
 import { StartGate } from "../start-gate";
-import type { Capability, ChatSummary, ContactInfo, EnginePage, HistoryQuery, PageQuery, PhoneCheck, PresenceState } from "../capabilities";
+import type { Capability, ChatSummary, ContactInfo, EnginePage, HistoryQuery, Label, PageQuery, PhoneCheck, PresenceState } from "../capabilities";
 import type { EngineContext, EngineEvents, EngineFactory, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "../types";
 import type { LaunchedChromium } from "./chromium";
 import { CLIENT_CHROME_ARGS, LEAN_CHROME_ARGS, type ChromeSandbox, isAlive, killChromiumUsing, killProcessGroup, launchChromium, releaseProfile, treePss, waitGone, withSandboxFlag } from "./chromium";
@@ -95,7 +95,7 @@ const EARLY_ACKS_KEPT = 1000;
  * whatsapp-web.js's own methods AND proven by the contract suite against the fake WhatsApp Web
  * page (each one needs the WA modules those methods use on the page).
  */
-export const WWEBJS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["chats", "history", "contacts", "replies", "mentions", "reactions", "edit", "revoke", "location", "vcard", "polls", "presence", "read", "sentEvents", "calls"]);
+export const WWEBJS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["chats", "history", "contacts", "replies", "mentions", "reactions", "edit", "revoke", "location", "vcard", "polls", "presence", "read", "sentEvents", "calls", "labels"]);
 
 /** Calls heard of and not yet rejected, kept to reject by id (a bounded memory: old ones go first). */
 const RINGING_MAX = 100;
@@ -136,6 +136,8 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
   private afterSends: Array<() => void> = [];
   /** Incoming messages are emitted one at a time, in arrival order, even when media is downloaded. */
   private inbound: Promise<void> = Promise.resolve();
+  /** Label changes this engine made itself (`chatId|labelId|on`): not announced as `label` events. */
+  private readonly ownLabelChanges = new Set<string>();
   /** Calls the library announced (its Call objects, which reject themselves), by id. */
   private readonly ringing = new Map<string, Call>();
 
@@ -491,6 +493,82 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     }
   }
 
+  // labels (WhatsApp Business): the library's getLabels, getChatLabels and addOrRemoveLabels
+
+  async listLabels(): Promise<Label[]> {
+    const client = this.businessClient();
+    const labels = await this.library("getLabels", () => client.getLabels());
+    return labels.map((l) => ({ id: String(l.id), name: l.name, color: l.hexColor }));
+  }
+
+  async getChatLabels(chatId: string): Promise<Label[] | undefined> {
+    const client = this.businessClient();
+    if (!(await this.findChat(chatId))) return undefined;
+    const labels = await this.library("getChatLabels", () => client.getChatLabels(chatId));
+    return labels.map((l) => ({ id: String(l.id), name: l.name, color: l.hexColor }));
+  }
+
+  async setChatLabel(chatId: string, labelId: string, on: boolean): Promise<"ok" | "no_chat" | "no_label"> {
+    const client = this.businessClient();
+    if (!(await this.findChat(chatId))) return "no_chat";
+    if (!(await this.listLabels()).some((l) => l.id === labelId)) return "no_label";
+    const current = (await this.getChatLabels(chatId))!.map((l) => l.id);
+    if (current.includes(labelId) === on) return "ok";
+    // addOrRemoveLabels sets the chat's whole label set: the current one with this label added or taken off
+    const wanted = on ? [...current, labelId] : current.filter((id) => id !== labelId);
+    const mark = `${chatId}|${labelId}|${on}`;
+    this.ownLabelChanges.add(mark);
+    try {
+      await this.library("addOrRemoveLabels", () => client.addOrRemoveLabels(wanted, [chatId]));
+    } catch (err) {
+      this.ownLabelChanges.delete(mark);
+      throw err;
+    }
+    return "ok";
+  }
+
+  /** The ready client of a WhatsApp Business account (the library's own test: Conn.platform smba or smbi). */
+  private businessClient(): Client {
+    const client = this.readyClient();
+    const platform = (client.info as any)?.platform;
+    if (platform !== "smba" && platform !== "smbi") throw new EngineError("LABELS_NOT_AVAILABLE", `Labels are a WhatsApp Business feature; this account's platform is ${String(platform)}`);
+    return client;
+  }
+
+  /**
+   * whatsapp-web.js has no event for label changes: the engine listens to WhatsApp Web's own
+   * chat collection (change:labels) on the page, as the library does for its events, and
+   * announces the changes it did not make itself.
+   */
+  private async watchLabels(run: Run, client: Client): Promise<void> {
+    const page = client.pupPage;
+    if (!page) return;
+    try {
+      await page.exposeFunction("__wafleetLabelsChanged", (chatId: string, now: string[], before: string[]) => {
+        if (this.run !== run) return;
+        const was = new Set(before.map(String));
+        const is = new Set(now.map(String));
+        const changes: Array<[string, boolean]> = [...[...is].filter((id) => !was.has(id)).map((id): [string, boolean] => [id, true]), ...[...was].filter((id) => !is.has(id)).map((id): [string, boolean] => [id, false])];
+        for (const [labelId, on] of changes) {
+          if (this.ownLabelChanges.delete(`${chatId}|${labelId}|${on}`)) continue;
+          this.notify("label", chatId, labelId, on);
+        }
+      });
+    } catch {
+      // exposed on an earlier ready of this page
+    }
+    await page
+      .evaluate(() => {
+        const w = globalThis as any;
+        if (w.__wafleetLabelsHooked) return;
+        w.__wafleetLabelsHooked = true;
+        w.require("WAWebCollections").Chat.on("change:labels", (chat: any, now: unknown, before: unknown) => {
+          void w.__wafleetLabelsChanged(chat.id._serialized, Array.isArray(now) ? now : [], Array.isArray(before) ? before : []);
+        });
+      })
+      .catch((err: Error) => this.log("warn", `label changes will not be announced: ${err.message}`));
+  }
+
   private onReaction(reaction: Reaction): void {
     const me = this.me?.wid;
     if (!reaction.senderId || reaction.senderId === me) return;
@@ -499,6 +577,18 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     if (!id) return;
     const remote = typeof parent.remote === "string" ? parent.remote : (parent.remote?._serialized ?? "");
     this.notify("message_reaction", id, reaction.senderId, reaction.reaction ?? "", remote);
+  }
+
+  /** A contact's vote (its whole current selection) on a poll: `poll_vote` with the options' names. */
+  private onVote(vote: PollVote): void {
+    const voter = widOf(vote.voter);
+    if (!voter || voter === this.me?.wid) return;
+    // the parent poll's key (in the library's object, not in its typings)
+    const parent = (vote as unknown as { parentMsgKey?: { _serialized?: string; remote?: unknown } }).parentMsgKey;
+    const id = parent?._serialized;
+    if (!id) return;
+    const options = (vote.selectedOptions ?? []).map((o) => o.name).filter((n): n is string => typeof n === "string");
+    this.notify("poll_vote", id, voter, options, widOf(parent.remote) ?? "");
   }
 
   info(): EngineMe | undefined {
@@ -647,6 +737,9 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     client.on("message_reaction", (reaction: Reaction) => {
       if (current()) this.onReaction(reaction);
     });
+    client.on("vote_update", (vote: PollVote) => {
+      if (current()) this.onVote(vote);
+    });
     client.on("call", (call: Call) => {
       if (current()) this.onCall(call);
     });
@@ -723,6 +816,7 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     this.readyAt = Date.now();
     this.notify("ready", { ...this.me });
     this.startCatchUp(run, client);
+    if (info.platform === "smba" || info.platform === "smbi") void this.watchLabels(run, client);
     void this.intents.sweep().catch(() => undefined);
     this.settleStart();
   }
@@ -1041,6 +1135,13 @@ function chatSummaryOf(chat: Chat): ChatSummary {
     timestamp: chat.timestamp ?? 0,
     lastMessage: chat.lastMessage ? engineMessageOf(chat.lastMessage) : null,
   };
+}
+
+/** A WhatsApp id the library hands over as a string or, crossing from the page, as a Wid's fields. */
+function widOf(w: unknown): string | undefined {
+  if (typeof w === "string") return w || undefined;
+  const s = (w as { _serialized?: unknown } | null)?._serialized;
+  return typeof s === "string" && s ? s : undefined;
 }
 
 /** A chat with something in it (the library makes an empty one for any id it is asked about). */

@@ -10,6 +10,7 @@ import { installCalls } from "./calls";
 import { installCollections } from "./collections";
 import { installConnection } from "./connection";
 import { installContacts } from "./contacts";
+import { installLabels } from "./labels";
 import { installLinking } from "./linking";
 import { installMedia } from "./media";
 import { installMessageActions } from "./message-actions";
@@ -20,7 +21,7 @@ import { fakePageRuntime, startFakePage } from "./runtime";
 export type { FakePageConfig } from "./runtime";
 
 /** The families in install order (later ones use what earlier ones put on the page). */
-const FAMILIES = [installConnection, installLinking, installCollections, installMedia, installMessaging, installMessageActions, installContacts, installCalls];
+const FAMILIES = [installConnection, installLinking, installCollections, installMedia, installMessaging, installMessageActions, installContacts, installCalls, installLabels];
 
 /** The version the fake page claims (`window.Debug.VERSION`); any string works as the file name. */
 export const FAKE_WA_WEB_VERSION = "2.3000.1017054665-wafleet-fake";
@@ -70,6 +71,7 @@ export const FAKE_PAGE_MODULES = [
   "WAWebMsgActionCapability",
   "WAWebChatStateBridge",
   "WAWebAddonReactionTableMode",
+  "WAWebAddonPollVoteTableMode",
   "WAWebChatLoadMessages",
   // contacts.ts: lookups, LIDs, contact getters, block list and actions, about, picture
   "WAWebApiContact",
@@ -93,7 +95,7 @@ export const FAKE_PAGE_MODULES = [
   "WADeprecatedSendIq",
 ] as const;
 
-export const FAKE_PAGE_OPTIONAL_MODULES = ["WAWebAddonPollVoteTableMode", "WAWebBackendJobsCommon", "WAWebE2EProtoUtils"] as const;
+export const FAKE_PAGE_OPTIONAL_MODULES = ["WAWebBackendJobsCommon", "WAWebE2EProtoUtils"] as const;
 
 /**
  * Chromium flags the fake page needs: it is served as https://web.whatsapp.com/ and opens a
