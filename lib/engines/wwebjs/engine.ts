@@ -5,7 +5,7 @@
 import { EventEmitter } from "node:events";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import type { Call, Chat, Contact, Message, Reaction } from "whatsapp-web.js";
+import type { Call, Chat, Contact, Message, PollVote, Reaction } from "whatsapp-web.js";
 import { Client, LocalAuth } from "whatsapp-web.js";
 import type { AckLevel } from "../../whatsapp";
 import { ackLevelOf, parsePhone, parseUserJid } from "../../whatsapp";
@@ -18,6 +18,7 @@ import type { EngineContext, EngineEvents, EngineFactory, EngineMe, EngineMessag
 import type { LaunchedChromium } from "./chromium";
 import { CLIENT_CHROME_ARGS, LEAN_CHROME_ARGS, type ChromeSandbox, isAlive, killChromiumUsing, killProcessGroup, launchChromium, releaseProfile, treePss, waitGone, withSandboxFlag } from "./chromium";
 import { missedMessages, Watermarks } from "./catch-up";
+import { type HistoryPosition, historyPage } from "./history";
 import { type SendIntent, SendIntents } from "./send-intents";
 import { engineMessageOf, sendArgsOf } from "./message-content";
 import { pageWatchdogScript } from "./page-watchdog";
@@ -278,16 +279,23 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
   }
 
   async listMessages(chatId: string, q: HistoryQuery): Promise<EnginePage<EngineMessage> | undefined> {
-    const chat = await this.findChat(chatId);
-    if (!chat) return undefined;
-    // the whole loaded history, oldest first (the library sorts only when trimming to a limit, and
-    // not stably within a second): newest first, filtered and paged here
-    const all = await this.historyReads(() => this.library("fetchMessages", () => chat.fetchMessages({ limit: Number.MAX_SAFE_INTEGER, ...(q.fromMe !== undefined ? { fromMe: q.fromMe } : {}) })));
-    let items = all.map(engineMessageOf).reverse();
-    if (q.since !== undefined) items = items.filter((m) => m.timestamp >= q.since!);
+    const client = this.readyClient();
     // within a second the chat's own order decides, so the position is the message itself (and
     // its second, should it be deleted meanwhile)
-    return pageAfterItem(items, q, (m) => m.id);
+    let before: HistoryPosition | undefined;
+    if (q.before !== undefined) {
+      const m = /^(\d{1,12})\|(\S{1,300})$/.exec(q.before);
+      if (!m) throw new EngineError("VALIDATION_ERROR", "Invalid cursor");
+      before = { t: Number(m[1]), id: m[2] };
+    }
+    const chat = await this.findChat(chatId);
+    if (!chat) return undefined;
+    // a page at a time from WhatsApp Web's store: only what this page needs is loaded
+    const page = await this.historyReads(() => this.library("fetchMessages", () => historyPage(client, chat.id._serialized, { limit: q.limit, before, since: q.since, fromMe: q.fromMe })));
+    if (!page) return undefined;
+    const items = page.items.map(engineMessageOf);
+    const last = items[items.length - 1];
+    return { items, next: page.more && last ? `${last.timestamp}|${last.id}` : undefined };
   }
 
   async listContacts(q: PageQuery): Promise<EnginePage<ContactInfo>> {
@@ -579,6 +587,18 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     this.notify("message_reaction", id, reaction.senderId, reaction.reaction ?? "", remote);
   }
 
+  /** A contact's vote (its whole current selection) on a poll: `poll_vote` with the options' names. */
+  private onVote(vote: PollVote): void {
+    const voter = widOf(vote.voter);
+    if (!voter || voter === this.me?.wid) return;
+    // the parent poll's key (in the library's object, not in its typings)
+    const parent = (vote as unknown as { parentMsgKey?: { _serialized?: string; remote?: unknown } }).parentMsgKey;
+    const id = parent?._serialized;
+    if (!id) return;
+    const options = (vote.selectedOptions ?? []).map((o) => o.name).filter((n): n is string => typeof n === "string");
+    this.notify("poll_vote", id, voter, options, widOf(parent.remote) ?? "");
+  }
+
   info(): EngineMe | undefined {
     return this.me ? { ...this.me } : undefined;
   }
@@ -724,6 +744,9 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     });
     client.on("message_reaction", (reaction: Reaction) => {
       if (current()) this.onReaction(reaction);
+    });
+    client.on("vote_update", (vote: PollVote) => {
+      if (current()) this.onVote(vote);
     });
     client.on("call", (call: Call) => {
       if (current()) this.onCall(call);
@@ -1120,6 +1143,13 @@ function chatSummaryOf(chat: Chat): ChatSummary {
     timestamp: chat.timestamp ?? 0,
     lastMessage: chat.lastMessage ? engineMessageOf(chat.lastMessage) : null,
   };
+}
+
+/** A WhatsApp id the library hands over as a string or, crossing from the page, as a Wid's fields. */
+function widOf(w: unknown): string | undefined {
+  if (typeof w === "string") return w || undefined;
+  const s = (w as { _serialized?: unknown } | null)?._serialized;
+  return typeof s === "string" && s ? s : undefined;
 }
 
 /** A chat with something in it (the library makes an empty one for any id it is asked about). */
