@@ -371,7 +371,9 @@ export class Outbox {
     }
     try {
       const sent = await this.deps.send(item.message, this.messageIdOf(item.id));
-      await this.transition(item, { state: "sent", messageId: sent.id });
+      // sentAt becomes the moment the network acknowledged it: the next send waits the gap from
+      // there, so the gap holds at the contacts whatever the send itself took
+      await this.transition(item, { state: "sent", messageId: sent.id, sentAt: this.clock.now() });
       // the device's ack may have come while the send's answer was being journaled
       if (this.earlyDelivered.delete(item.id)) await this.transition(item, { delivered: true });
       else this.watchAcks(item);

@@ -23,6 +23,7 @@ export interface OutboxItem {
   attempts: number;
   /** The engine's id of the sent message. */
   messageId?: string;
+  /** Epoch ms: when its send started (while `sending`), then when the network acknowledged it (`sent`); the pace counts from it. */
   sentAt?: number;
   /** Set once the recipient's device acknowledged the message (a DEVICE or READ ack): the guard's evidence. */
   delivered?: true;

@@ -4,7 +4,7 @@
 import type { AccountsSnapshot } from "./accounts";
 import type { GroupsSnapshot } from "./groups";
 import type { LabelsSnapshot } from "./labels";
-import type { SimCredentials, SimMedia, SimMessageFields } from "./protocol";
+import type { SimCredentials, SimMedia, SimMessageFields, SimUpdate } from "./protocol";
 import { userJid } from "../whatsapp";
 
 export interface DeviceRecord extends SimCredentials {
@@ -34,6 +34,8 @@ export interface OutgoingRecord {
   media?: SimMedia;
   /** Unix seconds, when the server accepted it. */
   timestamp: number;
+  /** Epoch ms, when the server accepted it (a contact receives it then): the pace as the contacts see it. */
+  acceptedAt?: number;
   /** Times it reached its recipient. Anything but 1 (once delivered) is a bug. */
   deliveries: number;
   /** True when the recipient is a linked account (delivered as an incoming message), false for a contact's inbox. */
@@ -62,6 +64,14 @@ export interface IncomingRecord {
   fields?: SimMessageFields;
 }
 
+/** Something that happened to an account's messages elsewhere, kept until its device acknowledges it. */
+export interface PendingUpdate {
+  /** The network's id of this update (the client acknowledges it by this id) */
+  uid: string;
+  toPhone: string;
+  update: SimUpdate;
+}
+
 export interface SimCounters {
   conflicts: number;
   sent: number;
@@ -75,6 +85,8 @@ export interface LedgerSnapshot {
   outgoing: OutgoingRecord[];
   incoming: IncomingRecord[];
   counters: SimCounters;
+  /** Updates (reactions, edits, revokes, votes, messages sent from the phone) not yet acknowledged (absent in older state files) */
+  updates?: PendingUpdate[];
   /** Accounts' chats, history, contacts and profiles (absent in older state files) */
   accounts?: AccountsSnapshot;
   /** Groups (absent in older state files) */
@@ -95,7 +107,7 @@ export interface InboxMessage extends SimMessageFields {
 }
 
 export interface LedgerView {
-  outgoing: { id: string; fromPhone: string; to: string; body: string; deliveries: number }[];
+  outgoing: { id: string; fromPhone: string; to: string; body: string; deliveries: number; acceptedAt?: number }[];
   incoming: { id: string; from: string; toPhone: string; body: string; acked: boolean }[];
 }
 
@@ -111,6 +123,8 @@ export class SimLedger {
   private readonly queues = new Map<string, Map<string, IncomingRecord>>();
   /** Messages each contact received, in arrival order. */
   private readonly inboxes = new Map<string, OutgoingRecord[]>();
+  /** Unacknowledged updates per account phone, in the order they happened. */
+  private readonly updates = new Map<string, Map<string, PendingUpdate>>();
   private counters: SimCounters = { conflicts: 0, sent: 0, delivered: 0, duplicates: 0 };
 
   /** Called after every change, so the owner can persist. */
@@ -151,6 +165,7 @@ export class SimLedger {
   }
 
   acceptOutgoing(record: OutgoingRecord): void {
+    record.acceptedAt ??= Date.now();
     this.outgoing.set(key(record.fromPhone, record.id), record);
     this.counters.sent++;
     this.onChange();
@@ -230,7 +245,30 @@ export class SimLedger {
     return [...(this.queues.get(phone)?.values() ?? [])];
   }
 
-  /** An account-to-account message reached the recipient's device. */
+  // --- updates (what happened to an account's messages elsewhere) ---
+
+  /** Keeps an update for `toPhone` until its device acknowledges it (delivered now if online, else on reconnect). */
+  addUpdate(pending: PendingUpdate): void {
+    let queue = this.updates.get(pending.toPhone);
+    if (!queue) this.updates.set(pending.toPhone, (queue = new Map()));
+    queue.set(pending.uid, pending);
+    this.onChange();
+  }
+
+  /** The device has applied the update: it leaves the queue. False if unknown (already acknowledged). */
+  ackUpdate(toPhone: string, uid: string): boolean {
+    const queue = this.updates.get(toPhone);
+    if (!queue?.delete(uid)) return false;
+    if (!queue.size) this.updates.delete(toPhone);
+    this.onChange();
+    return true;
+  }
+
+  /** Updates waiting for `phone`'s acknowledgement, oldest first. */
+  pendingUpdates(phone: string): PendingUpdate[] {
+    return [...(this.updates.get(phone)?.values() ?? [])];
+  }
+
   /** Something about an accepted message changed (an edit, a revoke, a reaction): persist it. */
   touched(): void {
     this.onChange();
@@ -243,15 +281,17 @@ export class SimLedger {
 
   // --- views ---
 
-  stats(): SimCounters & { queued: number; devices: number } {
+  stats(): SimCounters & { queued: number; queuedUpdates: number; devices: number } {
     let queued = 0;
     for (const q of this.queues.values()) queued += q.size;
-    return { ...this.counters, queued, devices: this.devicesByPhone.size };
+    let queuedUpdates = 0;
+    for (const q of this.updates.values()) queuedUpdates += q.size;
+    return { ...this.counters, queued, queuedUpdates, devices: this.devicesByPhone.size };
   }
 
   view(): LedgerView {
     return {
-      outgoing: [...this.outgoing.values()].map((r) => ({ id: r.id, fromPhone: r.fromPhone, to: r.to, body: r.body, deliveries: r.deliveries })),
+      outgoing: [...this.outgoing.values()].map((r) => ({ id: r.id, fromPhone: r.fromPhone, to: r.to, body: r.body, deliveries: r.deliveries, ...(r.acceptedAt !== undefined ? { acceptedAt: r.acceptedAt } : {}) })),
       incoming: [...this.incoming.values()].map((r) => ({ id: r.id, from: r.from, toPhone: r.toPhone, body: r.body, acked: r.acked })),
     };
   }
@@ -265,6 +305,7 @@ export class SimLedger {
       outgoing: [...this.outgoing.values()],
       incoming: [...this.incoming.values()],
       counters: { ...this.counters },
+      updates: [...this.updates.values()].flatMap((q) => [...q.values()]),
     };
   }
 
@@ -276,6 +317,7 @@ export class SimLedger {
     this.incoming.clear();
     this.queues.clear();
     this.inboxes.clear();
+    this.updates.clear();
     this.counters = { conflicts: 0, sent: 0, delivered: 0, duplicates: 0 };
     if (!snapshot) return;
     for (const d of snapshot.devices) {
@@ -294,6 +336,11 @@ export class SimLedger {
     for (const r of snapshot.incoming) {
       this.incoming.set(key(r.toPhone, r.id), r);
       if (!r.acked) this.enqueue(r);
+    }
+    for (const u of snapshot.updates ?? []) {
+      let queue = this.updates.get(u.toPhone);
+      if (!queue) this.updates.set(u.toPhone, (queue = new Map()));
+      queue.set(u.uid, u);
     }
     this.counters = { ...this.counters, ...snapshot.counters };
   }

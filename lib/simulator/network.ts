@@ -392,6 +392,7 @@ export class SimNetwork {
       delivered: l.delivered,
       duplicates: l.duplicates,
       queued: l.queued,
+      queuedUpdates: l.queuedUpdates,
       devices: l.devices,
     };
   }
@@ -490,6 +491,9 @@ export class SimNetwork {
         return this.onSend(conn, frame);
       case "recv_ack":
         return this.onRecvAck(conn, frame.id);
+      case "update_ack":
+        if (conn.phase === "ready" && conn.device && typeof frame.uid === "string") this.ledger.ackUpdate(conn.device.phone, frame.uid);
+        return;
       case "logout":
         return this.onLogout(conn);
       case "query":
@@ -715,6 +719,8 @@ export class SimNetwork {
     conn.send({ t: "ready", me: this.meOf(device.phone) });
     // At-least-once: everything not yet acked goes again, oldest first.
     for (const m of this.ledger.pendingIncoming(device.phone)) conn.send({ t: "message", message: toWire(m) });
+    // then what happened to messages while it was away (after the messages it may be about)
+    for (const u of this.ledger.pendingUpdates(device.phone)) conn.send({ t: "update", update: u.update, uid: u.uid });
   }
 
   /** Sends an incoming message to its account's live connection; false if the account is offline. */
@@ -730,9 +736,20 @@ export class SimNetwork {
     this.liveConnectionOf(phone)?.send({ t: "ack", id, ack, timestamp: nowSeconds() });
   }
 
-  /** Tells an account's linked device (if online) what happened; the history already holds it. */
+  /**
+   * Tells an account's linked device what happened (the history already holds it). Kept until the
+   * device acknowledges it, so an offline device hears of it on reconnect; a contact's typing and a
+   * ringing call are live only (stale by then, as on WhatsApp).
+   */
   private update(phone: string, update: SimUpdate): void {
-    this.liveConnectionOf(phone)?.send({ t: "update", update });
+    if (update.kind === "presence" || update.kind === "call") {
+      this.liveConnectionOf(phone)?.send({ t: "update", update });
+      return;
+    }
+    if (!this.ledger.deviceOfPhone(phone)) return; // no linked device: nothing to tell
+    const uid = `SIMU${ulid()}`;
+    this.ledger.addUpdate({ uid, toPhone: phone, update });
+    this.liveConnectionOf(phone)?.send({ t: "update", update, uid });
   }
 
   /** A reply quotes a message of the same chat. */

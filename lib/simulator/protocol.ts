@@ -177,6 +177,8 @@ export type ClientFrame =
   | ({ t: "query"; qid: string } & SimQuery)
   /** The client has stored an incoming message; the network forgets it. */
   | { t: "recv_ack"; id: string }
+  /** The client has applied an update (by its `uid`); the network forgets it. */
+  | { t: "update_ack"; uid: string }
   /** Unlink this device (WhatsApp's "log out"). */
   | { t: "logout" };
 
@@ -194,8 +196,11 @@ export type ServerFrame =
   | { t: "ack"; id: string; ack: AckLevel; timestamp: number; error?: string }
   /** The answer to a `query`: `data`, or an `error` code (NOT_FOUND, BAD_QUERY, ...). */
   | { t: "result"; qid: string; data?: unknown; error?: string; message?: string }
-  /** Something happened elsewhere (best effort: not redelivered to an offline account; the history keeps the truth). */
-  | { t: "update"; update: SimUpdate }
+  /**
+   * Something happened elsewhere. Kept for an offline account and redelivered (after its queued
+   * messages) until `update_ack` with the same `uid`; a contact's presence has no `uid` (live only).
+   */
+  | { t: "update"; update: SimUpdate; uid?: string }
   /** A message for this account. Redelivered until `recv_ack`. */
   | { t: "message"; message: SimIncomingMessage }
   /** The device is no longer linked: `LOGOUT` (unlinked from the phone), `UNPAIRED` (unknown credentials). */
@@ -222,6 +227,8 @@ export interface SimStats {
   duplicates: number;
   /** Incoming messages waiting for their account to come online and ack them. */
   queued: number;
+  /** Updates (reactions, edits, revokes, votes, messages sent from the phone) waiting for their account's ack. */
+  queuedUpdates: number;
   /** Linked devices. */
   devices: number;
 }

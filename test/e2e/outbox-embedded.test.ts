@@ -129,6 +129,24 @@ describe("outbox (embedded)", () => {
     expect((await call("GET", `${OB}/01ARZ3NDEKTSV4RRFFQ69G5FAV`)).json.error.code).toBe("OUTBOX_ITEM_NOT_FOUND");
   }, 60000);
 
+  it("holds every send during quiet hours in the policy's time zone, and sends once they are lifted", async () => {
+    // quiet from an hour ago to an hour from now, Kolkata time (UTC+05:30)
+    const parts = new Intl.DateTimeFormat("en-GB", { timeZone: "Asia/Kolkata", hourCycle: "h23", hour: "2-digit", minute: "2-digit" }).formatToParts(new Date());
+    const local = Number(parts.find((p) => p.type === "hour")!.value) * 60 + Number(parts.find((p) => p.type === "minute")!.value);
+    const hhmm = (m: number) => `${String(Math.floor(((m + 1440) % 1440) / 60)).padStart(2, "0")}:${String((m + 1440) % 60).padStart(2, "0")}`;
+    const quiet = { perMinute: 120, jitterMs: 0, typing: false, quietHours: { from: hhmm(local - 60), to: hhmm(local + 60), timeZone: "Asia/Kolkata" } };
+    expect((await call("PUT", `${OB}/policy`, quiet)).status).toBe(200);
+    const r = await call("POST", OB, { items: [0, 1, 2].map((i) => ({ to: contact(600 + i), text: `quiet-${i}` })) });
+    expect(r.json.queued).toBe(3);
+    // six pace slots go by: nothing leaves
+    await new Promise((res) => setTimeout(res, 3000));
+    expect((await ledger()).filter((m) => m.body.startsWith("quiet-"))).toEqual([]);
+    for (const x of r.json.items) expect((await call("GET", `${OB}/${x.id}`)).json.state).toBe("queued");
+    // outside quiet hours (a window that does not hold now): the queue goes
+    expect((await call("PUT", `${OB}/policy`, { ...quiet, quietHours: { ...quiet.quietHours, from: hhmm(local + 120), to: hhmm(local + 180) } })).status).toBe(200);
+    await waitFor("sent after quiet hours", async () => (await ledger()).filter((m) => m.body.startsWith("quiet-")).length === 3, 30000, 50);
+  }, 60000);
+
   it("the guard pauses a session whose sends the network refuses, and nothing more goes out until resumed", async () => {
     await call("PUT", `${OB}/policy`, { perMinute: 120, jitterMs: 0, typing: false });
     const blocked = [300, 301, 302].map(contact);

@@ -100,6 +100,12 @@ const SPECS: Record<Capability, (engine: SessionEngine) => Promise<void>> = {
     expect((await inbox(ANA)).find((m) => m.id === raw(sent.id))).toMatchObject({ poll: { name: "Lunch?", options: ["pizza", "salad"], multiple: true } });
     const got = await contactMessage(engine, ANA, "", { poll: { name: "When?", options: ["now", "later"], multiple: false } });
     expect(got).toMatchObject({ type: "poll", poll: { name: "When?", options: ["now", "later"], multiple: false } });
+    // a contact votes on the account's poll: its whole current selection, by the options' names
+    const heard = next(engine, "poll_vote");
+    await sim.post(`/sim/contacts/${ANA}/vote`, { to: ALICE, messageId: raw(sent.id), options: ["salad", "pizza"] });
+    const [id, voter, options, chatId] = await heard;
+    expect([raw(id), voter, [...options].sort(), chatId]).toEqual([raw(sent.id), `${ANA}@c.us`, ["pizza", "salad"], `${ANA}@c.us`]);
+    expect((await history(ANA)).find((m) => m.id === raw(sent.id)).votes).toEqual({ [ANA]: ["salad", "pizza"] });
   },
   reactions: async (engine) => {
     const theirs = await contactMessage(engine, ANA, "Nice!");
@@ -388,8 +394,50 @@ describe.each(kits)("the $name engine", (kit) => {
     it(`${capability}`, () => SPECS[capability](engine), 60000);
   }
 
+  const hearsUpdates = (["reactions", "edit", "polls", "revoke", "sentEvents"] as const).every((c) => kit.capabilities.has(c));
+  if (hearsUpdates) {
+    it("hears what happened while it was stopped, once: a reaction, an edit, a vote, a revoke, a message sent from the phone", async () => {
+      const mine = await engine.sendMessage(BEN, { text: "react to this later" });
+      const poll = await engine.sendMessage(BEN, { poll: { name: "Tea?", options: ["yes", "no"], multiple: false } });
+      const typo = await contactMessage(engine, BEN, "helo");
+      const regret = await contactMessage(engine, BEN, "not for you");
+      const heard: Record<string, unknown[][]> = {};
+      const listen = (event: keyof EngineEvents) => engine.on(event, (...args: unknown[]) => void (heard[event] ??= []).push(args));
+      for (const event of ["message_reaction", "message_edited", "poll_vote", "message_revoked", "message_sent"] as const) listen(event);
+      await engine.stop();
+
+      await sim.post(`/sim/contacts/${BEN}/react`, { to: ALICE, messageId: raw(mine.id), emoji: "🙌" });
+      await sim.post(`/sim/contacts/${BEN}/edit`, { to: ALICE, messageId: raw(typo.id), body: "hello" });
+      await sim.post(`/sim/contacts/${BEN}/vote`, { to: ALICE, messageId: raw(poll.id), options: ["no"] });
+      await sim.post(`/sim/contacts/${BEN}/revoke`, { to: ALICE, messageId: raw(regret.id) });
+      const phone = (await sim.post(`/sim/accounts/${ALICE}/send`, { to: BEN, body: "sent while the session was stopped" })).json.id;
+      expect((await sim.get("/sim/stats")).json.queuedUpdates).toBe(5);
+
+      const ready = next(engine, "ready", 60000);
+      await engine.start();
+      await ready;
+      await waitFor("the five updates", () => Object.values(heard).flat().length >= 5, 30000);
+      expect(heard.message_reaction.map(([id, from, emoji, chatId]) => [raw(id as string), from, emoji, chatId])).toEqual([[raw(mine.id), `${BEN}@c.us`, "🙌", `${BEN}@c.us`]]);
+      expect(heard.message_edited.map(([id, text]) => [raw(id as string), text])).toEqual([[raw(typo.id), "hello"]]);
+      expect(heard.poll_vote.map(([id, voter, options]) => [raw(id as string), voter, options])).toEqual([[raw(poll.id), `${BEN}@c.us`, ["no"]]]);
+      expect(heard.message_revoked.map(([id]) => raw(id as string))).toEqual([raw(regret.id)]);
+      expect(heard.message_sent.map(([m]) => [raw((m as EngineMessage).id), (m as EngineMessage).body])).toEqual([[phone, "sent while the session was stopped"]]);
+      await waitFor("every update acknowledged", async () => (await sim.get("/sim/stats")).json.queuedUpdates === 0, 20000);
+
+      // once: a second restart hears none of them again (a fresh reaction, which comes after anything redelivered, marks the end)
+      await engine.stop();
+      const again = next(engine, "ready", 60000);
+      await engine.start();
+      await again;
+      const fresh = next(engine, "message_reaction");
+      await sim.post(`/sim/contacts/${BEN}/react`, { to: ALICE, messageId: raw(mine.id), emoji: "👌" });
+      expect((await fresh)[2]).toBe("👌");
+      expect(Object.fromEntries(Object.entries(heard).map(([k, v]) => [k, v.length]))).toEqual({ message_reaction: 2, message_edited: 1, poll_vote: 1, message_revoked: 1, message_sent: 1 });
+    }, 120000);
+  }
+
   it("keeps the network's oracle clean: no conflicts, nothing queued (and the fake page was asked for no module it lacks)", async () => {
-    expect((await sim.get("/sim/stats")).json).toMatchObject({ conflicts: 0, queued: 0 });
+    expect((await sim.get("/sim/stats")).json).toMatchObject({ conflicts: 0, queued: 0, queuedUpdates: 0 });
     if (engine instanceof WwebjsEngine) expect(await engine.page()!.evaluate(() => (globalThis as any).__fakeWaWeb.unknown)).toEqual([]);
   });
 });

@@ -173,7 +173,7 @@ describe("outgoing messages", () => {
 
     expect((await sim.get("/sim/stats")).json).toMatchObject({ sent: 1, duplicates: 2, delivered: 1, conflicts: 0 });
     expect((await sim.get(`/sim/contacts/${CONTACT}/inbox`)).json.messages).toHaveLength(1);
-    expect((await sim.get("/sim/ledger")).json.outgoing).toEqual([{ id: "dup", fromPhone: ALICE, to: `${CONTACT}@c.us`, body: "once", deliveries: 1 }]);
+    expect((await sim.get("/sim/ledger")).json.outgoing).toEqual([{ id: "dup", fromPhone: ALICE, to: `${CONTACT}@c.us`, body: "once", deliveries: 1, acceptedAt: expect.any(Number) }]);
   });
 
   it("turns a message to another linked account into that account's incoming message", async () => {
@@ -252,6 +252,85 @@ describe("incoming messages", () => {
     back.send({ t: "recv_ack", id: res.json.id });
     await waitFor("acked", async () => (await sim.get("/sim/ledger")).json.incoming[0].acked === true, 3000);
     expect((await sim.get("/sim/stats")).json).toMatchObject({ queued: 0, delivered: 1 });
+  });
+});
+
+describe("updates (what contacts and the phone did to an account's messages)", () => {
+  it("keeps reactions, edits, votes, revokes and phone sends for an offline account, after its queued messages, until each is acknowledged", async () => {
+    sim = await startTestSim();
+    const { client, creds } = await linkWireClient(sim, ALICE);
+    // the account's own message and poll, which the contact then reacts to and votes on
+    client.send({ t: "send", id: "mine", to: CONTACT, body: "lunch?" });
+    client.send({ t: "send", id: "poll", to: CONTACT, body: "", poll: { name: "Where?", options: ["here", "there"], multiple: false } });
+    await client.takeAck("poll", "SERVER");
+    const theirs = (await sim.post(`/sim/contacts/${CONTACT}/send`, { to: ALICE, body: "tpyo" })).json.id;
+    client.send({ t: "recv_ack", id: (await client.take("message")).message.id });
+    await waitFor("the message acknowledged", async () => (await sim.get("/sim/stats")).json.queued === 0, 3000);
+    await goOffline(client);
+
+    expect((await sim.post(`/sim/contacts/${CONTACT}/react`, { to: ALICE, messageId: "mine", emoji: "👍" })).status).toBe(200);
+    expect((await sim.post(`/sim/contacts/${CONTACT}/edit`, { to: ALICE, messageId: theirs, body: "typo" })).status).toBe(200);
+    expect((await sim.post(`/sim/contacts/${CONTACT}/vote`, { to: ALICE, messageId: "poll", options: ["there"] })).status).toBe(200);
+    const late = (await sim.post(`/sim/contacts/${CONTACT}/send`, { to: ALICE, body: "sorry" })).json.id;
+    expect((await sim.post(`/sim/contacts/${CONTACT}/revoke`, { to: ALICE, messageId: late })).status).toBe(200);
+    expect((await sim.post(`/sim/contacts/${CONTACT}/presence`, { to: ALICE, state: "typing" })).status).toBe(200);
+    const phone = (await sim.post(`/sim/accounts/${ALICE}/send`, { to: CONTACT, body: "from my phone" })).json.id;
+    expect((await sim.get("/sim/stats")).json).toMatchObject({ queued: 1, queuedUpdates: 5 });
+
+    // back: the queued message first, then the updates in the order they happened; no stale typing
+    const back = track(await WireClient.hello(sim.url, creds));
+    await back.take("ready");
+    const updates = [];
+    for (let i = 0; i < 5; i++) updates.push(await back.take("update"));
+    const order = back.frames.flatMap((f) => (f.t === "message" ? ["message"] : f.t === "update" ? [f.update.kind] : []));
+    expect(order).toEqual(["message", "reaction", "edit", "vote", "revoke", "sent"]);
+    expect(updates.map((f) => f.update)).toEqual([
+      { kind: "reaction", id: "mine", chatId: `${CONTACT}@c.us`, from: `${CONTACT}@c.us`, emoji: "👍" },
+      { kind: "edit", id: theirs, chatId: `${CONTACT}@c.us`, body: "typo" },
+      { kind: "vote", id: "poll", chatId: `${CONTACT}@c.us`, voter: `${CONTACT}@c.us`, options: ["there"] },
+      { kind: "revoke", id: late, chatId: `${CONTACT}@c.us` },
+      { kind: "sent", message: expect.objectContaining({ id: phone, body: "from my phone", fromMe: true }) },
+    ]);
+    expect(new Set(updates.map((f) => f.uid)).size).toBe(5);
+
+    // acknowledged ones are forgotten; the others come again on the next connection, with the same uid
+    for (const f of updates.slice(0, 3)) back.send({ t: "update_ack", uid: f.uid });
+    await waitFor("three acknowledged", async () => (await sim.get("/sim/stats")).json.queuedUpdates === 2, 3000);
+    await goOffline(back);
+    const again = track(await WireClient.hello(sim.url, creds));
+    const redelivered = [await again.take("update"), await again.take("update")];
+    expect(redelivered.map((f) => f.uid)).toEqual(updates.slice(3).map((f) => f.uid));
+    for (const f of redelivered) again.send({ t: "update_ack", uid: f.uid });
+    await waitFor("all acknowledged", async () => (await sim.get("/sim/stats")).json.queuedUpdates === 0, 3000);
+    // an acknowledgement for an unknown or already acknowledged update changes nothing
+    again.send({ t: "update_ack", uid: updates[0].uid });
+    again.send({ t: "update_ack", uid: 42 });
+    await goOffline(again);
+    const last = track(await WireClient.hello(sim.url, creds));
+    await last.take("ready");
+    await expect(last.take("update", { timeoutMs: 300 })).rejects.toThrow(/no matching/);
+  });
+
+  it("tells an online account at once, and keeps an update until acknowledged across a network restart", async () => {
+    const dir = await tempDir("simnet-updates");
+    const stateFile = path.join(dir, "sim.json");
+    sim = await startTestSim({ stateFile });
+    const { client, creds } = await linkWireClient(sim, ALICE);
+    client.send({ t: "send", id: "m1", to: CONTACT, body: "hi" });
+    await client.takeAck("m1", "SERVER");
+    await sim.post(`/sim/contacts/${CONTACT}/react`, { to: ALICE, messageId: "m1", emoji: "🎉" });
+    const live = await client.take("update");
+    expect(live).toMatchObject({ uid: expect.any(String), update: { kind: "reaction", emoji: "🎉" } });
+    await sim.post(`/sim/contacts/${CONTACT}/presence`, { to: ALICE, state: "typing" });
+    expect(await client.take("update", { where: (f) => f.update.kind === "presence" })).toEqual({ t: "update", update: { kind: "presence", chatId: `${CONTACT}@c.us`, from: `${CONTACT}@c.us`, state: "typing" } });
+    await goOffline(client);
+    await sim.close();
+
+    sim = await startTestSim({ stateFile });
+    expect((await sim.get("/sim/stats")).json.queuedUpdates).toBe(1);
+    const back = track(await WireClient.hello(sim.url, creds));
+    expect(await back.take("update")).toEqual(live);
+    await fs.rm(dir, { recursive: true, force: true });
   });
 });
 
@@ -373,7 +452,7 @@ describe("admin API", () => {
     await sim.post(`/sim/contacts/${CONTACT}/send`, { to: BOB, body: "queued" });
     expect((await sim.post("/sim/reset")).status).toBe(200);
     await client.closed;
-    expect((await sim.get("/sim/stats")).json).toEqual({ connections: 0, linkedConnections: 0, conflicts: 0, sent: 0, delivered: 0, duplicates: 0, queued: 0, devices: 0 });
+    expect((await sim.get("/sim/stats")).json).toEqual({ connections: 0, linkedConnections: 0, conflicts: 0, sent: 0, delivered: 0, duplicates: 0, queued: 0, queuedUpdates: 0, devices: 0 });
     expect((await sim.get("/sim/ledger")).json).toEqual({ outgoing: [], incoming: [] });
   });
 });

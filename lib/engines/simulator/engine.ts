@@ -63,6 +63,8 @@ interface Waiter<T> {
 
 /** How long stop() and logout() wait for the socket to close before cutting it. */
 const CLOSE_WAIT_MS = 2000;
+/** Update ids remembered to recognise a redelivery (an ack lost with its connection). */
+const HEARD_UPDATES_KEPT = 10000;
 
 /** The simulator is the oracle: it declares every capability. */
 export const SIMULATOR_CAPABILITIES: ReadonlySet<Capability> = new Set(CAPABILITIES);
@@ -93,6 +95,7 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
   private codeWaiters: Waiter<string>[] = [];
   private readonly pendingSends = new Map<string, PendingSend>();
   private readonly queries = new Map<string, Waiter<unknown>>();
+  private readonly heardUpdates = new Set<string>();
   private nextQid = 1;
   /** Frames and socket closes are handled one at a time, in arrival order, even when a handler awaits disk. */
   private inbound: Promise<void> = Promise.resolve();
@@ -349,7 +352,23 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
     else w.resolve(frame.data);
   }
 
-  private onUpdate(u: SimUpdate): void {
+  /**
+   * What happened to the account's messages elsewhere. The network keeps each update (but a
+   * contact's presence) until acknowledged, and sends it again after a reconnect if the ack was
+   * lost: an update already heard is acknowledged again, not emitted twice.
+   */
+  private onUpdate(u: SimUpdate, uid: string | undefined): void {
+    if (uid !== undefined) {
+      const heard = this.heardUpdates.has(uid);
+      this.heardUpdates.add(uid);
+      if (this.heardUpdates.size > HEARD_UPDATES_KEPT) this.heardUpdates.delete(this.heardUpdates.values().next().value!);
+      this.transmit({ t: "update_ack", uid });
+      if (heard) return;
+    }
+    this.emitUpdate(u);
+  }
+
+  private emitUpdate(u: SimUpdate): void {
     switch (u.kind) {
       case "reaction":
         this.notify("message_reaction", u.id, u.from, u.emoji, u.chatId);
@@ -481,7 +500,7 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
       case "result":
         return this.onResult(frame);
       case "update":
-        return this.onUpdate(frame.update);
+        return this.onUpdate(frame.update, frame.uid);
       case "error":
         return; // the network closes the socket next; onClose reconnects
     }

@@ -5,7 +5,7 @@
 import { EventEmitter } from "node:events";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import type { Call, Chat, Contact, Message, Reaction } from "whatsapp-web.js";
+import type { Call, Chat, Contact, Message, PollVote, Reaction } from "whatsapp-web.js";
 import { Client, LocalAuth } from "whatsapp-web.js";
 import type { AckLevel } from "../../whatsapp";
 import { ackLevelOf, parsePhone, parseUserJid } from "../../whatsapp";
@@ -579,6 +579,18 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     this.notify("message_reaction", id, reaction.senderId, reaction.reaction ?? "", remote);
   }
 
+  /** A contact's vote (its whole current selection) on a poll: `poll_vote` with the options' names. */
+  private onVote(vote: PollVote): void {
+    const voter = widOf(vote.voter);
+    if (!voter || voter === this.me?.wid) return;
+    // the parent poll's key (in the library's object, not in its typings)
+    const parent = (vote as unknown as { parentMsgKey?: { _serialized?: string; remote?: unknown } }).parentMsgKey;
+    const id = parent?._serialized;
+    if (!id) return;
+    const options = (vote.selectedOptions ?? []).map((o) => o.name).filter((n): n is string => typeof n === "string");
+    this.notify("poll_vote", id, voter, options, widOf(parent.remote) ?? "");
+  }
+
   info(): EngineMe | undefined {
     return this.me ? { ...this.me } : undefined;
   }
@@ -724,6 +736,9 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     });
     client.on("message_reaction", (reaction: Reaction) => {
       if (current()) this.onReaction(reaction);
+    });
+    client.on("vote_update", (vote: PollVote) => {
+      if (current()) this.onVote(vote);
     });
     client.on("call", (call: Call) => {
       if (current()) this.onCall(call);
@@ -1120,6 +1135,13 @@ function chatSummaryOf(chat: Chat): ChatSummary {
     timestamp: chat.timestamp ?? 0,
     lastMessage: chat.lastMessage ? engineMessageOf(chat.lastMessage) : null,
   };
+}
+
+/** A WhatsApp id the library hands over as a string or, crossing from the page, as a Wid's fields. */
+function widOf(w: unknown): string | undefined {
+  if (typeof w === "string") return w || undefined;
+  const s = (w as { _serialized?: unknown } | null)?._serialized;
+  return typeof s === "string" && s ? s : undefined;
 }
 
 /** A chat with something in it (the library makes an empty one for any id it is asked about). */

@@ -340,6 +340,11 @@ class BaileysLink {
       case "error":
         this.gw.log("warn", `network error ${f.code}: ${f.message}`);
         return;
+      case "update":
+        // what happened to the account's messages and groups elsewhere: not translated for Baileys
+        // yet (its engine declares none of those capabilities); acknowledged so the network stops keeping them
+        if (f.uid) this.netSend({ t: "update_ack", uid: f.uid });
+        return;
       case "result": {
         const done = this.queries.get(f.qid);
         this.queries.delete(f.qid);

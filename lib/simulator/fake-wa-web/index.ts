@@ -71,6 +71,7 @@ export const FAKE_PAGE_MODULES = [
   "WAWebMsgActionCapability",
   "WAWebChatStateBridge",
   "WAWebAddonReactionTableMode",
+  "WAWebAddonPollVoteTableMode",
   "WAWebChatLoadMessages",
   // contacts.ts: lookups, LIDs, contact getters, block list and actions, about, picture
   "WAWebApiContact",
@@ -94,7 +95,7 @@ export const FAKE_PAGE_MODULES = [
   "WADeprecatedSendIq",
 ] as const;
 
-export const FAKE_PAGE_OPTIONAL_MODULES = ["WAWebAddonPollVoteTableMode", "WAWebBackendJobsCommon", "WAWebE2EProtoUtils"] as const;
+export const FAKE_PAGE_OPTIONAL_MODULES = ["WAWebBackendJobsCommon", "WAWebE2EProtoUtils"] as const;
 
 /**
  * Chromium flags the fake page needs: it is served as https://web.whatsapp.com/ and opens a

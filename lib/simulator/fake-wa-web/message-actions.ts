@@ -1,7 +1,7 @@
 // The fake page's message-actions family: what whatsapp-web.js calls to act on messages and chats
 // beyond sending (WAWebSendReactionMsgAction, WAWebSendMessageEditAction, WAWebMsgActionCapability,
 // the revoke and delete commands on WAWebCmd, WAWebChatStateBridge, sendSeen, the reaction table
-// the client hooks for reaction events), messages loaded from the account's history on demand
+// and the poll-vote table the client hooks for reaction and vote events), messages loaded from the account's history on demand
 // (Msg.getMessagesById), and the network's `update` frames turned into the model changes the
 // client listens to (an edit, a revoke, a reaction, a message sent from the phone). Every action is
 // a `query` frame to the simulated network, which keeps the truth. Runs in the browser: see runtime.ts.
@@ -148,13 +148,25 @@ export function installMessageActions(page: FakePage): void {
   });
 
   const reactionTable = { bulkUpsert: async (rows: any[]) => rows };
+  const pollVoteTable = { bulkUpsert: async (rows: any[]) => rows };
+  /** A fresh key for an add-on message (a reaction, a vote) from `from` */
+  const addonKey = (chatId: string) => new MsgKey({ fromMe: false, remote: chatId, id: `A${Date.now()}${Math.random().toString(36).slice(2, 8).toUpperCase()}` });
 
-  // the network tells of what happened elsewhere; the history already holds it
-  page.frames.update = async (f: any) => {
-    const u = f.update;
+  // the network tells of what happened elsewhere (the history already holds it), once the client
+  // listens; the page acknowledges each update once applied (startFakePage)
+  page.frames.update = (f: any) => page.whenListening(() => applyUpdate(f.update));
+
+  async function applyUpdate(u: any) {
     if (u.kind === "sent") {
       // an own message sent from the phone: WhatsApp Web adds it as a new message (message_create)
-      if (!Msg.get(new MsgKey({ fromMe: true, remote: u.message.chatId, id: u.message.id }))) {
+      const key = new MsgKey({ fromMe: true, remote: u.message.chatId, id: u.message.id });
+      const synced = Msg.get(key);
+      if (synced?.__historyOnly) {
+        // the chat list sync loaded it before this news of it: the news announces it (once)
+        page.Chat.get(synced.id.remote)?.msgs.remove(synced);
+        Msg.remove(synced);
+      }
+      if (!Msg.get(key)) {
         const chat = page.chatFor(createWid(u.message.chatId));
         chat.set({ t: u.message.timestamp }, { silent: true });
         page.touchChat(chat);
@@ -163,7 +175,8 @@ export function installMessageActions(page: FakePage): void {
       }
       return;
     }
-    if (u.kind === "presence") return; // whatsapp-web.js 1.34.7 has no event for a contact's chat state
+    if (u.kind === "presence") return page.presence?.(u);
+    if (u.kind !== "edit" && u.kind !== "revoke" && u.kind !== "reaction" && u.kind !== "vote") return; // not modelled by this page yet
     const key = new MsgKey({ fromMe: u.kind === "reaction" || u.kind === "vote", remote: u.chatId, id: u.id });
     const { messages } = await Msg.getMessagesById([key._serialized, new MsgKey({ fromMe: !key.fromMe, remote: u.chatId, id: u.id })._serialized]);
     const msg = messages[0];
@@ -177,10 +190,19 @@ export function installMessageActions(page: FakePage): void {
     } else if (u.kind === "reaction") {
       const from = createWid(u.from);
       await page.modules.WAWebAddonReactionTableMode.reactionTableMode.bulkUpsert([
-        { id: new MsgKey({ fromMe: false, remote: u.chatId, id: `R${Date.now()}${Math.random().toString(36).slice(2, 8)}` }), reactionParentKey: msg.id, reactionText: u.emoji, reactionTimestamp: Date.now(), from, author: from, orphan: 0, read: false },
+        { id: addonKey(u.chatId), reactionParentKey: msg.id, reactionText: u.emoji, reactionTimestamp: Date.now(), from, author: from, orphan: 0, read: false },
+      ]);
+    } else if (u.kind === "vote") {
+      // WhatsApp Web stores a vote as a row of the poll-vote add-on table: the voter's current
+      // selection, as the poll's option ids
+      const voter = createWid(u.voter);
+      const ids = (u.options as string[]).map((name) => (msg.pollOptions ?? []).find((o: any) => o.name === name)?.localId).filter((x: unknown) => typeof x === "number");
+      const now = Date.now();
+      await page.modules.WAWebAddonPollVoteTableMode.pollVoteTableMode.bulkUpsert([
+        { id: addonKey(u.chatId), pollUpdateParentKey: msg.id, t: now, senderTimestampMs: now, selectedOptionLocalIds: ids, from: voter, author: voter, read: false },
       ]);
     }
-  };
+  }
 
   Object.assign(page.modules, {
     WAWebUpdateUnreadChatAction: {
@@ -211,6 +233,7 @@ export function installMessageActions(page: FakePage): void {
       },
     },
     WAWebAddonReactionTableMode: { reactionTableMode: reactionTable },
+    WAWebAddonPollVoteTableMode: { pollVoteTableMode: pollVoteTable },
     WAWebChatLoadMessages: { loadEarlierMsgs },
   });
 }

@@ -23,17 +23,43 @@ export function installMessaging(page: FakePage): void {
     for (const [id, m] of outgoing) if (m.ack < 1) page.transmit(sendFrame(id, m));
   });
 
-  /** Incoming messages wait until the client listens for them (it attaches after `hasSynced`). */
-  const heldIncoming: any[] = [];
+  /**
+   * What the network delivers (messages, then updates about them) waits, in order, until the
+   * client listens (it attaches its listeners after `hasSynced`).
+   */
+  const held: Array<() => void> = [];
+  let flushing = false;
+  const flush = () => {
+    if (flushing) return;
+    flushing = true;
+    setTimeout(() => {
+      flushing = false;
+      held.splice(0).forEach((run) => run());
+    }, 0);
+  };
+  page.whenListening = (run: () => unknown): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const go = () => {
+        try {
+          Promise.resolve(run()).then(() => resolve(), reject);
+        } catch (e) {
+          reject(e);
+        }
+      };
+      const listening = Msg.listenerCount("add") > 0;
+      if (listening && !held.length) return go();
+      held.push(go);
+      if (listening) flush();
+    });
   Msg.onListen = (name: string) => {
-    if (name === "add" && heldIncoming.length) setTimeout(() => heldIncoming.splice(0).forEach(onIncoming), 0);
+    if (name === "add" && held.length) flush();
   };
 
   function onIncoming(m: any) {
-    if (Msg.listenerCount("add") === 0) {
-      heldIncoming.push(m);
-      return;
-    }
+    void page.whenListening(() => deliverIncoming(m));
+  }
+
+  function deliverIncoming(m: any) {
     const key = new MsgKey({ fromMe: false, remote: m.from, id: m.id });
     const synced = Msg.get(key);
     if (synced?.__historyOnly) {

@@ -152,6 +152,10 @@ export function fakePageRuntime(version: string): FakePage {
       for (const [k, v] of Object.entries(this.attributes)) out[k] = v instanceof Collection ? v.getModelsArray().map((m) => m.serialize()) : v;
       return out;
     }
+    /** As Backbone's: the attributes (what crosses into Node when a model is handed to an exposed function) */
+    toJSON() {
+      return this.serialize();
+    }
     unsafe() {
       return this;
     }
@@ -304,8 +308,27 @@ export function fakePageRuntime(version: string): FakePage {
   return page;
 }
 
-/** Last: optional modules answer `undefined` (not "unknown"), then the page starts. */
+/**
+ * Last: optional modules answer `undefined` (not "unknown"); the network's updates, whichever
+ * family handles them, are acknowledged once applied (the network keeps each until then and sends
+ * it again after a reconnect: one already applied is only acknowledged); then the page starts.
+ */
 export function startFakePage(page: FakePage, optionalModules: string[]): void {
   for (const name of optionalModules) if (!(name in page.modules)) page.modules[name] = undefined;
+  const handle = page.frames.update;
+  const applied = new Set<string>();
+  page.frames.update = async (f: any) => {
+    const uid = typeof f.uid === "string" ? f.uid : undefined;
+    if (uid && applied.has(uid)) return page.transmit({ t: "update_ack", uid });
+    try {
+      await handle?.(f);
+    } catch (e) {
+      page.log(`update ${f.update?.kind} not applied: ${e}`);
+      return;
+    }
+    if (!uid) return;
+    applied.add(uid);
+    page.transmit({ t: "update_ack", uid });
+  };
   page.boot();
 }
