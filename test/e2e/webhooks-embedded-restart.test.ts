@@ -2,6 +2,7 @@
 // with SIGKILL and stopped with SIGTERM; its webhook settings, delivery records and the events
 // not yet delivered (the receiver was down) are in DATA_DIR and go out after the restart.
 import { promises as fs } from "node:fs";
+import path from "node:path";
 import { request } from "../helpers/http";
 import { freePort, NodeProcess, startSimProcess, tempDir, waitFor } from "../helpers/processes";
 import { WebhookReceiver } from "../helpers/webhook-receiver";
@@ -85,6 +86,12 @@ describe("embedded webhooks across kill -9 and SIGTERM", () => {
     }, 20000, 50);
     receiver.status = () => 200;
     const before = (await call("GET", "/workspaces/acme/webhook")).json;
+    // the API shows a record from memory while its write to disk may still run (the write is what a
+    // caller of the store awaits): kill only once the dead letter is on disk, as the test claims
+    await waitFor("the dead letter on disk", async () => {
+      const saved = JSON.parse(await fs.readFile(path.join(dataDir, "webhooks", "deliveries.json"), "utf8").catch(() => "{}"));
+      return (saved.records ?? []).some((r: any) => r.id === dead.id && r.status === "failed");
+    }, 20000, 50);
 
     await node!.kill("SIGKILL");
     node = await startNode();

@@ -8,8 +8,9 @@
 // message.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import type { Chat, Client, Message } from "whatsapp-web.js";
+import type { Client, Message } from "whatsapp-web.js";
 import { writeFileAtomic } from "../auth-folder";
+import { chatActivity, incomingSince } from "./history";
 
 export const WATERMARK_FILE = "wafleet-watermarks.json";
 
@@ -117,25 +118,16 @@ export class Watermarks {
 
 /**
  * The incoming messages of `client`'s chats past their watermarks, oldest first per chat: what
- * the engine still owes. Only chats active since their watermark are read, newest messages first,
- * in growing pages until the watermark is reached.
+ * the engine still owes. Only chats active since their watermark are read, and each only back to
+ * its watermark (history.ts): a big account's older history stays unloaded.
  */
 export async function missedMessages(client: Client, marks: Watermarks): Promise<Message[]> {
   const out: Message[] = [];
-  const chats: Chat[] = await client.getChats();
-  for (const chat of chats) {
-    const chatId = chat.id._serialized;
-    const mark = marks.mark(chatId);
-    if ((chat.timestamp ?? 0) < mark.t) continue;
-    let limit = 20;
-    let msgs: Message[];
-    for (;;) {
-      msgs = await chat.fetchMessages({ limit, fromMe: false });
-      const oldest = msgs.reduce((min, m) => Math.min(min, m.timestamp), Number.POSITIVE_INFINITY);
-      if (msgs.length < limit || oldest < mark.t) break;
-      limit *= 4;
-    }
-    out.push(...msgs.filter((m) => !marks.covers(chatId, m.id._serialized, m.timestamp)).sort((a, b) => a.timestamp - b.timestamp));
+  for (const chat of await chatActivity(client)) {
+    const mark = marks.mark(chat.id);
+    if (chat.t < mark.t) continue;
+    const msgs = await incomingSince(client, chat.id, mark.t);
+    out.push(...msgs.filter((m) => !marks.covers(chat.id, m.id._serialized, m.timestamp)));
   }
   return out;
 }

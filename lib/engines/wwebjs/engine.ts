@@ -18,6 +18,7 @@ import type { EngineContext, EngineEvents, EngineFactory, EngineMe, EngineMessag
 import type { LaunchedChromium } from "./chromium";
 import { CLIENT_CHROME_ARGS, LEAN_CHROME_ARGS, type ChromeSandbox, isAlive, killChromiumUsing, killProcessGroup, launchChromium, releaseProfile, treePss, waitGone, withSandboxFlag } from "./chromium";
 import { missedMessages, Watermarks } from "./catch-up";
+import { type HistoryPosition, historyPage } from "./history";
 import { type SendIntent, SendIntents } from "./send-intents";
 import { engineMessageOf, sendArgsOf } from "./message-content";
 import { pageWatchdogScript } from "./page-watchdog";
@@ -278,16 +279,23 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
   }
 
   async listMessages(chatId: string, q: HistoryQuery): Promise<EnginePage<EngineMessage> | undefined> {
-    const chat = await this.findChat(chatId);
-    if (!chat) return undefined;
-    // the whole loaded history, oldest first (the library sorts only when trimming to a limit, and
-    // not stably within a second): newest first, filtered and paged here
-    const all = await this.historyReads(() => this.library("fetchMessages", () => chat.fetchMessages({ limit: Number.MAX_SAFE_INTEGER, ...(q.fromMe !== undefined ? { fromMe: q.fromMe } : {}) })));
-    let items = all.map(engineMessageOf).reverse();
-    if (q.since !== undefined) items = items.filter((m) => m.timestamp >= q.since!);
+    const client = this.readyClient();
     // within a second the chat's own order decides, so the position is the message itself (and
     // its second, should it be deleted meanwhile)
-    return pageAfterItem(items, q, (m) => m.id);
+    let before: HistoryPosition | undefined;
+    if (q.before !== undefined) {
+      const m = /^(\d{1,12})\|(\S{1,300})$/.exec(q.before);
+      if (!m) throw new EngineError("VALIDATION_ERROR", "Invalid cursor");
+      before = { t: Number(m[1]), id: m[2] };
+    }
+    const chat = await this.findChat(chatId);
+    if (!chat) return undefined;
+    // a page at a time from WhatsApp Web's store: only what this page needs is loaded
+    const page = await this.historyReads(() => this.library("fetchMessages", () => historyPage(client, chat.id._serialized, { limit: q.limit, before, since: q.since, fromMe: q.fromMe })));
+    if (!page) return undefined;
+    const items = page.items.map(engineMessageOf);
+    const last = items[items.length - 1];
+    return { items, next: page.more && last ? `${last.timestamp}|${last.id}` : undefined };
   }
 
   async listContacts(q: PageQuery): Promise<EnginePage<ContactInfo>> {
