@@ -16,6 +16,21 @@ const owners = async (): Promise<Map<string, string>> => new Map(((await cluster
 /** The owner each workspace row of the page shows. */
 const shownOwners = async (): Promise<Map<string, string>> =>
   new Map(await page.page.$$eval("[data-testid=assignments] tr[data-workspace]", (rows) => rows.map((r: any) => [r.dataset.workspace as string, r.querySelector("[data-testid=owner]").innerText as string] as [string, string])));
+/**
+ * The assignments once the page shows what the cluster says, twice in a row: workspaces may still be
+ * settling (the coordinator moves a node's excess after the fact), and the page polls, so a count
+ * read from the API alone may not be what the page shows when the test clicks.
+ */
+const settledOwners = async (): Promise<Map<string, string>> => {
+  let last = "";
+  return waitFor("the page and the cluster agreeing on the assignments", async () => {
+    const api = await owners();
+    const key = JSON.stringify([...api].sort());
+    const agreed = key === JSON.stringify([...(await shownOwners())].sort()) && key === last;
+    last = key;
+    return agreed ? api : undefined;
+  }, 30000, 300);
+};
 const allWorking = async (workspaces: string[]) => {
   for (const w of workspaces) if ((await cluster.session(w, "main")).status !== "WORKING") return false;
   return true;
@@ -46,7 +61,7 @@ describe("the dashboard's cluster page on three nodes", () => {
   });
 
   it("drains a node by clicking: its workspaces move to the others and their sessions stay WORKING", async () => {
-    const before = await owners();
+    const before = await settledOwners();
     const counts = NODES.map((n) => [n, [...before.values()].filter((o) => o === n).length] as const).sort((a, b) => b[1] - a[1]);
     const [victim, owned] = counts[0]!;
     expect(owned).toBeGreaterThan(0);
@@ -69,7 +84,7 @@ describe("the dashboard's cluster page on three nodes", () => {
   }, 180000);
 
   it("moves one workspace to the node the operator picks", async () => {
-    const before = await owners();
+    const before = await settledOwners();
     const [workspace, from] = [...before][0]!;
     const to = NODES.find((n) => n !== from)!;
     await page.page.select(`#move-${workspace}`, to);

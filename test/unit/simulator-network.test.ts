@@ -428,12 +428,12 @@ describe("admin API", () => {
     const raw = await request(sim.url, "POST", `/sim/contacts/${CONTACT}/send-media?${q}`, { rawBody: big, headers: { "content-type": "video/mp4" }, timeoutMs: 120000 });
     expect(raw.status).toBe(202);
     // a 64 MiB frame takes its time on a loaded machine
-    const got = (await client.take("message", { timeoutMs: 60000 })).message;
+    const got = (await client.take("message", { timeoutMs: 150000 })).message;
     expect(got).toMatchObject({ body: "the biggest", media: { mimetype: "video/mp4", filename: "max.mp4" } });
     expect(createHash("sha256").update(Buffer.from(got.media!.data, "base64")).digest("hex")).toBe(createHash("sha256").update(big).digest("hex"));
     const json = await request(sim.url, "POST", `/sim/contacts/${CONTACT}/send`, { body: { to: ALICE, body: "as json", media: { mimetype: "image/png", data: big.subarray(0, 20 * 1024 * 1024).toString("base64") } }, timeoutMs: 120000 });
     expect(json.status).toBe(202);
-    expect((await client.take("message", { timeoutMs: 60000 })).message.media!.data.length).toBe(Math.ceil((20 * 1024 * 1024) / 3) * 4);
+    expect((await client.take("message", { timeoutMs: 150000 })).message.media!.data.length).toBe(Math.ceil((20 * 1024 * 1024) / 3) * 4);
     const over = await request(sim.url, "POST", `/sim/contacts/${CONTACT}/send-media?${q}`, { rawBody: Buffer.alloc(64 * 1024 * 1024 + 1), headers: { "content-type": "video/mp4" }, timeoutMs: 120000 });
     expect(over.status).toBe(413);
     for (const [headers, body] of [
@@ -445,7 +445,7 @@ describe("admin API", () => {
       expect(r.status).toBe(400);
     }
     expect((await request(sim.url, "POST", `/sim/contacts/${CONTACT}/send-media`, { rawBody: Buffer.from("x"), headers: { "content-type": "image/png" } })).json.error.field).toBe("to");
-  }, 120000);
+  }, 360000);
 
   it("resets everything and closes all connections", async () => {
     const { client } = await linkWireClient(sim, ALICE);
