@@ -52,7 +52,10 @@ const ACKS_KEPT = 10_000;
 const CLOSE_WAIT_MS = 2000;
 
 /** What the baileys engine does beyond the core: each one tested by the capability suite. */
-export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read"]);
+export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read", "replies", "mentions", "location", "vcard"]);
+
+/** Messages remembered (incoming and own), so a reply can quote them; the oldest forgotten first. */
+const RECENT_KEPT = 5000;
 
 /** Unread incoming messages remembered per chat, for markRead (the oldest forgotten first). */
 const UNREAD_KEPT_PER_CHAT = 1000;
@@ -61,6 +64,8 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
   readonly capabilities = BAILEYS_CAPABILITIES;
   /** chat phone -> keys of its incoming messages not yet marked read */
   private readonly unread = new Map<string, any[]>();
+  /** Recent messages by id: the chat's phone and Baileys' own message (what a reply quotes). */
+  private readonly recent = new Map<string, { chat: string; msg: any }>();
   private readonly receiptAcks = new Map<string, () => void>();
   private readonly startTimeoutMs: number;
   private readonly sendTimeoutMs: number;
@@ -128,10 +133,15 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     if (this.phase !== "ready" || !sock) throw new EngineError("SESSION_NOT_READY", "The session is not connected to WhatsApp");
     const target = parseId(to);
     if (target?.kind !== "user") throw new EngineError("VALIDATION_ERROR", `Cannot send to ${JSON.stringify(to)}: expected a phone number or <digits>@c.us`);
-    const unsupported = (["media", "replyTo", "mentions", "location", "contact", "poll", "voice"] as const).filter((k) => content[k] !== undefined && content[k] !== false && !(Array.isArray(content[k]) && !(content[k] as unknown[]).length));
-    if (unsupported.length) throw new EngineError("NOT_SUPPORTED", `The baileys engine does not send ${unsupported.join(", ")} yet (text only)`);
-    const text = content.text ?? content.caption;
-    if (typeof text !== "string" || !text) throw new EngineError("VALIDATION_ERROR", "A text message needs text");
+    const unsupported = (["media", "poll", "voice"] as const).filter((k) => content[k] !== undefined && content[k] !== false);
+    if (unsupported.length) throw new EngineError("NOT_SUPPORTED", `The baileys engine does not send ${unsupported.join(", ")} yet`);
+    const payload = this.contentOf(content);
+    let quoted: any;
+    if (content.replyTo !== undefined) {
+      const known = this.recent.get(content.replyTo) ?? this.recent.get(content.replyTo.split("_").pop()!);
+      if (!known || known.chat !== target.user) throw new EngineError("VALIDATION_ERROR", `Message ${content.replyTo} is not one of this chat's recent messages: it cannot be quoted`);
+      quoted = known.msg;
+    }
     const { generateMessageID } = loadBaileys();
     const id = opts.messageId ?? generateMessageID();
     if (this.pendingSends.has(id)) throw new EngineError("VALIDATION_ERROR", `Message ${id} is already being sent`);
@@ -141,11 +151,38 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       this.pendingSends.set(id, { resolve, reject, timer, to: recipient });
     });
     try {
-      await sock.sendMessage(`${target.user}@s.whatsapp.net`, { text }, { messageId: id, linkPreview: null });
+      const sent = await sock.sendMessage(`${target.user}@s.whatsapp.net`, payload, { messageId: id, linkPreview: null, ...(quoted ? { quoted } : {}) });
+      if (sent) this.remember(id, target.user, sent);
     } catch (err) {
       this.settleSend(id, undefined, new EngineError("ENGINE_ERROR", `Baileys could not send: ${(err as Error).message}`));
     }
     return acked;
+  }
+
+  /** The Baileys content of a message: text (with mentions), a location or a contact card. */
+  private contentOf(content: MessageContent): Record<string, unknown> {
+    const mentions = (content.mentions ?? []).map((m) => {
+      const id = parseId(m);
+      if (id?.kind !== "user") throw new EngineError("VALIDATION_ERROR", `Cannot mention ${JSON.stringify(m)}: expected a phone number or <digits>@c.us`);
+      return `${id.user}@s.whatsapp.net`;
+    });
+    const withMentions = mentions.length ? { mentions } : {};
+    if (content.location) {
+      const { latitude, longitude, name, address } = content.location;
+      return { location: { degreesLatitude: latitude, degreesLongitude: longitude, ...(name ? { name } : {}), ...(address ? { address } : {}) }, ...withMentions };
+    }
+    if (content.contact) {
+      const displayName = /^FN:(.*)$/m.exec(content.contact.vcard)?.[1]?.trim() ?? "";
+      return { contacts: { displayName, contacts: [{ displayName, vcard: content.contact.vcard }] }, ...withMentions };
+    }
+    const text = content.text ?? content.caption;
+    if (typeof text !== "string" || !text) throw new EngineError("VALIDATION_ERROR", "A text message needs text");
+    return { text, ...withMentions };
+  }
+
+  private remember(id: string, chat: string, msg: any): void {
+    this.recent.set(id, { chat, msg });
+    if (this.recent.size > RECENT_KEPT) this.recent.delete(this.recent.keys().next().value!);
   }
 
   /** Marks a chat's incoming messages read (read receipts); resolves once the server acknowledged them. */
@@ -350,9 +387,9 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       if (m.key?.fromMe || !m.message) continue;
       const jid: string = m.key.remoteJidAlt && m.key.remoteJidAlt.endsWith("@s.whatsapp.net") ? m.key.remoteJidAlt : m.key.remoteJid;
       const from = jid?.endsWith("@s.whatsapp.net") ? `${jid.split("@")[0].split(":")[0]}@c.us` : jid;
-      const body: string = m.message.conversation ?? m.message.extendedTextMessage?.text ?? "";
-      const msg: EngineMessage = { id: m.key.id, from, to: `${mePhone}@c.us`, body, timestamp: Number(m.messageTimestamp) || Math.floor(Date.now() / 1000), fromMe: false, chatId: from };
+      const msg: EngineMessage = { id: m.key.id, from, to: `${mePhone}@c.us`, timestamp: Number(m.messageTimestamp) || Math.floor(Date.now() / 1000), fromMe: false, chatId: from, ...fieldsOf(m.message) };
       const chatPhone = from.split("@")[0];
+      this.remember(m.key.id, chatPhone, m);
       const unread = this.unread.get(chatPhone) ?? [];
       unread.push(m.key);
       if (unread.length > UNREAD_KEPT_PER_CHAT) unread.shift();
@@ -414,6 +451,29 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     this.store = undefined;
     await store?.close();
   }
+}
+
+/** `<phone>@s.whatsapp.net` -> `<phone>@c.us` (LIDs as they are). */
+const personOf = (jid: string) => (jid.endsWith("@s.whatsapp.net") ? `${jid.split("@")[0].split(":")[0]}@c.us` : jid);
+
+/** What a received WhatsApp message says, in the engine's terms: body, type, reply, mentions, location, card. */
+function fieldsOf(message: any): Partial<EngineMessage> & { body: string } {
+  const { normalizeMessageContent } = loadBaileys();
+  const m = normalizeMessageContent(message) ?? message;
+  const inner = m.extendedTextMessage ?? m.locationMessage ?? m.contactMessage;
+  const ctx = inner?.contextInfo;
+  const out: Partial<EngineMessage> & { body: string } = { body: m.conversation || m.extendedTextMessage?.text || "" };
+  if (ctx?.stanzaId) out.replyTo = ctx.stanzaId;
+  if (ctx?.mentionedJid?.length) out.mentions = (ctx.mentionedJid as string[]).map(personOf);
+  if (m.locationMessage) {
+    const l = m.locationMessage;
+    out.type = "location";
+    out.location = { latitude: l.degreesLatitude, longitude: l.degreesLongitude, ...(l.name ? { name: l.name } : {}), ...(l.address ? { address: l.address } : {}) };
+  } else if (m.contactMessage?.vcard) {
+    out.type = "vcard";
+    out.vcard = m.contactMessage.vcard;
+  }
+  return out;
 }
 
 function ackOf(status: number | undefined): "DEVICE" | "READ" | "PLAYED" | undefined {

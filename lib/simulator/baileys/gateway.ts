@@ -10,7 +10,7 @@ import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer } from "ws";
 import type { RawData } from "ws";
 import type { SimNetwork, SimLog } from "../network";
-import type { ServerFrame } from "../protocol";
+import type { ServerFrame, SimIncomingMessage, SimMessageFields } from "../protocol";
 import type { BaileysDeviceKeys, DeviceRecord } from "../ledger";
 import { lidOf } from "../accounts";
 import { FrameReader, NoiseResponder, agree, frame, newCurveKeyPair, sign } from "./noise";
@@ -373,7 +373,7 @@ class BaileysLink {
     while (this.held.length) {
       const { message: m } = this.held.shift()!;
       const fromPhone = m.from.replace(/@.*$/, "");
-      const content = Buffer.from(proto.Message.encode({ conversation: m.body }).finish());
+      const content = Buffer.from(proto.Message.encode(waMessageOf(m)).finish());
       const enc = await this.gw.peers.encrypt(fromPhone, `${device.phone}.${keys.device}`, content, () => ({
         registrationId: keys.registrationId,
         identity: Buffer.from(keys.identity, "base64"),
@@ -382,7 +382,7 @@ class BaileysLink {
       }));
       this.send({
         tag: "message",
-        attrs: { from: `${fromPhone}@${S_WA}`, id: m.id, t: String(m.timestamp), type: "text", notify: `Contact ${fromPhone}` },
+        attrs: { from: `${fromPhone}@${S_WA}`, id: m.id, t: String(m.timestamp), type: m.location || m.vcard ? "media" : "text", notify: `Contact ${fromPhone}` },
         content: [{ tag: "enc", attrs: { v: "2", type: enc.type }, content: enc.body }],
       });
     }
@@ -476,6 +476,12 @@ class BaileysLink {
     return result();
   }
 
+  /** A WhatsApp jid as the network names people: `<phone>@c.us`, or `<lid>@lid` for an unknown LID. */
+  private personId(jid: string): string {
+    const phone = this.phoneOf(jid);
+    return phone ? `${phone}@c.us` : jid.replace(/:\d+@/, "@");
+  }
+
   private phoneOf(jid: string): string | undefined {
     const [userPart, server] = jid.split("@");
     const user = userPart.split(":")[0];
@@ -547,9 +553,9 @@ class BaileysLink {
     if (!mine) return fail("no copy for the recipient");
     const plain = await this.gw.peers.decrypt(toPhone, `${device.phone}.${device.baileys.device}`, mine.enc.attrs.type, bytesOf(mine.enc)!);
     const msg = proto.Message.decode(plain);
-    const body: string = msg.conversation ?? msg.extendedTextMessage?.text ?? "";
+    const { body, fields } = fieldsOfWaMessage(msg, (jid) => this.personId(jid));
     this.sentTo.set(id, to!);
-    this.netSend({ t: "send", id, to: `${toPhone}@c.us`, body });
+    this.netSend({ t: "send", id, to: `${toPhone}@c.us`, body, ...fields });
   }
 
   // --- plumbing ---
@@ -587,3 +593,38 @@ class BaileysLink {
 }
 
 export type { CurveKeyPair };
+
+// --- message content: the network's fields <-> WhatsApp's Message protobuf (written here, not with
+// Baileys' own builders, so a mistake on one side is not hidden by the same mistake on the other) ---
+
+/** `<phone>@c.us` -> `<phone>@s.whatsapp.net`; LIDs stay. */
+const waJid = (id: string) => id.replace(/@c\.us$/, `@${S_WA}`);
+
+/** What the network hands over (an incoming message) as the Message a phone would send. */
+export function waMessageOf(m: SimIncomingMessage): Record<string, unknown> {
+  const contextInfo: Record<string, unknown> = {};
+  if (m.replyTo) Object.assign(contextInfo, { stanzaId: m.replyTo, quotedMessage: { conversation: "" } });
+  if (m.mentions?.length) contextInfo.mentionedJid = m.mentions.map(waJid);
+  const ctx = Object.keys(contextInfo).length ? { contextInfo } : {};
+  if (m.location) {
+    const { latitude, longitude, name, address } = m.location;
+    return { locationMessage: { degreesLatitude: latitude, degreesLongitude: longitude, ...(name ? { name } : {}), ...(address ? { address } : {}), ...ctx } };
+  }
+  if (m.vcard) return { contactMessage: { displayName: /^FN:(.*)$/m.exec(m.vcard)?.[1]?.trim() ?? "", vcard: m.vcard, ...ctx } };
+  return ctx.contextInfo ? { extendedTextMessage: { text: m.body, ...ctx } } : { conversation: m.body };
+}
+
+/** An outgoing Message as the network's send frame carries it (text, reply, mentions, location, vCard). */
+export function fieldsOfWaMessage(msg: any, personId: (jid: string) => string): { body: string; fields: SimMessageFields } {
+  const fields: SimMessageFields = {};
+  const inner = msg.extendedTextMessage ?? msg.locationMessage ?? msg.contactMessage;
+  const ctx = inner?.contextInfo;
+  if (ctx?.stanzaId) fields.replyTo = ctx.stanzaId;
+  if (ctx?.mentionedJid?.length) fields.mentions = (ctx.mentionedJid as string[]).map(personId);
+  if (msg.locationMessage) {
+    const l = msg.locationMessage;
+    fields.location = { latitude: l.degreesLatitude, longitude: l.degreesLongitude, ...(l.name ? { name: l.name } : {}), ...(l.address ? { address: l.address } : {}) };
+  }
+  if (msg.contactMessage?.vcard) fields.vcard = msg.contactMessage.vcard;
+  return { body: msg.conversation || msg.extendedTextMessage?.text || "", fields };
+}
