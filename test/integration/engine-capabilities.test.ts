@@ -158,6 +158,12 @@ const SPECS: Record<Capability, (engine: SessionEngine) => Promise<void>> = {
       await engine.sendPresence!(`${ANA}@c.us`, state);
       expect((await sim.get(`/sim/accounts/${ALICE}/state`)).json.presence[`${ANA}@c.us`]).toBe(state);
     }
+    // a contact's chat state, as the engine hears it
+    for (const state of ["typing", "paused", "recording", "paused"] as const) {
+      const heard = next(engine, "presence");
+      await sim.post(`/sim/contacts/${ANA}/presence`, { to: ALICE, state });
+      expect(await heard).toEqual([`${ANA}@c.us`, state, `${ANA}@c.us`]);
+    }
   },
   sentEvents: async (engine) => {
     const heard = next(engine, "message_sent");

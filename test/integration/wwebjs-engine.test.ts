@@ -64,6 +64,8 @@ const EXPECTED_MODULES = [
   "WAWebMediaDataUtils",
   "WAWebMediaMmsV4Upload",
   "WAWebDownloadManager",
+  // asked for by the engine itself, which watches contacts' chat states (lib/engines/wwebjs/presence.ts)
+  "WAWebPresenceCollection",
 ];
 
 let sim: TestSim;

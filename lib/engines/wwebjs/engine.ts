@@ -8,7 +8,7 @@ import path from "node:path";
 import type { Call, Chat, Contact, GroupChat, GroupNotification, Message, PollVote, Reaction } from "whatsapp-web.js";
 import { Client, LocalAuth } from "whatsapp-web.js";
 import type { AckLevel } from "../../whatsapp";
-import { ackLevelOf, parseId, parsePhone, parseUserJid } from "../../whatsapp";
+import { ackLevelOf, parseId, parsePhone } from "../../whatsapp";
 import { clearDir, exists, writeFileAtomic } from "../auth-folder";
 import { EngineError } from "../errors";
 import type { LaunchQueue } from "../launch-queue";
@@ -19,6 +19,7 @@ import type { LaunchedChromium } from "./chromium";
 import { CLIENT_CHROME_ARGS, LEAN_CHROME_ARGS, type ChromeSandbox, isAlive, killChromiumUsing, killProcessGroup, launchChromium, releaseProfile, treePss, waitGone, withSandboxFlag } from "./chromium";
 import { missedMessages, Watermarks } from "./catch-up";
 import { type HistoryPosition, historyPage } from "./history";
+import { watchChatStates } from "./presence";
 import { type SendIntent, SendIntents } from "./send-intents";
 import { engineMessageOf, sendArgsOf } from "./message-content";
 import { pageWatchdogScript } from "./page-watchdog";
@@ -1060,9 +1061,24 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     this.readyAt = Date.now();
     this.notify("ready", { ...this.me });
     this.startCatchUp(run, client);
+    this.watchPresence(run, client);
     if (info.platform === "smba" || info.platform === "smbi") void this.watchLabels(run, client);
     void this.intents.sweep().catch(() => undefined);
     this.settleStart();
+  }
+
+  /** Contacts' chat states from WhatsApp Web's presence models (the library has no event for them). */
+  private watchPresence(run: Run, client: Client): void {
+    const page = client.pupPage;
+    if (!page) return;
+    watchChatStates(page, (chatId, state) => {
+      if (this.running && this.run === run) this.notify("presence", chatId, state, chatId);
+    }).then(
+      (watching) => {
+        if (!watching) this.log("warn", "this WhatsApp Web has no presence collection: no wa.presence events");
+      },
+      (err) => this.log("warn", `cannot watch chat states: ${err?.message ?? err}`),
+    );
   }
 
   /**

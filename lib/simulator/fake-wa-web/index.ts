@@ -3,7 +3,7 @@
 // `webVersion` + `webVersionCache: {type: 'local', path: dir, strict: true}`. The page connects to
 // the simulated network named in `window.__wafleetFakeWaWeb` (set by `fakePageBootScript`). Its
 // script is one module per family of WhatsApp Web modules (runtime, connection, linking,
-// collections, media, messaging, ..., groups), each a function serialised into the page.
+// collections, media, messaging, message actions, presence, contacts, calls, labels, groups), each a function serialised into the page.
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { installCalls } from "./calls";
@@ -16,13 +16,14 @@ import { installLinking } from "./linking";
 import { installMedia } from "./media";
 import { installMessageActions } from "./message-actions";
 import { installMessaging } from "./messaging";
+import { installPresence } from "./presence";
 import type { FakePageConfig } from "./runtime";
 import { fakePageRuntime, startFakePage } from "./runtime";
 
 export type { FakePageConfig } from "./runtime";
 
 /** The families in install order (later ones use what earlier ones put on the page). */
-const FAMILIES = [installConnection, installLinking, installCollections, installMedia, installMessaging, installMessageActions, installContacts, installCalls, installLabels, installGroups];
+const FAMILIES = [installConnection, installLinking, installCollections, installMedia, installMessaging, installMessageActions, installPresence, installContacts, installCalls, installLabels, installGroups];
 
 /** The version the fake page claims (`window.Debug.VERSION`); any string works as the file name. */
 export const FAKE_WA_WEB_VERSION = "2.3000.1017054665-wafleet-fake";
@@ -74,6 +75,8 @@ export const FAKE_PAGE_MODULES = [
   "WAWebAddonReactionTableMode",
   "WAWebAddonPollVoteTableMode",
   "WAWebChatLoadMessages",
+  // presence.ts: contacts' chat states (read by the wwebjs engine, not by the library)
+  "WAWebPresenceCollection",
   // contacts.ts: lookups, LIDs, contact getters, block list and actions, about, picture
   "WAWebApiContact",
   "WAWebContactGetters",
