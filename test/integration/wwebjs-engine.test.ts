@@ -64,6 +64,8 @@ const EXPECTED_MODULES = [
   "WAWebMediaDataUtils",
   "WAWebMediaMmsV4Upload",
   "WAWebDownloadManager",
+  // asked for by the engine itself, which watches contacts' chat states (lib/engines/wwebjs/presence.ts)
+  "WAWebPresenceCollection",
 ];
 
 let sim: TestSim;
@@ -130,6 +132,20 @@ describe("the fake WhatsApp Web page", () => {
     expect([...requested].sort()).toEqual([...EXPECTED_MODULES].sort());
     const known = new Set<string>([...FAKE_PAGE_MODULES, ...FAKE_PAGE_OPTIONAL_MODULES]);
     expect(requested.filter((m) => !known.has(m))).toEqual([]);
+  });
+});
+
+describe("group messages (without the groups capability)", () => {
+  it("receives a group's message from the group, with the member who wrote it as author, live and in history", async () => {
+    const { engine } = await linked();
+    const groupId = (await sim.post("/sim/groups", { by: CONTACT, subject: "Team", participants: [ALICE] })).json.group.id;
+    const incoming = next(engine, "message");
+    const posted = (await sim.post(`/sim/groups/${groupId}/send`, { from: CONTACT, body: "hello team" })).json.id;
+    const [msg] = await incoming;
+    expect(msg).toMatchObject({ from: groupId, chatId: groupId, author: `${CONTACT}@c.us`, body: "hello team" });
+    expect(msg.id.split("_").pop()).toBe(posted);
+    const page = await engine.listMessages!(groupId, { limit: 5 });
+    expect(page!.items[0]).toMatchObject({ author: `${CONTACT}@c.us`, body: "hello team" });
   });
 });
 

@@ -70,6 +70,8 @@ export function engineMessageOf(msg: Message): EngineMessage {
     const ack = ackLevelOf(msg.ack);
     if (ack) out.ack = ack;
   }
+  // a group's message: the library's `author` is the member who wrote it
+  if (msg.author && !msg.fromMe) out.author = msg.author;
   if (typeof data.quotedStanzaID === "string") out.replyTo = data.quotedStanzaID;
   const mentions = (msg.mentionedIds ?? []).map((m: unknown) => (typeof m === "string" ? m : (m as { _serialized?: string })?._serialized)).filter((m): m is string => !!m);
   if (mentions.length) out.mentions = mentions;

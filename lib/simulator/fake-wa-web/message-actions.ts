@@ -56,6 +56,7 @@ export function installMessageActions(page: FakePage): void {
     if (h.location) Object.assign(attrs, { lat: h.location.latitude, lng: h.location.longitude, loc: h.location.name });
     if (h.vcard) attrs.body = h.vcard;
     if (h.poll) Object.assign(attrs, { pollName: h.poll.name, pollOptions: h.poll.options.map((name: string, localId: number) => ({ name, localId })), pollSelectableOptionsCount: h.poll.multiple ? 0 : 1 });
+    if (h.author) attrs.author = createWid(h.author);
     if (h.mentions) attrs.mentionedJidList = h.mentions.map((m: string) => createWid(m));
     const msg = new Model(attrs) as any;
     msg.__seq = h.seq;

@@ -82,6 +82,8 @@ export function installMessaging(page: FakePage): void {
         local: false,
       }) as any;
       // what a message may carry besides its body, as WhatsApp Web's Msg attributes
+      // a group's message: `from` is the group, `author` the member who wrote it
+      if (m.author) msg.set({ author: createWid(m.author) }, { silent: true });
       if (m.replyTo) msg.set({ quotedStanzaID: m.replyTo, quotedRemoteJid: createWid(m.from), quotedParticipant: createWid(m.from) }, { silent: true });
       if (m.mentions?.length) msg.set({ mentionedJidList: m.mentions.map((x: string) => createWid(x)) }, { silent: true });
       if (m.location) msg.set({ type: "location", lat: m.location.latitude, lng: m.location.longitude, loc: [m.location.name, m.location.address].filter(Boolean).join("\n") }, { silent: true });
