@@ -118,7 +118,12 @@ export class Outbox {
       if ((item.state === "sending" || item.state === "sent") && !item.delivered) o.watchAcks(item);
     }
     o.paused = snap.paused;
-    o.resumedAt = snap.resumedAt ?? 0;
+    if (snap.resumedAt === undefined) {
+      // a new journal, or one written before the guard marked deliveries: its past sends carry no
+      // DEVICE marks, so the guard starts judging from now (kept, so a next owner agrees)
+      o.resumedAt = o.clock.now();
+      await deps.journal.setPaused(snap.paused, o.resumedAt);
+    } else o.resumedAt = snap.resumedAt;
     return o;
   }
 

@@ -326,6 +326,22 @@ describe("FileOutboxJournal", () => {
     expect(h2.events.some((e) => e.name === "paused")).toBe(false);
   });
 
+  it("a journal from before the guard's delivery marks does not pause at once: the guard judges sends from its first open on", async () => {
+    const file = path.join(dir, "outbox.jsonl");
+    // an old journal: sent items without `delivered`, no resume line
+    const old = (n: number) => ({ i: { id: `01OLD${String(n).padStart(21, "0")}`, state: "sent", message: msg(n), createdAt: T0 - 3_600_000, updatedAt: T0 - 3_600_000, attempts: 1, messageId: `M${n}`, sentAt: T0 - 3_600_000 + n * 1000 } });
+    require("node:fs").writeFileSync(file, [{ p: null }, ...[0, 1, 2, 3, 4, 5].map(old)].map((l) => JSON.stringify(l)).join("\n") + "\n");
+    const guard = { ...DEFAULT_OUTBOX_GUARD, stuck: 3, stuckAfterMs: 1000 };
+    const h = await harness({ journal: new FileOutboxJournal(file), policy: { perMinute: 60, guard }, deliver: () => true });
+    await h.outbox.enqueue([1, 2, 3].map((n) => ({ message: msg(100 + n) })));
+    h.outbox.start();
+    await until(() => h.sends.length === 3, "the new items sent");
+    await h.outbox.close();
+    expect(h.events.some((e) => e.name === "paused")).toBe(false);
+    // the baseline is kept: a next owner does not judge the old sends either
+    expect(readFileSync(file, "utf8")).toMatch(/"r":\d+/);
+  });
+
   it("re-sends an item a crash left `sending` first, under the same message id", async () => {
     const file = path.join(dir, "outbox.jsonl");
     let gate: (() => void) | undefined;
