@@ -28,7 +28,9 @@ export const LEAN_CHROME_ARGS: readonly string[] = [
   "--enable-low-end-device-mode",
   "--renderer-process-limit=1",
   "--disk-cache-size=1048576",
-  "--blink-settings=imagesEnabled=false",
+  // no `--blink-settings=imagesEnabled=false`: whatsapp-web.js decodes pictures in the page (an
+  // Image drawn on a canvas, re-encoded as JPEG, e.g. GroupChat.setPicture), and with images off
+  // that Image never loads nor fails: the call hangs
   "--enable-features=NetworkServiceInProcess2",
   // Chromium 14x+ starts an omnibox-popup WebUI renderer even headless; the spare renderer and the
   // back-forward cache keep processes and pages alive that one WhatsApp tab never needs

@@ -5,15 +5,15 @@
 import { EventEmitter } from "node:events";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import type { Call, Chat, Contact, Message, PollVote, Reaction } from "whatsapp-web.js";
+import type { Call, Chat, Contact, GroupChat, GroupNotification, Message, PollVote, Reaction } from "whatsapp-web.js";
 import { Client, LocalAuth } from "whatsapp-web.js";
 import type { AckLevel } from "../../whatsapp";
-import { ackLevelOf, parsePhone, parseUserJid } from "../../whatsapp";
+import { ackLevelOf, parseId, parsePhone } from "../../whatsapp";
 import { clearDir, exists, writeFileAtomic } from "../auth-folder";
 import { EngineError } from "../errors";
 import type { LaunchQueue } from "../launch-queue";
 import { StartGate } from "../start-gate";
-import type { Capability, ChatSummary, ContactInfo, EnginePage, HistoryQuery, Label, PageQuery, PhoneCheck, PresenceState } from "../capabilities";
+import type { Capability, ChatSummary, ContactInfo, EnginePage, GroupChange, GroupInfo, GroupPicture, GroupSettings, GroupUpdate, HistoryQuery, Label, PageQuery, ParticipantAction, ParticipantResult, ParticipantStatus, PhoneCheck, PresenceState } from "../capabilities";
 import type { EngineContext, EngineEvents, EngineFactory, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "../types";
 import type { LaunchedChromium } from "./chromium";
 import { CLIENT_CHROME_ARGS, LEAN_CHROME_ARGS, type ChromeSandbox, isAlive, killChromiumUsing, killProcessGroup, launchChromium, releaseProfile, treePss, waitGone, withSandboxFlag } from "./chromium";
@@ -97,7 +97,7 @@ const EARLY_ACKS_KEPT = 1000;
  * whatsapp-web.js's own methods AND proven by the contract suite against the fake WhatsApp Web
  * page (each one needs the WA modules those methods use on the page).
  */
-export const WWEBJS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["chats", "history", "contacts", "replies", "mentions", "reactions", "edit", "revoke", "location", "vcard", "polls", "presence", "read", "sentEvents", "calls", "labels"]);
+export const WWEBJS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["chats", "history", "contacts", "replies", "mentions", "reactions", "edit", "revoke", "location", "vcard", "polls", "presence", "read", "sentEvents", "groups", "calls", "labels"]);
 
 /** Calls heard of and not yet rejected, kept to reject by id (a bounded memory: old ones go first). */
 const RINGING_MAX = 100;
@@ -142,6 +142,8 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
   private readonly ownLabelChanges = new Set<string>();
   /** Calls the library announced (its Call objects, which reject themselves), by id. */
   private readonly ringing = new Map<string, Call>();
+  /** Group notifications are announced one at a time, in arrival order. */
+  private groupEvents: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly ctx: EngineContext,
@@ -210,9 +212,15 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
   async sendMessage(to: string, content: MessageContent, opts: SendOptions = {}): Promise<SentMessage> {
     const client = this.run?.client;
     if (this.phase !== "ready" || !client) throw new EngineError("SESSION_NOT_READY", "The session is not connected to WhatsApp");
-    const phone = parseUserJid(to);
-    if (!phone) throw new EngineError("VALIDATION_ERROR", `Cannot send to ${JSON.stringify(to)}: expected a phone number or <digits>@c.us`);
-    const chatId = `${phone}@c.us`;
+    const target = parseId(to);
+    if (target?.kind !== "user" && target?.kind !== "group") throw new EngineError("VALIDATION_ERROR", `Cannot send to ${JSON.stringify(to)}: expected a phone number, <digits>@c.us or a group <digits>@g.us`);
+    const chatId = target.serialized;
+    if (target.kind === "group") {
+      // as WhatsApp Web's composer: only a member writes, and only an admin in an announcement group
+      const group = await this.memberGroup(chatId);
+      if (!group) throw new EngineError("GROUP_NOT_FOUND", `The account is not a member of ${chatId}`);
+      if (metadataOf(group).announce && !this.isGroupAdmin(group)) throw new EngineError("GROUP_NOT_ADMIN", `Only admins may send messages to ${chatId}`);
+    }
     if (content.replyTo !== undefined) {
       // a reply quotes a message of the same chat (the library would quote any message it finds)
       const quoted = await this.findMessage(content.replyTo);
@@ -502,6 +510,229 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     }
   }
 
+  // groups: the library's createGroup, acceptInvite, getProfilePicUrl and GroupChat's own methods
+
+  async createGroup(subject: string, participants: string[]): Promise<{ group: GroupInfo; participants: ParticipantResult[] }> {
+    const client = this.readyClient();
+    const ids = await this.personIds(participants);
+    // no private invites sent on the account's behalf, no pauses between participants
+    const r = await this.groupCall("createGroup", () => client.createGroup(subject, ids, { autoSendInviteV4: false, sleep: null } as never));
+    if (typeof r === "string") throw new EngineError("ENGINE_ERROR", `whatsapp-web.js createGroup: ${r}`);
+    const groupId = widOf(r.gid);
+    const group = groupId ? await this.memberGroup(groupId) : undefined;
+    if (!group) throw new EngineError("ENGINE_ERROR", `WhatsApp created ${String(groupId)} but the account is not in it`);
+    const codes = r.participants as unknown as Record<string, { statusCode: number }>;
+    return { group: groupInfoOf(group), participants: ids.map((id) => ({ id, status: addStatusOf(codes[id]?.statusCode) })) };
+  }
+
+  async listGroups(q: PageQuery): Promise<EnginePage<GroupInfo>> {
+    const client = this.readyClient();
+    const me = this.me?.wid;
+    const groups = (await this.library("getChats", () => client.getChats()))
+      .filter((c): c is GroupChat => c.isGroup && isMemberOf(c as GroupChat, me))
+      .map((c) => ({ ...groupInfoOf(c as GroupChat), timestamp: metadataOf(c as GroupChat).creation ?? 0 }))
+      .sort((a, b) => b.timestamp - a.timestamp);
+    const page = pageAfterItem(groups, q, (g) => g.id);
+    return { items: page.items.map(({ timestamp: _t, ...g }) => g), next: page.next };
+  }
+
+  async getGroup(groupId: string): Promise<GroupInfo | undefined> {
+    const group = await this.memberGroup(groupId);
+    return group ? groupInfoOf(group) : undefined;
+  }
+
+  async updateGroup(groupId: string, change: GroupChange): Promise<GroupInfo | undefined> {
+    const group = await this.memberGroup(groupId);
+    if (!group) return undefined;
+    const m = metadataOf(group);
+    const admin = this.isGroupAdmin(group);
+    // WhatsApp Web lets only admins edit a restricted group's info, and only admins change settings
+    if ((change.subject !== undefined || change.description !== undefined) && m.restrict && !admin) throw new EngineError("GROUP_NOT_ADMIN", `Only admins may edit the info of ${groupId}`);
+    if (change.settings !== undefined && !admin) throw new EngineError("GROUP_NOT_ADMIN", `Only admins may change the settings of ${groupId}`);
+    const done = async (what: string, call: () => Promise<boolean>) => {
+      if (!(await this.groupCall(what, call))) throw new EngineError("ENGINE_ERROR", `WhatsApp refused ${what} on ${groupId}`);
+    };
+    if (change.subject !== undefined && change.subject !== m.subject) await done("setSubject", () => group.setSubject(change.subject!));
+    if (change.description !== undefined && change.description !== (m.desc ?? "")) await done("setDescription", () => group.setDescription(change.description!));
+    const s = change.settings;
+    if (s?.announce !== undefined && s.announce !== !!m.announce) await done("setMessagesAdminsOnly", () => group.setMessagesAdminsOnly(s.announce));
+    if (s?.restrict !== undefined && s.restrict !== !!m.restrict) await done("setInfoAdminsOnly", () => group.setInfoAdminsOnly(s.restrict));
+    return this.getGroup(groupId);
+  }
+
+  async leaveGroup(groupId: string): Promise<boolean> {
+    const group = await this.memberGroup(groupId);
+    if (!group) return false;
+    await this.groupCall("leave", () => group.leave());
+    return true;
+  }
+
+  async changeParticipants(groupId: string, action: ParticipantAction, participants: string[]): Promise<ParticipantResult[] | undefined> {
+    const group = await this.memberGroup(groupId);
+    if (!group) return undefined;
+    if (!this.isGroupAdmin(group)) throw new EngineError("GROUP_NOT_ADMIN", `Only admins may ${action} participants of ${groupId}`);
+    const ids = await this.personIds(participants);
+    if (action === "add") {
+      const r = await this.groupCall("addParticipants", () => group.addParticipants(ids, { autoSendInviteV4: false, sleep: null } as never));
+      if (typeof r === "string") throw new EngineError(/admin rights/i.test(r) ? "GROUP_NOT_ADMIN" : "ENGINE_ERROR", `whatsapp-web.js addParticipants: ${r}`);
+      const codes = r as unknown as Record<string, { code: number }>;
+      return ids.map((id) => ({ id, status: addStatusOf(codes[id]?.code) }));
+    }
+    // the library acts on the members among them (and answers 200 whatever): the others are no members
+    const members = new Set(metadataOf(group).participants.map((p) => widOf(p.id)));
+    const present = ids.filter((id) => members.has(id));
+    const status: ParticipantStatus = action === "remove" ? "removed" : action === "promote" ? "promoted" : "demoted";
+    if (present.length) {
+      await this.groupCall(`${action}Participants`, () => (action === "remove" ? group.removeParticipants(present) : action === "promote" ? group.promoteParticipants(present) : group.demoteParticipants(present)));
+    }
+    return ids.map((id) => ({ id, status: members.has(id) ? status : "not_a_member" }));
+  }
+
+  async getInviteCode(groupId: string): Promise<string | undefined> {
+    const group = await this.adminGroup(groupId, "see the invite code of");
+    if (!group) return undefined;
+    const code = await this.groupCall("getInviteCode", () => group.getInviteCode());
+    if (typeof code !== "string" || !code) throw new EngineError("ENGINE_ERROR", `WhatsApp gave no invite code for ${groupId}`);
+    return code;
+  }
+
+  async revokeInviteCode(groupId: string): Promise<string | undefined> {
+    const group = await this.adminGroup(groupId, "revoke the invite code of");
+    if (!group) return undefined;
+    const code = await this.groupCall("revokeInvite", () => group.revokeInvite());
+    if (typeof code !== "string" || !code) throw new EngineError("ENGINE_ERROR", `WhatsApp gave no new invite code for ${groupId}`);
+    return code;
+  }
+
+  async joinGroup(code: string): Promise<string | undefined> {
+    const client = this.readyClient();
+    try {
+      return await this.groupCall("acceptInvite", () => client.acceptInvite(code));
+    } catch (err) {
+      // WhatsApp answers a wrong or revoked code with 404 (or 410 once expired)
+      if (err instanceof EngineError && err.code === "GROUP_NOT_FOUND") return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * GroupChat.setPicture: whatsapp-web.js crops the picture to a square and re-encodes it as a
+   * 640x640 JPEG in the page before sending it (and a 96x96 thumbnail): WhatsApp keeps that JPEG,
+   * not the bytes given. deletePicture removes it.
+   */
+  async setGroupPicture(groupId: string, picture: GroupPicture | null): Promise<boolean> {
+    const group = await this.memberGroup(groupId);
+    if (!group) return false;
+    if (metadataOf(group).restrict && !this.isGroupAdmin(group)) throw new EngineError("GROUP_NOT_ADMIN", `Only admins may change the picture of ${groupId}`);
+    if (picture === null) {
+      // the library answers undefined when there is no picture to delete: nothing to do
+      const r = await this.groupCall("deletePicture", () => group.deletePicture());
+      if (r === false) throw new EngineError("ENGINE_ERROR", `WhatsApp refused to delete the picture of ${groupId}`);
+      return true;
+    }
+    let ok: boolean;
+    try {
+      ok = await this.groupCall("setPicture", () => group.setPicture({ mimetype: picture.mimetype, data: picture.data } as never));
+    } catch (err) {
+      // the page decodes the image to re-encode it: one Chromium cannot decode is refused there
+      if (err instanceof EngineError && err.code === "ENGINE_ERROR") throw new EngineError("VALIDATION_ERROR", `picture: not an image Chromium can decode (${err.message})`);
+      throw err;
+    }
+    if (!ok) throw new EngineError("ENGINE_ERROR", `WhatsApp refused the picture of ${groupId}`);
+    return true;
+  }
+
+  /** The library's getProfilePicUrl for the group, and the picture at that URL. */
+  async getGroupPicture(groupId: string): Promise<GroupPicture | null | undefined> {
+    const client = this.readyClient();
+    if (!(await this.memberGroup(groupId))) return undefined;
+    const url = await this.groupCall("getProfilePicUrl", () => client.getProfilePicUrl(groupId));
+    if (!url) return null;
+    const inline = /^data:([^;,]+);base64,(.*)$/s.exec(url);
+    if (inline) return { mimetype: inline[1], data: inline[2] };
+    const res = await fetch(url, { signal: AbortSignal.timeout(this.opts.sendTimeoutMs) }).catch((err) => {
+      throw new EngineError("ENGINE_ERROR", `The group picture could not be downloaded: ${err?.message ?? err}`);
+    });
+    if (res.status === 404) return null;
+    if (!res.ok) throw new EngineError("ENGINE_ERROR", `The group picture could not be downloaded: HTTP ${res.status}`);
+    return { mimetype: (res.headers.get("content-type") ?? "image/jpeg").split(";")[0], data: Buffer.from(await res.arrayBuffer()).toString("base64") };
+  }
+
+  /** A group chat the account is a member of (the library refreshes its metadata from WhatsApp), or undefined. */
+  private async memberGroup(groupId: string): Promise<GroupChat | undefined> {
+    const id = parseId(groupId);
+    if (id?.kind !== "group") return undefined;
+    const client = this.readyClient();
+    const chat = await this.library("getChatById", () => client.getChatById(id.serialized));
+    return chat?.isGroup && isMemberOf(chat as GroupChat, this.me?.wid) ? (chat as GroupChat) : undefined;
+  }
+
+  private async adminGroup(groupId: string, what: string): Promise<GroupChat | undefined> {
+    const group = await this.memberGroup(groupId);
+    if (group && !this.isGroupAdmin(group)) throw new EngineError("GROUP_NOT_ADMIN", `Only admins may ${what} ${groupId}`);
+    return group;
+  }
+
+  private isGroupAdmin(group: GroupChat): boolean {
+    const me = this.me?.wid;
+    return metadataOf(group).participants.some((p) => widOf(p.id) === me && (p.isAdmin || p.isSuperAdmin));
+  }
+
+  /** People as `<phone>@c.us` (a LID as the phone WhatsApp knows for it), each once. */
+  private async personIds(participants: string[]): Promise<string[]> {
+    const client = this.readyClient();
+    const out: string[] = [];
+    for (const p of participants) {
+      const id = parseId(p);
+      if (id?.kind !== "user" && id?.kind !== "lid") throw new EngineError("VALIDATION_ERROR", `participants: not a person id: ${JSON.stringify(p)}`);
+      let phoneId = id.serialized;
+      if (id.kind === "lid") {
+        const [ids] = await this.library("getContactLidAndPhone", () => client.getContactLidAndPhone([id.serialized]));
+        if (!ids?.pn) throw new EngineError("VALIDATION_ERROR", `participants: WhatsApp knows no phone for ${id.serialized}`);
+        phoneId = ids.pn;
+      }
+      if (!out.includes(phoneId)) out.push(phoneId);
+    }
+    return out;
+  }
+
+  /** A group call through the library; WhatsApp's refusals (ServerStatusCodeError) as their codes. */
+  private async groupCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await this.library(what, call);
+    } catch (err) {
+      const m = err instanceof Error ? err.message : String(err);
+      if (/ServerStatusCodeError: 403/.test(m)) throw new EngineError("GROUP_NOT_ADMIN", `WhatsApp refused ${what}: only a group admin may`);
+      if (/ServerStatusCodeError: 40[4]|ServerStatusCodeError: 410/.test(m)) throw new EngineError("GROUP_NOT_FOUND", `WhatsApp refused ${what}: no such group (or not a member)`);
+      if (/ServerStatusCodeError: 419/.test(m)) throw new EngineError("GROUP_FULL", `WhatsApp refused ${what}: the group is full`);
+      if (/ServerStatusCodeError: 400/.test(m)) throw new EngineError("VALIDATION_ERROR", `WhatsApp refused ${what}: ${m}`);
+      throw err;
+    }
+  }
+
+  /**
+   * The library's group notifications (group_join, group_leave, group_admin_changed, group_update)
+   * as `group_update` with who did it, one at a time in arrival order (a settings change reads the
+   * group's settings now).
+   */
+  private onGroupNotification(n: GroupNotification): void {
+    const change = GROUP_CHANGES[n.type];
+    const by = widOf(n.author);
+    const groupId = widOf((n as { chatId?: unknown }).chatId);
+    if (!change || !by || !groupId) return;
+    const participants = (n.recipientIds as unknown[]).map(widOf).filter((x): x is string => !!x);
+    const update: GroupUpdate = { groupId, change, by, ...(participants.length ? { participants } : {}) };
+    if (change === "subject" || change === "description" || change === "create") update.value = n.body ?? "";
+    this.groupEvents = this.groupEvents.then(async () => {
+      if (change === "settings") {
+        const group = await this.memberGroup(groupId).catch(() => undefined);
+        const m = group ? metadataOf(group) : undefined;
+        if (m) update.value = { announce: !!m.announce, restrict: !!m.restrict } satisfies GroupSettings;
+      }
+      this.notify("group_update", update);
+    });
+  }
+
   // labels (WhatsApp Business): the library's getLabels, getChatLabels and addOrRemoveLabels
 
   async listLabels(): Promise<Label[]> {
@@ -749,6 +980,11 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     client.on("vote_update", (vote: PollVote) => {
       if (current()) this.onVote(vote);
     });
+    for (const event of ["group_join", "group_leave", "group_admin_changed", "group_update"] as const) {
+      client.on(event, (n: GroupNotification) => {
+        if (current()) this.onGroupNotification(n);
+      });
+    }
     client.on("call", (call: Call) => {
       if (current()) this.onCall(call);
     });
@@ -1167,6 +1403,75 @@ function widOf(w: unknown): string | undefined {
   const s = (w as { _serialized?: unknown } | null)?._serialized;
   return typeof s === "string" && s ? s : undefined;
 }
+
+/** WhatsApp Web's group metadata as the library hands it over (GroupChat.groupMetadata). */
+interface GroupMetadata {
+  owner?: unknown;
+  subject?: string;
+  desc?: string;
+  creation?: number;
+  participants: Array<{ id: unknown; isAdmin?: boolean; isSuperAdmin?: boolean }>;
+  announce?: boolean;
+  restrict?: boolean;
+}
+
+function metadataOf(group: GroupChat): GroupMetadata {
+  const m = (group as unknown as { groupMetadata?: GroupMetadata }).groupMetadata;
+  return { ...m, participants: m?.participants ?? [] };
+}
+
+function isMemberOf(group: GroupChat, me: string | undefined): boolean {
+  return !!me && metadataOf(group).participants.some((p) => widOf(p.id) === me);
+}
+
+function groupInfoOf(group: GroupChat): GroupInfo {
+  const m = metadataOf(group);
+  return {
+    id: group.id._serialized,
+    subject: m.subject ?? group.name ?? "",
+    description: m.desc ?? "",
+    owner: widOf(m.owner) ?? null,
+    createdAt: m.creation || null,
+    participants: m.participants.map((p) => ({ id: widOf(p.id) ?? "", admin: p.isAdmin === true || p.isSuperAdmin === true, superAdmin: p.isSuperAdmin === true })),
+    settings: { announce: m.announce === true, restrict: m.restrict === true },
+  };
+}
+
+/** WhatsApp's status code of one participant's add, as a result. */
+function addStatusOf(code: number | undefined): ParticipantStatus {
+  switch (code) {
+    case 200:
+      return "added";
+    case 403:
+      return "invite_sent";
+    case 404:
+      return "not_on_whatsapp";
+    case 409:
+      return "already_member";
+    case 419:
+      throw new EngineError("GROUP_FULL", "The group has as many members as WhatsApp allows");
+    default:
+      throw new EngineError("ENGINE_ERROR", `WhatsApp could not add a participant (status ${String(code)})`);
+  }
+}
+
+/** WhatsApp Web's `gp2` notification subtypes as group changes. */
+const GROUP_CHANGES: Record<string, string> = {
+  create: "create",
+  add: "add",
+  invite: "join",
+  linked_group_join: "join",
+  remove: "remove",
+  leave: "leave",
+  promote: "promote",
+  demote: "demote",
+  subject: "subject",
+  description: "description",
+  picture: "picture",
+  announce: "settings",
+  restrict: "settings",
+  revoke_invite: "invite_revoked",
+};
 
 /** A chat with something in it (the library makes an empty one for any id it is asked about). */
 const isStarted = (c: ChatSummary) => c.timestamp > 0 || c.lastMessage !== null;

@@ -3,13 +3,14 @@
 // `webVersion` + `webVersionCache: {type: 'local', path: dir, strict: true}`. The page connects to
 // the simulated network named in `window.__wafleetFakeWaWeb` (set by `fakePageBootScript`). Its
 // script is one module per family of WhatsApp Web modules (runtime, connection, linking,
-// collections, media, messaging, message actions, presence, contacts, calls, labels), each a function serialised into the page.
+// collections, media, messaging, message actions, presence, contacts, calls, labels, groups), each a function serialised into the page.
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { installCalls } from "./calls";
 import { installCollections } from "./collections";
 import { installConnection } from "./connection";
 import { installContacts } from "./contacts";
+import { installGroups } from "./groups";
 import { installLabels } from "./labels";
 import { installLinking } from "./linking";
 import { installMedia } from "./media";
@@ -22,7 +23,7 @@ import { fakePageRuntime, startFakePage } from "./runtime";
 export type { FakePageConfig } from "./runtime";
 
 /** The families in install order (later ones use what earlier ones put on the page). */
-const FAMILIES = [installConnection, installLinking, installCollections, installMedia, installMessaging, installMessageActions, installPresence, installContacts, installCalls, installLabels];
+const FAMILIES = [installConnection, installLinking, installCollections, installMedia, installMessaging, installMessageActions, installPresence, installContacts, installCalls, installLabels, installGroups];
 
 /** The version the fake page claims (`window.Debug.VERSION`); any string works as the file name. */
 export const FAKE_WA_WEB_VERSION = "2.3000.1017054665-wafleet-fake";
@@ -96,6 +97,18 @@ export const FAKE_PAGE_MODULES = [
   "WAWebCallCollection",
   "WAWap",
   "WADeprecatedSendIq",
+  // groups.ts: metadata, create, participants, info and settings, invites, leave, picture
+  "WAWebLidMigrationUtils",
+  "WAWebWidToJid",
+  "WAWebGroupCreateJob",
+  "WAWebGroupQueryJob",
+  "WASmaxGroupsAddParticipantsRPC",
+  "WAWebModifyParticipantsGroupAction",
+  "WAWebGroupModifyInfoJob",
+  "WAWebSetPropertyGroupAction",
+  "WAWebMexFetchGroupInviteCodeJob",
+  "WAWebExitGroupAction",
+  "WAWebGroupInviteJob",
 ] as const;
 
 export const FAKE_PAGE_OPTIONAL_MODULES = ["WAWebBackendJobsCommon", "WAWebE2EProtoUtils"] as const;
