@@ -54,7 +54,7 @@ const ACKS_KEPT = 10_000;
 const CLOSE_WAIT_MS = 2000;
 
 /** What the baileys engine does beyond the core: each one tested by the capability suite. */
-export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read", "replies", "mentions", "location", "vcard", "reactions", "edit", "presence"]);
+export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read", "replies", "mentions", "location", "vcard", "reactions", "edit", "presence", "sentEvents"]);
 
 /** Messages remembered (incoming and own), so a reply can quote them; the oldest forgotten first. */
 const RECENT_KEPT = 5000;
@@ -462,10 +462,18 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     if (u.type !== "notify") return;
     const mePhone = String(this.store?.creds?.me?.id ?? "").split(/[:@]/)[0];
     for (const m of u.messages) {
-      if (m.key?.fromMe || !m.message) continue;
+      if (!m.message) continue;
       const content = loadBaileys().normalizeMessageContent(m.message) ?? m.message;
       // reactions and edits arrive as messages of their own: they are events, not messages
       if (content.reactionMessage || content.protocolMessage) continue;
+      if (m.key?.fromMe) {
+        // an own message this engine did not send: typed on the phone (or another device)
+        if (this.acks.has(m.key.id) || this.pendingSends.has(m.key.id)) continue;
+        const to = personOf(m.key.remoteJidAlt?.endsWith("@s.whatsapp.net") ? m.key.remoteJidAlt : m.key.remoteJid ?? "");
+        this.remember(m.key.id, to.split("@")[0], m);
+        this.emit("message_sent", { id: m.key.id, from: `${mePhone}@c.us`, to, timestamp: Number(m.messageTimestamp) || Math.floor(Date.now() / 1000), fromMe: true, chatId: to, ...fieldsOf(m.message) });
+        continue;
+      }
       const jid: string = m.key.remoteJidAlt && m.key.remoteJidAlt.endsWith("@s.whatsapp.net") ? m.key.remoteJidAlt : m.key.remoteJid;
       const from = jid?.endsWith("@s.whatsapp.net") ? `${jid.split("@")[0].split(":")[0]}@c.us` : jid;
       const msg: EngineMessage = { id: m.key.id, from, to: `${mePhone}@c.us`, timestamp: Number(m.messageTimestamp) || Math.floor(Date.now() / 1000), fromMe: false, chatId: from, ...fieldsOf(m.message) };

@@ -388,6 +388,16 @@ class BaileysLink {
       this.held.push({ from, id, t: nowSeconds(), type: u.kind === "reaction" ? "reaction" : "text", message });
       return this.flushHeld();
     }
+    if (u.kind === "sent" && me) {
+      // an own message typed on the phone: to a companion WhatsApp relays it from the account itself,
+      // to the chat as recipient, wrapped in a deviceSentMessage
+      const m = u.message;
+      const destination = waJid(m.chatId);
+      const message = { deviceSentMessage: { destinationJid: destination, message: waMessageOf(m) } };
+      if (uid) this.relayedUpdates.set(m.id, uid);
+      this.held.push({ from: me, id: m.id, t: m.timestamp, type: m.location || m.vcard ? "media" : "text", message, recipient: destination });
+      return this.flushHeld();
+    }
     if (u.kind === "presence") {
       const state: WaNode = u.state === "paused" ? { tag: "paused", attrs: {} } : { tag: "composing", attrs: u.state === "recording" ? { media: "audio" } : {} };
       this.send({ tag: "chatstate", attrs: { from: `${u.from.replace(/@.*$/, "")}@${S_WA}` }, content: [state] });
@@ -411,7 +421,7 @@ class BaileysLink {
       }));
       this.send({
         tag: "message",
-        attrs: { from: `${r.from}@${S_WA}`, id: r.id, t: String(r.t), type: r.type, notify: `Contact ${r.from}` },
+        attrs: { from: `${r.from}@${S_WA}`, id: r.id, t: String(r.t), type: r.type, notify: `Contact ${r.from}`, ...(r.recipient ? { recipient: r.recipient } : {}) },
         content: [{ tag: "enc", attrs: { v: "2", type: enc.type }, content: enc.body }],
       });
     }
@@ -443,7 +453,8 @@ class BaileysLink {
           return;
         }
         ack();
-        if (!node.attrs.type || node.attrs.type === "inactive") {
+        // (a companion's receipt for an own message from another device is type "sender")
+        if (!node.attrs.type || node.attrs.type === "inactive" || node.attrs.type === "sender") {
           const uid = this.relayedUpdates.get(node.attrs.id);
           this.relayedUpdates.delete(node.attrs.id);
           this.netSend(uid ? { t: "update_ack", uid } : { t: "recv_ack", id: node.attrs.id });
@@ -665,6 +676,8 @@ interface Relay {
   t: number;
   type: string;
   message: Record<string, unknown>;
+  /** An own message from another device: the chat it went to */
+  recipient?: string;
 }
 
 // --- message content: the network's fields <-> WhatsApp's Message protobuf (written here, not with
@@ -674,7 +687,7 @@ interface Relay {
 const waJid = (id: string) => id.replace(/@c\.us$/, `@${S_WA}`);
 
 /** What the network hands over (an incoming message) as the Message a phone would send. */
-export function waMessageOf(m: SimIncomingMessage): Record<string, unknown> {
+export function waMessageOf(m: Pick<SimIncomingMessage, "body"> & SimMessageFields): Record<string, unknown> {
   const contextInfo: Record<string, unknown> = {};
   if (m.replyTo) Object.assign(contextInfo, { stanzaId: m.replyTo, quotedMessage: { conversation: "" } });
   if (m.mentions?.length) contextInfo.mentionedJid = m.mentions.map(waJid);
