@@ -164,13 +164,9 @@ export default function sessionsService({ config, engineFactory, engines, cluste
         leaseTtlMs: config.leaseTtlMs,
         takeoverMarginMs: config.takeoverMarginMs,
         concurrency: config.rebalanceConcurrency,
-        storedWorkspaces: async () => {
-          const ids = await storage.listWorkspaces();
-          const out: Array<{ workspaceId: string; sessions: number }> = [];
-          // a workspace weighs what its running sessions weigh on their engines
-          for (const w of ids) out.push({ workspaceId: w, sessions: await storage.runningLoad(w, (engine) => this.manager.cost(engine ?? this.manager.defaultEngine)) });
-          return out;
-        },
+        storedWorkspaceIds: () => storage.listWorkspaces(),
+        // a workspace weighs what its running sessions weigh on their engines
+        weightOf: (w) => storage.runningLoad(w, (engine) => this.manager.cost(engine ?? this.manager.defaultEngine)),
         release: async (target, w) => {
           await this.broker.call("sessions.release", { workspaceId: w }, { nodeID: target, timeout: config.moveWaitMs + config.engineStartTimeoutMs });
         },

@@ -22,8 +22,10 @@ export interface CoordinatorOptions {
   takeoverMarginMs: number;
   /** Handoffs in flight at once. */
   concurrency: number;
-  /** Workspaces present in storage with their session counts (desired running). */
-  storedWorkspaces: () => Promise<Array<{ workspaceId: string; sessions: number }>>;
+  /** The workspaces present in storage (a folder listing: cheap). */
+  storedWorkspaceIds: () => Promise<string[]>;
+  /** What a stored workspace weighs: its running sessions, each by its engine's cost (reads its sessions' meta). */
+  weightOf: (workspaceId: string) => Promise<number>;
   /** Old owner's half of a handoff: it stops the workspace's engines. Rejects if it cannot. */
   release: (node: string, workspaceId: string) => Promise<void>;
   /** Tells the new owner to adopt now (it would notice by itself, a little later). */
@@ -31,8 +33,14 @@ export interface CoordinatorOptions {
   onFailover?: (node: string, workspaces: string[], seconds: number) => void;
   logger: CoordinatorLogger;
   tickMs?: number;
-  /** How often storage is scanned for unassigned workspaces. */
+  /** How often storage is scanned for unassigned workspaces (each new or unowned one is weighed). Default 5000. */
   scanEveryMs?: number;
+  /**
+   * How often every stored workspace is weighed again (what joins, drains and the load relief plan
+   * with). Reading every session's meta is proportional to all sessions, so it is not done at the
+   * scan's pace. Default 60000.
+   */
+  weighEveryMs?: number;
 }
 
 export interface MoveResult {
@@ -51,6 +59,7 @@ export class Coordinator {
   /** Nodes seen alive at the last tick, with their join time, to notice joins. */
   private known = new Map<string, number>();
   private lastScan = 0;
+  private lastWeigh = 0;
   private lastRelief = 0;
   private readonly queue: Array<{ workspaceId: string; to: string; resolve: (r: MoveResult | undefined) => void }> = [];
   private inFlight = 0;
@@ -129,19 +138,28 @@ export class Coordinator {
     // 2. workspaces in storage that nobody owns (first start, or created while Redis was empty)
     if (now - this.lastScan >= (this.opts.scanEveryMs ?? 5000) && candidates.length) {
       this.lastScan = now;
-      const stored = await this.opts.storedWorkspaces();
-      this.sessionsOf = new Map(stored.map((s) => [s.workspaceId, s.sessions]));
+      const stored = await this.opts.storedWorkspaceIds();
       const owned = new Set(assignments.map((a) => a.workspaceId));
+      // every workspace is weighed again only every weighEveryMs; an unowned or new one at once
+      const reweigh = now - this.lastWeigh >= (this.opts.weighEveryMs ?? 60000);
+      if (reweigh) this.lastWeigh = now;
+      const weights = new Map<string, number>();
+      for (const w of stored) {
+        const known = this.sessionsOf.get(w);
+        weights.set(w, reweigh || known === undefined || !owned.has(w) ? await this.opts.weightOf(w) : known);
+      }
+      this.sessionsOf = weights;
       const loads = loadsOf(live, assignments);
       let total = assignments.length;
-      for (const s of stored) {
-        if (owned.has(s.workspaceId)) continue;
-        const to = placeOne(s.workspaceId, s.sessions, candidates, loads, ++total);
+      for (const w of stored) {
+        if (owned.has(w)) continue;
+        const sessions = weights.get(w)!;
+        const to = placeOne(w, sessions, candidates, loads, ++total);
         if (!to) continue;
-        const a = await this.opts.directory.assign(s.workspaceId, to, null);
+        const a = await this.opts.directory.assign(w, to, null);
         if (a) {
-          bump(loads, to, s.sessions);
-          this.opts.adoptHint(to, s.workspaceId);
+          bump(loads, to, sessions);
+          this.opts.adoptHint(to, w);
         }
       }
     }

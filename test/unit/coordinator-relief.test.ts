@@ -24,7 +24,8 @@ async function setup(nodes: Array<{ node: string; draining?: boolean; capacity?:
     leaseTtlMs: 60_000,
     takeoverMarginMs: 1000,
     concurrency: 4,
-    storedWorkspaces: async () => [],
+    storedWorkspaceIds: async () => [],
+    weightOf: async () => 1,
     release: async (node, workspaceId) => {
       released.push(`${workspaceId}@${node}`);
     },
