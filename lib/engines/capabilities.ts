@@ -217,9 +217,12 @@ export interface CapabilityVerbs {
   revokeInviteCode?(groupId: string): Promise<string | undefined>;
   /** The group joined; undefined: no group has this code */
   joinGroup?(code: string): Promise<string | undefined>;
-  /** null removes it. false: no such group */
+  /**
+   * null removes it. false: no such group. An engine may re-encode the picture (wwebjs: the
+   * library sends a 640x640 JPEG), so what WhatsApp keeps need not be the bytes given.
+   */
   setGroupPicture?(groupId: string, picture: GroupPicture | null): Promise<boolean>;
-  /** null: none; undefined: no such group */
+  /** What WhatsApp keeps (see setGroupPicture); null: none; undefined: no such group */
   getGroupPicture?(groupId: string): Promise<GroupPicture | null | undefined>;
   /** false: no such call ringing this account */
   rejectCall?(callId: string): Promise<boolean>;

@@ -1,9 +1,12 @@
 // The outbox in the default (embedded) mode, against the simulated network as the oracle: a batch
 // with bad items queues the good ones; the drain keeps the policy's pace; a kill -9 mid-drain loses
-// nothing and sends nothing twice; cancel and pause take effect before the next send.
+// nothing and sends nothing twice; cancel and pause take effect before the next send; quiet hours
+// hold; the ban-risk guard pauses on refusals, on sends that reach no device and on a restriction;
+// the outbox's events reach the workspace's webhook.
 import { promises as fs } from "node:fs";
 import { openEventStream, request } from "../helpers/http";
 import { freePort, NodeProcess, startSimProcess, tempDir, waitFor } from "../helpers/processes";
+import { WebhookReceiver } from "../helpers/webhook-receiver";
 
 const KEY = "outbox-embedded-admin-key-0123456789";
 const ME = "15550007771";
@@ -11,6 +14,7 @@ const contact = (i: number) => `1555100${String(i).padStart(4, "0")}`;
 
 let dataDir: string;
 let sim: { proc: NodeProcess; url: string };
+let receiver: WebhookReceiver;
 let node: NodeProcess | undefined;
 let port: number;
 let api: string;
@@ -19,7 +23,7 @@ const call = (method: string, p: string, body?: unknown, headers?: Record<string
 const OB = "/workspaces/acme/sessions/main/outbox";
 
 async function startNode(): Promise<NodeProcess> {
-  const proc = new NodeProcess("wafleet", "dist/bin/wafleet.js", { DATA_DIR: dataDir, API_PORT: String(port), API_HOST: "127.0.0.1", API_KEYS: KEY, WA_SIM_URL: sim.url });
+  const proc = new NodeProcess("wafleet", "dist/bin/wafleet.js", { DATA_DIR: dataDir, API_PORT: String(port), API_HOST: "127.0.0.1", API_KEYS: KEY, WA_SIM_URL: sim.url, WEBHOOK_ALLOW_PRIVATE: "true", WEBHOOK_BACKOFF_MS: "50", WEBHOOK_BACKOFF_MAX_MS: "200" });
   await proc.waitForOutput(/API listening on/, 30000);
   return proc;
 }
@@ -46,6 +50,7 @@ const working = () => waitFor("WORKING", async () => (await call("GET", "/worksp
 beforeAll(async () => {
   dataDir = await tempDir("outbox-embedded");
   sim = await startSimProcess();
+  receiver = await new WebhookReceiver().start();
   port = await freePort();
   api = `http://127.0.0.1:${port}`;
   node = await startNode();
@@ -61,6 +66,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await node?.kill("SIGKILL");
   await sim?.proc.kill("SIGKILL");
+  await receiver?.down();
   await fs.rm(dataDir, { recursive: true, force: true });
 });
 
@@ -216,4 +222,25 @@ describe("outbox (embedded)", () => {
       stream.close();
     }
   }, 90000);
+
+  it("delivers wa.outbox.sent, wa.outbox.failed and wa.outbox.paused through the event log to the workspace's webhook", async () => {
+    const set = await call("PUT", "/workspaces/acme/webhook", { url: receiver.url, events: ["wa.outbox.sent", "wa.outbox.failed", "wa.outbox.paused"] });
+    expect(set.status).toBe(200);
+    receiver.setSecret(set.json.secret);
+    await call("PUT", `${OB}/policy`, { perMinute: 120, jitterMs: 0, typing: false });
+    const blocked = contact(700);
+    expect((await call("POST", `/workspaces/acme/sessions/main/contacts/${blocked}/block`)).status).toBe(200);
+    const r = await call("POST", OB, { items: [{ to: contact(701), text: "hooked-ok", key: "hook-1" }, { to: blocked, text: "hooked-refused" }] });
+    const [ok, refused] = r.json.items.map((x: any) => x.id);
+    await waitFor("both done", async () => (await call("GET", `${OB}/${refused}`)).json.state === "failed", 30000, 50);
+    await call("POST", `${OB}/pause`);
+    await receiver.until("the three outbox events", () => ["wa.outbox.sent", "wa.outbox.failed", "wa.outbox.paused"].every((e) => receiver.requests.some((q) => q.body?.event === e && q.status === 200)), 30000);
+    const of = (e: string) => receiver.requests.find((q) => q.body?.event === e)!.body;
+    const sentItem = (await call("GET", `${OB}/${ok}`)).json;
+    expect(of("wa.outbox.sent")).toMatchObject({ workspaceId: "acme", sessionId: "main", id: ok, messageId: sentItem.messageId, to: contact(701), key: "hook-1" });
+    expect(of("wa.outbox.failed")).toMatchObject({ id: refused, to: blocked, error: { code: "CONTACT_BLOCKED" } });
+    expect(of("wa.outbox.paused")).toMatchObject({ reason: "requested" });
+    expect(receiver.requests.every((q) => q.verified)).toBe(true);
+    await call("POST", `${OB}/resume`);
+  }, 60000);
 });

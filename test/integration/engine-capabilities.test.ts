@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import type { Capability } from "../../lib/engines/capabilities";
+import type { Capability, GroupUpdate } from "../../lib/engines/capabilities";
 import { CAPABILITIES, CAPABILITY_VERBS } from "../../lib/engines/capabilities";
 import { SIMULATOR_CAPABILITIES, SimulatorEngine } from "../../lib/engines/simulator";
 import type { EngineEvents, EngineMessage, SessionEngine } from "../../lib/engines/types";
@@ -303,6 +303,11 @@ const SPECS: Record<Capability, (engine: SessionEngine) => Promise<void>> = {
     expect(picture).toEqual({ mimetype: kept.mimetype, data: expect.any(String) });
     expect(createHash("sha256").update(Buffer.from(picture!.data, "base64")).digest("hex")).toBe(kept.sha256);
     expect(kept.mimetype === "image/png" ? picture!.data : kept.mimetype).toBe(kept.mimetype === "image/png" ? PNG_2X2 : "image/jpeg");
+    if (engine instanceof WwebjsEngine) {
+      // the library decodes the picture in the page to re-encode it: bytes that are no image are refused
+      await expect(engine.setGroupPicture!(groupId, { mimetype: "image/png", data: Buffer.from("not a picture").toString("base64") })).rejects.toMatchObject({ code: "VALIDATION_ERROR" });
+      expect((await oracle()).picture).toEqual(kept);
+    }
     expect(await engine.setGroupPicture!(groupId, null)).toBe(true);
     expect(await engine.getGroupPicture!(groupId)).toBeNull();
     expect((await oracle()).picture).toBeNull();
@@ -449,6 +454,39 @@ describe.each(kits)("the $name engine", (kit) => {
       await sim.post(`/sim/contacts/${BEN}/react`, { to: ALICE, messageId: raw(mine.id), emoji: "👌" });
       expect((await fresh)[2]).toBe("👌");
       expect(Object.fromEntries(Object.entries(heard).map(([k, v]) => [k, v.length]))).toEqual({ message_reaction: 2, message_edited: 1, poll_vote: 1, message_revoked: 1, message_sent: 1 });
+    }, 120000);
+  }
+
+  if (kit.capabilities.has("groups")) {
+    it("hears a group change made while it was stopped, once", async () => {
+      const groupId = (await sim.post("/sim/groups", { by: ANA, subject: "Offline", participants: [ALICE] })).json.group.id;
+      await waitFor("the account sees the group", async () => (await engine.getGroup!(groupId)) !== undefined, 20000);
+      await waitFor("every update acknowledged", async () => (await sim.get("/sim/stats")).json.queuedUpdates === 0, 20000);
+      const heard: GroupUpdate[] = [];
+      engine.on("group_update", (u) => void (u.groupId === groupId && heard.push(u)));
+      await engine.stop();
+      await sim.post(`/sim/groups/${groupId}/update`, { by: ANA, subject: "Renamed offline" });
+      expect((await sim.get("/sim/stats")).json.queuedUpdates).toBe(1);
+
+      const ready = next(engine, "ready", 60000);
+      await engine.start();
+      await ready;
+      await waitFor("the rename", () => heard.length > 0, 30000);
+      expect(heard).toEqual([{ groupId, change: "subject", by: `${ANA}@c.us`, value: "Renamed offline" }]);
+      expect(await engine.getGroup!(groupId)).toMatchObject({ subject: "Renamed offline" });
+      await waitFor("every update acknowledged", async () => (await sim.get("/sim/stats")).json.queuedUpdates === 0, 20000);
+
+      // once: after another restart only a fresh change is heard
+      await engine.stop();
+      const again = next(engine, "ready", 60000);
+      await engine.start();
+      await again;
+      await sim.post(`/sim/groups/${groupId}/update`, { by: ANA, description: "fresh" });
+      await waitFor("the fresh change", () => heard.length > 1, 20000);
+      expect(heard.map((u) => [u.change, u.value])).toEqual([
+        ["subject", "Renamed offline"],
+        ["description", "fresh"],
+      ]);
     }, 120000);
   }
 

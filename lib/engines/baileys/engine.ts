@@ -6,7 +6,7 @@ import { parseId } from "../../whatsapp";
 import { clearDir } from "../auth-folder";
 import { EngineError } from "../errors";
 import { StartGate } from "../start-gate";
-import type { Capability } from "../capabilities";
+import type { Capability, PresenceState } from "../capabilities";
 import type { EngineContext, EngineEvents, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "../types";
 import { BaileysAuthStore } from "./auth-store";
 import { baileysLogger, loadBaileys } from "./library";
@@ -43,6 +43,8 @@ interface PendingSend {
   reject(err: Error): void;
   timer: NodeJS.Timeout;
   to: string;
+  /** Not a message of the chat (a reaction, an edit): no message_ack event. */
+  quiet?: boolean;
 }
 
 const ACK_RANK = { SERVER: 1, DEVICE: 2, READ: 3, PLAYED: 4 } as const;
@@ -52,7 +54,7 @@ const ACKS_KEPT = 10_000;
 const CLOSE_WAIT_MS = 2000;
 
 /** What the baileys engine does beyond the core: each one tested by the capability suite. */
-export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read", "replies", "mentions", "location", "vcard"]);
+export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read", "replies", "mentions", "location", "vcard", "reactions", "edit", "presence"]);
 
 /** Messages remembered (incoming and own), so a reply can quote them; the oldest forgotten first. */
 const RECENT_KEPT = 5000;
@@ -185,6 +187,60 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     if (this.recent.size > RECENT_KEPT) this.recent.delete(this.recent.keys().next().value!);
   }
 
+  /** Reacts to a message the engine saw ("" takes the reaction back); false for a message it does not know. */
+  async react(messageId: string, emoji: string): Promise<boolean> {
+    const known = this.recentMessage(messageId);
+    if (!known) return false;
+    await this.sendAcked(known.chat, { react: { text: emoji, key: known.msg.key } });
+    return true;
+  }
+
+  /** Edits an own text message the engine sent; false for a message it does not know. */
+  async editMessage(messageId: string, text: string): Promise<boolean> {
+    const known = this.recentMessage(messageId);
+    if (!known) return false;
+    if (!known.msg.key?.fromMe) throw new EngineError("MESSAGE_NOT_EDITABLE", "Only own messages can be edited");
+    await this.sendAcked(known.chat, { text, edit: known.msg.key });
+    return true;
+  }
+
+  /** Shows the account typing, recording or neither in a chat; resolves once WhatsApp has it. */
+  async sendPresence(chatId: string, state: PresenceState): Promise<void> {
+    const sock = this.readySock();
+    const target = parseId(chatId);
+    if (target?.kind !== "user") throw new EngineError("VALIDATION_ERROR", `Cannot show presence in ${JSON.stringify(chatId)}: expected a phone number or <digits>@c.us`);
+    await sock.sendPresenceUpdate(state === "typing" ? "composing" : state, `${target.user}@s.whatsapp.net`);
+    // a chatstate has no answer: a round trip after it returns once the server handled both
+    await sock.query({ tag: "iq", attrs: { to: "s.whatsapp.net", type: "get", xmlns: "w:p" }, content: [{ tag: "ping", attrs: {} }] }, this.sendTimeoutMs);
+  }
+
+  private readySock(): any {
+    if (this.phase !== "ready" || !this.sock) throw new EngineError("SESSION_NOT_READY", "The session is not connected to WhatsApp");
+    return this.sock;
+  }
+
+  private recentMessage(messageId: string): { chat: string; msg: any } | undefined {
+    this.readySock();
+    return this.recent.get(messageId) ?? this.recent.get(messageId.split("_").pop()!);
+  }
+
+  /** Sends a message stanza and waits for the server's ack (an error in it rejects). */
+  private async sendAcked(chat: string, payload: Record<string, unknown>): Promise<void> {
+    const sock = this.readySock();
+    const { generateMessageID } = loadBaileys();
+    const id = generateMessageID();
+    const acked = new Promise<SentMessage>((resolve, reject) => {
+      const timer = setTimeout(() => this.settleSend(id, undefined, new EngineError("ENGINE_TIMEOUT", `WhatsApp did not acknowledge ${id} within ${this.sendTimeoutMs} ms`)), this.sendTimeoutMs);
+      this.pendingSends.set(id, { resolve, reject, timer, to: `${chat}@c.us`, quiet: true });
+    });
+    try {
+      await sock.sendMessage(`${chat}@s.whatsapp.net`, payload, { messageId: id });
+    } catch (err) {
+      this.settleSend(id, undefined, new EngineError("ENGINE_ERROR", `Baileys could not send: ${(err as Error).message}`));
+    }
+    await acked;
+  }
+
   /** Marks a chat's incoming messages read (read receipts); resolves once the server acknowledged them. */
   async markRead(chatId: string): Promise<boolean> {
     const sock = this.sock;
@@ -265,7 +321,29 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     });
     sock.ev.on("messages.update", (ups: any[]) => {
       if (this.sock !== sock) return;
-      for (const u of ups) if (u.key?.fromMe) this.ackChanged(u.key.id, u.update?.status);
+      for (const u of ups) {
+        const edited = u.update?.message?.editedMessage?.message;
+        if (edited && !u.key?.fromMe) {
+          const chat = personOf(u.key.remoteJid ?? "");
+          this.emit("message_edited", u.key.id, edited.conversation || edited.extendedTextMessage?.text || "", chat);
+        } else if (u.key?.fromMe) this.ackChanged(u.key.id, u.update?.status);
+      }
+    });
+    sock.ev.on("messages.reaction", (rs: any[]) => {
+      if (this.sock !== sock) return;
+      for (const r of rs) {
+        const by = r.reaction?.key;
+        if (!by || by.fromMe || !r.key?.id) continue;
+        const from = personOf(by.participant || by.remoteJid || "");
+        this.emit("message_reaction", r.key.id, from, r.reaction.text ?? "", from);
+      }
+    });
+    sock.ev.on("presence.update", (p: { id: string; presences: Record<string, { lastKnownPresence: string }> }) => {
+      if (this.sock !== sock) return;
+      for (const [who, { lastKnownPresence: k }] of Object.entries(p.presences ?? {})) {
+        const state = k === "composing" ? "typing" : k === "recording" ? "recording" : k === "paused" || k === "available" ? "paused" : undefined;
+        if (state) this.emit("presence", personOf(p.id), state, personOf(who));
+      }
     });
     sock.ws.on("CB:ack,class:receipt", (node: any) => {
       const done = this.receiptAcks.get(node.attrs?.id);
@@ -385,6 +463,9 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     const mePhone = String(this.store?.creds?.me?.id ?? "").split(/[:@]/)[0];
     for (const m of u.messages) {
       if (m.key?.fromMe || !m.message) continue;
+      const content = loadBaileys().normalizeMessageContent(m.message) ?? m.message;
+      // reactions and edits arrive as messages of their own: they are events, not messages
+      if (content.reactionMessage || content.protocolMessage) continue;
       const jid: string = m.key.remoteJidAlt && m.key.remoteJidAlt.endsWith("@s.whatsapp.net") ? m.key.remoteJidAlt : m.key.remoteJid;
       const from = jid?.endsWith("@s.whatsapp.net") ? `${jid.split("@")[0].split(":")[0]}@c.us` : jid;
       const msg: EngineMessage = { id: m.key.id, from, to: `${mePhone}@c.us`, timestamp: Number(m.messageTimestamp) || Math.floor(Date.now() / 1000), fromMe: false, chatId: from, ...fieldsOf(m.message) };
@@ -405,6 +486,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     clearTimeout(p.timer);
     if (err) return p.reject(err);
     p.resolve({ id, to: p.to, ack: "SERVER", timestamp: timestamp! });
+    if (p.quiet) return;
     this.emit("message_ack", id, "SERVER");
     this.acks.set(id, Math.max(this.acks.get(id) ?? 0, ACK_RANK.SERVER));
   }

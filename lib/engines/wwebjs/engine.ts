@@ -634,8 +634,8 @@ export class WwebjsEngine extends EventEmitter<EngineEvents> implements SessionE
     try {
       ok = await this.groupCall("setPicture", () => group.setPicture({ mimetype: picture.mimetype, data: picture.data } as never));
     } catch (err) {
-      // the page decodes the image to re-encode it: one Chromium cannot decode is refused there
-      if (err instanceof EngineError && err.code === "ENGINE_ERROR") throw new EngineError("VALIDATION_ERROR", `picture: not an image Chromium can decode (${err.message})`);
+      // the page decodes the image to re-encode it: an image that fails to load rejects with its error Event
+      if (err instanceof EngineError && err.code === "ENGINE_ERROR" && /: (\[object )?Event\]?$/.test(err.message)) throw new EngineError("VALIDATION_ERROR", "picture: not an image Chromium can decode");
       throw err;
     }
     if (!ok) throw new EngineError("ENGINE_ERROR", `WhatsApp refused the picture of ${groupId}`);

@@ -10,7 +10,7 @@ import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer } from "ws";
 import type { RawData } from "ws";
 import type { SimNetwork, SimLog } from "../network";
-import type { ServerFrame, SimIncomingMessage, SimMessageFields } from "../protocol";
+import type { ServerFrame, SimIncomingMessage, SimMessageFields, SimUpdate } from "../protocol";
 import type { BaileysDeviceKeys, DeviceRecord } from "../ledger";
 import { lidOf } from "../accounts";
 import { FrameReader, NoiseResponder, agree, frame, newCurveKeyPair, sign } from "./noise";
@@ -114,7 +114,10 @@ class BaileysLink {
   private device: DeviceRecord | undefined;
   private pairing: { pending: boolean } | undefined;
   /** Messages from the network waiting for the client's prekeys */
-  private readonly held: Extract<ServerFrame, { t: "message" }>[] = [];
+  /** What waits to be relayed to the client as encrypted messages, in the network's order. */
+  private readonly held: Relay[] = [];
+  /** Stanzas relayed for a network update (stanza id -> the update's uid), acked by the client's receipt. */
+  private readonly relayedUpdates = new Map<string, string>();
   /** Recipients of messages this client sent (id -> jid), for receipts */
   private readonly sentTo = new Map<string, string>();
   private work: Promise<void> = Promise.resolve();
@@ -323,9 +326,11 @@ class BaileysLink {
         return this.onNetPaired(f.creds, f.scanned);
       case "ready":
         return this.onNetReady();
-      case "message":
-        this.held.push(f);
+      case "message": {
+        const m = f.message;
+        this.held.push({ from: m.from.replace(/@.*$/, ""), id: m.id, t: m.timestamp, type: m.location || m.vcard ? "media" : "text", message: waMessageOf(m) });
         return this.flushHeld();
+      }
       case "ack":
         return this.onNetAck(f.id, f.ack, f.error);
       case "logged_out":
@@ -341,14 +346,11 @@ class BaileysLink {
         this.gw.log("warn", `network error ${f.code}: ${f.message}`);
         return;
       case "update":
-        // what happened to the account's messages and groups elsewhere: not translated for Baileys
-        // yet (its engine declares none of those capabilities); acknowledged so the network stops keeping them
-        if (f.uid) this.netSend({ t: "update_ack", uid: f.uid });
-        return;
+        return this.onNetUpdate(f.update, f.uid);
       case "result": {
         const done = this.queries.get(f.qid);
         this.queries.delete(f.qid);
-        done?.();
+        done?.(f.error);
         return;
       }
       default:
@@ -365,16 +367,43 @@ class BaileysLink {
     else if (ack === "READ") this.send({ tag: "receipt", attrs: { id, from: to, type: "read", t: String(nowSeconds()) } });
   }
 
-  /** Relays the network's messages once the client has keys to receive them. */
+  /**
+   * What happened to the account's messages elsewhere, as WhatsApp tells a companion: a contact's
+   * reaction or edit as a message from them (a reactionMessage, a MESSAGE_EDIT protocolMessage),
+   * acknowledged to the network once the client's receipt comes; a contact typing as a chatstate.
+   * The rest is not translated for Baileys yet (its engine declares none of those capabilities) and
+   * is acknowledged at once so the network stops keeping it.
+   */
+  private onNetUpdate(u: SimUpdate, uid: string | undefined): Promise<void> | void {
+    const me = this.device?.phone ?? this.netPhone;
+    if ((u.kind === "reaction" || u.kind === "edit") && me) {
+      const from = u.kind === "reaction" ? u.from.replace(/@.*$/, "") : u.chatId.replace(/@.*$/, "");
+      const key = { remoteJid: `${me}@${S_WA}`, fromMe: u.kind === "edit", id: u.id };
+      const message =
+        u.kind === "reaction"
+          ? { reactionMessage: { key, text: u.emoji, senderTimestampMs: Date.now() } }
+          : { protocolMessage: { key, type: 14, editedMessage: { conversation: u.body }, timestampMs: Date.now() } };
+      const id = `3EB0${randomBytes(8).toString("hex").toUpperCase()}`;
+      if (uid) this.relayedUpdates.set(id, uid);
+      this.held.push({ from, id, t: nowSeconds(), type: u.kind === "reaction" ? "reaction" : "text", message });
+      return this.flushHeld();
+    }
+    if (u.kind === "presence") {
+      const state: WaNode = u.state === "paused" ? { tag: "paused", attrs: {} } : { tag: "composing", attrs: u.state === "recording" ? { media: "audio" } : {} };
+      this.send({ tag: "chatstate", attrs: { from: `${u.from.replace(/@.*$/, "")}@${S_WA}` }, content: [state] });
+    }
+    if (uid) this.netSend({ t: "update_ack", uid });
+  }
+
+  /** Relays what the network handed over once the client has keys to receive it. */
   private async flushHeld(): Promise<void> {
     const device = this.device;
     if (!device?.baileys || !this.gw.preKeys.get(device.deviceId)?.size) return;
     const keys = device.baileys;
     while (this.held.length) {
-      const { message: m } = this.held.shift()!;
-      const fromPhone = m.from.replace(/@.*$/, "");
-      const content = Buffer.from(proto.Message.encode(waMessageOf(m)).finish());
-      const enc = await this.gw.peers.encrypt(fromPhone, `${device.phone}.${keys.device}`, content, () => ({
+      const r = this.held.shift()!;
+      const content = Buffer.from(proto.Message.encode(r.message).finish());
+      const enc = await this.gw.peers.encrypt(r.from, `${device.phone}.${keys.device}`, content, () => ({
         registrationId: keys.registrationId,
         identity: Buffer.from(keys.identity, "base64"),
         signedPreKey: { id: keys.signedPreKey.id, public: Buffer.from(keys.signedPreKey.public, "base64"), signature: Buffer.from(keys.signedPreKey.signature, "base64") },
@@ -382,7 +411,7 @@ class BaileysLink {
       }));
       this.send({
         tag: "message",
-        attrs: { from: `${fromPhone}@${S_WA}`, id: m.id, t: String(m.timestamp), type: m.location || m.vcard ? "media" : "text", notify: `Contact ${fromPhone}` },
+        attrs: { from: `${r.from}@${S_WA}`, id: r.id, t: String(r.t), type: r.type, notify: `Contact ${r.from}` },
         content: [{ tag: "enc", attrs: { v: "2", type: enc.type }, content: enc.body }],
       });
     }
@@ -414,7 +443,21 @@ class BaileysLink {
           return;
         }
         ack();
-        if (!node.attrs.type || node.attrs.type === "inactive") this.netSend({ t: "recv_ack", id: node.attrs.id });
+        if (!node.attrs.type || node.attrs.type === "inactive") {
+          const uid = this.relayedUpdates.get(node.attrs.id);
+          this.relayedUpdates.delete(node.attrs.id);
+          this.netSend(uid ? { t: "update_ack", uid } : { t: "recv_ack", id: node.attrs.id });
+        }
+        return;
+      }
+      case "chatstate": {
+        // the account types (or records, or stops) in a chat: the network records it; the next frame
+        // waits until it has, so a client's round trip after it finds it done
+        const phone = this.phoneOf(node.attrs.to ?? "");
+        const first = Array.isArray(node.content) ? node.content[0] : undefined;
+        if (!phone || !first) return;
+        const state = first.tag === "paused" ? "paused" : first.attrs.media === "audio" ? "recording" : "typing";
+        this.netQuery({ op: "presence", chatId: `${phone}@c.us`, state }, () => undefined);
         return;
       }
       default:
@@ -434,7 +477,9 @@ class BaileysLink {
       return;
     }
     if (type === "error") return;
-    if (xmlns === "w:p") return result();
+    // a ping is answered once the network has answered every earlier query (the server handles a
+    // connection's stanzas in order; a chatstate, which has no answer, is done when its ping returns)
+    if (xmlns === "w:p") return void this.netIdle().then(() => result());
     if (xmlns === "encrypt" && first?.tag === "count") return result([{ tag: "count", attrs: { value: String(this.device ? (this.gw.preKeys.get(this.device.deviceId)?.size ?? 0) : 0) } }]);
     if (xmlns === "encrypt" && type === "set" && child(node, "list")) {
       if (!this.device) return result();
@@ -553,6 +598,14 @@ class BaileysLink {
     if (!mine) return fail("no copy for the recipient");
     const plain = await this.gw.peers.decrypt(toPhone, `${device.phone}.${device.baileys.device}`, mine.enc.attrs.type, bytesOf(mine.enc)!);
     const msg = proto.Message.decode(plain);
+    // a reaction or an edit of an own message: the network's action on that message, acked once done
+    const answer = (error?: string) => this.send({ tag: "ack", attrs: { class: "message", id, from: to!, t: String(nowSeconds()), ...(error ? { error: "479", reason: error } : {}) } });
+    if (msg.reactionMessage?.key?.id) return this.netQuery({ op: "react", id: msg.reactionMessage.key.id, emoji: msg.reactionMessage.text ?? "" }, answer);
+    if (msg.protocolMessage?.type === 14 && msg.protocolMessage.key?.id) {
+      const edited = msg.protocolMessage.editedMessage;
+      const text = edited?.conversation || edited?.extendedTextMessage?.text || "";
+      return this.netQuery({ op: "edit", id: msg.protocolMessage.key.id, body: text }, answer);
+    }
     const { body, fields } = fieldsOfWaMessage(msg, (jid) => this.personId(jid));
     this.sentTo.set(id, to!);
     this.netSend({ t: "send", id, to: `${toPhone}@c.us`, body, ...fields });
@@ -570,10 +623,21 @@ class BaileysLink {
     this.ws.send(frame(this.noise.encrypt(encodeNode(node))));
   }
 
-  private readonly queries = new Map<string, () => void>();
+  private readonly queries = new Map<string, (error?: string) => void>();
 
   /** A query to the network on the account's behalf; `done` runs when it has answered. */
-  private netQuery(q: Record<string, unknown>, done: () => void): void {
+  /** Resolves once every network query asked so far has been answered. */
+  private netIdle(): Promise<void> {
+    if (!this.queries.size) return Promise.resolve();
+    const waiting = [...this.queries.keys()];
+    return new Promise((resolve) => {
+      // (a closed connection answers nothing more: then nothing is waited for)
+      const check = () => (this.phase !== "closed" && this.net?.readyState === WebSocket.OPEN && waiting.some((q) => this.queries.has(q)) ? setTimeout(check, 5) : resolve());
+      check();
+    });
+  }
+
+  private netQuery(q: Record<string, unknown>, done: (error?: string) => void): void {
     const qid = this.tag();
     this.queries.set(qid, done);
     this.netSend({ t: "query", qid, ...q });
@@ -593,6 +657,15 @@ class BaileysLink {
 }
 
 export type { CurveKeyPair };
+
+/** A message waiting to be relayed to the client: from whom (phone), its stanza, its content. */
+interface Relay {
+  from: string;
+  id: string;
+  t: number;
+  type: string;
+  message: Record<string, unknown>;
+}
 
 // --- message content: the network's fields <-> WhatsApp's Message protobuf (written here, not with
 // Baileys' own builders, so a mistake on one side is not hidden by the same mistake on the other) ---
