@@ -3,55 +3,27 @@
 // cursors, and the first page alone), p50/p99 against GET .../sessions/:s on the same node in the
 // same run.
 import { request } from "../test/helpers/http";
-import { freePort, NodeProcess, tempDir, waitFor } from "../test/helpers/processes";
 import { startSimNetwork } from "../lib/simulator/network";
-import { figure, intArg, summarize, type BenchContext } from "./harness";
+import { figure, intArg, type BenchContext } from "./harness";
+import { linkSession, startEmbeddedNode, timed } from "./support/embedded";
 
 const KEY = "bench-groups-admin-key-0123456789";
 const ME = "15550008888";
-
-async function timed(n: number, one: (i: number) => Promise<unknown>): Promise<{ p50: number; p99: number }> {
-  const lat: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = process.hrtime.bigint();
-    await one(i);
-    lat.push(Number(process.hrtime.bigint() - t) / 1e6);
-  }
-  return summarize(lat);
-}
 
 export default async function run({ emit, args }: BenchContext): Promise<void> {
   const rounds = intArg(args, "rounds", 20);
   const calls = intArg(args, "calls", 100);
   const groupCount = intArg(args, "groups", 1000);
   const net = await startSimNetwork();
-  const port = await freePort();
-  const api = `http://127.0.0.1:${port}`;
-  const proc = new NodeProcess("wafleet-bench", "dist/bin/wafleet.js", {
-    DATA_DIR: await tempDir("bench-groups"),
-    API_PORT: String(port),
-    API_HOST: "127.0.0.1",
-    API_KEYS: KEY,
-    WA_SIM_URL: net.url,
-    LAUNCH_STAGGER_MS: "0",
-    LOG_LEVEL: "warn",
-    API_RATE_LIMIT: "0",
-  });
+  const { proc, api } = await startEmbeddedNode(net.url, KEY, { name: "bench-groups" });
   try {
-    await waitFor("the embedded node", async () => (await request(api, "GET", "/healthz").catch(() => ({ status: 0 }))).status === 200, 30000);
     const S = "/api/v1/workspaces/acme/sessions/main";
     const call = async (method: string, p: string, body?: unknown, expected = 200) => {
       const r = await request(api, method, `${S}${p}`, { key: KEY, body });
       if (r.status !== expected) throw new Error(`${method} ${p}: ${r.status} ${r.body.toString().slice(0, 200)}`);
       return r;
     };
-    await request(api, "POST", "/api/v1/workspaces/acme/sessions", { key: KEY, body: { sessionId: "main" } });
-    const qr = await waitFor("a QR", async () => {
-      const r = await request(api, "GET", `${S}/qr`, { key: KEY, headers: { accept: "application/json" } });
-      return r.status === 200 ? (r.json.qr as string) : undefined;
-    });
-    await request(net.url, "POST", "/sim/link", { body: { qr, phone: ME } });
-    await waitFor("WORKING", async () => (await request(api, "GET", S, { key: KEY })).json?.status === "WORKING");
+    await linkSession(api, KEY, net.url, "acme", "main", ME);
 
     const people = (round: number, from: number) => Array.from({ length: 256 }, (_, i) => String(4916000000000 + round * 1000 + from + i));
     for (let i = 0; i < 20; i++) await call("GET", ""); // warm up

@@ -10,9 +10,10 @@
 import { readFileSync } from "node:fs";
 import { mapLimit as mapLimitR, TestCluster } from "../test/helpers/cluster";
 import { request } from "../test/helpers/http";
-import { freePort, NodeProcess, tempDir, waitFor } from "../test/helpers/processes";
+import { waitFor } from "../test/helpers/processes";
 import { startSimNetwork } from "../lib/simulator/network";
 import { cpuTicksOf, CLK_TCK, figure, intArg, type BenchContext } from "./harness";
+import { linkSession, startEmbeddedNode } from "./support/embedded";
 
 const KEY = "bench-outbox-admin-key-0123456789";
 
@@ -36,32 +37,11 @@ async function runEmbedded({ emit, args }: BenchContext): Promise<void> {
   const sends = intArg(args, "sends", 300);
   const drain = intArg(args, "drain", 20);
   const net = await startSimNetwork();
-  const port = await freePort();
-  const api = `http://127.0.0.1:${port}`;
-  const proc = new NodeProcess("wafleet-bench", "dist/bin/wafleet.js", {
-    DATA_DIR: await tempDir("bench-outbox"),
-    API_PORT: String(port),
-    API_HOST: "127.0.0.1",
-    API_KEYS: KEY,
-    WA_SIM_URL: net.url,
-    LAUNCH_STAGGER_MS: "0",
-    LOG_LEVEL: "warn",
-    API_RATE_LIMIT: "0",
-    API_BODY_LIMIT: String(8 * 1024 * 1024),
-  });
+  const { proc, api } = await startEmbeddedNode(net.url, KEY, { name: "bench-outbox", env: { API_BODY_LIMIT: String(8 * 1024 * 1024) } });
   const call = (method: string, p: string, body?: unknown) => request(api, method, `/api/v1${p}`, { key: KEY, body });
   try {
-    await waitFor("the embedded node", async () => (await request(api, "GET", "/healthz").catch(() => ({ status: 0 }))).status === 200, 30000);
     const ids = Array.from({ length: sessions + 1 }, (_, i) => `s${i}`);
-    await mapLimit(ids, 4, async (s) => {
-      await call("POST", "/workspaces/bench/sessions", { sessionId: s });
-      const qr = await waitFor("a QR", async () => {
-        const r = await request(api, "GET", `/api/v1/workspaces/bench/sessions/${s}/qr`, { key: KEY, headers: { accept: "application/json" } });
-        return r.status === 200 ? (r.json.qr as string) : undefined;
-      });
-      await request(net.url, "POST", "/sim/link", { body: { qr, phone: `15556${String(ids.indexOf(s)).padStart(6, "0")}` } });
-      await waitFor("WORKING", async () => (await call("GET", `/workspaces/bench/sessions/${s}`)).json?.status === "WORKING");
-    });
+    await mapLimit(ids, 4, (s) => linkSession(api, KEY, net.url, "bench", s, `15556${String(ids.indexOf(s)).padStart(6, "0")}`));
 
     // (3, baseline) the node idle, nothing queued
     const idleRss = rssOf(proc.pid);

@@ -4,51 +4,23 @@
 // capability call (GET .../chats) through the cluster (gateway -> NATS -> the owning session node
 // -> the simulated network) against the same call on an embedded node, on the same account data.
 import { request } from "../test/helpers/http";
-import { freePort, NodeProcess, tempDir, waitFor } from "../test/helpers/processes";
+import { waitFor } from "../test/helpers/processes";
 import { ADMIN_KEY, TestCluster } from "../test/helpers/cluster";
 import { startSimNetwork } from "../lib/simulator/network";
-import { figure, intArg, summarize, type BenchContext } from "./harness";
+import { figure, intArg, type BenchContext } from "./harness";
+import { linkSession, startEmbeddedNode, timed as timedCalls, type EmbeddedNode } from "./support/embedded";
 
 const KEY = "bench-whatsapp-admin-key-0123456789";
 
-async function embeddedNode(simUrl: string, key = KEY): Promise<{ proc: NodeProcess; api: string }> {
-  const port = await freePort();
-  const api = `http://127.0.0.1:${port}`;
-  const proc = new NodeProcess("wafleet-bench", "dist/bin/wafleet.js", {
-    DATA_DIR: await tempDir("bench-whatsapp"),
-    API_PORT: String(port),
-    API_HOST: "127.0.0.1",
-    API_KEYS: key,
-    WA_SIM_URL: simUrl,
-    LAUNCH_STAGGER_MS: "0",
-    LOG_LEVEL: "warn",
-    API_RATE_LIMIT: "0",
-  });
-  await waitFor("the embedded node", async () => (await request(api, "GET", "/healthz").catch(() => ({ status: 0 }))).status === 200, 30000);
-  return { proc, api };
-}
+const embeddedNode = (simUrl: string, key = KEY) => startEmbeddedNode(simUrl, key, { name: "bench-whatsapp" });
+const link = linkSession;
 
-/** Creates a session and links it to `phone` through the network's admin API. */
-async function link(api: string, key: string, simUrl: string, w: string, s: string, phone: string): Promise<void> {
-  await request(api, "POST", `/api/v1/workspaces/${w}/sessions`, { key, body: { sessionId: s } });
-  const qr = await waitFor("a QR", async () => {
-    const r = await request(api, "GET", `/api/v1/workspaces/${w}/sessions/${s}/qr`, { key, headers: { accept: "application/json" } });
-    return r.status === 200 ? (r.json.qr as string) : undefined;
-  });
-  await request(simUrl, "POST", "/sim/link", { body: { qr, phone } });
-  await waitFor("WORKING", async () => (await request(api, "GET", `/api/v1/workspaces/${w}/sessions/${s}`, { key })).json?.status === "WORKING");
-}
-
-async function timed(calls: number, one: (i: number) => Promise<{ status: number }>): Promise<{ p50: number; p99: number }> {
-  const lat: number[] = [];
-  for (let i = 0; i < calls; i++) {
-    const t = process.hrtime.bigint();
+/** Latency of `one`, which must answer 200. */
+const timed = (calls: number, one: (i: number) => Promise<{ status: number }>) =>
+  timedCalls(calls, async (i) => {
     const r = await one(i);
-    lat.push(Number(process.hrtime.bigint() - t) / 1e6);
     if (r.status !== 200) throw new Error(`call ${i} answered ${r.status}`);
-  }
-  return summarize(lat);
-}
+  });
 
 export default async function run({ emit, args }: BenchContext): Promise<void> {
   const calls = intArg(args, "calls", 300);
@@ -103,7 +75,7 @@ export default async function run({ emit, args }: BenchContext): Promise<void> {
 
   // --- (2) a capability call through the cluster vs embedded, on the same account data ---
   const cluster = await new TestCluster().start(["n1"]);
-  let embedded: { proc: NodeProcess; api: string } | undefined;
+  let embedded: EmbeddedNode | undefined;
   try {
     await cluster.createLinked("acme", "main", "15550001001");
     embedded = await embeddedNode(cluster.sim.url, ADMIN_KEY);

@@ -33,7 +33,9 @@ export interface NodeState extends NodeInfo {
 export type DirectoryChange =
   | { type: "assign"; workspaceId: string; node: string; token: number }
   | { type: "unassign"; workspaceId: string; token: number }
-  | { type: "node"; node: string };
+  | { type: "node"; node: string }
+  /** The change feed was (re)connected: changes in between may have been missed, read it all again. */
+  | { type: "resync" };
 
 export interface Directory {
   /** Registers (or re-registers with a new epoch) this node and takes its liveness lease; a draining mark survives re-registration. */

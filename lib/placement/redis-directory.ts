@@ -237,6 +237,11 @@ export class RedisDirectory implements Directory {
     if (!this.sub) {
       this.sub = new Redis(this.opts.url, { ...redisOptions(this.opts.commandTimeoutMs ?? 2000), ...this.opts.connection, commandTimeout: undefined });
       this.sub.on("error", (err) => this.opts.onError?.(err));
+      // pub/sub loses what is published while the connection is down: after every (re)connect,
+      // listeners read the directory again
+      this.sub.on("ready", () => {
+        for (const l of this.listeners) l({ type: "resync" });
+      });
       void this.sub.subscribe(this.chan).catch((err: Error) => this.opts.onError?.(err));
       this.sub.on("message", (_chan: string, msg: string) => {
         let change: DirectoryChange;

@@ -1,5 +1,7 @@
-// An in-memory copy of the directory, kept fresh by change notifications and a periodic full
-// reload. The routing strategy reads it synchronously (it may never await); session nodes use it to
+// An in-memory copy of the directory, kept fresh by change notifications, a full reload whenever
+// the notifications were (re)connected, and a periodic one (the node states every refreshMs, since
+// an expired lease sends no notification; all the owners, proportional to all workspaces, only
+// every ownersRefreshMs as a backstop). The routing strategy reads it synchronously (it may never await); session nodes use it to
 // notice that a workspace left them. One per process: `activeView()` is what the strategy sees.
 import { EventEmitter } from "node:events";
 import type { Assignment, Directory, DirectoryChange, NodeState } from "./directory";
@@ -12,10 +14,13 @@ export class DirectoryView extends EventEmitter {
   private unsubscribe: (() => void) | undefined;
   private nodesDirty: NodeJS.Timeout | undefined;
 
+  private lastFullReload = 0;
+
   constructor(
     private readonly directory: Directory,
     private readonly refreshMs = 2000,
     private readonly onError: (err: Error) => void = () => undefined,
+    private readonly ownersRefreshMs = 30000,
   ) {
     super();
     this.setMaxListeners(0);
@@ -24,7 +29,14 @@ export class DirectoryView extends EventEmitter {
   async start(): Promise<void> {
     this.unsubscribe = this.directory.subscribe((c) => this.apply(c));
     await this.reload().catch(this.onError);
-    this.timer = setInterval(() => void this.reload().catch(this.onError), this.refreshMs);
+    this.timer = setInterval(() => void this.refresh().catch(this.onError), this.refreshMs);
+  }
+
+  /** The node states every time; all the owners only when the backstop is due. */
+  private async refresh(): Promise<void> {
+    if (Date.now() - this.lastFullReload >= this.ownersRefreshMs) return this.reload();
+    this.nodeStates = new Map((await this.directory.nodes()).map((n) => [n.node, n]));
+    this.emit("changed");
   }
 
   stop(): void {
@@ -35,6 +47,7 @@ export class DirectoryView extends EventEmitter {
 
   /** Reads the whole directory again (missed notifications heal here). */
   async reload(): Promise<void> {
+    this.lastFullReload = Date.now();
     const [assignments, nodes] = await Promise.all([this.directory.assignments(), this.directory.nodes()]);
     const next = new Map(assignments.map((a) => [a.workspaceId, a]));
     // a notification newer than this read must not be undone by it
@@ -48,6 +61,10 @@ export class DirectoryView extends EventEmitter {
   }
 
   private apply(c: DirectoryChange): void {
+    if (c.type === "resync") {
+      void this.reload().catch(this.onError);
+      return;
+    }
     if (c.type === "assign") {
       const cur = this.owners.get(c.workspaceId);
       if (!cur || cur.token < c.token) this.owners.set(c.workspaceId, { workspaceId: c.workspaceId, node: c.node, token: c.token });

@@ -108,6 +108,23 @@ describe("Redis directory", () => {
       await other.close();
     }
   });
+
+  it("tells subscribers to read everything again after its change feed reconnects (pub/sub loses what was published meanwhile)", async () => {
+    const other = new RedisDirectory({ url: redis.url, prefix: `t${prefixN}:` });
+    const seen: DirectoryChange[] = [];
+    other.subscribe((c) => seen.push(c));
+    try {
+      await waitFor("the first connect", () => seen.some((c) => c.type === "resync"), 3000, 20);
+      seen.length = 0;
+      // the server drops every pub/sub connection; the client reconnects and subscribes again
+      await (dir as any).redis.client("KILL", "TYPE", "pubsub");
+      await waitFor("a resync after the reconnect", () => seen.some((c) => c.type === "resync"), 5000, 20);
+      const a = (await dir.assign("w10", "n1", null))!;
+      await waitFor("changes flowing again", () => seen.some((c) => c.type === "assign" && c.token === a.token), 3000, 20);
+    } finally {
+      await other.close();
+    }
+  });
 });
 
 describe("LeaseKeeper", () => {
