@@ -56,8 +56,12 @@ const CLOSE_WAIT_MS = 2000;
 /** What the baileys engine does beyond the core: each one tested by the capability suite. */
 export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read", "replies", "mentions", "location", "vcard", "reactions", "edit", "presence", "sentEvents"]);
 
-/** Messages remembered (incoming and own), so a reply can quote them; the oldest forgotten first. */
-const RECENT_KEPT = 5000;
+/**
+ * Messages remembered per session (incoming and own), so a reply can quote them and a reaction or an
+ * edit can name them; the oldest forgotten first. Each is its key and a small copy of its content
+ * (about 200 bytes), so a thousand sessions keep at most about 100 MB of them.
+ */
+const RECENT_KEPT = 500;
 
 /** Unread incoming messages remembered per chat, for markRead (the oldest forgotten first). */
 const UNREAD_KEPT_PER_CHAT = 1000;
@@ -183,7 +187,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
   }
 
   private remember(id: string, chat: string, msg: any): void {
-    this.recent.set(id, { chat, msg });
+    this.recent.set(id, { chat, msg: { key: msg.key, message: quotable(msg.message) } });
     if (this.recent.size > RECENT_KEPT) this.recent.delete(this.recent.keys().next().value!);
   }
 
@@ -541,6 +545,19 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     this.store = undefined;
     await store?.close();
   }
+}
+
+/** What a reply needs of a message it quotes: its text, place or card, nothing heavier. */
+function quotable(message: any): Record<string, unknown> {
+  const { normalizeMessageContent } = loadBaileys();
+  const c = normalizeMessageContent(message) ?? message ?? {};
+  if (c.extendedTextMessage) return { extendedTextMessage: { text: c.extendedTextMessage.text ?? "" } };
+  if (c.locationMessage) {
+    const { degreesLatitude, degreesLongitude, name, address } = c.locationMessage;
+    return { locationMessage: { degreesLatitude, degreesLongitude, name, address } };
+  }
+  if (c.contactMessage) return { contactMessage: { displayName: c.contactMessage.displayName, vcard: c.contactMessage.vcard } };
+  return { conversation: c.conversation ?? "" };
 }
 
 /** `<phone>@s.whatsapp.net` -> `<phone>@c.us` (LIDs as they are). */
