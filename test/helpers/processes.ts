@@ -109,8 +109,11 @@ export class NodeProcess {
 
   async waitForOutput(re: RegExp, timeoutMs = 20000): Promise<RegExpMatchArray> {
     return waitFor(`${this.name} to print ${re}`, () => {
+      // what it printed before exiting counts: a process may print its last line and end at once
+      const m = this.output.match(re);
+      if (m) return m;
       if (!this.running) throw new Error(`${this.name} exited:\n${this.output.slice(-3000)}`);
-      return this.output.match(re) ?? undefined;
+      return undefined;
     }, timeoutMs);
   }
 
