@@ -1,6 +1,7 @@
 // The baileys engine: a SessionEngine on the Baileys library (WhatsApp's multi-device protocol over
 // one WebSocket, no browser), emitting the same events in the same order as the other engines
 // (`qr`… or `authenticated` → `ready`). Its auth state lives in `auth/baileys/` (BaileysAuthStore).
+import { createHash } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { parseId } from "../../whatsapp";
 import { clearDir } from "../auth-folder";
@@ -54,7 +55,7 @@ const ACKS_KEPT = 10_000;
 const CLOSE_WAIT_MS = 2000;
 
 /** What the baileys engine does beyond the core: each one tested by the capability suite. */
-export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read", "replies", "mentions", "location", "vcard", "reactions", "edit", "presence", "sentEvents"]);
+export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read", "replies", "mentions", "location", "vcard", "polls", "reactions", "edit", "presence", "sentEvents"]);
 
 /**
  * Messages remembered per session (incoming and own), so a reply can quote them and a reaction or an
@@ -72,6 +73,8 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
   private readonly unread = new Map<string, any[]>();
   /** Recent messages by id: the chat's phone and Baileys' own message (what a reply quotes). */
   private readonly recent = new Map<string, { chat: string; msg: any }>();
+  /** Own polls by id: their secret and options, to read the votes on them. */
+  private readonly polls = new Map<string, { secret: Buffer; options: string[] }>();
   private readonly receiptAcks = new Map<string, () => void>();
   private readonly startTimeoutMs: number;
   private readonly sendTimeoutMs: number;
@@ -139,7 +142,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     if (this.phase !== "ready" || !sock) throw new EngineError("SESSION_NOT_READY", "The session is not connected to WhatsApp");
     const target = parseId(to);
     if (target?.kind !== "user") throw new EngineError("VALIDATION_ERROR", `Cannot send to ${JSON.stringify(to)}: expected a phone number or <digits>@c.us`);
-    const unsupported = (["media", "poll", "voice"] as const).filter((k) => content[k] !== undefined && content[k] !== false);
+    const unsupported = (["media", "voice"] as const).filter((k) => content[k] !== undefined && content[k] !== false);
     if (unsupported.length) throw new EngineError("NOT_SUPPORTED", `The baileys engine does not send ${unsupported.join(", ")} yet`);
     const payload = this.contentOf(content);
     let quoted: any;
@@ -159,6 +162,12 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     try {
       const sent = await sock.sendMessage(`${target.user}@s.whatsapp.net`, payload, { messageId: id, linkPreview: null, ...(quoted ? { quoted } : {}) });
       if (sent) this.remember(id, target.user, sent);
+      const secret = sent?.message?.messageContextInfo?.messageSecret;
+      if (secret && content.poll) {
+        // what decrypting the votes on it takes (Baileys 7.0.0-rc14 leaves that to its user)
+        this.polls.set(id, { secret: Buffer.from(secret), options: content.poll.options });
+        if (this.polls.size > RECENT_KEPT) this.polls.delete(this.polls.keys().next().value!);
+      }
     } catch (err) {
       this.settleSend(id, undefined, new EngineError("ENGINE_ERROR", `Baileys could not send: ${(err as Error).message}`));
     }
@@ -176,6 +185,10 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     if (content.location) {
       const { latitude, longitude, name, address } = content.location;
       return { location: { degreesLatitude: latitude, degreesLongitude: longitude, ...(name ? { name } : {}), ...(address ? { address } : {}) }, ...withMentions };
+    }
+    if (content.poll) {
+      const { name, options, multiple } = content.poll;
+      return { poll: { name, values: options, selectableCount: multiple ? 0 : 1 }, ...withMentions };
     }
     if (content.contact) {
       const displayName = /^FN:(.*)$/m.exec(content.contact.vcard)?.[1]?.trim() ?? "";
@@ -468,7 +481,11 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     for (const m of u.messages) {
       if (!m.message) continue;
       const content = loadBaileys().normalizeMessageContent(m.message) ?? m.message;
-      // reactions and edits arrive as messages of their own: they are events, not messages
+      // reactions, edits and votes arrive as messages of their own: they are events, not messages
+      if (content.pollUpdateMessage) {
+        if (!m.key?.fromMe) this.onVote(m, content.pollUpdateMessage, mePhone);
+        continue;
+      }
       if (content.reactionMessage || content.protocolMessage) continue;
       if (m.key?.fromMe) {
         // an own message this engine did not send: typed on the phone (or another device)
@@ -488,6 +505,24 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       if (unread.length > UNREAD_KEPT_PER_CHAT) unread.shift();
       this.unread.set(chatPhone, unread);
       this.emit("message", msg);
+    }
+  }
+
+  /** A contact's vote on an own poll: decrypted with the poll's secret, its option hashes named. */
+  private onVote(m: any, update: any, mePhone: string): void {
+    const pollId = update.pollCreationMessageKey?.id;
+    const poll = pollId ? this.polls.get(pollId) : undefined;
+    if (!poll || !update.vote) return;
+    const { decryptPollVote } = loadBaileys();
+    const voterJid = m.key.remoteJidAlt?.endsWith("@s.whatsapp.net") ? m.key.remoteJidAlt : m.key.remoteJid;
+    const voterPhone = String(voterJid ?? "").split(/[:@]/)[0];
+    try {
+      const vote = decryptPollVote(update.vote, { pollCreatorJid: `${mePhone}@s.whatsapp.net`, pollMsgId: pollId, pollEncKey: poll.secret, voterJid: `${voterPhone}@s.whatsapp.net` });
+      const byHash = new Map(poll.options.map((o) => [createHash("sha256").update(o).digest("hex"), o]));
+      const options = (vote.selectedOptions ?? []).map((h: Uint8Array) => byHash.get(Buffer.from(h).toString("hex"))).filter((o: string | undefined): o is string => o !== undefined);
+      this.emit("poll_vote", pollId, `${voterPhone}@c.us`, options, `${voterPhone}@c.us`);
+    } catch (err) {
+      this.opts.log?.("warn", `a vote on poll ${pollId} could not be read: ${(err as Error).message}`);
     }
   }
 
@@ -567,7 +602,7 @@ const personOf = (jid: string) => (jid.endsWith("@s.whatsapp.net") ? `${jid.spli
 function fieldsOf(message: any): Partial<EngineMessage> & { body: string } {
   const { normalizeMessageContent } = loadBaileys();
   const m = normalizeMessageContent(message) ?? message;
-  const inner = m.extendedTextMessage ?? m.locationMessage ?? m.contactMessage;
+  const inner = m.extendedTextMessage ?? m.locationMessage ?? m.contactMessage ?? m.pollCreationMessage ?? m.pollCreationMessageV3;
   const ctx = inner?.contextInfo;
   const out: Partial<EngineMessage> & { body: string } = { body: m.conversation || m.extendedTextMessage?.text || "" };
   if (ctx?.stanzaId) out.replyTo = ctx.stanzaId;
@@ -576,6 +611,10 @@ function fieldsOf(message: any): Partial<EngineMessage> & { body: string } {
     const l = m.locationMessage;
     out.type = "location";
     out.location = { latitude: l.degreesLatitude, longitude: l.degreesLongitude, ...(l.name ? { name: l.name } : {}), ...(l.address ? { address: l.address } : {}) };
+  } else if (m.pollCreationMessage || m.pollCreationMessageV2 || m.pollCreationMessageV3) {
+    const p = m.pollCreationMessage ?? m.pollCreationMessageV2 ?? m.pollCreationMessageV3;
+    out.type = "poll";
+    out.poll = { name: p.name ?? "", options: (p.options ?? []).map((o: any) => o.optionName ?? ""), multiple: (p.selectableOptionsCount ?? 0) !== 1 };
   } else if (m.contactMessage?.vcard) {
     out.type = "vcard";
     out.vcard = m.contactMessage.vcard;

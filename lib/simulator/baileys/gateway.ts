@@ -4,7 +4,7 @@
 // simulated peers, receipts, logout) and translates it, connection by connection, into the network's
 // own protocol on `/ws`. So the SimNetwork stays the one oracle: links, conflicts, keepalive drops,
 // queues and counters are its, whatever engine a session runs.
-import { createHash, createHmac, randomBytes, randomInt } from "node:crypto";
+import { createCipheriv, createHash, createHmac, randomBytes, randomInt } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer } from "ws";
@@ -57,6 +57,8 @@ export class BaileysGateway {
   readonly peers = new SignalPeers();
   /** One-time prekeys each device uploaded (deviceId -> id -> public key) */
   readonly preKeys = new Map<string, Map<number, Buffer>>();
+  /** Each poll an account sent: its secret, which the votes on it are encrypted with (message id -> secret). */
+  readonly pollSecrets = new Map<string, Buffer>();
   /** Phone numbers by the LID the server gave them */
   readonly phoneByLid = new Map<string, string>();
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 96 * 1024 * 1024 });
@@ -328,7 +330,7 @@ class BaileysLink {
         return this.onNetReady();
       case "message": {
         const m = f.message;
-        this.held.push({ from: m.from.replace(/@.*$/, ""), id: m.id, t: m.timestamp, type: m.location || m.vcard ? "media" : "text", message: waMessageOf(m) });
+        this.held.push({ from: m.from.replace(/@.*$/, ""), id: m.id, t: m.timestamp, type: m.location || m.vcard ? "media" : m.poll ? "poll" : "text", message: waMessageOf(m) });
         return this.flushHeld();
       }
       case "ack":
@@ -397,6 +399,18 @@ class BaileysLink {
       if (uid) this.relayedUpdates.set(m.id, uid);
       this.held.push({ from: me, id: m.id, t: m.timestamp, type: m.location || m.vcard ? "media" : "text", message, recipient: destination });
       return this.flushHeld();
+    }
+    if (u.kind === "vote" && me) {
+      const secret = this.gw.pollSecrets.get(u.id);
+      const voter = u.voter.replace(/@.*$/, "");
+      if (secret) {
+        const vote = Buffer.from(proto.Message.PollVoteMessage.encode({ selectedOptions: u.options.map((o) => createHash("sha256").update(o).digest()) }).finish());
+        const message = { pollUpdateMessage: { pollCreationMessageKey: { remoteJid: `${me}@${S_WA}`, fromMe: false, id: u.id }, vote: encryptPollVote(vote, secret, u.id, `${me}@${S_WA}`, `${voter}@${S_WA}`), senderTimestampMs: Date.now() } };
+        const id = `3EB0${randomBytes(8).toString("hex").toUpperCase()}`;
+        if (uid) this.relayedUpdates.set(id, uid);
+        this.held.push({ from: voter, id, t: nowSeconds(), type: "poll", message });
+        return this.flushHeld();
+      }
     }
     if (u.kind === "presence") {
       const state: WaNode = u.state === "paused" ? { tag: "paused", attrs: {} } : { tag: "composing", attrs: u.state === "recording" ? { media: "audio" } : {} };
@@ -618,6 +632,8 @@ class BaileysLink {
       return this.netQuery({ op: "edit", id: msg.protocolMessage.key.id, body: text }, answer);
     }
     const { body, fields } = fieldsOfWaMessage(msg, (jid) => this.personId(jid));
+    // a poll's secret, which the votes on it are encrypted with (as the phones that vote would)
+    if (fields.poll && msg.messageContextInfo?.messageSecret) this.gw.pollSecrets.set(id, Buffer.from(msg.messageContextInfo.messageSecret));
     this.sentTo.set(id, to!);
     this.netSend({ t: "send", id, to: `${toPhone}@c.us`, body, ...fields });
   }
@@ -696,6 +712,11 @@ export function waMessageOf(m: Pick<SimIncomingMessage, "body"> & SimMessageFiel
     const { latitude, longitude, name, address } = m.location;
     return { locationMessage: { degreesLatitude: latitude, degreesLongitude: longitude, ...(name ? { name } : {}), ...(address ? { address } : {}), ...ctx } };
   }
+  if (m.poll) {
+    // WhatsApp's own shapes: a single-choice poll is a V3, a multiple-choice one the first version
+    const poll = { name: m.poll.name, options: m.poll.options.map((optionName) => ({ optionName })), selectableOptionsCount: m.poll.multiple ? 0 : 1, ...ctx };
+    return { messageContextInfo: { messageSecret: randomBytes(32) }, ...(m.poll.multiple ? { pollCreationMessage: poll } : { pollCreationMessageV3: poll }) };
+  }
   if (m.vcard) return { contactMessage: { displayName: /^FN:(.*)$/m.exec(m.vcard)?.[1]?.trim() ?? "", vcard: m.vcard, ...ctx } };
   return ctx.contextInfo ? { extendedTextMessage: { text: m.body, ...ctx } } : { conversation: m.body };
 }
@@ -703,7 +724,8 @@ export function waMessageOf(m: Pick<SimIncomingMessage, "body"> & SimMessageFiel
 /** An outgoing Message as the network's send frame carries it (text, reply, mentions, location, vCard). */
 export function fieldsOfWaMessage(msg: any, personId: (jid: string) => string): { body: string; fields: SimMessageFields } {
   const fields: SimMessageFields = {};
-  const inner = msg.extendedTextMessage ?? msg.locationMessage ?? msg.contactMessage;
+  const poll = msg.pollCreationMessage ?? msg.pollCreationMessageV2 ?? msg.pollCreationMessageV3;
+  const inner = msg.extendedTextMessage ?? msg.locationMessage ?? msg.contactMessage ?? poll;
   const ctx = inner?.contextInfo;
   if (ctx?.stanzaId) fields.replyTo = ctx.stanzaId;
   if (ctx?.mentionedJid?.length) fields.mentions = (ctx.mentionedJid as string[]).map(personId);
@@ -712,5 +734,21 @@ export function fieldsOfWaMessage(msg: any, personId: (jid: string) => string): 
     fields.location = { latitude: l.degreesLatitude, longitude: l.degreesLongitude, ...(l.name ? { name: l.name } : {}), ...(l.address ? { address: l.address } : {}) };
   }
   if (msg.contactMessage?.vcard) fields.vcard = msg.contactMessage.vcard;
+  if (poll) fields.poll = { name: poll.name ?? "", options: (poll.options ?? []).map((o: any) => o.optionName ?? ""), multiple: (poll.selectableOptionsCount ?? 0) !== 1 };
   return { body: msg.conversation || msg.extendedTextMessage?.text || "", fields };
+}
+
+/**
+ * A vote as a voting phone encrypts it (WhatsApp's poll vote scheme, written here with node:crypto):
+ * key = HMAC(HMAC(0^32, secret), pollId | creator | voter | "Poll Vote" | 1), AES-256-GCM with the
+ * additional data `pollId \0 voter`, the tag after the ciphertext.
+ */
+export function encryptPollVote(plain: Buffer, secret: Buffer, pollId: string, creatorJid: string, voterJid: string): { encPayload: Buffer; encIv: Buffer } {
+  const key0 = createHmac("sha256", Buffer.alloc(32)).update(secret).digest();
+  const key = createHmac("sha256", key0).update(Buffer.concat([Buffer.from(pollId), Buffer.from(creatorJid), Buffer.from(voterJid), Buffer.from("Poll Vote"), Buffer.from([1])])).digest();
+  const iv = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", key, iv);
+  cipher.setAAD(Buffer.from(`${pollId}\u0000${voterJid}`));
+  const body = Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
+  return { encPayload: body, encIv: iv };
 }
