@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ERROR_CATALOGUE } from "../../lib/errors";
+import { RESTRICTION_REASONS, UNLINKED_REASONS } from "../../lib/engines/types";
 import { RouteTable } from "../../lib/api/routes";
 import { configVariables } from "../helpers/config-vars";
 import { parseCommandLine, waCommands, WA_COMMAND_NAMES } from "../../lib/ops/repl-commands";
@@ -69,9 +70,9 @@ it("every entry point command it uses is one docker/entrypoint.sh handles", () =
   for (const c of used) expect(entry).toMatch(new RegExp(`\\n {2}${c}\\)\\n`));
 });
 
-it("every environment variable it names is one lib/config reads; other capitals are error codes or statuses", () => {
+it("every environment variable it names is one lib/config reads; other capitals are error codes, statuses or disconnect reasons", () => {
   const vars = configVariables();
-  const codes = new Set(Object.keys(ERROR_CATALOGUE));
+  const codes = new Set([...Object.keys(ERROR_CATALOGUE), ...RESTRICTION_REASONS, ...UNLINKED_REASONS]);
   const statuses = new Set(["STOPPED", "STARTING", "SCAN_QR_CODE", "WORKING", "FAILED", "CONFLICT", "REASON"]);
   const capitals = spans.filter((s) => /^[A-Z][A-Z0-9_]+$/.test(s));
   const assigned = codeLines.flatMap((l) => [...l.matchAll(/\b([A-Z][A-Z0-9_]{2,})=/g)].map((m) => m[1]!));
