@@ -90,6 +90,7 @@ export class SimNetwork {
   private readonly byCode = new Map<string, SimConnection>();
   private readonly ackTimers = new Set<NodeJS.Timeout>();
   private readonly keepaliveTimer: NodeJS.Timeout;
+  private lastKeepaliveCheckAt = Date.now();
   /** The fake WhatsApp server for Baileys clients, when this network serves one (startSimNetwork) */
   baileysGateway: BaileysGateway | undefined;
   private faults: SimFaults = { latencyMs: 0, dropRate: 0 };
@@ -1053,7 +1054,18 @@ export class SimNetwork {
   }
 
   private checkKeepalives(): void {
-    const deadline = Date.now() - this.keepaliveMs;
+    const now = Date.now();
+    const tick = Math.max(10, Math.floor(this.keepaliveMs / 5));
+    const stalled = now - this.lastKeepaliveCheckAt > 2 * tick;
+    this.lastKeepaliveCheckAt = now;
+    // This check itself ran late: the process was stalled (a loaded machine, a long synchronous
+    // step), so pongs that did arrive may still be unread in the sockets. Judging now would drop live
+    // connections; ping them and judge on the next, punctual check.
+    if (stalled) {
+      for (const conn of this.connections) conn.ping();
+      return;
+    }
+    const deadline = now - this.keepaliveMs;
     for (const conn of this.connections) {
       if (conn.lastPongAt < deadline) {
         this.log("info", `keepalive: connection ${conn.id}${conn.device ? ` (${conn.device.phone})` : ""} missed its pongs; dropping it`);
