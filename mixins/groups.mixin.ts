@@ -33,6 +33,16 @@ async function changeOne(this: any, ctx: Context<ParticipantRef>, action: Partic
   return { groupId, participants: results };
 }
 
+/** The group's invite code, read (`get`) or replaced by a new one (`revoke`), with its link. */
+async function inviteCode(this: any, ctx: Context<GroupRef>, op: "get" | "revoke") {
+  const { workspaceId, sessionId } = ctx.params;
+  const groupId = canonicalChatId(ctx.params.groupId);
+  const actor = await this.owned(workspaceId, sessionId);
+  const code = await actor.withCapability("groups", (e: any) => (op === "get" ? e.getInviteCode!(groupId) : e.revokeInviteCode!(groupId)));
+  if (!code) throw notFound(groupId);
+  return { groupId, code, link: `https://chat.whatsapp.com/${code}` };
+}
+
 export const GroupsMixin: SessionsMixin = {
   actions: {
     createGroup: {
@@ -135,25 +145,15 @@ export const GroupsMixin: SessionsMixin = {
     getInviteCode: {
       ...ROUTED,
       params: groupRef,
-      async handler(ctx: Context<GroupRef>) {
-        const { workspaceId, sessionId } = ctx.params;
-        const groupId = canonicalChatId(ctx.params.groupId);
-        const actor = await this.owned(workspaceId, sessionId);
-        const code = await actor.withCapability("groups", (e) => e.getInviteCode!(groupId));
-        if (!code) throw notFound(groupId);
-        return { groupId, code, link: `https://chat.whatsapp.com/${code}` };
+      handler(ctx: Context<GroupRef>) {
+        return inviteCode.call(this, ctx, "get");
       },
     },
     revokeInviteCode: {
       ...ROUTED,
       params: groupRef,
-      async handler(ctx: Context<GroupRef>) {
-        const { workspaceId, sessionId } = ctx.params;
-        const groupId = canonicalChatId(ctx.params.groupId);
-        const actor = await this.owned(workspaceId, sessionId);
-        const code = await actor.withCapability("groups", (e) => e.revokeInviteCode!(groupId));
-        if (!code) throw notFound(groupId);
-        return { groupId, code, link: `https://chat.whatsapp.com/${code}` };
+      handler(ctx: Context<GroupRef>) {
+        return inviteCode.call(this, ctx, "revoke");
       },
     },
     joinGroup: {
