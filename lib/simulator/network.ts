@@ -551,16 +551,9 @@ export class SimNetwork {
     if (group?.kind === "group") return this.onGroupSend(conn, device.phone, id, group.serialized, frame, fail);
     const to = parseUserJid(frame.to);
     if (!to) return fail("BAD_RECIPIENT: `to` must be <digits>@c.us or a phone number");
-    if (typeof frame.body !== "string") return fail("BAD_BODY: `body` must be a string");
-    const media = frame.media === undefined ? undefined : parseMedia(frame.media);
-    if (frame.media !== undefined && !media) return fail("BAD_MEDIA: `media` needs mimetype and base64 data");
-    let fields: SimMessageFields;
-    try {
-      fields = parseMessageFields(frame);
-      this.checkReply(device.phone, userJid(to), fields);
-    } catch (err) {
-      return fail(`BAD_FIELDS: ${(err as Error).message}`);
-    }
+    const content = this.parseContent(device.phone, userJid(to), frame, fail);
+    if (!content) return;
+    const { body, media, fields } = content;
 
     const existing = this.ledger.findOutgoing(device.phone, id);
     if (existing) {
@@ -574,7 +567,7 @@ export class SimNetwork {
     }
     if (this.accounts.isBlocked(device.phone, to)) return fail("BLOCKED: unblock the contact to message it");
     const toAccount = this.ledger.deviceOfPhone(to) !== undefined;
-    const record: OutgoingRecord = { id, fromPhone: device.phone, to: userJid(to), body: frame.body, timestamp: nowSeconds(), deliveries: 0, toAccount, read: false };
+    const record: OutgoingRecord = { id, fromPhone: device.phone, to: userJid(to), body, timestamp: nowSeconds(), deliveries: 0, toAccount, read: false };
     if (media) record.media = media;
     if (Object.keys(fields).length) record.fields = fields;
     this.ledger.acceptOutgoing(record);
@@ -609,18 +602,25 @@ export class SimNetwork {
     this.ackTimers.add(timer);
   }
 
+  /** A sent frame's content (body, media, message fields), or undefined once `fail` was called. */
+  private parseContent(me: string, chatId: string, frame: Record<string, unknown>, fail: (error: string) => void): { body: string; media: ReturnType<typeof parseMedia>; fields: SimMessageFields } | undefined {
+    if (typeof frame.body !== "string") return void fail("BAD_BODY: `body` must be a string");
+    const media = frame.media === undefined ? undefined : parseMedia(frame.media);
+    if (frame.media !== undefined && !media) return void fail("BAD_MEDIA: `media` needs mimetype and base64 data");
+    try {
+      const fields = parseMessageFields(frame);
+      this.checkReply(me, chatId, fields);
+      return { body: frame.body, media, fields };
+    } catch (err) {
+      return void fail(`BAD_FIELDS: ${(err as Error).message}`);
+    }
+  }
+
   /** A linked account posts to a group: members only, admins only in an announcement group (WhatsApp refuses it otherwise). */
   private onGroupSend(conn: SimConnection, me: string, id: string, groupId: string, frame: Record<string, unknown>, fail: (error: string) => void): void {
-    if (typeof frame.body !== "string") return fail("BAD_BODY: `body` must be a string");
-    const media = frame.media === undefined ? undefined : parseMedia(frame.media);
-    if (frame.media !== undefined && !media) return fail("BAD_MEDIA: `media` needs mimetype and base64 data");
-    let fields: SimMessageFields;
-    try {
-      fields = parseMessageFields(frame);
-      this.checkReply(me, groupId, fields);
-    } catch (err) {
-      return fail(`BAD_FIELDS: ${(err as Error).message}`);
-    }
+    const content = this.parseContent(me, groupId, frame, fail);
+    if (!content) return;
+    const { body, media, fields } = content;
     const existing = this.ledger.findOutgoing(me, id);
     if (existing) {
       this.ledger.countDuplicate();
@@ -635,7 +635,7 @@ export class SimNetwork {
       const e = err as SimError;
       return fail(e.code === "NOT_ADMIN" ? "NOT_ADMIN: only admins may send messages to this group" : `GROUP_NOT_FOUND: ${e.message}`);
     }
-    const record: OutgoingRecord = { id, fromPhone: me, to: groupId, body: frame.body, timestamp: nowSeconds(), deliveries: 0, toAccount: false, read: false };
+    const record: OutgoingRecord = { id, fromPhone: me, to: groupId, body, timestamp: nowSeconds(), deliveries: 0, toAccount: false, read: false };
     if (media) record.media = media;
     if (Object.keys(fields).length) record.fields = fields;
     this.ledger.acceptOutgoing(record);
