@@ -1,6 +1,6 @@
 // The registry of this node's session actors: create, find, remove, capacity, and restoring every
 // desired-running session at start through the launch queue.
-import { ulid } from "ulid";
+import { ulid } from "../ids";
 import { WafleetError } from "../errors";
 import { engineFactoryFor, SessionActor, type ActorDeps, type SessionView } from "./actor";
 import { sessionCost } from "../engines/weights";
