@@ -1197,6 +1197,7 @@ export async function startSimNetwork(opts: StartSimNetworkOptions = {}): Promis
       res.end(JSON.stringify({ url: `${wsUrl.replace(/\/ws$/, "")}/baileys`, root: gateway.rootPublicKey.toString("base64") }));
       return;
     }
+    if (gateway.servePicture(req, res)) return;
     admin(req, res);
   });
   server.on("upgrade", (req, socket, head) => {

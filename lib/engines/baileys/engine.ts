@@ -7,9 +7,10 @@ import { parseId, parsePhone } from "../../whatsapp";
 import { clearDir } from "../auth-folder";
 import { EngineError } from "../errors";
 import { StartGate } from "../start-gate";
-import type { Capability, PresenceState } from "../capabilities";
+import type { Capability, GroupChange, GroupPicture, PageQuery, ParticipantAction, PresenceState } from "../capabilities";
 import type { EngineContext, EngineEvents, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "../types";
 import { BaileysAuthStore } from "./auth-store";
+import { BaileysGroups } from "./groups";
 import { baileysLogger, loadBaileys } from "./library";
 import type { BaileysLog } from "./library";
 
@@ -55,7 +56,7 @@ const ACKS_KEPT = 10_000;
 const CLOSE_WAIT_MS = 2000;
 
 /** What the baileys engine does beyond the core: each one tested by the capability suite. */
-export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read", "replies", "mentions", "location", "vcard", "polls", "reactions", "edit", "presence", "sentEvents"]);
+export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read", "replies", "mentions", "location", "vcard", "polls", "reactions", "edit", "presence", "sentEvents", "calls"]);
 
 /**
  * Messages remembered per session (incoming and own), so a reply can quote them and a reaction or an
@@ -95,6 +96,25 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
   private readonly pendingSends = new Map<string, PendingSend>();
   /** The best ack emitted per recent own message (oldest forgotten first) */
   private readonly acks = new Map<string, number>();
+  /** Groups and calls (lib/engines/baileys/groups.ts) */
+  private readonly groups = new BaileysGroups({
+    sock: () => this.readySock(),
+    emitGroupUpdate: (u) => this.emit("group_update", u),
+    emitCall: (c) => this.emit("call", c),
+    log: (level, msg) => this.opts.log?.(level, msg),
+  });
+  readonly rejectCall = (callId: string) => this.groups.rejectCall(callId);
+  readonly createGroup = (subject: string, participants: string[]) => this.groups.createGroup(subject, participants);
+  readonly listGroups = (q: PageQuery) => this.groups.listGroups(q);
+  readonly getGroup = (groupId: string) => this.groups.getGroup(groupId);
+  readonly updateGroup = (groupId: string, change: GroupChange) => this.groups.updateGroup(groupId, change);
+  readonly leaveGroup = (groupId: string) => this.groups.leaveGroup(groupId);
+  readonly changeParticipants = (groupId: string, action: ParticipantAction, participants: string[]) => this.groups.changeParticipants(groupId, action, participants);
+  readonly getInviteCode = (groupId: string) => this.groups.getInviteCode(groupId);
+  readonly revokeInviteCode = (groupId: string) => this.groups.revokeInviteCode(groupId);
+  readonly joinGroup = (code: string) => this.groups.joinGroup(code);
+  readonly setGroupPicture = (groupId: string, picture: GroupPicture | null) => this.groups.setGroupPicture(groupId, picture);
+  readonly getGroupPicture = (groupId: string) => this.groups.getGroupPicture(groupId);
 
   constructor(
     private readonly ctx: EngineContext,
@@ -357,6 +377,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     sock.ev.on("messages.upsert", (u: any) => {
       if (this.sock === sock) this.onMessages(u);
     });
+    this.groups.attach(sock, () => this.sock === sock);
     sock.ev.on("messages.update", (ups: any[]) => {
       if (this.sock !== sock) return;
       for (const u of ups) {

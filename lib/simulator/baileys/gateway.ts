@@ -19,6 +19,8 @@ import { bytesOf, child, children, decodeNode, encodeNode } from "./wa-binary";
 import type { WaNode } from "./wa-binary";
 import { SignalPeers } from "./signal-peers";
 import { PrimaryLinkCode, WRAPPED_KEY_BYTES } from "./link-code";
+import { GroupsTranslator, servePicture } from "./groups";
+import type { ServerResponse } from "node:http";
 
  
 const { proto } = require("baileys/WAProto/index.js") as { proto: any };
@@ -67,6 +69,11 @@ export class BaileysGateway {
   private closed = false;
 
   constructor(readonly opts: BaileysGatewayOptions) {}
+
+  /** A group picture the fake server handed out a URL for (GET /sim/baileys/pictures/...); false: not such a request. */
+  servePicture(req: IncomingMessage, res: ServerResponse): boolean {
+    return servePicture(this.opts.network, req, res);
+  }
 
   get rootPublicKey(): Buffer {
     return this.certs.root.public;
@@ -130,6 +137,14 @@ class BaileysLink {
   /** Recipients of messages this client sent (id -> jid), for receipts */
   private readonly sentTo = new Map<string, string>();
   private work: Promise<void> = Promise.resolve();
+  /** Groups and calls, both ways (lib/simulator/baileys/groups.ts) */
+  private readonly groups = new GroupsTranslator({
+    send: (node) => this.send(node),
+    netQuery: (q, done) => this.netQuery(q, done),
+    netSend: (f) => this.netSend(f),
+    phoneOf: (jid) => this.phoneOf(jid),
+    pictureUrl: (groupId, version) => `${this.gw.opts.networkWsUrl().replace(/^ws/, "http").replace(/\/ws$/, "")}/sim/baileys/pictures/${encodeURIComponent(groupId)}/${version}`,
+  });
 
   constructor(
     private readonly gw: BaileysGateway,
@@ -414,7 +429,7 @@ class BaileysLink {
       case "result": {
         const done = this.queries.get(f.qid);
         this.queries.delete(f.qid);
-        done?.(f.error);
+        done?.(f.error, f.data);
         return;
       }
       default:
@@ -440,6 +455,7 @@ class BaileysLink {
    */
   private onNetUpdate(u: SimUpdate, uid: string | undefined): Promise<void> | void {
     const me = this.device?.phone ?? this.netPhone;
+    if (this.groups.onUpdate(u, uid)) return;
     if ((u.kind === "reaction" || u.kind === "edit") && me) {
       const from = u.kind === "reaction" ? u.from.replace(/@.*$/, "") : u.chatId.replace(/@.*$/, "");
       const key = { remoteJid: `${me}@${S_WA}`, fromMe: u.kind === "edit", id: u.id };
@@ -519,6 +535,10 @@ class BaileysLink {
         return this.onIq(node);
       case "message":
         return this.onMessage(node);
+      case "call":
+        return this.groups.onCall(node);
+      case "ack":
+        return this.groups.onAck(node);
       case "receipt": {
         const ack = () => this.send({ tag: "ack", attrs: { class: "receipt", id: node.attrs.id, from: node.attrs.to ?? S_WA, ...(node.attrs.type ? { type: node.attrs.type } : {}) } });
         if (node.attrs.type === "read" || node.attrs.type === "read-self") {
@@ -593,6 +613,8 @@ class BaileysLink {
     }
     if (xmlns === "encrypt" && first?.tag === "key") return result([{ tag: "list", attrs: {}, content: children(first, "user").map((u) => this.bundleNode(u.attrs.jid)) }]);
     if (xmlns === "usync") return result([this.usync(first!)]);
+    if (xmlns === "w:g2") return this.groups.onGroupIq(node);
+    if (xmlns === "w:profile:picture" && this.groups.onPictureIq(node)) return;
     if (xmlns === "privacy" && type === "get") {
       // the simulated accounts keep WhatsApp's default privacy settings
       const settings = { readreceipts: "all", last: "all", online: "all", profile: "all", status: "all", groupadd: "all", calladd: "all" };
@@ -717,7 +739,7 @@ class BaileysLink {
     this.ws.send(frame(this.noise.encrypt(encodeNode(node))));
   }
 
-  private readonly queries = new Map<string, (error?: string) => void>();
+  private readonly queries = new Map<string, (error?: string, data?: unknown) => void>();
 
   /** A query to the network on the account's behalf; `done` runs when it has answered. */
   /** Resolves once every network query asked so far has been answered. */
@@ -731,7 +753,7 @@ class BaileysLink {
     });
   }
 
-  private netQuery(q: Record<string, unknown>, done: (error?: string) => void): void {
+  private netQuery(q: Record<string, unknown>, done: (error?: string, data?: unknown) => void): void {
     const qid = this.tag();
     this.queries.set(qid, done);
     this.netSend({ t: "query", qid, ...q });
