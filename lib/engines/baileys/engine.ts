@@ -3,7 +3,7 @@
 // (`qr`… or `authenticated` → `ready`). Its auth state lives in `auth/baileys/` (BaileysAuthStore).
 import { createHash } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { parseId } from "../../whatsapp";
+import { parseId, parsePhone } from "../../whatsapp";
 import { clearDir } from "../auth-folder";
 import { EngineError } from "../errors";
 import { StartGate } from "../start-gate";
@@ -74,6 +74,8 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
   private readonly unread = new Map<string, any[]>();
   /** Recent messages by id: the chat's phone and Baileys' own message (what a reply quotes). */
   private readonly recent = new Map<string, { chat: string; msg: any }>();
+  /** The connection that showed a pairing code (its QRs are void from then on). */
+  private codeFor: unknown;
   /** Own polls by id: their secret and options, to read the votes on them. */
   private readonly polls = new Map<string, { secret: Buffer; options: string[] }>();
   private readonly receiptAcks = new Map<string, () => void>();
@@ -304,8 +306,27 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     return true;
   }
 
-  async requestPairingCode(): Promise<string> {
-    throw new EngineError("NOT_SUPPORTED", "The baileys engine links by QR only (pairing codes are not implemented yet)");
+  /**
+   * Links by phone number: Baileys makes the code (WhatsApp's link-code flow, the server never sees
+   * it) and the phone it is typed on proves it. From then on this connection shows no QR; when it
+   * ends (the code expired with it), the next connection shows QRs again.
+   */
+  async requestPairingCode(phoneInput: string): Promise<string> {
+    const sock = this.sock;
+    if (this.phase !== "linking" || !sock) throw new EngineError("QR_NOT_AVAILABLE", "A pairing code can only be asked for while the session waits to be linked");
+    const phone = parsePhone(phoneInput);
+    if (!phone) throw new EngineError("VALIDATION_ERROR", `Not a phone number: ${JSON.stringify(phoneInput)}`);
+    this.codeFor = sock;
+    let code: string;
+    try {
+      code = await sock.requestPairingCode(phone);
+    } catch (err) {
+      if (this.codeFor === sock) this.codeFor = undefined;
+      throw new EngineError("ENGINE_ERROR", `Baileys could not ask for a pairing code: ${(err as Error).message}`);
+    }
+    if (this.sock !== sock) throw new EngineError("QR_NOT_AVAILABLE", "The connection closed while the pairing code was asked for");
+    this.emit("code", code);
+    return code;
   }
 
   info(): EngineMe | undefined {
@@ -403,7 +424,8 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
 
   private onConnectionUpdate(gen: number, sock: any, u: any): void {
     if (gen !== this.generation) return;
-    if (u.qr) {
+    // a connection that shows a pairing code shows no QR any more
+    if (u.qr && this.codeFor !== sock) {
       this.phase = "linking";
       this.emit("qr", u.qr, Date.now() + this.qrTimeoutMs);
       this.startGate.settle();

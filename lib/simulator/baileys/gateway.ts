@@ -18,6 +18,7 @@ import type { CurveKeyPair } from "./noise";
 import { bytesOf, child, children, decodeNode, encodeNode } from "./wa-binary";
 import type { WaNode } from "./wa-binary";
 import { SignalPeers } from "./signal-peers";
+import { PrimaryLinkCode, WRAPPED_KEY_BYTES } from "./link-code";
 import { GroupsTranslator, SenderKeyBook, servePicture } from "./groups";
 import type { ServerResponse } from "node:http";
 
@@ -123,6 +124,12 @@ class BaileysLink {
   private registration: { identity: Buffer; registrationId: number; signedPreKey: { id: number; public: Buffer; signature: Buffer } } | undefined;
   private device: DeviceRecord | undefined;
   private pairing: { pending: boolean } | undefined;
+  /**
+   * Linking by a code the client made (link_code_companion_reg): its wrapped ephemeral key, the ref
+   * both sides name the attempt by, the phone; then the code the phone typed, and the ADV secret once
+   * the client's key bundle opened with it.
+   */
+  private linkCode: { wrapped: Buffer; ref: Buffer; phone: string; typed?: { attempt: string; primary: PrimaryLinkCode }; advSecret?: Buffer } | undefined;
   /** Messages from the network waiting for the client's prekeys */
   /** What waits to be relayed to the client as encrypted messages, in the network's order. */
   private readonly held: Relay[] = [];
@@ -254,11 +261,12 @@ class BaileysLink {
   private onNetPaired(creds: { deviceId: string; secret: string; phone: string }, scanned: string | undefined): void {
     const reg = this.registration;
     const parts = scanned?.split(",") ?? [];
-    if (!reg || parts.length < 4 || Buffer.from(parts[1], "base64").compare(this.clientStatic!) !== 0) {
-      this.gw.log("warn", `device ${creds.deviceId} was linked with a QR that is not this client's`);
+    const byCode = scanned === undefined ? this.linkCode?.advSecret : undefined;
+    if (!reg || (!byCode && (parts.length < 4 || Buffer.from(parts[1], "base64").compare(this.clientStatic!) !== 0))) {
+      this.gw.log("warn", `device ${creds.deviceId} was linked with a QR or code that is not this client's`);
       return this.streamError("401");
     }
-    const advSecret = Buffer.from(parts[3], "base64");
+    const advSecret = byCode ?? Buffer.from(parts[3], "base64");
     const device = randomInt(1, 100);
     this.gw.opts.network.setBaileysKeys(creds.deviceId, {
       noiseKey: this.clientStatic!.toString("base64"),
@@ -289,6 +297,58 @@ class BaileysLink {
         },
       ],
     });
+  }
+
+  /** The client shows a code of its own making for `phone`: the phone's typed code comes back to us. */
+  private onCompanionHello(reg: WaNode, result: (content?: WaNode[]) => void, refuse: () => void): void {
+    const wrapped = bytesOf(child(reg, "link_code_pairing_wrapped_companion_ephemeral_pub"));
+    const noiseKey = bytesOf(child(reg, "companion_server_auth_key_pub"));
+    const phone = this.phoneOf(reg.attrs.jid ?? "");
+    if (!this.pairing || !this.registration || !wrapped || wrapped.length !== WRAPPED_KEY_BYTES || !noiseKey || Buffer.from(noiseKey).compare(this.clientStatic!) !== 0 || !phone) return refuse();
+    const ref = Buffer.from(randomBytes(16).toString("base64url"));
+    this.linkCode = { wrapped: Buffer.from(wrapped), ref, phone };
+    result([{ tag: "link_code_companion_reg", attrs: {}, content: [{ tag: "link_code_pairing_ref", attrs: {}, content: ref }] }]);
+    this.netSend({ t: "pair_code", phone, own: true });
+  }
+
+  /** The phone typed a code: answer the client as the phone would, with keys wrapped by that code. */
+  private async onNetCodeTyped(attempt: string, code: string): Promise<void> {
+    const link = this.linkCode;
+    if (!link) return this.netSend({ t: "code_proof", attempt, ok: false });
+    const primary = await PrimaryLinkCode.typed(link.wrapped, code);
+    link.typed = { attempt, primary };
+    const identity = this.gw.peers.accountKey(link.phone).public;
+    this.send({
+      tag: "notification",
+      attrs: { from: S_WA, type: "link_code_companion_reg", id: this.tag(), t: String(nowSeconds()) },
+      content: [
+        {
+          tag: "link_code_companion_reg",
+          attrs: { stage: "primary_hello" },
+          content: [
+            { tag: "link_code_pairing_ref", attrs: {}, content: link.ref },
+            { tag: "primary_identity_pub", attrs: {}, content: identity },
+            { tag: "link_code_pairing_wrapped_primary_ephemeral_pub", attrs: {}, content: await primary.wrappedEphemeral() },
+          ],
+        },
+      ],
+    });
+  }
+
+  /** The client's key bundle: it opens only if the typed code was its own. */
+  private onCompanionFinish(reg: WaNode, result: (content?: WaNode[]) => void, refuse: () => void): void {
+    const link = this.linkCode;
+    const typed = link?.typed;
+    const bundle = bytesOf(child(reg, "link_code_pairing_wrapped_key_bundle"));
+    const identity = bytesOf(child(reg, "companion_identity_public"));
+    const ref = bytesOf(child(reg, "link_code_pairing_ref"));
+    if (!link || !typed || !bundle || !identity || !ref || Buffer.from(ref).compare(link.ref) !== 0) return refuse();
+    link.typed = undefined;
+    const opened = typed.primary.openBundle(Buffer.from(bundle), this.gw.peers.accountKey(link.phone));
+    const ok = !!opened && opened.companionIdentity.equals(Buffer.from(identity)) && opened.companionIdentity.equals(this.registration!.identity);
+    if (ok) link.advSecret = opened.advSecret;
+    result();
+    this.netSend({ t: "code_proof", attempt: typed.attempt, ok });
   }
 
   // --- login ---
@@ -344,6 +404,8 @@ class BaileysLink {
     switch (f.t) {
       case "qr":
         return this.onNetQr(f.qr);
+      case "code_typed":
+        return this.onNetCodeTyped(f.attempt, f.code);
       case "paired":
         this.netPhone = f.creds.phone;
         return this.onNetPaired(f.creds, f.scanned);
@@ -577,6 +639,11 @@ class BaileysLink {
       // the simulated accounts keep WhatsApp's default privacy settings
       const settings = { readreceipts: "all", last: "all", online: "all", profile: "all", status: "all", groupadd: "all", calladd: "all" };
       return result([{ tag: "privacy", attrs: {}, content: Object.entries(settings).map(([name, value]) => ({ tag: "category", attrs: { name, value } })) }]);
+    }
+    if (xmlns === "md" && first?.tag === "link_code_companion_reg") {
+      const refuse = () => this.send({ tag: "iq", attrs: { from: S_WA, type: "error", id }, content: [{ tag: "error", attrs: { code: "400", text: "bad-request" } }] });
+      if (first.attrs.stage === "companion_hello") return this.onCompanionHello(first, result, refuse);
+      if (first.attrs.stage === "companion_finish") return this.onCompanionFinish(first, result, refuse);
     }
     if (xmlns === "md" && first?.tag === "remove-companion-device") {
       // answered once the network has unlinked the device (its logged_out), so the client knows it is done
