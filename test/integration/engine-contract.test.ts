@@ -44,7 +44,7 @@ const kits: Kit[] = [
     // companion through app-state sync, which the fake server does not model yet
     name: "baileys",
     // WhatsApp's ImageMessage has no file name: an image's name does not cross the real protocol
-    lacks: { pairingCode: true, pushname: true, imageFilename: true },
+    lacks: { pushname: true, imageFilename: true },
     make: (authDir) => new BaileysEngine({ workspaceId: "w1", sessionId: "s1", authDir }, { endpoint: simulatedEndpoint(sim.url), startTimeoutMs: 20000, sendTimeoutMs: 10000, reconnect: { baseMs: 50, maxMs: 500 } }),
   },
 ];
@@ -201,6 +201,13 @@ describe.each(kits)("the $name engine", (kit) => {
     await engine.start();
     const code = await engine.requestPairingCode(`+${ALICE}`);
     expect(code).toMatch(/^[A-Z0-9]{8}$/);
+    // a code typed wrong, or on another phone, links nothing
+    const wrong = code.replace(/^./, (c) => (c === "A" ? "B" : "A"));
+    for (const [typed, phone] of [[wrong, ALICE], [code, CONTACT]]) {
+      const res = await sim.post("/sim/link", { code: typed, phone });
+      expect([res.status, res.json.error?.code]).toEqual([404, "CODE_NOT_FOUND"]);
+    }
+    expect(await stats()).toMatchObject({ devices: 0 });
     const ready = next(engine, "ready");
     await link({ code });
     await ready;

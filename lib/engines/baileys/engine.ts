@@ -3,13 +3,14 @@
 // (`qr`… or `authenticated` → `ready`). Its auth state lives in `auth/baileys/` (BaileysAuthStore).
 import { createHash } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { parseId } from "../../whatsapp";
+import { parseId, parsePhone } from "../../whatsapp";
 import { clearDir } from "../auth-folder";
 import { EngineError } from "../errors";
 import { StartGate } from "../start-gate";
-import type { Capability, PresenceState } from "../capabilities";
+import type { Capability, GroupChange, GroupPicture, PageQuery, ParticipantAction, PresenceState } from "../capabilities";
 import type { EngineContext, EngineEvents, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "../types";
 import { BaileysAuthStore } from "./auth-store";
+import { BaileysGroups } from "./groups";
 import { baileysLogger, loadBaileys } from "./library";
 import type { BaileysLog } from "./library";
 import { BAILEYS_MEDIA_MAX_BYTES, MediaAgents, describeMedia, downloadMedia, mediaContentOf, mediaPartOf } from "./media";
@@ -60,7 +61,7 @@ const ACKS_KEPT = 10_000;
 const CLOSE_WAIT_MS = 2000;
 
 /** What the baileys engine does beyond the core: each one tested by the capability suite. */
-export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read", "replies", "mentions", "location", "vcard", "polls", "reactions", "edit", "presence", "sentEvents"]);
+export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read", "replies", "mentions", "location", "vcard", "polls", "reactions", "edit", "presence", "sentEvents", "calls"]);
 
 /**
  * Messages remembered per session (incoming and own), so a reply can quote them and a reaction or an
@@ -78,6 +79,8 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
   private readonly unread = new Map<string, any[]>();
   /** Recent messages by id: the chat's phone and Baileys' own message (what a reply quotes). */
   private readonly recent = new Map<string, { chat: string; msg: any }>();
+  /** The connection that showed a pairing code (its QRs are void from then on). */
+  private codeFor: unknown;
   /** Own polls by id: their secret and options, to read the votes on them. */
   private readonly polls = new Map<string, { secret: Buffer; options: string[] }>();
   private readonly receiptAcks = new Map<string, () => void>();
@@ -102,6 +105,25 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
   private inbound: Promise<void> = Promise.resolve();
   /** Agents trusting the simulated media host (simulation only), per connection */
   private mediaAgents: MediaAgents | undefined;
+  /** Groups and calls (lib/engines/baileys/groups.ts) */
+  private readonly groups = new BaileysGroups({
+    sock: () => this.readySock(),
+    emitGroupUpdate: (u) => this.emit("group_update", u),
+    emitCall: (c) => this.emit("call", c),
+    log: (level, msg) => this.opts.log?.(level, msg),
+  });
+  readonly rejectCall = (callId: string) => this.groups.rejectCall(callId);
+  readonly createGroup = (subject: string, participants: string[]) => this.groups.createGroup(subject, participants);
+  readonly listGroups = (q: PageQuery) => this.groups.listGroups(q);
+  readonly getGroup = (groupId: string) => this.groups.getGroup(groupId);
+  readonly updateGroup = (groupId: string, change: GroupChange) => this.groups.updateGroup(groupId, change);
+  readonly leaveGroup = (groupId: string) => this.groups.leaveGroup(groupId);
+  readonly changeParticipants = (groupId: string, action: ParticipantAction, participants: string[]) => this.groups.changeParticipants(groupId, action, participants);
+  readonly getInviteCode = (groupId: string) => this.groups.getInviteCode(groupId);
+  readonly revokeInviteCode = (groupId: string) => this.groups.revokeInviteCode(groupId);
+  readonly joinGroup = (code: string) => this.groups.joinGroup(code);
+  readonly setGroupPicture = (groupId: string, picture: GroupPicture | null) => this.groups.setGroupPicture(groupId, picture);
+  readonly getGroupPicture = (groupId: string) => this.groups.getGroupPicture(groupId);
 
   constructor(
     private readonly ctx: EngineContext,
@@ -294,8 +316,27 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     return true;
   }
 
-  async requestPairingCode(): Promise<string> {
-    throw new EngineError("NOT_SUPPORTED", "The baileys engine links by QR only (pairing codes are not implemented yet)");
+  /**
+   * Links by phone number: Baileys makes the code (WhatsApp's link-code flow, the server never sees
+   * it) and the phone it is typed on proves it. From then on this connection shows no QR; when it
+   * ends (the code expired with it), the next connection shows QRs again.
+   */
+  async requestPairingCode(phoneInput: string): Promise<string> {
+    const sock = this.sock;
+    if (this.phase !== "linking" || !sock) throw new EngineError("QR_NOT_AVAILABLE", "A pairing code can only be asked for while the session waits to be linked");
+    const phone = parsePhone(phoneInput);
+    if (!phone) throw new EngineError("VALIDATION_ERROR", `Not a phone number: ${JSON.stringify(phoneInput)}`);
+    this.codeFor = sock;
+    let code: string;
+    try {
+      code = await sock.requestPairingCode(phone);
+    } catch (err) {
+      if (this.codeFor === sock) this.codeFor = undefined;
+      throw new EngineError("ENGINE_ERROR", `Baileys could not ask for a pairing code: ${(err as Error).message}`);
+    }
+    if (this.sock !== sock) throw new EngineError("QR_NOT_AVAILABLE", "The connection closed while the pairing code was asked for");
+    this.emit("code", code);
+    return code;
   }
 
   info(): EngineMe | undefined {
@@ -350,6 +391,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     sock.ev.on("messages.upsert", (u: any) => {
       if (this.sock === sock) this.onMessages(u);
     });
+    this.groups.attach(sock, () => this.sock === sock);
     sock.ev.on("messages.update", (ups: any[]) => {
       if (this.sock !== sock) return;
       for (const u of ups) {
@@ -394,7 +436,8 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
 
   private onConnectionUpdate(gen: number, sock: any, u: any): void {
     if (gen !== this.generation) return;
-    if (u.qr) {
+    // a connection that shows a pairing code shows no QR any more
+    if (u.qr && this.codeFor !== sock) {
       this.phase = "linking";
       this.emit("qr", u.qr, Date.now() + this.qrTimeoutMs);
       this.startGate.settle();
