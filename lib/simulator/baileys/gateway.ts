@@ -10,7 +10,7 @@ import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer } from "ws";
 import type { RawData } from "ws";
 import type { SimNetwork, SimLog } from "../network";
-import type { ServerFrame, SimIncomingMessage, SimMessageFields, SimUpdate } from "../protocol";
+import type { ServerFrame, SimIncomingMessage, SimMedia, SimMessageFields, SimUpdate } from "../protocol";
 import type { BaileysDeviceKeys, DeviceRecord } from "../ledger";
 import { lidOf } from "../accounts";
 import { FrameReader, NoiseResponder, agree, frame, newCurveKeyPair, sign } from "./noise";
@@ -18,6 +18,11 @@ import type { CurveKeyPair } from "./noise";
 import { bytesOf, child, children, decodeNode, encodeNode } from "./wa-binary";
 import type { WaNode } from "./wa-binary";
 import { SignalPeers } from "./signal-peers";
+import { MediaHost, MediaCodecError } from "./media-host";
+import { mediaPartOf, simMediaOf, waMediaMessageOf } from "./media-messages";
+import { PrimaryLinkCode, WRAPPED_KEY_BYTES } from "./link-code";
+import { GroupsTranslator, servePicture } from "./groups";
+import type { ServerResponse } from "node:http";
 
  
 const { proto } = require("baileys/WAProto/index.js") as { proto: any };
@@ -61,11 +66,18 @@ export class BaileysGateway {
   readonly pollSecrets = new Map<string, Buffer>();
   /** Phone numbers by the LID the server gave them */
   readonly phoneByLid = new Map<string, string>();
+  /** Where clients upload media and download what they receive (media_conn names it) */
+  readonly media = new MediaHost();
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 96 * 1024 * 1024 });
   private readonly links = new Set<BaileysLink>();
   private closed = false;
 
   constructor(readonly opts: BaileysGatewayOptions) {}
+
+  /** A group picture the fake server handed out a URL for (GET /sim/baileys/pictures/...); false: not such a request. */
+  servePicture(req: IncomingMessage, res: ServerResponse): boolean {
+    return servePicture(this.opts.network, req, res);
+  }
 
   get rootPublicKey(): Buffer {
     return this.certs.root.public;
@@ -97,6 +109,7 @@ export class BaileysGateway {
     this.closed = true;
     for (const l of this.links) l.terminate();
     this.wss.close();
+    this.media.close();
   }
 }
 
@@ -115,6 +128,12 @@ class BaileysLink {
   private registration: { identity: Buffer; registrationId: number; signedPreKey: { id: number; public: Buffer; signature: Buffer } } | undefined;
   private device: DeviceRecord | undefined;
   private pairing: { pending: boolean } | undefined;
+  /**
+   * Linking by a code the client made (link_code_companion_reg): its wrapped ephemeral key, the ref
+   * both sides name the attempt by, the phone; then the code the phone typed, and the ADV secret once
+   * the client's key bundle opened with it.
+   */
+  private linkCode: { wrapped: Buffer; ref: Buffer; phone: string; typed?: { attempt: string; primary: PrimaryLinkCode }; advSecret?: Buffer } | undefined;
   /** Messages from the network waiting for the client's prekeys */
   /** What waits to be relayed to the client as encrypted messages, in the network's order. */
   private readonly held: Relay[] = [];
@@ -123,6 +142,14 @@ class BaileysLink {
   /** Recipients of messages this client sent (id -> jid), for receipts */
   private readonly sentTo = new Map<string, string>();
   private work: Promise<void> = Promise.resolve();
+  /** Groups and calls, both ways (lib/simulator/baileys/groups.ts) */
+  private readonly groups = new GroupsTranslator({
+    send: (node) => this.send(node),
+    netQuery: (q, done) => this.netQuery(q, done),
+    netSend: (f) => this.netSend(f),
+    phoneOf: (jid) => this.phoneOf(jid),
+    pictureUrl: (groupId, version) => `${this.gw.opts.networkWsUrl().replace(/^ws/, "http").replace(/\/ws$/, "")}/sim/baileys/pictures/${encodeURIComponent(groupId)}/${version}`,
+  });
 
   constructor(
     private readonly gw: BaileysGateway,
@@ -233,11 +260,12 @@ class BaileysLink {
   private onNetPaired(creds: { deviceId: string; secret: string; phone: string }, scanned: string | undefined): void {
     const reg = this.registration;
     const parts = scanned?.split(",") ?? [];
-    if (!reg || parts.length < 4 || Buffer.from(parts[1], "base64").compare(this.clientStatic!) !== 0) {
-      this.gw.log("warn", `device ${creds.deviceId} was linked with a QR that is not this client's`);
+    const byCode = scanned === undefined ? this.linkCode?.advSecret : undefined;
+    if (!reg || (!byCode && (parts.length < 4 || Buffer.from(parts[1], "base64").compare(this.clientStatic!) !== 0))) {
+      this.gw.log("warn", `device ${creds.deviceId} was linked with a QR or code that is not this client's`);
       return this.streamError("401");
     }
-    const advSecret = Buffer.from(parts[3], "base64");
+    const advSecret = byCode ?? Buffer.from(parts[3], "base64");
     const device = randomInt(1, 100);
     this.gw.opts.network.setBaileysKeys(creds.deviceId, {
       noiseKey: this.clientStatic!.toString("base64"),
@@ -268,6 +296,58 @@ class BaileysLink {
         },
       ],
     });
+  }
+
+  /** The client shows a code of its own making for `phone`: the phone's typed code comes back to us. */
+  private onCompanionHello(reg: WaNode, result: (content?: WaNode[]) => void, refuse: () => void): void {
+    const wrapped = bytesOf(child(reg, "link_code_pairing_wrapped_companion_ephemeral_pub"));
+    const noiseKey = bytesOf(child(reg, "companion_server_auth_key_pub"));
+    const phone = this.phoneOf(reg.attrs.jid ?? "");
+    if (!this.pairing || !this.registration || !wrapped || wrapped.length !== WRAPPED_KEY_BYTES || !noiseKey || Buffer.from(noiseKey).compare(this.clientStatic!) !== 0 || !phone) return refuse();
+    const ref = Buffer.from(randomBytes(16).toString("base64url"));
+    this.linkCode = { wrapped: Buffer.from(wrapped), ref, phone };
+    result([{ tag: "link_code_companion_reg", attrs: {}, content: [{ tag: "link_code_pairing_ref", attrs: {}, content: ref }] }]);
+    this.netSend({ t: "pair_code", phone, own: true });
+  }
+
+  /** The phone typed a code: answer the client as the phone would, with keys wrapped by that code. */
+  private async onNetCodeTyped(attempt: string, code: string): Promise<void> {
+    const link = this.linkCode;
+    if (!link) return this.netSend({ t: "code_proof", attempt, ok: false });
+    const primary = await PrimaryLinkCode.typed(link.wrapped, code);
+    link.typed = { attempt, primary };
+    const identity = this.gw.peers.accountKey(link.phone).public;
+    this.send({
+      tag: "notification",
+      attrs: { from: S_WA, type: "link_code_companion_reg", id: this.tag(), t: String(nowSeconds()) },
+      content: [
+        {
+          tag: "link_code_companion_reg",
+          attrs: { stage: "primary_hello" },
+          content: [
+            { tag: "link_code_pairing_ref", attrs: {}, content: link.ref },
+            { tag: "primary_identity_pub", attrs: {}, content: identity },
+            { tag: "link_code_pairing_wrapped_primary_ephemeral_pub", attrs: {}, content: await primary.wrappedEphemeral() },
+          ],
+        },
+      ],
+    });
+  }
+
+  /** The client's key bundle: it opens only if the typed code was its own. */
+  private onCompanionFinish(reg: WaNode, result: (content?: WaNode[]) => void, refuse: () => void): void {
+    const link = this.linkCode;
+    const typed = link?.typed;
+    const bundle = bytesOf(child(reg, "link_code_pairing_wrapped_key_bundle"));
+    const identity = bytesOf(child(reg, "companion_identity_public"));
+    const ref = bytesOf(child(reg, "link_code_pairing_ref"));
+    if (!link || !typed || !bundle || !identity || !ref || Buffer.from(ref).compare(link.ref) !== 0) return refuse();
+    link.typed = undefined;
+    const opened = typed.primary.openBundle(Buffer.from(bundle), this.gw.peers.accountKey(link.phone));
+    const ok = !!opened && opened.companionIdentity.equals(Buffer.from(identity)) && opened.companionIdentity.equals(this.registration!.identity);
+    if (ok) link.advSecret = opened.advSecret;
+    result();
+    this.netSend({ t: "code_proof", attempt: typed.attempt, ok });
   }
 
   // --- login ---
@@ -323,6 +403,8 @@ class BaileysLink {
     switch (f.t) {
       case "qr":
         return this.onNetQr(f.qr);
+      case "code_typed":
+        return this.onNetCodeTyped(f.attempt, f.code);
       case "paired":
         this.netPhone = f.creds.phone;
         return this.onNetPaired(f.creds, f.scanned);
@@ -330,7 +412,8 @@ class BaileysLink {
         return this.onNetReady();
       case "message": {
         const m = f.message;
-        this.held.push({ from: m.from.replace(/@.*$/, ""), id: m.id, t: m.timestamp, type: m.location || m.vcard ? "media" : m.poll ? "poll" : "text", message: waMessageOf(m) });
+        if (m.media) await this.gw.media.listen();
+        this.held.push({ from: m.from.replace(/@.*$/, ""), id: m.id, t: m.timestamp, type: m.location || m.vcard || m.media ? "media" : m.poll ? "poll" : "text", message: waMessageOf(m, this.gw.media) });
         return this.flushHeld();
       }
       case "ack":
@@ -352,7 +435,7 @@ class BaileysLink {
       case "result": {
         const done = this.queries.get(f.qid);
         this.queries.delete(f.qid);
-        done?.(f.error);
+        done?.(f.error, f.data);
         return;
       }
       default:
@@ -378,6 +461,7 @@ class BaileysLink {
    */
   private onNetUpdate(u: SimUpdate, uid: string | undefined): Promise<void> | void {
     const me = this.device?.phone ?? this.netPhone;
+    if (this.groups.onUpdate(u, uid)) return;
     if ((u.kind === "reaction" || u.kind === "edit") && me) {
       const from = u.kind === "reaction" ? u.from.replace(/@.*$/, "") : u.chatId.replace(/@.*$/, "");
       const key = { remoteJid: `${me}@${S_WA}`, fromMe: u.kind === "edit", id: u.id };
@@ -457,6 +541,10 @@ class BaileysLink {
         return this.onIq(node);
       case "message":
         return this.onMessage(node);
+      case "call":
+        return this.groups.onCall(node);
+      case "ack":
+        return this.groups.onAck(node);
       case "receipt": {
         const ack = () => this.send({ tag: "ack", attrs: { class: "receipt", id: node.attrs.id, from: node.attrs.to ?? S_WA, ...(node.attrs.type ? { type: node.attrs.type } : {}) } });
         if (node.attrs.type === "read" || node.attrs.type === "read-self") {
@@ -531,10 +619,23 @@ class BaileysLink {
     }
     if (xmlns === "encrypt" && first?.tag === "key") return result([{ tag: "list", attrs: {}, content: children(first, "user").map((u) => this.bundleNode(u.attrs.jid)) }]);
     if (xmlns === "usync") return result([this.usync(first!)]);
+    if (xmlns === "w:m" && first?.tag === "media_conn") {
+      // where to upload media, and a token that lets this client do it
+      await this.gw.media.listen();
+      const { auth, ttlSeconds } = this.gw.media.issueAuth();
+      return result([{ tag: "media_conn", attrs: { auth, ttl: String(ttlSeconds), auth_ttl: String(ttlSeconds), max_buckets: "12" }, content: [{ tag: "host", attrs: { hostname: this.gw.media.hostname, maxContentLengthBytes: String(this.gw.media.maxBytes) } }] }]);
+    }
+    if (xmlns === "w:g2") return this.groups.onGroupIq(node);
+    if (xmlns === "w:profile:picture" && this.groups.onPictureIq(node)) return;
     if (xmlns === "privacy" && type === "get") {
       // the simulated accounts keep WhatsApp's default privacy settings
       const settings = { readreceipts: "all", last: "all", online: "all", profile: "all", status: "all", groupadd: "all", calladd: "all" };
       return result([{ tag: "privacy", attrs: {}, content: Object.entries(settings).map(([name, value]) => ({ tag: "category", attrs: { name, value } })) }]);
+    }
+    if (xmlns === "md" && first?.tag === "link_code_companion_reg") {
+      const refuse = () => this.send({ tag: "iq", attrs: { from: S_WA, type: "error", id }, content: [{ tag: "error", attrs: { code: "400", text: "bad-request" } }] });
+      if (first.attrs.stage === "companion_hello") return this.onCompanionHello(first, result, refuse);
+      if (first.attrs.stage === "companion_finish") return this.onCompanionFinish(first, result, refuse);
     }
     if (xmlns === "md" && first?.tag === "remove-companion-device") {
       // answered once the network has unlinked the device (its logged_out), so the client knows it is done
@@ -631,11 +732,26 @@ class BaileysLink {
       const text = edited?.conversation || edited?.extendedTextMessage?.text || "";
       return this.netQuery({ op: "edit", id: msg.protocolMessage.key.id, body: text }, answer);
     }
-    const { body, fields } = fieldsOfWaMessage(msg, (jid) => this.personId(jid));
+    const { body: text, fields } = fieldsOfWaMessage(msg, (jid) => this.personId(jid));
+    let body = text;
+    let media: SimMedia | undefined;
+    const part = mediaPartOf(msg);
+    if (part) {
+      // the media the client uploaded, decrypted with its message's key: the network relays the bytes
+      try {
+        const found = simMediaOf(this.gw.media, part);
+        ({ media, body } = found);
+        if (found.voice) fields.voice = true;
+      } catch (err) {
+        if (!(err instanceof MediaCodecError)) throw err;
+        this.gw.log("warn", `message ${id}: ${err.code}: ${err.message}`);
+        return fail(err.code);
+      }
+    }
     // a poll's secret, which the votes on it are encrypted with (as the phones that vote would)
     if (fields.poll && msg.messageContextInfo?.messageSecret) this.gw.pollSecrets.set(id, Buffer.from(msg.messageContextInfo.messageSecret));
     this.sentTo.set(id, to!);
-    this.netSend({ t: "send", id, to: `${toPhone}@c.us`, body, ...fields });
+    this.netSend({ t: "send", id, to: `${toPhone}@c.us`, body, ...(media ? { media } : {}), ...fields });
   }
 
   // --- plumbing ---
@@ -650,7 +766,7 @@ class BaileysLink {
     this.ws.send(frame(this.noise.encrypt(encodeNode(node))));
   }
 
-  private readonly queries = new Map<string, (error?: string) => void>();
+  private readonly queries = new Map<string, (error?: string, data?: unknown) => void>();
 
   /** A query to the network on the account's behalf; `done` runs when it has answered. */
   /** Resolves once every network query asked so far has been answered. */
@@ -664,7 +780,7 @@ class BaileysLink {
     });
   }
 
-  private netQuery(q: Record<string, unknown>, done: (error?: string) => void): void {
+  private netQuery(q: Record<string, unknown>, done: (error?: string, data?: unknown) => void): void {
     const qid = this.tag();
     this.queries.set(qid, done);
     this.netSend({ t: "query", qid, ...q });
@@ -703,11 +819,13 @@ interface Relay {
 const waJid = (id: string) => id.replace(/@c\.us$/, `@${S_WA}`);
 
 /** What the network hands over (an incoming message) as the Message a phone would send. */
-export function waMessageOf(m: Pick<SimIncomingMessage, "body"> & SimMessageFields): Record<string, unknown> {
+export function waMessageOf(m: Pick<SimIncomingMessage, "body"> & SimMessageFields & { media?: SimMedia | { mimetype: string } }, media?: MediaHost): Record<string, unknown> {
   const contextInfo: Record<string, unknown> = {};
   if (m.replyTo) Object.assign(contextInfo, { stanzaId: m.replyTo, quotedMessage: { conversation: "" } });
   if (m.mentions?.length) contextInfo.mentionedJid = m.mentions.map(waJid);
   const ctx = Object.keys(contextInfo).length ? { contextInfo } : {};
+  // media is encrypted and hosted for the client to download (a host that listens)
+  if (media && m.media && "data" in m.media) return waMediaMessageOf(media, { ...m, media: m.media }, ctx);
   if (m.location) {
     const { latitude, longitude, name, address } = m.location;
     return { locationMessage: { degreesLatitude: latitude, degreesLongitude: longitude, ...(name ? { name } : {}), ...(address ? { address } : {}), ...ctx } };
@@ -725,7 +843,7 @@ export function waMessageOf(m: Pick<SimIncomingMessage, "body"> & SimMessageFiel
 export function fieldsOfWaMessage(msg: any, personId: (jid: string) => string): { body: string; fields: SimMessageFields } {
   const fields: SimMessageFields = {};
   const poll = msg.pollCreationMessage ?? msg.pollCreationMessageV2 ?? msg.pollCreationMessageV3;
-  const inner = msg.extendedTextMessage ?? msg.locationMessage ?? msg.contactMessage ?? poll;
+  const inner = msg.extendedTextMessage ?? msg.locationMessage ?? msg.contactMessage ?? poll ?? mediaPartOf(msg)?.part;
   const ctx = inner?.contextInfo;
   if (ctx?.stanzaId) fields.replyTo = ctx.stanzaId;
   if (ctx?.mentionedJid?.length) fields.mentions = (ctx.mentionedJid as string[]).map(personId);
