@@ -1194,7 +1194,7 @@ export async function startSimNetwork(opts: StartSimNetworkOptions = {}): Promis
     // the fake WhatsApp server's certificate root: engines in simulation trust it (and nothing else does)
     if (req.method === "GET" && (req.url ?? "").split("?")[0] === "/sim/baileys") {
       res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ url: `${wsUrl.replace(/\/ws$/, "")}/baileys`, root: gateway.rootPublicKey.toString("base64") }));
+      res.end(JSON.stringify({ url: `${wsUrl.replace(/\/ws$/, "")}/baileys`, root: gateway.rootPublicKey.toString("base64"), mediaCa: gateway.media.caPem }));
       return;
     }
     if (gateway.servePicture(req, res)) return;

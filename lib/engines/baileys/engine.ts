@@ -13,12 +13,15 @@ import { BaileysAuthStore } from "./auth-store";
 import { BaileysGroups } from "./groups";
 import { baileysLogger, loadBaileys } from "./library";
 import type { BaileysLog } from "./library";
+import { BAILEYS_MEDIA_MAX_BYTES, MediaAgents, describeMedia, downloadMedia, mediaContentOf, mediaPartOf } from "./media";
 
 export interface BaileysEndpoint {
   /** The WebSocket URL Baileys connects to */
   url: string;
   /** The certificate root the server's Noise certificate must chain to (only set in simulation) */
   root?: Buffer;
+  /** The media host's self-signed certificate (PEM), trusted for media only (only set in simulation) */
+  mediaCa?: string;
 }
 
 export interface BaileysEngineOptions {
@@ -33,6 +36,8 @@ export interface BaileysEngineOptions {
   sendTimeoutMs?: number;
   /** How long one QR is shown before Baileys asks for new refs. Default 60000. */
   qrTimeoutMs?: number;
+  /** Received media larger than this is not downloaded (the message keeps its descriptor). Default 64 MiB. */
+  mediaMaxBytes?: number;
   /** Backoff between reconnect attempts: base doubles per attempt up to max, with jitter. Defaults 500 / 10000. */
   reconnect?: { baseMs?: number; maxMs?: number };
   log?: BaileysLog;
@@ -108,6 +113,10 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
   private readonly pendingSends = new Map<string, PendingSend>();
   /** The best ack emitted per recent own message (oldest forgotten first) */
   private readonly acks = new Map<string, number>();
+  /** Incoming messages are emitted one at a time, in arrival order, even when media is downloaded. */
+  private inbound: Promise<void> = Promise.resolve();
+  /** Agents trusting the simulated media host (simulation only), per connection */
+  private mediaAgents: MediaAgents | undefined;
   /** Groups and calls (lib/engines/baileys/groups.ts) */
   private readonly groups = new BaileysGroups({
     sock: () => this.readySock(),
@@ -176,8 +185,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     if (this.phase !== "ready" || !sock) throw new EngineError("SESSION_NOT_READY", "The session is not connected to WhatsApp");
     const target = parseId(to);
     if (target?.kind !== "user") throw new EngineError("VALIDATION_ERROR", `Cannot send to ${JSON.stringify(to)}: expected a phone number or <digits>@c.us`);
-    const unsupported = (["media", "voice"] as const).filter((k) => content[k] !== undefined && content[k] !== false);
-    if (unsupported.length) throw new EngineError("NOT_SUPPORTED", `The baileys engine does not send ${unsupported.join(", ")} yet`);
+    if (content.voice && !content.media) throw new EngineError("VALIDATION_ERROR", "A voice note needs audio media");
     const payload = this.contentOf(content);
     let quoted: any;
     if (content.replyTo !== undefined) {
@@ -189,8 +197,10 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     const id = opts.messageId ?? generateMessageID();
     if (this.pendingSends.has(id)) throw new EngineError("VALIDATION_ERROR", `Message ${id} is already being sent`);
     const recipient = `${target.user}@c.us`;
+    // media is encrypted and uploaded first: the deadline grows by a second per MiB
+    const timeoutMs = this.sendTimeoutMs + (content.media ? Math.ceil((content.media.data.length * 3) / 4 / (1024 * 1024)) * 1000 : 0);
     const acked = new Promise<SentMessage>((resolve, reject) => {
-      const timer = setTimeout(() => this.settleSend(id, undefined, new EngineError("ENGINE_TIMEOUT", `WhatsApp did not acknowledge message ${id} within ${this.sendTimeoutMs} ms`)), this.sendTimeoutMs);
+      const timer = setTimeout(() => this.settleSend(id, undefined, new EngineError("ENGINE_TIMEOUT", `WhatsApp did not acknowledge message ${id} within ${timeoutMs} ms`)), timeoutMs);
       this.pendingSends.set(id, { resolve, reject, timer, to: recipient });
     });
     try {
@@ -216,6 +226,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       return `${id.user}@s.whatsapp.net`;
     });
     const withMentions = mentions.length ? { mentions } : {};
+    if (content.media) return { ...mediaContentOf(content.media, content.caption ?? content.text, content.voice), ...withMentions };
     if (content.location) {
       const { latitude, longitude, name, address } = content.location;
       return { location: { degreesLatitude: latitude, degreesLongitude: longitude, ...(name ? { name } : {}), ...(address ? { address } : {}) }, ...withMentions };
@@ -364,7 +375,10 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     if (endpoint.root) b.WA_CERT_DETAILS.PUBLIC_KEY = endpoint.root;
     const store = this.store!;
     this.phase = store.linked ? "connecting" : "linking";
+    this.mediaAgents?.close();
+    this.mediaAgents = endpoint.mediaCa ? new MediaAgents(endpoint.mediaCa) : undefined;
     const sock = b.makeWASocket({
+      ...(this.mediaAgents ? { fetchAgent: this.mediaAgents.fetchAgent } : {}),
       waWebSocketUrl: endpoint.url,
       version: b.DEFAULT_CONNECTION_CONFIG.version,
       auth: store.state(),
@@ -579,8 +593,30 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       unread.push(m.key);
       if (unread.length > UNREAD_KEPT_PER_CHAT) unread.shift();
       this.unread.set(chatPhone, unread);
-      this.emit("message", msg);
+      this.emitIncoming(msg, loadBaileys().normalizeMessageContent(m.message) ?? m.message);
     }
+  }
+
+  /** Emits an incoming message in arrival order, its media downloaded first (a failed download keeps the message, without bytes). */
+  private emitIncoming(msg: EngineMessage, content: any): void {
+    const media = mediaPartOf(content);
+    if (!media) {
+      this.inbound = this.inbound.then(() => void this.emit("message", msg));
+      return;
+    }
+    const dispatcher = this.mediaAgents?.dispatcher;
+    const maxBytes = this.opts.mediaMaxBytes ?? BAILEYS_MEDIA_MAX_BYTES;
+    const timeoutMs = this.sendTimeoutMs + Math.ceil(Number(media.part.fileLength ?? 0) / (1024 * 1024)) * 1000;
+    this.inbound = this.inbound.then(async () => {
+      try {
+        msg.media = await downloadMedia(media, { dispatcher, maxBytes, timeoutMs });
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? "MEDIA_DOWNLOAD_FAILED";
+        this.opts.log?.("warn", `the media of message ${msg.id} was not downloaded (${code}): ${(err as Error).message}`);
+        msg.media = describeMedia(media);
+      }
+      this.emit("message", msg);
+    });
   }
 
   /** A contact's vote on an own poll: decrypted with the poll's secret, its option hashes named. */
@@ -652,6 +688,8 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       await closed;
       sock.ev.removeAllListeners();
     }
+    this.mediaAgents?.close();
+    this.mediaAgents = undefined;
     const store = this.store;
     this.store = undefined;
     await store?.close();
@@ -678,9 +716,14 @@ const personOf = (jid: string) => (jid.endsWith("@s.whatsapp.net") ? `${jid.spli
 function fieldsOf(message: any): Partial<EngineMessage> & { body: string } {
   const { normalizeMessageContent } = loadBaileys();
   const m = normalizeMessageContent(message) ?? message;
-  const inner = m.extendedTextMessage ?? m.locationMessage ?? m.contactMessage ?? m.pollCreationMessage ?? m.pollCreationMessageV3;
+  const media = mediaPartOf(m);
+  const inner = m.extendedTextMessage ?? m.locationMessage ?? m.contactMessage ?? m.pollCreationMessage ?? m.pollCreationMessageV3 ?? media?.part;
   const ctx = inner?.contextInfo;
-  const out: Partial<EngineMessage> & { body: string } = { body: m.conversation || m.extendedTextMessage?.text || "" };
+  const out: Partial<EngineMessage> & { body: string } = { body: m.conversation || m.extendedTextMessage?.text || media?.part.caption || "" };
+  if (media) {
+    out.type = media.messageType;
+    out.media = describeMedia(media);
+  }
   if (ctx?.stanzaId) out.replyTo = ctx.stanzaId;
   if (ctx?.mentionedJid?.length) out.mentions = (ctx.mentionedJid as string[]).map(personOf);
   if (m.locationMessage) {

@@ -10,7 +10,11 @@ import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer } from "ws";
 import type { RawData } from "ws";
 import type { SimNetwork, SimLog } from "../network";
+<<<<<<< HEAD
 import type { ServerFrame, SimIncomingMessage, SimMe, SimMessageFields, SimUpdate } from "../protocol";
+=======
+import type { ServerFrame, SimIncomingMessage, SimMedia, SimMessageFields, SimUpdate } from "../protocol";
+>>>>>>> main
 import type { BaileysDeviceKeys, DeviceRecord } from "../ledger";
 import { lidOf } from "../accounts";
 import { FrameReader, NoiseResponder, agree, frame, newCurveKeyPair, sign } from "./noise";
@@ -18,6 +22,8 @@ import type { CurveKeyPair } from "./noise";
 import { bytesOf, child, children, decodeNode, encodeNode } from "./wa-binary";
 import type { WaNode } from "./wa-binary";
 import { SignalPeers } from "./signal-peers";
+import { MediaHost, MediaCodecError } from "./media-host";
+import { mediaPartOf, simMediaOf, waMediaMessageOf } from "./media-messages";
 import { PrimaryLinkCode, WRAPPED_KEY_BYTES } from "./link-code";
 import { APP_STATE_COLLECTIONS, AccountAppState, isAppStateCollection } from "./app-state";
 import { GroupsTranslator, servePicture } from "./groups";
@@ -79,6 +85,8 @@ export class BaileysGateway {
   readonly pollSecrets = new Map<string, Buffer>();
   /** Phone numbers by the LID the server gave them */
   readonly phoneByLid = new Map<string, string>();
+  /** Where clients upload media and download what they receive (media_conn names it) */
+  readonly media = new MediaHost();
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 96 * 1024 * 1024 });
   private readonly links = new Set<BaileysLink>();
   private closed = false;
@@ -120,6 +128,7 @@ export class BaileysGateway {
     this.closed = true;
     for (const l of this.links) l.terminate();
     this.wss.close();
+    this.media.close();
   }
 }
 
@@ -478,7 +487,8 @@ class BaileysLink {
         return this.onNetReady(f.me);
       case "message": {
         const m = f.message;
-        this.held.push({ from: m.from.replace(/@.*$/, ""), id: m.id, t: m.timestamp, type: m.location || m.vcard ? "media" : m.poll ? "poll" : "text", message: waMessageOf(m) });
+        if (m.media) await this.gw.media.listen();
+        this.held.push({ from: m.from.replace(/@.*$/, ""), id: m.id, t: m.timestamp, type: m.location || m.vcard || m.media ? "media" : m.poll ? "poll" : "text", message: waMessageOf(m, this.gw.media) });
         return this.flushHeld();
       }
       case "ack":
@@ -686,7 +696,16 @@ class BaileysLink {
     }
     if (xmlns === "encrypt" && first?.tag === "key") return result([{ tag: "list", attrs: {}, content: children(first, "user").map((u) => this.bundleNode(u.attrs.jid)) }]);
     if (xmlns === "usync") return result([this.usync(first!)]);
+<<<<<<< HEAD
     if (xmlns === "w:sync:app:state" && type === "set") return result([this.appStateSync(node)]);
+=======
+    if (xmlns === "w:m" && first?.tag === "media_conn") {
+      // where to upload media, and a token that lets this client do it
+      await this.gw.media.listen();
+      const { auth, ttlSeconds } = this.gw.media.issueAuth();
+      return result([{ tag: "media_conn", attrs: { auth, ttl: String(ttlSeconds), auth_ttl: String(ttlSeconds), max_buckets: "12" }, content: [{ tag: "host", attrs: { hostname: this.gw.media.hostname, maxContentLengthBytes: String(this.gw.media.maxBytes) } }] }]);
+    }
+>>>>>>> main
     if (xmlns === "w:g2") return this.groups.onGroupIq(node);
     if (xmlns === "w:profile:picture" && this.groups.onPictureIq(node)) return;
     if (xmlns === "privacy" && type === "get") {
@@ -794,11 +813,26 @@ class BaileysLink {
       const text = edited?.conversation || edited?.extendedTextMessage?.text || "";
       return this.netQuery({ op: "edit", id: msg.protocolMessage.key.id, body: text }, answer);
     }
-    const { body, fields } = fieldsOfWaMessage(msg, (jid) => this.personId(jid));
+    const { body: text, fields } = fieldsOfWaMessage(msg, (jid) => this.personId(jid));
+    let body = text;
+    let media: SimMedia | undefined;
+    const part = mediaPartOf(msg);
+    if (part) {
+      // the media the client uploaded, decrypted with its message's key: the network relays the bytes
+      try {
+        const found = simMediaOf(this.gw.media, part);
+        ({ media, body } = found);
+        if (found.voice) fields.voice = true;
+      } catch (err) {
+        if (!(err instanceof MediaCodecError)) throw err;
+        this.gw.log("warn", `message ${id}: ${err.code}: ${err.message}`);
+        return fail(err.code);
+      }
+    }
     // a poll's secret, which the votes on it are encrypted with (as the phones that vote would)
     if (fields.poll && msg.messageContextInfo?.messageSecret) this.gw.pollSecrets.set(id, Buffer.from(msg.messageContextInfo.messageSecret));
     this.sentTo.set(id, to!);
-    this.netSend({ t: "send", id, to: `${toPhone}@c.us`, body, ...fields });
+    this.netSend({ t: "send", id, to: `${toPhone}@c.us`, body, ...(media ? { media } : {}), ...fields });
   }
 
   // --- plumbing ---
@@ -868,11 +902,13 @@ interface Relay {
 const waJid = (id: string) => id.replace(/@c\.us$/, `@${S_WA}`);
 
 /** What the network hands over (an incoming message) as the Message a phone would send. */
-export function waMessageOf(m: Pick<SimIncomingMessage, "body"> & SimMessageFields): Record<string, unknown> {
+export function waMessageOf(m: Pick<SimIncomingMessage, "body"> & SimMessageFields & { media?: SimMedia | { mimetype: string } }, media?: MediaHost): Record<string, unknown> {
   const contextInfo: Record<string, unknown> = {};
   if (m.replyTo) Object.assign(contextInfo, { stanzaId: m.replyTo, quotedMessage: { conversation: "" } });
   if (m.mentions?.length) contextInfo.mentionedJid = m.mentions.map(waJid);
   const ctx = Object.keys(contextInfo).length ? { contextInfo } : {};
+  // media is encrypted and hosted for the client to download (a host that listens)
+  if (media && m.media && "data" in m.media) return waMediaMessageOf(media, { ...m, media: m.media }, ctx);
   if (m.location) {
     const { latitude, longitude, name, address } = m.location;
     return { locationMessage: { degreesLatitude: latitude, degreesLongitude: longitude, ...(name ? { name } : {}), ...(address ? { address } : {}), ...ctx } };
@@ -890,7 +926,7 @@ export function waMessageOf(m: Pick<SimIncomingMessage, "body"> & SimMessageFiel
 export function fieldsOfWaMessage(msg: any, personId: (jid: string) => string): { body: string; fields: SimMessageFields } {
   const fields: SimMessageFields = {};
   const poll = msg.pollCreationMessage ?? msg.pollCreationMessageV2 ?? msg.pollCreationMessageV3;
-  const inner = msg.extendedTextMessage ?? msg.locationMessage ?? msg.contactMessage ?? poll;
+  const inner = msg.extendedTextMessage ?? msg.locationMessage ?? msg.contactMessage ?? poll ?? mediaPartOf(msg)?.part;
   const ctx = inner?.contextInfo;
   if (ctx?.stanzaId) fields.replyTo = ctx.stanzaId;
   if (ctx?.mentionedJid?.length) fields.mentions = (ctx.mentionedJid as string[]).map(personId);
