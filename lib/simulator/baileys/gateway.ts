@@ -10,11 +10,7 @@ import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer } from "ws";
 import type { RawData } from "ws";
 import type { SimNetwork, SimLog } from "../network";
-<<<<<<< HEAD
-import type { ServerFrame, SimIncomingMessage, SimMe, SimMessageFields, SimUpdate } from "../protocol";
-=======
-import type { ServerFrame, SimIncomingMessage, SimMedia, SimMessageFields, SimUpdate } from "../protocol";
->>>>>>> main
+import type { ServerFrame, SimIncomingMessage, SimMe, SimMedia, SimMessageFields, SimUpdate } from "../protocol";
 import type { BaileysDeviceKeys, DeviceRecord } from "../ledger";
 import { lidOf } from "../accounts";
 import { FrameReader, NoiseResponder, agree, frame, newCurveKeyPair, sign } from "./noise";
@@ -696,16 +692,13 @@ class BaileysLink {
     }
     if (xmlns === "encrypt" && first?.tag === "key") return result([{ tag: "list", attrs: {}, content: children(first, "user").map((u) => this.bundleNode(u.attrs.jid)) }]);
     if (xmlns === "usync") return result([this.usync(first!)]);
-<<<<<<< HEAD
     if (xmlns === "w:sync:app:state" && type === "set") return result([this.appStateSync(node)]);
-=======
     if (xmlns === "w:m" && first?.tag === "media_conn") {
       // where to upload media, and a token that lets this client do it
       await this.gw.media.listen();
       const { auth, ttlSeconds } = this.gw.media.issueAuth();
       return result([{ tag: "media_conn", attrs: { auth, ttl: String(ttlSeconds), auth_ttl: String(ttlSeconds), max_buckets: "12" }, content: [{ tag: "host", attrs: { hostname: this.gw.media.hostname, maxContentLengthBytes: String(this.gw.media.maxBytes) } }] }]);
     }
->>>>>>> main
     if (xmlns === "w:g2") return this.groups.onGroupIq(node);
     if (xmlns === "w:profile:picture" && this.groups.onPictureIq(node)) return;
     if (xmlns === "privacy" && type === "get") {
