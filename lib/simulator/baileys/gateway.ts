@@ -10,7 +10,7 @@ import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer } from "ws";
 import type { RawData } from "ws";
 import type { SimNetwork, SimLog } from "../network";
-import type { ServerFrame, SimIncomingMessage, SimMedia, SimMessageFields, SimUpdate } from "../protocol";
+import type { ServerFrame, SimIncomingMessage, SimMe, SimMedia, SimMessageFields, SimUpdate } from "../protocol";
 import type { BaileysDeviceKeys, DeviceRecord } from "../ledger";
 import { lidOf } from "../accounts";
 import { FrameReader, NoiseResponder, agree, frame, newCurveKeyPair, sign } from "./noise";
@@ -21,6 +21,7 @@ import { SignalPeers } from "./signal-peers";
 import { MediaHost, MediaCodecError } from "./media-host";
 import { mediaPartOf, simMediaOf, waMediaMessageOf } from "./media-messages";
 import { PrimaryLinkCode, WRAPPED_KEY_BYTES } from "./link-code";
+import { APP_STATE_COLLECTIONS, AccountAppState, isAppStateCollection } from "./app-state";
 import { GroupsTranslator, SenderKeyBook, servePicture } from "./groups";
 import type { ServerResponse } from "node:http";
 
@@ -63,6 +64,20 @@ export class BaileysGateway {
   readonly senderKeys = new SenderKeyBook();
   /** One-time prekeys each device uploaded (deviceId -> id -> public key) */
   readonly preKeys = new Map<string, Map<number, Buffer>>();
+  /** Each account's app state (phone -> its collections and sync key), made at its first login here. */
+  readonly appStates = new Map<string, AccountAppState>();
+
+  /** The account's app state; a new one holds its push name, as a phone's does from the start. */
+  appStateOf(phone: string, pushname: string | undefined): AccountAppState {
+    let state = this.appStates.get(phone);
+    if (!state) {
+      this.appStates.set(phone, (state = new AccountAppState()));
+      if (pushname) state.set("critical_block", ["setting_pushName"], { pushNameSetting: { name: pushname } }, 1);
+    }
+    return state;
+  }
+  /** Devices the phone has shared its app-state sync key with (deviceId -> the key's id, base64). */
+  readonly keyShared = new Map<string, string>();
   /** Each poll an account sent: its secret, which the votes on it are encrypted with (message id -> secret). */
   readonly pollSecrets = new Map<string, Buffer>();
   /** Phone numbers by the LID the server gave them */
@@ -369,13 +384,69 @@ class BaileysLink {
     this.connectNetwork({ t: "hello", creds: { deviceId: device.deviceId, secret: device.secret, phone: device.phone } });
   }
 
-  private onNetReady(): void {
+  private async onNetReady(me: SimMe): Promise<void> {
     const device = this.gw.opts.network.ledger.deviceOfPhone(this.netPhone!);
     if (this.pairing) return; // a fresh link: the client restarts (515) and logs in
     this.device = device;
+    this.pushname = me.pushname;
     const lid = this.gw.lidOfPhone(device!.phone);
     this.send({ tag: "success", attrs: { t: String(nowSeconds()), props: "1", abprops: "1", location: "sim", lid: `${lid}@lid`, creation: String(Math.floor(device!.linkedAt / 1000)) } });
     this.send({ tag: "ib", attrs: { from: S_WA }, content: [{ tag: "offline", attrs: { count: "0" } }] });
+    return this.shareAppState(device!, me);
+  }
+
+  /** The account's push name, as its own phone's messages carry it (`notify`). */
+  private pushname: string | undefined;
+  /** The id of the peer message that shares the app-state sync key with this client, until it is received. */
+  private keyShare: { id: string; keyId: string } | undefined;
+
+  /**
+   * The phone shares its app-state sync key with a new companion once, in a peer message; once the
+   * companion has it (its `peer_msg` receipt), the server tells it the account's collections changed
+   * (`server_sync`) and the companion syncs them: the push name first (critical_block).
+   */
+  private async shareAppState(device: DeviceRecord, me: SimMe): Promise<void> {
+    const state = this.gw.appStateOf(device.phone, me.pushname);
+    const keyId = state.key.id.toString("base64");
+    if (this.gw.keyShared.get(device.deviceId) === keyId) return;
+    this.keyShare = { id: `3EB0${randomBytes(8).toString("hex").toUpperCase()}`, keyId };
+    const message = { protocolMessage: { type: proto.Message.ProtocolMessage.Type.APP_STATE_SYNC_KEY_SHARE, appStateSyncKeyShare: state.keyShare() } };
+    this.held.push({ from: device.phone, id: this.keyShare.id, t: nowSeconds(), type: "protocol", category: "peer", message });
+    return this.flushHeld();
+  }
+
+  /** The client has the app-state sync key: tell it which collections have patches for it. */
+  private onKeyShareReceived(): void {
+    const device = this.device;
+    const share = this.keyShare;
+    if (!device || !share) return;
+    this.keyShare = undefined;
+    this.gw.keyShared.set(device.deviceId, share.keyId);
+    const state = this.gw.appStates.get(device.phone);
+    for (const name of APP_STATE_COLLECTIONS) {
+      const version = state?.version(name) ?? 0;
+      if (version === 0) continue;
+      this.send({ tag: "notification", attrs: { from: S_WA, type: "server_sync", id: this.tag(), t: String(nowSeconds()) }, content: [{ tag: "collection", attrs: { name, version: String(version) } }] });
+    }
+  }
+
+  /** `w:sync:app:state`: the patches of each collection after the version the client has. */
+  private appStateSync(node: WaNode): WaNode {
+    const state = this.device ? this.gw.appStates.get(this.device.phone) : undefined;
+    return {
+      tag: "sync",
+      attrs: {},
+      content: children(child(node, "sync"), "collection").map((c): WaNode => {
+        const name = c.attrs.name ?? "";
+        const from = Number(c.attrs.version ?? "0");
+        if (!isAppStateCollection(name) || !Number.isSafeInteger(from) || from < 0) {
+          return { tag: "collection", attrs: { name, type: "error" }, content: [{ tag: "error", attrs: { code: "400", text: "bad-request" } }] };
+        }
+        const { version, patches } = state ? state.patchesSince(name, from) : { version: 0, patches: [] };
+        const list: WaNode[] = patches.map((p) => ({ tag: "patch", attrs: {}, content: p }));
+        return { tag: "collection", attrs: { name, version: String(version) }, ...(list.length ? { content: [{ tag: "patches", attrs: {}, content: list }] } : {}) };
+      }),
+    };
   }
 
   // --- the network side ---
@@ -415,7 +486,7 @@ class BaileysLink {
         this.netPhone = f.creds.phone;
         return this.onNetPaired(f.creds, f.scanned);
       case "ready":
-        return this.onNetReady();
+        return this.onNetReady(f.me);
       case "message": {
         const m = f.message;
         if (m.media) await this.gw.media.listen();
@@ -528,7 +599,8 @@ class BaileysLink {
       const enc = await this.encryptToClient(r.from, content);
       this.send({
         tag: "message",
-        attrs: { from: `${r.from}@${S_WA}`, id: r.id, t: String(r.t), type: r.type, notify: `Contact ${r.from}`, ...(r.recipient ? { recipient: r.recipient } : {}) },
+        // notify is the sender's push name: the account's own when its phone sent it
+        attrs: { from: `${r.from}@${S_WA}`, id: r.id, t: String(r.t), type: r.type, notify: r.from === device.phone ? (this.pushname ?? `Sim ${r.from}`) : `Contact ${r.from}`, ...(r.recipient ? { recipient: r.recipient } : {}), ...(r.category ? { category: r.category } : {}) },
         content: [{ tag: "enc", attrs: { v: "2", type: enc.type }, content: enc.body }],
       });
     }
@@ -576,6 +648,7 @@ class BaileysLink {
           return;
         }
         ack();
+        if (node.attrs.type === "peer_msg" && node.attrs.id === this.keyShare?.id) return this.onKeyShareReceived();
         // (a companion's receipt for an own message from another device is type "sender")
         if (!node.attrs.type || node.attrs.type === "inactive" || node.attrs.type === "sender") {
           const uid = this.relayedUpdates.get(node.attrs.id);
@@ -640,6 +713,7 @@ class BaileysLink {
     }
     if (xmlns === "encrypt" && first?.tag === "key") return result([{ tag: "list", attrs: {}, content: children(first, "user").map((u) => this.bundleNode(u.attrs.jid)) }]);
     if (xmlns === "usync") return result([this.usync(first!)]);
+    if (xmlns === "w:sync:app:state" && type === "set") return result([this.appStateSync(node)]);
     if (xmlns === "w:m" && first?.tag === "media_conn") {
       // where to upload media, and a token that lets this client do it
       await this.gw.media.listen();
@@ -842,6 +916,8 @@ interface Relay {
   recipient?: string;
   /** A member's post to this group (`from` is the author) */
   group?: string;
+  /** `peer`: a message between the account's own devices (a protocol message, not a chat's) */
+  category?: "peer";
 }
 
 // --- message content: the network's fields <-> WhatsApp's Message protobuf (written here, not with
