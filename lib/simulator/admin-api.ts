@@ -23,7 +23,7 @@ interface Route {
   /** The largest body (default 1 MiB). */
   maxBytes?: number;
   /** Returns [status, json]; throws SimError for 4xx. */
-  handle(network: SimNetwork, params: string[], body: Body, raw?: RawBody): [number, unknown];
+  handle(network: SimNetwork, params: string[], body: Body, raw?: RawBody): [number, unknown] | Promise<[number, unknown]>;
 }
 
 interface RawBody {
@@ -52,8 +52,8 @@ const ROUTES: Route[] = [
     path: /^\/sim\/link$/,
     handle: (n, _p, body) => {
       const phone = requirePhone(body.phone, "phone");
-      if (typeof body.qr === "string" && body.qr) return [200, { me: n.link({ qr: body.qr, phone }) }];
-      if (typeof body.code === "string" && body.code) return [200, { me: n.link({ code: body.code, phone }) }];
+      if (typeof body.qr === "string" && body.qr) return n.link({ qr: body.qr, phone }).then((me) => [200, { me }]);
+      if (typeof body.code === "string" && body.code) return n.link({ code: body.code, phone }).then((me) => [200, { me }]);
       throw new SimError("VALIDATION_ERROR", "qr (the scanned QR string) or code (a pairing code) is required", "qr");
     },
   },
@@ -340,7 +340,7 @@ async function serve(network: SimNetwork, req: IncomingMessage, res: ServerRespo
   else if (route.body === "raw") {
     raw = { bytes: await readBody(req, maxBytes), query: new URLSearchParams((req.url ?? "").split("?")[1] ?? ""), contentType: String(req.headers["content-type"] ?? "") };
   } else body = parseJsonObject(await readBody(req, maxBytes));
-  const [status, json] = route.handle(network, params, body, raw);
+  const [status, json] = await route.handle(network, params, body, raw);
   reply(res, status, json);
 }
 

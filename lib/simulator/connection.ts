@@ -40,14 +40,24 @@ class DelayLane {
   }
 }
 
+/** A code the phone typed, waiting for the client that made it to prove it (`code_proof`). */
+export interface CodeAttempt {
+  id: string;
+  settle(ok: boolean): void;
+}
+
 export class SimConnection {
   phase: ConnectionPhase = "new";
   device: DeviceRecord | undefined;
   /** The QR this connection shows now (linking phase). */
   qr: { qr: string; expiresAt: number } | undefined;
   qrTimer: NodeJS.Timeout | undefined;
-  /** The pairing code this connection shows, bound to the phone it was asked for. */
-  pairing: { code: string; phone: string } | undefined;
+  /**
+   * The pairing code this connection shows, bound to the phone it was asked for. `code` is unset when
+   * the client made the code itself and keeps it (WhatsApp's link-code companion flow, Baileys): the
+   * network then hands a typed code to the connection to prove (`attempt`).
+   */
+  pairing: { code: string | undefined; phone: string; attempt?: CodeAttempt } | undefined;
   lastPongAt = Date.now();
   private readonly inbound = new DelayLane();
   private readonly outbound = new DelayLane();

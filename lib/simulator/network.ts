@@ -64,6 +64,8 @@ export interface RunningSimNetwork {
 /** A frame carries at most one media of 64 MiB, as base64 (4/3), with room for the rest of the message. */
 const MAX_FRAME_BYTES = 96 * 1024 * 1024;
 const MAX_ID_LENGTH = 128;
+/** How long a typed pairing code waits for the client that made it to prove it. */
+const CODE_PROOF_TIMEOUT_MS = 15_000;
 /** A group picture: at most 1 MiB, as base64. */
 const GROUP_PICTURE_MAX_BASE64 = Math.ceil((1024 * 1024) / 3) * 4;
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -132,8 +134,12 @@ export class SimNetwork {
 
   // --- admin operations (the phones and contacts) ---
 
-  /** A phone scans a QR (or types a pairing code): the connection showing it becomes a linked device. */
-  link(input: { qr: string; phone: string } | { code: string; phone: string }): SimMe {
+  /**
+   * A phone scans a QR (or types a pairing code): the connection showing it becomes a linked device.
+   * A code the client made itself (`pair_code` with `own`) is proved by that client first, so this
+   * waits for its answer.
+   */
+  async link(input: { qr: string; phone: string } | { code: string; phone: string }): Promise<SimMe> {
     const phone = this.requirePhone(input.phone, "phone");
     let conn: SimConnection | undefined;
     if ("qr" in input) {
@@ -144,7 +150,13 @@ export class SimNetwork {
       conn = this.byQr.get(data) ?? this.connectionShowingRef(data.split(",")[0]);
       if (!conn?.live) throw new SimError("QR_NOT_FOUND", "No connection shows this QR (wrong or expired)");
     } else {
-      conn = this.byCode.get(normalizePairingCode(input.code));
+      const code = normalizePairingCode(input.code);
+      conn = this.byCode.get(code);
+      if (!conn) {
+        // a companion's own code: the phone's number reaches the connection that asked for it
+        const own = this.ownCodeConnection(phone);
+        if (own && (await this.proveCode(own, code))) conn = own;
+      }
       if (!conn?.live || conn.pairing?.phone !== phone) throw new SimError("CODE_NOT_FOUND", "No connection shows this pairing code for this phone");
     }
     this.stopLinking(conn);
@@ -155,6 +167,37 @@ export class SimNetwork {
     conn.send({ t: "paired", creds: { deviceId: device.deviceId, secret: device.secret, phone }, ...("qr" in input ? { scanned: input.qr.replace(/^https:\/\/wa\.me\/settings\/linked_devices#/, "") } : {}) });
     this.becomeReady(conn, device);
     return this.meOf(phone);
+  }
+
+  /** The live connection waiting to be linked to `phone` by a code of its own making (the newest). */
+  private ownCodeConnection(phone: string): SimConnection | undefined {
+    let found: SimConnection | undefined;
+    for (const conn of this.connections) if (conn.live && conn.phase === "linking" && conn.pairing?.phone === phone && conn.pairing.code === undefined) found = conn;
+    return found;
+  }
+
+  /**
+   * Hands a typed code to the connection that made its own and waits for its proof: true when it is
+   * that code. One attempt at a time per connection; a connection that closes or does not answer in
+   * time has not proved it.
+   */
+  private proveCode(conn: SimConnection, code: string): Promise<boolean> {
+    const pairing = conn.pairing!;
+    if (pairing.attempt) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const id = ulid();
+      const timer = setTimeout(() => attempt.settle(false), CODE_PROOF_TIMEOUT_MS);
+      const attempt = {
+        id,
+        settle: (ok: boolean) => {
+          clearTimeout(timer);
+          if (pairing.attempt === attempt) pairing.attempt = undefined;
+          resolve(ok);
+        },
+      };
+      pairing.attempt = attempt;
+      conn.send({ t: "code_typed", attempt: id, code });
+    });
   }
 
   /** Records the keys a Baileys client registered for a device linked through the fake WhatsApp server. */
@@ -487,7 +530,10 @@ export class SimNetwork {
       case "hello":
         return this.onHello(conn, frame.creds);
       case "pair_code":
-        return this.onPairCode(conn, frame.phone);
+        return this.onPairCode(conn, frame.phone, frame.own === true);
+      case "code_proof":
+        if (conn.pairing?.attempt && conn.pairing.attempt.id === frame.attempt) conn.pairing.attempt.settle(frame.ok === true);
+        return;
       case "send":
         return this.onSend(conn, frame);
       case "recv_ack":
@@ -528,12 +574,17 @@ export class SimNetwork {
     this.becomeReady(conn, device);
   }
 
-  private onPairCode(conn: SimConnection, phoneInput: unknown): void {
+  private onPairCode(conn: SimConnection, phoneInput: unknown, own: boolean): void {
     if (conn.phase !== "linking") return this.protocolError(conn, "NOT_LINKING", "pair_code is only valid while linking (after a hello without creds)");
     const phone = parsePhone(phoneInput);
     if (!phone) return this.protocolError(conn, "BAD_PHONE", "pair_code needs a phone number (digits, 5-20)");
     // Asking for a code switches the connection from QR to phone-number linking, as WhatsApp Web does.
     this.stopLinking(conn);
+    if (own) {
+      // the client shows a code it made and keeps: the phone's typed code comes back to it (link)
+      conn.pairing = { code: undefined, phone };
+      return;
+    }
     let code = newPairingCode();
     while (this.byCode.has(code)) code = newPairingCode();
     conn.pairing = { code, phone };
@@ -1049,7 +1100,8 @@ export class SimNetwork {
     conn.qrTimer = undefined;
     if (conn.qr) this.byQr.delete(conn.qr.qr);
     conn.qr = undefined;
-    if (conn.pairing) this.byCode.delete(conn.pairing.code);
+    if (conn.pairing?.code) this.byCode.delete(conn.pairing.code);
+    conn.pairing?.attempt?.settle(false);
     conn.pairing = undefined;
   }
 
@@ -1142,9 +1194,10 @@ export async function startSimNetwork(opts: StartSimNetworkOptions = {}): Promis
     // the fake WhatsApp server's certificate root: engines in simulation trust it (and nothing else does)
     if (req.method === "GET" && (req.url ?? "").split("?")[0] === "/sim/baileys") {
       res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ url: `${wsUrl.replace(/\/ws$/, "")}/baileys`, root: gateway.rootPublicKey.toString("base64") }));
+      res.end(JSON.stringify({ url: `${wsUrl.replace(/\/ws$/, "")}/baileys`, root: gateway.rootPublicKey.toString("base64"), mediaCa: gateway.media.caPem }));
       return;
     }
+    if (gateway.servePicture(req, res)) return;
     admin(req, res);
   });
   server.on("upgrade", (req, socket, head) => {

@@ -169,8 +169,15 @@ export type SimQuery =
 export type ClientFrame =
   /** First frame. With `creds` of a linked device: resume; without: ask for a QR. */
   | { t: "hello"; creds?: SimCredentials; client?: string }
-  /** Ask for a pairing code for `phone` instead of scanning a QR (only before linking). */
-  | { t: "pair_code"; phone: string }
+  /**
+   * Ask for a pairing code for `phone` instead of scanning a QR (only before linking). With `own`, the
+   * client made the code itself and keeps it, as WhatsApp's multi-device companions do (the server
+   * never sees it): no `code` frame comes back, and a code the phone types is handed to the client to
+   * prove (`code_typed`, answered by `code_proof`).
+   */
+  | { t: "pair_code"; phone: string; own?: boolean }
+  /** The client's answer to `code_typed`: whether the typed code is the one it made. */
+  | { t: "code_proof"; attempt: string; ok: boolean }
   /** Send a message. `id` is chosen by the client; a resend with the same id is a duplicate. */
   | ({ t: "send"; id: string; to: string; body: string; media?: SimMedia } & SimMessageFields)
   /** A query about the account, or an action on its messages and chats; answered by `result`. */
@@ -188,6 +195,8 @@ export type ServerFrame =
   | { t: "qr"; qr: string; expiresAt: number }
   /** A pairing code for the phone number asked for. */
   | { t: "code"; code: string }
+  /** The phone typed `code` for this connection's own-code pairing: prove it (`code_proof`). */
+  | { t: "code_typed"; attempt: string; code: string }
   /** The device was linked (by QR or pairing code); store these credentials. */
   | { t: "paired"; creds: SimCredentials; scanned?: string }
   /** The connection is authenticated and in sync; messages may flow. */

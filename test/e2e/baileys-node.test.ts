@@ -77,4 +77,23 @@ describe("a baileys node", () => {
     expect(inbox).toEqual(["before the kill", "after the restart"]);
     expect(await stats()).toMatchObject({ conflicts: 0, duplicates: 0, devices: 1, sent: 2, delivered: 4 });
   });
+
+  it("links a second session by pairing code through the API; the QR route then answers QR_NOT_AVAILABLE", async () => {
+    const PHONE = "15550006666";
+    const S = "/api/v1/workspaces/acme/sessions";
+    expect((await request(api, "POST", S, { key: KEY, body: { sessionId: "bycode" } })).status).toBe(201);
+    const status = async () => (await request(api, "GET", `${S}/bycode`, { key: KEY })).json.status;
+    await waitFor("a QR", async () => (await status()) === "SCAN_QR_CODE", 30000);
+    const res = await request(api, "POST", `${S}/bycode/pairing-code`, { key: KEY, body: { phoneNumber: `+${PHONE}` } });
+    expect(res.status).toBe(200);
+    expect(res.json.code).toMatch(/^[A-Z0-9]{8}$/);
+    const qr = await request(api, "GET", `${S}/bycode/qr`, { key: KEY, headers: { accept: "application/json" } });
+    expect([qr.status, qr.json.error?.code]).toEqual([409, "QR_NOT_AVAILABLE"]);
+    // typed on the phone as the dashboard shows it (ABCD-EFGH)
+    const typed = `${res.json.code.slice(0, 4)}-${res.json.code.slice(4)}`;
+    expect((await sim.post("/sim/link", { code: typed, phone: PHONE })).status).toBe(200);
+    await waitFor("WORKING", async () => (await status()) === "WORKING", 30000);
+    const me = (await request(api, "GET", `${S}/bycode`, { key: KEY })).json.me;
+    expect(me).toMatchObject({ phone: PHONE });
+  });
 });

@@ -21,7 +21,7 @@ const CONTACT = "4915112345678";
 interface Kit {
   name: string;
   /** What the engine does not do (yet): those tests check the refusal instead. */
-  lacks?: { media?: true; pairingCode?: true; pushname?: true };
+  lacks?: { media?: true; pairingCode?: true; pushname?: true; imageFilename?: true };
   /** A new engine for the session `s1` with its auth folder at `authDir`. */
   make(authDir: string): SessionEngine;
 }
@@ -40,10 +40,11 @@ const kits: Kit[] = [
     make: (authDir) => new WwebjsEngine({ workspaceId: "w1", sessionId: "s1", authDir }, wwebjsOpts),
   },
   {
-    // the real Baileys client on the network's fake WhatsApp server; the push name reaches a
-    // companion through app-state sync, which the fake server does not model yet
+    // the real Baileys client on the network's fake WhatsApp server (the push name reaches it by
+    // app-state sync, as from WhatsApp)
     name: "baileys",
-    lacks: { media: true, pairingCode: true, pushname: true },
+    // WhatsApp's ImageMessage has no file name: an image's name does not cross the real protocol
+    lacks: { imageFilename: true },
     make: (authDir) => new BaileysEngine({ workspaceId: "w1", sessionId: "s1", authDir }, { endpoint: simulatedEndpoint(sim.url), startTimeoutMs: 20000, sendTimeoutMs: 10000, reconnect: { baseMs: 50, maxMs: 500 } }),
   },
 ];
@@ -163,7 +164,7 @@ describe.each(kits)("the $name engine", (kit) => {
     const sent = await engine.sendMessage(CONTACT, { media: { mimetype: "image/png", data: png, filename: "dot.png" }, caption: "a dot" });
     expect(sent).toMatchObject({ to: `${CONTACT}@c.us`, ack: "SERVER" });
     const inbox = (await sim.get(`/sim/contacts/${CONTACT}/inbox`)).json.messages;
-    expect(inbox).toEqual([expect.objectContaining({ body: "a dot", media: { mimetype: "image/png", data: png, filename: "dot.png" } })]);
+    expect(inbox).toEqual([expect.objectContaining({ body: "a dot", media: { mimetype: "image/png", data: png, ...(kit.lacks?.imageFilename ? {} : { filename: "dot.png" }) } })]);
 
     const doc = Buffer.from("%PDF-1.4 a tiny document").toString("base64");
     const incoming = next(engine, "message");
@@ -200,6 +201,13 @@ describe.each(kits)("the $name engine", (kit) => {
     await engine.start();
     const code = await engine.requestPairingCode(`+${ALICE}`);
     expect(code).toMatch(/^[A-Z0-9]{8}$/);
+    // a code typed wrong, or on another phone, links nothing
+    const wrong = code.replace(/^./, (c) => (c === "A" ? "B" : "A"));
+    for (const [typed, phone] of [[wrong, ALICE], [code, CONTACT]]) {
+      const res = await sim.post("/sim/link", { code: typed, phone });
+      expect([res.status, res.json.error?.code]).toEqual([404, "CODE_NOT_FOUND"]);
+    }
+    expect(await stats()).toMatchObject({ devices: 0 });
     const ready = next(engine, "ready");
     await link({ code });
     await ready;

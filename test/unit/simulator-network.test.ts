@@ -76,6 +76,46 @@ describe("linking", () => {
     await c.take("ready");
   });
 
+  it("links by a code the client made itself once the client proves the typed code (WhatsApp's companion flow)", async () => {
+    sim = await startTestSim();
+    const c = track(await WireClient.hello(sim.url));
+    await c.take("qr");
+    c.send({ t: "pair_code", phone: ALICE, own: true });
+    await waitFor("QR linking to stop", async () => (await sim.get("/sim/qr")).json.qrs.length === 0);
+    // another phone reaches no connection; a code the client does not prove links nothing
+    expect((await sim.post("/sim/link", { code: "WRONG123", phone: BOB })).json.error.code).toBe("CODE_NOT_FOUND");
+    const wrong = sim.post("/sim/link", { code: "WRONG123", phone: ALICE });
+    const typed = await c.take("code_typed");
+    expect(typed.code).toBe("WRONG123");
+    // one attempt at a time: a second typing while the first waits is refused
+    expect((await sim.post("/sim/link", { code: "ABCD1234", phone: ALICE })).json.error.code).toBe("CODE_NOT_FOUND");
+    c.send({ t: "code_proof", attempt: "not-this-one", ok: true });
+    c.send({ t: "code_proof", attempt: typed.attempt, ok: false });
+    expect((await wrong).json.error.code).toBe("CODE_NOT_FOUND");
+    expect((await sim.get("/sim/stats")).json).toMatchObject({ devices: 0 });
+
+    const right = sim.post("/sim/link", { code: "abcd-1234", phone: ALICE });
+    const again = await c.take("code_typed");
+    expect(again.code).toBe("ABCD1234");
+    c.send({ t: "code_proof", attempt: again.attempt, ok: true });
+    expect((await right).json.me).toMatchObject({ phone: ALICE });
+    expect((await c.take("paired")).creds.phone).toBe(ALICE);
+    await c.take("ready");
+  });
+
+  it("a typed code waiting for its proof fails when the client goes away", async () => {
+    sim = await startTestSim();
+    const c = track(await WireClient.hello(sim.url));
+    await c.take("qr");
+    c.send({ t: "pair_code", phone: ALICE, own: true });
+    await waitFor("QR linking to stop", async () => (await sim.get("/sim/qr")).json.qrs.length === 0);
+    const link = sim.post("/sim/link", { code: "ABCD1234", phone: ALICE });
+    await c.take("code_typed");
+    await c.close();
+    expect((await link).json.error.code).toBe("CODE_NOT_FOUND");
+    expect((await sim.get("/sim/stats")).json).toMatchObject({ devices: 0 });
+  });
+
   it("replaces a phone's device when the phone links again; the old device is unpaired", async () => {
     sim = await startTestSim();
     const { client: old, creds } = await linkWireClient(sim, ALICE);

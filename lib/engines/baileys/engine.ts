@@ -3,21 +3,25 @@
 // (`qr`… or `authenticated` → `ready`). Its auth state lives in `auth/baileys/` (BaileysAuthStore).
 import { createHash } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { parseId } from "../../whatsapp";
+import { parseId, parsePhone } from "../../whatsapp";
 import { clearDir } from "../auth-folder";
 import { EngineError } from "../errors";
 import { StartGate } from "../start-gate";
-import type { Capability, PresenceState } from "../capabilities";
+import type { Capability, GroupChange, GroupPicture, PageQuery, ParticipantAction, PresenceState } from "../capabilities";
 import type { EngineContext, EngineEvents, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "../types";
 import { BaileysAuthStore } from "./auth-store";
+import { BaileysGroups } from "./groups";
 import { baileysLogger, loadBaileys } from "./library";
 import type { BaileysLog } from "./library";
+import { BAILEYS_MEDIA_MAX_BYTES, MediaAgents, describeMedia, downloadMedia, mediaContentOf, mediaPartOf } from "./media";
 
 export interface BaileysEndpoint {
   /** The WebSocket URL Baileys connects to */
   url: string;
   /** The certificate root the server's Noise certificate must chain to (only set in simulation) */
   root?: Buffer;
+  /** The media host's self-signed certificate (PEM), trusted for media only (only set in simulation) */
+  mediaCa?: string;
 }
 
 export interface BaileysEngineOptions {
@@ -32,6 +36,8 @@ export interface BaileysEngineOptions {
   sendTimeoutMs?: number;
   /** How long one QR is shown before Baileys asks for new refs. Default 60000. */
   qrTimeoutMs?: number;
+  /** Received media larger than this is not downloaded (the message keeps its descriptor). Default 64 MiB. */
+  mediaMaxBytes?: number;
   /** Backoff between reconnect attempts: base doubles per attempt up to max, with jitter. Defaults 500 / 10000. */
   reconnect?: { baseMs?: number; maxMs?: number };
   log?: BaileysLog;
@@ -51,11 +57,14 @@ interface PendingSend {
 const ACK_RANK = { SERVER: 1, DEVICE: 2, READ: 3, PLAYED: 4 } as const;
 const ACKS_KEPT = 10_000;
 
+/** How long a just-linked device waits for its push name (app-state sync) before it is ready without it. */
+const PUSHNAME_WAIT_MS = 5000;
+
 /** How long stop() waits for the socket to close before moving on. */
 const CLOSE_WAIT_MS = 2000;
 
 /** What the baileys engine does beyond the core: each one tested by the capability suite. */
-export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read", "replies", "mentions", "location", "vcard", "polls", "reactions", "edit", "presence", "sentEvents"]);
+export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read", "replies", "mentions", "location", "vcard", "polls", "reactions", "edit", "presence", "sentEvents", "calls", "groups"]);
 
 /**
  * Messages remembered per session (incoming and own), so a reply can quote them and a reaction or an
@@ -73,6 +82,17 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
   private readonly unread = new Map<string, any[]>();
   /** Recent messages by id: the chat's phone and Baileys' own message (what a reply quotes). */
   private readonly recent = new Map<string, { chat: string; msg: any }>();
+  /** The connection that showed a pairing code (its QRs are void from then on). */
+  private codeFor: unknown;
+  /** A just-linked device's connection is open and waits for its push name before it is ready. */
+  private nameWait: ((name: string) => void) | undefined;
+  private nameTimer: NodeJS.Timeout | undefined;
+
+  private stopNameWait(): void {
+    clearTimeout(this.nameTimer);
+    this.nameTimer = undefined;
+    this.nameWait = undefined;
+  }
   /** Own polls by id: their secret and options, to read the votes on them. */
   private readonly polls = new Map<string, { secret: Buffer; options: string[] }>();
   private readonly receiptAcks = new Map<string, () => void>();
@@ -93,6 +113,29 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
   private readonly pendingSends = new Map<string, PendingSend>();
   /** The best ack emitted per recent own message (oldest forgotten first) */
   private readonly acks = new Map<string, number>();
+  /** Incoming messages are emitted one at a time, in arrival order, even when media is downloaded. */
+  private inbound: Promise<void> = Promise.resolve();
+  /** Agents trusting the simulated media host (simulation only), per connection */
+  private mediaAgents: MediaAgents | undefined;
+  /** Groups and calls (lib/engines/baileys/groups.ts) */
+  private readonly groups = new BaileysGroups({
+    sock: () => this.readySock(),
+    emitGroupUpdate: (u) => this.emit("group_update", u),
+    emitCall: (c) => this.emit("call", c),
+    log: (level, msg) => this.opts.log?.(level, msg),
+  });
+  readonly rejectCall = (callId: string) => this.groups.rejectCall(callId);
+  readonly createGroup = (subject: string, participants: string[]) => this.groups.createGroup(subject, participants);
+  readonly listGroups = (q: PageQuery) => this.groups.listGroups(q);
+  readonly getGroup = (groupId: string) => this.groups.getGroup(groupId);
+  readonly updateGroup = (groupId: string, change: GroupChange) => this.groups.updateGroup(groupId, change);
+  readonly leaveGroup = (groupId: string) => this.groups.leaveGroup(groupId);
+  readonly changeParticipants = (groupId: string, action: ParticipantAction, participants: string[]) => this.groups.changeParticipants(groupId, action, participants);
+  readonly getInviteCode = (groupId: string) => this.groups.getInviteCode(groupId);
+  readonly revokeInviteCode = (groupId: string) => this.groups.revokeInviteCode(groupId);
+  readonly joinGroup = (code: string) => this.groups.joinGroup(code);
+  readonly setGroupPicture = (groupId: string, picture: GroupPicture | null) => this.groups.setGroupPicture(groupId, picture);
+  readonly getGroupPicture = (groupId: string) => this.groups.getGroupPicture(groupId);
 
   constructor(
     private readonly ctx: EngineContext,
@@ -141,9 +184,8 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     const sock = this.sock;
     if (this.phase !== "ready" || !sock) throw new EngineError("SESSION_NOT_READY", "The session is not connected to WhatsApp");
     const target = parseId(to);
-    if (target?.kind !== "user") throw new EngineError("VALIDATION_ERROR", `Cannot send to ${JSON.stringify(to)}: expected a phone number or <digits>@c.us`);
-    const unsupported = (["media", "voice"] as const).filter((k) => content[k] !== undefined && content[k] !== false);
-    if (unsupported.length) throw new EngineError("NOT_SUPPORTED", `The baileys engine does not send ${unsupported.join(", ")} yet`);
+    if (target?.kind !== "user" && target?.kind !== "group") throw new EngineError("VALIDATION_ERROR", `Cannot send to ${JSON.stringify(to)}: expected a phone number, <digits>@c.us or a group <digits>@g.us`);
+    if (content.voice && !content.media) throw new EngineError("VALIDATION_ERROR", "A voice note needs audio media");
     const payload = this.contentOf(content);
     let quoted: any;
     if (content.replyTo !== undefined) {
@@ -154,13 +196,16 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     const { generateMessageID } = loadBaileys();
     const id = opts.messageId ?? generateMessageID();
     if (this.pendingSends.has(id)) throw new EngineError("VALIDATION_ERROR", `Message ${id} is already being sent`);
-    const recipient = `${target.user}@c.us`;
+    const isGroup = target.kind === "group";
+    const recipient = isGroup ? target.serialized : `${target.user}@c.us`;
+    // media is encrypted and uploaded first: the deadline grows by a second per MiB
+    const timeoutMs = this.sendTimeoutMs + (content.media ? Math.ceil((content.media.data.length * 3) / 4 / (1024 * 1024)) * 1000 : 0);
     const acked = new Promise<SentMessage>((resolve, reject) => {
-      const timer = setTimeout(() => this.settleSend(id, undefined, new EngineError("ENGINE_TIMEOUT", `WhatsApp did not acknowledge message ${id} within ${this.sendTimeoutMs} ms`)), this.sendTimeoutMs);
+      const timer = setTimeout(() => this.settleSend(id, undefined, new EngineError("ENGINE_TIMEOUT", `WhatsApp did not acknowledge message ${id} within ${timeoutMs} ms`)), timeoutMs);
       this.pendingSends.set(id, { resolve, reject, timer, to: recipient });
     });
     try {
-      const sent = await sock.sendMessage(`${target.user}@s.whatsapp.net`, payload, { messageId: id, linkPreview: null, ...(quoted ? { quoted } : {}) });
+      const sent = await sock.sendMessage(isGroup ? target.serialized : `${target.user}@s.whatsapp.net`, payload, { messageId: id, linkPreview: null, ...(quoted ? { quoted } : {}) });
       if (sent) this.remember(id, target.user, sent);
       const secret = sent?.message?.messageContextInfo?.messageSecret;
       if (secret && content.poll) {
@@ -182,6 +227,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       return `${id.user}@s.whatsapp.net`;
     });
     const withMentions = mentions.length ? { mentions } : {};
+    if (content.media) return { ...mediaContentOf(content.media, content.caption ?? content.text, content.voice), ...withMentions };
     if (content.location) {
       const { latitude, longitude, name, address } = content.location;
       return { location: { degreesLatitude: latitude, degreesLongitude: longitude, ...(name ? { name } : {}), ...(address ? { address } : {}) }, ...withMentions };
@@ -283,8 +329,27 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     return true;
   }
 
-  async requestPairingCode(): Promise<string> {
-    throw new EngineError("NOT_SUPPORTED", "The baileys engine links by QR only (pairing codes are not implemented yet)");
+  /**
+   * Links by phone number: Baileys makes the code (WhatsApp's link-code flow, the server never sees
+   * it) and the phone it is typed on proves it. From then on this connection shows no QR; when it
+   * ends (the code expired with it), the next connection shows QRs again.
+   */
+  async requestPairingCode(phoneInput: string): Promise<string> {
+    const sock = this.sock;
+    if (this.phase !== "linking" || !sock) throw new EngineError("QR_NOT_AVAILABLE", "A pairing code can only be asked for while the session waits to be linked");
+    const phone = parsePhone(phoneInput);
+    if (!phone) throw new EngineError("VALIDATION_ERROR", `Not a phone number: ${JSON.stringify(phoneInput)}`);
+    this.codeFor = sock;
+    let code: string;
+    try {
+      code = await sock.requestPairingCode(phone);
+    } catch (err) {
+      if (this.codeFor === sock) this.codeFor = undefined;
+      throw new EngineError("ENGINE_ERROR", `Baileys could not ask for a pairing code: ${(err as Error).message}`);
+    }
+    if (this.sock !== sock) throw new EngineError("QR_NOT_AVAILABLE", "The connection closed while the pairing code was asked for");
+    this.emit("code", code);
+    return code;
   }
 
   info(): EngineMe | undefined {
@@ -311,7 +376,10 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     if (endpoint.root) b.WA_CERT_DETAILS.PUBLIC_KEY = endpoint.root;
     const store = this.store!;
     this.phase = store.linked ? "connecting" : "linking";
+    this.mediaAgents?.close();
+    this.mediaAgents = endpoint.mediaCa ? new MediaAgents(endpoint.mediaCa) : undefined;
     const sock = b.makeWASocket({
+      ...(this.mediaAgents ? { fetchAgent: this.mediaAgents.fetchAgent } : {}),
       waWebSocketUrl: endpoint.url,
       version: b.DEFAULT_CONNECTION_CONFIG.version,
       auth: store.state(),
@@ -327,8 +395,15 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       connectTimeoutMs: 20000,
     });
     this.sock = sock;
-    sock.ev.on("creds.update", (update: object) => {
-      if (this.sock === sock) void store.saveCreds(update).catch((err: Error) => this.opts.log?.("error", `cannot save Baileys creds: ${err.message}`));
+    sock.ev.on("creds.update", (update: { me?: { name?: string } }) => {
+      if (this.sock !== sock) return;
+      void store.saveCreds(update).catch((err: Error) => this.opts.log?.("error", `cannot save Baileys creds: ${err.message}`));
+      // the push name arrives by app-state sync (the phone's setting), after the connection opened
+      const name = update.me?.name;
+      if (name && name !== "~") {
+        if (this.me) this.me.pushname = name;
+        this.nameWait?.(name);
+      }
     });
     sock.ev.on("connection.update", (u: any) => {
       if (this.sock === sock) this.onConnectionUpdate(gen, sock, u);
@@ -336,6 +411,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     sock.ev.on("messages.upsert", (u: any) => {
       if (this.sock === sock) this.onMessages(u);
     });
+    this.groups.attach(sock, () => this.sock === sock);
     sock.ev.on("messages.update", (ups: any[]) => {
       if (this.sock !== sock) return;
       for (const u of ups) {
@@ -373,14 +449,16 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     sock.ws.on("CB:ack,class:message", (node: any) => {
       const id = node.attrs?.id;
       if (!id) return;
-      if (node.attrs.error) this.settleSend(id, undefined, new EngineError("ENGINE_ERROR", `WhatsApp refused message ${id} (error ${node.attrs.error}${node.attrs.reason ? `: ${node.attrs.reason}` : ""})`));
+      if (node.attrs.error === "403" && String(node.attrs.from ?? "").endsWith("@g.us")) this.settleSend(id, undefined, new EngineError("GROUP_NOT_ADMIN", `WhatsApp refused message ${id}: only admins may send messages to this group`));
+      else if (node.attrs.error) this.settleSend(id, undefined, new EngineError("ENGINE_ERROR", `WhatsApp refused message ${id} (error ${node.attrs.error}${node.attrs.reason ? `: ${node.attrs.reason}` : ""})`));
       else this.settleSend(id, Number(node.attrs.t) || Math.floor(Date.now() / 1000));
     });
   }
 
   private onConnectionUpdate(gen: number, sock: any, u: any): void {
     if (gen !== this.generation) return;
-    if (u.qr) {
+    // a connection that shows a pairing code shows no QR any more
+    if (u.qr && this.codeFor !== sock) {
       this.phase = "linking";
       this.emit("qr", u.qr, Date.now() + this.qrTimeoutMs);
       this.startGate.settle();
@@ -388,12 +466,24 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     if (u.connection === "open") {
       const creds = this.store!.creds;
       const phone = String(creds.me?.id ?? "").split(/[:@]/)[0];
-      this.me = { wid: `${phone}@c.us`, phone, ...(creds.me?.name ? { pushname: creds.me.name } : {}), ...(creds.platform ? { platform: creds.platform } : {}) };
-      this.phase = "ready";
-      this.reconnectAttempts = 0;
-      this.emit("authenticated");
-      this.emit("ready", { ...this.me });
-      this.startGate.settle();
+      const announce = (pushname: string | undefined) => {
+        this.stopNameWait();
+        if (gen !== this.generation || this.sock !== sock) return;
+        this.me = { wid: `${phone}@c.us`, phone, ...(pushname ? { pushname } : {}), ...(creds.platform ? { platform: creds.platform } : {}) };
+        this.phase = "ready";
+        this.reconnectAttempts = 0;
+        this.emit("authenticated");
+        this.emit("ready", { ...this.me });
+        this.startGate.settle();
+      };
+      // a device just linked learns its push name from the phone's app state, right after it opens:
+      // ready waits for it a little, as WhatsApp Web's ready waits for its first sync
+      const known = creds.me?.name && creds.me.name !== "~" ? String(creds.me.name) : undefined;
+      if (known) announce(known);
+      else {
+        this.nameTimer = setTimeout(() => announce(undefined), PUSHNAME_WAIT_MS);
+        this.nameWait = announce;
+      }
     }
     if (u.connection === "close") this.onClose(gen, sock, u.lastDisconnect?.error);
   }
@@ -402,6 +492,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     const { DisconnectReason } = loadBaileys();
     const code: number | undefined = error?.output?.statusCode;
     const wasReady = this.phase === "ready";
+    this.stopNameWait();
     this.sock = undefined;
     this.me = undefined;
     this.failSends(new EngineError("SESSION_NOT_READY", "The connection to WhatsApp closed"));
@@ -497,15 +588,39 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       }
       const jid: string = m.key.remoteJidAlt && m.key.remoteJidAlt.endsWith("@s.whatsapp.net") ? m.key.remoteJidAlt : m.key.remoteJid;
       const from = jid?.endsWith("@s.whatsapp.net") ? `${jid.split("@")[0].split(":")[0]}@c.us` : jid;
-      const msg: EngineMessage = { id: m.key.id, from, to: `${mePhone}@c.us`, timestamp: Number(m.messageTimestamp) || Math.floor(Date.now() / 1000), fromMe: false, chatId: from, ...fieldsOf(m.message) };
+      // a group's post: from the group, by its author
+      const author = from?.endsWith("@g.us") ? personOf(m.key.participantAlt?.endsWith("@s.whatsapp.net") ? m.key.participantAlt : (m.key.participant ?? "")) : undefined;
+      const msg: EngineMessage = { id: m.key.id, from, to: `${mePhone}@c.us`, timestamp: Number(m.messageTimestamp) || Math.floor(Date.now() / 1000), fromMe: false, chatId: from, ...(author ? { author } : {}), ...fieldsOf(m.message) };
       const chatPhone = from.split("@")[0];
       this.remember(m.key.id, chatPhone, m);
       const unread = this.unread.get(chatPhone) ?? [];
       unread.push(m.key);
       if (unread.length > UNREAD_KEPT_PER_CHAT) unread.shift();
       this.unread.set(chatPhone, unread);
-      this.emit("message", msg);
+      this.emitIncoming(msg, loadBaileys().normalizeMessageContent(m.message) ?? m.message);
     }
+  }
+
+  /** Emits an incoming message in arrival order, its media downloaded first (a failed download keeps the message, without bytes). */
+  private emitIncoming(msg: EngineMessage, content: any): void {
+    const media = mediaPartOf(content);
+    if (!media) {
+      this.inbound = this.inbound.then(() => void this.emit("message", msg));
+      return;
+    }
+    const dispatcher = this.mediaAgents?.dispatcher;
+    const maxBytes = this.opts.mediaMaxBytes ?? BAILEYS_MEDIA_MAX_BYTES;
+    const timeoutMs = this.sendTimeoutMs + Math.ceil(Number(media.part.fileLength ?? 0) / (1024 * 1024)) * 1000;
+    this.inbound = this.inbound.then(async () => {
+      try {
+        msg.media = await downloadMedia(media, { dispatcher, maxBytes, timeoutMs });
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? "MEDIA_DOWNLOAD_FAILED";
+        this.opts.log?.("warn", `the media of message ${msg.id} was not downloaded (${code}): ${(err as Error).message}`);
+        msg.media = describeMedia(media);
+      }
+      this.emit("message", msg);
+    });
   }
 
   /** A contact's vote on an own poll: decrypted with the poll's secret, its option hashes named. */
@@ -555,6 +670,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     this.me = undefined;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
+    this.stopNameWait();
     this.startGate.reject(err);
     this.failSends(err);
     const sock = this.sock;
@@ -576,6 +692,8 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       await closed;
       sock.ev.removeAllListeners();
     }
+    this.mediaAgents?.close();
+    this.mediaAgents = undefined;
     const store = this.store;
     this.store = undefined;
     await store?.close();
@@ -602,9 +720,14 @@ const personOf = (jid: string) => (jid.endsWith("@s.whatsapp.net") ? `${jid.spli
 function fieldsOf(message: any): Partial<EngineMessage> & { body: string } {
   const { normalizeMessageContent } = loadBaileys();
   const m = normalizeMessageContent(message) ?? message;
-  const inner = m.extendedTextMessage ?? m.locationMessage ?? m.contactMessage ?? m.pollCreationMessage ?? m.pollCreationMessageV3;
+  const media = mediaPartOf(m);
+  const inner = m.extendedTextMessage ?? m.locationMessage ?? m.contactMessage ?? m.pollCreationMessage ?? m.pollCreationMessageV3 ?? media?.part;
   const ctx = inner?.contextInfo;
-  const out: Partial<EngineMessage> & { body: string } = { body: m.conversation || m.extendedTextMessage?.text || "" };
+  const out: Partial<EngineMessage> & { body: string } = { body: m.conversation || m.extendedTextMessage?.text || media?.part.caption || "" };
+  if (media) {
+    out.type = media.messageType;
+    out.media = describeMedia(media);
+  }
   if (ctx?.stanzaId) out.replyTo = ctx.stanzaId;
   if (ctx?.mentionedJid?.length) out.mentions = (ctx.mentionedJid as string[]).map(personOf);
   if (m.locationMessage) {

@@ -22,8 +22,8 @@ export function simulatedEndpoint(simUrl: string): () => Promise<BaileysEndpoint
   return async () => {
     const res = await fetch(`${simUrl.replace(/\/$/, "")}/sim/baileys`, { signal: AbortSignal.timeout(5000) });
     if (!res.ok) throw new Error(`the simulated network has no fake WhatsApp server (GET /sim/baileys: ${res.status})`);
-    const body = (await res.json()) as { url: string; root: string };
-    return { url: body.url.replace(/^http/, "ws"), root: Buffer.from(body.root, "base64") };
+    const body = (await res.json()) as { url: string; root: string; mediaCa?: string };
+    return { url: body.url.replace(/^http/, "ws"), root: Buffer.from(body.root, "base64"), ...(body.mediaCa ? { mediaCa: body.mediaCa } : {}) };
   };
 }
 

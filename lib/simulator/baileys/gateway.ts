@@ -10,7 +10,7 @@ import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer } from "ws";
 import type { RawData } from "ws";
 import type { SimNetwork, SimLog } from "../network";
-import type { ServerFrame, SimIncomingMessage, SimMessageFields, SimUpdate } from "../protocol";
+import type { ServerFrame, SimIncomingMessage, SimMe, SimMedia, SimMessageFields, SimUpdate } from "../protocol";
 import type { BaileysDeviceKeys, DeviceRecord } from "../ledger";
 import { lidOf } from "../accounts";
 import { FrameReader, NoiseResponder, agree, frame, newCurveKeyPair, sign } from "./noise";
@@ -18,6 +18,12 @@ import type { CurveKeyPair } from "./noise";
 import { bytesOf, child, children, decodeNode, encodeNode } from "./wa-binary";
 import type { WaNode } from "./wa-binary";
 import { SignalPeers } from "./signal-peers";
+import { MediaHost, MediaCodecError } from "./media-host";
+import { mediaPartOf, simMediaOf, waMediaMessageOf } from "./media-messages";
+import { PrimaryLinkCode, WRAPPED_KEY_BYTES } from "./link-code";
+import { APP_STATE_COLLECTIONS, AccountAppState, isAppStateCollection } from "./app-state";
+import { GroupsTranslator, SenderKeyBook, servePicture } from "./groups";
+import type { ServerResponse } from "node:http";
 
  
 const { proto } = require("baileys/WAProto/index.js") as { proto: any };
@@ -55,17 +61,39 @@ export interface BaileysGatewayOptions {
 export class BaileysGateway {
   readonly certs = new NoiseCertificates();
   readonly peers = new SignalPeers();
+  readonly senderKeys = new SenderKeyBook();
   /** One-time prekeys each device uploaded (deviceId -> id -> public key) */
   readonly preKeys = new Map<string, Map<number, Buffer>>();
+  /** Each account's app state (phone -> its collections and sync key), made at its first login here. */
+  readonly appStates = new Map<string, AccountAppState>();
+
+  /** The account's app state; a new one holds its push name, as a phone's does from the start. */
+  appStateOf(phone: string, pushname: string | undefined): AccountAppState {
+    let state = this.appStates.get(phone);
+    if (!state) {
+      this.appStates.set(phone, (state = new AccountAppState()));
+      if (pushname) state.set("critical_block", ["setting_pushName"], { pushNameSetting: { name: pushname } }, 1);
+    }
+    return state;
+  }
+  /** Devices the phone has shared its app-state sync key with (deviceId -> the key's id, base64). */
+  readonly keyShared = new Map<string, string>();
   /** Each poll an account sent: its secret, which the votes on it are encrypted with (message id -> secret). */
   readonly pollSecrets = new Map<string, Buffer>();
   /** Phone numbers by the LID the server gave them */
   readonly phoneByLid = new Map<string, string>();
+  /** Where clients upload media and download what they receive (media_conn names it) */
+  readonly media = new MediaHost();
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 96 * 1024 * 1024 });
   private readonly links = new Set<BaileysLink>();
   private closed = false;
 
   constructor(readonly opts: BaileysGatewayOptions) {}
+
+  /** A group picture the fake server handed out a URL for (GET /sim/baileys/pictures/...); false: not such a request. */
+  servePicture(req: IncomingMessage, res: ServerResponse): boolean {
+    return servePicture(this.opts.network, req, res);
+  }
 
   get rootPublicKey(): Buffer {
     return this.certs.root.public;
@@ -97,6 +125,7 @@ export class BaileysGateway {
     this.closed = true;
     for (const l of this.links) l.terminate();
     this.wss.close();
+    this.media.close();
   }
 }
 
@@ -115,6 +144,12 @@ class BaileysLink {
   private registration: { identity: Buffer; registrationId: number; signedPreKey: { id: number; public: Buffer; signature: Buffer } } | undefined;
   private device: DeviceRecord | undefined;
   private pairing: { pending: boolean } | undefined;
+  /**
+   * Linking by a code the client made (link_code_companion_reg): its wrapped ephemeral key, the ref
+   * both sides name the attempt by, the phone; then the code the phone typed, and the ADV secret once
+   * the client's key bundle opened with it.
+   */
+  private linkCode: { wrapped: Buffer; ref: Buffer; phone: string; typed?: { attempt: string; primary: PrimaryLinkCode }; advSecret?: Buffer } | undefined;
   /** Messages from the network waiting for the client's prekeys */
   /** What waits to be relayed to the client as encrypted messages, in the network's order. */
   private readonly held: Relay[] = [];
@@ -123,6 +158,19 @@ class BaileysLink {
   /** Recipients of messages this client sent (id -> jid), for receipts */
   private readonly sentTo = new Map<string, string>();
   private work: Promise<void> = Promise.resolve();
+  /** Groups and calls, both ways (lib/simulator/baileys/groups.ts) */
+  private readonly groups: GroupsTranslator = new GroupsTranslator({
+    send: (node) => this.send(node),
+    netQuery: (q, done) => this.netQuery(q, done),
+    netSend: (f) => this.netSend(f),
+    phoneOf: (jid) => this.phoneOf(jid),
+    pictureUrl: (groupId, version) => `${this.gw.opts.networkWsUrl().replace(/^ws/, "http").replace(/\/ws$/, "")}/sim/baileys/pictures/${encodeURIComponent(groupId)}/${version}`,
+    clientAddress: () => (this.device?.baileys ? `${this.device.phone}.${this.device.baileys.device}` : undefined),
+    decryptFromClient: (phone, type, body) => this.gw.peers.decrypt(phone, `${this.device!.phone}.${this.device!.baileys!.device}`, type, body),
+    encryptToClient: (phone, plain) => this.encryptToClient(phone, plain),
+    log: (msg) => this.gw.log("warn", msg),
+    senderKeys: () => this.gw.senderKeys,
+  });
 
   constructor(
     private readonly gw: BaileysGateway,
@@ -233,11 +281,12 @@ class BaileysLink {
   private onNetPaired(creds: { deviceId: string; secret: string; phone: string }, scanned: string | undefined): void {
     const reg = this.registration;
     const parts = scanned?.split(",") ?? [];
-    if (!reg || parts.length < 4 || Buffer.from(parts[1], "base64").compare(this.clientStatic!) !== 0) {
-      this.gw.log("warn", `device ${creds.deviceId} was linked with a QR that is not this client's`);
+    const byCode = scanned === undefined ? this.linkCode?.advSecret : undefined;
+    if (!reg || (!byCode && (parts.length < 4 || Buffer.from(parts[1], "base64").compare(this.clientStatic!) !== 0))) {
+      this.gw.log("warn", `device ${creds.deviceId} was linked with a QR or code that is not this client's`);
       return this.streamError("401");
     }
-    const advSecret = Buffer.from(parts[3], "base64");
+    const advSecret = byCode ?? Buffer.from(parts[3], "base64");
     const device = randomInt(1, 100);
     this.gw.opts.network.setBaileysKeys(creds.deviceId, {
       noiseKey: this.clientStatic!.toString("base64"),
@@ -270,6 +319,58 @@ class BaileysLink {
     });
   }
 
+  /** The client shows a code of its own making for `phone`: the phone's typed code comes back to us. */
+  private onCompanionHello(reg: WaNode, result: (content?: WaNode[]) => void, refuse: () => void): void {
+    const wrapped = bytesOf(child(reg, "link_code_pairing_wrapped_companion_ephemeral_pub"));
+    const noiseKey = bytesOf(child(reg, "companion_server_auth_key_pub"));
+    const phone = this.phoneOf(reg.attrs.jid ?? "");
+    if (!this.pairing || !this.registration || !wrapped || wrapped.length !== WRAPPED_KEY_BYTES || !noiseKey || Buffer.from(noiseKey).compare(this.clientStatic!) !== 0 || !phone) return refuse();
+    const ref = Buffer.from(randomBytes(16).toString("base64url"));
+    this.linkCode = { wrapped: Buffer.from(wrapped), ref, phone };
+    result([{ tag: "link_code_companion_reg", attrs: {}, content: [{ tag: "link_code_pairing_ref", attrs: {}, content: ref }] }]);
+    this.netSend({ t: "pair_code", phone, own: true });
+  }
+
+  /** The phone typed a code: answer the client as the phone would, with keys wrapped by that code. */
+  private async onNetCodeTyped(attempt: string, code: string): Promise<void> {
+    const link = this.linkCode;
+    if (!link) return this.netSend({ t: "code_proof", attempt, ok: false });
+    const primary = await PrimaryLinkCode.typed(link.wrapped, code);
+    link.typed = { attempt, primary };
+    const identity = this.gw.peers.accountKey(link.phone).public;
+    this.send({
+      tag: "notification",
+      attrs: { from: S_WA, type: "link_code_companion_reg", id: this.tag(), t: String(nowSeconds()) },
+      content: [
+        {
+          tag: "link_code_companion_reg",
+          attrs: { stage: "primary_hello" },
+          content: [
+            { tag: "link_code_pairing_ref", attrs: {}, content: link.ref },
+            { tag: "primary_identity_pub", attrs: {}, content: identity },
+            { tag: "link_code_pairing_wrapped_primary_ephemeral_pub", attrs: {}, content: await primary.wrappedEphemeral() },
+          ],
+        },
+      ],
+    });
+  }
+
+  /** The client's key bundle: it opens only if the typed code was its own. */
+  private onCompanionFinish(reg: WaNode, result: (content?: WaNode[]) => void, refuse: () => void): void {
+    const link = this.linkCode;
+    const typed = link?.typed;
+    const bundle = bytesOf(child(reg, "link_code_pairing_wrapped_key_bundle"));
+    const identity = bytesOf(child(reg, "companion_identity_public"));
+    const ref = bytesOf(child(reg, "link_code_pairing_ref"));
+    if (!link || !typed || !bundle || !identity || !ref || Buffer.from(ref).compare(link.ref) !== 0) return refuse();
+    link.typed = undefined;
+    const opened = typed.primary.openBundle(Buffer.from(bundle), this.gw.peers.accountKey(link.phone));
+    const ok = !!opened && opened.companionIdentity.equals(Buffer.from(identity)) && opened.companionIdentity.equals(this.registration!.identity);
+    if (ok) link.advSecret = opened.advSecret;
+    result();
+    this.netSend({ t: "code_proof", attempt: typed.attempt, ok });
+  }
+
   // --- login ---
 
   private startLogin(username: string, deviceNumber: number): void {
@@ -283,13 +384,69 @@ class BaileysLink {
     this.connectNetwork({ t: "hello", creds: { deviceId: device.deviceId, secret: device.secret, phone: device.phone } });
   }
 
-  private onNetReady(): void {
+  private async onNetReady(me: SimMe): Promise<void> {
     const device = this.gw.opts.network.ledger.deviceOfPhone(this.netPhone!);
     if (this.pairing) return; // a fresh link: the client restarts (515) and logs in
     this.device = device;
+    this.pushname = me.pushname;
     const lid = this.gw.lidOfPhone(device!.phone);
     this.send({ tag: "success", attrs: { t: String(nowSeconds()), props: "1", abprops: "1", location: "sim", lid: `${lid}@lid`, creation: String(Math.floor(device!.linkedAt / 1000)) } });
     this.send({ tag: "ib", attrs: { from: S_WA }, content: [{ tag: "offline", attrs: { count: "0" } }] });
+    return this.shareAppState(device!, me);
+  }
+
+  /** The account's push name, as its own phone's messages carry it (`notify`). */
+  private pushname: string | undefined;
+  /** The id of the peer message that shares the app-state sync key with this client, until it is received. */
+  private keyShare: { id: string; keyId: string } | undefined;
+
+  /**
+   * The phone shares its app-state sync key with a new companion once, in a peer message; once the
+   * companion has it (its `peer_msg` receipt), the server tells it the account's collections changed
+   * (`server_sync`) and the companion syncs them: the push name first (critical_block).
+   */
+  private async shareAppState(device: DeviceRecord, me: SimMe): Promise<void> {
+    const state = this.gw.appStateOf(device.phone, me.pushname);
+    const keyId = state.key.id.toString("base64");
+    if (this.gw.keyShared.get(device.deviceId) === keyId) return;
+    this.keyShare = { id: `3EB0${randomBytes(8).toString("hex").toUpperCase()}`, keyId };
+    const message = { protocolMessage: { type: proto.Message.ProtocolMessage.Type.APP_STATE_SYNC_KEY_SHARE, appStateSyncKeyShare: state.keyShare() } };
+    this.held.push({ from: device.phone, id: this.keyShare.id, t: nowSeconds(), type: "protocol", category: "peer", message });
+    return this.flushHeld();
+  }
+
+  /** The client has the app-state sync key: tell it which collections have patches for it. */
+  private onKeyShareReceived(): void {
+    const device = this.device;
+    const share = this.keyShare;
+    if (!device || !share) return;
+    this.keyShare = undefined;
+    this.gw.keyShared.set(device.deviceId, share.keyId);
+    const state = this.gw.appStates.get(device.phone);
+    for (const name of APP_STATE_COLLECTIONS) {
+      const version = state?.version(name) ?? 0;
+      if (version === 0) continue;
+      this.send({ tag: "notification", attrs: { from: S_WA, type: "server_sync", id: this.tag(), t: String(nowSeconds()) }, content: [{ tag: "collection", attrs: { name, version: String(version) } }] });
+    }
+  }
+
+  /** `w:sync:app:state`: the patches of each collection after the version the client has. */
+  private appStateSync(node: WaNode): WaNode {
+    const state = this.device ? this.gw.appStates.get(this.device.phone) : undefined;
+    return {
+      tag: "sync",
+      attrs: {},
+      content: children(child(node, "sync"), "collection").map((c): WaNode => {
+        const name = c.attrs.name ?? "";
+        const from = Number(c.attrs.version ?? "0");
+        if (!isAppStateCollection(name) || !Number.isSafeInteger(from) || from < 0) {
+          return { tag: "collection", attrs: { name, type: "error" }, content: [{ tag: "error", attrs: { code: "400", text: "bad-request" } }] };
+        }
+        const { version, patches } = state ? state.patchesSince(name, from) : { version: 0, patches: [] };
+        const list: WaNode[] = patches.map((p) => ({ tag: "patch", attrs: {}, content: p }));
+        return { tag: "collection", attrs: { name, version: String(version) }, ...(list.length ? { content: [{ tag: "patches", attrs: {}, content: list }] } : {}) };
+      }),
+    };
   }
 
   // --- the network side ---
@@ -323,14 +480,22 @@ class BaileysLink {
     switch (f.t) {
       case "qr":
         return this.onNetQr(f.qr);
+      case "code_typed":
+        return this.onNetCodeTyped(f.attempt, f.code);
       case "paired":
         this.netPhone = f.creds.phone;
         return this.onNetPaired(f.creds, f.scanned);
       case "ready":
-        return this.onNetReady();
+        return this.onNetReady(f.me);
       case "message": {
         const m = f.message;
-        this.held.push({ from: m.from.replace(/@.*$/, ""), id: m.id, t: m.timestamp, type: m.location || m.vcard ? "media" : m.poll ? "poll" : "text", message: waMessageOf(m) });
+        if (m.media) await this.gw.media.listen();
+        const type = m.location || m.vcard || m.media ? "media" : m.poll ? "poll" : "text";
+        if (m.from.endsWith("@g.us") && m.author) {
+          this.held.push({ group: m.from, from: m.author.replace(/@.*$/, ""), id: m.id, t: m.timestamp, type, message: waMessageOf(m, this.gw.media) });
+          return this.flushHeld();
+        }
+        this.held.push({ from: m.from.replace(/@.*$/, ""), id: m.id, t: m.timestamp, type, message: waMessageOf(m, this.gw.media) });
         return this.flushHeld();
       }
       case "ack":
@@ -352,7 +517,7 @@ class BaileysLink {
       case "result": {
         const done = this.queries.get(f.qid);
         this.queries.delete(f.qid);
-        done?.(f.error);
+        done?.(f.error, f.data);
         return;
       }
       default:
@@ -364,7 +529,7 @@ class BaileysLink {
     const to = this.sentTo.get(id);
     if (!to) return;
     if (ack === "SERVER") this.send({ tag: "ack", attrs: { class: "message", id, from: to, t: String(nowSeconds()) } });
-    else if (ack === "ERROR") this.send({ tag: "ack", attrs: { class: "message", id, from: to, error: "479", ...(error ? { reason: error.slice(0, 100) } : {}) } });
+    else if (ack === "ERROR") this.send({ tag: "ack", attrs: { class: "message", id, from: to, error: error?.startsWith("NOT_ADMIN") ? "403" : "479", ...(error ? { reason: error.slice(0, 100) } : {}) } });
     else if (ack === "DEVICE") this.send({ tag: "receipt", attrs: { id, from: to, t: String(nowSeconds()) } });
     else if (ack === "READ") this.send({ tag: "receipt", attrs: { id, from: to, type: "read", t: String(nowSeconds()) } });
   }
@@ -378,6 +543,7 @@ class BaileysLink {
    */
   private onNetUpdate(u: SimUpdate, uid: string | undefined): Promise<void> | void {
     const me = this.device?.phone ?? this.netPhone;
+    if (this.groups.onUpdate(u, uid)) return;
     if ((u.kind === "reaction" || u.kind === "edit") && me) {
       const from = u.kind === "reaction" ? u.from.replace(/@.*$/, "") : u.chatId.replace(/@.*$/, "");
       const key = { remoteJid: `${me}@${S_WA}`, fromMe: u.kind === "edit", id: u.id };
@@ -423,22 +589,33 @@ class BaileysLink {
   private async flushHeld(): Promise<void> {
     const device = this.device;
     if (!device?.baileys || !this.gw.preKeys.get(device.deviceId)?.size) return;
-    const keys = device.baileys;
     while (this.held.length) {
       const r = this.held.shift()!;
+      if (r.group) {
+        this.send(await this.groups.groupStanza({ ...r, group: r.group }));
+        continue;
+      }
       const content = Buffer.from(proto.Message.encode(r.message).finish());
-      const enc = await this.gw.peers.encrypt(r.from, `${device.phone}.${keys.device}`, content, () => ({
-        registrationId: keys.registrationId,
-        identity: Buffer.from(keys.identity, "base64"),
-        signedPreKey: { id: keys.signedPreKey.id, public: Buffer.from(keys.signedPreKey.public, "base64"), signature: Buffer.from(keys.signedPreKey.signature, "base64") },
-        takePreKey: () => this.takePreKey(device.deviceId),
-      }));
+      const enc = await this.encryptToClient(r.from, content);
       this.send({
         tag: "message",
-        attrs: { from: `${r.from}@${S_WA}`, id: r.id, t: String(r.t), type: r.type, notify: `Contact ${r.from}`, ...(r.recipient ? { recipient: r.recipient } : {}) },
+        // notify is the sender's push name: the account's own when its phone sent it
+        attrs: { from: `${r.from}@${S_WA}`, id: r.id, t: String(r.t), type: r.type, notify: r.from === device.phone ? (this.pushname ?? `Sim ${r.from}`) : `Contact ${r.from}`, ...(r.recipient ? { recipient: r.recipient } : {}), ...(r.category ? { category: r.category } : {}) },
         content: [{ tag: "enc", attrs: { v: "2", type: enc.type }, content: enc.body }],
       });
     }
+  }
+
+  /** 1:1 Signal from `phone`'s phone to the client, starting the session from the client's bundle when there is none. */
+  private encryptToClient(phone: string, content: Buffer): Promise<{ type: "pkmsg" | "msg"; body: Buffer }> {
+    const device = this.device!;
+    const keys = device.baileys!;
+    return this.gw.peers.encrypt(phone, `${device.phone}.${keys.device}`, content, () => ({
+      registrationId: keys.registrationId,
+      identity: Buffer.from(keys.identity, "base64"),
+      signedPreKey: { id: keys.signedPreKey.id, public: Buffer.from(keys.signedPreKey.public, "base64"), signature: Buffer.from(keys.signedPreKey.signature, "base64") },
+      takePreKey: () => this.takePreKey(device.deviceId),
+    }));
   }
 
   private takePreKey(deviceId: string): { id: number; public: Buffer } | undefined {
@@ -457,6 +634,10 @@ class BaileysLink {
         return this.onIq(node);
       case "message":
         return this.onMessage(node);
+      case "call":
+        return this.groups.onCall(node);
+      case "ack":
+        return this.groups.onAck(node);
       case "receipt": {
         const ack = () => this.send({ tag: "ack", attrs: { class: "receipt", id: node.attrs.id, from: node.attrs.to ?? S_WA, ...(node.attrs.type ? { type: node.attrs.type } : {}) } });
         if (node.attrs.type === "read" || node.attrs.type === "read-self") {
@@ -467,6 +648,7 @@ class BaileysLink {
           return;
         }
         ack();
+        if (node.attrs.type === "peer_msg" && node.attrs.id === this.keyShare?.id) return this.onKeyShareReceived();
         // (a companion's receipt for an own message from another device is type "sender")
         if (!node.attrs.type || node.attrs.type === "inactive" || node.attrs.type === "sender") {
           const uid = this.relayedUpdates.get(node.attrs.id);
@@ -531,10 +713,24 @@ class BaileysLink {
     }
     if (xmlns === "encrypt" && first?.tag === "key") return result([{ tag: "list", attrs: {}, content: children(first, "user").map((u) => this.bundleNode(u.attrs.jid)) }]);
     if (xmlns === "usync") return result([this.usync(first!)]);
+    if (xmlns === "w:sync:app:state" && type === "set") return result([this.appStateSync(node)]);
+    if (xmlns === "w:m" && first?.tag === "media_conn") {
+      // where to upload media, and a token that lets this client do it
+      await this.gw.media.listen();
+      const { auth, ttlSeconds } = this.gw.media.issueAuth();
+      return result([{ tag: "media_conn", attrs: { auth, ttl: String(ttlSeconds), auth_ttl: String(ttlSeconds), max_buckets: "12" }, content: [{ tag: "host", attrs: { hostname: this.gw.media.hostname, maxContentLengthBytes: String(this.gw.media.maxBytes) } }] }]);
+    }
+    if (xmlns === "w:g2") return this.groups.onGroupIq(node);
+    if (xmlns === "w:profile:picture" && this.groups.onPictureIq(node)) return;
     if (xmlns === "privacy" && type === "get") {
       // the simulated accounts keep WhatsApp's default privacy settings
       const settings = { readreceipts: "all", last: "all", online: "all", profile: "all", status: "all", groupadd: "all", calladd: "all" };
       return result([{ tag: "privacy", attrs: {}, content: Object.entries(settings).map(([name, value]) => ({ tag: "category", attrs: { name, value } })) }]);
+    }
+    if (xmlns === "md" && first?.tag === "link_code_companion_reg") {
+      const refuse = () => this.send({ tag: "iq", attrs: { from: S_WA, type: "error", id }, content: [{ tag: "error", attrs: { code: "400", text: "bad-request" } }] });
+      if (first.attrs.stage === "companion_hello") return this.onCompanionHello(first, result, refuse);
+      if (first.attrs.stage === "companion_finish") return this.onCompanionFinish(first, result, refuse);
     }
     if (xmlns === "md" && first?.tag === "remove-companion-device") {
       // answered once the network has unlinked the device (its logged_out), so the client knows it is done
@@ -614,15 +810,24 @@ class BaileysLink {
     if (!device?.baileys) return;
     const toPhone = this.phoneOf(to ?? "");
     const fail = (reason: string) => this.send({ tag: "ack", attrs: { class: "message", id, from: to ?? S_WA, error: "400", reason } });
-    if (!toPhone) return fail("bad recipient");
-    const encs: { jid: string; enc: WaNode }[] = [];
-    for (const p of children(child(node, "participants"), "to")) for (const e of children(p, "enc")) encs.push({ jid: p.attrs.jid, enc: e });
-    for (const e of children(node, "enc")) encs.push({ jid: to!, enc: e });
-    // the copy for the recipient's phone (device 0); copies for our own other devices are not relayed
-    const mine = encs.find((e) => this.phoneOf(e.jid) === toPhone && !/:\d+@/.test(e.jid.replace(/:0@/, "@"))) ?? encs.find((e) => this.phoneOf(e.jid) === toPhone);
-    if (!mine) return fail("no copy for the recipient");
-    const plain = await this.gw.peers.decrypt(toPhone, `${device.phone}.${device.baileys.device}`, mine.enc.attrs.type, bytesOf(mine.enc)!);
-    const msg = proto.Message.decode(plain);
+    const isGroup = /^[0-9-]+@g\.us$/.test(to ?? "");
+    if (!toPhone && !isGroup) return fail("bad recipient");
+    let msg: any;
+    if (isGroup) {
+      // a post to a group: sender keys (lib/simulator/baileys/groups.ts)
+      const opened = await this.groups.openGroupMessage(node);
+      if (!opened.message) return fail(opened.error ?? "unreadable");
+      msg = opened.message;
+    } else {
+      const encs: { jid: string; enc: WaNode }[] = [];
+      for (const p of children(child(node, "participants"), "to")) for (const e of children(p, "enc")) encs.push({ jid: p.attrs.jid, enc: e });
+      for (const e of children(node, "enc")) encs.push({ jid: to!, enc: e });
+      // the copy for the recipient's phone (device 0); copies for our own other devices are not relayed
+      const mine = encs.find((e) => this.phoneOf(e.jid) === toPhone && !/:\d+@/.test(e.jid.replace(/:0@/, "@"))) ?? encs.find((e) => this.phoneOf(e.jid) === toPhone);
+      if (!mine) return fail("no copy for the recipient");
+      const plain = await this.gw.peers.decrypt(toPhone!, `${device.phone}.${device.baileys.device}`, mine.enc.attrs.type, bytesOf(mine.enc)!);
+      msg = proto.Message.decode(plain);
+    }
     // a reaction or an edit of an own message: the network's action on that message, acked once done
     const answer = (error?: string) => this.send({ tag: "ack", attrs: { class: "message", id, from: to!, t: String(nowSeconds()), ...(error ? { error: "479", reason: error } : {}) } });
     if (msg.reactionMessage?.key?.id) return this.netQuery({ op: "react", id: msg.reactionMessage.key.id, emoji: msg.reactionMessage.text ?? "" }, answer);
@@ -631,11 +836,26 @@ class BaileysLink {
       const text = edited?.conversation || edited?.extendedTextMessage?.text || "";
       return this.netQuery({ op: "edit", id: msg.protocolMessage.key.id, body: text }, answer);
     }
-    const { body, fields } = fieldsOfWaMessage(msg, (jid) => this.personId(jid));
+    const { body: text, fields } = fieldsOfWaMessage(msg, (jid) => this.personId(jid));
+    let body = text;
+    let media: SimMedia | undefined;
+    const part = mediaPartOf(msg);
+    if (part) {
+      // the media the client uploaded, decrypted with its message's key: the network relays the bytes
+      try {
+        const found = simMediaOf(this.gw.media, part);
+        ({ media, body } = found);
+        if (found.voice) fields.voice = true;
+      } catch (err) {
+        if (!(err instanceof MediaCodecError)) throw err;
+        this.gw.log("warn", `message ${id}: ${err.code}: ${err.message}`);
+        return fail(err.code);
+      }
+    }
     // a poll's secret, which the votes on it are encrypted with (as the phones that vote would)
     if (fields.poll && msg.messageContextInfo?.messageSecret) this.gw.pollSecrets.set(id, Buffer.from(msg.messageContextInfo.messageSecret));
     this.sentTo.set(id, to!);
-    this.netSend({ t: "send", id, to: `${toPhone}@c.us`, body, ...fields });
+    this.netSend({ t: "send", id, to: isGroup ? to : `${toPhone}@c.us`, body, ...(media ? { media } : {}), ...fields });
   }
 
   // --- plumbing ---
@@ -650,7 +870,7 @@ class BaileysLink {
     this.ws.send(frame(this.noise.encrypt(encodeNode(node))));
   }
 
-  private readonly queries = new Map<string, (error?: string) => void>();
+  private readonly queries = new Map<string, (error?: string, data?: unknown) => void>();
 
   /** A query to the network on the account's behalf; `done` runs when it has answered. */
   /** Resolves once every network query asked so far has been answered. */
@@ -664,7 +884,7 @@ class BaileysLink {
     });
   }
 
-  private netQuery(q: Record<string, unknown>, done: (error?: string) => void): void {
+  private netQuery(q: Record<string, unknown>, done: (error?: string, data?: unknown) => void): void {
     const qid = this.tag();
     this.queries.set(qid, done);
     this.netSend({ t: "query", qid, ...q });
@@ -694,6 +914,10 @@ interface Relay {
   message: Record<string, unknown>;
   /** An own message from another device: the chat it went to */
   recipient?: string;
+  /** A member's post to this group (`from` is the author) */
+  group?: string;
+  /** `peer`: a message between the account's own devices (a protocol message, not a chat's) */
+  category?: "peer";
 }
 
 // --- message content: the network's fields <-> WhatsApp's Message protobuf (written here, not with
@@ -703,11 +927,13 @@ interface Relay {
 const waJid = (id: string) => id.replace(/@c\.us$/, `@${S_WA}`);
 
 /** What the network hands over (an incoming message) as the Message a phone would send. */
-export function waMessageOf(m: Pick<SimIncomingMessage, "body"> & SimMessageFields): Record<string, unknown> {
+export function waMessageOf(m: Pick<SimIncomingMessage, "body"> & SimMessageFields & { media?: SimMedia | { mimetype: string } }, media?: MediaHost): Record<string, unknown> {
   const contextInfo: Record<string, unknown> = {};
   if (m.replyTo) Object.assign(contextInfo, { stanzaId: m.replyTo, quotedMessage: { conversation: "" } });
   if (m.mentions?.length) contextInfo.mentionedJid = m.mentions.map(waJid);
   const ctx = Object.keys(contextInfo).length ? { contextInfo } : {};
+  // media is encrypted and hosted for the client to download (a host that listens)
+  if (media && m.media && "data" in m.media) return waMediaMessageOf(media, { ...m, media: m.media }, ctx);
   if (m.location) {
     const { latitude, longitude, name, address } = m.location;
     return { locationMessage: { degreesLatitude: latitude, degreesLongitude: longitude, ...(name ? { name } : {}), ...(address ? { address } : {}), ...ctx } };
@@ -725,7 +951,7 @@ export function waMessageOf(m: Pick<SimIncomingMessage, "body"> & SimMessageFiel
 export function fieldsOfWaMessage(msg: any, personId: (jid: string) => string): { body: string; fields: SimMessageFields } {
   const fields: SimMessageFields = {};
   const poll = msg.pollCreationMessage ?? msg.pollCreationMessageV2 ?? msg.pollCreationMessageV3;
-  const inner = msg.extendedTextMessage ?? msg.locationMessage ?? msg.contactMessage ?? poll;
+  const inner = msg.extendedTextMessage ?? msg.locationMessage ?? msg.contactMessage ?? poll ?? mediaPartOf(msg)?.part;
   const ctx = inner?.contextInfo;
   if (ctx?.stanzaId) fields.replyTo = ctx.stanzaId;
   if (ctx?.mentionedJid?.length) fields.mentions = (ctx.mentionedJid as string[]).map(personId);
