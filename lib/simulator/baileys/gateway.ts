@@ -19,6 +19,8 @@ import { bytesOf, child, children, decodeNode, encodeNode } from "./wa-binary";
 import type { WaNode } from "./wa-binary";
 import { SignalPeers } from "./signal-peers";
 import { MediaHost, MediaCodecError } from "./media-host";
+import { AppStateError, decodePatch, keyShareMessage, newAppStateKey } from "./app-state";
+import type { AppStateKey } from "./app-state";
 import { mediaPartOf, simMediaOf, waMediaMessageOf } from "./media-messages";
 import { PrimaryLinkCode, WRAPPED_KEY_BYTES } from "./link-code";
 import { GroupsTranslator, servePicture } from "./groups";
@@ -68,6 +70,10 @@ export class BaileysGateway {
   readonly phoneByLid = new Map<string, string>();
   /** Where clients upload media and download what they receive (media_conn names it) */
   readonly media = new MediaHost();
+  /** Each account's app-state key (phone -> key), shared by its phone with every new companion */
+  readonly appStateKeys = new Map<string, AppStateKey>();
+  /** Devices the key was shared with (device ids), since this server started */
+  readonly appStateShared = new Set<string>();
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 96 * 1024 * 1024 });
   private readonly links = new Set<BaileysLink>();
   private closed = false;
@@ -363,13 +369,74 @@ class BaileysLink {
     this.connectNetwork({ t: "hello", creds: { deviceId: device.deviceId, secret: device.secret, phone: device.phone } });
   }
 
-  private onNetReady(): void {
+  private onNetReady(): Promise<void> | void {
     const device = this.gw.opts.network.ledger.deviceOfPhone(this.netPhone!);
     if (this.pairing) return; // a fresh link: the client restarts (515) and logs in
     this.device = device;
     const lid = this.gw.lidOfPhone(device!.phone);
     this.send({ tag: "success", attrs: { t: String(nowSeconds()), props: "1", abprops: "1", location: "sim", lid: `${lid}@lid`, creation: String(Math.floor(device!.linkedAt / 1000)) } });
     this.send({ tag: "ib", attrs: { from: S_WA }, content: [{ tag: "offline", attrs: { count: "0" } }] });
+    return this.shareAppStateKey();
+  }
+
+  /** As a phone does for a new companion: its app-state key, in a protocolMessage from the account itself. */
+  private shareAppStateKey(): Promise<void> | void {
+    const device = this.device;
+    if (!device || this.gw.appStateShared.has(device.deviceId)) return;
+    this.gw.appStateShared.add(device.deviceId);
+    let key = this.gw.appStateKeys.get(device.phone);
+    if (!key) this.gw.appStateKeys.set(device.phone, (key = newAppStateKey()));
+    const id = `3EB0${randomBytes(8).toString("hex").toUpperCase()}`;
+    this.localStanzas.add(id);
+    this.held.push({ from: device.phone, id, t: nowSeconds(), type: "text", message: keyShareMessage(key) });
+    return this.flushHeld();
+  }
+
+  /** Stanzas this server made itself (not the network's): their receipts go nowhere. */
+  private readonly localStanzas = new Set<string>();
+
+  /**
+   * `w:sync:app:state`: a resync is answered with nothing new (the network keeps the account's state,
+   * not these collections); a patch is decrypted, and its deletes-for-me applied on the network
+   * before the answer. Any other change is refused (not modelled), so the client does not believe it done.
+   */
+  private onAppState(node: WaNode, id: string): void {
+    const phone = this.device?.phone;
+    const collections = children(child(node, "sync"), "collection");
+    const error = (code: string, text: string) => this.send({ tag: "iq", attrs: { from: S_WA, type: "error", id }, content: [{ tag: "error", attrs: { code, text } }] });
+    const deletes: string[] = [];
+    try {
+      for (const c of collections) {
+        for (const p of children(c, "patch")) {
+          const key = phone ? this.gw.appStateKeys.get(phone) : undefined;
+          for (const m of decodePatch(bytesOf(p) ?? Buffer.alloc(0), (kid) => (key && kid.equals(key.keyId) ? key.keyData : undefined))) {
+            if (m.operation === "set" && m.index[0] === "deleteMessageForMe" && m.index[2]) deletes.push(m.index[2]);
+            else return error("501", `not-implemented: ${m.index[0] ?? "?"}`);
+          }
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof AppStateError)) throw err;
+      this.gw.log("warn", `app-state patch refused: ${err.code}: ${err.message}`);
+      return error("400", err.code);
+    }
+    const answer = () =>
+      this.send({
+        tag: "iq",
+        attrs: { from: S_WA, type: "result", id },
+        content: [{ tag: "sync", attrs: {}, content: collections.map((c) => ({ tag: "collection", attrs: { name: c.attrs.name, version: String(Number(c.attrs.version ?? 0) + children(c, "patch").length) } })) }],
+      });
+    if (!deletes.length) return answer();
+    let left = deletes.length;
+    let failed: string | undefined;
+    for (const msgId of deletes) {
+      this.netQuery({ op: "revoke", id: msgId, forEveryone: false }, (err) => {
+        failed ??= err;
+        if (--left > 0) return;
+        if (failed) error("500", failed);
+        else answer();
+      });
+    }
   }
 
   // --- the network side ---
@@ -462,13 +529,16 @@ class BaileysLink {
   private onNetUpdate(u: SimUpdate, uid: string | undefined): Promise<void> | void {
     const me = this.device?.phone ?? this.netPhone;
     if (this.groups.onUpdate(u, uid)) return;
-    if ((u.kind === "reaction" || u.kind === "edit") && me) {
+    if ((u.kind === "reaction" || u.kind === "edit" || u.kind === "revoke") && me) {
       const from = u.kind === "reaction" ? u.from.replace(/@.*$/, "") : u.chatId.replace(/@.*$/, "");
-      const key = { remoteJid: `${me}@${S_WA}`, fromMe: u.kind === "edit", id: u.id };
+      const key = { remoteJid: `${me}@${S_WA}`, fromMe: u.kind !== "reaction", id: u.id };
+      // (a contact's revoke of their own message: a REVOKE protocolMessage, type 0)
       const message =
         u.kind === "reaction"
           ? { reactionMessage: { key, text: u.emoji, senderTimestampMs: Date.now() } }
-          : { protocolMessage: { key, type: 14, editedMessage: { conversation: u.body }, timestampMs: Date.now() } };
+          : u.kind === "edit"
+            ? { protocolMessage: { key, type: 14, editedMessage: { conversation: u.body }, timestampMs: Date.now() } }
+            : { protocolMessage: { key, type: 0 } };
       const id = `3EB0${randomBytes(8).toString("hex").toUpperCase()}`;
       if (uid) this.relayedUpdates.set(id, uid);
       this.held.push({ from, id, t: nowSeconds(), type: u.kind === "reaction" ? "reaction" : "text", message });
@@ -557,6 +627,7 @@ class BaileysLink {
         ack();
         // (a companion's receipt for an own message from another device is type "sender")
         if (!node.attrs.type || node.attrs.type === "inactive" || node.attrs.type === "sender") {
+          if (this.localStanzas.delete(node.attrs.id)) return;
           const uid = this.relayedUpdates.get(node.attrs.id);
           this.relayedUpdates.delete(node.attrs.id);
           this.netSend(uid ? { t: "update_ack", uid } : { t: "recv_ack", id: node.attrs.id });
@@ -619,6 +690,7 @@ class BaileysLink {
     }
     if (xmlns === "encrypt" && first?.tag === "key") return result([{ tag: "list", attrs: {}, content: children(first, "user").map((u) => this.bundleNode(u.attrs.jid)) }]);
     if (xmlns === "usync") return result([this.usync(first!)]);
+    if (xmlns === "w:sync:app:state") return this.onAppState(node, id);
     if (xmlns === "w:m" && first?.tag === "media_conn") {
       // where to upload media, and a token that lets this client do it
       await this.gw.media.listen();
@@ -731,6 +803,10 @@ class BaileysLink {
       const edited = msg.protocolMessage.editedMessage;
       const text = edited?.conversation || edited?.extendedTextMessage?.text || "";
       return this.netQuery({ op: "edit", id: msg.protocolMessage.key.id, body: text }, answer);
+    }
+    // a revoke (delete for everyone): REVOKE is type 0, so it must be set, not protobuf's default
+    if (msg.protocolMessage && Object.prototype.hasOwnProperty.call(msg.protocolMessage, "type") && msg.protocolMessage.type === 0 && msg.protocolMessage.key?.id) {
+      return this.netQuery({ op: "revoke", id: msg.protocolMessage.key.id, forEveryone: true }, answer);
     }
     const { body: text, fields } = fieldsOfWaMessage(msg, (jid) => this.personId(jid));
     let body = text;
