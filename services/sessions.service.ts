@@ -3,7 +3,7 @@
 // node's runtime (actors, lease, ownership, coordinator, watchdog) into the broker's lifecycle.
 import type { ServiceSchema, ServiceSettingSchema } from "moleculer";
 import type { Config } from "../lib/config";
-import { LaunchQueue } from "../lib/engines/launch-queue";
+import { createLaunchQueues, LAUNCH_KINDS, type LaunchQueues } from "../lib/engines/launch-queue";
 import { RESTRICTION_REASONS, type EngineFactory } from "../lib/engines/types";
 import { makeEvent, type EventName, type EventPayloads } from "../lib/events";
 import type { EventLog } from "../lib/events/log";
@@ -52,6 +52,7 @@ export default function sessionsService({ config, engineFactory, engines, cluste
   let eventMetrics: SessionEventMetrics | undefined;
   let gauges: NodeJS.Timeout | undefined;
   let sweeper: MediaSweeper | undefined;
+  let launchQueues: LaunchQueues;
 
   const schema: Schema = {
     name: "sessions",
@@ -69,7 +70,11 @@ export default function sessionsService({ config, engineFactory, engines, cluste
         eventMetrics = new SessionEventMetrics(this.metrics);
       }
       storage = new SessionStorage(config.sessionsDir);
-      const launchQueue = new LaunchQueue({ concurrency: config.launchConcurrency, staggerMs: config.launchStaggerMs });
+      // one queue per kind of engine: held Chromium starts never hold a baileys session's start
+      launchQueues = createLaunchQueues({
+        browser: { concurrency: config.launchConcurrency, staggerMs: config.launchStaggerMs },
+        socket: { concurrency: config.launchConcurrencySocket, staggerMs: config.launchStaggerSocketMs },
+      });
       const node = this.broker.nodeID;
       const publish = <N extends EventName>(name: N, scope: Ref, payload: EventPayloads[N], id?: string) => {
         eventMetrics?.record(name, scope, payload);
@@ -98,7 +103,7 @@ export default function sessionsService({ config, engineFactory, engines, cluste
         storage,
         engineFactory,
         engines,
-        launchQueue,
+        launchQueue: launchQueues,
         node,
         logger: this.logger,
         startTimeoutMs: config.engineStartTimeoutMs,
@@ -220,6 +225,10 @@ export default function sessionsService({ config, engineFactory, engines, cluste
         this.metrics.set(M.utilization, st.utilization);
         this.metrics.set(M.workspaces, this.ownership.ownedWorkspaces().length);
         this.metrics.set(M.leaseValid, this.lease.valid() ? 1 : 0);
+        for (const kind of LAUNCH_KINDS) {
+          this.metrics.set(M.launchWaiting, launchQueues[kind].pending, { kind });
+          this.metrics.set(M.launchRunning, launchQueues[kind].active, { kind });
+        }
         void this.outboxes.all().then((boxes) => {
           const byState: Record<string, number> = { queued: 0, sending: 0, sent: 0, failed: 0, cancelled: 0 };
           let paused = 0;

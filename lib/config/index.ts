@@ -61,8 +61,12 @@ export interface Config {
    * relative to the others; MAX_SESSIONS_PER_INSTANCE counts sessions of WA_ENGINE.
    */
   engineWeights: Record<string, number>;
+  /** The browser launch queue (wwebjs): starts at once and their spacing (LAUNCH_CONCURRENCY, LAUNCH_STAGGER_MS). */
   launchConcurrency: number;
   launchStaggerMs: number;
+  /** The socket launch queue (baileys, simulator): LAUNCH_CONCURRENCY_SOCKET, LAUNCH_STAGGER_SOCKET_MS. */
+  launchConcurrencySocket: number;
+  launchStaggerSocketMs: number;
   engineStartTimeoutMs: number;
   leaseTtlMs: number;
   /** How long past a dead node's lease expiry the coordinator waits before reassigning its workspaces. */
@@ -197,6 +201,8 @@ const schema = {
   MAX_SESSIONS_PER_INSTANCE: num(1, 100_000),
   LAUNCH_CONCURRENCY: num(1, 256),
   LAUNCH_STAGGER_MS: num(0, 60_000),
+  LAUNCH_CONCURRENCY_SOCKET: num(1, 1024),
+  LAUNCH_STAGGER_SOCKET_MS: num(0, 60_000),
   ENGINE_START_TIMEOUT_MS: num(1000, 600_000),
   LEASE_TTL_MS: num(1000, 600_000),
   MOVE_WAIT_MS: num(0, 600_000),
@@ -385,9 +391,12 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     chromeSandbox: v.CHROME_SANDBOX ?? "auto",
     maxSessionsPerInstance: v.MAX_SESSIONS_PER_INSTANCE ?? 750,
     engineWeights,
-    // a Chromium start costs ~1 s of CPU and 100+ MB; a simulator session costs almost nothing
-    launchConcurrency: v.LAUNCH_CONCURRENCY ?? (engine === "wwebjs" ? 2 : 32),
-    launchStaggerMs: v.LAUNCH_STAGGER_MS ?? (engine === "wwebjs" ? 200 : 0),
+    // one launch queue per kind of engine: a Chromium start costs ~1 s of CPU and 100+ MB, a
+    // socket's (baileys, simulator) a few milliseconds
+    launchConcurrency: v.LAUNCH_CONCURRENCY ?? 2,
+    launchStaggerMs: v.LAUNCH_STAGGER_MS ?? 200,
+    launchConcurrencySocket: v.LAUNCH_CONCURRENCY_SOCKET ?? 32,
+    launchStaggerSocketMs: v.LAUNCH_STAGGER_SOCKET_MS ?? 0,
     engineStartTimeoutMs: v.ENGINE_START_TIMEOUT_MS ?? 60000,
     leaseTtlMs: v.LEASE_TTL_MS ?? 10000,
     takeoverMarginMs: v.TAKEOVER_MARGIN_MS ?? 3000,

@@ -1,5 +1,6 @@
-// Per-node launch queue: engine starts (a Chromium each, for wwebjs) run at most `concurrency` at a
+// Per-node launch queues: engine starts (a Chromium each, for wwebjs) run at most `concurrency` at a
 // time and no closer than `staggerMs` apart, so a reboot or failover never starts hundreds at once.
+// One queue per kind of engine (browser, socket): baileys sessions do not wait behind Chromiums.
 // Hand-written rather than p-limit/p-queue: those are ESM-only and neither has a start stagger.
 
 export interface LaunchQueueOptions {
@@ -75,4 +76,33 @@ export class LaunchQueue {
     this.waiting.shift()!();
     this.pump();
   }
+}
+
+/**
+ * What an engine's start costs decides which queue it waits in: a browser (a Chromium per session,
+ * ~1 s of CPU and 100+ MB) or a socket (one WebSocket: milliseconds). Unknown engines count as
+ * browsers, the cautious pace.
+ */
+export type LaunchKind = "browser" | "socket";
+export const LAUNCH_KINDS: readonly LaunchKind[] = ["browser", "socket"];
+
+const SOCKET_ENGINES: ReadonlySet<string> = new Set(["baileys", "simulator"]);
+
+export function launchKindOf(engine: string): LaunchKind {
+  return SOCKET_ENGINES.has(engine) ? "socket" : "browser";
+}
+
+/** A node's launch queues, one per kind, so held browser starts never hold a socket start. */
+export type LaunchQueues = Readonly<Record<LaunchKind, LaunchQueue>>;
+
+export function createLaunchQueues(opts: Record<LaunchKind, LaunchQueueOptions>): LaunchQueues {
+  return { browser: new LaunchQueue(opts.browser), socket: new LaunchQueue(opts.socket) };
+}
+
+/**
+ * The queue a start of `engine` waits in. A single queue (tests, tools) serves every engine; a
+ * node's pair is picked by the engine's kind.
+ */
+export function launchQueueFor(queues: LaunchQueue | LaunchQueues, engine: string): LaunchQueue {
+  return queues instanceof LaunchQueue ? queues : queues[launchKindOf(engine)];
 }

@@ -41,6 +41,8 @@ export const M = {
   capacityAlert: "wafleet.capacity.alert.level",
   nodeUp: "wafleet.cluster.node.up",
   leaseValid: "wafleet.lease.valid",
+  launchWaiting: "wafleet.launch.queue.waiting",
+  launchRunning: "wafleet.launch.queue.running",
   eventLogRejected: "wafleet.event_log.rejected.total",
 } as const;
 
@@ -90,6 +92,8 @@ export function registerSessionMetrics(reg: MetricRegistryLike): void {
   ensure(reg, { type: "counter", name: M.failovers, description: "Dead nodes whose workspaces this coordinator reassigned" });
   ensure(reg, { type: "histogram", name: M.failoverSeconds, buckets: SECONDS_BUCKETS, quantiles: false, description: "From a lease found expired to its workspaces reassigned, seconds" });
   ensure(reg, { type: "gauge", name: M.leaseValid, description: "1 while this node holds its cluster lease" });
+  ensure(reg, { type: "gauge", name: M.launchWaiting, labelNames: ["kind"], description: "Engine starts waiting in this node's launch queue, by kind (browser: wwebjs; socket: baileys, simulator)" });
+  ensure(reg, { type: "gauge", name: M.launchRunning, labelNames: ["kind"], description: "Engine starts in progress on this node, by launch queue (browser, socket)" });
   zeroCounter(reg, M.qr);
   zeroCounter(reg, M.received);
   zeroCounter(reg, M.watchdogRestarts);

@@ -6,7 +6,7 @@ import type { EventMessage, EventName, EventPayloads } from "../events";
 import { messageEventId } from "../events";
 import { inboundMediaId } from "../media/ids";
 import type { MediaStore } from "../media/store";
-import type { LaunchQueue } from "../engines/launch-queue";
+import { launchQueueFor, type LaunchQueue, type LaunchQueues } from "../engines/launch-queue";
 import type { EngineFactory, EngineMe, EngineMessage, MessageContent, MessageReceipt, SendOptions, SentMessage, SessionEngine } from "../engines/types";
 import { UNLINKED_REASONS } from "../engines/types";
 import type { Capability, IncomingCall } from "../engines/capabilities";
@@ -32,7 +32,11 @@ export interface ActorDeps {
    * engine its meta.json names; absent, only the default is installed.
    */
   engines?: ReadonlyMap<string, EngineFactory>;
-  launchQueue: LaunchQueue;
+  /**
+   * Where engine starts wait their turn: the node's queue per kind of engine (browser, socket), the
+   * session's engine picking one; a single queue serves every engine.
+   */
+  launchQueue: LaunchQueue | LaunchQueues;
   node: string;
   /** Publishes a session event (payload without the envelope; the caller adds id, node, time). */
   /** `id`: the event's id when it must be derived (a message's events), else a fresh ULID. */
@@ -156,6 +160,11 @@ export class SessionActor {
   /** The session's engine: the one its meta.json names, else the node's default. */
   get engineName(): string {
     return this.meta.engine ?? this.deps.engineFactory.engine ?? "unknown";
+  }
+
+  /** The launch queue of the session's engine's kind (a browser's starts do not hold a socket's). */
+  private get launchQueue(): LaunchQueue {
+    return launchQueueFor(this.deps.launchQueue, this.engineName);
   }
 
   /** The factory of the session's engine; undefined when that engine is not installed on this node. */
@@ -442,7 +451,7 @@ export class SessionActor {
     this.machine.transition("STARTING");
     const abort = new AbortController();
     this.launchAbort = abort;
-    this.launching = this.deps.launchQueue
+    this.launching = this.launchQueue
       .run(() => {
         // the queue may have held this start for a while: ask again right before connecting
         if (admit && !admit()) return Promise.reject(new Error("LEASE_LOST: this node may not run sessions now"));
@@ -660,7 +669,7 @@ export class SessionActor {
     engine.on("failed", () => undefined);
     try {
       await withDeadline(
-        this.deps.launchQueue.run(() => engine.start(), AbortSignal.timeout(deadlineMs)),
+        this.launchQueue.run(() => engine.start(), AbortSignal.timeout(deadlineMs)),
         deadlineMs,
         `no answer from WhatsApp within ${deadlineMs} ms`,
       );

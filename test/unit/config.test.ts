@@ -81,11 +81,22 @@ describe("configuration", () => {
     expectConfigError({ API_MAX_CONNECTIONS: "0" }, "API_MAX_CONNECTIONS");
   });
 
-  it("accepts the baileys engine, with the browserless launch defaults", () => {
+  it("accepts the baileys engine, with the browserless memory defaults", () => {
     const c = loadConfig({ ...base, WA_ENGINE: "baileys" });
     expect(c.engine).toBe("baileys");
-    expect(c.launchConcurrency).toBe(32);
     expect(c.sessionMaxMemoryBytes).toBe(0);
+  });
+
+  it("has one launch queue per kind of engine, whatever WA_ENGINE is", () => {
+    for (const WA_ENGINE of ["wwebjs", "baileys", "simulator"]) {
+      const c = loadConfig({ ...base, WA_ENGINE });
+      expect([c.launchConcurrency, c.launchStaggerMs, c.launchConcurrencySocket, c.launchStaggerSocketMs]).toEqual([2, 200, 32, 0]);
+    }
+    const c = loadConfig({ ...base, LAUNCH_CONCURRENCY_SOCKET: "64", LAUNCH_STAGGER_SOCKET_MS: "5" });
+    expect([c.launchConcurrencySocket, c.launchStaggerSocketMs]).toEqual([64, 5]);
+    expectConfigError({ LAUNCH_CONCURRENCY_SOCKET: "0" }, "LAUNCH_CONCURRENCY_SOCKET");
+    expectConfigError({ LAUNCH_CONCURRENCY_SOCKET: "many" }, "LAUNCH_CONCURRENCY_SOCKET", /number/);
+    expectConfigError({ LAUNCH_STAGGER_SOCKET_MS: "-1" }, "LAUNCH_STAGGER_SOCKET_MS");
   });
 
   it("reads WA_ENGINES as the node's engines, the default among them", () => {

@@ -1,4 +1,4 @@
-import { LaunchQueue } from "../../lib/engines/launch-queue";
+import { createLaunchQueues, launchKindOf, launchQueueFor, LaunchQueue } from "../../lib/engines/launch-queue";
 
 function deferred<T = void>() {
   let resolve!: (v: T) => void;
@@ -76,5 +76,17 @@ describe("launch queue", () => {
     await first;
     expect(ran).toBe(false);
     expect(q.pending).toBe(0);
+  });
+});
+
+describe("launch queues by kind of engine", () => {
+  it("maps wwebjs to the browser queue, baileys and the simulator to the socket queue, unknown engines to the browser's pace", () => {
+    expect(["wwebjs", "baileys", "simulator", "other"].map(launchKindOf)).toEqual(["browser", "socket", "socket", "browser"]);
+    const queues = createLaunchQueues({ browser: { concurrency: 2, staggerMs: 200 }, socket: { concurrency: 32, staggerMs: 0 } });
+    expect(launchQueueFor(queues, "wwebjs")).toBe(queues.browser);
+    expect(launchQueueFor(queues, "baileys")).toBe(queues.socket);
+    expect(launchQueueFor(queues, "simulator")).toBe(queues.socket);
+    const single = new LaunchQueue({ concurrency: 1, staggerMs: 0 });
+    expect(launchQueueFor(single, "baileys")).toBe(single);
   });
 });

@@ -1,7 +1,7 @@
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { LaunchQueue } from "../../lib/engines/launch-queue";
+import { createLaunchQueues, LaunchQueue } from "../../lib/engines/launch-queue";
 import type { EventName } from "../../lib/events";
 import { SessionManager } from "../../lib/sessions/manager";
 import { SessionStorage } from "../../lib/sessions/storage";
@@ -446,5 +446,63 @@ describe("capacity by engine weight", () => {
     await expect(single.create({ workspaceId: "w", sessionId: "c" })).rejects.toMatchObject({ type: "INSTANCE_AT_CAPACITY" });
     expect(single.stats()).toMatchObject({ total: 2, load: 2, byEngine: { baileys: 2 } });
     await single.haltAll();
+  });
+});
+
+describe("launch queues by kind of engine", () => {
+  const named = (engine: string) =>
+    Object.assign(
+      (ctx: any) => {
+        const e = new FakeEngine(ctx);
+        (e as any).engineName = engine;
+        factoryHook?.(e);
+        return e;
+      },
+      { engine, capabilities: new Set<Capability>() },
+    );
+  const engines = () => new Map([["wwebjs", named("wwebjs")], ["baileys", named("baileys")]]);
+
+  it("starts a baileys session at once while held browser starts fill the browser queue", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    factoryHook = (e) => {
+      if ((e as any).engineName === "wwebjs") e.gate = held;
+    };
+    const queues = createLaunchQueues({ browser: { concurrency: 2, staggerMs: 0 }, socket: { concurrency: 32, staggerMs: 0 } });
+    const m = manager({ engineFactory: named("wwebjs"), engines: engines(), launchQueue: queues, maxSessions: 100 });
+    try {
+      for (let i = 0; i < 6; i++) await m.create({ workspaceId: "w", sessionId: `web${i}` });
+      await until(() => queues.browser.active === 2 && queues.browser.pending === 4);
+      await m.create({ workspaceId: "w", sessionId: "b", engine: "baileys" });
+      await until(() => m.get("w", "b").status === "SCAN_QR_CODE" && queues.socket.active === 0);
+      expect([queues.browser.active, queues.browser.pending]).toEqual([2, 4]);
+      for (let i = 0; i < 6; i++) expect(m.get("w", `web${i}`).status).toBe("STARTING");
+      release();
+      await until(() => [0, 1, 2, 3, 4, 5].every((i) => m.get("w", `web${i}`).status === "SCAN_QR_CODE"));
+    } finally {
+      release();
+      await m.haltAll();
+    }
+  });
+
+  it("sessions of a socket engine queue among themselves at the socket pace, not in the browser queue", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    factoryHook = (e) => {
+      e.gate = held;
+    };
+    const queues = createLaunchQueues({ browser: { concurrency: 2, staggerMs: 0 }, socket: { concurrency: 1, staggerMs: 0 } });
+    const m = manager({ engineFactory: named("baileys"), launchQueue: queues, maxSessions: 100 });
+    try {
+      await m.create({ workspaceId: "w", sessionId: "a" });
+      await m.create({ workspaceId: "w", sessionId: "b" });
+      await until(() => queues.socket.active === 1 && queues.socket.pending === 1);
+      expect([queues.browser.active, queues.browser.pending]).toEqual([0, 0]);
+      release();
+      await until(() => m.get("w", "b").status === "SCAN_QR_CODE");
+    } finally {
+      release();
+      await m.haltAll();
+    }
   });
 });

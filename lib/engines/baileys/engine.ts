@@ -57,6 +57,9 @@ interface PendingSend {
 const ACK_RANK = { SERVER: 1, DEVICE: 2, READ: 3, PLAYED: 4 } as const;
 const ACKS_KEPT = 10_000;
 
+/** How long a just-linked device waits for its push name (app-state sync) before it is ready without it. */
+const PUSHNAME_WAIT_MS = 5000;
+
 /** How long stop() waits for the socket to close before moving on. */
 const CLOSE_WAIT_MS = 2000;
 
@@ -81,6 +84,15 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
   private readonly recent = new Map<string, { chat: string; msg: any }>();
   /** The connection that showed a pairing code (its QRs are void from then on). */
   private codeFor: unknown;
+  /** A just-linked device's connection is open and waits for its push name before it is ready. */
+  private nameWait: ((name: string) => void) | undefined;
+  private nameTimer: NodeJS.Timeout | undefined;
+
+  private stopNameWait(): void {
+    clearTimeout(this.nameTimer);
+    this.nameTimer = undefined;
+    this.nameWait = undefined;
+  }
   /** Own polls by id: their secret and options, to read the votes on them. */
   private readonly polls = new Map<string, { secret: Buffer; options: string[] }>();
   private readonly receiptAcks = new Map<string, () => void>();
@@ -426,8 +438,15 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       connectTimeoutMs: 20000,
     });
     this.sock = sock;
-    sock.ev.on("creds.update", (update: object) => {
-      if (this.sock === sock) void store.saveCreds(update).catch((err: Error) => this.opts.log?.("error", `cannot save Baileys creds: ${err.message}`));
+    sock.ev.on("creds.update", (update: { me?: { name?: string } }) => {
+      if (this.sock !== sock) return;
+      void store.saveCreds(update).catch((err: Error) => this.opts.log?.("error", `cannot save Baileys creds: ${err.message}`));
+      // the push name arrives by app-state sync (the phone's setting), after the connection opened
+      const name = update.me?.name;
+      if (name && name !== "~") {
+        if (this.me) this.me.pushname = name;
+        this.nameWait?.(name);
+      }
     });
     sock.ev.on("connection.update", (u: any) => {
       if (this.sock === sock) this.onConnectionUpdate(gen, sock, u);
@@ -493,12 +512,24 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     if (u.connection === "open") {
       const creds = this.store!.creds;
       const phone = String(creds.me?.id ?? "").split(/[:@]/)[0];
-      this.me = { wid: `${phone}@c.us`, phone, ...(creds.me?.name ? { pushname: creds.me.name } : {}), ...(creds.platform ? { platform: creds.platform } : {}) };
-      this.phase = "ready";
-      this.reconnectAttempts = 0;
-      this.emit("authenticated");
-      this.emit("ready", { ...this.me });
-      this.startGate.settle();
+      const announce = (pushname: string | undefined) => {
+        this.stopNameWait();
+        if (gen !== this.generation || this.sock !== sock) return;
+        this.me = { wid: `${phone}@c.us`, phone, ...(pushname ? { pushname } : {}), ...(creds.platform ? { platform: creds.platform } : {}) };
+        this.phase = "ready";
+        this.reconnectAttempts = 0;
+        this.emit("authenticated");
+        this.emit("ready", { ...this.me });
+        this.startGate.settle();
+      };
+      // a device just linked learns its push name from the phone's app state, right after it opens:
+      // ready waits for it a little, as WhatsApp Web's ready waits for its first sync
+      const known = creds.me?.name && creds.me.name !== "~" ? String(creds.me.name) : undefined;
+      if (known) announce(known);
+      else {
+        this.nameTimer = setTimeout(() => announce(undefined), PUSHNAME_WAIT_MS);
+        this.nameWait = announce;
+      }
     }
     if (u.connection === "close") this.onClose(gen, sock, u.lastDisconnect?.error);
   }
@@ -507,6 +538,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     const { DisconnectReason } = loadBaileys();
     const code: number | undefined = error?.output?.statusCode;
     const wasReady = this.phase === "ready";
+    this.stopNameWait();
     this.sock = undefined;
     this.me = undefined;
     this.failSends(new EngineError("SESSION_NOT_READY", "The connection to WhatsApp closed"));
@@ -682,6 +714,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     this.me = undefined;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
+    this.stopNameWait();
     this.startGate.reject(err);
     this.failSends(err);
     const sock = this.sock;

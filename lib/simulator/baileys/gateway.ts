@@ -10,7 +10,7 @@ import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer } from "ws";
 import type { RawData } from "ws";
 import type { SimNetwork, SimLog } from "../network";
-import type { ServerFrame, SimIncomingMessage, SimMedia, SimMessageFields, SimUpdate } from "../protocol";
+import type { ServerFrame, SimIncomingMessage, SimMe, SimMedia, SimMessageFields, SimUpdate } from "../protocol";
 import type { BaileysDeviceKeys, DeviceRecord } from "../ledger";
 import { lidOf } from "../accounts";
 import { FrameReader, NoiseResponder, agree, frame, newCurveKeyPair, sign } from "./noise";
@@ -19,10 +19,12 @@ import { bytesOf, child, children, decodeNode, encodeNode } from "./wa-binary";
 import type { WaNode } from "./wa-binary";
 import { SignalPeers } from "./signal-peers";
 import { MediaHost, MediaCodecError } from "./media-host";
-import { AppStateError, decodePatch, keyShareMessage, newAppStateKey } from "./app-state";
-import type { AppStateKey } from "./app-state";
+import { AppStateError, decodePatch } from "./app-state-patch";
+import type { DecodedPatch } from "./app-state-patch";
 import { mediaPartOf, simMediaOf, waMediaMessageOf } from "./media-messages";
 import { PrimaryLinkCode, WRAPPED_KEY_BYTES } from "./link-code";
+import { APP_STATE_COLLECTIONS, AccountAppState, isAppStateCollection } from "./app-state";
+import type { AppStateCollection } from "./app-state";
 import { GroupsTranslator, servePicture } from "./groups";
 import type { ServerResponse } from "node:http";
 
@@ -64,16 +66,26 @@ export class BaileysGateway {
   readonly peers = new SignalPeers();
   /** One-time prekeys each device uploaded (deviceId -> id -> public key) */
   readonly preKeys = new Map<string, Map<number, Buffer>>();
+  /** Each account's app state (phone -> its collections and sync key), made at its first login here. */
+  readonly appStates = new Map<string, AccountAppState>();
+
+  /** The account's app state; a new one holds its push name, as a phone's does from the start. */
+  appStateOf(phone: string, pushname: string | undefined): AccountAppState {
+    let state = this.appStates.get(phone);
+    if (!state) {
+      this.appStates.set(phone, (state = new AccountAppState()));
+      if (pushname) state.set("critical_block", ["setting_pushName"], { pushNameSetting: { name: pushname } }, 1);
+    }
+    return state;
+  }
+  /** Devices the phone has shared its app-state sync key with (deviceId -> the key's id, base64). */
+  readonly keyShared = new Map<string, string>();
   /** Each poll an account sent: its secret, which the votes on it are encrypted with (message id -> secret). */
   readonly pollSecrets = new Map<string, Buffer>();
   /** Phone numbers by the LID the server gave them */
   readonly phoneByLid = new Map<string, string>();
   /** Where clients upload media and download what they receive (media_conn names it) */
   readonly media = new MediaHost();
-  /** Each account's app-state key (phone -> key), shared by its phone with every new companion */
-  readonly appStateKeys = new Map<string, AppStateKey>();
-  /** Devices the key was shared with (device ids), since this server started */
-  readonly appStateShared = new Set<string>();
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 96 * 1024 * 1024 });
   private readonly links = new Set<BaileysLink>();
   private closed = false;
@@ -369,50 +381,96 @@ class BaileysLink {
     this.connectNetwork({ t: "hello", creds: { deviceId: device.deviceId, secret: device.secret, phone: device.phone } });
   }
 
-  private onNetReady(): Promise<void> | void {
+  private async onNetReady(me: SimMe): Promise<void> {
     const device = this.gw.opts.network.ledger.deviceOfPhone(this.netPhone!);
     if (this.pairing) return; // a fresh link: the client restarts (515) and logs in
     this.device = device;
+    this.pushname = me.pushname;
     const lid = this.gw.lidOfPhone(device!.phone);
     this.send({ tag: "success", attrs: { t: String(nowSeconds()), props: "1", abprops: "1", location: "sim", lid: `${lid}@lid`, creation: String(Math.floor(device!.linkedAt / 1000)) } });
     this.send({ tag: "ib", attrs: { from: S_WA }, content: [{ tag: "offline", attrs: { count: "0" } }] });
-    return this.shareAppStateKey();
+    return this.shareAppState(device!, me);
   }
 
-  /** As a phone does for a new companion: its app-state key, in a protocolMessage from the account itself. */
-  private shareAppStateKey(): Promise<void> | void {
-    const device = this.device;
-    if (!device || this.gw.appStateShared.has(device.deviceId)) return;
-    this.gw.appStateShared.add(device.deviceId);
-    let key = this.gw.appStateKeys.get(device.phone);
-    if (!key) this.gw.appStateKeys.set(device.phone, (key = newAppStateKey()));
-    const id = `3EB0${randomBytes(8).toString("hex").toUpperCase()}`;
-    this.localStanzas.add(id);
-    this.held.push({ from: device.phone, id, t: nowSeconds(), type: "text", message: keyShareMessage(key) });
+  /** The account's push name, as its own phone's messages carry it (`notify`). */
+  private pushname: string | undefined;
+  /** The id of the peer message that shares the app-state sync key with this client, until it is received. */
+  private keyShare: { id: string; keyId: string } | undefined;
+
+  /**
+   * The phone shares its app-state sync key with a new companion once, in a peer message; once the
+   * companion has it (its `peer_msg` receipt), the server tells it the account's collections changed
+   * (`server_sync`) and the companion syncs them: the push name first (critical_block).
+   */
+  private async shareAppState(device: DeviceRecord, me: SimMe): Promise<void> {
+    const state = this.gw.appStateOf(device.phone, me.pushname);
+    const keyId = state.key.id.toString("base64");
+    if (this.gw.keyShared.get(device.deviceId) === keyId) return;
+    this.keyShare = { id: `3EB0${randomBytes(8).toString("hex").toUpperCase()}`, keyId };
+    const message = { protocolMessage: { type: proto.Message.ProtocolMessage.Type.APP_STATE_SYNC_KEY_SHARE, appStateSyncKeyShare: state.keyShare() } };
+    this.held.push({ from: device.phone, id: this.keyShare.id, t: nowSeconds(), type: "protocol", category: "peer", message });
     return this.flushHeld();
   }
 
-  /** Stanzas this server made itself (not the network's): their receipts go nowhere. */
-  private readonly localStanzas = new Set<string>();
+  /** The client has the app-state sync key: tell it which collections have patches for it. */
+  private onKeyShareReceived(): void {
+    const device = this.device;
+    const share = this.keyShare;
+    if (!device || !share) return;
+    this.keyShare = undefined;
+    this.gw.keyShared.set(device.deviceId, share.keyId);
+    const state = this.gw.appStates.get(device.phone);
+    for (const name of APP_STATE_COLLECTIONS) {
+      const version = state?.version(name) ?? 0;
+      if (version === 0) continue;
+      this.send({ tag: "notification", attrs: { from: S_WA, type: "server_sync", id: this.tag(), t: String(nowSeconds()) }, content: [{ tag: "collection", attrs: { name, version: String(version) } }] });
+    }
+  }
+
+  /** `w:sync:app:state`: the patches of each collection after the version the client has. */
+  private appStateSync(node: WaNode): WaNode {
+    const state = this.device ? this.gw.appStates.get(this.device.phone) : undefined;
+    return {
+      tag: "sync",
+      attrs: {},
+      content: children(child(node, "sync"), "collection").map((c): WaNode => {
+        const name = c.attrs.name ?? "";
+        const from = Number(c.attrs.version ?? "0");
+        if (!isAppStateCollection(name) || !Number.isSafeInteger(from) || from < 0) {
+          return { tag: "collection", attrs: { name, type: "error" }, content: [{ tag: "error", attrs: { code: "400", text: "bad-request" } }] };
+        }
+        const { version, patches } = state ? state.patchesSince(name, from) : { version: 0, patches: [] };
+        const list: WaNode[] = patches.map((p) => ({ tag: "patch", attrs: {}, content: p }));
+        return { tag: "collection", attrs: { name, version: String(version) }, ...(list.length ? { content: [{ tag: "patches", attrs: {}, content: list }] } : {}) };
+      }),
+    };
+  }
 
   /**
-   * `w:sync:app:state`: a resync is answered with nothing new (the network keeps the account's state,
-   * not these collections); a patch is decrypted, and its deletes-for-me applied on the network
-   * before the answer. Any other change is refused (not modelled), so the client does not believe it done.
+   * A companion's app-state patch: decrypted and checked (value and index MACs here, snapshot and
+   * patch MACs against the collection), appended to the account's collection, its deletes-for-me
+   * applied on the network before the answer. Any other action is refused (501: not modelled), so the
+   * client does not believe it done.
    */
-  private onAppState(node: WaNode, id: string): void {
-    const phone = this.device?.phone;
-    const collections = children(child(node, "sync"), "collection");
+  private onAppStatePatch(node: WaNode, id: string): void {
     const error = (code: string, text: string) => this.send({ tag: "iq", attrs: { from: S_WA, type: "error", id }, content: [{ tag: "error", attrs: { code, text } }] });
+    const state = this.device ? this.gw.appStates.get(this.device.phone) : undefined;
+    if (!state) return error("400", "no app state for this account");
     const deletes: string[] = [];
+    const applied: { name: AppStateCollection; base: number; patch: DecodedPatch & { encoded: Buffer } }[] = [];
     try {
-      for (const c of collections) {
+      for (const c of children(child(node, "sync"), "collection")) {
+        const name = c.attrs.name ?? "";
+        if (!isAppStateCollection(name)) return error("400", `bad collection ${name}`);
+        let base = Number(c.attrs.version ?? "0");
         for (const p of children(c, "patch")) {
-          const key = phone ? this.gw.appStateKeys.get(phone) : undefined;
-          for (const m of decodePatch(bytesOf(p) ?? Buffer.alloc(0), (kid) => (key && kid.equals(key.keyId) ? key.keyData : undefined))) {
+          const encoded = bytesOf(p) ?? Buffer.alloc(0);
+          const patch = decodePatch(encoded, (kid) => (kid.equals(state.key.id) ? state.key.data : undefined));
+          for (const m of patch.mutations) {
             if (m.operation === "set" && m.index[0] === "deleteMessageForMe" && m.index[2]) deletes.push(m.index[2]);
             else return error("501", `not-implemented: ${m.index[0] ?? "?"}`);
           }
+          applied.push({ name, base: base++, patch: { ...patch, encoded } });
         }
       }
     } catch (err) {
@@ -420,12 +478,14 @@ class BaileysLink {
       this.gw.log("warn", `app-state patch refused: ${err.code}: ${err.message}`);
       return error("400", err.code);
     }
-    const answer = () =>
-      this.send({
-        tag: "iq",
-        attrs: { from: S_WA, type: "result", id },
-        content: [{ tag: "sync", attrs: {}, content: collections.map((c) => ({ tag: "collection", attrs: { name: c.attrs.name, version: String(Number(c.attrs.version ?? 0) + children(c, "patch").length) } })) }],
-      });
+    const versions = new Map<string, number>();
+    for (const a of applied) {
+      const v = state.applyPatch(a.name, a.base, a.patch);
+      if (v === "conflict") return error("409", "conflict");
+      if (v === "bad-mac") return error("400", "APP_STATE_BAD_MAC");
+      versions.set(a.name, v);
+    }
+    const answer = () => this.send({ tag: "iq", attrs: { from: S_WA, type: "result", id }, content: [{ tag: "sync", attrs: {}, content: [...versions].map(([name, version]) => ({ tag: "collection", attrs: { name, version: String(version) } })) }] });
     if (!deletes.length) return answer();
     let left = deletes.length;
     let failed: string | undefined;
@@ -476,7 +536,7 @@ class BaileysLink {
         this.netPhone = f.creds.phone;
         return this.onNetPaired(f.creds, f.scanned);
       case "ready":
-        return this.onNetReady();
+        return this.onNetReady(f.me);
       case "message": {
         const m = f.message;
         if (m.media) await this.gw.media.listen();
@@ -589,7 +649,8 @@ class BaileysLink {
       }));
       this.send({
         tag: "message",
-        attrs: { from: `${r.from}@${S_WA}`, id: r.id, t: String(r.t), type: r.type, notify: `Contact ${r.from}`, ...(r.recipient ? { recipient: r.recipient } : {}) },
+        // notify is the sender's push name: the account's own when its phone sent it
+        attrs: { from: `${r.from}@${S_WA}`, id: r.id, t: String(r.t), type: r.type, notify: r.from === device.phone ? (this.pushname ?? `Sim ${r.from}`) : `Contact ${r.from}`, ...(r.recipient ? { recipient: r.recipient } : {}), ...(r.category ? { category: r.category } : {}) },
         content: [{ tag: "enc", attrs: { v: "2", type: enc.type }, content: enc.body }],
       });
     }
@@ -625,9 +686,9 @@ class BaileysLink {
           return;
         }
         ack();
+        if (node.attrs.type === "peer_msg" && node.attrs.id === this.keyShare?.id) return this.onKeyShareReceived();
         // (a companion's receipt for an own message from another device is type "sender")
         if (!node.attrs.type || node.attrs.type === "inactive" || node.attrs.type === "sender") {
-          if (this.localStanzas.delete(node.attrs.id)) return;
           const uid = this.relayedUpdates.get(node.attrs.id);
           this.relayedUpdates.delete(node.attrs.id);
           this.netSend(uid ? { t: "update_ack", uid } : { t: "recv_ack", id: node.attrs.id });
@@ -690,7 +751,11 @@ class BaileysLink {
     }
     if (xmlns === "encrypt" && first?.tag === "key") return result([{ tag: "list", attrs: {}, content: children(first, "user").map((u) => this.bundleNode(u.attrs.jid)) }]);
     if (xmlns === "usync") return result([this.usync(first!)]);
-    if (xmlns === "w:sync:app:state") return this.onAppState(node, id);
+    if (xmlns === "w:sync:app:state" && type === "set") {
+      // a companion's own change comes as a patch; otherwise it asks for what it lacks
+      if (children(child(node, "sync"), "collection").some((c) => children(c, "patch").length)) return this.onAppStatePatch(node, id);
+      return result([this.appStateSync(node)]);
+    }
     if (xmlns === "w:m" && first?.tag === "media_conn") {
       // where to upload media, and a token that lets this client do it
       await this.gw.media.listen();
@@ -886,6 +951,8 @@ interface Relay {
   message: Record<string, unknown>;
   /** An own message from another device: the chat it went to */
   recipient?: string;
+  /** `peer`: a message between the account's own devices (a protocol message, not a chat's) */
+  category?: "peer";
 }
 
 // --- message content: the network's fields <-> WhatsApp's Message protobuf (written here, not with
