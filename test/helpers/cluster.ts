@@ -101,8 +101,8 @@ export class TestCluster {
   }
 
   /** Creates a session through the gateway and links it with a simulated phone. */
-  async createLinked(workspaceId: string, sessionId: string, phone: string): Promise<void> {
-    const created = await this.retrying(() => this.call("POST", `/workspaces/${workspaceId}/sessions`, { sessionId }), [201]);
+  async createLinked(workspaceId: string, sessionId: string, phone: string, engine?: string): Promise<void> {
+    const created = await this.retrying(() => this.call("POST", `/workspaces/${workspaceId}/sessions`, { sessionId, ...(engine ? { engine } : {}) }), [201]);
     void created;
     const qr = await waitFor(`QR of ${workspaceId}/${sessionId}`, async () => {
       const r = await this.call("GET", `/workspaces/${workspaceId}/sessions/${sessionId}/qr`, undefined, { accept: "application/json" });

@@ -64,7 +64,7 @@ const PUSHNAME_WAIT_MS = 5000;
 const CLOSE_WAIT_MS = 2000;
 
 /** What the baileys engine does beyond the core: each one tested by the capability suite. */
-export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read", "replies", "mentions", "location", "vcard", "polls", "reactions", "edit", "revoke", "presence", "sentEvents", "calls"]);
+export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read", "replies", "mentions", "location", "vcard", "polls", "reactions", "edit", "revoke", "presence", "sentEvents", "calls", "groups"]);
 
 /**
  * Messages remembered per session (incoming and own), so a reply can quote them and a reaction or an
@@ -184,7 +184,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     const sock = this.sock;
     if (this.phase !== "ready" || !sock) throw new EngineError("SESSION_NOT_READY", "The session is not connected to WhatsApp");
     const target = parseId(to);
-    if (target?.kind !== "user") throw new EngineError("VALIDATION_ERROR", `Cannot send to ${JSON.stringify(to)}: expected a phone number or <digits>@c.us`);
+    if (target?.kind !== "user" && target?.kind !== "group") throw new EngineError("VALIDATION_ERROR", `Cannot send to ${JSON.stringify(to)}: expected a phone number, <digits>@c.us or a group <digits>@g.us`);
     if (content.voice && !content.media) throw new EngineError("VALIDATION_ERROR", "A voice note needs audio media");
     const payload = this.contentOf(content);
     let quoted: any;
@@ -196,7 +196,8 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     const { generateMessageID } = loadBaileys();
     const id = opts.messageId ?? generateMessageID();
     if (this.pendingSends.has(id)) throw new EngineError("VALIDATION_ERROR", `Message ${id} is already being sent`);
-    const recipient = `${target.user}@c.us`;
+    const isGroup = target.kind === "group";
+    const recipient = isGroup ? target.serialized : `${target.user}@c.us`;
     // media is encrypted and uploaded first: the deadline grows by a second per MiB
     const timeoutMs = this.sendTimeoutMs + (content.media ? Math.ceil((content.media.data.length * 3) / 4 / (1024 * 1024)) * 1000 : 0);
     const acked = new Promise<SentMessage>((resolve, reject) => {
@@ -204,7 +205,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       this.pendingSends.set(id, { resolve, reject, timer, to: recipient });
     });
     try {
-      const sent = await sock.sendMessage(`${target.user}@s.whatsapp.net`, payload, { messageId: id, linkPreview: null, ...(quoted ? { quoted } : {}) });
+      const sent = await sock.sendMessage(isGroup ? target.serialized : `${target.user}@s.whatsapp.net`, payload, { messageId: id, linkPreview: null, ...(quoted ? { quoted } : {}) });
       if (sent) this.remember(id, target.user, sent);
       const secret = sent?.message?.messageContextInfo?.messageSecret;
       if (secret && content.poll) {
@@ -496,7 +497,8 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     sock.ws.on("CB:ack,class:message", (node: any) => {
       const id = node.attrs?.id;
       if (!id) return;
-      if (node.attrs.error) this.settleSend(id, undefined, new EngineError("ENGINE_ERROR", `WhatsApp refused message ${id} (error ${node.attrs.error}${node.attrs.reason ? `: ${node.attrs.reason}` : ""})`));
+      if (node.attrs.error === "403" && String(node.attrs.from ?? "").endsWith("@g.us")) this.settleSend(id, undefined, new EngineError("GROUP_NOT_ADMIN", `WhatsApp refused message ${id}: only admins may send messages to this group`));
+      else if (node.attrs.error) this.settleSend(id, undefined, new EngineError("ENGINE_ERROR", `WhatsApp refused message ${id} (error ${node.attrs.error}${node.attrs.reason ? `: ${node.attrs.reason}` : ""})`));
       else this.settleSend(id, Number(node.attrs.t) || Math.floor(Date.now() / 1000));
     });
   }
@@ -634,7 +636,9 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       }
       const jid: string = m.key.remoteJidAlt && m.key.remoteJidAlt.endsWith("@s.whatsapp.net") ? m.key.remoteJidAlt : m.key.remoteJid;
       const from = jid?.endsWith("@s.whatsapp.net") ? `${jid.split("@")[0].split(":")[0]}@c.us` : jid;
-      const msg: EngineMessage = { id: m.key.id, from, to: `${mePhone}@c.us`, timestamp: Number(m.messageTimestamp) || Math.floor(Date.now() / 1000), fromMe: false, chatId: from, ...fieldsOf(m.message) };
+      // a group's post: from the group, by its author
+      const author = from?.endsWith("@g.us") ? personOf(m.key.participantAlt?.endsWith("@s.whatsapp.net") ? m.key.participantAlt : (m.key.participant ?? "")) : undefined;
+      const msg: EngineMessage = { id: m.key.id, from, to: `${mePhone}@c.us`, timestamp: Number(m.messageTimestamp) || Math.floor(Date.now() / 1000), fromMe: false, chatId: from, ...(author ? { author } : {}), ...fieldsOf(m.message) };
       const chatPhone = from.split("@")[0];
       this.remember(m.key.id, chatPhone, m);
       const unread = this.unread.get(chatPhone) ?? [];

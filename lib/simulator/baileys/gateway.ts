@@ -25,7 +25,7 @@ import { mediaPartOf, simMediaOf, waMediaMessageOf } from "./media-messages";
 import { PrimaryLinkCode, WRAPPED_KEY_BYTES } from "./link-code";
 import { APP_STATE_COLLECTIONS, AccountAppState, isAppStateCollection } from "./app-state";
 import type { AppStateCollection } from "./app-state";
-import { GroupsTranslator, servePicture } from "./groups";
+import { GroupsTranslator, SenderKeyBook, servePicture } from "./groups";
 import type { ServerResponse } from "node:http";
 
  
@@ -64,6 +64,7 @@ export interface BaileysGatewayOptions {
 export class BaileysGateway {
   readonly certs = new NoiseCertificates();
   readonly peers = new SignalPeers();
+  readonly senderKeys = new SenderKeyBook();
   /** One-time prekeys each device uploaded (deviceId -> id -> public key) */
   readonly preKeys = new Map<string, Map<number, Buffer>>();
   /** Each account's app state (phone -> its collections and sync key), made at its first login here. */
@@ -161,12 +162,17 @@ class BaileysLink {
   private readonly sentTo = new Map<string, string>();
   private work: Promise<void> = Promise.resolve();
   /** Groups and calls, both ways (lib/simulator/baileys/groups.ts) */
-  private readonly groups = new GroupsTranslator({
+  private readonly groups: GroupsTranslator = new GroupsTranslator({
     send: (node) => this.send(node),
     netQuery: (q, done) => this.netQuery(q, done),
     netSend: (f) => this.netSend(f),
     phoneOf: (jid) => this.phoneOf(jid),
     pictureUrl: (groupId, version) => `${this.gw.opts.networkWsUrl().replace(/^ws/, "http").replace(/\/ws$/, "")}/sim/baileys/pictures/${encodeURIComponent(groupId)}/${version}`,
+    clientAddress: () => (this.device?.baileys ? `${this.device.phone}.${this.device.baileys.device}` : undefined),
+    decryptFromClient: (phone, type, body) => this.gw.peers.decrypt(phone, `${this.device!.phone}.${this.device!.baileys!.device}`, type, body),
+    encryptToClient: (phone, plain) => this.encryptToClient(phone, plain),
+    log: (msg) => this.gw.log("warn", msg),
+    senderKeys: () => this.gw.senderKeys,
   });
 
   constructor(
@@ -540,7 +546,12 @@ class BaileysLink {
       case "message": {
         const m = f.message;
         if (m.media) await this.gw.media.listen();
-        this.held.push({ from: m.from.replace(/@.*$/, ""), id: m.id, t: m.timestamp, type: m.location || m.vcard || m.media ? "media" : m.poll ? "poll" : "text", message: waMessageOf(m, this.gw.media) });
+        const type = m.location || m.vcard || m.media ? "media" : m.poll ? "poll" : "text";
+        if (m.from.endsWith("@g.us") && m.author) {
+          this.held.push({ group: m.from, from: m.author.replace(/@.*$/, ""), id: m.id, t: m.timestamp, type, message: waMessageOf(m, this.gw.media) });
+          return this.flushHeld();
+        }
+        this.held.push({ from: m.from.replace(/@.*$/, ""), id: m.id, t: m.timestamp, type, message: waMessageOf(m, this.gw.media) });
         return this.flushHeld();
       }
       case "ack":
@@ -574,7 +585,7 @@ class BaileysLink {
     const to = this.sentTo.get(id);
     if (!to) return;
     if (ack === "SERVER") this.send({ tag: "ack", attrs: { class: "message", id, from: to, t: String(nowSeconds()) } });
-    else if (ack === "ERROR") this.send({ tag: "ack", attrs: { class: "message", id, from: to, error: "479", ...(error ? { reason: error.slice(0, 100) } : {}) } });
+    else if (ack === "ERROR") this.send({ tag: "ack", attrs: { class: "message", id, from: to, error: error?.startsWith("NOT_ADMIN") ? "403" : "479", ...(error ? { reason: error.slice(0, 100) } : {}) } });
     else if (ack === "DEVICE") this.send({ tag: "receipt", attrs: { id, from: to, t: String(nowSeconds()) } });
     else if (ack === "READ") this.send({ tag: "receipt", attrs: { id, from: to, type: "read", t: String(nowSeconds()) } });
   }
@@ -637,16 +648,14 @@ class BaileysLink {
   private async flushHeld(): Promise<void> {
     const device = this.device;
     if (!device?.baileys || !this.gw.preKeys.get(device.deviceId)?.size) return;
-    const keys = device.baileys;
     while (this.held.length) {
       const r = this.held.shift()!;
+      if (r.group) {
+        this.send(await this.groups.groupStanza({ ...r, group: r.group }));
+        continue;
+      }
       const content = Buffer.from(proto.Message.encode(r.message).finish());
-      const enc = await this.gw.peers.encrypt(r.from, `${device.phone}.${keys.device}`, content, () => ({
-        registrationId: keys.registrationId,
-        identity: Buffer.from(keys.identity, "base64"),
-        signedPreKey: { id: keys.signedPreKey.id, public: Buffer.from(keys.signedPreKey.public, "base64"), signature: Buffer.from(keys.signedPreKey.signature, "base64") },
-        takePreKey: () => this.takePreKey(device.deviceId),
-      }));
+      const enc = await this.encryptToClient(r.from, content);
       this.send({
         tag: "message",
         // notify is the sender's push name: the account's own when its phone sent it
@@ -654,6 +663,18 @@ class BaileysLink {
         content: [{ tag: "enc", attrs: { v: "2", type: enc.type }, content: enc.body }],
       });
     }
+  }
+
+  /** 1:1 Signal from `phone`'s phone to the client, starting the session from the client's bundle when there is none. */
+  private encryptToClient(phone: string, content: Buffer): Promise<{ type: "pkmsg" | "msg"; body: Buffer }> {
+    const device = this.device!;
+    const keys = device.baileys!;
+    return this.gw.peers.encrypt(phone, `${device.phone}.${keys.device}`, content, () => ({
+      registrationId: keys.registrationId,
+      identity: Buffer.from(keys.identity, "base64"),
+      signedPreKey: { id: keys.signedPreKey.id, public: Buffer.from(keys.signedPreKey.public, "base64"), signature: Buffer.from(keys.signedPreKey.signature, "base64") },
+      takePreKey: () => this.takePreKey(device.deviceId),
+    }));
   }
 
   private takePreKey(deviceId: string): { id: number; public: Buffer } | undefined {
@@ -852,15 +873,24 @@ class BaileysLink {
     if (!device?.baileys) return;
     const toPhone = this.phoneOf(to ?? "");
     const fail = (reason: string) => this.send({ tag: "ack", attrs: { class: "message", id, from: to ?? S_WA, error: "400", reason } });
-    if (!toPhone) return fail("bad recipient");
-    const encs: { jid: string; enc: WaNode }[] = [];
-    for (const p of children(child(node, "participants"), "to")) for (const e of children(p, "enc")) encs.push({ jid: p.attrs.jid, enc: e });
-    for (const e of children(node, "enc")) encs.push({ jid: to!, enc: e });
-    // the copy for the recipient's phone (device 0); copies for our own other devices are not relayed
-    const mine = encs.find((e) => this.phoneOf(e.jid) === toPhone && !/:\d+@/.test(e.jid.replace(/:0@/, "@"))) ?? encs.find((e) => this.phoneOf(e.jid) === toPhone);
-    if (!mine) return fail("no copy for the recipient");
-    const plain = await this.gw.peers.decrypt(toPhone, `${device.phone}.${device.baileys.device}`, mine.enc.attrs.type, bytesOf(mine.enc)!);
-    const msg = proto.Message.decode(plain);
+    const isGroup = /^[0-9-]+@g\.us$/.test(to ?? "");
+    if (!toPhone && !isGroup) return fail("bad recipient");
+    let msg: any;
+    if (isGroup) {
+      // a post to a group: sender keys (lib/simulator/baileys/groups.ts)
+      const opened = await this.groups.openGroupMessage(node);
+      if (!opened.message) return fail(opened.error ?? "unreadable");
+      msg = opened.message;
+    } else {
+      const encs: { jid: string; enc: WaNode }[] = [];
+      for (const p of children(child(node, "participants"), "to")) for (const e of children(p, "enc")) encs.push({ jid: p.attrs.jid, enc: e });
+      for (const e of children(node, "enc")) encs.push({ jid: to!, enc: e });
+      // the copy for the recipient's phone (device 0); copies for our own other devices are not relayed
+      const mine = encs.find((e) => this.phoneOf(e.jid) === toPhone && !/:\d+@/.test(e.jid.replace(/:0@/, "@"))) ?? encs.find((e) => this.phoneOf(e.jid) === toPhone);
+      if (!mine) return fail("no copy for the recipient");
+      const plain = await this.gw.peers.decrypt(toPhone!, `${device.phone}.${device.baileys.device}`, mine.enc.attrs.type, bytesOf(mine.enc)!);
+      msg = proto.Message.decode(plain);
+    }
     // a reaction or an edit of an own message: the network's action on that message, acked once done
     const answer = (error?: string) => this.send({ tag: "ack", attrs: { class: "message", id, from: to!, t: String(nowSeconds()), ...(error ? { error: "479", reason: error } : {}) } });
     if (msg.reactionMessage?.key?.id) return this.netQuery({ op: "react", id: msg.reactionMessage.key.id, emoji: msg.reactionMessage.text ?? "" }, answer);
@@ -892,7 +922,7 @@ class BaileysLink {
     // a poll's secret, which the votes on it are encrypted with (as the phones that vote would)
     if (fields.poll && msg.messageContextInfo?.messageSecret) this.gw.pollSecrets.set(id, Buffer.from(msg.messageContextInfo.messageSecret));
     this.sentTo.set(id, to!);
-    this.netSend({ t: "send", id, to: `${toPhone}@c.us`, body, ...(media ? { media } : {}), ...fields });
+    this.netSend({ t: "send", id, to: isGroup ? to : `${toPhone}@c.us`, body, ...(media ? { media } : {}), ...fields });
   }
 
   // --- plumbing ---
@@ -951,6 +981,8 @@ interface Relay {
   message: Record<string, unknown>;
   /** An own message from another device: the chat it went to */
   recipient?: string;
+  /** A member's post to this group (`from` is the author) */
+  group?: string;
   /** `peer`: a message between the account's own devices (a protocol message, not a chat's) */
   category?: "peer";
 }
