@@ -1,6 +1,6 @@
 // Event names and payload types: the one place they are defined (DESIGN section 7).
 import { createHash } from "node:crypto";
-import { ulid } from "ulid";
+import { ulid } from "../ids";
 import type { AckLevel, EngineMe, EngineMessage } from "../engines/types";
 import type { GroupSettings } from "../engines/capabilities";
 import type { MediaDescriptor } from "../media/descriptor";

@@ -3,7 +3,7 @@
 // directory gives it (restoring their sessions), drops those it lost, claims new ones on create,
 // and releases on a handoff.
 import { WafleetError } from "../errors";
-import type { Directory } from "./directory";
+import type { Assignment, Directory } from "./directory";
 import type { DirectoryView } from "./view";
 
 export interface OwnershipHost {
@@ -25,6 +25,8 @@ export interface OwnershipOptions {
   /** How long a released workspace answers WORKSPACE_MOVING before this node looks again. */
   releaseHoldMs?: number;
   reconcileEveryMs?: number;
+  /** Workspaces adopted at once by a reconcile (default 8). */
+  adoptConcurrency?: number;
 }
 
 export class Ownership {
@@ -131,12 +133,29 @@ export class Ownership {
       if (seen && seen.node !== this.opts.node && seen.token > token) await this.dropOne(w, `now owned by ${seen.node}`);
     }
     if (!this.opts.lease.valid()) return;
+    const todo: string[] = [];
     for (const a of this.opts.view.assignments()) {
       if (a.node !== this.opts.node || this.owned.get(a.workspaceId) === a.token || this.released.has(a.workspaceId)) continue;
-      // the view may lag: start engines only on the directory's own word
-      const sure = await this.opts.directory.owner(a.workspaceId);
-      if (sure?.node === this.opts.node && this.opts.lease.valid()) await this.adoptOne(a.workspaceId, sure.token);
+      todo.push(a.workspaceId);
     }
+    if (!todo.length) return;
+    // the view may lag: start engines only on the directory's own word, read for all of them at
+    // once (a failover gives a node hundreds of workspaces in one notification)
+    const sure = await this.opts.directory.ownersOf(todo);
+    const mine = sure.filter((a): a is Assignment => a?.node === this.opts.node);
+    // adopted a few at a time: each reads its sessions from storage and queues their engines (the
+    // launch queue paces the starts); one after another, the last workspace of a large failover
+    // waited for every read before it
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(this.opts.adoptConcurrency ?? 8, mine.length) }, async () => {
+        while (next < mine.length) {
+          const a = mine[next++]!;
+          if (!this.opts.lease.valid()) continue;
+          await this.adoptOne(a.workspaceId, a.token).catch((err: Error) => this.opts.logger.warn(`workspace ${a.workspaceId} not adopted: ${err.message}`));
+        }
+      }),
+    );
   }
 
   private async adoptOne(workspaceId: string, token: number): Promise<void> {

@@ -66,8 +66,9 @@ export class DirectoryView extends EventEmitter {
       return;
     }
     if (c.type === "assign") {
-      const cur = this.owners.get(c.workspaceId);
-      if (!cur || cur.token < c.token) this.owners.set(c.workspaceId, { workspaceId: c.workspaceId, node: c.node, token: c.token });
+      this.learn(c);
+    } else if (c.type === "assigned") {
+      for (const a of c.assignments) this.learn(a);
     } else if (c.type === "unassign") {
       if (this.owners.get(c.workspaceId)?.token === c.token) this.owners.delete(c.workspaceId);
     } else {
@@ -84,6 +85,11 @@ export class DirectoryView extends EventEmitter {
       return;
     }
     this.emit("changed", c);
+  }
+
+  private learn(a: Assignment): void {
+    const cur = this.owners.get(a.workspaceId);
+    if (!cur || cur.token < a.token) this.owners.set(a.workspaceId, { workspaceId: a.workspaceId, node: a.node, token: a.token });
   }
 
   ownerOf(workspaceId: string): Assignment | undefined {

@@ -701,9 +701,11 @@ class BaileysLink {
         const ack = () => this.send({ tag: "ack", attrs: { class: "receipt", id: node.attrs.id, from: node.attrs.to ?? S_WA, ...(node.attrs.type ? { type: node.attrs.type } : {}) } });
         if (node.attrs.type === "read" || node.attrs.type === "read-self") {
           // the account read the chat: the network marks it read (and tells the senders); acked once done
-          const phone = this.phoneOf(node.attrs.to ?? "");
-          if (!phone) return ack();
-          this.netQuery({ op: "read", chatId: `${phone}@c.us` }, ack);
+          const to = node.attrs.to ?? "";
+          const phone = this.phoneOf(to);
+          const chatId = /^[0-9-]+@g\.us$/.test(to) ? to : phone ? `${phone}@c.us` : undefined;
+          if (!chatId) return ack();
+          this.netQuery({ op: "read", chatId }, ack);
           return;
         }
         ack();
