@@ -100,4 +100,15 @@ it("posts to a group and reads a member's posts after a restart, with the sender
     [after.id, "second"],
   ]);
   expect((await sim.get("/sim/stats")).json).toMatchObject({ conflicts: 0, queued: 0, queuedUpdates: 0 });
+
+  // a member's post can be reacted to, quoted, and the group marked read, as in a chat with one person
+  const chat = async () => ((await sim.get(`/sim/accounts/${ALICE}/chats`)).json.chats as any[]).find((c) => c.id === group.id);
+  expect((await chat()).unreadCount).toBe(3);
+  expect(await engine.react(again, "👍")).toBe(true);
+  const history = (await sim.get(`/sim/accounts/${ALICE}/chats/${group.id}/messages`)).json.messages as any[];
+  expect(history.find((m) => m.id === again).reactions).toEqual({ [ALICE]: "👍" });
+  const reply = await engine.sendMessage(group.id, { text: "welcome", replyTo: fromBen });
+  expect(((await sim.get(`/sim/contacts/${ANA}/inbox`)).json.messages as any[]).find((m) => m.id === reply.id)).toMatchObject({ to: group.id, replyTo: fromBen });
+  expect(await engine.markRead(group.id)).toBe(true);
+  expect((await chat()).unreadCount).toBe(0);
 }, 60000);

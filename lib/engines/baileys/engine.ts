@@ -64,7 +64,7 @@ const PUSHNAME_WAIT_MS = 5000;
 const CLOSE_WAIT_MS = 2000;
 
 /** What the baileys engine does beyond the core: each one tested by the capability suite. */
-export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read", "replies", "mentions", "location", "vcard", "polls", "reactions", "edit", "presence", "sentEvents", "calls", "groups"]);
+export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read", "replies", "mentions", "location", "vcard", "polls", "reactions", "edit", "revoke", "presence", "sentEvents", "calls", "groups"]);
 
 /**
  * Messages remembered per session (incoming and own), so a reply can quote them and a reaction or an
@@ -190,7 +190,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     let quoted: any;
     if (content.replyTo !== undefined) {
       const known = this.recent.get(content.replyTo) ?? this.recent.get(content.replyTo.split("_").pop()!);
-      if (!known || known.chat !== target.user) throw new EngineError("VALIDATION_ERROR", `Message ${content.replyTo} is not one of this chat's recent messages: it cannot be quoted`);
+      if (!known || known.chat !== chatKeyOf(target)) throw new EngineError("VALIDATION_ERROR", `Message ${content.replyTo} is not one of this chat's recent messages: it cannot be quoted`);
       quoted = known.msg;
     }
     const { generateMessageID } = loadBaileys();
@@ -206,7 +206,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     });
     try {
       const sent = await sock.sendMessage(isGroup ? target.serialized : `${target.user}@s.whatsapp.net`, payload, { messageId: id, linkPreview: null, ...(quoted ? { quoted } : {}) });
-      if (sent) this.remember(id, target.user, sent);
+      if (sent) this.remember(id, chatKeyOf(target), sent);
       const secret = sent?.message?.messageContextInfo?.messageSecret;
       if (secret && content.poll) {
         // what decrypting the votes on it takes (Baileys 7.0.0-rc14 leaves that to its user)
@@ -294,10 +294,10 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     const id = generateMessageID();
     const acked = new Promise<SentMessage>((resolve, reject) => {
       const timer = setTimeout(() => this.settleSend(id, undefined, new EngineError("ENGINE_TIMEOUT", `WhatsApp did not acknowledge ${id} within ${this.sendTimeoutMs} ms`)), this.sendTimeoutMs);
-      this.pendingSends.set(id, { resolve, reject, timer, to: `${chat}@c.us`, quiet: true });
+      this.pendingSends.set(id, { resolve, reject, timer, to: chat.endsWith("@g.us") ? chat : `${chat}@c.us`, quiet: true });
     });
     try {
-      await sock.sendMessage(`${chat}@s.whatsapp.net`, payload, { messageId: id });
+      await sock.sendMessage(chat.endsWith("@g.us") ? chat : `${chat}@s.whatsapp.net`, payload, { messageId: id });
     } catch (err) {
       this.settleSend(id, undefined, new EngineError("ENGINE_ERROR", `Baileys could not send: ${(err as Error).message}`));
     }
@@ -309,9 +309,10 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     const sock = this.sock;
     if (this.phase !== "ready" || !sock) throw new EngineError("SESSION_NOT_READY", "The session is not connected to WhatsApp");
     const target = parseId(chatId);
-    if (target?.kind !== "user") throw new EngineError("VALIDATION_ERROR", `Cannot mark ${JSON.stringify(chatId)} read: expected a phone number or <digits>@c.us`);
-    const keys = this.unread.get(target.user);
-    if (!keys?.length) return this.unread.has(target.user);
+    if (target?.kind !== "user" && target?.kind !== "group") throw new EngineError("VALIDATION_ERROR", `Cannot mark ${JSON.stringify(chatId)} read: expected a phone number, <digits>@c.us or a group <digits>@g.us`);
+    const chat = chatKeyOf(target);
+    const keys = this.unread.get(chat);
+    if (!keys?.length) return this.unread.has(chat);
     const first = keys[0].id as string;
     const acked = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -325,7 +326,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     });
     await sock.readMessages(keys);
     await acked;
-    this.unread.set(target.user, []);
+    this.unread.set(chat, []);
     return true;
   }
 
@@ -334,6 +335,50 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
    * it) and the phone it is typed on proves it. From then on this connection shows no QR; when it
    * ends (the code expired with it), the next connection shows QRs again.
    */
+  /**
+   * Deletes a message the engine saw (false for one it does not know): for everyone with a REVOKE
+   * protocolMessage (resolves on the server's ack), or for this account only with WhatsApp's
+   * app-state patch (`deleteMessageForMe`), resolved once the server took it.
+   */
+  async deleteMessage(messageId: string, forEveryone: boolean): Promise<boolean> {
+    const known = this.recentMessage(messageId);
+    if (!known) return false;
+    if (forEveryone) {
+      if (!known.msg.key?.fromMe) throw new EngineError("VALIDATION_ERROR", "Only own messages can be deleted for everyone");
+      await this.sendAcked(known.chat, { delete: known.msg.key });
+    } else {
+      await this.deleteForMe(known.chat, known.msg.key);
+    }
+    this.recent.delete(known.msg.key.id);
+    return true;
+  }
+
+  /** Deletes a message for this account only: WhatsApp's app-state patch, once the phone has shared its key. */
+  private async deleteForMe(chat: string, key: any): Promise<void> {
+    const sock = this.readySock();
+    const deadline = Date.now() + this.sendTimeoutMs;
+    // the phone shares its app-state key right after linking: a delete just after may wait for it
+    while (!this.store?.creds?.myAppStateKeyId) {
+      if (Date.now() > deadline) throw new EngineError("ENGINE_TIMEOUT", "WhatsApp has not shared the app-state key a delete for me needs");
+      await new Promise((r) => setTimeout(r, 100));
+      if (this.sock !== sock) throw new EngineError("SESSION_NOT_READY", "The connection to WhatsApp closed");
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new EngineError("ENGINE_TIMEOUT", `WhatsApp did not take the delete within ${this.sendTimeoutMs} ms`)), this.sendTimeoutMs);
+    });
+    const patch = sock.chatModify({ deleteForMe: { key, timestamp: Math.floor(Date.now() / 1000), deleteMedia: false } }, `${chat}@s.whatsapp.net`);
+    patch.catch(() => undefined);
+    try {
+      await Promise.race([patch, expired]);
+    } catch (err) {
+      if (err instanceof EngineError) throw err;
+      throw new EngineError("ENGINE_ERROR", `WhatsApp refused the delete: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async requestPairingCode(phoneInput: string): Promise<string> {
     const sock = this.sock;
     if (this.phase !== "linking" || !sock) throw new EngineError("QR_NOT_AVAILABLE", "A pairing code can only be asked for while the session waits to be linked");
@@ -419,6 +464,10 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
         if (edited && !u.key?.fromMe) {
           const chat = personOf(u.key.remoteJid ?? "");
           this.emit("message_edited", u.key.id, edited.conversation || edited.extendedTextMessage?.text || "", chat);
+        } else if (u.update?.messageStubType === loadBaileys().WAMessageStubType.REVOKE && u.update.message === null && !u.key?.fromMe) {
+          // a contact deleted their message for everyone
+          this.recent.delete(u.key.id);
+          this.emit("message_revoked", u.key.id, personOf(u.key.remoteJidAlt?.endsWith("@s.whatsapp.net") ? u.key.remoteJidAlt : (u.key.remoteJid ?? "")));
         } else if (u.key?.fromMe) this.ackChanged(u.key.id, u.update?.status);
       }
     });
@@ -582,7 +631,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
         // an own message this engine did not send: typed on the phone (or another device)
         if (this.acks.has(m.key.id) || this.pendingSends.has(m.key.id)) continue;
         const to = personOf(m.key.remoteJidAlt?.endsWith("@s.whatsapp.net") ? m.key.remoteJidAlt : m.key.remoteJid ?? "");
-        this.remember(m.key.id, to.split("@")[0], m);
+        this.remember(m.key.id, to.endsWith("@g.us") ? to : to.split("@")[0], m);
         this.emit("message_sent", { id: m.key.id, from: `${mePhone}@c.us`, to, timestamp: Number(m.messageTimestamp) || Math.floor(Date.now() / 1000), fromMe: true, chatId: to, ...fieldsOf(m.message) });
         continue;
       }
@@ -591,7 +640,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       // a group's post: from the group, by its author
       const author = from?.endsWith("@g.us") ? personOf(m.key.participantAlt?.endsWith("@s.whatsapp.net") ? m.key.participantAlt : (m.key.participant ?? "")) : undefined;
       const msg: EngineMessage = { id: m.key.id, from, to: `${mePhone}@c.us`, timestamp: Number(m.messageTimestamp) || Math.floor(Date.now() / 1000), fromMe: false, chatId: from, ...(author ? { author } : {}), ...fieldsOf(m.message) };
-      const chatPhone = from.split("@")[0];
+      const chatPhone = author ? from : from.split("@")[0];
       this.remember(m.key.id, chatPhone, m);
       const unread = this.unread.get(chatPhone) ?? [];
       unread.push(m.key);
@@ -712,6 +761,9 @@ function quotable(message: any): Record<string, unknown> {
   if (c.contactMessage) return { contactMessage: { displayName: c.contactMessage.displayName, vcard: c.contactMessage.vcard } };
   return { conversation: c.conversation ?? "" };
 }
+
+/** How the engine's memories name a chat: a person by their phone, a group by its id (`<digits>@g.us`). */
+const chatKeyOf = (id: { kind: string; user: string; serialized: string }) => (id.kind === "group" ? id.serialized : id.user);
 
 /** `<phone>@s.whatsapp.net` -> `<phone>@c.us` (LIDs as they are). */
 const personOf = (jid: string) => (jid.endsWith("@s.whatsapp.net") ? `${jid.split("@")[0].split(":")[0]}@c.us` : jid);
