@@ -106,7 +106,8 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     };
     // every 30 s a line of cores per process over those 30 s (and RSS): what saturated first can be
     // read from the log even when a large run does not finish
-    let window = { at: Date.now(), cpu: new Map<string, number>() };
+    sample();
+    let window = { at: Date.now(), cpu: new Map(cpuSeconds) };
     sampler = setInterval(() => {
       sample();
       if (Date.now() - window.at < 30_000) return;
