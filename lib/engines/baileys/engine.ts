@@ -664,9 +664,9 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       try {
         msg.media = await downloadMedia(media, { dispatcher, maxBytes, timeoutMs });
       } catch (err) {
-        const code = (err as { code?: string }).code ?? "MEDIA_DOWNLOAD_FAILED";
+        const code = (err as { code?: string }).code === "MEDIA_TOO_LARGE" ? "MEDIA_TOO_LARGE" : "MEDIA_DOWNLOAD_FAILED";
         this.opts.log?.("warn", `the media of message ${msg.id} was not downloaded (${code}): ${(err as Error).message}`);
-        msg.media = describeMedia(media);
+        msg.media = { ...describeMedia(media), size: Number(media.part.fileLength ?? 0) || 0, error: code };
       }
       this.emit("message", msg);
     });
