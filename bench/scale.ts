@@ -354,7 +354,8 @@ export function costFigures(costs: CostPhase[], run: { sessions: number; workspa
   const per = (n: number, d: number) => (d > 0 ? n / d : 0);
   const nodeCpu = (p: CostPhase) => Object.entries(p.cpu).filter(([name]) => /^n\d+$/.test(name)).reduce((sum, [, v]) => sum + v, 0);
   const gatewayMsPerRequest = (p: CostPhase) => per((p.cpu.gateway ?? 0) * 1000, p.requests);
-  const millicoresPerSession = (p: CostPhase) => per(rate(nodeCpu(p), p) * 1000, run.sessions);
+  // microcores: CPU microseconds per session per second (millicores round away at 2 decimals)
+  const microcoresPerSession = (p: CostPhase) => per(rate(nodeCpu(p), p) * 1e6, run.sessions);
   for (const p of costs) {
     const name = `scale.cost.${p.phase}`;
     const ops = { seconds: Math.round(p.seconds * 10) / 10, requests: p.requests, sends: p.sends, incoming: p.incoming };
@@ -381,7 +382,7 @@ export function costFigures(costs: CostPhase[], run: { sessions: number; workspa
     if (p.requests > 0 && steady) {
       out.push(figure(`${name}.gateway.cpu.ms_per_request`, "ms", gatewayMsPerRequest(p), { name: "steady phase", value: gatewayMsPerRequest(steady) }, { ...ops, gatewayCpuSeconds: p.cpu.gateway ?? 0 }));
     }
-    out.push(figure(`${name}.node.cpu.millicores_per_session`, "millicores", millicoresPerSession(p), idle && { name: "idle phase (all linked, no load)", value: millicoresPerSession(idle) }, { ...ops, nodeCpuSeconds: Math.round(nodeCpu(p) * 100) / 100, nodes: run.nodes.length }));
+    out.push(figure(`${name}.node.cpu.microcores_per_session`, "microcores", microcoresPerSession(p), idle && { name: "idle phase (all linked, no load)", value: microcoresPerSession(idle) }, { ...ops, nodeCpuSeconds: Math.round(nodeCpu(p) * 100) / 100, nodes: run.nodes.length }));
     const cores = Object.fromEntries(Object.entries(p.cpu).map(([k, v]) => [k, round3(rate(v, p))]));
     out.push(figure(`${name}.cpu.cores`, "cores", Object.values(p.cpu).reduce((a, b) => a + b, 0) / (p.seconds || 1), { name: "the machine's cores", value: cpus().length }, { ...ops, byProcess: cores }));
   }

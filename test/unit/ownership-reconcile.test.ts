@@ -1,6 +1,6 @@
 // A session node's reconcile after a failover gave it many workspaces at once: it checks them all
 // with the directory in one read (not a read each) and adopts a few at a time, not one after
-// another. A single class against the in-memory directory, its reads and adoptions counted.
+// another; a notification makes it look at the workspaces it names, not at every workspace. A single class against the in-memory directory, its reads and adoptions counted.
 import { MemoryDirectory } from "../../lib/placement/memory-directory";
 import { Ownership } from "../../lib/placement/ownership";
 import { DirectoryView } from "../../lib/placement/view";
@@ -48,8 +48,10 @@ it("adopts the workspaces a failover gave it with one directory read, a few at a
     reconcileEveryMs: 600_000,
     adoptConcurrency: 4,
   });
+  const fullPasses = jest.spyOn(view, "assignments");
   try {
     ownership.start();
+    expect(fullPasses).toHaveBeenCalledTimes(1); // the first reconcile looks at everything
     const ids = Array.from({ length: 20 }, (_, i) => `w${i}`);
     const before = await directory.assignMany(ids.map((workspaceId) => ({ workspaceId, node: "dead", expected: null })));
     await directory.assignMany(before.map((a) => ({ workspaceId: a!.workspaceId, node: "n1", expected: a!.token })));
@@ -64,6 +66,13 @@ it("adopts the workspaces a failover gave it with one directory read, a few at a
     expect(directory.ownersOfCalls).toBeGreaterThanOrEqual(1);
     expect(directory.ownersOfCalls).toBeLessThanOrEqual(2);
     expect(ownership.ownedWorkspaces().sort()).toEqual([...ids].sort());
+    // notifications name their workspaces: none of them made the node look at every workspace
+    await directory.assign("elsewhere", "n2", null);
+    await new Promise((r) => setImmediate(r));
+    expect(fullPasses).toHaveBeenCalledTimes(1);
+    // the timer (or a hint) still does
+    ownership.scheduleReconcile();
+    expect(fullPasses).toHaveBeenCalledTimes(2);
   } finally {
     ownership.stop();
     view.stop();

@@ -64,7 +64,7 @@ const PUSHNAME_WAIT_MS = 5000;
 const CLOSE_WAIT_MS = 2000;
 
 /** What the baileys engine does beyond the core: each one tested by the capability suite. */
-export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read", "replies", "mentions", "location", "vcard", "polls", "reactions", "edit", "presence", "sentEvents", "calls", "groups"]);
+export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read", "replies", "mentions", "location", "vcard", "polls", "reactions", "edit", "revoke", "presence", "sentEvents", "calls", "groups"]);
 
 /**
  * Messages remembered per session (incoming and own), so a reply can quote them and a reaction or an
@@ -336,6 +336,50 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
    * it) and the phone it is typed on proves it. From then on this connection shows no QR; when it
    * ends (the code expired with it), the next connection shows QRs again.
    */
+  /**
+   * Deletes a message the engine saw (false for one it does not know): for everyone with a REVOKE
+   * protocolMessage (resolves on the server's ack), or for this account only with WhatsApp's
+   * app-state patch (`deleteMessageForMe`), resolved once the server took it.
+   */
+  async deleteMessage(messageId: string, forEveryone: boolean): Promise<boolean> {
+    const known = this.recentMessage(messageId);
+    if (!known) return false;
+    if (forEveryone) {
+      if (!known.msg.key?.fromMe) throw new EngineError("VALIDATION_ERROR", "Only own messages can be deleted for everyone");
+      await this.sendAcked(known.chat, { delete: known.msg.key });
+    } else {
+      await this.deleteForMe(known.chat, known.msg.key);
+    }
+    this.recent.delete(known.msg.key.id);
+    return true;
+  }
+
+  /** Deletes a message for this account only: WhatsApp's app-state patch, once the phone has shared its key. */
+  private async deleteForMe(chat: string, key: any): Promise<void> {
+    const sock = this.readySock();
+    const deadline = Date.now() + this.sendTimeoutMs;
+    // the phone shares its app-state key right after linking: a delete just after may wait for it
+    while (!this.store?.creds?.myAppStateKeyId) {
+      if (Date.now() > deadline) throw new EngineError("ENGINE_TIMEOUT", "WhatsApp has not shared the app-state key a delete for me needs");
+      await new Promise((r) => setTimeout(r, 100));
+      if (this.sock !== sock) throw new EngineError("SESSION_NOT_READY", "The connection to WhatsApp closed");
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new EngineError("ENGINE_TIMEOUT", `WhatsApp did not take the delete within ${this.sendTimeoutMs} ms`)), this.sendTimeoutMs);
+    });
+    const patch = sock.chatModify({ deleteForMe: { key, timestamp: Math.floor(Date.now() / 1000), deleteMedia: false } }, `${chat}@s.whatsapp.net`);
+    patch.catch(() => undefined);
+    try {
+      await Promise.race([patch, expired]);
+    } catch (err) {
+      if (err instanceof EngineError) throw err;
+      throw new EngineError("ENGINE_ERROR", `WhatsApp refused the delete: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async requestPairingCode(phoneInput: string): Promise<string> {
     const sock = this.sock;
     if (this.phase !== "linking" || !sock) throw new EngineError("QR_NOT_AVAILABLE", "A pairing code can only be asked for while the session waits to be linked");
@@ -421,6 +465,10 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
         if (edited && !u.key?.fromMe) {
           const chat = personOf(u.key.remoteJid ?? "");
           this.emit("message_edited", u.key.id, edited.conversation || edited.extendedTextMessage?.text || "", chat);
+        } else if (u.update?.messageStubType === loadBaileys().WAMessageStubType.REVOKE && u.update.message === null && !u.key?.fromMe) {
+          // a contact deleted their message for everyone
+          this.recent.delete(u.key.id);
+          this.emit("message_revoked", u.key.id, personOf(u.key.remoteJidAlt?.endsWith("@s.whatsapp.net") ? u.key.remoteJidAlt : (u.key.remoteJid ?? "")));
         } else if (u.key?.fromMe) this.ackChanged(u.key.id, u.update?.status);
       }
     });
@@ -617,9 +665,9 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       try {
         msg.media = await downloadMedia(media, { dispatcher, maxBytes, timeoutMs });
       } catch (err) {
-        const code = (err as { code?: string }).code ?? "MEDIA_DOWNLOAD_FAILED";
+        const code = (err as { code?: string }).code === "MEDIA_TOO_LARGE" ? "MEDIA_TOO_LARGE" : "MEDIA_DOWNLOAD_FAILED";
         this.opts.log?.("warn", `the media of message ${msg.id} was not downloaded (${code}): ${(err as Error).message}`);
-        msg.media = describeMedia(media);
+        msg.media = { ...describeMedia(media), size: Number(media.part.fileLength ?? 0) || 0, error: code };
       }
       this.emit("message", msg);
     });

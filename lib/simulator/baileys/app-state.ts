@@ -118,6 +118,45 @@ export class AccountAppState {
     return c.version;
   }
 
+  /**
+   * A companion's patch of `name`, written on `baseVersion`, its mutations already decrypted and
+   * checked (app-state-patch.ts): appended as the next version when it follows the collection and
+   * its snapshot and patch MACs match the state it makes; "conflict" when the collection has moved
+   * on (the companion must sync first), "bad-mac" otherwise. Nothing changes unless it is appended.
+   */
+  applyPatch(
+    name: AppStateCollection,
+    baseVersion: number,
+    patch: { mutations: Array<{ operation: "set" | "remove"; indexMac: Buffer; valueMac: Buffer }>; snapshotMac: Buffer; patchMac: Buffer; encoded: Buffer },
+  ): number | "conflict" | "bad-mac" {
+    const c = this.collection(name);
+    if (baseVersion !== c.version) return "conflict";
+    const values = new Map(c.values);
+    let hash = c.hash;
+    for (const m of patch.mutations) {
+      const slot = m.indexMac.toString("base64");
+      const previous = values.get(slot);
+      if (m.operation === "set") {
+        hash = ltHashMix(hash, [m.valueMac], previous ? [previous] : []);
+        values.set(slot, m.valueMac);
+      } else if (previous) {
+        hash = ltHashMix(hash, [], [previous]);
+        values.delete(slot);
+      }
+    }
+    const version = c.version + 1;
+    const snapshotMac = createHmac("sha256", this.keys.snapshotMac).update(Buffer.concat([hash, uint64(version), Buffer.from(name)])).digest();
+    const patchMac = createHmac("sha256", this.keys.patchMac).update(Buffer.concat([snapshotMac, ...patch.mutations.map((m) => m.valueMac), uint64(version), Buffer.from(name)])).digest();
+    if (!snapshotMac.equals(patch.snapshotMac) || !patchMac.equals(patch.patchMac)) return "bad-mac";
+    const stored = proto.SyncdPatch.decode(patch.encoded);
+    stored.version = { version };
+    c.hash = hash;
+    c.values = values;
+    c.version = version;
+    c.patches.push(Buffer.from(proto.SyncdPatch.encode(stored).finish()));
+    return version;
+  }
+
   /** The patches after `version` (encoded SyncdPatch messages), and the collection's version. */
   patchesSince(name: AppStateCollection, version: number): { version: number; patches: Buffer[] } {
     const c = this.collections.get(name);

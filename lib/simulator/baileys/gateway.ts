@@ -19,9 +19,12 @@ import { bytesOf, child, children, decodeNode, encodeNode } from "./wa-binary";
 import type { WaNode } from "./wa-binary";
 import { SignalPeers } from "./signal-peers";
 import { MediaHost, MediaCodecError } from "./media-host";
+import { AppStateError, decodePatch } from "./app-state-patch";
+import type { DecodedPatch } from "./app-state-patch";
 import { mediaPartOf, simMediaOf, waMediaMessageOf } from "./media-messages";
 import { PrimaryLinkCode, WRAPPED_KEY_BYTES } from "./link-code";
 import { APP_STATE_COLLECTIONS, AccountAppState, isAppStateCollection } from "./app-state";
+import type { AppStateCollection } from "./app-state";
 import { GroupsTranslator, SenderKeyBook, servePicture } from "./groups";
 import type { ServerResponse } from "node:http";
 
@@ -449,6 +452,59 @@ class BaileysLink {
     };
   }
 
+  /**
+   * A companion's app-state patch: decrypted and checked (value and index MACs here, snapshot and
+   * patch MACs against the collection), appended to the account's collection, its deletes-for-me
+   * applied on the network before the answer. Any other action is refused (501: not modelled), so the
+   * client does not believe it done.
+   */
+  private onAppStatePatch(node: WaNode, id: string): void {
+    const error = (code: string, text: string) => this.send({ tag: "iq", attrs: { from: S_WA, type: "error", id }, content: [{ tag: "error", attrs: { code, text } }] });
+    const state = this.device ? this.gw.appStates.get(this.device.phone) : undefined;
+    if (!state) return error("400", "no app state for this account");
+    const deletes: string[] = [];
+    const applied: { name: AppStateCollection; base: number; patch: DecodedPatch & { encoded: Buffer } }[] = [];
+    try {
+      for (const c of children(child(node, "sync"), "collection")) {
+        const name = c.attrs.name ?? "";
+        if (!isAppStateCollection(name)) return error("400", `bad collection ${name}`);
+        let base = Number(c.attrs.version ?? "0");
+        for (const p of children(c, "patch")) {
+          const encoded = bytesOf(p) ?? Buffer.alloc(0);
+          const patch = decodePatch(encoded, (kid) => (kid.equals(state.key.id) ? state.key.data : undefined));
+          for (const m of patch.mutations) {
+            if (m.operation === "set" && m.index[0] === "deleteMessageForMe" && m.index[2]) deletes.push(m.index[2]);
+            else return error("501", `not-implemented: ${m.index[0] ?? "?"}`);
+          }
+          applied.push({ name, base: base++, patch: { ...patch, encoded } });
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof AppStateError)) throw err;
+      this.gw.log("warn", `app-state patch refused: ${err.code}: ${err.message}`);
+      return error("400", err.code);
+    }
+    const versions = new Map<string, number>();
+    for (const a of applied) {
+      const v = state.applyPatch(a.name, a.base, a.patch);
+      if (v === "conflict") return error("409", "conflict");
+      if (v === "bad-mac") return error("400", "APP_STATE_BAD_MAC");
+      versions.set(a.name, v);
+    }
+    const answer = () => this.send({ tag: "iq", attrs: { from: S_WA, type: "result", id }, content: [{ tag: "sync", attrs: {}, content: [...versions].map(([name, version]) => ({ tag: "collection", attrs: { name, version: String(version) } })) }] });
+    if (!deletes.length) return answer();
+    let left = deletes.length;
+    let failed: string | undefined;
+    for (const msgId of deletes) {
+      this.netQuery({ op: "revoke", id: msgId, forEveryone: false }, (err) => {
+        failed ??= err;
+        if (--left > 0) return;
+        if (failed) error("500", failed);
+        else answer();
+      });
+    }
+  }
+
   // --- the network side ---
 
   private netPhone: string | undefined;
@@ -547,13 +603,16 @@ class BaileysLink {
   private onNetUpdate(u: SimUpdate, uid: string | undefined): Promise<void> | void {
     const me = this.device?.phone ?? this.netPhone;
     if (this.groups.onUpdate(u, uid)) return;
-    if ((u.kind === "reaction" || u.kind === "edit") && me) {
+    if ((u.kind === "reaction" || u.kind === "edit" || u.kind === "revoke") && me) {
       const from = u.kind === "reaction" ? u.from.replace(/@.*$/, "") : u.chatId.replace(/@.*$/, "");
-      const key = { remoteJid: `${me}@${S_WA}`, fromMe: u.kind === "edit", id: u.id };
+      const key = { remoteJid: `${me}@${S_WA}`, fromMe: u.kind !== "reaction", id: u.id };
+      // (a contact's revoke of their own message: a REVOKE protocolMessage, type 0)
       const message =
         u.kind === "reaction"
           ? { reactionMessage: { key, text: u.emoji, senderTimestampMs: Date.now() } }
-          : { protocolMessage: { key, type: 14, editedMessage: { conversation: u.body }, timestampMs: Date.now() } };
+          : u.kind === "edit"
+            ? { protocolMessage: { key, type: 14, editedMessage: { conversation: u.body }, timestampMs: Date.now() } }
+            : { protocolMessage: { key, type: 0 } };
       const id = `3EB0${randomBytes(8).toString("hex").toUpperCase()}`;
       if (uid) this.relayedUpdates.set(id, uid);
       this.held.push({ from, id, t: nowSeconds(), type: u.kind === "reaction" ? "reaction" : "text", message });
@@ -718,7 +777,11 @@ class BaileysLink {
     }
     if (xmlns === "encrypt" && first?.tag === "key") return result([{ tag: "list", attrs: {}, content: children(first, "user").map((u) => this.bundleNode(u.attrs.jid)) }]);
     if (xmlns === "usync") return result([this.usync(first!)]);
-    if (xmlns === "w:sync:app:state" && type === "set") return result([this.appStateSync(node)]);
+    if (xmlns === "w:sync:app:state" && type === "set") {
+      // a companion's own change comes as a patch; otherwise it asks for what it lacks
+      if (children(child(node, "sync"), "collection").some((c) => children(c, "patch").length)) return this.onAppStatePatch(node, id);
+      return result([this.appStateSync(node)]);
+    }
     if (xmlns === "w:m" && first?.tag === "media_conn") {
       // where to upload media, and a token that lets this client do it
       await this.gw.media.listen();
@@ -840,6 +903,10 @@ class BaileysLink {
       const edited = msg.protocolMessage.editedMessage;
       const text = edited?.conversation || edited?.extendedTextMessage?.text || "";
       return this.netQuery({ op: "edit", id: msg.protocolMessage.key.id, body: text }, answer);
+    }
+    // a revoke (delete for everyone): REVOKE is type 0, so it must be set, not protobuf's default
+    if (msg.protocolMessage && Object.prototype.hasOwnProperty.call(msg.protocolMessage, "type") && msg.protocolMessage.type === 0 && msg.protocolMessage.key?.id) {
+      return this.netQuery({ op: "revoke", id: msg.protocolMessage.key.id, forEveryone: true }, answer);
     }
     const { body: text, fields } = fieldsOfWaMessage(msg, (jid) => this.personId(jid));
     let body = text;
