@@ -10,7 +10,7 @@ import type { SessionStatus } from "../sessions/status";
  * A received message's media as events carry it: the media store's descriptor (download it from
  * `url`), or, when it could not be stored (larger than MEDIA_MAX_BYTES), what is known and why.
  */
-export type EventMedia = MediaDescriptor | { mimetype: string; filename?: string; size: number; error: "MEDIA_TOO_LARGE" } | { mimetype: string; filename?: string };
+export type EventMedia = MediaDescriptor | { mimetype: string; filename?: string; size: number; error: "MEDIA_TOO_LARGE" | "MEDIA_DOWNLOAD_FAILED" } | { mimetype: string; filename?: string };
 
 /** A message as events carry it: never the media's bytes. */
 export type EventMessage = Omit<EngineMessage, "media"> & { media?: EventMedia };

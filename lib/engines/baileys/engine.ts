@@ -122,6 +122,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     sock: () => this.readySock(),
     emitGroupUpdate: (u) => this.emit("group_update", u),
     emitCall: (c) => this.emit("call", c),
+    ackChanged: (id, status) => this.ackChanged(id, status),
     log: (level, msg) => this.opts.log?.(level, msg),
   });
   readonly rejectCall = (callId: string) => this.groups.rejectCall(callId);
@@ -367,7 +368,8 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new EngineError("ENGINE_TIMEOUT", `WhatsApp did not take the delete within ${this.sendTimeoutMs} ms`)), this.sendTimeoutMs);
     });
-    const patch = sock.chatModify({ deleteForMe: { key, timestamp: Math.floor(Date.now() / 1000), deleteMedia: false } }, `${chat}@s.whatsapp.net`);
+    const jid = chat.endsWith("@g.us") ? chat : `${chat}@s.whatsapp.net`;
+    const patch = sock.chatModify({ deleteForMe: { key, timestamp: Math.floor(Date.now() / 1000), deleteMedia: false } }, jid);
     patch.catch(() => undefined);
     try {
       await Promise.race([patch, expired]);
@@ -664,9 +666,9 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       try {
         msg.media = await downloadMedia(media, { dispatcher, maxBytes, timeoutMs });
       } catch (err) {
-        const code = (err as { code?: string }).code ?? "MEDIA_DOWNLOAD_FAILED";
+        const code = (err as { code?: string }).code === "MEDIA_TOO_LARGE" ? "MEDIA_TOO_LARGE" : "MEDIA_DOWNLOAD_FAILED";
         this.opts.log?.("warn", `the media of message ${msg.id} was not downloaded (${code}): ${(err as Error).message}`);
-        msg.media = describeMedia(media);
+        msg.media = { ...describeMedia(media), size: Number(media.part.fileLength ?? 0) || 0, error: code };
       }
       this.emit("message", msg);
     });
