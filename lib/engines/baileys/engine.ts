@@ -191,6 +191,8 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       const timer = setTimeout(() => this.settleSend(id, undefined, new EngineError("ENGINE_TIMEOUT", `WhatsApp did not acknowledge message ${id} within ${timeoutMs} ms`)), timeoutMs);
       this.pendingSends.set(id, { resolve, reject, timer, to: recipient });
     });
+    // the connection may close while Baileys still encrypts: the rejection waits for our caller
+    acked.catch(() => undefined);
     try {
       const sent = await sock.sendMessage(`${target.user}@s.whatsapp.net`, payload, { messageId: id, linkPreview: null, ...(quoted ? { quoted } : {}) });
       if (sent) this.remember(id, target.user, sent);
@@ -283,6 +285,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       const timer = setTimeout(() => this.settleSend(id, undefined, new EngineError("ENGINE_TIMEOUT", `WhatsApp did not acknowledge ${id} within ${this.sendTimeoutMs} ms`)), this.sendTimeoutMs);
       this.pendingSends.set(id, { resolve, reject, timer, to: `${chat}@c.us`, quiet: true });
     });
+    acked.catch(() => undefined);
     try {
       await sock.sendMessage(`${chat}@s.whatsapp.net`, payload, { messageId: id });
     } catch (err) {
