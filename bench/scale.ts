@@ -5,10 +5,12 @@
 // later, and reports figures, each beside a baseline measured in the same run. Bounded in time;
 // every process it starts is stopped at the end.
 import { readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { mapLimit, TestCluster } from "../test/helpers/cluster";
 import { request } from "../test/helpers/http";
 import { waitFor } from "../test/helpers/processes";
 import { WebhookReceiver } from "../test/helpers/webhook-receiver";
+import { CostMeter, type CostPhase, type CostSnapshot } from "./cost-meter";
 import { CLK_TCK, cpuTicksOf, figure, summarize, type Figure } from "./harness";
 
 export interface ScaleOptions {
@@ -22,8 +24,10 @@ export interface ScaleOptions {
   workers: number;
   /** Kill a node mid-run and add one later. */
   faults: boolean;
-  /** Writes a V8 CPU profile of every wafleet process here (`--cpu-prof`); they stop with SIGTERM to flush it. */
+  /** Writes a V8 CPU profile of every wafleet process and of the simulated network here (`--cpu-prof`); they stop with SIGTERM to flush it. */
   profileDir?: string;
+  /** Seconds with every session linked and no load, before the load starts: the background costs (default 5). */
+  idleSeconds?: number;
   log?: (line: string) => void;
 }
 
@@ -37,6 +41,8 @@ export interface ScaleResult {
   incoming: number;
   webhooksDelivered: number;
   allWorking: boolean;
+  /** Per-phase costs (Redis commands, NATS messages, JetStream bytes, CPU): the capacity model's inputs. */
+  costs: CostPhase[];
 }
 
 const CONTACTS = Array.from({ length: 20 }, (_, i) => `1999${String(i).padStart(7, "0")}`);
@@ -71,15 +77,20 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   const cpuSeconds = new Map<string, number>();
   const started = Date.now();
   let sampler: NodeJS.Timeout | undefined;
+  let meter: CostMeter | undefined;
+  const costs: CostPhase[] = [];
   try {
     // one admin key drives the whole load: no per-key rate limit on the gateway
     const prof = (name: string): Record<string, string> => (o.profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${o.profileDir}/${name}` } : {});
     c.gatewayEnv = { API_RATE_LIMIT: "0", ...prof("gateway") };
     // default lease timings (10 s / 3 s) and the network's default keepalive: the shipped settings
     const nodeEnv = { LEASE_TTL_MS: "10000", TAKEOVER_MARGIN_MS: "3000", MAX_SESSIONS_PER_INSTANCE: String(Math.max(750, o.sessions)) };
-    await c.start(nodeNames, { ...nodeEnv, ...prof("nodes") }, { WA_SIM_KEEPALIVE_MS: "5000" });
+    // nats-server with its monitoring port: messages and bytes per phase (/varz, /jsz)
+    c.natsMonitor = true;
+    await c.start(nodeNames, { ...nodeEnv, ...prof("nodes") }, { WA_SIM_KEEPALIVE_MS: "5000", ...prof("sim") });
     await c.startRole("hooks", "webhooks", { WEBHOOK_ALLOW_PRIVATE: "true", WEBHOOK_BACKOFF_MS: "200", WEBHOOK_BACKOFF_MAX_MS: "2000", ...prof("hooks") });
-    const idleRss = Math.max(...nodeNames.map((n) => rssOf(c.nodes.get(n)!.pid)));
+    const rssBefore = new Map(nodeNames.map((n) => [n, rssOf(c.nodes.get(n)!.pid)]));
+    const idleRss = Math.max(...rssBefore.values());
     const processes = (): Array<[string, number]> => [
       ...[...c.nodes.entries(), ["gateway", c.gateway] as const, ...c.roles.entries()].filter(([, p]) => p.running).map(([name, p]) => [name, p.pid] as [string, number]),
       ["sim", c.sim.proc.pid],
@@ -87,17 +98,40 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
       ...(c.redis.child?.pid ? [["redis", c.redis.child.pid] as [string, number]] : []),
     ];
     const cpuNow = () => new Map(processes().map(([name, pid]) => [name, cpuSecondsOf(pid)]));
-    sampler = setInterval(() => {
+    const sample = () => {
       for (const [name, pid] of processes()) {
         if (name !== "sim" && name !== "nats" && name !== "redis") peakRss.set(name, Math.max(peakRss.get(name) ?? 0, rssOf(pid)));
         cpuSeconds.set(name, Math.max(cpuSeconds.get(name) ?? 0, cpuSecondsOf(pid)));
       }
-    }, 500);
+    };
+    sampler = setInterval(sample, 500);
+    // what the harness did so far, for costs per operation
+    const ops = { sends: 0, incoming: 0 };
+    const requests = () => [...lat.values()].reduce((n, l) => n + l.length, 0);
+    meter = new CostMeter(
+      c.redis.url,
+      c.nats.monitorUrl,
+      () => {
+        sample();
+        return new Map(cpuSeconds);
+      },
+      () => new Map(processes().map(([name, pid]) => [name, rssOf(pid)])),
+      () => ({ requests: requests(), sends: ops.sends, incoming: ops.incoming }),
+    );
+    let mark: CostSnapshot = await meter.snapshot();
+    /** Closes the current phase (its costs recorded) and opens the next. */
+    const phaseEnd = async (name: string) => {
+      const next = await meter!.snapshot();
+      costs.push(CostMeter.phase(name, mark, next));
+      mark = next;
+      return next;
+    };
 
     const perWorkspace = 5;
-    const sessions = Array.from({ length: o.sessions }, (_, k) => ({ workspaceId: `sw${Math.floor(k / perWorkspace)}`, sessionId: `s${k % perWorkspace}`, phone: `1777${String(k).padStart(7, "0")}` }));
+    const sessions: Array<{ workspaceId: string; sessionId: string; phone: string }> = Array.from({ length: o.sessions }, (_, k) => ({ workspaceId: `sw${Math.floor(k / perWorkspace)}`, sessionId: `s${k % perWorkspace}`, phone: `1777${String(k).padStart(7, "0")}` }));
     const workspaces = [...new Set(sessions.map((s) => s.workspaceId))];
     for (const w of workspaces) await time("PUT /webhook", () => c.retrying(() => c.call("PUT", `/workspaces/${w}/webhook`, { url: receiver.url, events: ["wa.message.received"] }), [200, 201]));
+    await phaseEnd("webhooks");
 
     // 1. link everything through the API, at a bounded rate
     const linkStart = Date.now();
@@ -111,10 +145,10 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
       const linked = await request(c.sim.url, "POST", "/sim/link", { body: { qr, phone: s.phone } });
       if (linked.status !== 200) throw new Error(`link failed: ${linked.body.toString()}`);
     });
-    const allWorking = async () => {
+    const allWorking = async (among: string[] = workspaces) => {
       let working = 0;
       const nodes = new Set<string>();
-      await mapLimit(workspaces, 16, async (w) => {
+      await mapLimit(among, 16, async (w) => {
         const r = await time("GET /sessions", () => c.call("GET", `/workspaces/${w}/sessions`));
         if (r.status !== 200) return;
         for (const s of r.json) {
@@ -129,6 +163,10 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     const linkSeconds = (Date.now() - linkStart) / 1000;
     const cpuAtLinkEnd = cpuNow();
     log(`linked ${o.sessions} sessions in ${linkSeconds.toFixed(1)} s`);
+    await phaseEnd("link");
+    // the background: every session linked, nothing asked of the cluster
+    await new Promise((r) => setTimeout(r, (o.idleSeconds ?? 5) * 1000));
+    const rssIdle = await phaseEnd("idle");
 
     // 2. steady mixed load
     let stop = false;
@@ -165,6 +203,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
               const r = await time("POST /messages", () => c.call("POST", `/workspaces/${s.workspaceId}/sessions/${s.sessionId}/messages`, { to, text }, { "idempotency-key": text }));
               if (r.status === 201) {
                 accepted.push(text);
+                ops.sends++;
                 sendLat.push(Date.now() - t);
                 break;
               }
@@ -173,7 +212,10 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
             }
           } else if (kind === 2) {
             const r = await request(c.sim.url, "POST", `/sim/contacts/${CONTACTS[i % CONTACTS.length]}/send`, { body: { to: s.phone, body: `in-${wk}-${i}` } });
-            if (r.status === 202) incomingIds.push(r.json.id);
+            if (r.status === 202) {
+              incomingIds.push(r.json.id);
+              ops.incoming++;
+            }
           } else {
             await time("GET /sessions/:s", () => c.call("GET", `/workspaces/${s.workspaceId}/sessions/${s.sessionId}`));
           }
@@ -182,6 +224,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     }
     const phase = () => new Promise((r) => setTimeout(r, o.phaseSeconds * 1000));
     await phase();
+    await phaseEnd("steady");
 
     let failoverSeconds = NaN;
     let moved = 0;
@@ -191,15 +234,23 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
       const before = await c.cluster();
       const victim = [...before.nodes].sort((a: any, b: any) => b.sessions - a.sessions)[0].node as string;
       moved = before.nodes.find((n: any) => n.node === victim).sessions;
+      // the victim's workspaces are what moves; polling only them keeps the harness's own reads
+      // (a GET per workspace per poll) from growing with the whole cluster while it measures
+      const victims: string[] = before.assignments.filter((a: any) => a.node === victim).map((a: any) => a.workspaceId);
+      const victimSessions = sessions.filter((s) => victims.includes(s.workspaceId)).length;
       const killed = Date.now();
       await c.nodes.get(victim)!.kill("SIGKILL");
       await waitFor("failover", async () => {
-        const w = await allWorking();
-        return w.working === o.sessions && !w.nodes.has(victim);
+        const w = await allWorking(victims);
+        return w.working === victimSessions && !w.nodes.has(victim);
       }, 180_000, 500);
       failoverSeconds = (Date.now() - killed) / 1000;
       log(`failover of ${victim} (${moved} sessions): ${failoverSeconds.toFixed(1)} s`);
+      // and nothing else broke meanwhile (not timed)
+      await waitFor("every session WORKING after the failover", async () => (await allWorking()).working === o.sessions, 120_000, 1000);
+      await phaseEnd("failover");
       await phase();
+      await phaseEnd("after-failover");
 
       // 4. a node joins
       const beforeJoin = new Map<string, string>((await c.cluster()).assignments.map((a: any) => [a.workspaceId, a.node]));
@@ -213,7 +264,9 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
       const afterJoin = (await c.cluster()).assignments;
       joinMoves = afterJoin.filter((a: any) => beforeJoin.get(a.workspaceId) !== a.node).length;
       log(`join: ${joinMoves} of ${workspaces.length} workspaces moved`);
+      await phaseEnd("join");
       await phase();
+      await phaseEnd("after-join");
     }
     stop = true;
     await load;
@@ -261,16 +314,21 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     // and over the whole run
     const wall = (Date.now() - started) / 1000;
     for (const [name, secs] of cpuSeconds) figures.push(figure(`scale.cpu.${name}`, "cores", secs / wall, { name: "one core for the whole run", value: 1 }, { cpuSeconds: Math.round(secs), wallSeconds: Math.round(wall) }));
+    figures.push(...costFigures(costs, { sessions: o.sessions, workspaces: workspaces.length, nodes: nodeNames }));
+    // resident memory per session with every session linked and nothing asked (the idle phase's end)
+    const linkedRss = nodeNames.reduce((sum, n) => sum + ((rssIdle.rss.get(n) ?? 0) - (rssBefore.get(n) ?? 0)), 0) / o.sessions / 1024;
+    figures.push(figure("scale.cost.node.rss.per.session", "KiB", linkedRss, { name: "a session node's RSS before any session / 1000", value: idleRss / 1000 / 1024 }, { note: "sum over session nodes of (RSS linked and idle - RSS before any session) / sessions" }));
     figures.push(figure("scale.rss.per.session", "KiB", ((Math.max(...sessionPeaks) - idleRss) / perNodeSessions) / 1024, { name: "idle session node RSS / 1000", value: idleRss / 1000 / 1024 }, { note: "runtime overhead per simulated session (no browser)" }));
-    return { figures, conflicts: stats.conflicts, lost, duplicated, accepted: accepted.length, incoming: incomingIds.length, webhooksDelivered: delivered, allWorking: finalWorking };
+    return { figures, conflicts: stats.conflicts, lost, duplicated, accepted: accepted.length, incoming: incomingIds.length, webhooksDelivered: delivered, allWorking: finalWorking, costs };
   } catch (err) {
     log(`the run failed: ${(err as Error).message}\n${c.logs(25)}`);
     throw err;
   } finally {
     clearInterval(sampler);
+    meter?.close();
     if (o.profileDir) {
       // --cpu-prof writes its file on a clean exit: SIGTERM (session nodes drain first) and wait
-      const procs = [c.gateway, ...c.nodes.values(), ...c.roles.values()].filter((p) => p?.running);
+      const procs = [c.gateway, ...c.nodes.values(), ...c.roles.values(), c.sim?.proc].filter((p) => p?.running);
       await Promise.all(procs.map((p) => Promise.race([p.kill("SIGTERM"), new Promise((r) => setTimeout(r, 150_000))])));
       // the session nodes share a folder; a profile's file name carries its pid
       const pids = Object.fromEntries([...c.nodes.entries()].map(([n, p]) => [p.pid, n]));
@@ -281,3 +339,54 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     await receiver.down().catch(() => undefined);
   }
 }
+
+/**
+ * The capacity model's inputs, one group of figures per phase: Redis commands and NATS messages per
+ * second (beside the idle phase's: the background every process pays), per gateway request and per
+ * send; JetStream bytes per stored event; gateway CPU per request; session-node CPU per session; the
+ * cores of every process.
+ */
+export function costFigures(costs: CostPhase[], run: { sessions: number; workspaces: number; nodes: string[] }): Figure[] {
+  const out: Figure[] = [];
+  const idle = costs.find((p) => p.phase === "idle");
+  const steady = costs.find((p) => p.phase === "steady");
+  const rate = (n: number, p: CostPhase) => (p.seconds > 0 ? n / p.seconds : 0);
+  const per = (n: number, d: number) => (d > 0 ? n / d : 0);
+  const nodeCpu = (p: CostPhase) => Object.entries(p.cpu).filter(([name]) => /^n\d+$/.test(name)).reduce((sum, [, v]) => sum + v, 0);
+  const gatewayMsPerRequest = (p: CostPhase) => per((p.cpu.gateway ?? 0) * 1000, p.requests);
+  // microcores: CPU microseconds per session per second (millicores round away at 2 decimals)
+  const microcoresPerSession = (p: CostPhase) => per(rate(nodeCpu(p), p) * 1e6, run.sessions);
+  for (const p of costs) {
+    const name = `scale.cost.${p.phase}`;
+    const ops = { seconds: Math.round(p.seconds * 10) / 10, requests: p.requests, sends: p.sends, incoming: p.incoming };
+    out.push(figure(`${name}.redis.commands.per_s`, "commands/s", rate(p.redisCommands, p), idle && { name: "idle phase (all linked, no load)", value: rate(idle.redisCommands, idle) }, {
+      ...ops,
+      commands: p.redisCommands,
+      perRequest: round3(per(p.redisCommands, p.requests)),
+      perSession: round3(per(p.redisCommands, run.sessions)),
+      redisCores: round3(rate(p.redisSeconds, p)),
+      byCommand: Object.fromEntries(Object.entries(p.redisByCommand).slice(0, 10)),
+    }));
+    out.push(figure(`${name}.nats.msgs.per_s`, "msgs/s", rate(p.natsInMsgs, p), idle && { name: "idle phase (all linked, no load)", value: rate(idle.natsInMsgs, idle) }, {
+      ...ops,
+      inMsgs: p.natsInMsgs,
+      outMsgs: p.natsOutMsgs,
+      inBytes: p.natsInBytes,
+      outBytes: p.natsOutBytes,
+      perRequest: round3(per(p.natsInMsgs, p.requests)),
+      perSession: round3(per(p.natsInMsgs, run.sessions)),
+    }));
+    if (p.jsMessages > 0) {
+      out.push(figure(`${name}.jetstream.bytes.per_event`, "B", per(p.jsBytes, p.jsMessages), { name: "NATS bytes in per message, same phase", value: per(p.natsInBytes, p.natsInMsgs) }, { events: p.jsMessages, bytes: p.jsBytes, eventsPerSecond: round3(rate(p.jsMessages, p)) }));
+    }
+    if (p.requests > 0 && steady) {
+      out.push(figure(`${name}.gateway.cpu.ms_per_request`, "ms", gatewayMsPerRequest(p), { name: "steady phase", value: gatewayMsPerRequest(steady) }, { ...ops, gatewayCpuSeconds: p.cpu.gateway ?? 0 }));
+    }
+    out.push(figure(`${name}.node.cpu.microcores_per_session`, "microcores", microcoresPerSession(p), idle && { name: "idle phase (all linked, no load)", value: microcoresPerSession(idle) }, { ...ops, nodeCpuSeconds: Math.round(nodeCpu(p) * 100) / 100, nodes: run.nodes.length }));
+    const cores = Object.fromEntries(Object.entries(p.cpu).map(([k, v]) => [k, round3(rate(v, p))]));
+    out.push(figure(`${name}.cpu.cores`, "cores", Object.values(p.cpu).reduce((a, b) => a + b, 0) / (p.seconds || 1), { name: "the machine's cores", value: cpus().length }, { ...ops, byProcess: cores }));
+  }
+  return out;
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;

@@ -4,7 +4,7 @@
 import { BackupKeyring, parseBackupKeys } from "../lib/backup/encryption";
 import type { Context, ServiceSchema } from "moleculer";
 import { Cron } from "croner";
-import { ulid } from "ulid";
+import { ulid } from "../lib/ids";
 import type { Config } from "../lib/config";
 import type { BlobStore } from "../lib/backup/blob-store";
 import { BackupManager, type BackupHooks } from "../lib/backup/manager";

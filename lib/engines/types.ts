@@ -22,6 +22,18 @@ export interface EngineMedia {
   filename?: string;
 }
 
+/**
+ * A received message's media the engine could not hand over: too large to download, or the download
+ * failed. The message still comes, with this in place of the bytes.
+ */
+export interface EngineMediaUnavailable {
+  mimetype: string;
+  filename?: string;
+  /** bytes, as the message declares them */
+  size: number;
+  error: "MEDIA_TOO_LARGE" | "MEDIA_DOWNLOAD_FAILED";
+}
+
 export interface EngineLocation {
   latitude: number;
   longitude: number;
@@ -51,7 +63,7 @@ export interface EngineMessage {
   /** A group message's sender (`from` is then the group) */
   author?: string;
   /** Its media; in history and lists without `data` (descriptor only) */
-  media?: EngineMedia | Omit<EngineMedia, "data">;
+  media?: EngineMedia | Omit<EngineMedia, "data"> | EngineMediaUnavailable;
   /** The id of the message it quotes */
   replyTo?: string;
   /** Person ids it mentions */

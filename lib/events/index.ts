@@ -1,6 +1,6 @@
 // Event names and payload types: the one place they are defined (DESIGN section 7).
 import { createHash } from "node:crypto";
-import { ulid } from "ulid";
+import { ulid } from "../ids";
 import type { AckLevel, EngineMe, EngineMessage } from "../engines/types";
 import type { GroupSettings } from "../engines/capabilities";
 import type { MediaDescriptor } from "../media/descriptor";
@@ -10,7 +10,7 @@ import type { SessionStatus } from "../sessions/status";
  * A received message's media as events carry it: the media store's descriptor (download it from
  * `url`), or, when it could not be stored (larger than MEDIA_MAX_BYTES), what is known and why.
  */
-export type EventMedia = MediaDescriptor | { mimetype: string; filename?: string; size: number; error: "MEDIA_TOO_LARGE" } | { mimetype: string; filename?: string };
+export type EventMedia = MediaDescriptor | { mimetype: string; filename?: string; size: number; error: "MEDIA_TOO_LARGE" | "MEDIA_DOWNLOAD_FAILED" } | { mimetype: string; filename?: string };
 
 /** A message as events carry it: never the media's bytes. */
 export type EventMessage = Omit<EngineMessage, "media"> & { media?: EventMedia };

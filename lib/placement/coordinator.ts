@@ -65,6 +65,8 @@ export class Coordinator {
   private inFlight = 0;
   private readonly moving = new Set<string>();
   private sessionsOf = new Map<string, number>();
+  /** The registered nodes at the last tick: one leaving makes the tick look for orphans. */
+  private membership = "";
 
   constructor(private readonly opts: CoordinatorOptions) {}
 
@@ -111,12 +113,13 @@ export class Coordinator {
   private async work(): Promise<void> {
     const now = Date.now();
     const nodes = await this.opts.directory.nodes();
-    const assignments = await this.opts.directory.assignments();
     const live = nodes.filter((n) => n.alive);
     const candidates = toCandidates(live.filter((n) => !n.draining));
     const registered = new Set(nodes.map((n) => n.node));
+    const every = this.opts.scanEveryMs ?? 5000;
 
-    // 1. dead nodes: lease gone for longer than the margin -> their workspaces go to survivors
+    // dead nodes: lease gone for longer than the margin -> their workspaces go to survivors
+    const due: Array<{ node: string; since: number }> = [];
     for (const n of nodes) {
       if (n.alive) {
         this.expiredSince.delete(n.node);
@@ -124,19 +127,34 @@ export class Coordinator {
       }
       const since = this.expiredSince.get(n.node) ?? now;
       this.expiredSince.set(n.node, since);
-      if (now - since < this.opts.takeoverMarginMs) continue;
-      await this.failover(n.node, assignments.filter((a) => a.node === n.node), candidates, live, since);
+      if (now - since >= this.opts.takeoverMarginMs) due.push({ node: n.node, since });
     }
+    const scanDue = now - this.lastScan >= every && candidates.length > 0;
+    const joined = live.filter((n) => !n.draining && this.known.size > 0 && !this.known.has(n.node));
+    this.known = new Map(live.map((n) => [n.node, n.joinedAt]));
+    const draining = live.filter((x) => x.draining);
+    const reliefDue = !this.queue.length && !this.inFlight && candidates.length > 1 && now - this.lastRelief >= every;
+    const membership = [...registered].sort().join(",");
+    const left = membership !== this.membership;
+    this.membership = membership;
+    // every owner is read (an HGETALL, proportional to all workspaces) only when this tick has
+    // something to do with them, not every second: a failover, the scan, a join, a drain, the
+    // load relief, or a node that left the node set (its workspaces are orphans)
+    if (!due.length && !scanDue && !(joined.length && candidates.length > 1) && !draining.length && !reliefDue && !left) return;
+    const assignments = await this.opts.directory.assignments();
+
+    // 1. the dead nodes' workspaces
+    for (const d of due) await this.failover(d.node, assignments.filter((a) => a.node === d.node), candidates, live, d.since, assignments);
     // workspaces naming a node that is not registered at all (it left without handing off)
     const orphans = assignments.filter((a) => !registered.has(a.node));
     if (orphans.length) {
       const byNode = new Map<string, Assignment[]>();
       for (const a of orphans) byNode.set(a.node, [...(byNode.get(a.node) ?? []), a]);
-      for (const [node, list] of byNode) await this.failover(node, list, candidates, live, now);
+      for (const [node, list] of byNode) await this.failover(node, list, candidates, live, now, assignments);
     }
 
     // 2. workspaces in storage that nobody owns (first start, or created while Redis was empty)
-    if (now - this.lastScan >= (this.opts.scanEveryMs ?? 5000) && candidates.length) {
+    if (scanDue) {
       this.lastScan = now;
       const stored = await this.opts.storedWorkspaceIds();
       const owned = new Set(assignments.map((a) => a.workspaceId));
@@ -165,8 +183,6 @@ export class Coordinator {
     }
 
     // 3. joins: move to each new node the workspaces it now wins (about 1/(N+1)), throttled
-    const joined = live.filter((n) => !n.draining && this.known.size > 0 && !this.known.has(n.node));
-    this.known = new Map(live.map((n) => [n.node, n.joinedAt]));
     if (joined.length && candidates.length > 1) {
       const fresh = new Set(joined.map((n) => n.node));
       const target = plan(
@@ -182,7 +198,7 @@ export class Coordinator {
     }
 
     // 4. draining nodes: keep emptying them
-    for (const n of live.filter((x) => x.draining)) {
+    for (const n of draining) {
       const others = candidates.filter((c) => c.node !== n.node);
       if (!others.length) continue;
       const loads = loadsOf(live, assignments);
@@ -199,7 +215,7 @@ export class Coordinator {
     // spills over it. Such a node hands its excess to nodes under theirs, a batch at a time and
     // only while nothing else moves, so it never fights a join, a drain or a failover. A move only
     // goes from above a cap to below one: the total excess shrinks with each, so this settles.
-    if (!this.queue.length && !this.inFlight && candidates.length > 1 && now - this.lastRelief >= (this.opts.scanEveryMs ?? 5000)) {
+    if (!this.queue.length && !this.inFlight && candidates.length > 1 && now - this.lastRelief >= every) {
       this.lastRelief = now;
       this.relieve(candidates, live, assignments);
     }
@@ -238,33 +254,49 @@ export class Coordinator {
     }
   }
 
-  private async failover(dead: string, list: Assignment[], candidates: Candidate[], live: NodeState[], since: number): Promise<void> {
+  private async failover(dead: string, list: Assignment[], candidates: Candidate[], live: NodeState[], since: number, assignments: Assignment[]): Promise<void> {
     if (!candidates.length) {
       if (list.length) this.opts.logger.warn(`coordinator: ${dead} is gone but no live node can take its ${list.length} workspaces`);
       return;
     }
-    const loads = loadsOf(live, await this.opts.directory.assignments());
-    const moved: string[] = [];
-    const total = (await this.opts.directory.assignments()).length;
+    // placed here, then reassigned in one step: one compare-and-set each, one round trip and one
+    // change notification for all of them (a CAS per workspace cost a round trip and a
+    // notification to every process each, in a row, proportional to the dead node's size)
+    const loads = loadsOf(live, assignments);
+    const total = assignments.length;
+    const plan: Array<{ workspaceId: string; node: string; expected: number | null }> = [];
     for (const a of [...list].sort((x, y) => (x.workspaceId < y.workspaceId ? -1 : 1))) {
       const sessions = this.sessionsOf.get(a.workspaceId) ?? 1;
       const to = placeOne(a.workspaceId, sessions, candidates, loads, total);
       if (!to) continue;
-      const b = await this.opts.directory.assign(a.workspaceId, to, a.token);
-      if (!b) continue;
       bump(loads, to, sessions);
-      moved.push(a.workspaceId);
-      this.opts.adoptHint(to, a.workspaceId);
+      plan.push({ workspaceId: a.workspaceId, node: to, expected: a.token });
     }
-    const left = (await this.opts.directory.assignments()).filter((a) => a.node === dead).length;
-    if (!left) {
+    const results = plan.length ? await this.opts.directory.assignMany(plan) : [];
+    const moved = results.filter((r): r is Assignment => !!r);
+    // the tick's copy of the directory follows (another dead node's failover places against it)
+    const at = new Map(assignments.map((a, i) => [a.workspaceId, i]));
+    for (const b of moved) {
+      const i = at.get(b.workspaceId);
+      if (i !== undefined) assignments[i] = b;
+    }
+    // the new owners adopt on the notification; one hint per node makes it look now (a hint
+    // makes the node reconcile everything the directory gives it, not one workspace)
+    const hinted = new Set<string>();
+    for (const b of moved) {
+      if (hinted.has(b.node)) continue;
+      hinted.add(b.node);
+      this.opts.adoptHint(b.node, b.workspaceId);
+    }
+    // what still names the dead node (a failed compare-and-set, no room anywhere) is tried again next tick
+    if (moved.length === list.length) {
       await this.opts.directory.forgetNode(dead);
       this.expiredSince.delete(dead);
     }
     if (moved.length) {
       const seconds = (Date.now() - since) / 1000;
       this.opts.logger.warn(`coordinator: failover of ${dead}: ${moved.length} workspaces reassigned`);
-      this.opts.onFailover?.(dead, moved, seconds);
+      this.opts.onFailover?.(dead, moved.map((b) => b.workspaceId), seconds);
     }
   }
 

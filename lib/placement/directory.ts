@@ -32,6 +32,8 @@ export interface NodeState extends NodeInfo {
 
 export type DirectoryChange =
   | { type: "assign"; workspaceId: string; node: string; token: number }
+  /** Several assignments made in one step (assignMany): one notification for all of them. */
+  | { type: "assigned"; assignments: Assignment[] }
   | { type: "unassign"; workspaceId: string; token: number }
   | { type: "node"; node: string }
   /** The change feed was (re)connected: changes in between may have been missed, read it all again. */
@@ -56,6 +58,14 @@ export interface Directory {
    * (`null` = only if unassigned). Returns the new assignment, or undefined when the check failed.
    */
   assign(workspaceId: string, node: string, expected: number | null): Promise<Assignment | undefined>;
+  /**
+   * assign() for many workspaces at once (a failover's reassignments): each is its own
+   * compare-and-set, all in one round trip with one change notification. The results are in the
+   * order of `moves`, undefined where the check failed.
+   */
+  assignMany(moves: Array<{ workspaceId: string; node: string; expected: number | null }>): Promise<Array<Assignment | undefined>>;
+  /** owner() of several workspaces in one read, in the same order. */
+  ownersOf(workspaceIds: string[]): Promise<Array<Assignment | undefined>>;
   /** Removes an assignment if its token is `expected` (the workspace was deleted). */
   unassign(workspaceId: string, expected: number): Promise<boolean>;
 

@@ -7,7 +7,7 @@
 // coordinator does only after the lease expired in Redis plus TAKEOVER_MARGIN_MS). A Redis outage
 // shorter than the deadline's slack stops nothing. `valid()` reads the clock, not a timer, so a
 // process that was frozen (SIGSTOP, a long GC) knows it is fenced the instant it runs again.
-import { ulid } from "ulid";
+import { ulid } from "../ids";
 import type { Directory } from "./directory";
 
 export interface LeaseLogger {

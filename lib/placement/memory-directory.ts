@@ -85,6 +85,26 @@ export class MemoryDirectory implements Directory {
     return { ...a };
   }
 
+  async assignMany(moves: Array<{ workspaceId: string; node: string; expected: number | null }>): Promise<Array<Assignment | undefined>> {
+    const done: Assignment[] = [];
+    const out = moves.map(({ workspaceId, node, expected }) => {
+      if ((this.owners.get(workspaceId)?.token ?? null) !== expected) return undefined;
+      const a = { workspaceId, node, token: ++this.fence };
+      this.owners.set(workspaceId, a);
+      done.push({ ...a });
+      return { ...a };
+    });
+    if (done.length) this.emit({ type: "assigned", assignments: done });
+    return out;
+  }
+
+  async ownersOf(workspaceIds: string[]): Promise<Array<Assignment | undefined>> {
+    return workspaceIds.map((w) => {
+      const a = this.owners.get(w);
+      return a && { ...a };
+    });
+  }
+
   async unassign(workspaceId: string, expected: number): Promise<boolean> {
     if (this.owners.get(workspaceId)?.token !== expected) return false;
     this.owners.delete(workspaceId);

@@ -3,7 +3,7 @@
 // directory gives it (restoring their sessions), drops those it lost, claims new ones on create,
 // and releases on a handoff.
 import { WafleetError } from "../errors";
-import type { Directory } from "./directory";
+import type { Assignment, Directory, DirectoryChange } from "./directory";
 import type { DirectoryView } from "./view";
 
 export interface OwnershipHost {
@@ -25,6 +25,8 @@ export interface OwnershipOptions {
   /** How long a released workspace answers WORKSPACE_MOVING before this node looks again. */
   releaseHoldMs?: number;
   reconcileEveryMs?: number;
+  /** Workspaces adopted at once by a reconcile (default 8). */
+  adoptConcurrency?: number;
 }
 
 export class Ownership {
@@ -33,8 +35,17 @@ export class Ownership {
   private readonly released = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private reconciling = false;
-  private again = false;
-  private readonly onChanged = () => this.scheduleReconcile();
+  /** What the next reconcile looks at: everything, or only the workspaces notifications named. */
+  private pendingAll = false;
+  private readonly pendingSome = new Set<string>();
+  // a notification names its workspaces: only they are looked at (every workspace's creation
+  // notifies every node, and a full pass each time grew with workspaces squared while linking);
+  // anything else (node states, a reload, the timer) looks at everything
+  private readonly onChanged = (c?: DirectoryChange) => {
+    if (c?.type === "assign" || c?.type === "unassign") this.scheduleReconcile([c.workspaceId]);
+    else if (c?.type === "assigned") this.scheduleReconcile(c.assignments.map((a) => a.workspaceId));
+    else this.scheduleReconcile();
+  };
 
   constructor(private readonly opts: OwnershipOptions) {}
 
@@ -102,41 +113,60 @@ export class Ownership {
     await this.opts.host.dropAll();
   }
 
-  /** Adopts what the directory gives this node; drops what it gave to another. */
-  scheduleReconcile(): void {
-    if (this.reconciling) {
-      this.again = true;
-      return;
-    }
+  /** Adopts what the directory gives this node; drops what it gave to another (only `workspaces`, when given). */
+  scheduleReconcile(workspaces?: string[]): void {
+    if (workspaces) for (const w of workspaces) this.pendingSome.add(w);
+    else this.pendingAll = true;
+    if (this.reconciling) return;
     this.reconciling = true;
-    void this.reconcile()
+    const only = this.pendingAll ? undefined : new Set(this.pendingSome);
+    this.pendingAll = false;
+    this.pendingSome.clear();
+    void this.reconcile(only)
       .catch((err: Error) => this.opts.logger.warn(`reconcile failed: ${err.message}`))
       .finally(() => {
         this.reconciling = false;
-        if (this.again) {
-          this.again = false;
-          this.scheduleReconcile();
-        }
+        if (this.pendingAll || this.pendingSome.size) this.scheduleReconcile([]);
       });
   }
 
-  private async reconcile(): Promise<void> {
+  private async reconcile(only?: Set<string>): Promise<void> {
     const now = Date.now();
     for (const [w, until] of this.released) {
       const seen = this.opts.view.ownerOf(w);
       if (until <= now || (seen && seen.node !== this.opts.node)) this.released.delete(w);
     }
-    for (const [w, token] of this.owned) {
+    const held = only ? [...only].filter((w) => this.owned.has(w)) : [...this.owned.keys()];
+    for (const w of held) {
+      const token = this.owned.get(w);
       const seen = this.opts.view.ownerOf(w);
-      if (seen && seen.node !== this.opts.node && seen.token > token) await this.dropOne(w, `now owned by ${seen.node}`);
+      if (token !== undefined && seen && seen.node !== this.opts.node && seen.token > token) await this.dropOne(w, `now owned by ${seen.node}`);
     }
     if (!this.opts.lease.valid()) return;
-    for (const a of this.opts.view.assignments()) {
+    const todo: string[] = [];
+    const seen = only ? [...only].map((w) => this.opts.view.ownerOf(w)).filter((a): a is Assignment => !!a) : this.opts.view.assignments();
+    for (const a of seen) {
       if (a.node !== this.opts.node || this.owned.get(a.workspaceId) === a.token || this.released.has(a.workspaceId)) continue;
-      // the view may lag: start engines only on the directory's own word
-      const sure = await this.opts.directory.owner(a.workspaceId);
-      if (sure?.node === this.opts.node && this.opts.lease.valid()) await this.adoptOne(a.workspaceId, sure.token);
+      todo.push(a.workspaceId);
     }
+    if (!todo.length) return;
+    // the view may lag: start engines only on the directory's own word, read for all of them at
+    // once (a failover gives a node hundreds of workspaces in one notification)
+    const sure = await this.opts.directory.ownersOf(todo);
+    const mine = sure.filter((a): a is Assignment => a?.node === this.opts.node);
+    // adopted a few at a time: each reads its sessions from storage and queues their engines (the
+    // launch queue paces the starts); one after another, the last workspace of a large failover
+    // waited for every read before it
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(this.opts.adoptConcurrency ?? 8, mine.length) }, async () => {
+        while (next < mine.length) {
+          const a = mine[next++]!;
+          if (!this.opts.lease.valid()) continue;
+          await this.adoptOne(a.workspaceId, a.token).catch((err: Error) => this.opts.logger.warn(`workspace ${a.workspaceId} not adopted: ${err.message}`));
+        }
+      }),
+    );
   }
 
   private async adoptOne(workspaceId: string, token: number): Promise<void> {

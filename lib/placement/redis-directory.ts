@@ -36,6 +36,37 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. tok)
 redis.call('PUBLISH', KEYS[3], cjson.encode({type='assign', workspaceId=ARGV[1], node=ARGV[2], token=tok}))
 return tok`,
   },
+  // assignMany: the same compare-and-set for each (workspace, node, expected) triple of ARGV, one
+  // notification for all that succeeded. Returns the new token per triple, 0 where the check failed.
+  // KEYS: owners, fence, changes
+  wafleetAssignMany: {
+    numberOfKeys: 3,
+    lua: `
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  local t = redis.call('TIME')
+  redis.call('SET', KEYS[2], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+end
+local out = {}
+local done = {}
+for i = 1, #ARGV, 3 do
+  local w, node, expected = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local cur = redis.call('HGET', KEYS[1], w)
+  local curTok = nil
+  if cur then curTok = tonumber(string.match(cur, '|(%d+)$')) end
+  local ok
+  if expected == '' then ok = not cur else ok = curTok ~= nil and curTok == tonumber(expected) end
+  if ok then
+    local tok = redis.call('INCR', KEYS[2])
+    redis.call('HSET', KEYS[1], w, node .. '|' .. tok)
+    table.insert(out, tok)
+    table.insert(done, {workspaceId=w, node=node, token=tok})
+  else
+    table.insert(out, 0)
+  end
+end
+if #done > 0 then redis.call('PUBLISH', KEYS[3], cjson.encode({type='assigned', assignments=done})) end
+return out`,
+  },
   // KEYS: owners, changes | ARGV: workspace, expected
   wafleetUnassign: {
     numberOfKeys: 2,
@@ -121,6 +152,8 @@ return 1`,
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
+/** Workspaces per assignMany script call. */
+const ASSIGN_BATCH = 500;
 type ScriptedRedis = Redis & { [K in ScriptName]: (...args: Array<string | number>) => Promise<any> };
 
 export interface RedisDirectoryOptions {
@@ -214,6 +247,24 @@ export class RedisDirectory implements Directory {
   async assign(workspaceId: string, node: string, expected: number | null): Promise<Assignment | undefined> {
     const tok = await this.redis.wafleetAssign(`${this.p}owners`, `${this.p}fence`, this.chan, workspaceId, node, expected === null ? "" : String(expected));
     return tok === null || tok === undefined ? undefined : { workspaceId, node, token: Number(tok) };
+  }
+
+  async assignMany(moves: Array<{ workspaceId: string; node: string; expected: number | null }>): Promise<Array<Assignment | undefined>> {
+    const out: Array<Assignment | undefined> = [];
+    // in slices, so one script never holds Redis for long (a few microseconds a workspace)
+    for (let i = 0; i < moves.length; i += ASSIGN_BATCH) {
+      const slice = moves.slice(i, i + ASSIGN_BATCH);
+      const args = slice.flatMap((m) => [m.workspaceId, m.node, m.expected === null ? "" : String(m.expected)]);
+      const tokens: number[] = await this.redis.wafleetAssignMany(`${this.p}owners`, `${this.p}fence`, this.chan, ...args);
+      slice.forEach((m, k) => out.push(tokens[k] ? { workspaceId: m.workspaceId, node: m.node, token: Number(tokens[k]) } : undefined));
+    }
+    return out;
+  }
+
+  async ownersOf(workspaceIds: string[]): Promise<Array<Assignment | undefined>> {
+    if (!workspaceIds.length) return [];
+    const values = await this.redis.hmget(`${this.p}owners`, ...workspaceIds);
+    return workspaceIds.map((w, i) => (values[i] ? parseOwner(w, values[i]!) : undefined));
   }
 
   async unassign(workspaceId: string, expected: number): Promise<boolean> {

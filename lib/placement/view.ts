@@ -9,6 +9,8 @@ import type { Candidate, Load } from "./hrw";
 
 export class DirectoryView extends EventEmitter {
   private owners = new Map<string, Assignment>();
+  /** Workspaces per owner node, kept with `owners`: placement reads it for every new workspace. */
+  private perNode = new Map<string, number>();
   private nodeStates = new Map<string, NodeState>();
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -56,6 +58,8 @@ export class DirectoryView extends EventEmitter {
       if (n && n.token < a.token) next.set(w, a);
     }
     this.owners = next;
+    this.perNode = new Map();
+    for (const a of next.values()) this.count(a.node, 1);
     this.nodeStates = new Map(nodes.map((n) => [n.node, n]));
     this.emit("changed");
   }
@@ -66,10 +70,15 @@ export class DirectoryView extends EventEmitter {
       return;
     }
     if (c.type === "assign") {
-      const cur = this.owners.get(c.workspaceId);
-      if (!cur || cur.token < c.token) this.owners.set(c.workspaceId, { workspaceId: c.workspaceId, node: c.node, token: c.token });
+      this.learn(c);
+    } else if (c.type === "assigned") {
+      for (const a of c.assignments) this.learn(a);
     } else if (c.type === "unassign") {
-      if (this.owners.get(c.workspaceId)?.token === c.token) this.owners.delete(c.workspaceId);
+      const cur = this.owners.get(c.workspaceId);
+      if (cur?.token === c.token) {
+        this.owners.delete(c.workspaceId);
+        this.count(cur.node, -1);
+      }
     } else {
       clearTimeout(this.nodesDirty);
       this.nodesDirty = setTimeout(() => {
@@ -84,6 +93,20 @@ export class DirectoryView extends EventEmitter {
       return;
     }
     this.emit("changed", c);
+  }
+
+  private learn(a: Assignment): void {
+    const cur = this.owners.get(a.workspaceId);
+    if (cur && cur.token >= a.token) return;
+    this.owners.set(a.workspaceId, { workspaceId: a.workspaceId, node: a.node, token: a.token });
+    if (cur) this.count(cur.node, -1);
+    this.count(a.node, 1);
+  }
+
+  private count(node: string, by: number): void {
+    const n = (this.perNode.get(node) ?? 0) + by;
+    if (n > 0) this.perNode.set(node, n);
+    else this.perNode.delete(node);
   }
 
   ownerOf(workspaceId: string): Assignment | undefined {
@@ -109,13 +132,10 @@ export class DirectoryView extends EventEmitter {
       .map((n) => ({ node: n.node, weight: n.weight, capacity: n.capacity }));
   }
 
+  /** Per live or dead registered node: the workspaces it owns and the sessions it reported. Proportional to nodes, not workspaces. */
   loads(): Map<string, Load> {
     const loads = new Map<string, Load>();
-    for (const n of this.nodeStates.values()) loads.set(n.node, { workspaces: 0, sessions: n.sessions });
-    for (const a of this.owners.values()) {
-      const l = loads.get(a.node);
-      if (l) l.workspaces++;
-    }
+    for (const n of this.nodeStates.values()) loads.set(n.node, { workspaces: this.perNode.get(n.node) ?? 0, sessions: n.sessions });
     return loads;
   }
 

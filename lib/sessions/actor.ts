@@ -283,7 +283,11 @@ export class SessionActor {
     const { media, ...rest } = message;
     if (!media) return rest;
     // an engine that hands no bytes (only what the media is)
-    if (!("data" in media) || typeof media.data !== "string") return { ...rest, media: { mimetype: media.mimetype, ...(media.filename ? { filename: media.filename } : {}) } };
+    if (!("data" in media) || typeof media.data !== "string") {
+      const described = { mimetype: media.mimetype, ...(media.filename ? { filename: media.filename } : {}) };
+      // the engine could not get the bytes (too large, a failed download): the event says why
+      return { ...rest, media: "error" in media && media.error ? { ...described, size: media.size, error: media.error } : described };
+    }
     const { workspaceId, sessionId } = this.meta;
     const size = Math.floor((media.data.length * 3) / 4) - (media.data.endsWith("==") ? 2 : media.data.endsWith("=") ? 1 : 0);
     const notStored = { mimetype: media.mimetype, ...(media.filename ? { filename: media.filename } : {}), size, error: "MEDIA_TOO_LARGE" as const };

@@ -1,6 +1,6 @@
 // The registry of this node's session actors: create, find, remove, capacity, and restoring every
 // desired-running session at start through the launch queue.
-import { ulid } from "ulid";
+import { ulid } from "../ids";
 import { WafleetError } from "../errors";
 import { engineFactoryFor, SessionActor, type ActorDeps, type SessionView } from "./actor";
 import { sessionCost } from "../engines/weights";
@@ -46,10 +46,48 @@ export interface NodeSessionStats {
 }
 
 const key = (w: string, s: string) => `${w}\u0000${s}`;
+
+/**
+ * The actors by key, and by workspace as well: listing a workspace (polled by clients, and by
+ * every failover check) and dropping one read only that workspace's actors, not the node's.
+ */
+class Actors extends Map<string, SessionActor> {
+  private readonly byWorkspace = new Map<string, Map<string, SessionActor>>();
+
+  override set(k: string, actor: SessionActor): this {
+    super.set(k, actor);
+    // constructed by Map's constructor before this class's fields exist: nothing to index then
+    if (!this.byWorkspace) return this;
+    let m = this.byWorkspace.get(actor.workspaceId);
+    if (!m) this.byWorkspace.set(actor.workspaceId, (m = new Map()));
+    m.set(k, actor);
+    return this;
+  }
+
+  override delete(k: string): boolean {
+    const actor = super.get(k);
+    if (actor) {
+      const m = this.byWorkspace.get(actor.workspaceId);
+      m?.delete(k);
+      if (m && !m.size) this.byWorkspace.delete(actor.workspaceId);
+    }
+    return super.delete(k);
+  }
+
+  override clear(): void {
+    super.clear();
+    this.byWorkspace.clear();
+  }
+
+  /** The workspace's actors, by key. */
+  ofWorkspace(workspaceId: string): Array<[string, SessionActor]> {
+    return [...(this.byWorkspace.get(workspaceId) ?? [])];
+  }
+}
 const round4 = (x: number) => Math.round(x * 10000) / 10000;
 
 export class SessionManager {
-  private readonly actors = new Map<string, SessionActor>();
+  private readonly actors = new Actors();
 
   constructor(private readonly opts: SessionManagerOptions) {}
 
@@ -117,7 +155,7 @@ export class SessionManager {
 
   list(workspaceId: string): SessionView[] {
     assertId("workspaceId", workspaceId);
-    return [...this.actors.values()].filter((a) => a.workspaceId === workspaceId).map((a) => a.view());
+    return this.actors.ofWorkspace(workspaceId).map(([, a]) => a.view());
   }
 
   all(): SessionActor[] {
@@ -240,7 +278,7 @@ export class SessionManager {
 
   /** Stops a workspace's engines (desired states kept) and forgets its actors: it left this node. */
   async dropWorkspace(workspaceId: string): Promise<void> {
-    const actors = [...this.actors.entries()].filter(([, a]) => a.workspaceId === workspaceId);
+    const actors = this.actors.ofWorkspace(workspaceId);
     for (const [k] of actors) this.actors.delete(k);
     await Promise.all(actors.map(([, a]) => a.halt().catch(() => undefined)));
   }

@@ -3,7 +3,8 @@
 // real 3-node cluster under a steady send load: kill -9 and restart, freeze past the lease and
 // resume, SIGTERM and restart, drain and restart, Redis restart. After every round: every session
 // that should run is WORKING, the simulated network saw no conflict, and every accepted message was
-// delivered exactly once.
+// delivered exactly once. Half the sessions run on the simulator engine, half on baileys (the real
+// Baileys client on the network's fake WhatsApp server).
 import { ADMIN_KEY, mapLimit, seeded, TestCluster, TIMINGS } from "../helpers/cluster";
 import { request } from "../helpers/http";
 import { waitFor } from "../helpers/processes";
@@ -17,15 +18,15 @@ const MARGIN = Number(TIMINGS.TAKEOVER_MARGIN_MS);
 
 jest.setTimeout(ROUNDS * 40_000 + 120_000);
 
-const sessions = Array.from({ length: 12 }, (_, w) => [0, 1].map((s) => ({ workspaceId: `x${w}`, sessionId: `k${s}`, phone: `1777${String(w).padStart(3, "0")}${String(s).padStart(4, "0")}` }))).flat();
+const sessions = Array.from({ length: 12 }, (_, w) => [0, 1].map((s) => ({ workspaceId: `x${w}`, sessionId: `k${s}`, engine: s === 0 ? "simulator" : "baileys", phone: `1777${String(w).padStart(3, "0")}${String(s).padStart(4, "0")}` }))).flat();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let c: TestCluster;
 
 beforeAll(async () => {
   process.stdout.write(`[chaos] seed ${SEED}, ${ROUNDS} rounds (replay: CHAOS_SEED=${SEED})\n`);
-  c = await new TestCluster().start(NODES);
-  await mapLimit(sessions, 6, (s) => c.createLinked(s.workspaceId, s.sessionId, s.phone));
+  c = await new TestCluster().start(NODES, { WA_ENGINES: "simulator,baileys" });
+  await mapLimit(sessions, 6, (s) => c.createLinked(s.workspaceId, s.sessionId, s.phone, s.engine));
 }, 120_000);
 
 afterAll(async () => {

@@ -12,4 +12,13 @@ it("holds 300 sessions through a node kill and a join with no conflict, loss or 
   expect(r.accepted).toBeGreaterThan(0);
   expect(r.incoming).toBeGreaterThan(0);
   expect(r.webhooksDelivered).toBe(r.incoming);
+  // the capacity model's inputs were measured in every phase (counts, not timings)
+  expect(r.costs.map((p) => p.phase)).toEqual(["webhooks", "link", "idle", "steady", "failover", "after-failover", "join", "after-join"]);
+  const link = r.costs.find((p) => p.phase === "link")!;
+  const steady = r.costs.find((p) => p.phase === "steady")!;
+  expect(link.redisCommands).toBeGreaterThan(0);
+  expect(link.natsInMsgs).toBeGreaterThan(0);
+  expect(steady.sends).toBeGreaterThan(0);
+  expect(steady.jsMessages).toBeGreaterThan(0);
+  expect(steady.jsBytes).toBeGreaterThan(steady.jsMessages);
 });

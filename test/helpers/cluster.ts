@@ -22,13 +22,15 @@ export class TestCluster {
   gateway!: NodeProcess;
   api!: string;
   private gatewayPort = 0;
+  /** Serve nats-server's monitoring endpoints (/varz, /jsz) on a free port (set before start()). */
+  natsMonitor = false;
 
   /** extraEnv goes to the session nodes; simEnv to the simulated network (e.g. WA_SIM_KEEPALIVE_MS). */
   async start(sessionNodes: string[], extraEnv: Record<string, string> = {}, simEnv: Record<string, string> = {}): Promise<this> {
     this.root = await tempDir("cluster");
     this.sessionsDir = path.join(this.root, "sessions");
     await fs.mkdir(this.sessionsDir, { recursive: true });
-    this.nats = await startNats();
+    this.nats = await startNats(this.natsMonitor ? { monitorPort: await freePort() } : {});
     this.redis = await new RedisServer(await freePort(), path.join(this.root, "redis"), true).prepare();
     await this.redis.start();
     this.sim = await startSimProcess({ WA_SIM_KEEPALIVE_MS: TIMINGS.WA_SIM_KEEPALIVE_MS, WA_SIM_STATE_FILE: path.join(this.root, "sim-state.json"), ...simEnv });
@@ -101,8 +103,8 @@ export class TestCluster {
   }
 
   /** Creates a session through the gateway and links it with a simulated phone. */
-  async createLinked(workspaceId: string, sessionId: string, phone: string): Promise<void> {
-    const created = await this.retrying(() => this.call("POST", `/workspaces/${workspaceId}/sessions`, { sessionId }), [201]);
+  async createLinked(workspaceId: string, sessionId: string, phone: string, engine?: string): Promise<void> {
+    const created = await this.retrying(() => this.call("POST", `/workspaces/${workspaceId}/sessions`, { sessionId, ...(engine ? { engine } : {}) }), [201]);
     void created;
     const qr = await waitFor(`QR of ${workspaceId}/${sessionId}`, async () => {
       const r = await this.call("GET", `/workspaces/${workspaceId}/sessions/${sessionId}/qr`, undefined, { accept: "application/json" });

@@ -1,7 +1,7 @@
 // Jest transform for ESM-only packages (baileys 7 and its dependencies): jest's CommonJS runtime
 // cannot load them, Node itself can (require(esm)). esbuild rewrites them to CommonJS for tests only,
 // dynamic `import()` included (jest's runtime refuses it without --experimental-vm-modules; Baileys
-// imports `https` that way to upload media).
+// imports `https` that way to upload media, and its image library, sharp, for group pictures).
 const esbuild = require("esbuild");
 
 module.exports = {

@@ -86,6 +86,8 @@ export interface NatsServerOptions {
   jetstream?: boolean;
   /** Environment the configuration refers to ($VAR). */
   env?: Record<string, string>;
+  /** Serve the HTTP monitoring endpoints (/varz, /jsz) on this port. */
+  monitorPort?: number;
 }
 
 export class NatsServer extends ServerProcess {
@@ -104,7 +106,13 @@ export class NatsServer extends ServerProcess {
   protected command(): [string, string[]] {
     const js = this.options.jetstream === false ? [] : ["-js", "-sd", path.join(this.dir, "js")];
     const config = this.options.config ? ["-c", path.join(this.dir, "nats.conf")] : [];
-    return [binary("nats-server"), [...config, "-a", "127.0.0.1", "-p", String(this.port), ...js]];
+    const monitor = this.options.monitorPort ? ["-m", String(this.options.monitorPort)] : [];
+    return [binary("nats-server"), [...config, "-a", "127.0.0.1", "-p", String(this.port), ...monitor, ...js]];
+  }
+
+  /** The monitoring endpoints' base URL, when started with monitorPort. */
+  get monitorUrl(): string | undefined {
+    return this.options.monitorPort ? `http://127.0.0.1:${this.options.monitorPort}` : undefined;
   }
 
   override async start(): Promise<this> {
@@ -150,8 +158,8 @@ export class RedisServer extends ServerProcess {
   }
 }
 
-export async function startNats(): Promise<NatsServer> {
-  return new NatsServer(await freePort(), await tempDir("nats")).start();
+export async function startNats(options: NatsServerOptions = {}): Promise<NatsServer> {
+  return new NatsServer(await freePort(), await tempDir("nats"), options).start();
 }
 
 export async function startRedis(): Promise<RedisServer> {

@@ -2,7 +2,7 @@
 // HTTPS upload; downloadContentFromMessage) against the fake server's media host, with the
 // simulated network as the oracle: the bytes that arrive are the bytes sent (sha256), each kind
 // keeps its shape (voice notes, documents' names), and a download that fails or is too large keeps
-// the message (its media described, without bytes) instead of losing it.
+// the message (its media described with a stable error code, without bytes) instead of losing it.
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { promises as fs } from "node:fs";
@@ -88,7 +88,7 @@ it("receives an image, a voice note and a replying document with their bytes, ty
 it("keeps a message whose media is too large to download: described, not fetched, and acknowledged", async () => {
   const big = randomBytes(MAX + 1).toString("base64");
   const msg = await fromAna("too big", { mimetype: "application/zip", data: big, filename: "big.zip" });
-  expect(msg).toMatchObject({ type: "document", body: "too big", media: { mimetype: "application/zip", filename: "big.zip" } });
+  expect(msg).toMatchObject({ type: "document", body: "too big", media: { mimetype: "application/zip", filename: "big.zip", size: MAX + 1, error: "MEDIA_TOO_LARGE" } });
   expect(msg.media).not.toHaveProperty("data");
   expect(warnings.some((w) => w.includes(msg.id) && w.includes("MEDIA_TOO_LARGE"))).toBe(true);
   await waitFor("the network to have it delivered", async () => (await stats()).queued === 0);
@@ -103,7 +103,7 @@ it("keeps a message whose download fails (corrupted bytes on the host): describe
     return real(bad);
   });
   const msg = await fromAna("broken", { mimetype: "image/png", data: randomBytes(500).toString("base64") });
-  expect(msg).toMatchObject({ type: "image", body: "broken", media: { mimetype: "image/png" } });
+  expect(msg).toMatchObject({ type: "image", body: "broken", media: { mimetype: "image/png", size: 500, error: "MEDIA_DOWNLOAD_FAILED" } });
   expect(msg.media).not.toHaveProperty("data");
   expect(warnings.some((w) => w.includes(msg.id) && w.includes("MEDIA_DOWNLOAD_FAILED"))).toBe(true);
   // the next message still comes, with its bytes: the engine goes on in order

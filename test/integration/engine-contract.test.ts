@@ -40,11 +40,11 @@ const kits: Kit[] = [
     make: (authDir) => new WwebjsEngine({ workspaceId: "w1", sessionId: "s1", authDir }, wwebjsOpts),
   },
   {
-    // the real Baileys client on the network's fake WhatsApp server; the push name reaches a
-    // companion through app-state sync, which the fake server does not model yet
+    // the real Baileys client on the network's fake WhatsApp server (the push name reaches it by
+    // app-state sync, as from WhatsApp)
     name: "baileys",
     // WhatsApp's ImageMessage has no file name: an image's name does not cross the real protocol
-    lacks: { pushname: true, imageFilename: true },
+    lacks: { imageFilename: true },
     make: (authDir) => new BaileysEngine({ workspaceId: "w1", sessionId: "s1", authDir }, { endpoint: simulatedEndpoint(sim.url), startTimeoutMs: 20000, sendTimeoutMs: 10000, reconnect: { baseMs: 50, maxMs: 500 } }),
   },
 ];

@@ -53,6 +53,45 @@ describe("Redis directory", () => {
     expect(await dir.owner("w")).toBeUndefined();
   });
 
+  it("reassigns many workspaces in one step, each against its own token, with one notification", async () => {
+    const other = new RedisDirectory({ url: redis.url, prefix: `t${prefixN}:` });
+    const seen: DirectoryChange[] = [];
+    other.subscribe((c) => seen.push(c));
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      const a = (await dir.assign("m1", "dead", null))!;
+      const b = (await dir.assign("m2", "dead", null))!;
+      const results = await dir.assignMany([
+        { workspaceId: "m1", node: "n1", expected: a.token },
+        { workspaceId: "m2", node: "n2", expected: b.token - 1 }, // stale: refused
+        { workspaceId: "m3", node: "n2", expected: null }, // unassigned: placed
+        { workspaceId: "m1", node: "n3", expected: a.token }, // the first one already took it
+      ]);
+      expect(results.map((r) => r && r.node)).toEqual(["n1", undefined, "n2", undefined]);
+      expect(results[0]!.token).toBeGreaterThan(b.token);
+      expect(results[2]!.token).toBeGreaterThan(results[0]!.token);
+      expect(await dir.ownersOf(["m1", "m2", "m3", "none"])).toEqual([results[0], b, results[2], undefined]);
+      expect(await dir.ownersOf([])).toEqual([]);
+      await waitFor("the notification", () => seen.some((c) => c.type === "assigned"), 3000, 20);
+      expect(seen.filter((c) => c.type === "assigned")).toEqual([{ type: "assigned", assignments: [results[0], results[2]] }]);
+      // nothing succeeded: nothing published
+      expect(await dir.assignMany([{ workspaceId: "m2", node: "n1", expected: 1 }])).toEqual([undefined]);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(seen.filter((c) => c.type === "assigned")).toHaveLength(1);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("assignMany reassigns more workspaces than one script call carries", async () => {
+    const ids = Array.from({ length: 1203 }, (_, i) => `big${i}`);
+    const first = await dir.assignMany(ids.map((workspaceId) => ({ workspaceId, node: "dead", expected: null })));
+    expect(first.every((a) => a?.node === "dead")).toBe(true);
+    const moved = await dir.assignMany(first.map((a) => ({ workspaceId: a!.workspaceId, node: "n1", expected: a!.token })));
+    expect(moved.every((a) => a?.node === "n1")).toBe(true);
+    expect((await dir.assignments()).filter((a) => a.node === "n1")).toHaveLength(1203);
+  });
+
   it("keeps tokens rising even after Redis lost its data", async () => {
     const a = (await dir.assign("w", "n1", null))!;
     const raw = new RedisDirectory({ url: redis.url, prefix: `t${prefixN}:` });

@@ -71,3 +71,33 @@ it("still reads all the owners as a backstop", async () => {
   await view.start();
   await waitFor("a backstop reload", () => directory.ownerReads >= 3, 5000);
 });
+
+it("keeps each node's workspace count (placement's loads) equal to a full count, through assigns, moves, unassigns and reloads", async () => {
+  const dir = new CountingDirectory();
+  for (const node of ["n1", "n2", "n3"]) await dir.register({ node, capacity: 100, weight: 100, draining: false, epoch: `e-${node}`, sessions: 7 }, 600_000);
+  const view = new DirectoryView(dir, 600_000);
+  views.push(view);
+  await view.start();
+  const full = async () => {
+    const out = new Map<string, { workspaces: number; sessions: number }>((await dir.nodes()).map((n) => [n.node, { workspaces: 0, sessions: n.sessions }]));
+    for (const a of await dir.assignments()) out.get(a.node)!.workspaces++;
+    return out;
+  };
+  const settled = () => new Promise((r) => setImmediate(r));
+  const placed = [];
+  for (let i = 0; i < 30; i++) placed.push((await dir.assign(`w${i}`, `n${(i % 3) + 1}`, null))!);
+  await settled();
+  expect(view.loads()).toEqual(await full());
+  // a failover-like batch move, a single move, an unassign
+  await dir.assignMany(placed.slice(0, 10).map((a) => ({ workspaceId: a.workspaceId, node: "n3", expected: a.token })));
+  const w20 = (await dir.owner("w20"))!;
+  await dir.assign("w20", "n1", w20.token);
+  await dir.unassign("w29", (await dir.owner("w29"))!.token);
+  await settled();
+  expect(view.loads()).toEqual(await full());
+  // an old notification (lower token) changes nothing
+  dir.feed.forEach((l) => l({ type: "assign", workspaceId: "w20", node: "n2", token: w20.token }));
+  expect(view.loads()).toEqual(await full());
+  await view.reload();
+  expect(view.loads()).toEqual(await full());
+});

@@ -301,6 +301,25 @@ describe("session actor and manager", () => {
     expect(events.filter((e) => e.name === "wa.message.received")).toHaveLength(published);
   });
 
+  it("passes on why an engine could not hand over a message's media (too large, download failed), and the message itself", async () => {
+    const m = manager();
+    await m.create({ workspaceId: "w", sessionId: "s" });
+    await until(() => m.get("w", "s").status === "SCAN_QR_CODE");
+    const engine = FakeEngine.created[0]!;
+    engine.link();
+    const base = { from: "15550002222@c.us", to: "15550001111@c.us", timestamp: 1, fromMe: false, type: "document" as const };
+    engine.emit("message", { ...base, id: "big", body: "too big", media: { mimetype: "application/zip", filename: "big.zip", size: 99, error: "MEDIA_TOO_LARGE" } });
+    engine.emit("message", { ...base, id: "bad", body: "broken", media: { mimetype: "image/png", size: 5, error: "MEDIA_DOWNLOAD_FAILED" } });
+    engine.emit("message", { ...base, id: "plain", body: "described", media: { mimetype: "image/png" } });
+    await until(() => events.filter((e) => e.name === "wa.message.received").length === 3);
+    const media = events.filter((e) => e.name === "wa.message.received").map((e) => [e.payload.message.id, e.payload.message.body, e.payload.message.media]);
+    expect(media).toEqual([
+      ["big", "too big", { mimetype: "application/zip", filename: "big.zip", size: 99, error: "MEDIA_TOO_LARGE" }],
+      ["bad", "broken", { mimetype: "image/png", size: 5, error: "MEDIA_DOWNLOAD_FAILED" }],
+      ["plain", "described", { mimetype: "image/png" }],
+    ]);
+  });
+
   it("refuses to send unless WORKING", async () => {
     const m = manager();
     await m.create({ workspaceId: "w", sessionId: "s", start: false });

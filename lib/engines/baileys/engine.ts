@@ -57,11 +57,14 @@ interface PendingSend {
 const ACK_RANK = { SERVER: 1, DEVICE: 2, READ: 3, PLAYED: 4 } as const;
 const ACKS_KEPT = 10_000;
 
+/** How long a just-linked device waits for its push name (app-state sync) before it is ready without it. */
+const PUSHNAME_WAIT_MS = 5000;
+
 /** How long stop() waits for the socket to close before moving on. */
 const CLOSE_WAIT_MS = 2000;
 
 /** What the baileys engine does beyond the core: each one tested by the capability suite. */
-export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read", "replies", "mentions", "location", "vcard", "polls", "reactions", "edit", "presence", "sentEvents", "calls"]);
+export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read", "replies", "mentions", "location", "vcard", "polls", "reactions", "edit", "revoke", "presence", "sentEvents", "calls", "groups"]);
 
 /**
  * Messages remembered per session (incoming and own), so a reply can quote them and a reaction or an
@@ -81,6 +84,15 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
   private readonly recent = new Map<string, { chat: string; msg: any }>();
   /** The connection that showed a pairing code (its QRs are void from then on). */
   private codeFor: unknown;
+  /** A just-linked device's connection is open and waits for its push name before it is ready. */
+  private nameWait: ((name: string) => void) | undefined;
+  private nameTimer: NodeJS.Timeout | undefined;
+
+  private stopNameWait(): void {
+    clearTimeout(this.nameTimer);
+    this.nameTimer = undefined;
+    this.nameWait = undefined;
+  }
   /** Own polls by id: their secret and options, to read the votes on them. */
   private readonly polls = new Map<string, { secret: Buffer; options: string[] }>();
   private readonly receiptAcks = new Map<string, () => void>();
@@ -172,19 +184,20 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     const sock = this.sock;
     if (this.phase !== "ready" || !sock) throw new EngineError("SESSION_NOT_READY", "The session is not connected to WhatsApp");
     const target = parseId(to);
-    if (target?.kind !== "user") throw new EngineError("VALIDATION_ERROR", `Cannot send to ${JSON.stringify(to)}: expected a phone number or <digits>@c.us`);
+    if (target?.kind !== "user" && target?.kind !== "group") throw new EngineError("VALIDATION_ERROR", `Cannot send to ${JSON.stringify(to)}: expected a phone number, <digits>@c.us or a group <digits>@g.us`);
     if (content.voice && !content.media) throw new EngineError("VALIDATION_ERROR", "A voice note needs audio media");
     const payload = this.contentOf(content);
     let quoted: any;
     if (content.replyTo !== undefined) {
       const known = this.recent.get(content.replyTo) ?? this.recent.get(content.replyTo.split("_").pop()!);
-      if (!known || known.chat !== target.user) throw new EngineError("VALIDATION_ERROR", `Message ${content.replyTo} is not one of this chat's recent messages: it cannot be quoted`);
+      if (!known || known.chat !== chatKeyOf(target)) throw new EngineError("VALIDATION_ERROR", `Message ${content.replyTo} is not one of this chat's recent messages: it cannot be quoted`);
       quoted = known.msg;
     }
     const { generateMessageID } = loadBaileys();
     const id = opts.messageId ?? generateMessageID();
     if (this.pendingSends.has(id)) throw new EngineError("VALIDATION_ERROR", `Message ${id} is already being sent`);
-    const recipient = `${target.user}@c.us`;
+    const isGroup = target.kind === "group";
+    const recipient = isGroup ? target.serialized : `${target.user}@c.us`;
     // media is encrypted and uploaded first: the deadline grows by a second per MiB
     const timeoutMs = this.sendTimeoutMs + (content.media ? Math.ceil((content.media.data.length * 3) / 4 / (1024 * 1024)) * 1000 : 0);
     const acked = new Promise<SentMessage>((resolve, reject) => {
@@ -194,8 +207,8 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     // the connection may close while Baileys still encrypts: the rejection waits for our caller
     acked.catch(() => undefined);
     try {
-      const sent = await sock.sendMessage(`${target.user}@s.whatsapp.net`, payload, { messageId: id, linkPreview: null, ...(quoted ? { quoted } : {}) });
-      if (sent) this.remember(id, target.user, sent);
+      const sent = await sock.sendMessage(isGroup ? target.serialized : `${target.user}@s.whatsapp.net`, payload, { messageId: id, linkPreview: null, ...(quoted ? { quoted } : {}) });
+      if (sent) this.remember(id, chatKeyOf(target), sent);
       const secret = sent?.message?.messageContextInfo?.messageSecret;
       if (secret && content.poll) {
         // what decrypting the votes on it takes (Baileys 7.0.0-rc14 leaves that to its user)
@@ -283,11 +296,11 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     const id = generateMessageID();
     const acked = new Promise<SentMessage>((resolve, reject) => {
       const timer = setTimeout(() => this.settleSend(id, undefined, new EngineError("ENGINE_TIMEOUT", `WhatsApp did not acknowledge ${id} within ${this.sendTimeoutMs} ms`)), this.sendTimeoutMs);
-      this.pendingSends.set(id, { resolve, reject, timer, to: `${chat}@c.us`, quiet: true });
+      this.pendingSends.set(id, { resolve, reject, timer, to: chat.endsWith("@g.us") ? chat : `${chat}@c.us`, quiet: true });
     });
     acked.catch(() => undefined);
     try {
-      await sock.sendMessage(`${chat}@s.whatsapp.net`, payload, { messageId: id });
+      await sock.sendMessage(chat.endsWith("@g.us") ? chat : `${chat}@s.whatsapp.net`, payload, { messageId: id });
     } catch (err) {
       this.settleSend(id, undefined, new EngineError("ENGINE_ERROR", `Baileys could not send: ${(err as Error).message}`));
     }
@@ -299,9 +312,10 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     const sock = this.sock;
     if (this.phase !== "ready" || !sock) throw new EngineError("SESSION_NOT_READY", "The session is not connected to WhatsApp");
     const target = parseId(chatId);
-    if (target?.kind !== "user") throw new EngineError("VALIDATION_ERROR", `Cannot mark ${JSON.stringify(chatId)} read: expected a phone number or <digits>@c.us`);
-    const keys = this.unread.get(target.user);
-    if (!keys?.length) return this.unread.has(target.user);
+    if (target?.kind !== "user" && target?.kind !== "group") throw new EngineError("VALIDATION_ERROR", `Cannot mark ${JSON.stringify(chatId)} read: expected a phone number, <digits>@c.us or a group <digits>@g.us`);
+    const chat = chatKeyOf(target);
+    const keys = this.unread.get(chat);
+    if (!keys?.length) return this.unread.has(chat);
     const first = keys[0].id as string;
     const acked = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -315,7 +329,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     });
     await sock.readMessages(keys);
     await acked;
-    this.unread.set(target.user, []);
+    this.unread.set(chat, []);
     return true;
   }
 
@@ -324,6 +338,50 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
    * it) and the phone it is typed on proves it. From then on this connection shows no QR; when it
    * ends (the code expired with it), the next connection shows QRs again.
    */
+  /**
+   * Deletes a message the engine saw (false for one it does not know): for everyone with a REVOKE
+   * protocolMessage (resolves on the server's ack), or for this account only with WhatsApp's
+   * app-state patch (`deleteMessageForMe`), resolved once the server took it.
+   */
+  async deleteMessage(messageId: string, forEveryone: boolean): Promise<boolean> {
+    const known = this.recentMessage(messageId);
+    if (!known) return false;
+    if (forEveryone) {
+      if (!known.msg.key?.fromMe) throw new EngineError("VALIDATION_ERROR", "Only own messages can be deleted for everyone");
+      await this.sendAcked(known.chat, { delete: known.msg.key });
+    } else {
+      await this.deleteForMe(known.chat, known.msg.key);
+    }
+    this.recent.delete(known.msg.key.id);
+    return true;
+  }
+
+  /** Deletes a message for this account only: WhatsApp's app-state patch, once the phone has shared its key. */
+  private async deleteForMe(chat: string, key: any): Promise<void> {
+    const sock = this.readySock();
+    const deadline = Date.now() + this.sendTimeoutMs;
+    // the phone shares its app-state key right after linking: a delete just after may wait for it
+    while (!this.store?.creds?.myAppStateKeyId) {
+      if (Date.now() > deadline) throw new EngineError("ENGINE_TIMEOUT", "WhatsApp has not shared the app-state key a delete for me needs");
+      await new Promise((r) => setTimeout(r, 100));
+      if (this.sock !== sock) throw new EngineError("SESSION_NOT_READY", "The connection to WhatsApp closed");
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new EngineError("ENGINE_TIMEOUT", `WhatsApp did not take the delete within ${this.sendTimeoutMs} ms`)), this.sendTimeoutMs);
+    });
+    const patch = sock.chatModify({ deleteForMe: { key, timestamp: Math.floor(Date.now() / 1000), deleteMedia: false } }, `${chat}@s.whatsapp.net`);
+    patch.catch(() => undefined);
+    try {
+      await Promise.race([patch, expired]);
+    } catch (err) {
+      if (err instanceof EngineError) throw err;
+      throw new EngineError("ENGINE_ERROR", `WhatsApp refused the delete: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async requestPairingCode(phoneInput: string): Promise<string> {
     const sock = this.sock;
     if (this.phase !== "linking" || !sock) throw new EngineError("QR_NOT_AVAILABLE", "A pairing code can only be asked for while the session waits to be linked");
@@ -385,8 +443,15 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       connectTimeoutMs: 20000,
     });
     this.sock = sock;
-    sock.ev.on("creds.update", (update: object) => {
-      if (this.sock === sock) void store.saveCreds(update).catch((err: Error) => this.opts.log?.("error", `cannot save Baileys creds: ${err.message}`));
+    sock.ev.on("creds.update", (update: { me?: { name?: string } }) => {
+      if (this.sock !== sock) return;
+      void store.saveCreds(update).catch((err: Error) => this.opts.log?.("error", `cannot save Baileys creds: ${err.message}`));
+      // the push name arrives by app-state sync (the phone's setting), after the connection opened
+      const name = update.me?.name;
+      if (name && name !== "~") {
+        if (this.me) this.me.pushname = name;
+        this.nameWait?.(name);
+      }
     });
     sock.ev.on("connection.update", (u: any) => {
       if (this.sock === sock) this.onConnectionUpdate(gen, sock, u);
@@ -402,6 +467,10 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
         if (edited && !u.key?.fromMe) {
           const chat = personOf(u.key.remoteJid ?? "");
           this.emit("message_edited", u.key.id, edited.conversation || edited.extendedTextMessage?.text || "", chat);
+        } else if (u.update?.messageStubType === loadBaileys().WAMessageStubType.REVOKE && u.update.message === null && !u.key?.fromMe) {
+          // a contact deleted their message for everyone
+          this.recent.delete(u.key.id);
+          this.emit("message_revoked", u.key.id, personOf(u.key.remoteJidAlt?.endsWith("@s.whatsapp.net") ? u.key.remoteJidAlt : (u.key.remoteJid ?? "")));
         } else if (u.key?.fromMe) this.ackChanged(u.key.id, u.update?.status);
       }
     });
@@ -432,7 +501,8 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     sock.ws.on("CB:ack,class:message", (node: any) => {
       const id = node.attrs?.id;
       if (!id) return;
-      if (node.attrs.error) this.settleSend(id, undefined, new EngineError("ENGINE_ERROR", `WhatsApp refused message ${id} (error ${node.attrs.error}${node.attrs.reason ? `: ${node.attrs.reason}` : ""})`));
+      if (node.attrs.error === "403" && String(node.attrs.from ?? "").endsWith("@g.us")) this.settleSend(id, undefined, new EngineError("GROUP_NOT_ADMIN", `WhatsApp refused message ${id}: only admins may send messages to this group`));
+      else if (node.attrs.error) this.settleSend(id, undefined, new EngineError("ENGINE_ERROR", `WhatsApp refused message ${id} (error ${node.attrs.error}${node.attrs.reason ? `: ${node.attrs.reason}` : ""})`));
       else this.settleSend(id, Number(node.attrs.t) || Math.floor(Date.now() / 1000));
     });
   }
@@ -448,12 +518,24 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     if (u.connection === "open") {
       const creds = this.store!.creds;
       const phone = String(creds.me?.id ?? "").split(/[:@]/)[0];
-      this.me = { wid: `${phone}@c.us`, phone, ...(creds.me?.name ? { pushname: creds.me.name } : {}), ...(creds.platform ? { platform: creds.platform } : {}) };
-      this.phase = "ready";
-      this.reconnectAttempts = 0;
-      this.emit("authenticated");
-      this.emit("ready", { ...this.me });
-      this.startGate.settle();
+      const announce = (pushname: string | undefined) => {
+        this.stopNameWait();
+        if (gen !== this.generation || this.sock !== sock) return;
+        this.me = { wid: `${phone}@c.us`, phone, ...(pushname ? { pushname } : {}), ...(creds.platform ? { platform: creds.platform } : {}) };
+        this.phase = "ready";
+        this.reconnectAttempts = 0;
+        this.emit("authenticated");
+        this.emit("ready", { ...this.me });
+        this.startGate.settle();
+      };
+      // a device just linked learns its push name from the phone's app state, right after it opens:
+      // ready waits for it a little, as WhatsApp Web's ready waits for its first sync
+      const known = creds.me?.name && creds.me.name !== "~" ? String(creds.me.name) : undefined;
+      if (known) announce(known);
+      else {
+        this.nameTimer = setTimeout(() => announce(undefined), PUSHNAME_WAIT_MS);
+        this.nameWait = announce;
+      }
     }
     if (u.connection === "close") this.onClose(gen, sock, u.lastDisconnect?.error);
   }
@@ -462,6 +544,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     const { DisconnectReason } = loadBaileys();
     const code: number | undefined = error?.output?.statusCode;
     const wasReady = this.phase === "ready";
+    this.stopNameWait();
     this.sock = undefined;
     this.me = undefined;
     this.failSends(new EngineError("SESSION_NOT_READY", "The connection to WhatsApp closed"));
@@ -551,14 +634,16 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
         // an own message this engine did not send: typed on the phone (or another device)
         if (this.acks.has(m.key.id) || this.pendingSends.has(m.key.id)) continue;
         const to = personOf(m.key.remoteJidAlt?.endsWith("@s.whatsapp.net") ? m.key.remoteJidAlt : m.key.remoteJid ?? "");
-        this.remember(m.key.id, to.split("@")[0], m);
+        this.remember(m.key.id, to.endsWith("@g.us") ? to : to.split("@")[0], m);
         this.emit("message_sent", { id: m.key.id, from: `${mePhone}@c.us`, to, timestamp: Number(m.messageTimestamp) || Math.floor(Date.now() / 1000), fromMe: true, chatId: to, ...fieldsOf(m.message) });
         continue;
       }
       const jid: string = m.key.remoteJidAlt && m.key.remoteJidAlt.endsWith("@s.whatsapp.net") ? m.key.remoteJidAlt : m.key.remoteJid;
       const from = jid?.endsWith("@s.whatsapp.net") ? `${jid.split("@")[0].split(":")[0]}@c.us` : jid;
-      const msg: EngineMessage = { id: m.key.id, from, to: `${mePhone}@c.us`, timestamp: Number(m.messageTimestamp) || Math.floor(Date.now() / 1000), fromMe: false, chatId: from, ...fieldsOf(m.message) };
-      const chatPhone = from.split("@")[0];
+      // a group's post: from the group, by its author
+      const author = from?.endsWith("@g.us") ? personOf(m.key.participantAlt?.endsWith("@s.whatsapp.net") ? m.key.participantAlt : (m.key.participant ?? "")) : undefined;
+      const msg: EngineMessage = { id: m.key.id, from, to: `${mePhone}@c.us`, timestamp: Number(m.messageTimestamp) || Math.floor(Date.now() / 1000), fromMe: false, chatId: from, ...(author ? { author } : {}), ...fieldsOf(m.message) };
+      const chatPhone = author ? from : from.split("@")[0];
       this.remember(m.key.id, chatPhone, m);
       const unread = this.unread.get(chatPhone) ?? [];
       unread.push(m.key);
@@ -582,9 +667,9 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       try {
         msg.media = await downloadMedia(media, { dispatcher, maxBytes, timeoutMs });
       } catch (err) {
-        const code = (err as { code?: string }).code ?? "MEDIA_DOWNLOAD_FAILED";
+        const code = (err as { code?: string }).code === "MEDIA_TOO_LARGE" ? "MEDIA_TOO_LARGE" : "MEDIA_DOWNLOAD_FAILED";
         this.opts.log?.("warn", `the media of message ${msg.id} was not downloaded (${code}): ${(err as Error).message}`);
-        msg.media = describeMedia(media);
+        msg.media = { ...describeMedia(media), size: Number(media.part.fileLength ?? 0) || 0, error: code };
       }
       this.emit("message", msg);
     });
@@ -637,6 +722,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     this.me = undefined;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
+    this.stopNameWait();
     this.startGate.reject(err);
     this.failSends(err);
     const sock = this.sock;
@@ -678,6 +764,9 @@ function quotable(message: any): Record<string, unknown> {
   if (c.contactMessage) return { contactMessage: { displayName: c.contactMessage.displayName, vcard: c.contactMessage.vcard } };
   return { conversation: c.conversation ?? "" };
 }
+
+/** How the engine's memories name a chat: a person by their phone, a group by its id (`<digits>@g.us`). */
+const chatKeyOf = (id: { kind: string; user: string; serialized: string }) => (id.kind === "group" ? id.serialized : id.user);
 
 /** `<phone>@s.whatsapp.net` -> `<phone>@c.us` (LIDs as they are). */
 const personOf = (jid: string) => (jid.endsWith("@s.whatsapp.net") ? `${jid.split("@")[0].split(":")[0]}@c.us` : jid);

@@ -4,7 +4,7 @@ import { EventEmitter } from "node:events";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { WebSocket } from "ws";
-import { ulid } from "ulid";
+import { ulid } from "../../ids";
 // the simulated network's wire protocol: this engine is its client
 import type { ClientFrame, ServerFrame, SimChat, SimContact, SimCredentials, SimHistoryMessage, SimIncomingMessage, SimMe, SimQuery, SimUpdate } from "../../simulator/protocol";
 import type { MessageType } from "../../whatsapp";

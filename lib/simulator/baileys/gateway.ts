@@ -10,7 +10,7 @@ import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer } from "ws";
 import type { RawData } from "ws";
 import type { SimNetwork, SimLog } from "../network";
-import type { ServerFrame, SimIncomingMessage, SimMedia, SimMessageFields, SimUpdate } from "../protocol";
+import type { ServerFrame, SimIncomingMessage, SimMe, SimMedia, SimMessageFields, SimUpdate } from "../protocol";
 import type { BaileysDeviceKeys, DeviceRecord } from "../ledger";
 import { lidOf } from "../accounts";
 import { FrameReader, NoiseResponder, agree, frame, newCurveKeyPair, sign } from "./noise";
@@ -19,9 +19,13 @@ import { bytesOf, child, children, decodeNode, encodeNode } from "./wa-binary";
 import type { WaNode } from "./wa-binary";
 import { SignalPeers } from "./signal-peers";
 import { MediaHost, MediaCodecError } from "./media-host";
+import { AppStateError, decodePatch } from "./app-state-patch";
+import type { DecodedPatch } from "./app-state-patch";
 import { mediaPartOf, simMediaOf, waMediaMessageOf } from "./media-messages";
 import { PrimaryLinkCode, WRAPPED_KEY_BYTES } from "./link-code";
-import { GroupsTranslator, servePicture } from "./groups";
+import { APP_STATE_COLLECTIONS, AccountAppState, isAppStateCollection } from "./app-state";
+import type { AppStateCollection } from "./app-state";
+import { GroupsTranslator, SenderKeyBook, servePicture } from "./groups";
 import type { ServerResponse } from "node:http";
 
  
@@ -60,8 +64,23 @@ export interface BaileysGatewayOptions {
 export class BaileysGateway {
   readonly certs = new NoiseCertificates();
   readonly peers = new SignalPeers();
+  readonly senderKeys = new SenderKeyBook();
   /** One-time prekeys each device uploaded (deviceId -> id -> public key) */
   readonly preKeys = new Map<string, Map<number, Buffer>>();
+  /** Each account's app state (phone -> its collections and sync key), made at its first login here. */
+  readonly appStates = new Map<string, AccountAppState>();
+
+  /** The account's app state; a new one holds its push name, as a phone's does from the start. */
+  appStateOf(phone: string, pushname: string | undefined): AccountAppState {
+    let state = this.appStates.get(phone);
+    if (!state) {
+      this.appStates.set(phone, (state = new AccountAppState()));
+      if (pushname) state.set("critical_block", ["setting_pushName"], { pushNameSetting: { name: pushname } }, 1);
+    }
+    return state;
+  }
+  /** Devices the phone has shared its app-state sync key with (deviceId -> the key's id, base64). */
+  readonly keyShared = new Map<string, string>();
   /** Each poll an account sent: its secret, which the votes on it are encrypted with (message id -> secret). */
   readonly pollSecrets = new Map<string, Buffer>();
   /** Phone numbers by the LID the server gave them */
@@ -143,12 +162,17 @@ class BaileysLink {
   private readonly sentTo = new Map<string, string>();
   private work: Promise<void> = Promise.resolve();
   /** Groups and calls, both ways (lib/simulator/baileys/groups.ts) */
-  private readonly groups = new GroupsTranslator({
+  private readonly groups: GroupsTranslator = new GroupsTranslator({
     send: (node) => this.send(node),
     netQuery: (q, done) => this.netQuery(q, done),
     netSend: (f) => this.netSend(f),
     phoneOf: (jid) => this.phoneOf(jid),
     pictureUrl: (groupId, version) => `${this.gw.opts.networkWsUrl().replace(/^ws/, "http").replace(/\/ws$/, "")}/sim/baileys/pictures/${encodeURIComponent(groupId)}/${version}`,
+    clientAddress: () => (this.device?.baileys ? `${this.device.phone}.${this.device.baileys.device}` : undefined),
+    decryptFromClient: (phone, type, body) => this.gw.peers.decrypt(phone, `${this.device!.phone}.${this.device!.baileys!.device}`, type, body),
+    encryptToClient: (phone, plain) => this.encryptToClient(phone, plain),
+    log: (msg) => this.gw.log("warn", msg),
+    senderKeys: () => this.gw.senderKeys,
   });
 
   constructor(
@@ -363,13 +387,122 @@ class BaileysLink {
     this.connectNetwork({ t: "hello", creds: { deviceId: device.deviceId, secret: device.secret, phone: device.phone } });
   }
 
-  private onNetReady(): void {
+  private async onNetReady(me: SimMe): Promise<void> {
     const device = this.gw.opts.network.ledger.deviceOfPhone(this.netPhone!);
     if (this.pairing) return; // a fresh link: the client restarts (515) and logs in
     this.device = device;
+    this.pushname = me.pushname;
     const lid = this.gw.lidOfPhone(device!.phone);
     this.send({ tag: "success", attrs: { t: String(nowSeconds()), props: "1", abprops: "1", location: "sim", lid: `${lid}@lid`, creation: String(Math.floor(device!.linkedAt / 1000)) } });
     this.send({ tag: "ib", attrs: { from: S_WA }, content: [{ tag: "offline", attrs: { count: "0" } }] });
+    return this.shareAppState(device!, me);
+  }
+
+  /** The account's push name, as its own phone's messages carry it (`notify`). */
+  private pushname: string | undefined;
+  /** The id of the peer message that shares the app-state sync key with this client, until it is received. */
+  private keyShare: { id: string; keyId: string } | undefined;
+
+  /**
+   * The phone shares its app-state sync key with a new companion once, in a peer message; once the
+   * companion has it (its `peer_msg` receipt), the server tells it the account's collections changed
+   * (`server_sync`) and the companion syncs them: the push name first (critical_block).
+   */
+  private async shareAppState(device: DeviceRecord, me: SimMe): Promise<void> {
+    const state = this.gw.appStateOf(device.phone, me.pushname);
+    const keyId = state.key.id.toString("base64");
+    if (this.gw.keyShared.get(device.deviceId) === keyId) return;
+    this.keyShare = { id: `3EB0${randomBytes(8).toString("hex").toUpperCase()}`, keyId };
+    const message = { protocolMessage: { type: proto.Message.ProtocolMessage.Type.APP_STATE_SYNC_KEY_SHARE, appStateSyncKeyShare: state.keyShare() } };
+    this.held.push({ from: device.phone, id: this.keyShare.id, t: nowSeconds(), type: "protocol", category: "peer", message });
+    return this.flushHeld();
+  }
+
+  /** The client has the app-state sync key: tell it which collections have patches for it. */
+  private onKeyShareReceived(): void {
+    const device = this.device;
+    const share = this.keyShare;
+    if (!device || !share) return;
+    this.keyShare = undefined;
+    this.gw.keyShared.set(device.deviceId, share.keyId);
+    const state = this.gw.appStates.get(device.phone);
+    for (const name of APP_STATE_COLLECTIONS) {
+      const version = state?.version(name) ?? 0;
+      if (version === 0) continue;
+      this.send({ tag: "notification", attrs: { from: S_WA, type: "server_sync", id: this.tag(), t: String(nowSeconds()) }, content: [{ tag: "collection", attrs: { name, version: String(version) } }] });
+    }
+  }
+
+  /** `w:sync:app:state`: the patches of each collection after the version the client has. */
+  private appStateSync(node: WaNode): WaNode {
+    const state = this.device ? this.gw.appStates.get(this.device.phone) : undefined;
+    return {
+      tag: "sync",
+      attrs: {},
+      content: children(child(node, "sync"), "collection").map((c): WaNode => {
+        const name = c.attrs.name ?? "";
+        const from = Number(c.attrs.version ?? "0");
+        if (!isAppStateCollection(name) || !Number.isSafeInteger(from) || from < 0) {
+          return { tag: "collection", attrs: { name, type: "error" }, content: [{ tag: "error", attrs: { code: "400", text: "bad-request" } }] };
+        }
+        const { version, patches } = state ? state.patchesSince(name, from) : { version: 0, patches: [] };
+        const list: WaNode[] = patches.map((p) => ({ tag: "patch", attrs: {}, content: p }));
+        return { tag: "collection", attrs: { name, version: String(version) }, ...(list.length ? { content: [{ tag: "patches", attrs: {}, content: list }] } : {}) };
+      }),
+    };
+  }
+
+  /**
+   * A companion's app-state patch: decrypted and checked (value and index MACs here, snapshot and
+   * patch MACs against the collection), appended to the account's collection, its deletes-for-me
+   * applied on the network before the answer. Any other action is refused (501: not modelled), so the
+   * client does not believe it done.
+   */
+  private onAppStatePatch(node: WaNode, id: string): void {
+    const error = (code: string, text: string) => this.send({ tag: "iq", attrs: { from: S_WA, type: "error", id }, content: [{ tag: "error", attrs: { code, text } }] });
+    const state = this.device ? this.gw.appStates.get(this.device.phone) : undefined;
+    if (!state) return error("400", "no app state for this account");
+    const deletes: string[] = [];
+    const applied: { name: AppStateCollection; base: number; patch: DecodedPatch & { encoded: Buffer } }[] = [];
+    try {
+      for (const c of children(child(node, "sync"), "collection")) {
+        const name = c.attrs.name ?? "";
+        if (!isAppStateCollection(name)) return error("400", `bad collection ${name}`);
+        let base = Number(c.attrs.version ?? "0");
+        for (const p of children(c, "patch")) {
+          const encoded = bytesOf(p) ?? Buffer.alloc(0);
+          const patch = decodePatch(encoded, (kid) => (kid.equals(state.key.id) ? state.key.data : undefined));
+          for (const m of patch.mutations) {
+            if (m.operation === "set" && m.index[0] === "deleteMessageForMe" && m.index[2]) deletes.push(m.index[2]);
+            else return error("501", `not-implemented: ${m.index[0] ?? "?"}`);
+          }
+          applied.push({ name, base: base++, patch: { ...patch, encoded } });
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof AppStateError)) throw err;
+      this.gw.log("warn", `app-state patch refused: ${err.code}: ${err.message}`);
+      return error("400", err.code);
+    }
+    const versions = new Map<string, number>();
+    for (const a of applied) {
+      const v = state.applyPatch(a.name, a.base, a.patch);
+      if (v === "conflict") return error("409", "conflict");
+      if (v === "bad-mac") return error("400", "APP_STATE_BAD_MAC");
+      versions.set(a.name, v);
+    }
+    const answer = () => this.send({ tag: "iq", attrs: { from: S_WA, type: "result", id }, content: [{ tag: "sync", attrs: {}, content: [...versions].map(([name, version]) => ({ tag: "collection", attrs: { name, version: String(version) } })) }] });
+    if (!deletes.length) return answer();
+    let left = deletes.length;
+    let failed: string | undefined;
+    for (const msgId of deletes) {
+      this.netQuery({ op: "revoke", id: msgId, forEveryone: false }, (err) => {
+        failed ??= err;
+        if (--left > 0) return;
+        if (failed) error("500", failed);
+        else answer();
+      });
+    }
   }
 
   // --- the network side ---
@@ -409,11 +542,16 @@ class BaileysLink {
         this.netPhone = f.creds.phone;
         return this.onNetPaired(f.creds, f.scanned);
       case "ready":
-        return this.onNetReady();
+        return this.onNetReady(f.me);
       case "message": {
         const m = f.message;
         if (m.media) await this.gw.media.listen();
-        this.held.push({ from: m.from.replace(/@.*$/, ""), id: m.id, t: m.timestamp, type: m.location || m.vcard || m.media ? "media" : m.poll ? "poll" : "text", message: waMessageOf(m, this.gw.media) });
+        const type = m.location || m.vcard || m.media ? "media" : m.poll ? "poll" : "text";
+        if (m.from.endsWith("@g.us") && m.author) {
+          this.held.push({ group: m.from, from: m.author.replace(/@.*$/, ""), id: m.id, t: m.timestamp, type, message: waMessageOf(m, this.gw.media) });
+          return this.flushHeld();
+        }
+        this.held.push({ from: m.from.replace(/@.*$/, ""), id: m.id, t: m.timestamp, type, message: waMessageOf(m, this.gw.media) });
         return this.flushHeld();
       }
       case "ack":
@@ -447,7 +585,7 @@ class BaileysLink {
     const to = this.sentTo.get(id);
     if (!to) return;
     if (ack === "SERVER") this.send({ tag: "ack", attrs: { class: "message", id, from: to, t: String(nowSeconds()) } });
-    else if (ack === "ERROR") this.send({ tag: "ack", attrs: { class: "message", id, from: to, error: "479", ...(error ? { reason: error.slice(0, 100) } : {}) } });
+    else if (ack === "ERROR") this.send({ tag: "ack", attrs: { class: "message", id, from: to, error: error?.startsWith("NOT_ADMIN") ? "403" : "479", ...(error ? { reason: error.slice(0, 100) } : {}) } });
     else if (ack === "DEVICE") this.send({ tag: "receipt", attrs: { id, from: to, t: String(nowSeconds()) } });
     else if (ack === "READ") this.send({ tag: "receipt", attrs: { id, from: to, type: "read", t: String(nowSeconds()) } });
   }
@@ -462,13 +600,16 @@ class BaileysLink {
   private onNetUpdate(u: SimUpdate, uid: string | undefined): Promise<void> | void {
     const me = this.device?.phone ?? this.netPhone;
     if (this.groups.onUpdate(u, uid)) return;
-    if ((u.kind === "reaction" || u.kind === "edit") && me) {
+    if ((u.kind === "reaction" || u.kind === "edit" || u.kind === "revoke") && me) {
       const from = u.kind === "reaction" ? u.from.replace(/@.*$/, "") : u.chatId.replace(/@.*$/, "");
-      const key = { remoteJid: `${me}@${S_WA}`, fromMe: u.kind === "edit", id: u.id };
+      const key = { remoteJid: `${me}@${S_WA}`, fromMe: u.kind !== "reaction", id: u.id };
+      // (a contact's revoke of their own message: a REVOKE protocolMessage, type 0)
       const message =
         u.kind === "reaction"
           ? { reactionMessage: { key, text: u.emoji, senderTimestampMs: Date.now() } }
-          : { protocolMessage: { key, type: 14, editedMessage: { conversation: u.body }, timestampMs: Date.now() } };
+          : u.kind === "edit"
+            ? { protocolMessage: { key, type: 14, editedMessage: { conversation: u.body }, timestampMs: Date.now() } }
+            : { protocolMessage: { key, type: 0 } };
       const id = `3EB0${randomBytes(8).toString("hex").toUpperCase()}`;
       if (uid) this.relayedUpdates.set(id, uid);
       this.held.push({ from, id, t: nowSeconds(), type: u.kind === "reaction" ? "reaction" : "text", message });
@@ -507,22 +648,33 @@ class BaileysLink {
   private async flushHeld(): Promise<void> {
     const device = this.device;
     if (!device?.baileys || !this.gw.preKeys.get(device.deviceId)?.size) return;
-    const keys = device.baileys;
     while (this.held.length) {
       const r = this.held.shift()!;
+      if (r.group) {
+        this.send(await this.groups.groupStanza({ ...r, group: r.group }));
+        continue;
+      }
       const content = Buffer.from(proto.Message.encode(r.message).finish());
-      const enc = await this.gw.peers.encrypt(r.from, `${device.phone}.${keys.device}`, content, () => ({
-        registrationId: keys.registrationId,
-        identity: Buffer.from(keys.identity, "base64"),
-        signedPreKey: { id: keys.signedPreKey.id, public: Buffer.from(keys.signedPreKey.public, "base64"), signature: Buffer.from(keys.signedPreKey.signature, "base64") },
-        takePreKey: () => this.takePreKey(device.deviceId),
-      }));
+      const enc = await this.encryptToClient(r.from, content);
       this.send({
         tag: "message",
-        attrs: { from: `${r.from}@${S_WA}`, id: r.id, t: String(r.t), type: r.type, notify: `Contact ${r.from}`, ...(r.recipient ? { recipient: r.recipient } : {}) },
+        // notify is the sender's push name: the account's own when its phone sent it
+        attrs: { from: `${r.from}@${S_WA}`, id: r.id, t: String(r.t), type: r.type, notify: r.from === device.phone ? (this.pushname ?? `Sim ${r.from}`) : `Contact ${r.from}`, ...(r.recipient ? { recipient: r.recipient } : {}), ...(r.category ? { category: r.category } : {}) },
         content: [{ tag: "enc", attrs: { v: "2", type: enc.type }, content: enc.body }],
       });
     }
+  }
+
+  /** 1:1 Signal from `phone`'s phone to the client, starting the session from the client's bundle when there is none. */
+  private encryptToClient(phone: string, content: Buffer): Promise<{ type: "pkmsg" | "msg"; body: Buffer }> {
+    const device = this.device!;
+    const keys = device.baileys!;
+    return this.gw.peers.encrypt(phone, `${device.phone}.${keys.device}`, content, () => ({
+      registrationId: keys.registrationId,
+      identity: Buffer.from(keys.identity, "base64"),
+      signedPreKey: { id: keys.signedPreKey.id, public: Buffer.from(keys.signedPreKey.public, "base64"), signature: Buffer.from(keys.signedPreKey.signature, "base64") },
+      takePreKey: () => this.takePreKey(device.deviceId),
+    }));
   }
 
   private takePreKey(deviceId: string): { id: number; public: Buffer } | undefined {
@@ -549,12 +701,15 @@ class BaileysLink {
         const ack = () => this.send({ tag: "ack", attrs: { class: "receipt", id: node.attrs.id, from: node.attrs.to ?? S_WA, ...(node.attrs.type ? { type: node.attrs.type } : {}) } });
         if (node.attrs.type === "read" || node.attrs.type === "read-self") {
           // the account read the chat: the network marks it read (and tells the senders); acked once done
-          const phone = this.phoneOf(node.attrs.to ?? "");
-          if (!phone) return ack();
-          this.netQuery({ op: "read", chatId: `${phone}@c.us` }, ack);
+          const to = node.attrs.to ?? "";
+          const phone = this.phoneOf(to);
+          const chatId = /^[0-9-]+@g\.us$/.test(to) ? to : phone ? `${phone}@c.us` : undefined;
+          if (!chatId) return ack();
+          this.netQuery({ op: "read", chatId }, ack);
           return;
         }
         ack();
+        if (node.attrs.type === "peer_msg" && node.attrs.id === this.keyShare?.id) return this.onKeyShareReceived();
         // (a companion's receipt for an own message from another device is type "sender")
         if (!node.attrs.type || node.attrs.type === "inactive" || node.attrs.type === "sender") {
           const uid = this.relayedUpdates.get(node.attrs.id);
@@ -619,6 +774,11 @@ class BaileysLink {
     }
     if (xmlns === "encrypt" && first?.tag === "key") return result([{ tag: "list", attrs: {}, content: children(first, "user").map((u) => this.bundleNode(u.attrs.jid)) }]);
     if (xmlns === "usync") return result([this.usync(first!)]);
+    if (xmlns === "w:sync:app:state" && type === "set") {
+      // a companion's own change comes as a patch; otherwise it asks for what it lacks
+      if (children(child(node, "sync"), "collection").some((c) => children(c, "patch").length)) return this.onAppStatePatch(node, id);
+      return result([this.appStateSync(node)]);
+    }
     if (xmlns === "w:m" && first?.tag === "media_conn") {
       // where to upload media, and a token that lets this client do it
       await this.gw.media.listen();
@@ -715,15 +875,24 @@ class BaileysLink {
     if (!device?.baileys) return;
     const toPhone = this.phoneOf(to ?? "");
     const fail = (reason: string) => this.send({ tag: "ack", attrs: { class: "message", id, from: to ?? S_WA, error: "400", reason } });
-    if (!toPhone) return fail("bad recipient");
-    const encs: { jid: string; enc: WaNode }[] = [];
-    for (const p of children(child(node, "participants"), "to")) for (const e of children(p, "enc")) encs.push({ jid: p.attrs.jid, enc: e });
-    for (const e of children(node, "enc")) encs.push({ jid: to!, enc: e });
-    // the copy for the recipient's phone (device 0); copies for our own other devices are not relayed
-    const mine = encs.find((e) => this.phoneOf(e.jid) === toPhone && !/:\d+@/.test(e.jid.replace(/:0@/, "@"))) ?? encs.find((e) => this.phoneOf(e.jid) === toPhone);
-    if (!mine) return fail("no copy for the recipient");
-    const plain = await this.gw.peers.decrypt(toPhone, `${device.phone}.${device.baileys.device}`, mine.enc.attrs.type, bytesOf(mine.enc)!);
-    const msg = proto.Message.decode(plain);
+    const isGroup = /^[0-9-]+@g\.us$/.test(to ?? "");
+    if (!toPhone && !isGroup) return fail("bad recipient");
+    let msg: any;
+    if (isGroup) {
+      // a post to a group: sender keys (lib/simulator/baileys/groups.ts)
+      const opened = await this.groups.openGroupMessage(node);
+      if (!opened.message) return fail(opened.error ?? "unreadable");
+      msg = opened.message;
+    } else {
+      const encs: { jid: string; enc: WaNode }[] = [];
+      for (const p of children(child(node, "participants"), "to")) for (const e of children(p, "enc")) encs.push({ jid: p.attrs.jid, enc: e });
+      for (const e of children(node, "enc")) encs.push({ jid: to!, enc: e });
+      // the copy for the recipient's phone (device 0); copies for our own other devices are not relayed
+      const mine = encs.find((e) => this.phoneOf(e.jid) === toPhone && !/:\d+@/.test(e.jid.replace(/:0@/, "@"))) ?? encs.find((e) => this.phoneOf(e.jid) === toPhone);
+      if (!mine) return fail("no copy for the recipient");
+      const plain = await this.gw.peers.decrypt(toPhone!, `${device.phone}.${device.baileys.device}`, mine.enc.attrs.type, bytesOf(mine.enc)!);
+      msg = proto.Message.decode(plain);
+    }
     // a reaction or an edit of an own message: the network's action on that message, acked once done
     const answer = (error?: string) => this.send({ tag: "ack", attrs: { class: "message", id, from: to!, t: String(nowSeconds()), ...(error ? { error: "479", reason: error } : {}) } });
     if (msg.reactionMessage?.key?.id) return this.netQuery({ op: "react", id: msg.reactionMessage.key.id, emoji: msg.reactionMessage.text ?? "" }, answer);
@@ -731,6 +900,10 @@ class BaileysLink {
       const edited = msg.protocolMessage.editedMessage;
       const text = edited?.conversation || edited?.extendedTextMessage?.text || "";
       return this.netQuery({ op: "edit", id: msg.protocolMessage.key.id, body: text }, answer);
+    }
+    // a revoke (delete for everyone): REVOKE is type 0, so it must be set, not protobuf's default
+    if (msg.protocolMessage && Object.prototype.hasOwnProperty.call(msg.protocolMessage, "type") && msg.protocolMessage.type === 0 && msg.protocolMessage.key?.id) {
+      return this.netQuery({ op: "revoke", id: msg.protocolMessage.key.id, forEveryone: true }, answer);
     }
     const { body: text, fields } = fieldsOfWaMessage(msg, (jid) => this.personId(jid));
     let body = text;
@@ -751,7 +924,7 @@ class BaileysLink {
     // a poll's secret, which the votes on it are encrypted with (as the phones that vote would)
     if (fields.poll && msg.messageContextInfo?.messageSecret) this.gw.pollSecrets.set(id, Buffer.from(msg.messageContextInfo.messageSecret));
     this.sentTo.set(id, to!);
-    this.netSend({ t: "send", id, to: `${toPhone}@c.us`, body, ...(media ? { media } : {}), ...fields });
+    this.netSend({ t: "send", id, to: isGroup ? to : `${toPhone}@c.us`, body, ...(media ? { media } : {}), ...fields });
   }
 
   // --- plumbing ---
@@ -810,6 +983,10 @@ interface Relay {
   message: Record<string, unknown>;
   /** An own message from another device: the chat it went to */
   recipient?: string;
+  /** A member's post to this group (`from` is the author) */
+  group?: string;
+  /** `peer`: a message between the account's own devices (a protocol message, not a chat's) */
+  category?: "peer";
 }
 
 // --- message content: the network's fields <-> WhatsApp's Message protobuf (written here, not with

@@ -12,6 +12,9 @@ import type { SimNetwork } from "../network";
 import type { SimUpdate } from "../protocol";
 import type { WaNode } from "./wa-binary";
 import { bytesOf, child, children } from "./wa-binary";
+import { SenderKeyReceiver, SenderKeySender } from "./sender-keys";
+
+const { proto } = require("baileys/WAProto/index.js") as { proto: any };
 
 const S_WA = "s.whatsapp.net";
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -26,6 +29,25 @@ export interface GroupsLinkPort {
   phoneOf(jid: string): string | undefined;
   /** Where a group picture's bytes are served (`http://host:port/...`), by group id */
   pictureUrl(groupId: string, version: string): string;
+  /** The client's Signal address (`<phone>.<device>`), once it is logged in */
+  clientAddress(): string | undefined;
+  /** Decrypts what the client sent to `phone`'s phone (1:1 Signal, unpadded) */
+  decryptFromClient(phone: string, type: string, body: Buffer): Promise<Buffer>;
+  /** Encrypts (1:1 Signal, padded) what `phone`'s phone sends the client */
+  encryptToClient(phone: string, plain: Buffer): Promise<{ type: string; body: Buffer }>;
+  log(msg: string): void;
+  /** The network's sender keys (shared by its connections) */
+  senderKeys(): SenderKeyBook;
+}
+
+/**
+ * The sender keys of a network (shared by its connections, like the Signal peers): what each linked
+ * device distributed for each group (`<group>|<device address>`), and each phone's own sender key
+ * per group (`<group>|<phone>`), which the fake encrypts members' posts with.
+ */
+export class SenderKeyBook {
+  readonly received = new Map<string, SenderKeyReceiver>();
+  readonly own = new Map<string, SenderKeySender>();
 }
 
 /** A group as the network shows a member (lib/simulator/groups.ts SimGroup). */
@@ -55,7 +77,72 @@ export class GroupsTranslator {
   /** The settings of each group as last told to this connection */
   private readonly settingsSeen = new Map<string, { announce: boolean; restrict: boolean }>();
 
+  /** Senders (`<group>|<phone>`) whose sender key this connection's client has been given */
+  private readonly distributed = new Set<string>();
+
   constructor(private readonly port: GroupsLinkPort) {}
+
+  private get book(): SenderKeyBook {
+    return this.port.senderKeys();
+  }
+
+  // --- group messages ---
+
+  /**
+   * A message the client posts to a group: a sender key distribution message to each member's
+   * devices (`pkmsg`/`msg`, 1:1 Signal), which the fake reads as each member's phone, and the message
+   * itself once (`skmsg`), read with the client's sender key. The decoded Message, or why not.
+   */
+  async openGroupMessage(node: WaNode): Promise<{ message?: any; error?: string }> {
+    const group = node.attrs.to ?? "";
+    const client = this.port.clientAddress();
+    if (!client) return { error: "not logged in" };
+    const key = `${group}|${client}`;
+    for (const to of children(child(node, "participants"), "to")) {
+      const jid = to.attrs.jid ?? "";
+      const phone = this.port.phoneOf(jid);
+      // the members' phones (device 0); the account's other companions are not modelled
+      if (!phone || /:[1-9]\d*@/.test(jid)) continue;
+      for (const enc of children(to, "enc")) {
+        try {
+          const plain = await this.port.decryptFromClient(phone, enc.attrs.type, bytesOf(enc)!);
+          const skdm = proto.Message.decode(plain).senderKeyDistributionMessage?.axolotlSenderKeyDistributionMessage;
+          if (skdm) this.book.received.set(key, SenderKeyReceiver.fromBytes(Buffer.from(skdm)));
+        } catch (err) {
+          this.port.log(`a sender key for ${group} to ${jid} could not be read: ${(err as Error).message}`);
+        }
+      }
+    }
+    const sk = children(node, "enc").find((e) => e.attrs.type === "skmsg");
+    if (!sk) return { error: "no skmsg" };
+    const receiver = this.book.received.get(key);
+    if (!receiver) return { error: "no sender key from this device for this group" };
+    try {
+      return { message: proto.Message.decode(unpad(receiver.decrypt(bytesOf(sk)!))) };
+    } catch (err) {
+      return { error: `skmsg: ${(err as Error).message}` };
+    }
+  }
+
+  /**
+   * A member's post as WhatsApp relays it to the client: the author's sender key distribution
+   * message (1:1 Signal from the author) the first time on this connection, then the post under the
+   * author's sender key for the group (`skmsg`).
+   */
+  async groupStanza(r: { group: string; from: string; id: string; t: number; type: string; message: Record<string, unknown> }): Promise<WaNode> {
+    const key = `${r.group}|${r.from}`;
+    let sender = this.book.own.get(key);
+    if (!sender) this.book.own.set(key, (sender = new SenderKeySender()));
+    const encs: WaNode[] = [];
+    if (!this.distributed.has(key)) {
+      const skdm = Buffer.from(proto.Message.encode({ senderKeyDistributionMessage: { groupId: r.group, axolotlSenderKeyDistributionMessage: sender.distribution() } }).finish());
+      const enc = await this.port.encryptToClient(r.from, skdm);
+      encs.push({ tag: "enc", attrs: { v: "2", type: enc.type }, content: enc.body });
+      this.distributed.add(key);
+    }
+    encs.push({ tag: "enc", attrs: { v: "2", type: "skmsg" }, content: sender.encrypt(pad(Buffer.from(proto.Message.encode(r.message).finish()))) });
+    return { tag: "message", attrs: { from: r.group, participant: `${r.from}@${S_WA}`, id: r.id, t: String(r.t), type: r.type, notify: `Contact ${r.from}`, addressing_mode: "pn" }, content: encs };
+  }
 
   // --- calls ---
 
@@ -338,6 +425,18 @@ function mimetypeOf(bytes: Buffer): string {
   if (bytes.subarray(0, 3).equals(Buffer.from([0xff, 0xd8, 0xff]))) return "image/jpeg";
   if (bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return "image/png";
   return "";
+}
+
+/** WhatsApp's padding of a plaintext: 1-16 bytes, each the pad's length. */
+function pad(b: Buffer): Buffer {
+  const n = 1 + Math.floor(Math.random() * 16);
+  return Buffer.concat([b, Buffer.alloc(n, n)]);
+}
+
+function unpad(b: Buffer): Buffer {
+  const n = b[b.length - 1];
+  if (!n || n > b.length) throw new Error("bad padding");
+  return b.subarray(0, b.length - n);
 }
 
 const stanzaId = () => `3EB0${randomBytes(8).toString("hex").toUpperCase()}`;

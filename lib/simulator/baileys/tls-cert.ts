@@ -54,8 +54,10 @@ export interface TlsIdentity {
 export function selfSignedLoopback(commonName = "wafleet simulated media host", days = 3650): TlsIdentity {
   const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
   const name = seq(set(seq(oid("2.5.4.3"), der(0x0c, Buffer.from(commonName)))));
+  // a positive serial whose first byte is not zero: DER integers are minimal, and OpenSSL refuses a
+  // certificate whose serial starts with a needless zero byte (1 in 128 random serials did)
   const serial = randomBytes(16);
-  serial[0] &= 0x7f;
+  serial[0] = (serial[0] & 0x7f) | 0x01;
   const now = Date.now();
   const altNames = seq(der(0x87, Buffer.from([127, 0, 0, 1])), der(0x82, Buffer.from("localhost")));
   const extensions = der(
