@@ -22,6 +22,7 @@ let root: string;
 let engine: BaileysEngine;
 const changes: GroupUpdate[] = [];
 const received: EngineMessage[] = [];
+const acks: Array<[string, string]> = [];
 
 const next = <K extends keyof EngineEvents>(event: K) => once(engine, event, { signal: AbortSignal.timeout(30000) }) as Promise<EngineEvents[K]>;
 
@@ -31,6 +32,7 @@ beforeAll(async () => {
   engine = new BaileysEngine({ workspaceId: "w", sessionId: "s", authDir: path.join(root, "auth") }, { endpoint: simulatedEndpoint(sim.url), startTimeoutMs: 20000, sendTimeoutMs: 10000 });
   engine.on("group_update", (u) => void changes.push(u));
   engine.on("message", (m) => void received.push(m));
+  engine.on("message_ack", (id, ack) => void acks.push([id, ack]));
   const qr = next("qr");
   await engine.start();
   const [code] = await qr;
@@ -78,6 +80,12 @@ it("hears its own picture change and invite revocation (as the network tells eve
 it("posts to a group and reads a member's posts after a restart, with the sender keys of the first connection", async () => {
   const { group } = await engine.createGroup("Keys", [ANA, BEN]);
   const before = await engine.sendMessage(group.id, { text: "first" });
+  // delivered: a member's receipt (the network tells that a member's device got it)
+  await waitFor("DEVICE for the group post", () => acks.some(([id, ack]) => id === before.id && ack === "DEVICE"), 20000);
+  expect(acks.filter(([id]) => id === before.id)).toEqual([
+    [before.id, "SERVER"],
+    [before.id, "DEVICE"],
+  ]);
   const posted = (await sim.post(`/sim/groups/${group.id}/send`, { from: ANA, body: "hello" })).json.id;
   await waitFor("ANA's post", () => received.some((m) => m.id === posted), 20000);
 

@@ -122,6 +122,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     sock: () => this.readySock(),
     emitGroupUpdate: (u) => this.emit("group_update", u),
     emitCall: (c) => this.emit("call", c),
+    ackChanged: (id, status) => this.ackChanged(id, status),
     log: (level, msg) => this.opts.log?.(level, msg),
   });
   readonly rejectCall = (callId: string) => this.groups.rejectCall(callId);

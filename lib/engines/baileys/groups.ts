@@ -14,6 +14,8 @@ export interface GroupsHost {
   sock(): any;
   emitGroupUpdate(update: GroupUpdate): void;
   emitCall(call: IncomingCall): void;
+  /** An own message's status moved on (Baileys' status numbers: 3 delivered, 4 read) */
+  ackChanged(id: string, status: number): void;
   log?(level: "warn", msg: string): void;
 }
 
@@ -77,11 +79,25 @@ export class BaileysGroups {
         if ("inviteCode" in u) this.announce(async () => ({ ...base, change: "invite_revoked" }));
       }
     });
+    // an own group message's receipts come per member (the first one moves its ack on)
+    sock.ev.on("message-receipt.update", (updates: any[]) => {
+      if (!current()) return;
+      for (const u of updates) {
+        if (!u.key?.fromMe || !u.key.id || !String(u.key.remoteJid ?? "").endsWith("@g.us")) continue;
+        if (u.receipt?.readTimestamp) this.host.ackChanged(u.key.id, 4);
+        else if (u.receipt?.receiptTimestamp) this.host.ackChanged(u.key.id, 3);
+      }
+    });
     // a picture change is told as a stub message of the group (no event of its own carries its author)
     sock.ev.on("messages.upsert", (u: { messages: any[] }) => {
       if (!current()) return;
       const { proto } = loadBaileys();
       for (const m of u.messages ?? []) {
+        // a member's receipt that came while Baileys buffered events is folded into the own message's upsert
+        if (m.key?.fromMe && String(m.key.remoteJid ?? "").endsWith("@g.us") && m.userReceipt?.length) {
+          if (m.userReceipt.some((r: any) => r.readTimestamp)) this.host.ackChanged(m.key.id, 4);
+          else if (m.userReceipt.some((r: any) => r.receiptTimestamp)) this.host.ackChanged(m.key.id, 3);
+        }
         if (m.messageStubType !== proto.WebMessageInfo.StubType.GROUP_CHANGE_ICON || !String(m.key?.remoteJid ?? "").endsWith("@g.us")) continue;
         const by = personOf(m.key.participantAlt || m.key.participant || m.participant || "");
         this.announce(async () => ({ groupId: m.key.remoteJid, change: "picture", by }));

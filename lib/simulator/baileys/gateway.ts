@@ -586,8 +586,11 @@ class BaileysLink {
     if (!to) return;
     if (ack === "SERVER") this.send({ tag: "ack", attrs: { class: "message", id, from: to, t: String(nowSeconds()) } });
     else if (ack === "ERROR") this.send({ tag: "ack", attrs: { class: "message", id, from: to, error: error?.startsWith("NOT_ADMIN") ? "403" : "479", ...(error ? { reason: error.slice(0, 100) } : {}) } });
-    else if (ack === "DEVICE") this.send({ tag: "receipt", attrs: { id, from: to, t: String(nowSeconds()) } });
-    else if (ack === "READ") this.send({ tag: "receipt", attrs: { id, from: to, type: "read", t: String(nowSeconds()) } });
+    // a group's receipt names the member it is from: the network tells that a member's device got it, not whose
+    const member = to.endsWith("@g.us") ? this.gw.opts.network.groups.membersOf(to)?.find((p) => p !== this.device?.phone) : undefined;
+    const from = { from: to, ...(member ? { participant: `${member}@${S_WA}` } : {}) };
+    if (ack === "DEVICE") this.send({ tag: "receipt", attrs: { id, ...from, t: String(nowSeconds()) } });
+    else if (ack === "READ") this.send({ tag: "receipt", attrs: { id, ...from, type: "read", t: String(nowSeconds()) } });
   }
 
   /**
