@@ -371,7 +371,8 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new EngineError("ENGINE_TIMEOUT", `WhatsApp did not take the delete within ${this.sendTimeoutMs} ms`)), this.sendTimeoutMs);
     });
-    const patch = sock.chatModify({ deleteForMe: { key, timestamp: Math.floor(Date.now() / 1000), deleteMedia: false } }, `${chat}@s.whatsapp.net`);
+    const jid = chat.endsWith("@g.us") ? chat : `${chat}@s.whatsapp.net`;
+    const patch = sock.chatModify({ deleteForMe: { key, timestamp: Math.floor(Date.now() / 1000), deleteMedia: false } }, jid);
     patch.catch(() => undefined);
     try {
       await Promise.race([patch, expired]);
