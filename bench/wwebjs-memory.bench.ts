@@ -25,6 +25,8 @@ interface Measured {
   /** PSS bytes of each browser tree, all N sessions linked and idle */
   pss: number[];
   processes: number[];
+  /** with `loadSeconds`: PSS bytes of each browser tree after that long at one message per session per minute each way */
+  loadedPss?: number[];
 }
 
 async function link(sim: RunningSimNetwork, qr: string, phone: string): Promise<void> {
@@ -34,8 +36,9 @@ async function link(sim: RunningSimNetwork, qr: string, phone: string): Promise<
 
 const settle = () => new Promise((r) => setTimeout(r, 3000));
 
-export async function measureOurs(n: number, root: string, sim: RunningSimNetwork, page: Awaited<ReturnType<typeof writeFakePage>>, chromeArgs: readonly string[] = LEAN_CHROME_ARGS, tag = "ours"): Promise<Measured> {
+export async function measureOurs(n: number, root: string, sim: RunningSimNetwork, page: Awaited<ReturnType<typeof writeFakePage>>, chromeArgs: readonly string[] = LEAN_CHROME_ARGS, tag = "ours", loadSeconds = 0): Promise<Measured> {
   const engines: WwebjsEngine[] = [];
+  const phones: string[] = [];
   const out: Measured = { launchMs: [], pss: [], processes: [] };
   try {
     for (let i = 0; i < n; i++) {
@@ -49,7 +52,9 @@ export async function measureOurs(n: number, root: string, sim: RunningSimNetwor
       const ready = new Promise<void>((resolve) => engine.once("ready", () => resolve()));
       await engine.start();
       out.launchMs.push(Date.now() - t0);
-      await link(sim, await qr, `1555${String(Math.floor(Math.random() * 1e7)).padStart(7, "0")}`);
+      const phone = `1555${String(Math.floor(Math.random() * 1e7)).padStart(7, "0")}`;
+      phones.push(phone);
+      await link(sim, await qr, phone);
       await ready;
     }
     await settle();
@@ -57,6 +62,21 @@ export async function measureOurs(n: number, root: string, sim: RunningSimNetwor
       const t = await treePss(e.browserPid()!);
       out.pss.push(t.bytes);
       out.processes.push(t.processes);
+    }
+    if (loadSeconds > 0) {
+      // one message per session per minute each way, spread over the minute (at least one each way)
+      const count = Math.max(1, Math.round(loadSeconds / 60));
+      const gap = (loadSeconds * 1000) / (count * n);
+      const t0 = Date.now();
+      for (let k = 0; k < count * n; k++) {
+        await new Promise((r) => setTimeout(r, Math.max(0, t0 + k * gap - Date.now())));
+        const j = k % n;
+        await engines[j]!.sendMessage("4915100000009", { text: `load ${k}` });
+        sim.network.contactSend("4915100000009", { to: phones[j]!, body: `to you ${k}` });
+      }
+      await new Promise((r) => setTimeout(r, Math.max(0, t0 + loadSeconds * 1000 - Date.now())));
+      out.loadedPss = [];
+      for (const e of engines) out.loadedPss.push((await treePss(e.browserPid()!)).bytes);
     }
   } finally {
     await Promise.all(engines.map((e) => e.stop()));

@@ -205,6 +205,8 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       const timer = setTimeout(() => this.settleSend(id, undefined, new EngineError("ENGINE_TIMEOUT", `WhatsApp did not acknowledge message ${id} within ${timeoutMs} ms`)), timeoutMs);
       this.pendingSends.set(id, { resolve, reject, timer, to: recipient });
     });
+    // the connection may close while Baileys still encrypts: the rejection waits for our caller
+    acked.catch(() => undefined);
     try {
       const sent = await sock.sendMessage(isGroup ? target.serialized : `${target.user}@s.whatsapp.net`, payload, { messageId: id, linkPreview: null, ...(quoted ? { quoted } : {}) });
       if (sent) this.remember(id, chatKeyOf(target), sent);
@@ -297,6 +299,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       const timer = setTimeout(() => this.settleSend(id, undefined, new EngineError("ENGINE_TIMEOUT", `WhatsApp did not acknowledge ${id} within ${this.sendTimeoutMs} ms`)), this.sendTimeoutMs);
       this.pendingSends.set(id, { resolve, reject, timer, to: chat.endsWith("@g.us") ? chat : `${chat}@c.us`, quiet: true });
     });
+    acked.catch(() => undefined);
     try {
       await sock.sendMessage(chat.endsWith("@g.us") ? chat : `${chat}@s.whatsapp.net`, payload, { messageId: id });
     } catch (err) {
