@@ -5,7 +5,7 @@
 // later, and reports figures, each beside a baseline measured in the same run. Bounded in time;
 // every process it starts is stopped at the end.
 import { readFileSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { mapLimit, TestCluster } from "../test/helpers/cluster";
 import { request } from "../test/helpers/http";
 import { waitFor } from "../test/helpers/processes";
@@ -104,7 +104,19 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
         cpuSeconds.set(name, Math.max(cpuSeconds.get(name) ?? 0, cpuSecondsOf(pid)));
       }
     };
-    sampler = setInterval(sample, 500);
+    // every 30 s a line of cores per process over those 30 s (and RSS): what saturated first can be
+    // read from the log even when a large run does not finish
+    sample();
+    let window = { at: Date.now(), cpu: new Map(cpuSeconds) };
+    sampler = setInterval(() => {
+      sample();
+      if (Date.now() - window.at < 30_000) return;
+      const secs = (Date.now() - window.at) / 1000;
+      const parts = [...cpuSeconds].map(([name, cpu]) => `${name} ${((cpu - (window.cpu.get(name) ?? cpu)) / secs).toFixed(2)}`);
+      const rss = [...processes()].map(([name, pid]) => `${name} ${Math.round(rssOf(pid) / 1048576)}`);
+      log(`cores over ${Math.round(secs)} s: ${parts.join(", ")} | RSS MiB: ${rss.join(", ")} | load ${loadavg()[0]!.toFixed(1)}`);
+      window = { at: Date.now(), cpu: new Map(cpuSeconds) };
+    }, 500);
     // what the harness did so far, for costs per operation
     const ops = { sends: 0, incoming: 0 };
     const requests = () => [...lat.values()].reduce((n, l) => n + l.length, 0);

@@ -128,3 +128,18 @@ it("fails a send whose upload fails on the media host, and nothing reaches the n
   await engine.sendMessage(ANA, { media: { mimetype: "image/png", data: "iVBORw0KGgo=" } });
   expect((await stats()).sent).toBe(before + 1);
 });
+
+it("posts media to a group, and receives a member's media post, with the same bytes", async () => {
+  const { group } = await engine.createGroup!("Pictures", [ANA]);
+  const jpg = randomBytes(4000).toString("base64");
+  const sent = await engine.sendMessage(group.id, { media: { mimetype: "image/jpeg", data: jpg }, caption: "for all" });
+  const got = (await inbox()).find((m) => m.id === sent.id);
+  expect(got).toMatchObject({ body: "for all", media: { mimetype: "image/jpeg" } });
+  expect(sha(got.media.data)).toBe(sha(jpg));
+  const pdf = randomBytes(3000).toString("base64");
+  const heard = next("message");
+  expect((await sim.post(`/sim/groups/${group.id}/send`, { from: ANA, body: "mine", media: { mimetype: "application/pdf", data: pdf, filename: "minutes.pdf" } })).status).toBeLessThan(300);
+  const [m] = await heard;
+  expect(m).toMatchObject({ chatId: group.id, author: `${ANA}@c.us`, type: "document", body: "mine", media: { mimetype: "application/pdf", filename: "minutes.pdf" } });
+  expect(sha((m.media as { data: string }).data)).toBe(sha(pdf));
+});
