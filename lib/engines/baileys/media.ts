@@ -5,7 +5,7 @@
 // certificate: only then does the engine get agents that trust it (never a global TLS change).
 import { createHash } from "node:crypto";
 import https from "node:https";
-import { Agent as UndiciAgent } from "undici";
+import type { Agent as UndiciAgent } from "undici";
 import { mediaKindOf } from "../../whatsapp";
 import type { MessageType } from "../../whatsapp";
 import { EngineError } from "../errors";
@@ -33,7 +33,9 @@ export class MediaAgents {
 
   constructor(ca: string) {
     this.fetchAgent = new https.Agent({ ca, keepAlive: false });
-    this.dispatcher = new UndiciAgent({ connect: { ca }, keepAliveTimeout: 1000 });
+    // loaded here: only a simulated engine needs it
+    const { Agent } = require("undici") as typeof import("undici");
+    this.dispatcher = new Agent({ connect: { ca }, keepAliveTimeout: 1000 });
   }
 
   close(): void {
