@@ -6,6 +6,7 @@
 //  - the network's group updates -> `w:gp2` notifications (and `picture` ones), acknowledged to the
 //    network once the client acks the notification;
 //  - the network's ringing calls -> `<call><offer>`; the client's `<call><reject>` -> the network's reject.
+import { pad, unpad } from "./signal-peers";
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { SimNetwork } from "../network";
@@ -425,18 +426,6 @@ function mimetypeOf(bytes: Buffer): string {
   if (bytes.subarray(0, 3).equals(Buffer.from([0xff, 0xd8, 0xff]))) return "image/jpeg";
   if (bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return "image/png";
   return "";
-}
-
-/** WhatsApp's padding of a plaintext: 1-16 bytes, each the pad's length. */
-function pad(b: Buffer): Buffer {
-  const n = 1 + Math.floor(Math.random() * 16);
-  return Buffer.concat([b, Buffer.alloc(n, n)]);
-}
-
-function unpad(b: Buffer): Buffer {
-  const n = b[b.length - 1];
-  if (!n || n > b.length) throw new Error("bad padding");
-  return b.subarray(0, b.length - n);
 }
 
 const stanzaId = () => `3EB0${randomBytes(8).toString("hex").toUpperCase()}`;

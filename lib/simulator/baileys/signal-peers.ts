@@ -129,12 +129,12 @@ export class SignalPeers {
 }
 
 /** WhatsApp pads a plaintext with 1-16 bytes, each holding the pad length. */
-function pad(b: Buffer): Buffer {
+export function pad(b: Buffer): Buffer {
   const n = 1 + Math.floor(Math.random() * 16);
   return Buffer.concat([b, Buffer.alloc(n, n)]);
 }
 
-function unpad(b: Buffer): Buffer {
+export function unpad(b: Buffer): Buffer {
   const n = b[b.length - 1];
   if (!n || n > b.length) throw new Error("bad padding");
   return b.subarray(0, b.length - n);
