@@ -239,6 +239,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     await phaseEnd("steady");
 
     let failoverSeconds = NaN;
+    let reassignedSeconds = 0;
     let moved = 0;
     let joinMoves = NaN;
     if (o.faults) {
@@ -252,8 +253,32 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
       const victimSessions = sessions.filter((s) => victims.includes(s.workspaceId)).length;
       const killed = Date.now();
       await c.nodes.get(victim)!.kill("SIGKILL");
+      // when the coordinator reassigned the victim's workspaces (its log line, seen at the poll's
+      // pace): the failover splits into the protocol's part (lease expiry + margin) and the restore
+      const mark = `failover of ${victim}:`;
+      const seen = new Map([...c.nodes.entries()].map(([n, p]) => [n, p.output.length]));
+      const reassigned = () => {
+        if (reassignedSeconds) return;
+        for (const [n, p] of c.nodes) {
+          const at = n === victim ? -1 : p.output.indexOf(mark, seen.get(n) ?? 0);
+          if (at < 0) continue;
+          // the line's own time ("[HH:MM:SS.mmmZ] WARN ..."), else when the poll saw it
+          const line = p.output.slice(p.output.lastIndexOf("\n", at) + 1, at);
+          const t = /\[(\d\d):(\d\d):(\d\d(?:\.\d+)?)Z\]/.exec(line);
+          let when = Date.now();
+          if (t) {
+            const d = new Date(killed);
+            d.setUTCHours(Number(t[1]), Number(t[2]), 0, 0);
+            when = d.getTime() + Number(t[3]) * 1000;
+            if (when < killed - 43_200_000) when += 86_400_000;
+          }
+          reassignedSeconds = (when - killed) / 1000;
+        }
+      };
       await waitFor("failover", async () => {
+        reassigned();
         const w = await allWorking(victims);
+        reassigned();
         return w.working === victimSessions && !w.nodes.has(victim);
       }, 180_000, 500);
       failoverSeconds = (Date.now() - killed) / 1000;
@@ -316,6 +341,8 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     figures.push(figure("scale.webhook.delivery.rate", "ratio", incomingIds.length ? delivered / incomingIds.length : 1, { name: "incoming messages", value: 1 }, { incoming: incomingIds.length, delivered }));
     if (o.faults) {
       figures.push(figure("scale.failover.seconds", "s", failoverSeconds, { name: "lease TTL + takeover margin (protocol floor)", value: 13 }, { sessionsMoved: moved }));
+      // kill -> the coordinator's reassignment (the protocol: lease expiry, margin, a tick), and the rest (adoption, engines, the harness's poll)
+      if (reassignedSeconds) figures.push(figure("scale.failover.reassigned.seconds", "s", reassignedSeconds, { name: "lease TTL + takeover margin (protocol floor)", value: 13 }, { restoreSeconds: Math.round((failoverSeconds - reassignedSeconds) * 10) / 10, sessionsMoved: moved }));
       figures.push(figure("scale.join.moves", "workspaces", joinMoves, { name: "1/(N+1) of the workspaces", value: workspaces.length / (o.nodes + 1) }, { workspaces: workspaces.length }));
     }
     const sessionPeaks = nodeNames.map((n) => peakRss.get(n) ?? 0);
