@@ -239,6 +239,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     await phaseEnd("steady");
 
     let failoverSeconds = NaN;
+    let reassignedSeconds = 0;
     let moved = 0;
     let joinMoves = NaN;
     if (o.faults) {
@@ -252,12 +253,24 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
       const victimSessions = sessions.filter((s) => victims.includes(s.workspaceId)).length;
       const killed = Date.now();
       await c.nodes.get(victim)!.kill("SIGKILL");
+      // when the coordinator had reassigned all the victim's workspaces (its log lines' own times):
+      // the failover splits into the protocol's part (lease expiry, margin, a tick) and the restore
+      const seen = new Map([...c.nodes.entries()].map(([n, p]) => [n, p.output.length]));
+      const reassigned = () => {
+        if (reassignedSeconds) return;
+        const outputs = [...c.nodes].filter(([n]) => n !== victim).map(([n, p]) => p.output.slice(seen.get(n) ?? 0));
+        const at = reassignedAt(outputs, victim, victims.length, killed);
+        if (at !== undefined) reassignedSeconds = (at - killed) / 1000;
+      };
       await waitFor("failover", async () => {
+        reassigned();
         const w = await allWorking(victims);
+        reassigned();
         return w.working === victimSessions && !w.nodes.has(victim);
       }, 180_000, 500);
       failoverSeconds = (Date.now() - killed) / 1000;
-      log(`failover of ${victim} (${moved} sessions): ${failoverSeconds.toFixed(1)} s`);
+      reassigned();
+      log(`failover of ${victim} (${moved} sessions): ${failoverSeconds.toFixed(1)} s${reassignedSeconds ? ` (reassigned after ${reassignedSeconds.toFixed(1)} s, restored ${(failoverSeconds - reassignedSeconds).toFixed(1)} s later)` : ""}`);
       // and nothing else broke meanwhile (not timed)
       await waitFor("every session WORKING after the failover", async () => (await allWorking()).working === o.sessions, 120_000, 1000);
       await phaseEnd("failover");
@@ -316,6 +329,8 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     figures.push(figure("scale.webhook.delivery.rate", "ratio", incomingIds.length ? delivered / incomingIds.length : 1, { name: "incoming messages", value: 1 }, { incoming: incomingIds.length, delivered }));
     if (o.faults) {
       figures.push(figure("scale.failover.seconds", "s", failoverSeconds, { name: "lease TTL + takeover margin (protocol floor)", value: 13 }, { sessionsMoved: moved }));
+      // kill -> the coordinator's reassignment (the protocol: lease expiry, margin, a tick), and the rest (adoption, engines, the harness's poll)
+      if (reassignedSeconds) figures.push(figure("scale.failover.reassigned.seconds", "s", reassignedSeconds, { name: "lease TTL + takeover margin (protocol floor)", value: 13 }, { restoreSeconds: Math.round((failoverSeconds - reassignedSeconds) * 10) / 10, sessionsMoved: moved }));
       figures.push(figure("scale.join.moves", "workspaces", joinMoves, { name: "1/(N+1) of the workspaces", value: workspaces.length / (o.nodes + 1) }, { workspaces: workspaces.length }));
     }
     const sessionPeaks = nodeNames.map((n) => peakRss.get(n) ?? 0);
@@ -358,6 +373,39 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
  * send; JetStream bytes per stored event; gateway CPU per request; session-node CPU per session; the
  * cores of every process.
  */
+/**
+ * When the coordinator had reassigned `workspaces` workspaces of the dead node `victim`, read off
+ * its "coordinator: failover of <victim>: <k> workspaces reassigned" lines (Moleculer's short
+ * format, "[HH:MM:SS.mmmZ] WARN ..."), summing k over the ticks a failover may take; a line
+ * without a time is dated now. `after` (ms) is a time shortly before the lines (the kill): the
+ * lines carry no date. Undefined until the lines cover every workspace.
+ */
+export function reassignedAt(outputs: string[], victim: string, workspaces: number, after: number, now = Date.now()): number | undefined {
+  const mark = new RegExp(`^(?:\\[(\\d\\d):(\\d\\d):(\\d\\d(?:\\.\\d+)?)Z\\])?.*coordinator: failover of ${victim.replace(/[^\w-]/g, "\\$&")}: (\\d+) workspaces reassigned`, "gm");
+  const lines: Array<{ at: number; count: number }> = [];
+  for (const out of outputs) {
+    for (const m of out.matchAll(mark)) {
+      let at = now;
+      if (m[1] !== undefined) {
+        const d = new Date(after);
+        d.setUTCHours(Number(m[1]), Number(m[2]), 0, 0);
+        at = d.getTime() + Number(m[3]) * 1000;
+        // the kill just before midnight, the line after it
+        if (at < after - 43_200_000) at += 86_400_000;
+      }
+      lines.push({ at, count: Number(m[4]) });
+    }
+  }
+  // a coordinator that dies and its successor may both log: in time order, until every workspace
+  lines.sort((a, b) => a.at - b.at);
+  let sum = 0;
+  for (const l of lines) {
+    sum += l.count;
+    if (sum >= workspaces) return l.at;
+  }
+  return undefined;
+}
+
 export function costFigures(costs: CostPhase[], run: { sessions: number; workspaces: number; nodes: string[] }): Figure[] {
   const out: Figure[] = [];
   const idle = costs.find((p) => p.phase === "idle");
