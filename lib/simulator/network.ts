@@ -9,6 +9,7 @@ import type { RawData, WebSocket } from "ws";
 import { ulid } from "ulid";
 import { createAdminHandler } from "./admin-api";
 import { SimConnection } from "./connection";
+import { KeepaliveSchedule } from "./keepalive";
 import type { BaileysDeviceKeys, DeviceRecord, InboxMessage, IncomingRecord, LedgerSnapshot, LedgerView, OutgoingRecord } from "./ledger";
 import { SimLedger } from "./ledger";
 import { newDeviceId, newDeviceSecret, newPairingCode, newQrString, normalizePairingCode } from "./link-codes";
@@ -92,7 +93,7 @@ export class SimNetwork {
   private readonly byCode = new Map<string, SimConnection>();
   private readonly ackTimers = new Set<NodeJS.Timeout>();
   private readonly keepaliveTimer: NodeJS.Timeout;
-  private lastKeepaliveCheckAt = Date.now();
+  private readonly keepalive: KeepaliveSchedule<SimConnection>;
   /** The fake WhatsApp server for Baileys clients, when this network serves one (startSimNetwork) */
   baileysGateway: BaileysGateway | undefined;
   private faults: SimFaults = { latencyMs: 0, dropRate: 0 };
@@ -117,8 +118,9 @@ export class SimNetwork {
     this.labels = new SimLabels(opts.onStateChange);
     this.labels.restore(opts.state?.labels);
     this.accounts.groupName = (id) => this.groups.subjectOf(id);
-    // Several pings per keepalive window, so one late pong is not yet a missed keepalive.
-    this.keepaliveTimer = setInterval(() => this.checkKeepalives(), Math.max(10, Math.floor(this.keepaliveMs / 5)));
+    // Each connection is pinged every K/2, a fifth of them at each tick (lib/simulator/keepalive.ts).
+    this.keepalive = new KeepaliveSchedule(this.keepaliveMs);
+    this.keepaliveTimer = setInterval(() => this.checkKeepalives(), this.keepalive.tickMs);
   }
 
   /** Hands an HTTP upgrade request to the network; only `/ws` is a WebSocket endpoint. */
@@ -1106,26 +1108,12 @@ export class SimNetwork {
   }
 
   private checkKeepalives(): void {
-    const now = Date.now();
-    const tick = Math.max(10, Math.floor(this.keepaliveMs / 5));
-    const stalled = now - this.lastKeepaliveCheckAt > 2 * tick;
-    this.lastKeepaliveCheckAt = now;
-    // This check itself ran late: the process was stalled (a loaded machine, a long synchronous
-    // step), so pongs that did arrive may still be unread in the sockets. Judging now would drop live
-    // connections; ping them and judge on the next, punctual check.
-    if (stalled) {
-      for (const conn of this.connections) conn.ping();
-      return;
+    const { ping, drop } = this.keepalive.tick(Date.now(), this.connections);
+    for (const conn of drop) {
+      this.log("info", `keepalive: connection ${conn.id}${conn.device ? ` (${conn.device.phone})` : ""} missed its pongs; dropping it`);
+      this.drop(conn);
     }
-    const deadline = now - this.keepaliveMs;
-    for (const conn of this.connections) {
-      if (conn.lastPongAt < deadline) {
-        this.log("info", `keepalive: connection ${conn.id}${conn.device ? ` (${conn.device.phone})` : ""} missed its pongs; dropping it`);
-        this.drop(conn);
-      } else {
-        conn.ping();
-      }
-    }
+    for (const conn of ping) conn.ping();
   }
 
   private protocolError(conn: SimConnection, code: string, message: string): void {

@@ -118,12 +118,18 @@ describe("session actor and manager", () => {
     expect(m.stats()).toMatchObject({ total: 2, capacity: 2, utilization: 1, sessions: 3 });
   });
 
-  it("stop during a slow start stops the engine and ends STOPPED", async () => {
+  /** Creates session w/s whose engine start hangs until the returned release is called. */
+  async function createWithHeldStart() {
     let release!: () => void;
     factoryHook = (e) => (e.gate = new Promise<void>((r) => (release = r)));
     const m = manager();
     await m.create({ workspaceId: "w", sessionId: "s" });
     await until(() => FakeEngine.created[0]?.started === 1);
+    return { m, release };
+  }
+
+  it("stop during a slow start stops the engine and ends STOPPED", async () => {
+    const { m, release } = await createWithHeldStart();
     const stopping = m.get("w", "s").stop();
     release();
     await stopping;
@@ -132,11 +138,7 @@ describe("session actor and manager", () => {
   });
 
   it("deleting while starting removes the folder after the engine stopped", async () => {
-    let release!: () => void;
-    factoryHook = (e) => (e.gate = new Promise<void>((r) => (release = r)));
-    const m = manager();
-    await m.create({ workspaceId: "w", sessionId: "s" });
-    await until(() => FakeEngine.created[0]?.started === 1);
+    const { m, release } = await createWithHeldStart();
     const removing = m.remove("w", "s");
     release();
     await removing;
@@ -374,17 +376,19 @@ describe("engine capabilities", () => {
   });
 });
 
+/** An engine factory named `engine` declaring `caps`, made of FakeEngines (the factoryHook applies). */
+const named = (engine: string, caps: Capability[] = []) =>
+  Object.assign(
+    (ctx: any) => {
+      const e = new FakeEngine(ctx);
+      (e as any).engineName = engine;
+      factoryHook?.(e);
+      return e;
+    },
+    { engine, capabilities: new Set(caps) },
+  );
+
 describe("a session's engine", () => {
-  const named = (engine: string, caps: Capability[]) =>
-    Object.assign(
-      (ctx: any) => {
-        const e = new FakeEngine(ctx);
-        (e as any).engineName = engine;
-        factoryHook?.(e);
-        return e;
-      },
-      { engine, capabilities: new Set(caps) },
-    );
   const metaOf = async (w: string, s: string) => JSON.parse(await fs.readFile(path.join(root, "sessions", `workspace_${w}`, `session_${s}`, "meta.json"), "utf8"));
 
   it("is the one named at create (default: the node's), stored in meta.json, and drives the capabilities", async () => {
@@ -469,16 +473,6 @@ describe("capacity by engine weight", () => {
 });
 
 describe("launch queues by kind of engine", () => {
-  const named = (engine: string) =>
-    Object.assign(
-      (ctx: any) => {
-        const e = new FakeEngine(ctx);
-        (e as any).engineName = engine;
-        factoryHook?.(e);
-        return e;
-      },
-      { engine, capabilities: new Set<Capability>() },
-    );
   const engines = () => new Map([["wwebjs", named("wwebjs")], ["baileys", named("baileys")]]);
 
   it("starts a baileys session at once while held browser starts fill the browser queue", async () => {

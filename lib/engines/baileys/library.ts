@@ -1,12 +1,14 @@
 // Loads the Baileys library (npm `baileys`, ESM) once, on first use: nodes that never run a Baileys
 // session never pay for it.
 import { quietLibsignal } from "../../whatsapp/quiet-signal";
+import { trialDecryptOnCopies } from "../../whatsapp/libsignal-trial";
 
 let lib: any;
 
 export function loadBaileys(): any {
   if (!lib) {
     quietLibsignal();
+    trialDecryptOnCopies();
     lib = require("baileys");
   }
   return lib;

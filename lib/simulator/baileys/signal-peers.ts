@@ -6,8 +6,10 @@
 import { newCurveKeyPair } from "./noise";
 import type { CurveKeyPair } from "./noise";
 import { quietLibsignal } from "../../whatsapp/quiet-signal";
+import { trialDecryptOnCopies } from "../../whatsapp/libsignal-trial";
 
 quietLibsignal();
+trialDecryptOnCopies();
 const libsignal = require("libsignal") as any;
 
 interface KeyPair {
