@@ -204,6 +204,8 @@ const SPECS: Record<Capability, (engine: SessionEngine) => Promise<void>> = {
     const ready = next(engine, "ready", 60000);
     await engine.start();
     await ready;
+    // (WhatsApp relays it to a multi-device companion after its login: the baileys engine may be ready a moment before it has it)
+    await waitFor("the message typed while the session was stopped", async () => (await engine.listMessages!(`${BEN}@c.us`, { limit: 1 }))!.items[0]?.body === "typed while the session was stopped", 20000);
     const back = await engine.listMessages!(`${BEN}@c.us`, { limit: 2 });
     expect(back!.items.map((m) => m.body)).toEqual(["typed while the session was stopped", "h4"]);
     expect((await engine.listChats!({ limit: 1 })).items[0]).toMatchObject({ id: `${BEN}@c.us`, lastMessage: { body: "typed while the session was stopped", fromMe: true } });
