@@ -7,8 +7,10 @@
 //   {cmd: "grow", to, simUrl, root, concurrency} -> {rss, launchMs, linkMs, cpuMs, retries, phones}
 //   {cmd: "idle", seconds} -> {cpuMs, rss}
 //   {cmd: "load", seconds} -> {rss, peakRss, cpuMs, sent, failed}
+//   {cmd: "snapshot", dir, name} -> {file}   (a V8 heap snapshot, for scripts/heapsnapshot-top.cjs)
 //   {cmd: "stop"}
 import path from "node:path";
+import v8 from "node:v8";
 import { BaileysEngine, simulatedEndpoint } from "../lib/engines/baileys";
 import { loadBaileys } from "../lib/engines/baileys/library";
 import { LaunchQueue } from "../lib/engines/launch-queue";
@@ -91,7 +93,7 @@ async function grow(to: number, simUrl: string, root: string, concurrency: numbe
   gc();
   await settle(500);
   const mem = process.memoryUsage();
-  process.send!({ rss: mem.rss, heapUsed: mem.heapUsed, launchMs, linkMs, cpuMs, retries, phones });
+  process.send!({ rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, launchMs, linkMs, cpuMs, retries, phones });
 }
 
 /** CPU and RSS of the linked sessions left alone (keepalives, timers) for `seconds`. */
@@ -134,9 +136,31 @@ async function load(seconds: number): Promise<void> {
   process.send!({ rss: process.memoryUsage().rss, peakRss, cpuMs, asked: i, sent, failed, lateAtEnd: late });
 }
 
+/** A heap snapshot after a GC, written to `dir`. */
+async function snapshot(dir: string, name: string): Promise<void> {
+  gc();
+  try {
+    // where the process's resident memory is: malloc's brk heap, anonymous maps (V8's heap, malloc's mmaps), files
+    const kb: Record<string, number> = {};
+    let cur = "";
+    for (const line of (await import("node:fs")).readFileSync("/proc/self/smaps", "utf8").split("\n")) {
+      const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+      if (head) cur = head[1] === "[heap]" ? "brk" : head[1] === "" ? "anon" : head[1].startsWith("/") ? "file" : head[1];
+      const m = /^Rss:\s+(\d+) kB/.exec(line);
+      if (m) kb[cur] = (kb[cur] ?? 0) + Number(m[1]);
+    }
+    process.stderr.write(`[baileys-fleet] RSS by mapping (MB): ${JSON.stringify(Object.fromEntries(Object.entries(kb).map(([k, v]) => [k, Math.round(v / 1024)])))}, ${JSON.stringify(Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 1048576)])))}\n`);
+  } catch {
+    // not Linux
+  }
+  process.send!({ file: v8.writeHeapSnapshot(path.join(dir, `${name}.heapsnapshot`)) });
+}
+
 process.on("message", (m: any) => {
   const run =
-    m.cmd === "base"
+    m.cmd === "snapshot"
+      ? snapshot(m.dir, m.name)
+      : m.cmd === "base"
       ? base()
       : m.cmd === "grow"
         ? grow(m.to, m.simUrl, m.root, m.concurrency)

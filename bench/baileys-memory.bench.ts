@@ -8,6 +8,8 @@
 // idle and under the same load).
 //   npm run bench -- baileys-memory --sessions 100 --wwebjs-sessions 2 --load-seconds 30
 //   npm run bench -- baileys-memory --sessions 1000 --load-seconds 60     (100, 500, 1,000 in one run)
+//   --heap-snapshot DIR: a V8 heap snapshot of the fleet's process after the load at each step
+//     (node scripts/heapsnapshot-top.cjs DIR/at-100.heapsnapshot --per 100)
 //   --profile DIR: a V8 CPU profile of the fleet's process (node scripts/cpuprofile-top.cjs DIR/*.cpuprofile)
 import { fork } from "node:child_process";
 import { promises as fs } from "node:fs";
@@ -44,6 +46,7 @@ export default async function ({ emit, args }: BenchContext): Promise<void> {
   const idleSeconds = intArg(args, "idle-seconds", 10);
   const concurrency = intArg(args, "launch-concurrency", 32);
   const profileDir = stringArg(args, "profile");
+  const snapshotDir = stringArg(args, "heap-snapshot");
   const root = await fs.mkdtemp(path.join(os.tmpdir(), "wafleet-bench-baileys-"));
   const sim = await startSimNetwork({ port: 0, qrRotateMs: 600_000, keepaliveMs: 60_000, deviceAckDelayMs: 10 });
   // --node-flag F (repeatable): a Node option for the fleet's process, e.g. --node-flag=--experimental-async-context-frame
@@ -82,7 +85,7 @@ export default async function ({ emit, args }: BenchContext): Promise<void> {
       const idle = await ask({ cmd: "idle", seconds: idleSeconds });
       const idleMb = (grown.rss - rss0) / size / MB;
       const at = { sessions: size };
-      emit(figure(`memory per linked idle baileys session at ${size} (RSS above the process base)`, "MB", idleMb, { name: "wwebjs PSS per session", value: wwebjsMb }, { ...at, processBaseMb: Math.round(rss0 / MB), processRssMb: Math.round(grown.rss / MB), heapUsedMb: Math.round(grown.heapUsed / MB) }));
+      emit(figure(`memory per linked idle baileys session at ${size} (RSS above the process base)`, "MB", idleMb, { name: "wwebjs PSS per session", value: wwebjsMb }, { ...at, processBaseMb: Math.round(rss0 / MB), processRssMb: Math.round(grown.rss / MB), heapUsedMb: Math.round(grown.heapUsed / MB), heapTotalMb: Math.round(grown.heapTotal / MB), externalMb: Math.round(grown.external / MB) }));
       emit(figure(`linked idle sessions per GiB at ${size}`, "sessions", 1024 / idleMb, { name: "wwebjs", value: 1024 / wwebjsMb }, at));
       emit(figure(`CPU per linked idle baileys session at ${size}`, "% of a core", (idle.cpuMs / (idleSeconds * 1000) / size) * 100, undefined, { ...at, seconds: idleSeconds, processCpuPct: round1((idle.cpuMs / (idleSeconds * 1000)) * 100) }));
       const l = summarize(grown.launchMs);
@@ -123,6 +126,7 @@ export default async function ({ emit, args }: BenchContext): Promise<void> {
           networkCpuPct: round1(((simCpu.user + simCpu.system) / 1000 / (loadSeconds * 1000)) * 100),
         }),
       );
+      if (snapshotDir) process.stderr.write(`[baileys-memory] heap snapshot: ${(await ask({ cmd: "snapshot", dir: path.resolve(snapshotDir), name: `at-${size}` })).file}\n`);
       if (size >= GOAL_SESSIONS) {
         const bytes = loaded.peakRss;
         emit(figure(`goal: ${size} linked baileys sessions under load in one process, peak RSS (goal: under 4 GiB)`, "MB", bytes / MB, { name: "4 GiB", value: GOAL_BYTES / MB }, { met: bytes < GOAL_BYTES, ...at }));

@@ -55,6 +55,15 @@ describe("BaileysAuthStore", () => {
     expect(await fs.readdir(path.join(dir, AUTH_SUBDIR))).toEqual(["creds.json"]);
   });
 
+  it("writes no prekeys once closed, even when the close comes while their write was reading the file", async () => {
+    const store = await BaileysAuthStore.open(dir);
+    await store.saveCreds({ me: { id: "1@s.whatsapp.net" } });
+    const upload = store.state().keys.set({ "pre-key": { "1": { public: Buffer.alloc(32, 1), private: Buffer.alloc(32, 2) } } });
+    await store.close();
+    await upload;
+    expect(await fs.readdir(path.join(dir, AUTH_SUBDIR))).toEqual(["creds.json"]);
+  });
+
   it("coalesces a burst of writes and ends with the last state", async () => {
     const store = await BaileysAuthStore.open(dir);
     const keys = store.state().keys;
@@ -63,5 +72,37 @@ describe("BaileysAuthStore", () => {
     const again = await BaileysAuthStore.open(dir);
     expect(Object.keys(await again.state().keys.get("sender-key", Array.from({ length: 50 }, (_, i) => `k${i}`)))).toHaveLength(50);
     await again.close();
+  });
+
+  it("keeps one-time prekeys on disk, not in memory: only changes not yet written are held, and reads see them", async () => {
+    const store = await BaileysAuthStore.open(dir);
+    const keys = store.state().keys;
+    const preKeys = Object.fromEntries(Array.from({ length: 812 }, (_, i) => [String(i + 1), { public: Buffer.alloc(32, i % 256), private: Buffer.alloc(32, 255 - (i % 256)) }]));
+    const upload = keys.set({ "pre-key": preKeys });
+    // asked for before the write reached the disk: the pending change answers
+    expect(Buffer.from(((await keys.get("pre-key", ["812"]))["812"] as { private: Buffer }).private).equals(Buffer.alloc(32, 255 - (811 % 256)))).toBe(true);
+    await upload;
+    expect(store.keysInMemory("pre-key")).toBe(0);
+    // read back from the file, bytes intact; a used prekey is removed and stays removed
+    const got = await keys.get("pre-key", ["1", "400", "813"]);
+    expect(Object.keys(got).sort()).toEqual(["1", "400"]);
+    expect(Buffer.from((got["400"] as { public: Buffer }).public).equals(Buffer.alloc(32, 399 % 256))).toBe(true);
+    const used = keys.set({ "pre-key": { "400": null } });
+    expect(await keys.get("pre-key", ["400"])).toEqual({});
+    await used;
+    expect(store.keysInMemory("pre-key")).toBe(0);
+    await store.close();
+
+    const again = await BaileysAuthStore.open(dir);
+    expect(again.keysInMemory("pre-key")).toBe(0);
+    const k = again.state().keys;
+    expect(Object.keys(await k.get("pre-key", ["399", "400", "401"])).sort()).toEqual(["399", "401"]);
+    // a write asked for during another one carries both changes
+    await Promise.all([k.set({ "pre-key": { "900": { public: Buffer.alloc(32, 9), private: Buffer.alloc(32, 9) } } }), k.set({ "pre-key": { "1": null } })]);
+    await again.close();
+    const third = await BaileysAuthStore.open(dir);
+    const left = await third.state().keys.get("pre-key", ["1", "2", "900"]);
+    expect(Object.keys(left).sort()).toEqual(["2", "900"]);
+    await third.close();
   });
 });

@@ -3,6 +3,10 @@
 // creds and one per key type, each replaced atomically (temp file, fsync, rename, fsync of the
 // folder), writes coalesced per file, and nothing written once the store is closed (the engine
 // stopped: another node may own the session now).
+// One-time prekeys (812 a login uploads, each read once when a peer starts a session with it) are
+// not kept in memory: they are read from their file when asked for, and only the changes not yet
+// written are held, so a linked session costs a few hundred KB of heap less (docs/benchmarks.md,
+// "Baileys density").
 import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
@@ -12,6 +16,9 @@ export const AUTH_SUBDIR = "baileys";
 const CREDS_FILE = "creds.json";
 
 type KeyMap = Record<string, Record<string, unknown>>;
+
+/** Key types read from disk when asked for instead of being held in memory: many, rarely read. */
+const COLD_TYPES = new Set(["pre-key"]);
 
 /** Writes `text` to `file` so a crash leaves the old content or the new, and the new survives power loss. */
 export async function writeDurable(file: string, text: string): Promise<void> {
@@ -40,14 +47,15 @@ export async function writeDurable(file: string, text: string): Promise<void> {
 }
 
 /** One file whose writes are coalesced: a write asked for during another waits and covers them all. */
-class CoalescedFile {
+export class CoalescedFile {
   private running: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
 
   constructor(
     private readonly file: string,
-    private readonly render: () => string,
+    private readonly render: () => string | Promise<string>,
     private readonly isClosed: () => boolean,
+    private readonly written: () => void = () => undefined,
   ) {}
 
   write(): Promise<void> {
@@ -68,10 +76,19 @@ class CoalescedFile {
   private async run(): Promise<void> {
     try {
       if (this.isClosed()) return;
-      await writeDurable(this.file, this.render());
+      const text = await this.render();
+      // rendering may read the file: the store may have closed meanwhile
+      if (this.isClosed()) return;
+      await writeDurable(this.file, text);
+      this.written();
     } finally {
       this.running = undefined;
     }
+  }
+
+  /** A write is under way or asked for. */
+  get busy(): boolean {
+    return this.running !== undefined || this.queued !== undefined;
   }
 
   idle(): Promise<void> {
@@ -82,12 +99,79 @@ class CoalescedFile {
   }
 }
 
+/**
+ * A key type kept on disk: its file is read when a key is asked for, changes wait in `pending` until
+ * a write carrying them has reached the disk (so a read in between still sees them).
+ */
+class ColdKeys {
+  private readonly pending = new Map<string, unknown>();
+  private inWrite: Map<string, unknown> | undefined;
+  readonly file: CoalescedFile;
+
+  constructor(
+    private readonly path: string,
+    isClosed: () => boolean,
+  ) {
+    const { BufferJSON } = loadBaileys();
+    this.file = new CoalescedFile(path, async () => JSON.stringify(await this.merged(), BufferJSON.replacer), isClosed, () => this.committed());
+  }
+
+  /** Entries held in memory (the changes not yet on disk). */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  async get(ids: string[]): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = {};
+    const missing = ids.filter((id) => !this.pending.has(id));
+    const onDisk = missing.length ? await this.read() : {};
+    for (const id of ids) {
+      const v = this.pending.has(id) ? this.pending.get(id) : onDisk[id];
+      if (v !== undefined && v !== null) out[id] = v;
+    }
+    return out;
+  }
+
+  set(entries: Record<string, unknown>): Promise<void> {
+    for (const [id, v] of Object.entries(entries)) this.pending.set(id, v ?? null);
+    return this.file.write();
+  }
+
+  private async read(): Promise<Record<string, unknown>> {
+    const { BufferJSON } = loadBaileys();
+    try {
+      return JSON.parse(await fs.readFile(this.path, "utf8"), BufferJSON.reviver) ?? {};
+    } catch (err: any) {
+      if (err?.code === "ENOENT") return {};
+      throw err;
+    }
+  }
+
+  /** The file's content with the pending changes applied; remembers which changes it carries. */
+  private async merged(): Promise<Record<string, unknown>> {
+    const all = await this.read();
+    this.inWrite = new Map(this.pending);
+    for (const [id, v] of this.inWrite) {
+      if (v === null) delete all[id];
+      else all[id] = v;
+    }
+    return all;
+  }
+
+  /** The changes the last write carried are on disk: drop them (unless changed again meanwhile). */
+  private committed(): void {
+    for (const [id, v] of this.inWrite ?? []) if (this.pending.get(id) === v) this.pending.delete(id);
+    this.inWrite = undefined;
+  }
+}
+
 export class BaileysAuthStore {
   private closed = false;
   private readonly dir: string;
   private readonly files = new Map<string, CoalescedFile>();
   creds: any;
   private keys: KeyMap = {};
+  private readonly cold = new Map<string, ColdKeys>();
 
   private constructor(authDir: string) {
     this.dir = path.join(authDir, AUTH_SUBDIR);
@@ -114,7 +198,7 @@ export class BaileysAuthStore {
     }
     for (const name of names) {
       const m = /^keys-([a-z0-9-]+)\.json$/.exec(name);
-      if (m) store.keys[m[1]] = (await read(name)) ?? {};
+      if (m && !COLD_TYPES.has(m[1])) store.keys[m[1]] = (await read(name)) ?? {};
     }
     return store;
   }
@@ -141,6 +225,7 @@ export class BaileysAuthStore {
       creds: this.creds,
       keys: {
         get: async (type, ids) => {
+          if (COLD_TYPES.has(type)) return this.coldKeys(type).get(ids);
           const all = this.keys[type] ?? {};
           const out: Record<string, unknown> = {};
           for (const id of ids) {
@@ -156,6 +241,10 @@ export class BaileysAuthStore {
           const writes: Promise<void>[] = [];
           for (const [type, entries] of Object.entries(data)) {
             if (!/^[a-z0-9-]+$/.test(type)) continue;
+            if (COLD_TYPES.has(type)) {
+              writes.push(this.coldKeys(type).set(entries ?? {}));
+              continue;
+            }
             const all = (this.keys[type] ??= {});
             for (const [id, v] of Object.entries(entries ?? {})) {
               if (v === null || v === undefined) delete all[id];
@@ -174,6 +263,21 @@ export class BaileysAuthStore {
     if (this.closed) return;
     if (update) Object.assign(this.creds, update);
     await this.file(CREDS_FILE, () => this.creds).write();
+  }
+
+  /** How many keys of `type` are held in memory (for a cold type: only those not yet written). */
+  keysInMemory(type: string): number {
+    return COLD_TYPES.has(type) ? (this.cold.get(type)?.size ?? 0) : Object.keys(this.keys[type] ?? {}).length;
+  }
+
+  private coldKeys(type: string): ColdKeys {
+    let c = this.cold.get(type);
+    if (!c) {
+      c = new ColdKeys(path.join(this.dir, `keys-${type}.json`), () => this.closed);
+      this.cold.set(type, c);
+      this.files.set(`keys-${type}.json`, c.file);
+    }
+    return c;
   }
 
   private file(name: string, value: () => unknown): CoalescedFile {

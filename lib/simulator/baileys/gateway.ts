@@ -26,6 +26,7 @@ import { PrimaryLinkCode, WRAPPED_KEY_BYTES } from "./link-code";
 import { APP_STATE_COLLECTIONS, AccountAppState, isAppStateCollection } from "./app-state";
 import type { AppStateCollection } from "./app-state";
 import { GroupsTranslator, SenderKeyBook, servePicture } from "./groups";
+import { historySyncMessages } from "./history-sync";
 import type { ServerResponse } from "node:http";
 
  
@@ -79,6 +80,8 @@ export class BaileysGateway {
     }
     return state;
   }
+  /** Devices the phone has sent its history sync to (once, right after linking) */
+  readonly historySent = new Set<string>();
   /** Devices the phone has shared its app-state sync key with (deviceId -> the key's id, base64). */
   readonly keyShared = new Map<string, string>();
   /** Each poll an account sent: its secret, which the votes on it are encrypted with (message id -> secret). */
@@ -415,6 +418,13 @@ class BaileysLink {
     this.keyShare = { id: `3EB0${randomBytes(8).toString("hex").toUpperCase()}`, keyId };
     const message = { protocolMessage: { type: proto.Message.ProtocolMessage.Type.APP_STATE_SYNC_KEY_SHARE, appStateSyncKeyShare: state.keyShare() } };
     this.held.push({ from: device.phone, id: this.keyShare.id, t: nowSeconds(), type: "protocol", category: "peer", message });
+    // then, once per companion, the history: its chats and their recent messages (history-sync.ts)
+    if (!this.gw.historySent.has(device.deviceId)) {
+      this.gw.historySent.add(device.deviceId);
+      for (const sync of historySyncMessages(this.gw.opts.network.accounts, device.phone, (m) => waMessageOf(m))) {
+        this.held.push({ from: device.phone, id: `3EB0${randomBytes(8).toString("hex").toUpperCase()}`, t: nowSeconds(), type: "protocol", category: "peer", message: sync });
+      }
+    }
     return this.flushHeld();
   }
 
