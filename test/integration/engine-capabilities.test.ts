@@ -494,6 +494,34 @@ describe.each(kits)("the $name engine", (kit) => {
     }, 120000);
   }
 
+  if (kit.capabilities.has("groups")) {
+    it("hears a group change whose acknowledgement was lost once, though the server sends it again after a reconnect", async () => {
+      const all: GroupUpdate[] = [];
+      engine.on("group_update", (u) => void all.push(u));
+      const groupId = (await sim.post("/sim/groups", { by: ANA, subject: "Lossy", participants: [ALICE] })).json.group.id;
+      await waitFor("the group's creation heard", () => all.some((u) => u.groupId === groupId && u.change === "create"), 20000);
+      await waitFor("every update acknowledged", async () => (await sim.get("/sim/stats")).json.queuedUpdates === 0, 20000);
+      const before = all.length;
+      const heard = { get: () => all.slice(before).filter((u) => u.groupId === groupId) };
+      // the engine hears the change, but its acknowledgement never reaches the server
+      await sim.post("/sim/faults", { loseUpdateAcks: true });
+      await sim.post(`/sim/groups/${groupId}/participants`, { by: ANA, action: "add", participants: [BEN] });
+      await waitFor("the change", () => heard.get().length > 0, 20000);
+      expect((await sim.get("/sim/stats")).json.queuedUpdates).toBe(1);
+      // a network blip: after the reconnect the server sends the change again, and this time hears the ack
+      await sim.post("/sim/faults", { loseUpdateAcks: false });
+      expect((await sim.post(`/sim/accounts/${ALICE}/drop`)).json).toEqual({ dropped: true });
+      await waitFor("the change sent again and acknowledged", async () => (await sim.get("/sim/stats")).json.queuedUpdates === 0, 60000);
+      // a fresh change, announced after anything sent again, marks the end
+      await sim.post(`/sim/groups/${groupId}/update`, { by: ANA, subject: "After the blip" });
+      await waitFor("the fresh change", () => heard.get().some((u) => u.change === "subject"), 20000);
+      expect(heard.get().map((u) => [u.change, u.participants ?? u.value])).toEqual([
+        ["add", [`${BEN}@c.us`]],
+        ["subject", "After the blip"],
+      ]);
+    }, 120000);
+  }
+
   it("keeps the network's oracle clean: no conflicts, nothing queued (and the fake page was asked for no module it lacks)", async () => {
     expect((await sim.get("/sim/stats")).json).toMatchObject({ conflicts: 0, queued: 0, queuedUpdates: 0 });
     if (engine instanceof WwebjsEngine) expect(await engine.page()!.evaluate(() => (globalThis as any).__fakeWaWeb.unknown)).toEqual([]);
