@@ -6,6 +6,8 @@
 // the ratchet is lost, the next message reuses a counter, and the contact cannot decrypt it.
 import { oneSignalLane } from "../../lib/engines/baileys/signal-lane";
 import { loadBaileys } from "../../lib/engines/baileys/library";
+import { signalParty } from "../helpers/signal-party";
+import type { SignalMessage } from "../helpers/signal-party";
 
 const libsignal = require("libsignal");
 
@@ -49,33 +51,11 @@ function account(make: (auth: any, logger: any, pnToLid?: any) => any) {
   return { keys, repository, gate, bundle };
 }
 
-/** The contact's phone: a plain libsignal party. */
+/** The contact's phone: a plain libsignal party, writing to the account's device (`15550001111.5`). */
 function contact() {
-  const identity = libsignal.keyhelper.generateIdentityKeyPair();
-  const registrationId = libsignal.keyhelper.generateRegistrationId();
-  const sessions = new Map<string, unknown>();
-  const store = {
-    getOurIdentity: async () => identity,
-    getOurRegistrationId: async () => registrationId,
-    isTrustedIdentity: async () => true,
-    loadSession: async (id: string) => (sessions.has(id) ? libsignal.SessionRecord.deserialize(sessions.get(id)) : undefined),
-    storeSession: async (id: string, record: any) => void sessions.set(id, record.serialize()),
-    loadPreKey: async () => undefined,
-    removePreKey: async () => undefined,
-    loadSignedPreKey: async () => undefined,
-  };
+  const party = signalParty("4915100000001", 0);
   const me = new libsignal.ProtocolAddress("15550001111", 5);
-  return {
-    start: (bundle: unknown) => new libsignal.SessionBuilder(store, me).initOutgoing(bundle),
-    encrypt: async (text: string) => {
-      const m = await new libsignal.SessionCipher(store, me).encrypt(Buffer.from(text));
-      return { type: m.type === 3 ? "pkmsg" : "msg", ciphertext: Buffer.from(m.body, "binary") };
-    },
-    decrypt: async (m: { type: string; ciphertext: Buffer }) => {
-      const cipher = new libsignal.SessionCipher(store, me);
-      return Buffer.from(m.type === "pkmsg" ? await cipher.decryptPreKeyWhisperMessage(m.ciphertext) : await cipher.decryptWhisperMessage(m.ciphertext)).toString();
-    },
-  };
+  return { start: (bundle: unknown) => party.start(me, bundle), encrypt: (text: string) => party.encrypt(me, text), decrypt: (m: SignalMessage) => party.decrypt(me, m) };
 }
 
 /** A send to the contact (its transaction held until the stanza is written) while the contact's message is decrypted. */
@@ -93,7 +73,7 @@ async function crossing(make: (auth: any, logger: any, pnToLid?: any) => any): P
 
   let written!: () => void;
   const stanzaWritten = new Promise<void>((resolve) => (written = resolve));
-  let sent!: { type: string; ciphertext: Buffer };
+  let sent!: SignalMessage;
   let encrypted!: () => void;
   const sendEncrypted = new Promise<void>((resolve) => (encrypted = resolve));
   const send = me.keys.transaction(async () => {
