@@ -1,6 +1,7 @@
 // The baileys engine's store, end to end with the real Baileys client against the fake WhatsApp
 // server: a newly linked device learns the account's chats and their recent messages from the
-// phone's history sync (not as new messages), with the contacts' push names; its store is on disk
+// phone's history sync (not as new messages), with the contacts' push names, and the names saved on
+// the phone by app state; its store is on disk
 // under auth/store/, survives a restart, and nothing is written to it once the engine is stopped.
 import { once } from "node:events";
 import { promises as fs } from "node:fs";
@@ -66,6 +67,8 @@ it("a new device gets the account's chats and recent messages by history sync, k
   await waitFor("both messages to the first device", () => got.length === 3, 20000);
   await waitFor("every message acknowledged", async () => (await sim.get("/sim/stats")).json.queued === 0, 20000);
   await first.logout();
+  // a name saved on the phone: the address book reaches a device by app state (a contact mutation)
+  await sim.post(`/sim/accounts/${ME}/contacts`, { phone: BEN, name: "Ben Miller" });
 
   // a second device, linked anew: the phone's history sync, not messages
   const dir = path.join(root, "second");
@@ -78,6 +81,13 @@ it("a new device gets the account's chats and recent messages by history sync, k
     [`${ANA}@c.us`, 1, "hi, how can I help?"],
   ]);
   await waitFor("the push names", async () => (await engine.getChat(`${ANA}@c.us`))?.name === "Ana Shop", 20000);
+  await waitFor("the address book", async () => (await engine.getChat(`${BEN}@c.us`))?.name === "Ben Miller", 20000);
+  expect(await engine.getContact(`${BEN}@c.us`)).toMatchObject({ id: `${BEN}@c.us`, phone: BEN, name: "Ben Miller", pushname: `Sim ${BEN}`, blocked: false });
+  expect(await engine.getContact(`${ANA}@c.us`)).toMatchObject({ name: null, pushname: "Ana Shop" });
+  expect((await engine.listContacts({ limit: 10 })).items.map((c) => [c.phone, c.name])).toEqual([
+    [ANA, null],
+    [BEN, "Ben Miller"],
+  ]);
   const ana = await engine.listMessages(`${ANA}@c.us`, { limit: 10 });
   expect(ana!.items.map((m) => [m.body, m.fromMe, m.from, m.to])).toEqual([
     ["hi, how can I help?", false, `${ANA}@c.us`, `${ME}@c.us`],

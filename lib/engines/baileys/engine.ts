@@ -10,10 +10,12 @@ import { StartGate } from "../start-gate";
 import type { Capability, ChatSummary, EnginePage, GroupChange, GroupPicture, HistoryQuery, PageQuery, ParticipantAction, PresenceState } from "../capabilities";
 import type { EngineContext, EngineEvents, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "../types";
 import { BaileysAuthStore } from "./auth-store";
+import { BaileysContacts } from "./contacts";
 import { BaileysGroups } from "./groups";
 import { BaileysStore } from "./store";
 import { StoreFeed } from "./store-feed";
 import { baileysLogger, loadBaileys } from "./library";
+import { oneSignalLane } from "./signal-lane";
 import type { BaileysLog } from "./library";
 import { BAILEYS_MEDIA_MAX_BYTES, MediaAgents, describeMedia, downloadMedia, mediaContentOf, mediaPartOf } from "./media";
 
@@ -66,7 +68,7 @@ const PUSHNAME_WAIT_MS = 5000;
 const CLOSE_WAIT_MS = 2000;
 
 /** What the baileys engine does beyond the core: each one tested by the capability suite. */
-export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["chats", "history", "read", "replies", "mentions", "location", "vcard", "polls", "reactions", "edit", "revoke", "presence", "sentEvents", "calls", "groups"]);
+export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["chats", "history", "contacts", "read", "replies", "mentions", "location", "vcard", "polls", "reactions", "edit", "revoke", "presence", "sentEvents", "calls", "groups"]);
 
 /**
  * Messages remembered per session (incoming and own), so a reply can quote them and a reaction or an
@@ -135,6 +137,12 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     ackChanged: (id, status) => this.ackChanged(id, status),
     log: (level, msg) => this.opts.log?.(level, msg),
   });
+  /** Contacts (lib/engines/baileys/contacts.ts): the store's, and what WhatsApp tells of them */
+  private readonly contacts = new BaileysContacts({ sock: () => this.readySock(), store: () => this.readStore() });
+  readonly listContacts = async (q: PageQuery) => this.contacts.listContacts(q);
+  readonly getContact = async (contactId: string) => this.contacts.getContact(contactId);
+  readonly checkPhones = async (phones: string[]) => this.contacts.checkPhones(phones);
+  readonly setBlocked = async (contactId: string, blocked: boolean) => this.contacts.setBlocked(contactId, blocked);
   readonly rejectCall = (callId: string) => this.groups.rejectCall(callId);
   readonly createGroup = (subject: string, participants: string[]) => this.groups.createGroup(subject, participants);
   readonly listGroups = (q: PageQuery) => this.groups.listGroups(q);
@@ -484,6 +492,8 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       waWebSocketUrl: endpoint.url,
       version: b.DEFAULT_CONNECTION_CONFIG.version,
       auth: store.state(),
+      // a send and a decryption must not interleave on one contact's session (signal-lane.ts)
+      makeSignalRepository: oneSignalLane(b.DEFAULT_CONNECTION_CONFIG.makeSignalRepository),
       logger: baileysLogger(this.opts.log),
       printQRInTerminal: false,
       markOnlineOnConnect: false,

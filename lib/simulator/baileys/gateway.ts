@@ -27,6 +27,7 @@ import { APP_STATE_COLLECTIONS, AccountAppState, isAppStateCollection } from "./
 import type { AppStateCollection } from "./app-state";
 import { GroupsTranslator, SenderKeyBook, servePicture } from "./groups";
 import { historySyncMessages } from "./history-sync";
+import { onContactIq, statusNode, syncAddressBook } from "./contacts";
 import type { ServerResponse } from "node:http";
 
  
@@ -80,6 +81,8 @@ export class BaileysGateway {
     }
     return state;
   }
+  /** The saved names each account's app state holds (account phone -> contact phone -> name) */
+  readonly addressBooks = new Map<string, Map<string, string>>();
   /** Devices the phone has sent its history sync to (once, right after linking) */
   readonly historySent = new Set<string>();
   /** Devices the phone has shared its app-state sync key with (deviceId -> the key's id, base64). */
@@ -398,7 +401,15 @@ class BaileysLink {
     const lid = this.gw.lidOfPhone(device!.phone);
     this.send({ tag: "success", attrs: { t: String(nowSeconds()), props: "1", abprops: "1", location: "sim", lid: `${lid}@lid`, creation: String(Math.floor(device!.linkedAt / 1000)) } });
     this.send({ tag: "ib", attrs: { from: S_WA }, content: [{ tag: "offline", attrs: { count: "0" } }] });
-    return this.shareAppState(device!, me);
+    await this.shareAppState(device!, me);
+    // the address book as the phone keeps it (app state): names saved since, told to a device that has the key
+    const state = this.gw.appStateOf(device!.phone, me.pushname);
+    let book = this.gw.addressBooks.get(device!.phone);
+    if (!book) this.gw.addressBooks.set(device!.phone, (book = new Map()));
+    const changed = syncAddressBook(state, this.gw.opts.network.accounts, device!.phone, book);
+    if (changed && !this.keyShare && this.gw.keyShared.get(device!.deviceId) === state.key.id.toString("base64")) {
+      this.send({ tag: "notification", attrs: { from: S_WA, type: "server_sync", id: this.tag(), t: String(nowSeconds()) }, content: [{ tag: "collection", attrs: { name: "critical_unblock_low", version: String(state.version("critical_unblock_low")) } }] });
+    }
   }
 
   /** The account's push name, as its own phone's messages carry it (`notify`). */
@@ -800,6 +811,17 @@ class BaileysLink {
     }
     if (xmlns === "w:g2") return this.groups.onGroupIq(node);
     if (xmlns === "w:profile:picture" && this.groups.onPictureIq(node)) return;
+    if (
+      onContactIq(node, {
+        send: (n) => this.send(n),
+        netQuery: (q, done) => this.netQuery(q, done),
+        phoneOf: (jid) => this.phoneOf(jid),
+        lidOf: (phone) => this.gw.lidOfPhone(phone),
+        accounts: this.gw.opts.network.accounts,
+        me: () => this.device?.phone,
+      })
+    )
+      return;
     if (xmlns === "privacy" && type === "get") {
       // the simulated accounts keep WhatsApp's default privacy settings
       const settings = { readreceipts: "all", last: "all", online: "all", profile: "all", status: "all", groupadd: "all", calladd: "all" };
@@ -876,6 +898,7 @@ class BaileysLink {
       }
       if (asked.has("lid") && phone) content.push({ tag: "lid", attrs: { val: `${this.gw.lidOfPhone(phone)}@lid` } });
       if (asked.has("contact")) content.push({ tag: "contact", attrs: { type: onWa ? "in" : "out" } });
+      if (asked.has("status") && phone && onWa) content.push(statusNode(this.gw.opts.network.accounts, me ?? phone, phone));
       return { tag: "user", attrs: { jid: phone ? `${phone}@${S_WA}` : jid }, content };
     });
     return { tag: "usync", attrs: {}, content: [{ tag: "list", attrs: {}, content: users }] };
