@@ -16,6 +16,7 @@ import { BaileysLabels } from "./labels";
 import { BaileysStore } from "./store";
 import { StoreFeed } from "./store-feed";
 import { baileysLogger, loadBaileys } from "./library";
+import { oneSignalLane } from "./signal-lane";
 import type { BaileysLog } from "./library";
 import { BAILEYS_MEDIA_MAX_BYTES, MediaAgents, describeMedia, downloadMedia, mediaContentOf, mediaPartOf } from "./media";
 
@@ -504,6 +505,8 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       waWebSocketUrl: endpoint.url,
       version: b.DEFAULT_CONNECTION_CONFIG.version,
       auth: store.state(),
+      // a send and a decryption must not interleave on one contact's session (signal-lane.ts)
+      makeSignalRepository: oneSignalLane(b.DEFAULT_CONNECTION_CONFIG.makeSignalRepository),
       logger: baileysLogger(this.opts.log),
       printQRInTerminal: false,
       markOnlineOnConnect: false,
