@@ -69,6 +69,10 @@ it("a new device gets the account's chats and recent messages by history sync, k
   await first.logout();
   // a name saved on the phone: the address book reaches a device by app state (a contact mutation)
   await sim.post(`/sim/accounts/${ME}/contacts`, { phone: BEN, name: "Ben Miller" });
+  // a business account's labels, made and applied on the phone: by app state too (label_edit, label_jid)
+  await sim.post(`/sim/contacts/${ME}/profile`, { isBusiness: true });
+  const vip = (await sim.post(`/sim/accounts/${ME}/labels`, { name: "VIP" })).json;
+  expect((await sim.post(`/sim/accounts/${ME}/labels/${vip.id}/chats`, { chatId: `${BEN}@c.us`, on: true })).status).toBe(200);
 
   // a second device, linked anew: the phone's history sync, not messages
   const dir = path.join(root, "second");
@@ -84,6 +88,11 @@ it("a new device gets the account's chats and recent messages by history sync, k
   await waitFor("the address book", async () => (await engine.getChat(`${BEN}@c.us`))?.name === "Ben Miller", 20000);
   expect(await engine.getContact(`${BEN}@c.us`)).toMatchObject({ id: `${BEN}@c.us`, phone: BEN, name: "Ben Miller", pushname: `Sim ${BEN}`, blocked: false });
   expect(await engine.getContact(`${ANA}@c.us`)).toMatchObject({ name: null, pushname: "Ana Shop" });
+  await waitFor("the labels", async () => (await engine.listLabels()).length === 1, 20000);
+  expect(await engine.listLabels()).toEqual([vip]);
+  await waitFor("the labelled chat", async () => (await engine.getChatLabels(`${BEN}@c.us`))?.length === 1, 20000);
+  expect(await engine.getChatLabels(`${BEN}@c.us`)).toEqual([vip]);
+  expect(await engine.getChatLabels(`${ANA}@c.us`)).toEqual([]);
   expect((await engine.listContacts({ limit: 10 })).items.map((c) => [c.phone, c.name])).toEqual([
     [ANA, null],
     [BEN, "Ben Miller"],
@@ -108,7 +117,7 @@ it("a new device gets the account's chats and recent messages by history sync, k
   await engine.sendMessage(BEN, { text: "yes, here" });
   await engine.stop();
   const stored = await files(path.join(dir, "store"));
-  expect(Object.keys(stored)).toEqual(expect.arrayContaining(["chats.json", "contacts.json"]));
+  expect(Object.keys(stored)).toEqual(expect.arrayContaining(["chats.json", "contacts.json", "labels.json"]));
   expect(Object.keys(stored).filter((f) => f.startsWith("messages"))).toHaveLength(2);
   await expect(engine.listChats({ limit: 1 })).rejects.toMatchObject({ code: "SESSION_NOT_READY" });
   // stopped: what reaches the account now waits in the network, and nothing is written to the store
@@ -122,5 +131,6 @@ it("a new device gets the account's chats and recent messages by history sync, k
   expect((await engine.listMessages(`${BEN}@c.us`, { limit: 1 }))!.items.map((m) => [m.body, m.fromMe])).toEqual([["yes, here", true]]);
   await waitFor("the message sent while stopped", async () => (await engine.listChats({ limit: 1 })).items[0]?.lastMessage?.body === "after the stop", 20000);
   expect((await engine.getChat(`${ANA}@c.us`))!.unreadCount).toBe(2);
+  expect(await engine.getChatLabels(`${BEN}@c.us`)).toEqual([vip]);
   await engine.stop();
 }, 120000);

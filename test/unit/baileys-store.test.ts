@@ -60,7 +60,21 @@ it("reads back what it wrote after a reopen, and loses only a corrupt file's con
   ]);
   expect(await again.getMessage("B1")).toMatchObject({ body: "hi Ben", ack: "READ", fromMe: true });
   expect(await again.getContact("123456789012345@lid")).toMatchObject({ id: ANA, notify: "Ana" });
+  // labels: made, put on a chat (a change only once), kept across a reopen, gone with a deleted label
+  await again.editLabel({ id: "2", name: "Paid", color: "#64c4ff" });
+  await again.editLabel({ id: "1", name: "Lead", color: "#ff9485" });
+  expect([await again.labelChat(ANA, "1", true), await again.labelChat(ANA, "1", true)]).toEqual([true, false]);
+  expect(await again.labelsOfChat("4915100000000@c.us")).toBeUndefined();
   await again.close();
+  const labelled = await BaileysStore.open(dir);
+  expect(await labelled.listLabels()).toEqual([
+    { id: "1", name: "Lead", color: "#ff9485" },
+    { id: "2", name: "Paid", color: "#64c4ff" },
+  ]);
+  expect(await labelled.labelsOfChat(ANA)).toEqual([{ id: "1", name: "Lead", color: "#ff9485" }]);
+  await labelled.editLabel({ id: "1", name: "Lead", color: "#ff9485", deleted: true });
+  expect(await labelled.labelsOfChat(ANA)).toEqual([]);
+  await labelled.close();
 
   // Ana's chat file is damaged: set aside, her chat is empty; the rest is intact
   const files = await fs.readdir(path.join(dir, "store", "messages"));

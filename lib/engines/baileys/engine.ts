@@ -12,6 +12,7 @@ import type { EngineContext, EngineEvents, EngineMe, EngineMessage, MessageConte
 import { BaileysAuthStore } from "./auth-store";
 import { BaileysContacts } from "./contacts";
 import { BaileysGroups } from "./groups";
+import { BaileysLabels } from "./labels";
 import { BaileysStore } from "./store";
 import { StoreFeed } from "./store-feed";
 import { baileysLogger, loadBaileys } from "./library";
@@ -68,7 +69,7 @@ const PUSHNAME_WAIT_MS = 5000;
 const CLOSE_WAIT_MS = 2000;
 
 /** What the baileys engine does beyond the core: each one tested by the capability suite. */
-export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["chats", "history", "contacts", "read", "replies", "mentions", "location", "vcard", "polls", "reactions", "edit", "revoke", "presence", "sentEvents", "calls", "groups"]);
+export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["chats", "history", "contacts", "labels", "read", "replies", "mentions", "location", "vcard", "polls", "reactions", "edit", "revoke", "presence", "sentEvents", "calls", "groups"]);
 
 /**
  * Messages remembered per session (incoming and own), so a reply can quote them and a reaction or an
@@ -117,6 +118,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     mePhone: () => String(this.store?.creds?.me?.id ?? "").split(/[:@]/)[0],
     messageOf: (m, mePhone) => engineMessageOf(m, mePhone),
     log: (level, msg) => this.opts.log?.(level, msg),
+    onChatLabel: (chatId, labelId, on) => this.emit("label", chatId, labelId, on),
   });
   private me: EngineMe | undefined;
   private readonly startGate = new StartGate();
@@ -143,6 +145,17 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
   readonly getContact = async (contactId: string) => this.contacts.getContact(contactId);
   readonly checkPhones = async (phones: string[]) => this.contacts.checkPhones(phones);
   readonly setBlocked = async (contactId: string, blocked: boolean) => this.contacts.setBlocked(contactId, blocked);
+  /** WhatsApp Business labels (lib/engines/baileys/labels.ts) */
+  private readonly labels = new BaileysLabels({
+    sock: () => this.readySock(),
+    store: () => this.readStore(),
+    mePhone: () => String(this.store?.creds?.me?.id ?? "").split(/[:@]/)[0],
+    hasAppStateKey: () => Boolean(this.store?.creds?.myAppStateKeyId),
+    timeoutMs: 15000,
+  });
+  readonly listLabels = async () => this.labels.listLabels();
+  readonly getChatLabels = async (chatId: string) => this.labels.getChatLabels(chatId);
+  readonly setChatLabel = async (chatId: string, labelId: string, on: boolean) => this.labels.setChatLabel(chatId, labelId, on);
   readonly rejectCall = (callId: string) => this.groups.rejectCall(callId);
   readonly createGroup = (subject: string, participants: string[]) => this.groups.createGroup(subject, participants);
   readonly listGroups = (q: PageQuery) => this.groups.listGroups(q);

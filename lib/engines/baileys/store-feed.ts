@@ -15,7 +15,12 @@ export interface StoreFeedOptions {
   /** A Baileys message in the engine's terms; undefined for what is no chat message */
   messageOf: (m: any, mePhone: string) => EngineMessage | undefined;
   log: (level: "warn" | "error", msg: string) => void;
+  /** A label was put on a chat or taken off (app state), after the store has it */
+  onChatLabel: (chatId: string, labelId: string, on: boolean) => void;
 }
+
+/** WhatsApp Business' label colours, by the palette index app state carries. */
+export const LABEL_PALETTE = ["#ff9485", "#64c4ff", "#ffd429", "#dfaef0", "#99b6c1", "#55ccb3", "#ff9dff", "#d3a91d", "#6d7cce", "#d7e752"];
 
 /** Baileys' message status -> the engine's ack (ERROR 0, PENDING 1, SERVER_ACK 2, DELIVERY_ACK 3, READ 4, PLAYED 5). */
 const ACKS = ["ERROR", "PENDING", "SERVER", "DEVICE", "READ", "PLAYED"] as const;
@@ -73,6 +78,16 @@ export class StoreFeed {
       this.opts.store()!.updateContacts(
         list.map((c) => ({ id: c.phoneNumber && String(c.id).endsWith("@lid") ? c.phoneNumber : c.id, lid: c.lid ?? (String(c.id).endsWith("@lid") ? c.id : undefined), name: c.name, notify: c.notify })),
       );
+    on("labels.edit", (l: { id: string; name?: string; color?: number; deleted?: boolean }) =>
+      this.opts.store()!.editLabel({ id: String(l.id), name: l.name ?? "", color: LABEL_PALETTE[Number(l.color ?? 0) % LABEL_PALETTE.length] ?? LABEL_PALETTE[0], deleted: l.deleted === true }),
+    );
+    on("labels.association", async (a: { type: "add" | "remove"; association: { type: string; chatId: string; labelId: string } }) => {
+      if (a.association?.type !== "label_jid") return;
+      const chat = chatIdOf(a.association.chatId);
+      if (!chat) return;
+      const on = a.type === "add";
+      if (await this.opts.store()!.labelChat(chat, String(a.association.labelId), on)) this.opts.onChatLabel(chat, String(a.association.labelId), on);
+    });
     on("contacts.upsert", contacts);
     on("contacts.update", contacts);
   }

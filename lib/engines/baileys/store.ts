@@ -1,12 +1,13 @@
-// The baileys engine's own store of chats, their recent messages and contacts (Baileys keeps none):
+// The baileys engine's own store of chats, their recent messages, contacts and labels (Baileys keeps none):
 // fed by what Baileys hears (history sync at link, live messages, app-state contacts), read by the
-// chats, history and contacts verbs. It lives in `auth/store/`, next to `auth/baileys/`, so a backup
+// chats, history, contacts and labels verbs. It lives in `auth/store/`, next to `auth/baileys/`, so a backup
 // takes it with the auth and a logout or a relink clears it with the auth; it is written through the
 // auth store's write path (temp file, fsync, rename, fsync of the folder; writes coalesced per file)
 // and writes nothing once closed (the engine stopped: another node may own the session now).
 //
 // On disk: `chats.json` (every chat's summary: name, unread count, last message, order), one file per
-// chat under `messages/` (its last MESSAGES_PER_CHAT messages, oldest first) and `contacts.json`. One
+// chat under `messages/` (its last MESSAGES_PER_CHAT messages, oldest first), `contacts.json` and
+// `labels.json` (WhatsApp Business labels and the chats that carry them). One
 // file per chat rather than an append-only log: a message rewrites only its chat's file, which the
 // cap bounds (about 30 KB), a crash leaves the old file or the new (no torn record to repair), and a
 // burst of messages to one chat is one write. In memory: the summaries and contacts, and the messages
@@ -15,7 +16,7 @@
 import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import type { ChatSummary, ContactInfo, EnginePage, HistoryQuery, PageQuery } from "../capabilities";
+import type { ChatSummary, ContactInfo, EnginePage, HistoryQuery, Label, PageQuery } from "../capabilities";
 import { EngineError } from "../errors";
 import type { EngineMessage } from "../types";
 import { CoalescedFile } from "./auth-store";
@@ -75,6 +76,9 @@ export class BaileysStore {
   private seq = 0;
   private readonly chats = new Map<string, ChatRecord>();
   private readonly contacts = new Map<string, ContactRecord>();
+  /** WhatsApp Business labels (app state), and the labels on each chat */
+  private readonly labels = new Map<string, Label>();
+  private readonly chatLabels = new Map<string, Set<string>>();
   /** Messages of recently used chats (oldest first), least recently used first */
   private readonly loaded = new Map<string, StoredMessage[]>();
   /** Messages of chats with a write under way, whatever `loaded` forgot: what the write renders */
@@ -99,6 +103,9 @@ export class BaileysStore {
     }
     const contacts = await store.readJson<{ contacts: ContactRecord[] }>("contacts.json");
     for (const c of contacts?.contacts ?? []) if (typeof c?.id === "string") store.contacts.set(c.id, c);
+    const labels = await store.readJson<{ labels: Label[]; chats: Record<string, string[]> }>("labels.json");
+    for (const l of labels?.labels ?? []) if (typeof l?.id === "string") store.labels.set(l.id, l);
+    for (const [chatId, ids] of Object.entries(labels?.chats ?? {})) if (Array.isArray(ids)) store.chatLabels.set(chatId, new Set(ids));
     return store;
   }
 
@@ -222,7 +229,52 @@ export class BaileysStore {
     });
   }
 
+  /** A label made, changed or deleted (app state `label_edit`). */
+  editLabel(label: Label & { deleted?: boolean }): Promise<void> {
+    return this.run(async () => {
+      if (label.deleted) {
+        this.labels.delete(label.id);
+        for (const ids of this.chatLabels.values()) ids.delete(label.id);
+      } else this.labels.set(label.id, { id: label.id, name: label.name, color: label.color });
+      this.saveLabels();
+    });
+  }
+
+  /** A label put on a chat or taken off (app state `label_jid`); true when that changed anything. */
+  labelChat(chatId: string, labelId: string, on: boolean): Promise<boolean> {
+    return this.run(async () => {
+      const ids = this.chatLabels.get(chatId) ?? new Set<string>();
+      if (ids.has(labelId) === on) return false;
+      if (on) ids.add(labelId);
+      else ids.delete(labelId);
+      if (ids.size) this.chatLabels.set(chatId, ids);
+      else this.chatLabels.delete(chatId);
+      this.saveLabels();
+      return true;
+    });
+  }
+
   // --- what the verbs read ---
+
+  /** The labels, by id (WhatsApp numbers them in the order they were made). */
+  listLabels(): Promise<Label[]> {
+    return this.run(async () => [...this.labels.values()].sort((a, b) => Number(a.id) - Number(b.id) || (a.id < b.id ? -1 : 1)).map((l) => ({ ...l })));
+  }
+
+  getLabel(id: string): Promise<Label | undefined> {
+    return this.run(async () => {
+      const l = this.labels.get(id);
+      return l && { ...l };
+    });
+  }
+
+  /** A chat's labels; undefined for a chat the store does not know. */
+  labelsOfChat(chatId: string): Promise<Label[] | undefined> {
+    return this.run(async () => {
+      if (!this.chats.has(chatId)) return undefined;
+      return [...(this.chatLabels.get(chatId) ?? [])].flatMap((id) => (this.labels.has(id) ? [{ ...this.labels.get(id)! }] : []));
+    });
+  }
 
   async listChats(q: PageQuery): Promise<EnginePage<ChatSummary>> {
     const before = positionOf(q.before);
@@ -385,6 +437,12 @@ export class BaileysStore {
     this.file("chats.json", () => ({ seq: this.seq, chats: [...this.chats.values()] }))
       .write()
       .catch((err: Error) => this.log("error", `cannot save the chat list: ${err.message}`));
+  }
+
+  private saveLabels(): void {
+    this.file("labels.json", () => ({ labels: [...this.labels.values()], chats: Object.fromEntries([...this.chatLabels].map(([c, ids]) => [c, [...ids]])) }))
+      .write()
+      .catch((err: Error) => this.log("error", `cannot save the labels: ${err.message}`));
   }
 
   private saveContacts(): void {

@@ -28,6 +28,8 @@ import type { AppStateCollection } from "./app-state";
 import { GroupsTranslator, SenderKeyBook, servePicture } from "./groups";
 import { historySyncMessages } from "./history-sync";
 import { onContactIq, statusNode, syncAddressBook } from "./contacts";
+import { chatIdOfJid, noteChatLabel, syncLabels } from "./labels";
+import type { WrittenLabels } from "./labels";
 import type { ServerResponse } from "node:http";
 
  
@@ -83,6 +85,14 @@ export class BaileysGateway {
   }
   /** The saved names each account's app state holds (account phone -> contact phone -> name) */
   readonly addressBooks = new Map<string, Map<string, string>>();
+  /** What each account's app state says of its labels (account phone -> labels-sync record) */
+  readonly labelStates = new Map<string, WrittenLabels>();
+
+  labelsWritten(phone: string): WrittenLabels {
+    let w = this.labelStates.get(phone);
+    if (!w) this.labelStates.set(phone, (w = { labels: new Map(), chats: new Map() }));
+    return w;
+  }
   /** Devices the phone has sent its history sync to (once, right after linking) */
   readonly historySent = new Set<string>();
   /** Devices the phone has shared its app-state sync key with (deviceId -> the key's id, base64). */
@@ -406,10 +416,17 @@ class BaileysLink {
     const state = this.gw.appStateOf(device!.phone, me.pushname);
     let book = this.gw.addressBooks.get(device!.phone);
     if (!book) this.gw.addressBooks.set(device!.phone, (book = new Map()));
-    const changed = syncAddressBook(state, this.gw.opts.network.accounts, device!.phone, book);
-    if (changed && !this.keyShare && this.gw.keyShared.get(device!.deviceId) === state.key.id.toString("base64")) {
-      this.send({ tag: "notification", attrs: { from: S_WA, type: "server_sync", id: this.tag(), t: String(nowSeconds()) }, content: [{ tag: "collection", attrs: { name: "critical_unblock_low", version: String(state.version("critical_unblock_low")) } }] });
-    }
+    if (syncAddressBook(state, this.gw.opts.network.accounts, device!.phone, book)) this.tellSync("critical_unblock_low");
+    // and a business account's labels, made or applied on the phone since
+    if (syncLabels(state, this.gw.opts.network, device!.phone, this.gw.labelsWritten(device!.phone))) this.tellSync("regular");
+  }
+
+  /** Tells a device that has the app-state key that a collection has new patches (one still waiting for the key hears of all of them once it has it). */
+  private tellSync(name: AppStateCollection): void {
+    const device = this.device;
+    const state = device ? this.gw.appStates.get(device.phone) : undefined;
+    if (!device || !state || this.keyShare || this.gw.keyShared.get(device.deviceId) !== state.key.id.toString("base64")) return;
+    this.send({ tag: "notification", attrs: { from: S_WA, type: "server_sync", id: this.tag(), t: String(nowSeconds()) }, content: [{ tag: "collection", attrs: { name, version: String(state.version(name)) } }] });
   }
 
   /** The account's push name, as its own phone's messages carry it (`notify`). */
@@ -484,6 +501,7 @@ class BaileysLink {
     const state = this.device ? this.gw.appStates.get(this.device.phone) : undefined;
     if (!state) return error("400", "no app state for this account");
     const deletes: string[] = [];
+    const labels: { chatId: string; labelId: string; on: boolean }[] = [];
     const applied: { name: AppStateCollection; base: number; patch: DecodedPatch & { encoded: Buffer } }[] = [];
     try {
       for (const c of children(child(node, "sync"), "collection")) {
@@ -495,6 +513,7 @@ class BaileysLink {
           const patch = decodePatch(encoded, (kid) => (kid.equals(state.key.id) ? state.key.data : undefined));
           for (const m of patch.mutations) {
             if (m.operation === "set" && m.index[0] === "deleteMessageForMe" && m.index[2]) deletes.push(m.index[2]);
+            else if (m.operation === "set" && m.index[0] === "label_jid" && m.index[1] && m.index[2] && m.value?.labelAssociationAction) labels.push({ labelId: m.index[1], chatId: chatIdOfJid(m.index[2]), on: m.value.labelAssociationAction.labeled === true });
             else return error("501", `not-implemented: ${m.index[0] ?? "?"}`);
           }
           applied.push({ name, base: base++, patch: { ...patch, encoded } });
@@ -513,12 +532,24 @@ class BaileysLink {
       versions.set(a.name, v);
     }
     const answer = () => this.send({ tag: "iq", attrs: { from: S_WA, type: "result", id }, content: [{ tag: "sync", attrs: {}, content: [...versions].map(([name, version]) => ({ tag: "collection", attrs: { name, version: String(version) } })) }] });
-    if (!deletes.length) return answer();
-    let left = deletes.length;
+    const queries: { q: Record<string, unknown>; done?: (data: unknown) => string | undefined }[] = [
+      ...deletes.map((msgId) => ({ q: { op: "revoke", id: msgId, forEveryone: false } })),
+      // a chat labelled on this device: the network's, noted as the app state's already
+      ...labels.map((l) => ({
+        q: { op: "chat_label", ...l },
+        done: (data: unknown) => {
+          if (data !== "ok") return String(data);
+          noteChatLabel(this.gw.labelsWritten(this.device!.phone), l.chatId, l.labelId, l.on);
+          return undefined;
+        },
+      })),
+    ];
+    if (!queries.length) return answer();
+    let left = queries.length;
     let failed: string | undefined;
-    for (const msgId of deletes) {
-      this.netQuery({ op: "revoke", id: msgId, forEveryone: false }, (err) => {
-        failed ??= err;
+    for (const { q, done } of queries) {
+      this.netQuery(q, (err, data) => {
+        failed ??= err ?? done?.(data);
         if (--left > 0) return;
         if (failed) error("500", failed);
         else answer();
@@ -660,6 +691,11 @@ class BaileysLink {
         this.held.push({ from: voter, id, t: nowSeconds(), type: "poll", message });
         return this.flushHeld();
       }
+    }
+    if ((u.kind === "label" || u.kind === "label_defs") && this.device) {
+      // the phone made a label or labelled a chat: in the account's app state, and the device told
+      const state = this.gw.appStates.get(this.device.phone);
+      if (state && syncLabels(state, this.gw.opts.network, this.device.phone, this.gw.labelsWritten(this.device.phone))) this.tellSync("regular");
     }
     if (u.kind === "presence") {
       const state: WaNode = u.state === "paused" ? { tag: "paused", attrs: {} } : { tag: "composing", attrs: u.state === "recording" ? { media: "audio" } : {} };
