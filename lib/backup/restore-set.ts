@@ -55,10 +55,13 @@ const SIM_CREDS = "auth/creds.json";
 const PROFILE_PARTS = ["IndexedDB", "Local Storage"];
 const BAILEYS_DIR = "auth/baileys";
 const BAILEYS_FILE = /^auth\/baileys\/(creds|keys-[a-z0-9-]{1,64})\.json$/;
+/** The baileys engine's store of chats, messages and contacts (lib/engines/baileys/store.ts) */
+const BAILEYS_STORE_DIR = "auth/store";
+const BAILEYS_STORE_FILE = /^auth\/store\/((chats|contacts|labels)\.json|messages\/[0-9a-f]{24}\.json)$/;
 
 /** Whether a path inside a session folder belongs to the restore set. */
 export function inRestoreSet(rel: string): boolean {
-  if (rel === "meta.json" || rel === SIM_CREDS || BAILEYS_FILE.test(rel)) return true;
+  if (rel === "meta.json" || rel === SIM_CREDS || BAILEYS_FILE.test(rel) || BAILEYS_STORE_FILE.test(rel)) return true;
   const m = /^auth\/session-[A-Za-z0-9_-]{1,64}\/Default\/(IndexedDB|Local Storage)\/(.+)$/.exec(rel);
   if (!m) return false;
   const name = path.posix.basename(rel);
@@ -90,6 +93,12 @@ async function listRestoreSet(sessionDir: string): Promise<{ engine: SessionEngi
     if (e.isFile() && BAILEYS_FILE.test(`${BAILEYS_DIR}/${e.name}`)) await add(`${BAILEYS_DIR}/${e.name}`);
   }
   if (files.some((f) => f.rel === `${BAILEYS_DIR}/creds.json`)) engine = "baileys";
+  // and its chats, messages and contacts (files replaced whole, like the keys)
+  for (const sub of [BAILEYS_STORE_DIR, `${BAILEYS_STORE_DIR}/messages`]) {
+    for (const e of await readdirOrEmpty(path.join(sessionDir, ...sub.split("/")))) {
+      if (e.isFile() && BAILEYS_STORE_FILE.test(`${sub}/${e.name}`)) await add(`${sub}/${e.name}`);
+    }
+  }
   const auth = path.join(sessionDir, "auth");
   for (const e of await readdirOrEmpty(auth)) {
     if (!e.isDirectory() || !/^session-[A-Za-z0-9_-]{1,64}$/.test(e.name)) continue;

@@ -143,14 +143,11 @@ export class SessionStorage {
   /** Sessions of a workspace that have a meta.json. */
   async listSessions(workspaceId: string): Promise<SessionMeta[]> {
     const entries = await readdirOrEmpty(this.workspaceDir(workspaceId));
-    const metas: SessionMeta[] = [];
-    for (const e of entries) {
-      if (!e.isDirectory() || !e.name.startsWith("session_")) continue;
-      const id = e.name.slice("session_".length);
-      if (!isValidId(id)) continue;
-      const meta = await this.readMeta(workspaceId, id).catch(() => undefined);
-      if (meta) metas.push(meta);
-    }
+    const ids = entries.filter((e) => e.isDirectory() && e.name.startsWith("session_")).map((e) => e.name.slice("session_".length)).filter(isValidId);
+    // read together: a workspace costs one round of reads, not one per session after another (a
+    // failover adopts hundreds of workspaces while the first engines start on the same file threads)
+    const read = await Promise.all(ids.map((id) => this.readMeta(workspaceId, id).catch(() => undefined)));
+    const metas = read.filter((m): m is SessionMeta => !!m);
     return metas.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.sessionId.localeCompare(b.sessionId));
   }
 

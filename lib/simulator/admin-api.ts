@@ -172,6 +172,8 @@ const ROUTES: Route[] = [
       return [200, n.holdDeliveries(account, body.hold)];
     },
   },
+  // a network blip: the account's connection drops and its client reconnects
+  { method: "POST", path: /^\/sim\/accounts\/([^/]+)\/drop$/, handle: (n, [account]) => [200, { dropped: n.dropConnection(account) }] },
   {
     method: "POST",
     path: /^\/sim\/accounts\/([^/]+)\/restrict$/,
@@ -418,6 +420,10 @@ function parseFaults(body: Body): Partial<SimFaults> {
     const v = body.dropRate;
     if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 1) throw new SimError("VALIDATION_ERROR", "dropRate must be a probability, 0-1", "dropRate");
     faults.dropRate = v;
+  }
+  if (body.loseUpdateAcks !== undefined) {
+    if (typeof body.loseUpdateAcks !== "boolean") throw new SimError("VALIDATION_ERROR", "loseUpdateAcks must be a boolean", "loseUpdateAcks");
+    faults.loseUpdateAcks = body.loseUpdateAcks;
   }
   return faults;
 }

@@ -19,7 +19,7 @@ interface AccountLabels {
 }
 
 /** WhatsApp Business' palette (the first labels get these colours, in order). */
-const PALETTE = ["#ff9485", "#64c4ff", "#ffd429", "#dfaef0", "#99b6c1", "#55ccb3", "#ff9dff", "#d3a91d", "#6d7cce", "#d7e752"];
+export const PALETTE = ["#ff9485", "#64c4ff", "#ffd429", "#dfaef0", "#99b6c1", "#55ccb3", "#ff9dff", "#d3a91d", "#6d7cce", "#d7e752"];
 export const LABELS_MAX = 20;
 
 export class SimLabels {

@@ -96,7 +96,7 @@ export class SimNetwork {
   private readonly keepalive: KeepaliveSchedule<SimConnection>;
   /** The fake WhatsApp server for Baileys clients, when this network serves one (startSimNetwork) */
   baileysGateway: BaileysGateway | undefined;
-  private faults: SimFaults = { latencyMs: 0, dropRate: 0 };
+  private faults: SimFaults = { latencyMs: 0, dropRate: 0, loseUpdateAcks: false };
   /** Accounts whose sends reach the server and no device (one tick), each with its held deliveries. */
   private readonly holding = new Map<string, Array<() => void>>();
   /** Accounts WhatsApp restricted, with the reason their connection is refused. */
@@ -235,6 +235,15 @@ export class SimNetwork {
     for (const deliver of held) deliver();
     this.log("info", `released ${held.length} held deliveries of ${phone}`);
     return { held: 0 };
+  }
+
+  /** The account's live connection drops (a network blip): its client reconnects. False when it had none. */
+  dropConnection(phoneInput: string): boolean {
+    const conn = this.liveConnectionOf(this.requirePhone(phoneInput, "phone"));
+    if (!conn) return false;
+    this.log("info", `dropping the connection of ${conn.device?.phone}`);
+    this.drop(conn);
+    return true;
   }
 
   /**
@@ -457,7 +466,7 @@ export class SimNetwork {
 
   setFaults(faults: Partial<SimFaults>): SimFaults {
     this.faults = { ...this.faults, ...faults };
-    this.log("info", `faults now latency=${this.faults.latencyMs}ms dropRate=${this.faults.dropRate}`);
+    this.log("info", `faults now latency=${this.faults.latencyMs}ms dropRate=${this.faults.dropRate} loseUpdateAcks=${this.faults.loseUpdateAcks}`);
     return this.getFaults();
   }
 
@@ -466,7 +475,7 @@ export class SimNetwork {
     for (const conn of [...this.connections]) this.drop(conn);
     for (const t of this.ackTimers) clearTimeout(t);
     this.ackTimers.clear();
-    this.faults = { latencyMs: 0, dropRate: 0 };
+    this.faults = { latencyMs: 0, dropRate: 0, loseUpdateAcks: false };
     this.holding.clear();
     this.restrictedAccounts.clear();
     this.accounts.restore(undefined);
@@ -541,6 +550,7 @@ export class SimNetwork {
       case "recv_ack":
         return this.onRecvAck(conn, frame.id);
       case "update_ack":
+        if (this.faults.loseUpdateAcks) return;
         if (conn.phase === "ready" && conn.device && typeof frame.uid === "string") this.ledger.ackUpdate(conn.device.phone, frame.uid);
         return;
       case "logout":

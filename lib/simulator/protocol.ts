@@ -251,4 +251,9 @@ export interface SimFaults {
   latencyMs: number;
   /** Probability (0..1) that the server drops a connection when a frame arrives (a flaky network). */
   dropRate: number;
+  /**
+   * The server loses every update acknowledgement (update_ack) that reaches it, as when the ack died
+   * with a connection: the updates stay queued and are sent again after the next reconnect.
+   */
+  loseUpdateAcks: boolean;
 }

@@ -136,6 +136,9 @@ describe("backups of live sessions", () => {
     await link("acme", "a2", PHONES.a2);
     await call("sessions.stop", { workspaceId: "acme", sessionId: "a2" });
     await link("acme", "a3", PHONES.a3, "baileys");
+    // the baileys session's own store of chats and messages (auth/store/) goes into the snapshot too
+    await call("sessions.sendMessage", { workspaceId: "acme", sessionId: "a3", to: "4915100000003", text: "before the backup" });
+    await waitFor("the chat on disk", async () => ((await fs.readFile(path.join(sessionsDir, "workspace_acme/session_a3/auth/store/chats.json"), "utf8").catch(() => "")).includes("before the backup") ? true : undefined));
     await link("beta", "b1", PHONES.b1);
     const r = await call("backup.now");
     expect(r).toMatchObject({ verified: true, totals: { workspaces: 2, sessions: 4 } });
@@ -194,6 +197,9 @@ describe("backups of live sessions", () => {
     expect(a3.filter((e) => e.name === "wa.session.qr")).toEqual([]);
     const restored = await fs.readdir(path.join(sessionsDir, "workspace_acme/session_a3/auth/baileys"));
     expect(restored).toEqual(expect.arrayContaining(["creds.json", "keys-pre-key.json"]));
+    // its chat history came back with it
+    const history = await call("sessions.listChatMessages", { workspaceId: "acme", sessionId: "a3", chatId: "4915100000003@c.us", limit: 5 });
+    expect(history.items.map((m: { body: string }) => m.body)).toEqual(["before the backup"]);
     // it sends on the restored Signal state
     const sent = await call("sessions.sendMessage", { workspaceId: "acme", sessionId: "a3", to: "4915100000003", text: "after the restore" });
     expect(sent.id).toBeTruthy();

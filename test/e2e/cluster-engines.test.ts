@@ -79,7 +79,7 @@ describe("a cluster with sessions of two engines", () => {
     for (const [i, s] of sessions.entries()) {
       expect({ engine: v[i].engine, phone: v[i].me?.phone }).toEqual({ engine: s.engine, phone: s.phone });
       // the capabilities are the session's engine's, not the node's default
-      if (s.engine === "baileys") expect(v[i].capabilities).toEqual(["replies", "mentions", "reactions", "edit", "revoke", "location", "vcard", "polls", "presence", "read", "sentEvents", "groups", "calls"]);
+      if (s.engine === "baileys") expect(v[i].capabilities).toEqual(["chats", "history", "contacts", "replies", "mentions", "reactions", "edit", "revoke", "location", "vcard", "polls", "presence", "read", "sentEvents", "groups", "calls", "labels"]);
     }
     const wwebjs = await c.call("POST", "/workspaces/mix0/sessions", { sessionId: "web", engine: "wwebjs" });
     expect({ status: wwebjs.status, code: wwebjs.json?.error?.code }).toEqual({ status: 400, code: "ENGINE_NOT_INSTALLED" });

@@ -2,7 +2,7 @@
 // folder, after a message each way and stop(), the process ends by itself (no socket, interval or
 // timer of the engine or of Baileys keeps it alive), the network sees no connection of the device,
 // and a message sent to the account afterwards waits in the network while no byte of auth/baileys
-// changes. (Linking happens in a first process: Baileys' first prekey upload leaves a 30 s timeout of
+// or of its store (auth/store) changes. (Linking happens in a first process: Baileys' first prekey upload leaves a 30 s timeout of
 // its own behind, docs/engines.md; a device coming back finds its keys on the server and uploads none.)
 import { promises as fs } from "node:fs";
 import path from "node:path";
@@ -58,6 +58,10 @@ it("ends its process by itself after stop(), with no connection left and no writ
     }, 30000);
     expect(child.output).toMatch(/"sent":"/);
     const before = await files(path.join(authDir, "baileys"));
+    // the engine's store of chats and messages, next to it: the message each way is in it
+    const storeBefore = await files(path.join(authDir, "store"));
+    expect(Object.keys(storeBefore)).toEqual(expect.arrayContaining(["chats.json", "messages"]));
+    const messagesBefore = await files(path.join(authDir, "store", "messages"));
     expect(Object.keys(before)).toEqual(expect.arrayContaining(["creds.json", "keys-session.json"]));
     // nothing keeps the process alive: it exits 0 on its own (undici's idle keep-alive socket of the
     // endpoint lookup closes after 4 s; the bound only keeps a broken run from hanging the suite,
@@ -72,6 +76,8 @@ it("ends its process by itself after stop(), with no connection left and no writ
     await new Promise((r) => setTimeout(r, 500));
     expect((await sim.get("/sim/stats")).json.queued).toBe(1);
     expect(await files(path.join(authDir, "baileys"))).toEqual(before);
+    expect(await files(path.join(authDir, "store"))).toEqual(storeBefore);
+    expect(await files(path.join(authDir, "store", "messages"))).toEqual(messagesBefore);
   } finally {
     await child.kill("SIGKILL");
   }

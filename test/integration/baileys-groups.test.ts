@@ -3,49 +3,37 @@
 // notifications (add, join by code, remove, picture, invite revoked), and group messages both ways
 // after a restart (Baileys keeps its sender key and does not give it again; a member's sender key
 // is given again on the new connection).
-import { once } from "node:events";
-import { promises as fs } from "node:fs";
-import path from "node:path";
-import { BaileysEngine, simulatedEndpoint } from "../../lib/engines/baileys";
+import type { BaileysEngine } from "../../lib/engines/baileys";
 import type { GroupUpdate } from "../../lib/engines/capabilities";
 import type { EngineEvents, EngineMessage } from "../../lib/engines/types";
-import { tempDir, waitFor } from "../helpers/processes";
-import { startTestSim } from "../helpers/sim";
+import { baileysTestNet, nextEvent } from "../helpers/baileys";
+import type { BaileysTestNet } from "../helpers/baileys";
+import { waitFor } from "../helpers/processes";
 import type { TestSim } from "../helpers/sim";
 
 const ALICE = "15550009001";
 const ANA = "4915100009002";
 const BEN = "4915100009003";
 const PNG_2X2 = "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFElEQVR4nGP4z8DAAMIM/////w8AH+4F+7C4l8kAAAAASUVORK5CYII=";
+let net: BaileysTestNet;
 let sim: TestSim;
-let root: string;
 let engine: BaileysEngine;
 const changes: GroupUpdate[] = [];
 const received: EngineMessage[] = [];
 const acks: Array<[string, string]> = [];
 
-const next = <K extends keyof EngineEvents>(event: K) => once(engine, event, { signal: AbortSignal.timeout(30000) }) as Promise<EngineEvents[K]>;
+const next = <K extends keyof EngineEvents>(event: K) => nextEvent(engine, event);
 
 beforeAll(async () => {
-  sim = await startTestSim();
-  root = await tempDir("baileys-groups");
-  engine = new BaileysEngine({ workspaceId: "w", sessionId: "s", authDir: path.join(root, "auth") }, { endpoint: simulatedEndpoint(sim.url), startTimeoutMs: 20000, sendTimeoutMs: 10000 });
+  net = await baileysTestNet("baileys-groups");
+  sim = net.sim;
+  engine = await net.link(ALICE);
   engine.on("group_update", (u) => void changes.push(u));
   engine.on("message", (m) => void received.push(m));
   engine.on("message_ack", (id, ack) => void acks.push([id, ack]));
-  const qr = next("qr");
-  await engine.start();
-  const [code] = await qr;
-  const ready = next("ready");
-  expect((await sim.post("/sim/link", { qr: code, phone: ALICE })).status).toBe(200);
-  await ready;
 }, 60000);
 
-afterAll(async () => {
-  await engine?.stop();
-  await sim?.close();
-  await fs.rm(root, { recursive: true, force: true });
-});
+afterAll(() => net?.close());
 
 const heard = (groupId: string, change: string) => waitFor(`${change} in ${groupId}`, () => changes.find((c) => c.groupId === groupId && c.change === change), 20000);
 

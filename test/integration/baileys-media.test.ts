@@ -4,27 +4,25 @@
 // keeps its shape (voice notes, documents' names), and a download that fails or is too large keeps
 // the message (its media described with a stable error code, without bytes) instead of losing it.
 import { createHash, randomBytes } from "node:crypto";
-import { once } from "node:events";
-import { promises as fs } from "node:fs";
-import path from "node:path";
-import { BaileysEngine, simulatedEndpoint } from "../../lib/engines/baileys";
+import type { BaileysEngine } from "../../lib/engines/baileys";
 import type { EngineEvents, EngineMessage } from "../../lib/engines/types";
 import type { MediaHost } from "../../lib/simulator/baileys/media-host";
-import { tempDir, waitFor } from "../helpers/processes";
-import { startTestSim } from "../helpers/sim";
+import { baileysTestNet, nextEvent } from "../helpers/baileys";
+import type { BaileysTestNet } from "../helpers/baileys";
+import { waitFor } from "../helpers/processes";
 import type { TestSim } from "../helpers/sim";
 
 const ALICE = "15550008101";
 const ANA = "4915100008102";
 /** The engine downloads at most this much: larger media is described, not fetched */
 const MAX = 64 * 1024;
+let net: BaileysTestNet;
 let sim: TestSim;
-let root: string;
 let engine: BaileysEngine;
 const warnings: string[] = [];
 
 const sha = (b64: string) => createHash("sha256").update(Buffer.from(b64, "base64")).digest("hex");
-const next = <K extends keyof EngineEvents>(event: K) => once(engine, event, { signal: AbortSignal.timeout(20000) }) as Promise<EngineEvents[K]>;
+const next = <K extends keyof EngineEvents>(event: K) => nextEvent(engine, event, 20000);
 const inbox = async () => (await sim.get(`/sim/contacts/${ANA}/inbox`)).json.messages as any[];
 const stats = async () => (await sim.get("/sim/stats")).json;
 const mediaHost = (): MediaHost => sim.network.baileysGateway!.media;
@@ -36,22 +34,12 @@ async function fromAna(body: string, media: { mimetype: string; data: string; fi
 }
 
 beforeAll(async () => {
-  sim = await startTestSim();
-  root = await tempDir("baileys-media");
-  engine = new BaileysEngine({ workspaceId: "w", sessionId: "s", authDir: path.join(root, "auth") }, { endpoint: simulatedEndpoint(sim.url), startTimeoutMs: 20000, sendTimeoutMs: 10000, mediaMaxBytes: MAX, log: (level, msg) => void (level === "warn" && warnings.push(msg)) });
-  const qr = next("qr");
-  await engine.start();
-  const [code] = await qr;
-  const ready = next("ready");
-  expect((await sim.post("/sim/link", { qr: code, phone: ALICE })).status).toBe(200);
-  await ready;
+  net = await baileysTestNet("baileys-media");
+  sim = net.sim;
+  engine = await net.link(ALICE, { mediaMaxBytes: MAX, log: (level, msg) => void (level === "warn" && warnings.push(msg)) });
 });
 
-afterAll(async () => {
-  await engine?.stop();
-  await sim?.close();
-  await fs.rm(root, { recursive: true, force: true });
-});
+afterAll(() => net?.close());
 
 afterEach(() => jest.restoreAllMocks());
 

@@ -3,23 +3,18 @@
 // an incoming message run on the same Signal session at once. Every message must arrive on both sides
 // and nothing may be logged as a decryption failure ("Bad MAC", "future messages"): a lost update of
 // the session record breaks the ratchet for every later message.
-import { once } from "node:events";
-import { promises as fs } from "node:fs";
-import path from "node:path";
-import { BaileysEngine, simulatedEndpoint } from "../../lib/engines/baileys";
-import type { EngineEvents, EngineMessage } from "../../lib/engines/types";
-import { tempDir, waitFor } from "../helpers/processes";
-import { startTestSim } from "../helpers/sim";
-import type { TestSim } from "../helpers/sim";
+import type { BaileysEngine } from "../../lib/engines/baileys";
+import type { EngineMessage } from "../../lib/engines/types";
+import { baileysTestNet } from "../helpers/baileys";
+import type { BaileysTestNet } from "../helpers/baileys";
+import { waitFor } from "../helpers/processes";
 
 jest.setTimeout(120_000);
 
 const CONTACT = "4915100007001";
 const ROUNDS = 12;
 const BURST = 4;
-let sim: TestSim;
-let root: string;
-const engines: BaileysEngine[] = [];
+let net: BaileysTestNet;
 const logged: string[] = [];
 const simLogged: string[] = [];
 
@@ -30,30 +25,12 @@ beforeAll(async () => {
     logged.push(`console: ${args.map(String).join(" ")}`);
     error(...args);
   });
-  sim = await startTestSim({ log: (level, msg) => void (level !== "info" && simLogged.push(msg)) });
-  root = await tempDir("baileys-signal");
+  net = await baileysTestNet("baileys-signal", { log: (level, msg) => void (level !== "info" && simLogged.push(msg)) });
 });
 
-afterAll(async () => {
-  await Promise.all(engines.map((e) => e.stop()));
-  await sim?.close();
-  await fs.rm(root, { recursive: true, force: true });
-});
+afterAll(() => net?.close());
 
-async function linked(phone: string): Promise<BaileysEngine> {
-  const engine = new BaileysEngine(
-    { workspaceId: "w", sessionId: `s${phone}`, authDir: path.join(root, phone) },
-    { endpoint: simulatedEndpoint(sim.url), startTimeoutMs: 30000, log: (level, msg) => void (level !== "debug" && logged.push(`${phone}: ${msg}`)) },
-  );
-  engines.push(engine);
-  const qr = once(engine, "qr", { signal: AbortSignal.timeout(30000) }) as Promise<EngineEvents["qr"]>;
-  await engine.start();
-  const [code] = await qr;
-  const ready = once(engine, "ready", { signal: AbortSignal.timeout(30000) });
-  expect((await sim.post("/sim/link", { qr: code, phone })).status).toBe(200);
-  await ready;
-  return engine;
-}
+const linked = (phone: string) => net.link(phone, { log: (level, msg) => void (level !== "debug" && logged.push(`${phone}: ${msg}`)) });
 
 const signalErrors = (lines: string[]) => lines.filter((l) => /bad mac|future messages|no matching sessions|failed to decrypt|no session/i.test(l));
 
@@ -66,14 +43,14 @@ async function crossfire(engine: BaileysEngine, phone: string): Promise<void> {
     const sends: Promise<unknown>[] = [];
     for (let k = 0; k < BURST; k++) {
       sends.push(engine.sendMessage(`${CONTACT}@c.us`, { text: `out ${round}.${k}` }));
-      sends.push(sim.post(`/sim/contacts/${CONTACT}/send`, { to: phone, body: `in ${round}.${k}` }));
+      sends.push(net.sim.post(`/sim/contacts/${CONTACT}/send`, { to: phone, body: `in ${round}.${k}` }));
     }
     await Promise.all(sends);
     expected += BURST;
   }
   await waitFor(`${expected} messages from the contact (${received.length} so far)`, () => received.length >= expected, 60000);
   expect(received.map((m) => m.body).sort()).toEqual(Array.from({ length: ROUNDS * BURST }, (_, i) => `in ${Math.floor(i / BURST)}.${i % BURST}`).sort());
-  const inbox = (await sim.get(`/sim/contacts/${CONTACT}/inbox`)).json.messages as { from: string; body: string }[];
+  const inbox = (await net.sim.get(`/sim/contacts/${CONTACT}/inbox`)).json.messages as { from: string; body: string }[];
   expect(inbox.filter((m) => m.from === `${phone}@c.us`).map((m) => m.body).sort()).toEqual(Array.from({ length: ROUNDS * BURST }, (_, i) => `out ${Math.floor(i / BURST)}.${i % BURST}`).sort());
 }
 
@@ -83,7 +60,7 @@ it("keeps one session's Signal ratchet whole when messages cross both ways at on
   await crossfire(engine, phone);
   expect(signalErrors(logged)).toEqual([]);
   expect(signalErrors(simLogged)).toEqual([]);
-  expect((await sim.get("/sim/stats")).json).toMatchObject({ duplicates: 0, conflicts: 0 });
+  expect((await net.sim.get("/sim/stats")).json).toMatchObject({ duplicates: 0, conflicts: 0 });
 });
 
 it("keeps every session's ratchet whole when many sessions cross messages with one contact at once", async () => {

@@ -204,6 +204,8 @@ const SPECS: Record<Capability, (engine: SessionEngine) => Promise<void>> = {
     const ready = next(engine, "ready", 60000);
     await engine.start();
     await ready;
+    // (WhatsApp relays it to a multi-device companion after its login: the baileys engine may be ready a moment before it has it)
+    await waitFor("the message typed while the session was stopped", async () => (await engine.listMessages!(`${BEN}@c.us`, { limit: 1 }))!.items[0]?.body === "typed while the session was stopped", 20000);
     const back = await engine.listMessages!(`${BEN}@c.us`, { limit: 2 });
     expect(back!.items.map((m) => m.body)).toEqual(["typed while the session was stopped", "h4"]);
     expect((await engine.listChats!({ limit: 1 })).items[0]).toMatchObject({ id: `${BEN}@c.us`, lastMessage: { body: "typed while the session was stopped", fromMe: true } });
@@ -488,6 +490,34 @@ describe.each(kits)("the $name engine", (kit) => {
       expect(heard.map((u) => [u.change, u.value])).toEqual([
         ["subject", "Renamed offline"],
         ["description", "fresh"],
+      ]);
+    }, 120000);
+  }
+
+  if (kit.capabilities.has("groups")) {
+    it("hears a group change whose acknowledgement was lost once, though the server sends it again after a reconnect", async () => {
+      const all: GroupUpdate[] = [];
+      engine.on("group_update", (u) => void all.push(u));
+      const groupId = (await sim.post("/sim/groups", { by: ANA, subject: "Lossy", participants: [ALICE] })).json.group.id;
+      await waitFor("the group's creation heard", () => all.some((u) => u.groupId === groupId && u.change === "create"), 20000);
+      await waitFor("every update acknowledged", async () => (await sim.get("/sim/stats")).json.queuedUpdates === 0, 20000);
+      const before = all.length;
+      const heard = { get: () => all.slice(before).filter((u) => u.groupId === groupId) };
+      // the engine hears the change, but its acknowledgement never reaches the server
+      await sim.post("/sim/faults", { loseUpdateAcks: true });
+      await sim.post(`/sim/groups/${groupId}/participants`, { by: ANA, action: "add", participants: [BEN] });
+      await waitFor("the change", () => heard.get().length > 0, 20000);
+      expect((await sim.get("/sim/stats")).json.queuedUpdates).toBe(1);
+      // a network blip: after the reconnect the server sends the change again, and this time hears the ack
+      await sim.post("/sim/faults", { loseUpdateAcks: false });
+      expect((await sim.post(`/sim/accounts/${ALICE}/drop`)).json).toEqual({ dropped: true });
+      await waitFor("the change sent again and acknowledged", async () => (await sim.get("/sim/stats")).json.queuedUpdates === 0, 60000);
+      // a fresh change, announced after anything sent again, marks the end
+      await sim.post(`/sim/groups/${groupId}/update`, { by: ANA, subject: "After the blip" });
+      await waitFor("the fresh change", () => heard.get().some((u) => u.change === "subject"), 20000);
+      expect(heard.get().map((u) => [u.change, u.participants ?? u.value])).toEqual([
+        ["add", [`${BEN}@c.us`]],
+        ["subject", "After the blip"],
       ]);
     }, 120000);
   }

@@ -39,20 +39,29 @@ describe("the restore set", () => {
     ["auth/baileys/creds.json.123.ab12cd34.tmp", false],
     ["auth/baileys/keys-../x.json", false],
     ["auth/baileys/sub/creds.json", false],
+    ["auth/store/chats.json", true],
+    ["auth/store/contacts.json", true],
+    ["auth/store/messages/0123456789abcdef01234567.json", true],
+    ["auth/store/chats.json.123.ab12cd34.tmp", false],
+    ["auth/store/messages/0123456789abcdef01234567.json.corrupt", false],
+    ["auth/store/messages/../../baileys/x.json", false],
   ])("%s -> %s", (rel, want) => {
     expect(inRestoreSet(rel)).toBe(want);
   });
 });
 
 describe("captureSession", () => {
-  it("takes the baileys store (creds and keys, no temp files) in two passes and names the engine", async () => {
+  it("takes the baileys store (creds and keys, chats, messages and contacts, no temp files) in two passes and names the engine", async () => {
     await put("meta.json", "{}");
     await put("auth/baileys/creds.json", '{"me":{}}');
     await put("auth/baileys/keys-pre-key.json", "{}");
     await put("auth/baileys/keys-session.json.99.ab12cd34.tmp", "{}");
+    await put("auth/store/chats.json", '{"seq":0,"chats":[]}');
+    await put("auth/store/messages/0123456789abcdef01234567.json", "{}");
+    await put("auth/store/messages/0123456789abcdef01234567.json.corrupt", "{");
     const c = await captureSession(dir, "s1");
     expect(c).toMatchObject({ engine: "baileys", consistency: "stable", rounds: 2 });
-    expect(c.files.map((f) => f.rel)).toEqual(["auth/baileys/creds.json", "auth/baileys/keys-pre-key.json", "meta.json"]);
+    expect(c.files.map((f) => f.rel)).toEqual(["auth/baileys/creds.json", "auth/baileys/keys-pre-key.json", "auth/store/chats.json", "auth/store/messages/0123456789abcdef01234567.json", "meta.json"]);
     await releaseCapture(c);
   });
 

@@ -441,6 +441,7 @@ describe("admin API", () => {
     [`/sim/contacts/${CONTACT}/send`, { to: ALICE, body: "x", media: { data: "aGk=" } }, "media"],
     ["/sim/faults", { dropRate: 2 }, "dropRate"],
     ["/sim/faults", { latencyMs: -1 }, "latencyMs"],
+    ["/sim/faults", { loseUpdateAcks: "yes" }, "loseUpdateAcks"],
   ])("POST %s %j -> 400 naming %s", async (route, body, field) => {
     const res = await sim.post(route, body);
     expect(res.status).toBe(400);
@@ -502,7 +503,7 @@ describe("faults", () => {
     sim = await startTestSim();
     const { client } = await linkWireClient(sim, ALICE);
     track(client);
-    expect((await sim.post("/sim/faults", { latencyMs: 150 })).json).toEqual({ latencyMs: 150, dropRate: 0 });
+    expect((await sim.post("/sim/faults", { latencyMs: 150 })).json).toEqual({ latencyMs: 150, dropRate: 0, loseUpdateAcks: false });
     const sentAt = Date.now();
     client.send({ t: "send", id: "slow", to: CONTACT, body: "x" });
     await client.take("ack");
@@ -517,5 +518,28 @@ describe("faults", () => {
     client.send({ t: "send", id: "lost", to: CONTACT, body: "x" });
     await client.closed;
     expect((await sim.get("/sim/stats")).json).toMatchObject({ connections: 0, sent: 0 });
+  });
+
+  it("loses update acknowledgements while loseUpdateAcks is on; a dropped connection gets the update again", async () => {
+    sim = await startTestSim();
+    const { client, creds } = await linkWireClient(sim, ALICE);
+    track(client);
+    await sim.post("/sim/faults", { loseUpdateAcks: true });
+    const groupId = (await sim.post("/sim/groups", { by: CONTACT, subject: "G", participants: [ALICE] })).json.group.id;
+    const first = await client.take("update", { where: (f) => f.update.kind === "group" });
+    client.send({ t: "update_ack", uid: first.uid! });
+    // (a round trip after the ack: it has been handled)
+    client.send({ t: "query", qid: "q", op: "group", groupId });
+    await client.take("result");
+    expect((await sim.get("/sim/stats")).json.queuedUpdates).toBe(1);
+    expect((await sim.post(`/sim/accounts/${ALICE}/drop`)).json).toEqual({ dropped: true });
+    await client.closed;
+    expect((await sim.post(`/sim/accounts/${ALICE}/drop`)).json).toEqual({ dropped: false });
+    await sim.post("/sim/faults", { loseUpdateAcks: false });
+    const again = track(await WireClient.hello(sim.url, creds));
+    const resent = await again.take("update", { where: (f) => f.update.kind === "group" });
+    expect(resent.uid).toBe(first.uid);
+    again.send({ t: "update_ack", uid: resent.uid! });
+    await waitFor("acknowledged", async () => (await sim.get("/sim/stats")).json.queuedUpdates === 0, 3000);
   });
 });

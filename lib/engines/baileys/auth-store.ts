@@ -47,7 +47,7 @@ export async function writeDurable(file: string, text: string): Promise<void> {
 }
 
 /** One file whose writes are coalesced: a write asked for during another waits and covers them all. */
-class CoalescedFile {
+export class CoalescedFile {
   private running: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
 
@@ -84,6 +84,11 @@ class CoalescedFile {
     } finally {
       this.running = undefined;
     }
+  }
+
+  /** A write is under way or asked for. */
+  get busy(): boolean {
+    return this.running !== undefined || this.queued !== undefined;
   }
 
   idle(): Promise<void> {

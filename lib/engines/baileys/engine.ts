@@ -7,11 +7,16 @@ import { parseId, parsePhone } from "../../whatsapp";
 import { clearDir } from "../auth-folder";
 import { EngineError } from "../errors";
 import { StartGate } from "../start-gate";
-import type { Capability, GroupChange, GroupPicture, PageQuery, ParticipantAction, PresenceState } from "../capabilities";
+import type { Capability, ChatSummary, EnginePage, GroupChange, GroupPicture, HistoryQuery, PageQuery, ParticipantAction, PresenceState } from "../capabilities";
 import type { EngineContext, EngineEvents, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "../types";
 import { BaileysAuthStore } from "./auth-store";
+import { BaileysContacts } from "./contacts";
 import { BaileysGroups } from "./groups";
+import { BaileysLabels } from "./labels";
+import { BaileysStore } from "./store";
+import { StoreFeed } from "./store-feed";
 import { baileysLogger, loadBaileys } from "./library";
+import { oneSignalLane } from "./signal-lane";
 import type { BaileysLog } from "./library";
 import { BAILEYS_MEDIA_MAX_BYTES, MediaAgents, describeMedia, downloadMedia, mediaContentOf, mediaPartOf } from "./media";
 
@@ -64,7 +69,7 @@ const PUSHNAME_WAIT_MS = 5000;
 const CLOSE_WAIT_MS = 2000;
 
 /** What the baileys engine does beyond the core: each one tested by the capability suite. */
-export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["read", "replies", "mentions", "location", "vcard", "polls", "reactions", "edit", "revoke", "presence", "sentEvents", "calls", "groups"]);
+export const BAILEYS_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(["chats", "history", "contacts", "labels", "read", "replies", "mentions", "location", "vcard", "polls", "reactions", "edit", "revoke", "presence", "sentEvents", "calls", "groups"]);
 
 /**
  * Messages remembered per session (incoming and own), so a reply can quote them and a reaction or an
@@ -106,6 +111,15 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
   private generation = 0;
   private sock: any;
   private store: BaileysAuthStore | undefined;
+  /** Chats, their recent messages and contacts (lib/engines/baileys/store.ts), open while the engine runs */
+  private history: BaileysStore | undefined;
+  private readonly feed = new StoreFeed({
+    store: () => this.history,
+    mePhone: () => String(this.store?.creds?.me?.id ?? "").split(/[:@]/)[0],
+    messageOf: (m, mePhone) => engineMessageOf(m, mePhone),
+    log: (level, msg) => this.opts.log?.(level, msg),
+    onChatLabel: (chatId, labelId, on) => this.emit("label", chatId, labelId, on),
+  });
   private me: EngineMe | undefined;
   private readonly startGate = new StartGate();
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -125,6 +139,23 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     ackChanged: (id, status) => this.ackChanged(id, status),
     log: (level, msg) => this.opts.log?.(level, msg),
   });
+  /** Contacts (lib/engines/baileys/contacts.ts): the store's, and what WhatsApp tells of them */
+  private readonly contacts = new BaileysContacts({ sock: () => this.readySock(), store: () => this.readStore() });
+  readonly listContacts = async (q: PageQuery) => this.contacts.listContacts(q);
+  readonly getContact = async (contactId: string) => this.contacts.getContact(contactId);
+  readonly checkPhones = async (phones: string[]) => this.contacts.checkPhones(phones);
+  readonly setBlocked = async (contactId: string, blocked: boolean) => this.contacts.setBlocked(contactId, blocked);
+  /** WhatsApp Business labels (lib/engines/baileys/labels.ts) */
+  private readonly labels = new BaileysLabels({
+    sock: () => this.readySock(),
+    store: () => this.readStore(),
+    mePhone: () => String(this.store?.creds?.me?.id ?? "").split(/[:@]/)[0],
+    hasAppStateKey: () => Boolean(this.store?.creds?.myAppStateKeyId),
+    timeoutMs: 15000,
+  });
+  readonly listLabels = async () => this.labels.listLabels();
+  readonly getChatLabels = async (chatId: string) => this.labels.getChatLabels(chatId);
+  readonly setChatLabel = async (chatId: string, labelId: string, on: boolean) => this.labels.setChatLabel(chatId, labelId, on);
   readonly rejectCall = (callId: string) => this.groups.rejectCall(callId);
   readonly createGroup = (subject: string, participants: string[]) => this.groups.createGroup(subject, participants);
   readonly listGroups = (q: PageQuery) => this.groups.listGroups(q);
@@ -209,7 +240,12 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     acked.catch(() => undefined);
     try {
       const sent = await sock.sendMessage(isGroup ? target.serialized : `${target.user}@s.whatsapp.net`, payload, { messageId: id, linkPreview: null, ...(quoted ? { quoted } : {}) });
-      if (sent) this.remember(id, chatKeyOf(target), sent);
+      if (sent) {
+        this.remember(id, chatKeyOf(target), sent);
+        // in the history as soon as it is sent (Baileys' own upsert of it comes later, and is merged)
+        const stored = engineMessageOf(sent, String(this.store?.creds?.me?.id ?? "").split(/[:@]/)[0]);
+        if (stored) await this.history?.addMessages([stored]).catch((err: Error) => this.opts.log?.("error", `the store could not take message ${id}: ${err.message}`));
+      }
       const secret = sent?.message?.messageContextInfo?.messageSecret;
       if (secret && content.poll) {
         // what decrypting the votes on it takes (Baileys 7.0.0-rc14 leaves that to its user)
@@ -267,6 +303,10 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     if (!known) return false;
     if (!known.msg.key?.fromMe) throw new EngineError("MESSAGE_NOT_EDITABLE", "Only own messages can be edited");
     await this.sendAcked(known.chat, { text, edit: known.msg.key });
+    await this.history?.updateMessage(storeChatOf(known.chat), known.msg.key.id, (m) => {
+      m.body = text;
+      m.edited = true;
+    });
     return true;
   }
 
@@ -331,6 +371,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     await sock.readMessages(keys);
     await acked;
     this.unread.set(chat, []);
+    await this.history?.updateChat(target.kind === "group" ? target.serialized : `${target.user}@c.us`, { unread: 0 });
     return true;
   }
 
@@ -350,10 +391,16 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     if (forEveryone) {
       if (!known.msg.key?.fromMe) throw new EngineError("VALIDATION_ERROR", "Only own messages can be deleted for everyone");
       await this.sendAcked(known.chat, { delete: known.msg.key });
+      await this.history?.updateMessage(storeChatOf(known.chat), known.msg.key.id, (m) => {
+        m.body = "";
+        m.revoked = true;
+        delete m.media;
+      });
     } else {
       await this.deleteForMe(known.chat, known.msg.key);
     }
     this.recent.delete(known.msg.key.id);
+    if (!forEveryone) await this.history?.removeMessage(storeChatOf(known.chat), known.msg.key.id);
     return true;
   }
 
@@ -402,6 +449,30 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     return code;
   }
 
+  // --- chats and history, from the engine's own store ---
+
+  async listChats(q: PageQuery): Promise<EnginePage<ChatSummary>> {
+    return this.readStore().listChats(q);
+  }
+
+  async getChat(chatId: string): Promise<ChatSummary | undefined> {
+    return this.readStore().getChat(chatId);
+  }
+
+  async listMessages(chatId: string, q: HistoryQuery): Promise<EnginePage<EngineMessage> | undefined> {
+    return this.readStore().listMessages(chatId, q);
+  }
+
+  async getMessage(messageId: string): Promise<EngineMessage | undefined> {
+    return this.readStore().getMessage(messageId);
+  }
+
+  /** The store, while the engine runs (it is closed once stopped: another node may own the session). */
+  private readStore(): BaileysStore {
+    if (!this.history) throw new EngineError("SESSION_NOT_READY", "The session is not running");
+    return this.history;
+  }
+
   info(): EngineMe | undefined {
     return this.me ? { ...this.me } : undefined;
   }
@@ -411,6 +482,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
   private async boot(gen: number): Promise<void> {
     try {
       this.store ??= await BaileysAuthStore.open(this.ctx.authDir);
+      this.history ??= await BaileysStore.open(this.ctx.authDir, { log: (level, msg) => this.opts.log?.(level, msg) });
       if (gen !== this.generation) return;
       await this.connect(gen);
     } catch (err) {
@@ -433,11 +505,16 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       waWebSocketUrl: endpoint.url,
       version: b.DEFAULT_CONNECTION_CONFIG.version,
       auth: store.state(),
+      // a send and a decryption must not interleave on one contact's session (signal-lane.ts)
+      makeSignalRepository: oneSignalLane(b.DEFAULT_CONNECTION_CONFIG.makeSignalRepository),
       logger: baileysLogger(this.opts.log),
       printQRInTerminal: false,
       markOnlineOnConnect: false,
       syncFullHistory: false,
-      shouldSyncHistoryMessage: () => false,
+      // the phone's first history sync after linking (chats, their recent messages, push names) feeds
+      // the store; RECENT/FULL are declined, so Baileys does not hold a first connection's events
+      // for up to 20 s waiting for them (its AwaitingInitialSync asks about RECENT)
+      shouldSyncHistoryMessage: (n: { syncType?: number }) => n.syncType === b.proto.HistorySync.HistorySyncType.INITIAL_BOOTSTRAP || n.syncType === b.proto.HistorySync.HistorySyncType.PUSH_NAME,
       fireInitQueries: false,
       generateHighQualityLinkPreview: false,
       linkPreviewImageThumbnailWidth: 0,
@@ -462,6 +539,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       if (this.sock === sock) this.onMessages(u);
     });
     this.groups.attach(sock, () => this.sock === sock);
+    this.feed.attach(sock, () => this.sock === sock);
     sock.ev.on("messages.update", (ups: any[]) => {
       if (this.sock !== sock) return;
       for (const u of ups) {
@@ -577,11 +655,14 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
   /** The device is no longer linked: forget its auth and show a new QR. */
   private async relink(gen: number): Promise<void> {
     const old = this.store;
+    const oldHistory = this.history;
     this.store = undefined;
-    await old?.close();
+    this.history = undefined;
+    await Promise.all([old?.close(), oldHistory?.close()]);
     await clearDir(this.ctx.authDir);
     if (gen !== this.generation || !this.running) return;
     this.store = await BaileysAuthStore.open(this.ctx.authDir);
+    this.history = await BaileysStore.open(this.ctx.authDir, { log: (level, msg) => this.opts.log?.(level, msg) });
     this.scheduleReconnect(gen, 0);
   }
 
@@ -749,8 +830,10 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     this.mediaAgents?.close();
     this.mediaAgents = undefined;
     const store = this.store;
+    const history = this.history;
     this.store = undefined;
-    await store?.close();
+    this.history = undefined;
+    await Promise.all([store?.close(), history?.close()]);
   }
 }
 
@@ -770,8 +853,28 @@ function quotable(message: any): Record<string, unknown> {
 /** How the engine's memories name a chat: a person by their phone, a group by its id (`<digits>@g.us`). */
 const chatKeyOf = (id: { kind: string; user: string; serialized: string }) => (id.kind === "group" ? id.serialized : id.user);
 
+/** The store's chat id of a chat as the engine's memories name it (a phone, or a group id). */
+const storeChatOf = (chat: string) => (chat.endsWith("@g.us") ? chat : `${chat}@c.us`);
+
 /** `<phone>@s.whatsapp.net` -> `<phone>@c.us` (LIDs as they are). */
 const personOf = (jid: string) => (jid.endsWith("@s.whatsapp.net") ? `${jid.split("@")[0].split(":")[0]}@c.us` : jid);
+
+/**
+ * A WhatsApp message (live, own, or from history sync) in the engine's terms, for the store; undefined
+ * for what is no chat message (protocol messages, reactions, votes, stubs).
+ */
+function engineMessageOf(m: any, mePhone: string): EngineMessage | undefined {
+  if (!m?.message || !m.key?.id) return undefined;
+  const content = loadBaileys().normalizeMessageContent(m.message) ?? m.message;
+  if (content.protocolMessage || content.reactionMessage || content.pollUpdateMessage || (content.senderKeyDistributionMessage && Object.keys(content).length === 1)) return undefined;
+  const timestamp = Number(m.messageTimestamp) || Math.floor(Date.now() / 1000);
+  const chat = personOf(m.key.remoteJidAlt?.endsWith("@s.whatsapp.net") ? m.key.remoteJidAlt : (m.key.remoteJid ?? ""));
+  if (!chat || chat.endsWith("@broadcast") || chat === "status@broadcast") return undefined;
+  const fields = fieldsOf(m.message);
+  if (m.key.fromMe) return { id: m.key.id, from: `${mePhone}@c.us`, to: chat, timestamp, fromMe: true, chatId: chat, ...fields, ...(ackOf(m.status) ? { ack: ackOf(m.status) } : {}) };
+  const author = chat.endsWith("@g.us") ? personOf(m.key.participantAlt?.endsWith("@s.whatsapp.net") ? m.key.participantAlt : (m.key.participant ?? "")) : undefined;
+  return { id: m.key.id, from: chat, to: `${mePhone}@c.us`, timestamp, fromMe: false, chatId: chat, ...(author ? { author } : {}), ...fields };
+}
 
 /** What a received WhatsApp message says, in the engine's terms: body, type, reply, mentions, location, card. */
 function fieldsOf(message: any): Partial<EngineMessage> & { body: string } {

@@ -21,11 +21,15 @@ export interface GroupsHost {
 
 /** Calls remembered (id -> caller jid), so a ringing one can be rejected; the oldest forgotten first. */
 const CALLS_KEPT = 500;
+/** Group notifications remembered (group and stanza id), so one sent again is not announced twice; the oldest forgotten first. */
+const NOTIFICATIONS_KEPT = 2000;
 /** The largest picture read back (WhatsApp's are a 640x640 JPEG, far smaller). */
 const PICTURE_MAX_BYTES = 2 * 1024 * 1024;
 
 export class BaileysGroups {
   private readonly calls = new Map<string, string>();
+  /** Group notifications heard, on this engine's every connection (see dedupeNotifications). */
+  private readonly heardNotifications = new Set<string>();
   /** Group events are announced one at a time, in arrival order (a settings change reads the group). */
   private events: Promise<void> = Promise.resolve();
 
@@ -33,6 +37,7 @@ export class BaileysGroups {
 
   /** Listens to a new socket's group and call events. */
   attach(sock: any, current: () => boolean): void {
+    this.dedupeNotifications(sock);
     sock.ev.on("call", (calls: any[]) => {
       if (!current()) return;
       for (const c of calls) {
@@ -103,6 +108,36 @@ export class BaileysGroups {
         this.announce(async () => ({ groupId: m.key.remoteJid, change: "picture", by }));
       }
     });
+  }
+
+  /**
+   * WhatsApp sends a notification again, with the same id, when it did not get its ack (the
+   * connection dropped first); Baileys processes it again and emits the group change again. So a
+   * group's notification whose id was already heard on any connection of this engine is only acked
+   * (the server stops sending it) and not handed to Baileys. Baileys has no hook for this: its
+   * socket's frame events are filtered (a frame is emitted as `frame`, then as its tag and
+   * callback events; each of them is withheld for a repeated notification).
+   */
+  private dedupeNotifications(sock: any): void {
+    const ws = sock.ws;
+    const emit = ws.emit.bind(ws) as (event: string | symbol, ...args: unknown[]) => boolean;
+    const repeated = new WeakSet<object>();
+    ws.emit = (event: string | symbol, ...args: unknown[]): boolean => {
+      const node = args[0] as { tag?: string; attrs?: Record<string, string> } | undefined;
+      if (event === "frame" && node?.tag === "notification" && node.attrs?.id && String(node.attrs.from ?? "").endsWith("@g.us")) {
+        const key = `${node.attrs.from}/${node.attrs.id}`;
+        if (this.heardNotifications.has(key)) {
+          repeated.add(node);
+          this.host.log?.("warn", `group notification ${node.attrs.id} of ${node.attrs.from} came again: acknowledged, not announced twice`);
+          Promise.resolve(sock.sendMessageAck(node)).catch(() => undefined);
+          return true;
+        }
+        this.heardNotifications.add(key);
+        if (this.heardNotifications.size > NOTIFICATIONS_KEPT) this.heardNotifications.delete(this.heardNotifications.values().next().value!);
+      }
+      if (node && typeof node === "object" && repeated.has(node)) return false;
+      return emit(event, ...args);
+    };
   }
 
   private announce(make: () => Promise<GroupUpdate>): void {

@@ -26,6 +26,10 @@ import { PrimaryLinkCode, WRAPPED_KEY_BYTES } from "./link-code";
 import { APP_STATE_COLLECTIONS, AccountAppState, isAppStateCollection } from "./app-state";
 import type { AppStateCollection } from "./app-state";
 import { GroupsTranslator, SenderKeyBook, servePicture } from "./groups";
+import { historySyncMessages } from "./history-sync";
+import { onContactIq, statusNode, syncAddressBook } from "./contacts";
+import { chatIdOfJid, noteChatLabel, syncLabels } from "./labels";
+import type { WrittenLabels } from "./labels";
 import type { ServerResponse } from "node:http";
 
  
@@ -79,6 +83,18 @@ export class BaileysGateway {
     }
     return state;
   }
+  /** The saved names each account's app state holds (account phone -> contact phone -> name) */
+  readonly addressBooks = new Map<string, Map<string, string>>();
+  /** What each account's app state says of its labels (account phone -> labels-sync record) */
+  readonly labelStates = new Map<string, WrittenLabels>();
+
+  labelsWritten(phone: string): WrittenLabels {
+    let w = this.labelStates.get(phone);
+    if (!w) this.labelStates.set(phone, (w = { labels: new Map(), chats: new Map() }));
+    return w;
+  }
+  /** Devices the phone has sent its history sync to (once, right after linking) */
+  readonly historySent = new Set<string>();
   /** Devices the phone has shared its app-state sync key with (deviceId -> the key's id, base64). */
   readonly keyShared = new Map<string, string>();
   /** Each poll an account sent: its secret, which the votes on it are encrypted with (message id -> secret). */
@@ -395,7 +411,22 @@ class BaileysLink {
     const lid = this.gw.lidOfPhone(device!.phone);
     this.send({ tag: "success", attrs: { t: String(nowSeconds()), props: "1", abprops: "1", location: "sim", lid: `${lid}@lid`, creation: String(Math.floor(device!.linkedAt / 1000)) } });
     this.send({ tag: "ib", attrs: { from: S_WA }, content: [{ tag: "offline", attrs: { count: "0" } }] });
-    return this.shareAppState(device!, me);
+    await this.shareAppState(device!, me);
+    // the address book as the phone keeps it (app state): names saved since, told to a device that has the key
+    const state = this.gw.appStateOf(device!.phone, me.pushname);
+    let book = this.gw.addressBooks.get(device!.phone);
+    if (!book) this.gw.addressBooks.set(device!.phone, (book = new Map()));
+    if (syncAddressBook(state, this.gw.opts.network.accounts, device!.phone, book)) this.tellSync("critical_unblock_low");
+    // and a business account's labels, made or applied on the phone since
+    if (syncLabels(state, this.gw.opts.network, device!.phone, this.gw.labelsWritten(device!.phone))) this.tellSync("regular");
+  }
+
+  /** Tells a device that has the app-state key that a collection has new patches (one still waiting for the key hears of all of them once it has it). */
+  private tellSync(name: AppStateCollection): void {
+    const device = this.device;
+    const state = device ? this.gw.appStates.get(device.phone) : undefined;
+    if (!device || !state || this.keyShare || this.gw.keyShared.get(device.deviceId) !== state.key.id.toString("base64")) return;
+    this.send({ tag: "notification", attrs: { from: S_WA, type: "server_sync", id: this.tag(), t: String(nowSeconds()) }, content: [{ tag: "collection", attrs: { name, version: String(state.version(name)) } }] });
   }
 
   /** The account's push name, as its own phone's messages carry it (`notify`). */
@@ -415,6 +446,13 @@ class BaileysLink {
     this.keyShare = { id: `3EB0${randomBytes(8).toString("hex").toUpperCase()}`, keyId };
     const message = { protocolMessage: { type: proto.Message.ProtocolMessage.Type.APP_STATE_SYNC_KEY_SHARE, appStateSyncKeyShare: state.keyShare() } };
     this.held.push({ from: device.phone, id: this.keyShare.id, t: nowSeconds(), type: "protocol", category: "peer", message });
+    // then, once per companion, the history: its chats and their recent messages (history-sync.ts)
+    if (!this.gw.historySent.has(device.deviceId)) {
+      this.gw.historySent.add(device.deviceId);
+      for (const sync of historySyncMessages(this.gw.opts.network.accounts, device.phone, (m) => waMessageOf(m))) {
+        this.held.push({ from: device.phone, id: `3EB0${randomBytes(8).toString("hex").toUpperCase()}`, t: nowSeconds(), type: "protocol", category: "peer", message: sync });
+      }
+    }
     return this.flushHeld();
   }
 
@@ -463,6 +501,7 @@ class BaileysLink {
     const state = this.device ? this.gw.appStates.get(this.device.phone) : undefined;
     if (!state) return error("400", "no app state for this account");
     const deletes: string[] = [];
+    const labels: { chatId: string; labelId: string; on: boolean }[] = [];
     const applied: { name: AppStateCollection; base: number; patch: DecodedPatch & { encoded: Buffer } }[] = [];
     try {
       for (const c of children(child(node, "sync"), "collection")) {
@@ -474,6 +513,7 @@ class BaileysLink {
           const patch = decodePatch(encoded, (kid) => (kid.equals(state.key.id) ? state.key.data : undefined));
           for (const m of patch.mutations) {
             if (m.operation === "set" && m.index[0] === "deleteMessageForMe" && m.index[2]) deletes.push(m.index[2]);
+            else if (m.operation === "set" && m.index[0] === "label_jid" && m.index[1] && m.index[2] && m.value?.labelAssociationAction) labels.push({ labelId: m.index[1], chatId: chatIdOfJid(m.index[2]), on: m.value.labelAssociationAction.labeled === true });
             else return error("501", `not-implemented: ${m.index[0] ?? "?"}`);
           }
           applied.push({ name, base: base++, patch: { ...patch, encoded } });
@@ -492,12 +532,24 @@ class BaileysLink {
       versions.set(a.name, v);
     }
     const answer = () => this.send({ tag: "iq", attrs: { from: S_WA, type: "result", id }, content: [{ tag: "sync", attrs: {}, content: [...versions].map(([name, version]) => ({ tag: "collection", attrs: { name, version: String(version) } })) }] });
-    if (!deletes.length) return answer();
-    let left = deletes.length;
+    const queries: { q: Record<string, unknown>; done?: (data: unknown) => string | undefined }[] = [
+      ...deletes.map((msgId) => ({ q: { op: "revoke", id: msgId, forEveryone: false } })),
+      // a chat labelled on this device: the network's, noted as the app state's already
+      ...labels.map((l) => ({
+        q: { op: "chat_label", ...l },
+        done: (data: unknown) => {
+          if (data !== "ok") return String(data);
+          noteChatLabel(this.gw.labelsWritten(this.device!.phone), l.chatId, l.labelId, l.on);
+          return undefined;
+        },
+      })),
+    ];
+    if (!queries.length) return answer();
+    let left = queries.length;
     let failed: string | undefined;
-    for (const msgId of deletes) {
-      this.netQuery({ op: "revoke", id: msgId, forEveryone: false }, (err) => {
-        failed ??= err;
+    for (const { q, done } of queries) {
+      this.netQuery(q, (err, data) => {
+        failed ??= err ?? done?.(data);
         if (--left > 0) return;
         if (failed) error("500", failed);
         else answer();
@@ -639,6 +691,11 @@ class BaileysLink {
         this.held.push({ from: voter, id, t: nowSeconds(), type: "poll", message });
         return this.flushHeld();
       }
+    }
+    if ((u.kind === "label" || u.kind === "label_defs") && this.device) {
+      // the phone made a label or labelled a chat: in the account's app state, and the device told
+      const state = this.gw.appStates.get(this.device.phone);
+      if (state && syncLabels(state, this.gw.opts.network, this.device.phone, this.gw.labelsWritten(this.device.phone))) this.tellSync("regular");
     }
     if (u.kind === "presence") {
       const state: WaNode = u.state === "paused" ? { tag: "paused", attrs: {} } : { tag: "composing", attrs: u.state === "recording" ? { media: "audio" } : {} };
@@ -790,6 +847,17 @@ class BaileysLink {
     }
     if (xmlns === "w:g2") return this.groups.onGroupIq(node);
     if (xmlns === "w:profile:picture" && this.groups.onPictureIq(node)) return;
+    if (
+      onContactIq(node, {
+        send: (n) => this.send(n),
+        netQuery: (q, done) => this.netQuery(q, done),
+        phoneOf: (jid) => this.phoneOf(jid),
+        lidOf: (phone) => this.gw.lidOfPhone(phone),
+        accounts: this.gw.opts.network.accounts,
+        me: () => this.device?.phone,
+      })
+    )
+      return;
     if (xmlns === "privacy" && type === "get") {
       // the simulated accounts keep WhatsApp's default privacy settings
       const settings = { readreceipts: "all", last: "all", online: "all", profile: "all", status: "all", groupadd: "all", calladd: "all" };
@@ -866,6 +934,7 @@ class BaileysLink {
       }
       if (asked.has("lid") && phone) content.push({ tag: "lid", attrs: { val: `${this.gw.lidOfPhone(phone)}@lid` } });
       if (asked.has("contact")) content.push({ tag: "contact", attrs: { type: onWa ? "in" : "out" } });
+      if (asked.has("status") && phone && onWa) content.push(statusNode(this.gw.opts.network.accounts, me ?? phone, phone));
       return { tag: "user", attrs: { jid: phone ? `${phone}@${S_WA}` : jid }, content };
     });
     return { tag: "usync", attrs: {}, content: [{ tag: "list", attrs: {}, content: users }] };

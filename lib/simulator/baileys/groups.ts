@@ -7,7 +7,7 @@
 //    network once the client acks the notification;
 //  - the network's ringing calls -> `<call><offer>`; the client's `<call><reject>` -> the network's reject.
 import { pad, unpad } from "./signal-peers";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { SimNetwork } from "../network";
 import type { SimUpdate } from "../protocol";
@@ -179,7 +179,8 @@ export class GroupsTranslator {
       return true;
     }
     if (u.kind !== "group") return false;
-    const id = stanzaId();
+    // sent again after a reconnect (its ack was lost), a notification keeps its id, as WhatsApp's do
+    const id = uid ? notificationIdOf(uid) : stanzaId();
     const node = this.notification(u, id);
     if (!node) {
       if (uid) this.port.netSend({ t: "update_ack", uid });
@@ -429,3 +430,5 @@ function mimetypeOf(bytes: Buffer): string {
 }
 
 const stanzaId = () => `3EB0${randomBytes(8).toString("hex").toUpperCase()}`;
+/** The stanza id of the notification for a network update: the same each time the update is sent. */
+const notificationIdOf = (uid: string) => createHash("sha256").update(`notification|${uid}`).digest("hex").slice(0, 20).toUpperCase();
