@@ -2,12 +2,15 @@
 // socket). A node's capacity (MAX_SESSIONS_PER_INSTANCE) counts sessions of its default engine
 // (WA_ENGINE); a session of another engine counts weight(engine) / weight(default) of one. So a
 // cluster of one engine behaves exactly as it always did, and a baileys session on a node sized for
-// browsers takes a twenty-fifth of a slot. Defaults from the measurements in docs/engines.md
-// ("Capacity"): about 110 MB PSS for a wwebjs session with its Chromium, about 4.4 MB for a baileys
-// session under load (1.1-1.3 MB idle), well under 1 MB for a simulator session. ENGINE_WEIGHTS
-// overrides them (`baileys=0.05,wwebjs=1`).
+// browsers takes 0.15 of a slot. Defaults from the measurements in docs/engines.md ("Capacity"):
+// a wwebjs session is about 110-128 MB PSS with its Chromium (its CPU is the browser's own
+// processes); a baileys session is 2.5-5 MB RSS, but all of a node's baileys sessions share the node
+// process's one event loop, at about 0.12 % of a core each under one message per session per
+// minute each way: memory alone would allow 2,500 on a 100-browser node, the event loop about 800,
+// so the weight is what keeps it near two thirds of a core (100 / 0.15 = 666 sessions). Well under
+// 1 MB for a simulator session. ENGINE_WEIGHTS overrides them (`baileys=0.05,wwebjs=1`).
 
-export const DEFAULT_ENGINE_WEIGHTS: Readonly<Record<string, number>> = { wwebjs: 1, baileys: 0.04, simulator: 0.005 };
+export const DEFAULT_ENGINE_WEIGHTS: Readonly<Record<string, number>> = { wwebjs: 1, baileys: 0.15, simulator: 0.005 };
 
 /** `name=weight,...` over the defaults; throws a message naming the bad part. */
 export function parseEngineWeights(raw: string | undefined, engines: readonly string[]): Record<string, number> {

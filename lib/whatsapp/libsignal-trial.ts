@@ -18,6 +18,10 @@ export function trialDecryptOnCopies(): void {
   done = true;
   const SessionCipher = require("libsignal/src/session_cipher") as { prototype: Record<string, any> };
   const errors = require("libsignal/src/errors") as { SessionError: new (msg: string) => Error };
+  // written against libsignal 6.0.0's internals: a release that renames them must fail loudly here,
+  // not decrypt in place again without anyone noticing
+  if (typeof SessionCipher.prototype.decryptWithSessions !== "function" || typeof SessionCipher.prototype.doDecryptWhisperMessage !== "function")
+    throw new Error("libsignal's SessionCipher no longer has decryptWithSessions/doDecryptWhisperMessage: review lib/whatsapp/libsignal-trial.ts for this release");
   SessionCipher.prototype.decryptWithSessions = async function (this: any, data: Buffer, sessions: any[]) {
     if (!sessions.length) throw new errors.SessionError("No sessions available");
     const errs: unknown[] = [];

@@ -4,6 +4,7 @@
 // survivor from its auth/baileys folder (no new link), and again after a drain moves it back; the
 // network sees no conflict, every accepted message reaches its contact once, and messages sent to the
 // sessions while their node was dead are delivered to them once it is back.
+import { DEFAULT_ENGINE_WEIGHTS } from "../../lib/engines/weights";
 import { ADMIN_KEY, mapLimit, opsUrl, TestCluster } from "../helpers/cluster";
 import { request } from "../helpers/http";
 import { waitFor } from "../helpers/processes";
@@ -90,17 +91,20 @@ describe("a cluster with sessions of two engines", () => {
     expect((await c.simStats()).conflicts).toBe(0);
   });
 
-  it("weighs each node's sessions by engine in GET /cluster and the metrics (a baileys session is 8 simulator sessions by the default weights)", async () => {
+  it("weighs each node's sessions by engine in GET /cluster and the metrics (a baileys session is 30 simulator sessions by the default weights)", async () => {
+    const perBaileys = DEFAULT_ENGINE_WEIGHTS.baileys! / DEFAULT_ENGINE_WEIGHTS.simulator!;
+    expect(perBaileys).toBeCloseTo(30, 6);
     const cluster = await c.cluster();
     const byEngine = { simulator: 0, baileys: 0 };
     for (const n of cluster.nodes) {
-      expect(n.load).toBeCloseTo(n.byEngine.simulator + 8 * n.byEngine.baileys, 4);
+      expect(n.load).toBeCloseTo(n.byEngine.simulator + perBaileys * n.byEngine.baileys, 4);
       expect(n.utilization).toBeCloseTo(n.load / n.capacity, 4);
       byEngine.simulator += n.byEngine.simulator;
       byEngine.baileys += n.byEngine.baileys;
     }
     expect(byEngine).toEqual({ simulator: WORKSPACES, baileys: WORKSPACES });
-    expect(cluster.summary).toMatchObject({ sessions: 2 * WORKSPACES, load: 9 * WORKSPACES });
+    expect(cluster.summary.sessions).toBe(2 * WORKSPACES);
+    expect(cluster.summary.load).toBeCloseTo((1 + perBaileys) * WORKSPACES, 4);
     const owner = cluster.nodes.find((n: any) => n.byEngine.baileys > 0);
     const metrics = (await request(await opsUrl(c.nodes.get(owner.node)!), "GET", "/metrics")).body.toString();
     expect(metrics).toMatch(new RegExp(`^wafleet_sessions_engine\\{[^}]*engine="baileys"[^}]*\\} ${owner.byEngine.baileys}(\\s|$)`, "m"));

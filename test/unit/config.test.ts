@@ -108,7 +108,7 @@ describe("configuration", () => {
   });
 
   it("reads ENGINE_WEIGHTS over the measured defaults", () => {
-    expect(loadConfig(base).engineWeights).toEqual({ wwebjs: 1, baileys: 0.04, simulator: 0.005 });
+    expect(loadConfig(base).engineWeights).toEqual({ wwebjs: 1, baileys: 0.15, simulator: 0.005 });
     expect(loadConfig({ ...base, ENGINE_WEIGHTS: "baileys=0.1, wwebjs=2" }).engineWeights).toEqual({ wwebjs: 2, baileys: 0.1, simulator: 0.005 });
     expectConfigError({ ENGINE_WEIGHTS: "baileys" }, "ENGINE_WEIGHTS", /engine=weight pairs/);
     expectConfigError({ ENGINE_WEIGHTS: "noweb=1" }, "ENGINE_WEIGHTS", /unknown engine "noweb"/);

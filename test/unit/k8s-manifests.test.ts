@@ -13,6 +13,7 @@ import { parse as parseYaml } from "yaml";
 import { loadConfig } from "../../lib/config";
 import { configVariables } from "../helpers/config-vars";
 import { M } from "../../lib/ops/metrics";
+import { sessionCost } from "../../lib/engines/weights";
 import { registeredMetricNames } from "../helpers/metrics";
 import { ROOT } from "../helpers/processes";
 import { build, builds, find, id, K8S, mainContainer, materialize, mountedSecretKeys, OVERLAYS, podSpecOf, readDocs, wafleetWorkloads, type Build, type Obj } from "../helpers/kustomize";
@@ -205,6 +206,24 @@ it("session pods' memory is sized from the measured memory per session", () => {
   expect(gi(c.resources.requests.memory)).toBeGreaterThanOrEqual(needMiB);
   // and the node stops taking sessions before the kernel's OOM killer would: the watermark of the limit
   expect(gi(c.resources.limits.memory) * config.nodeMemoryWatermark).toBeGreaterThanOrEqual(needMiB);
+});
+
+it("a session pod full of baileys sessions fits its memory request and its node process's one event loop", () => {
+  const engines = readFileSync(path.join(ROOT, "docs/engines.md"), "utf8");
+  const figure = (re: RegExp) => Number(re.exec(engines)?.[1]);
+  // the measured peak RSS and CPU per baileys session under load (docs/engines.md, "Capacity by engine")
+  const mb = figure(/\*\*([0-9.]+) MB\*\* RSS per baileys session under load/);
+  const cpuPct = figure(/\*\*([0-9.]+) %\*\* of a core per baileys session under load/);
+  expect(mb).toBeGreaterThan(1);
+  expect(cpuPct).toBeGreaterThan(0.01);
+  const b = builds.prod!;
+  const c = mainContainer(find(b, "StatefulSet", "wafleet-sessions"));
+  const config = loadConfig(envOf(b, find(b, "StatefulSet", "wafleet-sessions"), c), "/app");
+  const baileysSessions = config.maxSessionsPerInstance / sessionCost(config.engineWeights, config.engine, "baileys");
+  expect(baileysSessions).toBeGreaterThan(config.maxSessionsPerInstance);
+  expect(Number(/^(\d+)Gi$/.exec(c.resources.requests.memory)![1]) * 1024).toBeGreaterThanOrEqual(baileysSessions * mb);
+  // every baileys session runs in the node process: together they must leave its event loop room
+  expect(baileysSessions * cpuPct).toBeLessThanOrEqual(90);
 });
 
 it("the HPA scales the session StatefulSet on wafleet_sessions_utilization at the original design's 80%", () => {
