@@ -54,7 +54,7 @@ it(`survives ${ROUNDS} rounds of random faults under load with no conflict, loss
             accepted.push(text);
             break;
           }
-          if (Date.now() > deadline) throw new Error(`${text} never accepted by ${s.workspaceId}/${s.sessionId} (${s.engine}): last ${r?.status} ${r?.body.toString().slice(0, 200)}\nseed ${SEED}\n${c.logs(40)}`);
+          if (Date.now() > deadline) throw new Error(`${text} never accepted by ${s.workspaceId}/${s.sessionId} (${s.engine}): last ${r?.status} ${r?.body.toString().slice(0, 200)}\nseed ${SEED}\n${c.logsMentioning(s.workspaceId)}\n${c.logs(20)}`);
           await sleep(200);
         }
         await sleep(50);

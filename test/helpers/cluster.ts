@@ -140,6 +140,12 @@ export class TestCluster {
     if (this.root) await fs.rm(this.root, { recursive: true, force: true });
   }
 
+  /** The lines every process (the simulated network included) printed that mention `needle`, for a failing test's message. */
+  logsMentioning(needle: string, lines = 40): string {
+    const all = [...this.nodes.values(), ...this.roles.values(), this.gateway, this.sim?.proc].filter(Boolean);
+    return all.map((n) => `--- ${n!.name} (mentioning ${needle})\n${n!.output.split("\n").filter((l) => l.includes(needle)).slice(-lines).join("\n")}`).join("\n");
+  }
+
   /** Everything the processes printed, for a failing test's message. */
   logs(lines = 40): string {
     const all = [...this.nodes.values(), ...this.roles.values(), this.gateway].filter(Boolean);
