@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
+import { readJsonFile } from "../json-file";
 import { DELIVERY_STATUSES, MemoryWebhookStore, type DeliveryRecord, type WebhookConfig } from "./store";
 
 /** A JSON file replaced atomically; writes asked for while one runs are coalesced into one. */
@@ -20,18 +21,9 @@ export class AtomicJsonFile<T> {
 
   /** The stored value, undefined when there is none. A corrupt file is an error, never silently an empty state. */
   async read(): Promise<T | undefined> {
-    let text: string;
-    try {
-      text = await fs.readFile(this.file, "utf8");
-    } catch (err: any) {
-      if (err?.code === "ENOENT") return undefined;
-      throw err;
-    }
-    try {
-      return JSON.parse(text) as T;
-    } catch (err) {
-      throw new Error(`${this.file} is corrupt (${(err as Error).message}); move it aside to start without it`, { cause: err });
-    }
+    return readJsonFile<T>(this.file, (err) => {
+      throw new Error(`${this.file} is corrupt (${err.message}); move it aside to start without it`, { cause: err });
+    });
   }
 
   /** Resolves once a write that started after this call has reached the disk. */

@@ -18,6 +18,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { ChatSummary, ContactInfo, EnginePage, HistoryQuery, Label, PageQuery } from "../capabilities";
 import { EngineError } from "../errors";
+import { readJsonFile } from "../../json-file";
 import type { EngineMessage } from "../types";
 import { CoalescedFile } from "./auth-store";
 
@@ -460,20 +461,11 @@ export class BaileysStore {
   /** A file's JSON; undefined when it is missing, or unreadable (then set aside as `<name>.corrupt`). */
   private async readJson<T>(name: string): Promise<T | undefined> {
     const file = path.join(this.dir, name);
-    let text: string;
-    try {
-      text = await fs.readFile(file, "utf8");
-    } catch (err: any) {
-      if (err?.code === "ENOENT") return undefined;
-      throw err;
-    }
-    try {
-      return JSON.parse(text) as T;
-    } catch (err) {
-      this.log("warn", `the store's ${name} is not readable (${(err as Error).message}): set aside, its content is lost`);
+    return readJsonFile<T>(file, async (err) => {
+      this.log("warn", `the store's ${name} is not readable (${err.message}): set aside, its content is lost`);
       if (!this.closed) await fs.rename(file, `${file}.corrupt`).catch(() => undefined);
       return undefined;
-    }
+    });
   }
 
   private run<T>(step: () => Promise<T>): Promise<T> {

@@ -1,6 +1,6 @@
 // The simulator engine's credentials in the session's auth/ folder: what the network gave the
 // device when it was linked (`creds.json`), read back to resume without a QR.
-import { readFile } from "node:fs/promises";
+import { readJsonFile } from "../../json-file";
 import type { SimCredentials } from "../../simulator/protocol";
 
 export const CREDS_FILE = "creds.json";
@@ -12,17 +12,6 @@ export function isCreds(value: unknown): value is SimCredentials {
 
 /** The stored credentials, or undefined if the session was never linked (or the file is not ours). */
 export async function readCreds(file: string): Promise<SimCredentials | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err: any) {
-    if (err?.code === "ENOENT") return undefined;
-    throw err;
-  }
-  try {
-    const creds = JSON.parse(text);
-    return isCreds(creds) ? { deviceId: creds.deviceId, secret: creds.secret, phone: creds.phone } : undefined;
-  } catch {
-    return undefined;
-  }
+  const creds = await readJsonFile<unknown>(file, () => undefined);
+  return isCreds(creds) ? { deviceId: creds.deviceId, secret: creds.secret, phone: creds.phone } : undefined;
 }

@@ -1,0 +1,23 @@
+// A whole JSON file on disk (state files, stores): reading one back, with the caller deciding what
+// a file that does not parse means (an error, or content set aside).
+import { readFile } from "node:fs/promises";
+
+/**
+ * The parsed content of `file`, or undefined when it does not exist. Text that is not JSON goes to
+ * `onCorrupt`, whose answer is returned (or which throws: never silently an empty state unless the
+ * caller says so).
+ */
+export async function readJsonFile<T>(file: string, onCorrupt: (err: Error) => T | undefined | Promise<T | undefined>): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err: any) {
+    if (err?.code === "ENOENT") return undefined;
+    throw err;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    return onCorrupt(err as Error);
+  }
+}
