@@ -1,4 +1,4 @@
-// A whole JSON file on disk (state files, stores): reading one back, with the caller deciding what
+// A whole JSON file on disk (stores, credentials): reading one back, with the caller deciding what
 // a file that does not parse means (an error, or content set aside).
 import { readFile } from "node:fs/promises";
 

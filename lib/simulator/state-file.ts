@@ -5,9 +5,8 @@
 // message: megabytes at 10,000 sessions); the next write waits at least `costFactor` times what the
 // last one took, so writing never takes more than about 1/(costFactor + 1) of the process however
 // large the ledger grows (the 10,000-session run's network serialised its ledger every 50 ms).
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { readJsonFile } from "../json-file";
 
 export class StateFile<T> {
   private timer: NodeJS.Timeout | undefined;
@@ -33,11 +32,23 @@ export class StateFile<T> {
     return Math.max(this.debounceMs, earliest - this.now());
   }
 
-  /** The stored state, or undefined if there is none yet. A corrupt file is an error: never silently forget devices. */
+  /**
+   * The stored state, or undefined if there is none yet. A corrupt file is an error: never silently
+   * forget devices. (Not lib/json-file.ts: the oracle depends on nothing of the product but lib/whatsapp.)
+   */
   static async read<T>(path: string): Promise<T | undefined> {
-    return readJsonFile<T>(path, (err) => {
-      throw new Error(`The simulator state file ${path} is corrupt: ${err.message}`, { cause: err });
-    });
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+    } catch (err: any) {
+      if (err?.code === "ENOENT") return undefined;
+      throw err;
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch (err) {
+      throw new Error(`The simulator state file ${path} is corrupt: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   /** Schedules a write; many changes within the debounce window make one write. */
