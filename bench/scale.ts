@@ -11,7 +11,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { monotonicUs, parseTimingHeader } from "../lib/api/timing";
 import { mapLimit, TestCluster } from "../test/helpers/cluster";
 import { request } from "../test/helpers/http";
-import { waitFor } from "../test/helpers/processes";
+import { ROOT, waitFor } from "../test/helpers/processes";
 import { WebhookReceiver } from "../test/helpers/webhook-receiver";
 import { CostMeter, type CostPhase, type CostSnapshot } from "./cost-meter";
 import { CLK_TCK, cpuTicksOf, figure, summarize, type Figure } from "./harness";
@@ -92,7 +92,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     // every process reports its event-loop delay every 5 s (bench/support/loop-delay.ts); with
     // --profile it also writes a V8 CPU profile
     // (the processes run dist/, as the test helpers start them, also when this file runs under jest)
-    const preloadFile = path.resolve("dist/bench/support/loop-delay.js");
+    const preloadFile = path.join(ROOT, "dist", "bench", "support", "loop-delay.js");
     const preload = existsSync(preloadFile) ? `--require ${preloadFile}` : "";
     const prof = (name: string): Record<string, string> => {
       const opts = [preload, o.profileDir ? `--cpu-prof --cpu-prof-dir=${o.profileDir}/${name}` : ""].filter(Boolean).join(" ");
