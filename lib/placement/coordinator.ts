@@ -54,8 +54,16 @@ export class Coordinator {
   private timer: NodeJS.Timeout | undefined;
   private leading = false;
   private ticking = false;
-  /** When this coordinator first saw each node's lease gone. */
+  /**
+   * When each dead node's lease expired, on this process's clock: the directory's own reading of
+   * the expiry when it has one (so a coordinator elected after the expiry does not wait a margin
+   * more than its predecessor would have), else when this coordinator first saw the lease gone.
+   */
   private readonly expiredSince = new Map<string, number>();
+  /** Wakes the coordinator when a dead node's margin runs out, rather than at the next tick. */
+  private wake: NodeJS.Timeout | undefined;
+  /** A look was asked for while a tick ran: tick again when it ends. */
+  private again = false;
   /** Nodes seen alive at the last tick, with their join time, to notice joins. */
   private known = new Map<string, number>();
   private lastScan = 0;
@@ -81,18 +89,23 @@ export class Coordinator {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    this.timer = undefined;
+    clearTimeout(this.wake);
+    this.wake = undefined;
     if (this.leading) await this.opts.directory.resign(this.opts.node).catch(() => undefined);
     this.leading = false;
   }
 
   /** A hint (e.g. Moleculer's $node.disconnected): look now instead of at the next tick. */
   poke(): void {
-    void this.tick();
+    if (this.ticking) this.again = true;
+    else void this.tick();
   }
 
   async tick(): Promise<void> {
     if (this.ticking) return;
     this.ticking = true;
+    this.again = false;
     try {
       const was = this.leading;
       this.leading = await this.opts.directory.lead(this.opts.node, this.opts.leaseTtlMs);
@@ -107,27 +120,44 @@ export class Coordinator {
       this.opts.logger.warn(`coordinator tick failed: ${(err as Error).message}`);
     } finally {
       this.ticking = false;
+      if (this.again && this.timer) {
+        this.again = false;
+        void this.tick();
+      }
     }
   }
 
   private async work(): Promise<void> {
     const now = Date.now();
     const nodes = await this.opts.directory.nodes();
+    // the directory's "expired x ms ago" was true when it answered, before this: counting back
+    // from now puts the expiry no earlier than it was, so the margin is never cut short
+    const read = Date.now();
     const live = nodes.filter((n) => n.alive);
     const candidates = toCandidates(live.filter((n) => !n.draining));
     const registered = new Set(nodes.map((n) => n.node));
     const every = this.opts.scanEveryMs ?? 5000;
 
-    // dead nodes: lease gone for longer than the margin -> their workspaces go to survivors
+    // dead nodes: lease expired longer than the margin ago -> their workspaces go to survivors
     const due: Array<{ node: string; since: number }> = [];
+    let wakeIn = Infinity;
     for (const n of nodes) {
       if (n.alive) {
         this.expiredSince.delete(n.node);
         continue;
       }
-      const since = this.expiredSince.get(n.node) ?? now;
+      const since = this.expiredSince.get(n.node) ?? (n.expiredMs !== undefined ? read - n.expiredMs : now);
       this.expiredSince.set(n.node, since);
       if (now - since >= this.opts.takeoverMarginMs) due.push({ node: n.node, since });
+      else wakeIn = Math.min(wakeIn, since + this.opts.takeoverMarginMs - now);
+    }
+    // the margin's end is known: look again right then, not up to a tick later (once started)
+    if (wakeIn < Infinity && this.timer) {
+      clearTimeout(this.wake);
+      this.wake = setTimeout(() => {
+        this.wake = undefined;
+        this.poke();
+      }, wakeIn + 5);
     }
     const scanDue = now - this.lastScan >= every && candidates.length > 0;
     const joined = live.filter((n) => !n.draining && this.known.size > 0 && !this.known.has(n.node));

@@ -28,6 +28,13 @@ export interface NodeInfo {
 export interface NodeState extends NodeInfo {
   /** The lease is live (renewed within its TTL). */
   alive: boolean;
+  /**
+   * For a node whose lease is gone: how long before this read it expired, by the directory's own
+   * clock (Redis's, which also expired the lease). Absent when the directory cannot tell (a record
+   * written without the expiry, or by another epoch); the coordinator then counts from its own
+   * first look.
+   */
+  expiredMs?: number;
 }
 
 export type DirectoryChange =

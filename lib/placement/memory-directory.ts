@@ -63,7 +63,8 @@ export class MemoryDirectory implements Directory {
     const now = this.now();
     return [...this.nodeInfo.values()].map((info) => {
       const lease = this.leases.get(info.node);
-      return { ...info, alive: !!lease && lease.epoch === info.epoch && lease.expiresAt > now };
+      const alive = !!lease && lease.epoch === info.epoch && lease.expiresAt > now;
+      return { ...info, alive, ...(!alive && lease?.epoch === info.epoch ? { expiredMs: now - lease.expiresAt } : {}) };
     });
   }
 

@@ -79,16 +79,22 @@ redis.call('PUBLISH', KEYS[2], cjson.encode({type='unassign', workspaceId=ARGV[1
 return 1`,
   },
   // KEYS: lease, nodehash, nodeset, changes | ARGV: node, epoch, ttl, capacity, weight, draining, now
+  // The lease expires at an instant of Redis's clock that is also kept in the node's record
+  // (leaseUntil = "<epoch>|<ms>"), so a coordinator, even one elected after the expiry, can count
+  // the takeover margin from the expiry itself rather than from its own first look.
   wafleetRegister: {
     numberOfKeys: 4,
     lua: `
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+local t = redis.call('TIME')
+local untilMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[3])
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], untilMs)
 local joined = redis.call('HGET', KEYS[2], 'joinedAt')
 if not joined then joined = ARGV[7] end
 -- a node that re-registers (after fencing itself) stays draining if it was
 local draining = redis.call('HGET', KEYS[2], 'draining')
 if draining ~= '1' then draining = ARGV[6] end
-redis.call('HSET', KEYS[2], 'capacity', ARGV[4], 'weight', ARGV[5], 'draining', draining, 'epoch', ARGV[2], 'joinedAt', joined, 'sessions', 0)
+redis.call('HSET', KEYS[2], 'capacity', ARGV[4], 'weight', ARGV[5], 'draining', draining, 'epoch', ARGV[2], 'joinedAt', joined, 'sessions', 0, 'leaseUntil', ARGV[2] .. '|' .. string.format('%d', untilMs))
 redis.call('SADD', KEYS[3], ARGV[1])
 redis.call('PUBLISH', KEYS[4], cjson.encode({type='node', node=ARGV[1]}))
 return 1`,
@@ -98,8 +104,10 @@ return 1`,
     numberOfKeys: 2,
     lua: `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('HSET', KEYS[2], 'sessions', ARGV[3])
+local t = redis.call('TIME')
+local untilMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[2])
+redis.call('PEXPIREAT', KEYS[1], untilMs)
+redis.call('HSET', KEYS[2], 'sessions', ARGV[3], 'leaseUntil', ARGV[1] .. '|' .. string.format('%d', untilMs))
 return 1`,
   },
   // KEYS: lease, nodehash, nodeset, changes | ARGV: node, epoch ('' = unconditionally: forget a dead node)
@@ -113,11 +121,12 @@ redis.call('SREM', KEYS[3], ARGV[1])
 redis.call('PUBLISH', KEYS[4], cjson.encode({type='node', node=ARGV[1]}))
 return 1`,
   },
-  // KEYS: nodeset | ARGV: prefix. Returns {node, lease-epoch-or-false, hash fields...} per node
+  // KEYS: nodeset | ARGV: prefix. Returns Redis's clock in ms, then {node, lease-epoch-or-false, hash fields...} per node
   wafleetNodes: {
     numberOfKeys: 1,
     lua: `
-local out = {}
+local t = redis.call('TIME')
+local out = {string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))}
 for _, n in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local lease = redis.call('GET', ARGV[1] .. 'lease:' .. n)
   table.insert(out, {n, lease or '', redis.call('HGETALL', ARGV[1] .. 'node:' .. n)})
@@ -214,12 +223,17 @@ export class RedisDirectory implements Directory {
   }
 
   async nodes(): Promise<NodeState[]> {
-    const rows: Array<[string, string, string[]]> = await this.redis.wafleetNodes(`${this.p}nodeset`, this.p);
+    const [clock, ...rows]: [string, ...Array<[string, string, string[]]>] = await this.redis.wafleetNodes(`${this.p}nodeset`, this.p);
     const out: NodeState[] = [];
     for (const [node, lease, flat] of rows) {
       const h: Record<string, string> = {};
       for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
       if (!h.epoch) continue;
+      const alive = lease !== "" && lease === h.epoch;
+      // when the lease of the node's current epoch expired (by Redis's clock); a value another
+      // epoch wrote (a node that registered again without it) says nothing about this one
+      const until = h.leaseUntil?.split("|");
+      const expiredMs = !alive && until?.length === 2 && until[0] === h.epoch && Number.isFinite(Number(until[1])) ? Number(clock) - Number(until[1]) : undefined;
       out.push({
         node,
         capacity: Number(h.capacity ?? 0),
@@ -228,7 +242,8 @@ export class RedisDirectory implements Directory {
         epoch: h.epoch,
         joinedAt: Number(h.joinedAt ?? 0),
         sessions: Number(h.sessions ?? 0),
-        alive: lease !== "" && lease === h.epoch,
+        alive,
+        ...(expiredMs !== undefined ? { expiredMs } : {}),
       });
     }
     return out;

@@ -1,4 +1,6 @@
 // The Redis directory's Lua scripts, leases and self-fencing against a real redis-server.
+import { Redis } from "ioredis";
+import { Coordinator } from "../../lib/placement/coordinator";
 import { LeaseKeeper } from "../../lib/placement/lease";
 import { MemoryDirectory } from "../../lib/placement/memory-directory";
 import { RedisDirectory } from "../../lib/placement/redis-directory";
@@ -114,6 +116,75 @@ describe("Redis directory", () => {
     expect(nodes[0]).toMatchObject({ draining: true, alive: false });
     await dir.forgetNode("n1");
     expect(await dir.nodes()).toEqual([]);
+  });
+
+  it("tells how long ago a dead node's lease expired, by Redis's clock, and only for the epoch that held it", async () => {
+    const t0 = Date.now();
+    await dir.register({ node: "n1", capacity: 10, weight: 10, draining: false, epoch: "e1", sessions: 0 }, 300);
+    expect((await dir.nodes())[0]).not.toHaveProperty("expiredMs");
+    await waitFor("lease expiry", async () => !(await dir.nodes())[0]!.alive, 3000, 50);
+    await new Promise((r) => setTimeout(r, 200));
+    const [n] = await dir.nodes();
+    const read = Date.now();
+    // the expiry it implies is no earlier than the registration plus the TTL (the same host's clock)
+    expect(n!.expiredMs).toBeGreaterThanOrEqual(200);
+    expect(read - n!.expiredMs!).toBeGreaterThanOrEqual(t0 + 300 - 1);
+    // a renewal moves the expiry: the node registered again, renewed, then stopped
+    const t1 = Date.now();
+    await dir.register({ node: "n1", capacity: 10, weight: 10, draining: false, epoch: "e2", sessions: 0 }, 300);
+    await new Promise((r) => setTimeout(r, 150));
+    const renewed = Date.now();
+    expect(await dir.renew("n1", "e2", 300, 0)).toBe(true);
+    await waitFor("lease expiry", async () => !(await dir.nodes())[0]!.alive, 3000, 50);
+    const [m] = await dir.nodes();
+    expect(Date.now() - m!.expiredMs!).toBeGreaterThanOrEqual(Math.max(t1, renewed) + 300 - 1);
+    // an expiry another epoch wrote (a node that registered again without one) is not this epoch's
+    const raw = new Redis(redis.url);
+    try {
+      await raw.hset(`t${prefixN}:node:n1`, "leaseUntil", `e1|${Date.now() - 60_000}`);
+    } finally {
+      raw.disconnect();
+    }
+    expect((await dir.nodes())[0]).not.toHaveProperty("expiredMs");
+  });
+
+  it("a coordinator elected after a dead coordinator's lease expired reassigns at that expiry plus the margin, never before", async () => {
+    const margin = 3_000;
+    const ttl = 1_000;
+    const t0 = Date.now();
+    // the victim led and held workspaces; it renews nothing from here on (killed)
+    await dir.register({ node: "victim", capacity: 100, weight: 100, draining: false, epoch: "ev", sessions: 0 }, ttl);
+    expect(await dir.lead("victim", ttl)).toBe(true);
+    await dir.register({ node: "a", capacity: 100, weight: 100, draining: false, epoch: "ea", sessions: 0 }, 60_000);
+    for (const w of ["w1", "w2", "w3"]) await dir.assign(w, "victim", null);
+    let reassignedAt = 0;
+    const c = new Coordinator({
+      directory: dir,
+      node: "a",
+      leaseTtlMs: 60_000,
+      takeoverMarginMs: margin,
+      concurrency: 2,
+      storedWorkspaceIds: async () => [],
+      weightOf: async () => 1,
+      release: async () => undefined,
+      adoptHint: () => undefined,
+      onFailover: () => (reassignedAt = Date.now()),
+      logger: { ...quiet, debug: () => undefined },
+      tickMs: 200,
+    });
+    // the survivor's first look comes 2.5 s after the victim's lease (and its coordinator lease) expired
+    await new Promise((r) => setTimeout(r, ttl + 2_500));
+    c.start();
+    try {
+      await waitFor("the failover", () => reassignedAt > 0, 10_000, 20);
+      expect((await dir.assignments()).map((a) => a.node)).toEqual(["a", "a", "a"]);
+      // never before the expiry plus the margin (the frozen-node argument, docs/architecture.md) ...
+      expect(reassignedAt).toBeGreaterThanOrEqual(t0 + ttl + margin);
+      // ... and not a margin after its own first look (t0 + 3.5 s + 3 s) either
+      expect(reassignedAt).toBeLessThan(t0 + ttl + 2_500 + margin - 1_000);
+    } finally {
+      await c.stop();
+    }
   });
 
   it("keeps a draining mark when a node that fenced itself registers again", async () => {

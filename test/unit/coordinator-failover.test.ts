@@ -6,6 +6,7 @@ import { Coordinator } from "../../lib/placement/coordinator";
 import type { DirectoryChange } from "../../lib/placement/directory";
 import { MemoryDirectory } from "../../lib/placement/memory-directory";
 import { DirectoryView } from "../../lib/placement/view";
+import { waitFor } from "../helpers/processes";
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined, debug: () => undefined };
 
@@ -35,7 +36,7 @@ async function setup() {
   for (let i = 0; i < 60; i++) await directory.assign(`w${i}`, i < 15 ? "dead" : `n${(i % 3) + 1}`, null);
   const hints: string[] = [];
   const failovers: Array<{ node: string; workspaces: string[] }> = [];
-  const coordinator = new Coordinator({
+  const options: ConstructorParameters<typeof Coordinator>[0] = {
     directory,
     node: "n1",
     leaseTtlMs: 600_000,
@@ -49,8 +50,9 @@ async function setup() {
     onFailover: (node, workspaces) => failovers.push({ node, workspaces }),
     logger: quiet,
     scanEveryMs: 60_000,
-  });
-  return { directory, coordinator, hints, failovers, advance: (ms: number) => (now += ms) };
+  };
+  const coordinator = new Coordinator(options);
+  return { directory, coordinator, options, hints, failovers, advance: (ms: number) => (now += ms) };
 }
 
 const views: DirectoryView[] = [];
@@ -81,6 +83,41 @@ describe("coordinator: failover", () => {
     await new Promise((r) => setImmediate(r));
     expect(changes.filter((c) => c.type === "assigned")).toHaveLength(1);
     for (const a of after) expect(view.ownerOf(a.workspaceId)).toEqual(a);
+  });
+
+  it("counts the takeover margin from the lease's expiry, so a coordinator elected after it does not wait a margin more", async () => {
+    const { directory, coordinator, options, failovers, advance } = await setup();
+    const margin = 1_500;
+    const late = new Coordinator({ ...options, takeoverMarginMs: margin, node: "n2" });
+    await coordinator.tick(); // n1 leads; everyone alive
+    // n1's coordinator stops leading (its node died too, say); the dead node's lease expired 2 s
+    // ago by the directory's clock, more than the margin
+    await coordinator.stop();
+    advance(5_000 + 2_000);
+    await late.tick();
+    expect(failovers.map((f) => f.node)).toEqual(["dead"]);
+    expect((await directory.assignments()).filter((a) => a.node === "dead")).toHaveLength(0);
+  });
+
+  it("never reassigns before the lease's expiry plus the margin, and wakes when the margin ends", async () => {
+    const { directory, options, failovers, advance } = await setup();
+    const margin = 1_200;
+    const c = new Coordinator({ ...options, takeoverMarginMs: margin, tickMs: 60_000 });
+    advance(5_000 + 200); // the lease expired 200 ms ago: 1 s of margin left (on the real clock from here)
+    const from = Date.now();
+    c.start(); // one tick now, the next a minute later: only the wake-up can act in between
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      await c.tick();
+      expect(failovers).toEqual([]);
+      await waitFor("the failover at the margin's end", () => failovers.length > 0, 5_000, 20);
+      // the expiry was at least 200 ms before `from` by the directory's clock: the margin ran out no
+      // earlier than from + 1,000 ms
+      expect(Date.now() - from).toBeGreaterThanOrEqual(margin - 200);
+      expect((await directory.assignments()).filter((a) => a.node === "dead")).toHaveLength(0);
+    } finally {
+      await c.stop();
+    }
   });
 
   it("does not read every owner on a tick with nothing to do", async () => {
