@@ -11,6 +11,8 @@
 //   --heap-snapshot DIR: a V8 heap snapshot of the fleet's process after the load at each step
 //     (node scripts/heapsnapshot-top.cjs DIR/at-100.heapsnapshot --per 100)
 //   --profile DIR: a V8 CPU profile of the fleet's process (node scripts/cpuprofile-top.cjs DIR/*.cpuprofile)
+//   --hooks-als: the fleet without a node's --experimental-async-context-frame (Node 22's default
+//     AsyncLocalStorage on async hooks), to measure what it saves; --node-flag F: more Node options
 import { fork } from "node:child_process";
 import { promises as fs } from "node:fs";
 import os from "node:os";
@@ -20,6 +22,7 @@ import { writeFakePage } from "../lib/simulator/fake-wa-web";
 import type { BenchContext } from "./harness";
 import { figure, intArg, summarize } from "./harness";
 import { measureOurs } from "./wwebjs-memory.bench";
+import { nodeFlags } from "../lib/node-flags";
 
 const MB = 1024 * 1024;
 const GOAL_SESSIONS = 1000;
@@ -49,9 +52,13 @@ export default async function ({ emit, args }: BenchContext): Promise<void> {
   const snapshotDir = stringArg(args, "heap-snapshot");
   const root = await fs.mkdtemp(path.join(os.tmpdir(), "wafleet-bench-baileys-"));
   const sim = await startSimNetwork({ port: 0, qrRotateMs: 600_000, keepaliveMs: 60_000, deviceAckDelayMs: 10 });
-  // --node-flag F (repeatable): a Node option for the fleet's process, e.g. --node-flag=--experimental-async-context-frame
-  const nodeFlags = args.flatMap((a, i) => (a === "--node-flag" && args[i + 1] ? [args[i + 1]!] : a.startsWith("--node-flag=") ? [a.slice("--node-flag=".length)] : []));
-  const execArgv = ["--expose-gc", ...nodeFlags, ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [])];
+  // the fleet runs with a session node's own options (lib/node-flags.ts), unless --hooks-als (Node
+  // 22's default AsyncLocalStorage, to measure what the flag saves); --node-flag F (repeatable): more
+  // Node options for the fleet's process, e.g. --node-flag=--max-old-space-size=8192
+  const hooksAls = args.includes("--hooks-als");
+  const extraFlags = args.flatMap((a, i) => (a === "--node-flag" && args[i + 1] ? [args[i + 1]!] : a.startsWith("--node-flag=") ? [a.slice("--node-flag=".length)] : []));
+  const alsFlags = hooksAls ? (Number.parseInt(process.versions.node, 10) >= 24 ? ["--no-async-context-frame"] : []) : nodeFlags();
+  const execArgv = ["--expose-gc", ...alsFlags, ...extraFlags, ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [])];
   const child = fork(path.join(__dirname, "baileys-fleet.js"), [], { execArgv, stdio: ["ignore", "ignore", "inherit", "ipc"] });
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   const ask = (msg: object) =>
@@ -84,7 +91,7 @@ export default async function ({ emit, args }: BenchContext): Promise<void> {
       const phones: string[] = grown.phones;
       const idle = await ask({ cmd: "idle", seconds: idleSeconds });
       const idleMb = (grown.rss - rss0) / size / MB;
-      const at = { sessions: size };
+      const at = { sessions: size, asyncLocalStorage: hooksAls ? "async hooks" : "AsyncContextFrame" };
       emit(figure(`memory per linked idle baileys session at ${size} (RSS above the process base)`, "MB", idleMb, { name: "wwebjs PSS per session", value: wwebjsMb }, { ...at, processBaseMb: Math.round(rss0 / MB), processRssMb: Math.round(grown.rss / MB), heapUsedMb: Math.round(grown.heapUsed / MB), heapTotalMb: Math.round(grown.heapTotal / MB), externalMb: Math.round(grown.external / MB) }));
       emit(figure(`linked idle sessions per GiB at ${size}`, "sessions", 1024 / idleMb, { name: "wwebjs", value: 1024 / wwebjsMb }, at));
       emit(figure(`CPU per linked idle baileys session at ${size}`, "% of a core", (idle.cpuMs / (idleSeconds * 1000) / size) * 100, undefined, { ...at, seconds: idleSeconds, processCpuPct: round1((idle.cpuMs / (idleSeconds * 1000)) * 100) }));

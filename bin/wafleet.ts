@@ -9,6 +9,7 @@ import { loadAdminKeys } from "../lib/api/keys";
 import { ConfigError, loadConfig, type Config, type Role } from "../lib/config";
 import { natsConnectionOptions, redisConnectionOptions } from "../lib/config/connections";
 import { createEngineSet } from "../lib/engines";
+import { asyncContextFrameEnabled, nodeFlags } from "../lib/node-flags";
 import { sweepOrphanChromium } from "../lib/engines/wwebjs/chromium";
 import { startSimNetwork } from "../lib/simulator/network";
 import { DataDirLockedError, lockDataDir } from "../lib/sessions/data-dir-lock";
@@ -127,6 +128,15 @@ async function main(config: Config): Promise<void> {
     }
     const engineSet = createEngineSet(config, simUrl);
     log.info(`engines installed: ${[...engineSet.engines.keys()].join(", ")} (default ${config.engine})`);
+    if (engineSet.engines.has("baileys")) {
+      // Baileys makes an AsyncLocalStorage per socket: on async hooks each promise visits them all
+      if (asyncContextFrameEnabled()) log.info("AsyncLocalStorage: AsyncContextFrame (a promise costs the same with any number of baileys sessions)");
+      else
+        log.warn(
+          `AsyncLocalStorage: async hooks on Node ${process.versions.node}, so every promise costs O(baileys sessions this process has started): ` +
+            (nodeFlags().length ? `start the node with ${nodeFlags().join(" ")} (npm start and the container's entry point do)` : "use Node 22.7 or later"),
+        );
+    }
     if (engineSet.engines.has("wwebjs")) {
       // browsers a killed run of this node left behind still hold session profiles: end them first
       const orphans = await sweepOrphanChromium(config.sessionsDir);

@@ -28,8 +28,11 @@ case "$cmd" in
         exit 78
       fi
     fi
-    # exec: tini signals node itself, and node's SIGTERM handler drains before it exits
-    exec node "$app/wafleet.js" "$@"
+    # exec: tini signals node itself, and node's SIGTERM handler drains before it exits.
+    # node-flags.js prints the options this Node needs (--experimental-async-context-frame on
+    # Node 22-23, none from 24, which refuses it): see lib/node-flags.ts
+    # shellcheck disable=SC2046
+    exec node $(node "$app/node-flags.js") "$app/wafleet.js" "$@"
     ;;
   repl)
     exec node "$app/repl.js" "$@"

@@ -21,6 +21,8 @@ let port: number;
 async function startNode(): Promise<NodeProcess> {
   const proc = new NodeProcess("wafleet-baileys", "dist/bin/wafleet.js", { DATA_DIR: dataDir, API_PORT: String(port), API_HOST: "127.0.0.1", API_KEYS: KEY, WA_ENGINE: "baileys", WA_SIM_URL: sim.url });
   await proc.waitForOutput(/API listening on/, 30000);
+  // started as `npm start` and the container start it: Baileys' per-socket AsyncLocalStorage costs O(1) per promise
+  expect(proc.output).toContain("AsyncLocalStorage: AsyncContextFrame");
   await waitFor("healthz", async () => (await request(api, "GET", "/healthz")).status === 200);
   return proc;
 }

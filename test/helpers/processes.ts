@@ -5,6 +5,7 @@ import { existsSync, promises as fs, readFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { nodeFlags } from "../../lib/node-flags";
 
 /** The repository root (these helpers also run compiled, from dist/test/helpers, for the benchmarks). */
 export const ROOT = (() => {
@@ -88,7 +89,9 @@ export class NodeProcess {
     script: string,
     env: Record<string, string>,
   ) {
-    this.child = spawn(process.execPath, [path.join(ROOT, script)], {
+    // a wafleet node starts with the options `npm start` and the container give it (lib/node-flags.ts)
+    const flags = path.basename(script) === "wafleet.js" ? nodeFlags() : [];
+    this.child = spawn(process.execPath, [...flags, path.join(ROOT, script)], {
       cwd: ROOT,
       // OPS_PORT 0: every process its own free port for /metrics, /healthz, /readyz (printed at start)
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "info", OPS_PORT: "0", ...env },

@@ -2,7 +2,7 @@
 // real linter (dockerfile-utils, the VS Code Docker language server's) and its structure is read
 // with a Dockerfile parser (dockerfile-ast); the entry point script passes `bash -n` and its
 // commands are run against this checkout's dist/ (what the image's /app holds).
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { promises as fs, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -118,6 +118,36 @@ describe("docker/entrypoint.sh", () => {
     expect(r.status).toBe(78);
     expect(r.stderr).toContain("Invalid configuration: LEASE_TTL_MS");
   });
+
+  it("start runs the node with the options this Node needs: AsyncLocalStorage on AsyncContextFrame for baileys sessions", async () => {
+    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "wafleet-entrypoint-"));
+    const child = spawn("bash", [ENTRYPOINT, "start"], {
+      env: { PATH: process.env.PATH ?? "", HOME: os.tmpdir(), WAFLEET_HOME: ROOT, DATA_DIR: dataDir, API_PORT: "0", OPS_PORT: "0", WA_SIM_PORT: "0", LOG_LEVEL: "info" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no AsyncLocalStorage line in 60 s:\n${out}`)), 60_000);
+        const onData = (d: Buffer) => {
+          out += d.toString();
+          if (/AsyncLocalStorage: /.test(out)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        child.stdout!.on("data", onData);
+        child.stderr!.on("data", onData);
+        child.once("exit", () => reject(new Error(`the node exited:\n${out}`)));
+      });
+      expect(out).toContain("AsyncLocalStorage: AsyncContextFrame");
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
+      await fs.rm(dataDir, { recursive: true, force: true });
+    }
+  }, 90_000);
 
   it("drain needs NODE_ID; repl needs the cluster's TRANSPORTER; anything else runs as given", () => {
     const drain = run(["drain"], {});
