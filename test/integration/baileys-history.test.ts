@@ -32,15 +32,15 @@ function next<K extends keyof EngineEvents>(engine: SessionEngine, event: K, tim
   return once(engine, event, { signal: AbortSignal.timeout(timeoutMs) }) as Promise<EngineEvents[K]>;
 }
 
-/** A baileys engine on `authDir`, linked to ME (by QR when it is new), ready; every message it receives is in `received`. */
-async function linked(authDir: string, received: EngineMessage[] = []): Promise<BaileysEngine> {
-  const engine = new BaileysEngine({ workspaceId: "w", sessionId: "s", authDir }, { endpoint: simulatedEndpoint(sim.url), startTimeoutMs: 20000, sendTimeoutMs: 10000 });
+/** A baileys engine on `authDir`, linked to `phone` (by QR when it is new), ready; every message it receives is in `received`. */
+async function linked(authDir: string, received: EngineMessage[] = [], phone = ME, historyTimeoutMs?: number): Promise<BaileysEngine> {
+  const engine = new BaileysEngine({ workspaceId: "w", sessionId: "s", authDir }, { endpoint: simulatedEndpoint(sim.url), startTimeoutMs: 20000, sendTimeoutMs: 10000, ...(historyTimeoutMs ? { historyTimeoutMs } : {}) });
   engine.on("message", (m) => void received.push(m));
   const shown = next(engine, "qr");
   const ready = next(engine, "ready");
   await engine.start();
   const [qr] = await shown;
-  expect((await sim.post("/sim/link", { qr, phone: ME })).status).toBe(200);
+  expect((await sim.post("/sim/link", { qr, phone })).status).toBe(200);
   await ready;
   return engine;
 }
@@ -132,5 +132,65 @@ it("a new device gets the account's chats and recent messages by history sync, k
   await waitFor("the message sent while stopped", async () => (await engine.listChats({ limit: 1 })).items[0]?.lastMessage?.body === "after the stop", 20000);
   expect((await engine.getChat(`${ANA}@c.us`))!.unreadCount).toBe(2);
   expect(await engine.getChatLabels(`${BEN}@c.us`)).toEqual([vip]);
+  await engine.stop();
+}, 120000);
+
+it("pages a chat's history further back than the store holds: the phone answers on-demand requests, the store keeps what it has room for, once", async () => {
+  const ACC = "15550008101";
+  const CARL = "4915100008104";
+  const chat = `${CARL}@c.us`;
+  // 130 messages typed on the phone before any device is linked: the phone's history, nothing queued
+  for (let i = 0; i < 130; i++) await sim.post(`/sim/accounts/${ACC}/send`, { to: CARL, body: `m${i}` });
+  const dir = path.join(root, "deep");
+  const engine = await linked(dir, [], ACC, 3000);
+  await waitFor("the history sync", async () => (await engine.listChats({ limit: 1 })).items[0]?.lastMessage?.body === "m129", 20000);
+  const wanted = Array.from({ length: 130 }, (_, i) => `m${129 - i}`);
+
+  const pageAll = async (limit: number) => {
+    const bodies: string[] = [];
+    let before: string | undefined;
+    for (let pages = 0; pages < 20; pages++) {
+      const page = await engine.listMessages(chat, { limit, ...(before ? { before } : {}) });
+      bodies.push(...page!.items.map((m) => m.body));
+      if (!page!.next) break;
+      before = page!.next;
+    }
+    return bodies;
+  };
+  // pages of 30 back to the first message: 50 from the bootstrap, then the phone's chunks of 50
+  expect(await pageAll(30)).toEqual(wanted);
+  // again on the same connection: the phone is asked again for what the store has no room for (Baileys' history events would pass each message once per connection)
+  expect(await pageAll(30)).toEqual(wanted);
+  // an earlier message the store kept is found by id; the own messages filter works past the store too
+  const m50 = (await engine.listMessages(chat, { limit: 1, before: (await engine.listMessages(chat, { limit: 79 }))!.next }))!.items[0];
+  expect(m50.body).toBe("m50");
+  expect(await engine.getMessage(m50.id)).toMatchObject({ body: "m50", fromMe: true, chatId: chat });
+  expect((await engine.listMessages(chat, { limit: 100, fromMe: false }))!.items).toEqual([]);
+
+  // the store kept the newest 100, none twice; a restart pages the same, asking the phone past them
+  await engine.stop();
+  const file = (await fs.readdir(path.join(dir, "store", "messages"))).filter((f) => f.endsWith(".json"));
+  expect(file).toHaveLength(1);
+  const stored = JSON.parse(await fs.readFile(path.join(dir, "store", "messages", file[0]), "utf8")).messages as EngineMessage[];
+  expect(stored.map((m) => m.body)).toEqual(wanted.slice(0, 100).reverse());
+  expect(new Set(stored.map((m) => m.id)).size).toBe(100);
+  const ready = next(engine, "ready");
+  await engine.start();
+  await ready;
+  const p1 = await engine.listMessages(chat, { limit: 100 });
+  expect(p1!.items.map((m) => m.body)).toEqual(wanted.slice(0, 100));
+  const p2 = await engine.listMessages(chat, { limit: 100, before: p1!.next });
+  expect([p2!.items.map((m) => m.body), p2!.next]).toEqual([wanted.slice(100), undefined]);
+
+  // the phone away: the store still answers; past it, the page fails with a clear code after the bounded wait
+  sim.network.baileysGateway!.phonesAway.add(ACC);
+  try {
+    expect((await engine.listMessages(chat, { limit: 10 }))!.items.map((m) => m.body)).toEqual(wanted.slice(0, 10));
+    await expect(engine.listMessages(chat, { limit: 10, before: p1!.next })).rejects.toMatchObject({ code: "ENGINE_TIMEOUT" });
+  } finally {
+    sim.network.baileysGateway!.phonesAway.delete(ACC);
+  }
+  // back: the same page is answered
+  expect((await engine.listMessages(chat, { limit: 10, before: p1!.next }))!.items.map((m) => m.body)).toEqual(wanted.slice(100, 110));
   await engine.stop();
 }, 120000);

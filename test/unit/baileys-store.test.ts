@@ -112,3 +112,32 @@ it("writes everything changed before close, and nothing after", async () => {
   expect(await stat()).toEqual(before);
   expect((await fs.readdir(path.join(dir, "store", "messages"))).length).toBe(1);
 });
+
+it("takes a chat's earlier messages from the phone before its oldest, in their order within a second, as many as fit, once; notes the chat's beginning", async () => {
+  const store = await BaileysStore.open(dir, { messagesPerChat: 5 });
+  await store.addMessages([incoming(ANA, "A3", "a3"), incoming(ANA, "A4", "a4")]);
+  const start = await store.pageMessages(ANA, { limit: 10 });
+  expect([start!.items.map((m) => m.body), start!.exhausted, start!.first, start!.oldest?.id]).toEqual([["a4", "a3"], true, false, "A3"]);
+  // the phone's answer, newest first, all in the same second as what is stored; one is already stored
+  const seqs = await store.addEarlier(ANA, "A3", [incoming(ANA, "A2", "a2"), incoming(ANA, "A3", "a3"), incoming(ANA, "A1", "a1"), incoming(ANA, "A0", "a0")]);
+  // room for 3 (a2, a1, a0 fit; a3 is not taken twice)
+  expect([...seqs.keys()]).toEqual(["A0", "A1", "A2"]);
+  expect((await store.listMessages(ANA, { limit: 10 }))!.items.map((m) => m.body)).toEqual(["a4", "a3", "a2", "a1", "a0"]);
+  // positions page through them in order
+  const p1 = await store.listMessages(ANA, { limit: 3 });
+  expect((await store.listMessages(ANA, { limit: 3, before: p1!.next }))!.items.map((m) => m.body)).toEqual(["a1", "a0"]);
+  // an answer to a stale request (the oldest is no longer the one named) is not taken
+  expect((await store.addEarlier(ANA, "A3", [incoming(ANA, "Z", "z")])).size).toBe(0);
+  // an empty answer: the store holds the chat's first message, across a reopen
+  await store.addEarlier(ANA, "A0", []);
+  expect((await store.pageMessages(ANA, { limit: 10 }))!.first).toBe(true);
+  await store.close();
+  const again = await BaileysStore.open(dir, { messagesPerChat: 5 });
+  expect((await again.pageMessages(ANA, { limit: 10 }))!.first).toBe(true);
+  expect((await again.listMessages(ANA, { limit: 10 }))!.items.map((m) => m.body)).toEqual(["a4", "a3", "a2", "a1", "a0"]);
+  // a new message pushes the first out: the beginning is no longer held
+  await again.addMessages([incoming(ANA, "A5", "a5", 1_700_000_001)]);
+  const after = await again.pageMessages(ANA, { limit: 10 });
+  expect([after!.items.map((m) => m.body), after!.first]).toEqual([["a5", "a4", "a3", "a2", "a1"], false]);
+  await again.close();
+});

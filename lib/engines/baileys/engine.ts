@@ -12,6 +12,7 @@ import type { EngineContext, EngineEvents, EngineMe, EngineMessage, MessageConte
 import { BaileysAuthStore } from "./auth-store";
 import { BaileysContacts } from "./contacts";
 import { BaileysGroups } from "./groups";
+import { OnDemandHistory } from "./history";
 import { BaileysLabels } from "./labels";
 import { BaileysStore } from "./store";
 import { StoreFeed } from "./store-feed";
@@ -43,6 +44,8 @@ export interface BaileysEngineOptions {
   qrTimeoutMs?: number;
   /** Received media larger than this is not downloaded (the message keeps its descriptor). Default 64 MiB. */
   mediaMaxBytes?: number;
+  /** How long a history page waits for the phone's earlier messages (an on-demand history sync). Default: sendTimeoutMs. */
+  historyTimeoutMs?: number;
   /** Backoff between reconnect attempts: base doubles per attempt up to max, with jitter. Defaults 500 / 10000. */
   reconnect?: { baseMs?: number; maxMs?: number };
   log?: BaileysLog;
@@ -120,6 +123,8 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     log: (level, msg) => this.opts.log?.(level, msg),
     onChatLabel: (chatId, labelId, on) => this.emit("label", chatId, labelId, on),
   });
+  /** History further back than the store holds, asked of the phone (lib/engines/baileys/history.ts) */
+  private readonly onDemand: OnDemandHistory;
   private me: EngineMe | undefined;
   private readonly startGate = new StartGate();
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -179,6 +184,11 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     this.qrTimeoutMs = opts.qrTimeoutMs ?? 60000;
     this.backoffBaseMs = opts.reconnect?.baseMs ?? 500;
     this.backoffMaxMs = opts.reconnect?.maxMs ?? 10000;
+    this.onDemand = new OnDemandHistory({
+      sock: () => this.readySock(),
+      timeoutMs: opts.historyTimeoutMs ?? this.sendTimeoutMs,
+      messageOf: (m) => engineMessageOf(m, String(this.store?.creds?.me?.id ?? "").split(/[:@]/)[0]),
+    });
   }
 
   start(): Promise<void> {
@@ -459,8 +469,9 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     return this.readStore().getChat(chatId);
   }
 
+  /** A page of a chat's messages: the store's, then the phone's earlier ones (an on-demand history sync) past the store's oldest. */
   async listMessages(chatId: string, q: HistoryQuery): Promise<EnginePage<EngineMessage> | undefined> {
-    return this.readStore().listMessages(chatId, q);
+    return this.onDemand.page(this.readStore(), chatId, q);
   }
 
   async getMessage(messageId: string): Promise<EngineMessage | undefined> {
@@ -514,6 +525,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       // the phone's first history sync after linking (chats, their recent messages, push names) feeds
       // the store; RECENT/FULL are declined, so Baileys does not hold a first connection's events
       // for up to 20 s waiting for them (its AwaitingInitialSync asks about RECENT)
+      // (ON_DEMAND, the phone's answer to the engine's own request for a chat's earlier messages, is read by history.ts)
       shouldSyncHistoryMessage: (n: { syncType?: number }) => n.syncType === b.proto.HistorySync.HistorySyncType.INITIAL_BOOTSTRAP || n.syncType === b.proto.HistorySync.HistorySyncType.PUSH_NAME,
       fireInitQueries: false,
       generateHighQualityLinkPreview: false,
@@ -540,6 +552,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     });
     this.groups.attach(sock, () => this.sock === sock);
     this.feed.attach(sock, () => this.sock === sock);
+    this.onDemand.attach(sock, () => this.sock === sock);
     sock.ev.on("messages.update", (ups: any[]) => {
       if (this.sock !== sock) return;
       for (const u of ups) {
@@ -628,6 +641,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     this.sock = undefined;
     this.me = undefined;
     this.failSends(new EngineError("SESSION_NOT_READY", "The connection to WhatsApp closed"));
+    this.onDemand.fail(new EngineError("SESSION_NOT_READY", "The connection to WhatsApp closed"));
     if (!this.running || gen !== this.generation) return;
     void sock;
     if (code === DisconnectReason.connectionReplaced) {
@@ -808,6 +822,7 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     this.stopNameWait();
     this.startGate.reject(err);
     this.failSends(err);
+    this.onDemand.fail(err);
     const sock = this.sock;
     this.sock = undefined;
     if (sock) {

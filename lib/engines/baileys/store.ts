@@ -46,6 +46,8 @@ interface ChatRecord {
   t: number;
   seq: number;
   last: StoredMessage | null;
+  /** The store holds the chat's first message (the phone said there is nothing earlier) */
+  first?: boolean;
 }
 
 export interface ContactRecord {
@@ -60,21 +62,39 @@ export interface ContactRecord {
 
 type Log = (level: "warn" | "error", msg: string) => void;
 
-const position = (t: number, seq: number) => `${t}:${seq}`;
-/** A position from a cursor this store handed out: `<unix seconds>:<seq>`. */
-function positionOf(before: string | undefined): { t: number; seq: number } | undefined {
+export const position = (t: number, seq: number) => `${t}:${seq}`;
+/**
+ * A position from a cursor this store handed out: `<unix seconds>:<seq>` (a message fetched from the
+ * phone's earlier history has a negative seq: it comes before every message of its second).
+ */
+export function parsePosition(before: string | undefined): { t: number; seq: number } | undefined {
   if (before === undefined) return undefined;
-  const m = /^(\d{1,12}):(\d{1,15})$/.exec(before);
+  const m = /^(\d{1,12}):(-?\d{1,15})$/.exec(before);
   if (!m) throw new EngineError("VALIDATION_ERROR", "Invalid cursor");
   return { t: Number(m[1]), seq: Number(m[2]) };
 }
-const older = (a: { t: number; seq: number }, b: { t: number; seq: number }) => a.t < b.t || (a.t === b.t && a.seq < b.seq);
+export const older = (a: { t: number; seq: number }, b: { t: number; seq: number }) => a.t < b.t || (a.t === b.t && a.seq < b.seq);
 const fileOf = (chatId: string) => `${createHash("sha256").update(chatId).digest("hex").slice(0, 24)}.json`;
 const strip = ({ seq: _seq, ...m }: StoredMessage): EngineMessage => m;
+
+/** A page of a chat's stored messages, and what the engine needs to ask the phone for earlier ones. */
+export interface StoredPage extends EnginePage<EngineMessage> {
+  /** The scan ran past the chat's oldest stored message with the page still open to more */
+  exhausted: boolean;
+  /** The store holds the chat's first message: there is nothing earlier to ask for */
+  first: boolean;
+  /** The chat's oldest stored message (what an on-demand request names) */
+  oldest?: EngineMessage;
+  oldestAt?: string;
+  /** The position of the page's last message (a cursor past it) */
+  lastAt?: string;
+}
 
 export class BaileysStore {
   private closed = false;
   private seq = 0;
+  /** The lowest seq handed out to earlier messages fetched from the phone (they count down from 0) */
+  private low = 0;
   private readonly chats = new Map<string, ChatRecord>();
   private readonly contacts = new Map<string, ContactRecord>();
   /** WhatsApp Business labels (app state), and the labels on each chat */
@@ -97,9 +117,10 @@ export class BaileysStore {
 
   static async open(authDir: string, opts: { log?: Log; messagesPerChat?: number } = {}): Promise<BaileysStore> {
     const store = new BaileysStore(path.join(authDir, STORE_SUBDIR), opts.log ?? (() => undefined), opts.messagesPerChat ?? MESSAGES_PER_CHAT);
-    const index = await store.readJson<{ seq: number; chats: ChatRecord[] }>("chats.json");
+    const index = await store.readJson<{ seq: number; low?: number; chats: ChatRecord[] }>("chats.json");
     if (index && Array.isArray(index.chats)) {
       store.seq = Number(index.seq) || 0;
+      store.low = Math.min(0, Number(index.low) || 0);
       for (const c of index.chats) if (typeof c?.id === "string") store.chats.set(c.id, c);
     }
     const contacts = await store.readJson<{ contacts: ContactRecord[] }>("contacts.json");
@@ -151,12 +172,52 @@ export class BaileysStore {
           this.remember(stored.id, chatId);
           if (opts.unread && !m.fromMe) chat.unread++;
         }
-        if (msgs.length > this.perChat) for (const gone of msgs.splice(0, msgs.length - this.perChat)) this.ids.delete(gone.id);
+        if (msgs.length > this.perChat) {
+          for (const gone of msgs.splice(0, msgs.length - this.perChat)) this.ids.delete(gone.id);
+          delete chat.first;
+        }
         this.settleLast(chat, msgs);
         this.saveChat(chatId, msgs);
       }
       this.trimChats();
       this.saveIndex();
+    });
+  }
+
+  /**
+   * A chat's earlier messages, fetched from the phone (newest first), older than its oldest stored
+   * message `anchorId`: as many as the chat has room for (MESSAGES_PER_CHAT), the ones next to what
+   * it holds first; none if the chat's oldest is no longer `anchorId` (something changed since the
+   * request), none twice. An empty answer means the chat holds its first message. Returns the
+   * positions of those stored (id -> seq).
+   */
+  addEarlier(chatId: string, anchorId: string, earlier: EngineMessage[]): Promise<Map<string, number>> {
+    return this.run(async () => {
+      const stored = new Map<string, number>();
+      const chat = this.chats.get(chatId);
+      if (!chat) return stored;
+      const msgs = await this.messagesOf(chatId);
+      if (msgs[0]?.id !== anchorId) return stored;
+      if (!earlier.length) {
+        chat.first = true;
+        this.saveIndex();
+        return stored;
+      }
+      const known = new Set(msgs.map((m) => m.id));
+      const fresh = earlier.filter((m) => !known.has(m.id)).slice(0, Math.max(0, this.perChat - msgs.length));
+      if (!fresh.length) return stored;
+      // oldest first, counting down below every seq handed out: each before the next, all before what was stored
+      const base = this.low - fresh.length;
+      const added = fresh.reverse().map((m, i): StoredMessage => ({ ...m, chatId, seq: base + i }));
+      this.low = base;
+      msgs.unshift(...added);
+      for (const m of added) {
+        stored.set(m.id, m.seq);
+        this.remember(m.id, chatId);
+      }
+      this.saveChat(chatId, msgs);
+      this.saveIndex();
+      return stored;
     });
   }
 
@@ -278,7 +339,7 @@ export class BaileysStore {
   }
 
   async listChats(q: PageQuery): Promise<EnginePage<ChatSummary>> {
-    const before = positionOf(q.before);
+    const before = parsePosition(q.before);
     return this.run(async () => {
       const sorted = [...this.chats.values()].filter((c) => !before || older(c, before)).sort((a, b) => (older(a, b) ? 1 : -1));
       const page = sorted.slice(0, q.limit);
@@ -296,16 +357,27 @@ export class BaileysStore {
 
   /** A chat's messages, newest first; undefined for a chat the store does not know. */
   async listMessages(chatId: string, q: HistoryQuery): Promise<EnginePage<EngineMessage> | undefined> {
-    const before = positionOf(q.before);
+    const page = await this.pageMessages(chatId, q);
+    return page && { items: page.items, ...(page.next ? { next: page.next } : {}) };
+  }
+
+  /** A page of a chat's stored messages, newest first, and whether it ran past the oldest (undefined: no such chat). */
+  async pageMessages(chatId: string, q: HistoryQuery): Promise<StoredPage | undefined> {
+    const before = parsePosition(q.before);
     return this.run(async () => {
-      if (!this.chats.has(chatId)) return undefined;
+      const chat = this.chats.get(chatId);
+      if (!chat) return undefined;
       const msgs = await this.messagesOf(chatId);
       const items: StoredMessage[] = [];
       let more = false;
+      let stopped = false;
       for (let i = msgs.length - 1; i >= 0; i--) {
         const m = msgs[i];
         if (before && !older({ t: m.timestamp, seq: m.seq }, before)) continue;
-        if (q.since !== undefined && m.timestamp < q.since) break;
+        if (q.since !== undefined && m.timestamp < q.since) {
+          stopped = true;
+          break;
+        }
         if (q.fromMe !== undefined && m.fromMe !== q.fromMe) continue;
         if (items.length === q.limit) {
           more = true;
@@ -314,7 +386,14 @@ export class BaileysStore {
         items.push(m);
       }
       const last = items[items.length - 1];
-      return { items: items.map(strip), ...(more ? { next: position(last.timestamp, last.seq) } : {}) };
+      return {
+        items: items.map(strip),
+        ...(more ? { next: position(last.timestamp, last.seq) } : {}),
+        ...(last ? { lastAt: position(last.timestamp, last.seq) } : {}),
+        exhausted: !more && !stopped,
+        first: chat.first === true,
+        ...(msgs.length ? { oldest: strip(msgs[0]), oldestAt: position(msgs[0].timestamp, msgs[0].seq) } : {}),
+      };
     });
   }
 
@@ -435,7 +514,7 @@ export class BaileysStore {
   }
 
   private saveIndex(): void {
-    this.file("chats.json", () => ({ seq: this.seq, chats: [...this.chats.values()] }))
+    this.file("chats.json", () => ({ seq: this.seq, low: this.low, chats: [...this.chats.values()] }))
       .write()
       .catch((err: Error) => this.log("error", `cannot save the chat list: ${err.message}`));
   }

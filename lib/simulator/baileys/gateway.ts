@@ -26,7 +26,7 @@ import { PrimaryLinkCode, WRAPPED_KEY_BYTES } from "./link-code";
 import { APP_STATE_COLLECTIONS, AccountAppState, isAppStateCollection } from "./app-state";
 import type { AppStateCollection } from "./app-state";
 import { GroupsTranslator, SenderKeyBook, servePicture } from "./groups";
-import { historySyncMessages } from "./history-sync";
+import { historySyncMessages, onDemandHistorySync } from "./history-sync";
 import { onContactIq, statusNode, syncAddressBook } from "./contacts";
 import { chatIdOfJid, noteChatLabel, syncLabels } from "./labels";
 import type { WrittenLabels } from "./labels";
@@ -93,6 +93,8 @@ export class BaileysGateway {
     if (!w) this.labelStates.set(phone, (w = { labels: new Map(), chats: new Map() }));
     return w;
   }
+  /** Accounts whose phone is away (off, no network): it answers none of its companions' peer requests. */
+  readonly phonesAway = new Set<string>();
   /** Devices the phone has sent its history sync to (once, right after linking) */
   readonly historySent = new Set<string>();
   /** Devices the phone has shared its app-state sync key with (deviceId -> the key's id, base64). */
@@ -945,6 +947,7 @@ class BaileysLink {
     const { id, to } = node.attrs;
     const device = this.device;
     if (!device?.baileys) return;
+    if (node.attrs.category === "peer") return this.onPeerMessage(node, device);
     const toPhone = this.phoneOf(to ?? "");
     const fail = (reason: string) => this.send({ tag: "ack", attrs: { class: "message", id, from: to ?? S_WA, error: "400", reason } });
     const isGroup = /^[0-9-]+@g\.us$/.test(to ?? "");
@@ -997,6 +1000,35 @@ class BaileysLink {
     if (fields.poll && msg.messageContextInfo?.messageSecret) this.gw.pollSecrets.set(id, Buffer.from(msg.messageContextInfo.messageSecret));
     this.sentTo.set(id, to!);
     this.netSend({ t: "send", id, to: isGroup ? to : `${toPhone}@c.us`, body, ...(media ? { media } : {}), ...fields });
+  }
+
+  /**
+   * A message from the companion to the account's own phone (`category="peer"`, the DSM-wrapped
+   * protocol message encrypted for the phone's device 0): the server acks it, and the phone, if it is
+   * not away, answers a peer-data-operation request for earlier history (HISTORY_SYNC_ON_DEMAND) with
+   * an ON_DEMAND history sync (history-sync.ts). Other peer requests go unanswered, as a phone that
+   * does not serve them.
+   */
+  private async onPeerMessage(node: WaNode, device: DeviceRecord): Promise<void> {
+    const { id, to } = node.attrs;
+    const ack = (error?: string) => this.send({ tag: "ack", attrs: { class: "message", id, from: to ?? S_WA, t: String(nowSeconds()), ...(error ? { error } : {}) } });
+    const enc = children(node, "enc")[0];
+    if (this.phoneOf(to ?? "") !== device.phone || !enc) return ack("400");
+    let msg: any;
+    try {
+      msg = proto.Message.decode(await this.gw.peers.decrypt(device.phone, `${device.phone}.${device.baileys!.device}`, enc.attrs.type, bytesOf(enc)!));
+    } catch (err) {
+      this.gw.log("warn", `peer message ${id}: unreadable: ${(err as Error).message}`);
+      return ack("400");
+    }
+    ack();
+    const pm = (msg.deviceSentMessage?.message ?? msg).protocolMessage;
+    const request = pm?.type === proto.Message.ProtocolMessage.Type.PEER_DATA_OPERATION_REQUEST_MESSAGE ? pm.peerDataOperationRequestMessage : undefined;
+    if (request?.peerDataOperationRequestType !== proto.Message.PeerDataOperationRequestType.HISTORY_SYNC_ON_DEMAND || !request.historySyncOnDemandRequest) return;
+    if (this.gw.phonesAway.has(device.phone)) return;
+    const answer = onDemandHistorySync(this.gw.opts.network.accounts, device.phone, request.historySyncOnDemandRequest, id!, (m) => waMessageOf(m));
+    this.held.push({ from: device.phone, id: `3EB0${randomBytes(8).toString("hex").toUpperCase()}`, t: nowSeconds(), type: "protocol", category: "peer", message: answer });
+    return this.flushHeld();
   }
 
   // --- plumbing ---
