@@ -1,4 +1,4 @@
-// `npm run bench:scale [-- --sessions 3000 --nodes 4 --phase 20 --profile DIR]`: the scale run of bench/scale.ts,
+// `npm run bench:scale [-- --sessions 3000 --nodes 4 --phase 20 --profile DIR --redis-fsync always|everysec]`: the scale run of bench/scale.ts,
 // then (unless --no-scaling; --only-scaling skips the first part) the linear scaling check: the same load per node count with 2, 3 and 4
 // session nodes, reporting sessions per node and latency at each size.
 import path from "node:path";
@@ -14,7 +14,11 @@ export default async function run({ emit, args }: BenchContext): Promise<void> {
   const at = args.indexOf("--profile");
   const profileDir = at >= 0 ? path.resolve(args[at + 1] ?? "profiles") : undefined;
   if (!args.includes("--only-scaling")) {
-    const main = await runScale({ sessions, nodes, phaseSeconds, linkConcurrency: 16, workers: 8, faults: true, profileDir, log });
+    // --redis-fsync everysec: Redis as k8s/base/redis.yaml runs it (default: always, the test cluster's)
+    const fsyncAt = args.indexOf("--redis-fsync");
+    const redisFsync = fsyncAt >= 0 ? args[fsyncAt + 1] : "always";
+    if (redisFsync !== "always" && redisFsync !== "everysec") throw new Error(`--redis-fsync: always or everysec, not ${redisFsync}`);
+    const main = await runScale({ sessions, nodes, phaseSeconds, linkConcurrency: 16, workers: 8, faults: true, profileDir, redisFsync, log });
     for (const f of main.figures) emit(f);
   }
 

@@ -4,11 +4,14 @@
 // incoming messages, status reads), kills one session node with SIGKILL mid-run, adds a node
 // later, and reports figures, each beside a baseline measured in the same run. Bounded in time;
 // every process it starts is stopped at the end.
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
+import path from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { monotonicUs, parseTimingHeader } from "../lib/api/timing";
 import { mapLimit, TestCluster } from "../test/helpers/cluster";
 import { request } from "../test/helpers/http";
-import { waitFor } from "../test/helpers/processes";
+import { ROOT, waitFor } from "../test/helpers/processes";
 import { WebhookReceiver } from "../test/helpers/webhook-receiver";
 import { CostMeter, type CostPhase, type CostSnapshot } from "./cost-meter";
 import { CLK_TCK, cpuTicksOf, figure, summarize, type Figure } from "./harness";
@@ -26,6 +29,11 @@ export interface ScaleOptions {
   faults: boolean;
   /** Writes a V8 CPU profile of every wafleet process and of the simulated network here (`--cpu-prof`); they stop with SIGTERM to flush it. */
   profileDir?: string;
+  /**
+   * Redis's AOF fsync (default "always", the test cluster's: two fsyncs on every idempotent send's
+   * path); "everysec" is k8s/base/redis.yaml's.
+   */
+  redisFsync?: "always" | "everysec";
   /** Seconds with every session linked and no load, before the load starts: the background costs (default 5). */
   idleSeconds?: number;
   log?: (line: string) => void;
@@ -81,12 +89,21 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   const costs: CostPhase[] = [];
   try {
     // one admin key drives the whole load: no per-key rate limit on the gateway
-    const prof = (name: string): Record<string, string> => (o.profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${o.profileDir}/${name}` } : {});
+    // every process reports its event-loop delay every 5 s (bench/support/loop-delay.ts); with
+    // --profile it also writes a V8 CPU profile
+    // (the processes run dist/, as the test helpers start them, also when this file runs under jest)
+    const preloadFile = path.join(ROOT, "dist", "bench", "support", "loop-delay.js");
+    const preload = existsSync(preloadFile) ? `--require ${preloadFile}` : "";
+    const prof = (name: string): Record<string, string> => {
+      const opts = [preload, o.profileDir ? `--cpu-prof --cpu-prof-dir=${o.profileDir}/${name}` : ""].filter(Boolean).join(" ");
+      return opts ? { NODE_OPTIONS: opts } : {};
+    };
     c.gatewayEnv = { API_RATE_LIMIT: "0", ...prof("gateway") };
     // default lease timings (10 s / 3 s) and the network's default keepalive: the shipped settings
     const nodeEnv = { LEASE_TTL_MS: "10000", TAKEOVER_MARGIN_MS: "3000", MAX_SESSIONS_PER_INSTANCE: String(Math.max(750, o.sessions)) };
     // nats-server with its monitoring port: messages and bytes per phase (/varz, /jsz)
     c.natsMonitor = true;
+    c.redisFsync = o.redisFsync ?? "always";
     // The network's ledger stays in memory (WA_SIM_STATE_FILE empty): the run never restarts the
     // network, and at 10,000 sessions each write of the file serialised megabytes of ledger on the
     // network's one thread (up to a tenth of its time, in blocks every send's ack waited behind),
@@ -135,11 +152,24 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
       () => ({ requests: requests(), sends: ops.sends, incoming: ops.incoming }),
     );
     let mark: CostSnapshot = await meter.snapshot();
+    // the phases' bounds on the monotonic clock the processes' loop-delay lines are dated by, and
+    // the harness's own event-loop delay per phase (the client's stalls count in every latency)
+    const phases: Array<{ name: string; from: number; to: number; harnessLoop: { p50: number; p99: number; max: number } }> = [];
+    const harnessLoop = monitorEventLoopDelay({ resolution: 10 });
+    harnessLoop.enable();
+    let phaseFrom = monotonicUs();
+    /** The phase now running (the one the next phaseEnd closes). */
+    let phaseNow = "webhooks";
     /** Closes the current phase (its costs recorded) and opens the next. */
     const phaseEnd = async (name: string) => {
       const next = await meter!.snapshot();
       costs.push(CostMeter.phase(name, mark, next));
       mark = next;
+      const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+      phases.push({ name, from: phaseFrom, to: monotonicUs(), harnessLoop: { p50: ms(harnessLoop.percentile(50)), p99: ms(harnessLoop.percentile(99)), max: ms(harnessLoop.max) } });
+      harnessLoop.reset();
+      phaseFrom = monotonicUs();
+      phaseNow = PHASE_AFTER[name] ?? `after-${name}`;
       return next;
     };
 
@@ -152,6 +182,33 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     // 1. link everything through the API, at a bounded rate
     const linkStart = Date.now();
     const cpuAtLinkStart = cpuNow();
+    // each workspace is read once its sessions are linked, until all of them show WORKING, dated by
+    // the answer that showed it; linking ends with the last of them. (It used to end with a poll
+    // of every workspace after the last link, 2,000 reads at 10,000 sessions: seconds a poll, and
+    // the figure waited for the whole poll.) Four reads at a time, beside the links.
+    const sessionsIn = new Map<string, number>();
+    for (const s of sessions) sessionsIn.set(s.workspaceId, (sessionsIn.get(s.workspaceId) ?? 0) + 1);
+    const linkedIn = new Map<string, number>();
+    const linkedAt = new Map<string, number>();
+    const toCheck: string[] = [];
+    let linking = true;
+    let abandoned = false;
+    const deadline = Date.now() + 600_000;
+    const checkers = Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (!abandoned && (linking || linkedAt.size < workspaces.length)) {
+          if (Date.now() > deadline) throw new Error(`timed out waiting for every session WORKING (${linkedAt.size} of ${workspaces.length} workspaces)`);
+          const w = toCheck.shift();
+          if (!w) {
+            await new Promise((r) => setTimeout(r, 50));
+            continue;
+          }
+          const r = await time("GET /sessions", () => c.call("GET", `/workspaces/${w}/sessions`));
+          if (r.status === 200 && r.json.filter((x: any) => x.status === "WORKING").length === sessionsIn.get(w)) linkedAt.set(w, Date.now());
+          else setTimeout(() => toCheck.push(w), 100);
+        }
+      }),
+    );
     await mapLimit(sessions, o.linkConcurrency, async (s) => {
       await time("POST /sessions", () => c.retrying(() => c.call("POST", `/workspaces/${s.workspaceId}/sessions`, { sessionId: s.sessionId }), [201]));
       const qr = await waitFor(`QR of ${s.workspaceId}/${s.sessionId}`, async () => {
@@ -160,7 +217,15 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
       }, 60000, 100);
       const linked = await request(c.sim.url, "POST", "/sim/link", { body: { qr, phone: s.phone } });
       if (linked.status !== 200) throw new Error(`link failed: ${linked.body.toString()}`);
-    });
+      linkedIn.set(s.workspaceId, (linkedIn.get(s.workspaceId) ?? 0) + 1);
+      if (linkedIn.get(s.workspaceId) === sessionsIn.get(s.workspaceId)) toCheck.push(s.workspaceId);
+    }).then(
+      () => (linking = false),
+      (err) => {
+        abandoned = true;
+        throw err;
+      },
+    );
     const allWorking = async (among: string[] = workspaces) => {
       let working = 0;
       const nodes = new Set<string>();
@@ -175,9 +240,13 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
       });
       return { working, nodes };
     };
-    await waitFor("every session WORKING", async () => (await allWorking()).working === o.sessions, 600_000, 1000);
-    const linkSeconds = (Date.now() - linkStart) / 1000;
+    await checkers;
+    const linkSeconds = ([...linkedAt.values()].reduce((a, b) => Math.max(a, b), linkStart) - linkStart) / 1000;
     const cpuAtLinkEnd = cpuNow();
+    // and every one still WORKING, read together once more (not timed; its end is kept beside the
+    // figure: the figure used to end with the first such poll that saw them all)
+    await waitFor("every session still WORKING", async () => (await allWorking()).working === o.sessions, 120_000, 1000);
+    const linkPollEndSeconds = Math.round((Date.now() - linkStart) / 100) / 10;
     log(`linked ${o.sessions} sessions in ${linkSeconds.toFixed(1)} s`);
     await phaseEnd("link");
     // the background: every session linked, nothing asked of the cluster
@@ -190,6 +259,9 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     const accepted: string[] = [];
     const incomingIds: string[] = [];
     const sendLat: number[] = [];
+    // each accepted send's hops (microseconds), from the stamps its answer carries (lib/api/timing.ts)
+    const hops: SendHops[] = [];
+    const refusals = new Map<string, number>();
     let loadErrors = 0;
     const load = Promise.all(
       Array.from({ length: o.workers }, async (_, wk) => {
@@ -215,14 +287,22 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
             const text = `scale-${seq++}`;
             const to = CONTACTS[seq % CONTACTS.length]!;
             const t = Date.now();
+            const first = monotonicUs();
             for (;;) {
-              const r = await time("POST /messages", () => c.call("POST", `/workspaces/${s.workspaceId}/sessions/${s.sessionId}/messages`, { to, text }, { "idempotency-key": text }));
+              const h0 = monotonicUs();
+              const r = await time("POST /messages", () => c.call("POST", `/workspaces/${s.workspaceId}/sessions/${s.sessionId}/messages`, { to, text }, { "idempotency-key": text, "x-wafleet-timing": "1" }));
+              const h1 = monotonicUs();
               if (r.status === 201) {
                 accepted.push(text);
                 ops.sends++;
                 sendLat.push(Date.now() - t);
+                const hop = hopsOf(phaseNow, first, h0, h1, r.headers["x-wafleet-timing"] as string | undefined);
+                if (hop) hops.push(hop);
                 break;
               }
+              // why a send was refused before it was accepted (the retries in the tail), by phase
+              const why = `${phaseNow} ${r.status} ${r.json?.error?.code ?? ""}`.trim();
+              refusals.set(why, (refusals.get(why) ?? 0) + 1);
               if (Date.now() - t > 120_000) break;
               await new Promise((res) => setTimeout(res, 250));
             }
@@ -338,7 +418,7 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
       await request(c.api, "GET", "/healthz");
       return Number(process.hrtime.bigint() - t) / 1e6;
     })));
-    figures.push(figure("scale.link.seconds", "s", linkSeconds, { name: "sessions / link concurrency x one link round trip (POST+GET qr)", value: (o.sessions / o.linkConcurrency) * ((summarize(lat.get("POST /sessions")!).p50 + summarize(lat.get("GET /qr")!).p50) / 1000) }, { sessions: o.sessions, workspaces: workspaces.length, nodes: o.nodes }));
+    figures.push(figure("scale.link.seconds", "s", linkSeconds, { name: "sessions / link concurrency x one link round trip (POST+GET qr)", value: (o.sessions / o.linkConcurrency) * ((summarize(lat.get("POST /sessions")!).p50 + summarize(lat.get("GET /qr")!).p50) / 1000) }, { sessions: o.sessions, workspaces: workspaces.length, nodes: o.nodes, pollEndSeconds: linkPollEndSeconds }));
     for (const [route, samples] of lat) {
       const s = summarize(samples);
       figures.push(figure(`scale.api.${route}.p50`, "ms", s.p50, { name: "GET /healthz on the same gateway (no action)", value: health.p50 }, { n: s.n }));
@@ -347,7 +427,10 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
     const sl = summarize(sendLat);
     const reads = summarize(lat.get("GET /sessions/:s") ?? [0]);
     figures.push(figure("scale.send.p50", "ms", sl.p50, { name: "GET /sessions/:s p50 (routed read, same run)", value: reads.p50 }, { n: sl.n }));
-    figures.push(figure("scale.send.p99", "ms", sl.p99, { name: "GET /sessions/:s p99 (routed read, same run)", value: reads.p99 }, { n: sl.n }));
+    figures.push(figure("scale.send.p99", "ms", sl.p99, { name: "GET /sessions/:s p99 (routed read, same run)", value: reads.p99 }, { n: sl.n, redisFsync: c.redisFsync, loadAverage: loadavg().map((x) => Math.round(x * 10) / 10) }));
+    figures.push(...hopFigures(hops));
+    figures.push(figure("scale.send.refused", "attempts", [...refusals.values()].reduce((a, b) => a + b, 0), { name: "accepted sends", value: accepted.length }, { byPhaseAndCode: Object.fromEntries(refusals) }));
+    figures.push(...loopDelayFigures(phases, [...c.nodes.entries(), ["gateway", c.gateway] as const, ...c.roles.entries(), ["sim", c.sim.proc] as const].map(([name, p]) => [name, p.output] as [string, string])));
     figures.push(figure("scale.delivery.rate", "ratio", accepted.length ? (accepted.length - lost) / accepted.length : 1, { name: "accepted sends", value: 1 }, { accepted: accepted.length, lost, duplicated, conflicts: stats.conflicts, loadErrors }));
     figures.push(figure("scale.webhook.delivery.rate", "ratio", incomingIds.length ? delivered / incomingIds.length : 1, { name: "incoming messages", value: 1 }, { incoming: incomingIds.length, delivered }));
     if (o.faults) {
@@ -492,3 +575,112 @@ export function costFigures(costs: CostPhase[], run: { sessions: number; workspa
 }
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/** What phase follows a closed one (phaseEnd's argument); the load runs from "steady" on. */
+const PHASE_AFTER: Record<string, string> = { webhooks: "link", link: "idle", idle: "steady", steady: "failover", failover: "after-failover", "after-failover": "join", join: "after-join", "after-join": "end" };
+
+/** The hops of one send, in microseconds (see HOPS). */
+export interface SendHops {
+  phase: string;
+  /** From the first attempt to the accepted answer (retries included). */
+  total: number;
+  /** Earlier attempts refused (e.g. SESSION_NOT_READY during a failover) and their pauses. */
+  retries: number;
+  hops: number[];
+}
+
+/**
+ * A send's hops, each between two stamps: the harness's (h0 before the request, h1 after the
+ * answer), the gateway's (g0 request parsed, g1 admitted, g2 idempotency key reserved and calling,
+ * g3 answer back, g4 key completed) and the owner's (n0 handler entered, n1 calling the engine, n2
+ * the network's acknowledgement in).
+ */
+export const HOPS = [
+  ["client.to.gateway", "h0", "g0"], // connection, HTTP parse, the gateway's loop
+  ["gateway.admit", "g0", "g1"], // route, key, rate limit, body, params
+  ["gateway.idempotency.begin", "g1", "g2"], // Redis SET NX
+  ["gateway.to.owner", "g2", "n0"], // Workspace strategy, Moleculer over NATS, the owner's loop
+  ["owner.before.engine", "n0", "n1"], // ownership check, content
+  ["engine.network.ack", "n1", "n2"], // the frame to the simulated network and its SERVER ack back
+  ["owner.to.gateway", "n2", "g3"], // the reply over NATS, the gateway's loop
+  ["gateway.idempotency.complete", "g3", "g4"], // Redis SET of the answer
+  ["gateway.to.client", "g4", "h1"], // the answer written and read
+] as const;
+
+export function hopsOf(phase: string, first: number, h0: number, h1: number, header: string | undefined): SendHops | undefined {
+  const st: Record<string, number> = { ...parseTimingHeader(header), h0, h1 };
+  if (HOPS.some(([, a, b]) => st[a] === undefined || st[b] === undefined)) return undefined;
+  return { phase, total: h1 - first, retries: h0 - first, hops: HOPS.map(([, a, b]) => st[b]! - st[a]!) };
+}
+
+/**
+ * Per hop: its p50 and p99 beside the sends' own (the ratio: how much of the send it is), its
+ * mean over the slowest 1% of sends beside theirs (what makes the tail), and the sends' p50 / p99
+ * per phase of the run.
+ */
+export function hopFigures(sends: SendHops[]): Figure[] {
+  const out: Figure[] = [];
+  if (!sends.length) return out;
+  const ms = (us: number) => us / 1000;
+  const all = summarize(sends.map((s) => ms(s.total)));
+  // the slowest 1% (at least one), whatever the ties at the p99
+  const tail = [...sends].sort((a, b) => b.total - a.total).slice(0, Math.max(1, Math.ceil(sends.length / 100)));
+  const tailMean = tail.reduce((a, s) => a + ms(s.total), 0) / tail.length;
+  HOPS.forEach(([name], i) => {
+    const h = summarize(sends.map((s) => ms(s.hops[i]!)));
+    out.push(figure(`scale.send.hop.${name}.p50`, "ms", h.p50, { name: "send p50 (the same sends)", value: all.p50 }, { n: h.n }));
+    out.push(figure(`scale.send.hop.${name}.p99`, "ms", h.p99, { name: "send p99 (the same sends)", value: all.p99 }, { n: h.n }));
+    out.push(figure(`scale.send.tail.${name}`, "ms", tail.reduce((a, s) => a + ms(s.hops[i]!), 0) / tail.length, { name: "mean of the slowest 1% of sends", value: tailMean }, { n: tail.length, byPhase: countBy(tail.map((s) => s.phase)) }));
+  });
+  out.push(figure("scale.send.tail.retries", "ms", tail.reduce((a, s) => a + ms(s.retries), 0) / tail.length, { name: "mean of the slowest 1% of sends", value: tailMean }, { n: tail.length }));
+  for (const phase of [...new Set(sends.map((s) => s.phase))]) {
+    const p = summarize(sends.filter((s) => s.phase === phase).map((s) => ms(s.total)));
+    out.push(figure(`scale.send.phase.${phase}.p50`, "ms", p.p50, { name: "send p50, whole run", value: all.p50 }, { n: p.n }));
+    out.push(figure(`scale.send.phase.${phase}.p99`, "ms", p.p99, { name: "send p99, whole run", value: all.p99 }, { n: p.n }));
+  }
+  return out;
+}
+
+function countBy(xs: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const x of xs) out[x] = (out[x] ?? 0) + 1;
+  return out;
+}
+
+/** A process's loop-delay lines (bench/support/loop-delay.ts) in its output. */
+export function loopDelayLines(output: string): Array<{ at: number; p50: number; p99: number; max: number }> {
+  const out: Array<{ at: number; p50: number; p99: number; max: number }> = [];
+  for (const m of output.matchAll(/^\[loop-delay\] (\{.*\})$/gm)) {
+    try {
+      out.push(JSON.parse(m[1]!));
+    } catch {
+      // a line cut by another write: skipped
+    }
+  }
+  return out;
+}
+
+/**
+ * Each process's event-loop delay in the steady phase and over the whole load (steady to the end):
+ * the mean of its 5 s windows' p99 beside the harness's own p99 in the same span (the client's
+ * loop), with the worst window's p99 and the largest single delay.
+ */
+export function loopDelayFigures(phases: Array<{ name: string; from: number; to: number; harnessLoop: { p50: number; p99: number; max: number } }>, outputs: Array<[string, string]>): Figure[] {
+  const out: Figure[] = [];
+  const steady = phases.find((p) => p.name === "steady");
+  if (!steady) return out;
+  const loadPhases = phases.slice(phases.indexOf(steady));
+  const spans: Array<[string, number, number, number]> = [
+    ["steady", steady.from, steady.to, steady.harnessLoop.p99],
+    ["load", steady.from, loadPhases[loadPhases.length - 1]!.to, Math.max(...loadPhases.map((p) => p.harnessLoop.p99))],
+  ];
+  for (const [span, from, to, harness] of spans) {
+    for (const [name, output] of outputs) {
+      const lines = loopDelayLines(output).filter((l) => l.at > from && l.at <= to + 1_000_000);
+      if (!lines.length) continue;
+      const mean = lines.reduce((a, l) => a + l.p99, 0) / lines.length;
+      out.push(figure(`scale.loop.${span}.${name}.p99`, "ms", mean, { name: "the harness's own event-loop delay p99, same span", value: harness }, { windows: lines.length, worstP99: Math.max(...lines.map((l) => l.p99)), max: Math.max(...lines.map((l) => l.max)), p50: Math.round((lines.reduce((a, l) => a + l.p50, 0) / lines.length) * 100) / 100 }));
+    }
+  }
+  return out;
+}

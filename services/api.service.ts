@@ -28,6 +28,7 @@ import { Dashboard } from "../lib/api/dashboard";
 import { randomSimulatedPhone, scanWithSimulatedPhone } from "../lib/api/simulation";
 import { Slots } from "../lib/api/slots";
 import { openApiStore, type ApiStore } from "../lib/api/store";
+import { addStamps, startTiming, timed } from "../lib/api/timing";
 import { mediaRoutes } from "../lib/api/media-routes";
 import type { MediaStore } from "../lib/media/store";
 import { openMediaStore } from "../lib/media/target";
@@ -179,7 +180,10 @@ export default function apiService({ config, keys, store: givenStore, simUrl = c
             requestTimeout: config.apiRequestTimeoutMs,
             connectionsCheckingInterval: Math.max(250, Math.min(5000, Math.floor(config.apiHeadersTimeoutMs / 4))),
           },
-          this.httpHandler,
+          (req: IncomingMessage, res: ServerResponse) => {
+            startTiming(req);
+            this.httpHandler(req, res);
+          },
         );
         server.maxConnections = config.apiMaxConnections;
         this.server = server;
@@ -229,7 +233,13 @@ export default function apiService({ config, keys, store: givenStore, simUrl = c
             sendJson(res, 200, { kind: who.kind, keyId: who.keyId, workspaceId: who.kind === "workspace" ? who.workspaceId : null, simulation: simUrl !== "", version: process.env.npm_package_version ?? "0.1.0" }, { "Cache-Control": "no-store" });
           },
         },
-        call: (req, action, params, opts) => (req as any).$ctx.call(action, params, opts),
+        call: async (req, action, params, opts) => {
+          const ctx = (req as any).$ctx;
+          const data = await ctx.call(action, params, opts);
+          // the owner's stamps come back in the call's meta (lib/api/timing.ts)
+          if (timed(req)) addStamps(req, ctx.meta?.timing);
+          return data;
+        },
         limits: {
           body: config.apiBodyLimit,
           // base64 grows media by 4/3; the rest of a message body is small

@@ -16,6 +16,7 @@ import { sendJson } from "./reply";
 import type { Slots } from "./slots";
 import { API_BASE, fullPathOf, type RouteDef } from "./routes";
 import { persistently, storeCall } from "./store";
+import { stamp, timed, timingHeaderOf } from "./timing";
 
 export interface ActionRouteOptions {
   idempotency: IdempotencyKeys;
@@ -68,7 +69,12 @@ export function actionRoute(opts: ActionRouteOptions): RouteHandler {
     if (def.mediaBody) params = await resolveMedia(params);
     let data: any;
     try {
-      data = await x.call(def.action, params, { timeout: def.timeoutMs ?? opts.defaultTimeoutMs ?? 30000, meta: { messageId: messageIdFor(def, req.headers["idempotency-key"], params) } });
+      // a timed request asks the owner for its stamps too (lib/api/timing.ts)
+      const meta: Record<string, unknown> = { messageId: messageIdFor(def, req.headers["idempotency-key"], params) };
+      if (timed(req)) meta.timing = true;
+      stamp(req, "g2");
+      data = await x.call(def.action, params, { timeout: def.timeoutMs ?? opts.defaultTimeoutMs ?? 30000, meta });
+      stamp(req, "g3");
     } catch (err: any) {
       // media this request stored for a send that was refused is not kept (the owner reads it
       // before sending, so a refusal means nobody holds it)
@@ -96,8 +102,15 @@ export function actionRoute(opts: ActionRouteOptions): RouteHandler {
   return async (x) => {
     const { def, req, res, params } = x;
     const header = req.headers["idempotency-key"];
+    stamp(req, "g1");
+    const timingOf = () => {
+      stamp(req, "g4");
+      const t = timingHeaderOf(req, x.principal?.kind === "admin");
+      return t ? { "X-Wafleet-Timing": t } : undefined;
+    };
     if (!def.idempotencyKey || header === undefined) {
-      write(res, await perform(x, params));
+      const r = await perform(x, params);
+      write(res, r, timingOf());
       return;
     }
     if (typeof header !== "string" || !IDEMPOTENCY_KEY_PATTERN.test(header)) {
@@ -120,11 +133,11 @@ export function actionRoute(opts: ActionRouteOptions): RouteHandler {
     // the message went out: remembering that must survive a store blip (a Redis restart takes
     // a second), or the key would stay reserved and every retry answer IN_USE until it expires
     await persistently(() => idempotency.complete(scope, header, fingerprint, { status: result.status, body: result.body, headers: result.headers }));
-    write(res, result);
+    write(res, result, timingOf());
   };
 }
 
-function write(res: ServerResponse, r: Rendered, extra: Record<string, string> = {}): void {
+function write(res: ServerResponse, r: Rendered, extra: Record<string, string> | undefined = {}): void {
   if (r.raw) {
     res.writeHead(r.status, { "Content-Type": r.contentType ?? "application/octet-stream", "Content-Length": String(r.raw.length), ...(r.headers ?? {}), ...extra });
     res.end(r.raw);

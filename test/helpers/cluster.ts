@@ -24,6 +24,8 @@ export class TestCluster {
   private gatewayPort = 0;
   /** Serve nats-server's monitoring endpoints (/varz, /jsz) on a free port (set before start()). */
   natsMonitor = false;
+  /** Redis's AOF fsync (RedisServer.fsync; set before start()). */
+  redisFsync: "always" | "everysec" = "always";
 
   /** extraEnv goes to the session nodes; simEnv to the simulated network (e.g. WA_SIM_KEEPALIVE_MS). */
   async start(sessionNodes: string[], extraEnv: Record<string, string> = {}, simEnv: Record<string, string> = {}): Promise<this> {
@@ -32,6 +34,7 @@ export class TestCluster {
     await fs.mkdir(this.sessionsDir, { recursive: true });
     this.nats = await startNats(this.natsMonitor ? { monitorPort: await freePort() } : {});
     this.redis = await new RedisServer(await freePort(), path.join(this.root, "redis"), true).prepare();
+    this.redis.fsync = this.redisFsync;
     await this.redis.start();
     this.sim = await startSimProcess({ WA_SIM_KEEPALIVE_MS: TIMINGS.WA_SIM_KEEPALIVE_MS, WA_SIM_STATE_FILE: path.join(this.root, "sim-state.json"), ...simEnv });
     await Promise.all(sessionNodes.map((n) => this.startNode(n, extraEnv)));

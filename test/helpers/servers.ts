@@ -132,6 +132,13 @@ export interface RedisSecurity {
 }
 
 export class RedisServer extends ServerProcess {
+  /**
+   * A persistent server's AOF fsync: "always" (the default: every write on disk before its reply, a
+   * restart loses nothing) or "everysec" (k8s/base/redis.yaml's: at most a second lost, a write
+   * waits for no disk). Set before start().
+   */
+  fsync: "always" | "everysec" = "always";
+
   /** persistent: append-only file fsynced on every write, as production should run it (a restart loses nothing). */
   constructor(port: number, dir: string, readonly persistent = false, readonly security: RedisSecurity = {}) {
     super(port, dir);
@@ -147,7 +154,7 @@ export class RedisServer extends ServerProcess {
   }
 
   protected command(): [string, string[]] {
-    const durability = this.persistent ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
+    const durability = this.persistent ? ["--appendonly", "yes", "--appendfsync", this.fsync] : ["--appendonly", "no"];
     const { password, tls } = this.security;
     const auth = password ? ["--requirepass", password] : [];
     // TLS only: the plain port is closed, clients need no certificate of their own
