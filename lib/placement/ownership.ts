@@ -25,7 +25,7 @@ export interface OwnershipOptions {
   /** How long a released workspace answers WORKSPACE_MOVING before this node looks again. */
   releaseHoldMs?: number;
   reconcileEveryMs?: number;
-  /** Workspaces adopted at once by a reconcile (default 8). */
+  /** Workspaces adopted at once by a reconcile (default 16). */
   adoptConcurrency?: number;
 }
 
@@ -159,7 +159,7 @@ export class Ownership {
     // waited for every read before it
     let next = 0;
     await Promise.all(
-      Array.from({ length: Math.min(this.opts.adoptConcurrency ?? 8, mine.length) }, async () => {
+      Array.from({ length: Math.min(this.opts.adoptConcurrency ?? 16, mine.length) }, async () => {
         while (next < mine.length) {
           const a = mine[next++]!;
           if (!this.opts.lease.valid()) continue;

@@ -227,14 +227,17 @@ export class SessionManager {
    * desired state is running; engines start through the launch queue, so this returns quickly.
    */
   async restore(workspaceIds?: string[]): Promise<{ loaded: number; resumed: number }> {
-    await this.opts.storage.sweepDeleted(workspaceIds);
     const ids = workspaceIds ?? (await this.opts.storage.listWorkspaces());
     let loaded = 0;
     let resumed = 0;
-    // what the sessions resumed so far weigh (those of other workspaces already here included)
-    let load = this.load();
+    const resuming: Array<Promise<unknown>> = [];
     for (const w of ids) {
-      for (const meta of await this.opts.storage.listSessions(w)) {
+      // one listing of the folder (leftovers of interrupted deletes swept) and its meta.json files
+      const metas = await this.opts.storage.loadWorkspace(w);
+      // what the node's sessions weigh, read after the await (other workspaces are restored at the
+      // same time) and followed without another await until this workspace's are all placed
+      let load = this.load();
+      for (const meta of metas) {
         const k = key(meta.workspaceId, meta.sessionId);
         if (this.actors.has(k)) continue;
         const actor = new SessionActor(meta, this.opts);
@@ -248,10 +251,12 @@ export class SessionManager {
           }
           load += cost;
           resumed++;
-          await actor.resume();
+          // queued, not awaited one after another: resume() only queues the engine's start
+          resuming.push(actor.resume());
         }
       }
     }
+    await Promise.all(resuming);
     return { loaded, resumed };
   }
 

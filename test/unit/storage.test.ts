@@ -83,6 +83,23 @@ describe("session storage", () => {
     await expect(readdirOrEmpty("\u0000")).rejects.toThrow();
   });
 
+  it("loads a workspace as a node takes it: its sessions in creation order, interrupted deletes swept, a corrupt meta.json skipped", async () => {
+    await storage.create(meta({ sessionId: "b", createdAt: "2026-01-02T00:00:00.000Z" }));
+    await storage.create(meta({ sessionId: "a", createdAt: "2026-01-03T00:00:00.000Z", desired: "stopped" }));
+    await storage.create(meta({ sessionId: "c", createdAt: "2026-01-01T00:00:00.000Z" }));
+    await fs.mkdir(path.join(root, "sessions", "workspace_42", "session_bad"));
+    await fs.writeFile(path.join(root, "sessions", "workspace_42", "session_bad", "meta.json"), "{ not json");
+    await fs.mkdir(path.join(root, "sessions", "workspace_42", ".deleted-x-1234", "auth"), { recursive: true });
+    const loaded = await storage.loadWorkspace("42");
+    expect(loaded.map((m) => [m.sessionId, m.desired])).toEqual([["c", "running"], ["b", "running"], ["a", "stopped"]]);
+    expect((await fs.readdir(path.join(root, "sessions", "workspace_42"))).sort()).toEqual(["session_a", "session_b", "session_bad", "session_c"]);
+    // listing alone sweeps nothing (the coordinator weighs workspaces other nodes own)
+    await fs.mkdir(path.join(root, "sessions", "workspace_42", ".deleted-y-5678"));
+    expect((await storage.listSessions("42")).map((m) => m.sessionId)).toEqual(["c", "b", "a"]);
+    expect(await fs.readdir(path.join(root, "sessions", "workspace_42"))).toContain(".deleted-y-5678");
+    expect(await storage.loadWorkspace("nowhere")).toEqual([]);
+  });
+
   it("ignores a half-created folder without meta.json", async () => {
     await fs.mkdir(path.join(root, "sessions", "workspace_42", "session_main"), { recursive: true });
     expect(await storage.listSessions("42")).toEqual([]);
