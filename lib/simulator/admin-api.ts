@@ -160,6 +160,8 @@ const ROUTES: Route[] = [
     path: /^\/sim\/accounts\/([^/]+)\/contacts$/,
     handle: (n, [account], body) => {
       n.saveContact(account, requirePhone(body.phone, "phone"), requireString(body.name, "name"));
+      // the phone's app state has it at once: a connected baileys device is told (server_sync)
+      n.baileysGateway?.addressBookChanged(requirePhone(account, "account"));
       return [200, { ok: true }];
     },
   },

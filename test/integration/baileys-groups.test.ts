@@ -2,11 +2,14 @@
 // how each of the network's group changes reaches it through the fake server's w:gp2 and picture
 // notifications (add, join by code, remove, picture, invite revoked), and group messages both ways
 // after a restart (Baileys keeps its sender key and does not give it again; a member's sender key
-// is given again on the new connection).
-import type { BaileysEngine } from "../../lib/engines/baileys";
+// is given again on the new connection); a group change whose ack was lost is announced once though a
+// restart (a new engine on the same auth, as after a failover) comes between the loss and the re-send.
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { BaileysEngine, simulatedEndpoint } from "../../lib/engines/baileys";
 import type { GroupUpdate } from "../../lib/engines/capabilities";
 import type { EngineEvents, EngineMessage } from "../../lib/engines/types";
-import { baileysTestNet, nextEvent } from "../helpers/baileys";
+import { baileysTestNet, linkedBaileys, nextEvent } from "../helpers/baileys";
 import type { BaileysTestNet } from "../helpers/baileys";
 import { waitFor } from "../helpers/processes";
 import type { TestSim } from "../helpers/sim";
@@ -108,3 +111,42 @@ it("posts to a group and reads a member's posts after a restart, with the sender
   expect(await engine.markRead(group.id)).toBe(true);
   expect((await chat()).unreadCount).toBe(0);
 }, 60000);
+
+it("announces a group change once though the engine restarts (a new one on the same auth, as after a failover) between the lost ack and the server's re-send", async () => {
+  const ME = "15550009011";
+  const authDir = path.join(net.root, "failover");
+  const first = await linkedBaileys(sim, { authDir, phone: ME, sessionId: "failover" });
+  const heardFirst: GroupUpdate[] = [];
+  first.on("group_update", (u) => void heardFirst.push(u));
+  const groupId = (await sim.post("/sim/groups", { by: ANA, subject: "Failover", participants: [ME] })).json.group.id;
+  await waitFor("the group's creation", () => heardFirst.some((u) => u.groupId === groupId && u.change === "create"), 20000);
+  await waitFor("every update acknowledged", async () => (await sim.get("/sim/stats")).json.queuedUpdates === 0, 20000);
+  // the engine hears the change, its acknowledgement never reaches the server
+  await sim.post("/sim/faults", { loseUpdateAcks: true });
+  let second: BaileysEngine | undefined;
+  try {
+    await sim.post(`/sim/groups/${groupId}/participants`, { by: ANA, action: "add", participants: [BEN] });
+    await waitFor("the add", () => heardFirst.some((u) => u.groupId === groupId && u.change === "add"), 20000);
+    expect((await sim.get("/sim/stats")).json.queuedUpdates).toBe(1);
+    // the node goes away; another engine takes the session from the same auth folder
+    await first.stop();
+    await sim.post("/sim/faults", { loseUpdateAcks: false });
+    expect(Object.keys(JSON.parse(await fs.readFile(path.join(authDir, "baileys", "keys-group-notifications.json"), "utf8")))).toHaveLength(2);
+    second = new BaileysEngine({ workspaceId: "w", sessionId: "failover", authDir }, { endpoint: simulatedEndpoint(sim.url), startTimeoutMs: 30000, sendTimeoutMs: 10000 });
+    const heardSecond: GroupUpdate[] = [];
+    second.on("group_update", (u) => void heardSecond.push(u));
+    const ready = nextEvent(second, "ready");
+    await second.start();
+    await ready;
+    // the server sends the add again (same id) and this time hears the ack
+    await waitFor("the change sent again and acknowledged", async () => (await sim.get("/sim/stats")).json.queuedUpdates === 0, 30000);
+    // a fresh change, announced after anything sent again, marks the end
+    await sim.post(`/sim/groups/${groupId}/update`, { by: ANA, subject: "After the failover" });
+    await waitFor("the fresh change", () => heardSecond.some((u) => u.change === "subject"), 20000);
+    expect(heardSecond.filter((u) => u.groupId === groupId).map((u) => [u.change, u.participants ?? u.value])).toEqual([["subject", "After the failover"]]);
+  } finally {
+    await sim.post("/sim/faults", { loseUpdateAcks: false });
+    await first.stop();
+    await second?.stop();
+  }
+}, 90000);

@@ -194,3 +194,25 @@ it("pages a chat's history further back than the store holds: the phone answers 
   expect((await engine.listMessages(chat, { limit: 10, before: p1!.next }))!.items.map((m) => m.body)).toEqual(wanted.slice(100, 110));
   await engine.stop();
 }, 120000);
+
+it("hears a name saved on the phone while it is connected, without a reconnect (the server's server_sync of the address book)", async () => {
+  const ACC = "15550008201";
+  const DORA = "4915100008205";
+  await sim.post(`/sim/contacts/${DORA}/send`, { to: ACC, body: "hi, it's Dora" });
+  const engine = await linked(path.join(root, "address-book"), [], ACC);
+  const readies: unknown[] = [];
+  const drops: unknown[] = [];
+  engine.on("ready", (me) => void readies.push(me));
+  engine.on("disconnected", (reason) => void drops.push(reason));
+  await waitFor("the history sync", async () => (await engine.getContact(`${DORA}@c.us`)) !== undefined, 20000);
+  expect(await engine.getContact(`${DORA}@c.us`)).toMatchObject({ name: null });
+  // the name is saved on the phone now: the connected device hears of it
+  expect((await sim.post(`/sim/accounts/${ACC}/contacts`, { phone: DORA, name: "Dora Explorer" })).status).toBe(200);
+  await waitFor("the saved name", async () => (await engine.getContact(`${DORA}@c.us`))?.name === "Dora Explorer", 20000);
+  expect((await engine.getChat(`${DORA}@c.us`))!.name).toBe("Dora Explorer");
+  // a second change, too
+  await sim.post(`/sim/accounts/${ACC}/contacts`, { phone: DORA, name: "Dora M." });
+  await waitFor("the renamed contact", async () => (await engine.getContact(`${DORA}@c.us`))?.name === "Dora M.", 20000);
+  expect([readies, drops]).toEqual([[], []]);
+  await engine.stop();
+}, 60000);

@@ -105,4 +105,17 @@ describe("BaileysAuthStore", () => {
     expect(Object.keys(left).sort()).toEqual(["2", "900"]);
     await third.close();
   });
+
+  it("remembers the group notifications heard across a reopen, the latest `keep` of them, and notes nothing once closed", async () => {
+    const store = await BaileysAuthStore.open(dir);
+    // ids led by digits, as a group's are: read back as they were written (not as a Buffer)
+    for (const id of ["A1", "A2", "A3"]) await store.noteNotification(`120363000000000001@g.us/${id}`, 2);
+    expect(["A1", "A2", "A3"].map((id) => store.heardNotification(`120363000000000001@g.us/${id}`))).toEqual([false, true, true]);
+    await store.close();
+    await store.noteNotification("120363000000000001@g.us/A4", 2);
+    const again = await BaileysAuthStore.open(dir);
+    expect(["A1", "A2", "A3", "A4"].map((id) => again.heardNotification(`120363000000000001@g.us/${id}`))).toEqual([false, true, true, false]);
+    expect(await fs.readdir(path.join(dir, AUTH_SUBDIR))).toEqual(["keys-group-notifications.json"]);
+    await again.close();
+  });
 });

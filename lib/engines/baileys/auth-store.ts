@@ -17,6 +17,13 @@ const CREDS_FILE = "creds.json";
 
 type KeyMap = Record<string, Record<string, unknown>>;
 
+/**
+ * The group notifications the engine heard (`<group>/<stanza id>`), oldest first: kept with the keys
+ * (as Baileys keeps its own non-key state, e.g. `sender-key-memory`), so a restart, a failover and a
+ * backup carry them. Baileys never asks for this type.
+ */
+export const NOTIFICATIONS_TYPE = "group-notifications";
+
 /** Key types read from disk when asked for instead of being held in memory: many, rarely read. */
 const COLD_TYPES = new Set(["pre-key"]);
 
@@ -263,6 +270,25 @@ export class BaileysAuthStore {
     if (this.closed) return;
     if (update) Object.assign(this.creds, update);
     await this.file(CREDS_FILE, () => this.creds).write();
+  }
+
+  /** Whether a group notification (`<group>/<stanza id>`) was heard before, on any connection since the device linked. */
+  heardNotification(key: string): boolean {
+    return Object.prototype.hasOwnProperty.call(this.keys[NOTIFICATIONS_TYPE] ?? {}, key);
+  }
+
+  /**
+   * Notes a group notification as heard (the `keep` latest are remembered, the oldest forgotten first),
+   * written like a key (atomic, coalesced); nothing once the store is closed.
+   */
+  noteNotification(key: string, keep: number): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const all = (this.keys[NOTIFICATIONS_TYPE] ??= {});
+    // (true, not a number: Baileys' JSON reviver reads an object of numbers under digit-led keys as a Buffer)
+    all[key] = true;
+    const keys = Object.keys(all);
+    for (let i = 0; i < keys.length - keep; i++) delete all[keys[i]];
+    return this.file(`keys-${NOTIFICATIONS_TYPE}.json`, () => this.keys[NOTIFICATIONS_TYPE]).write();
   }
 
   /** How many keys of `type` are held in memory (for a cold type: only those not yet written). */

@@ -142,6 +142,10 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     emitGroupUpdate: (u) => this.emit("group_update", u),
     emitCall: (c) => this.emit("call", c),
     ackChanged: (id, status) => this.ackChanged(id, status),
+    notifications: () => {
+      const store = this.store;
+      return store && { heard: (key) => store.heardNotification(key), note: (key, keep) => store.noteNotification(key, keep) };
+    },
     log: (level, msg) => this.opts.log?.(level, msg),
   });
   /** Contacts (lib/engines/baileys/contacts.ts): the store's, and what WhatsApp tells of them */

@@ -16,7 +16,9 @@ export interface GroupsHost {
   emitCall(call: IncomingCall): void;
   /** An own message's status moved on (Baileys' status numbers: 3 delivered, 4 read) */
   ackChanged(id: string, status: number): void;
-  log?(level: "warn", msg: string): void;
+  /** The group notifications heard on any connection of this device, kept with its auth (a restart and a failover keep them) */
+  notifications(): { heard(key: string): boolean; note(key: string, keep: number): Promise<void> } | undefined;
+  log?(level: "warn" | "error", msg: string): void;
 }
 
 /** Calls remembered (id -> caller jid), so a ringing one can be rejected; the oldest forgotten first. */
@@ -28,8 +30,6 @@ const PICTURE_MAX_BYTES = 2 * 1024 * 1024;
 
 export class BaileysGroups {
   private readonly calls = new Map<string, string>();
-  /** Group notifications heard, on this engine's every connection (see dedupeNotifications). */
-  private readonly heardNotifications = new Set<string>();
   /** Group events are announced one at a time, in arrival order (a settings change reads the group). */
   private events: Promise<void> = Promise.resolve();
 
@@ -113,8 +113,10 @@ export class BaileysGroups {
   /**
    * WhatsApp sends a notification again, with the same id, when it did not get its ack (the
    * connection dropped first); Baileys processes it again and emits the group change again. So a
-   * group's notification whose id was already heard on any connection of this engine is only acked
-   * (the server stops sending it) and not handed to Baileys. Baileys has no hook for this: its
+   * group's notification whose id was already heard on any connection of this device is only acked
+   * (the server stops sending it) and not handed to Baileys. The ids heard are kept with the auth
+   * (BaileysAuthStore.noteNotification), so a restart or a failover between a lost ack and the
+   * re-send does not announce the change twice. Baileys has no hook for this: its
    * socket's frame events are filtered (a frame is emitted as `frame`, then as its tag and
    * callback events; each of them is withheld for a repeated notification).
    */
@@ -126,14 +128,14 @@ export class BaileysGroups {
       const node = args[0] as { tag?: string; attrs?: Record<string, string> } | undefined;
       if (event === "frame" && node?.tag === "notification" && node.attrs?.id && String(node.attrs.from ?? "").endsWith("@g.us")) {
         const key = `${node.attrs.from}/${node.attrs.id}`;
-        if (this.heardNotifications.has(key)) {
+        const heard = this.host.notifications();
+        if (heard?.heard(key)) {
           repeated.add(node);
           this.host.log?.("warn", `group notification ${node.attrs.id} of ${node.attrs.from} came again: acknowledged, not announced twice`);
           Promise.resolve(sock.sendMessageAck(node)).catch(() => undefined);
           return true;
         }
-        this.heardNotifications.add(key);
-        if (this.heardNotifications.size > NOTIFICATIONS_KEPT) this.heardNotifications.delete(this.heardNotifications.values().next().value!);
+        heard?.note(key, NOTIFICATIONS_KEPT).catch((err: Error) => this.host.log?.("error", `cannot save the group notifications heard: ${err.message}`));
       }
       if (node && typeof node === "object" && repeated.has(node)) return false;
       return emit(event, ...args);

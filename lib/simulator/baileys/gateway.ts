@@ -142,6 +142,15 @@ export class BaileysGateway {
     this.opts.log?.(level, `baileys: ${msg}`);
   }
 
+  /**
+   * A name saved on `phone`'s phone (its address book changed): the phone writes it to its app state
+   * and the server tells each connected device of the account (`server_sync`), which syncs it now
+   * rather than at its next login.
+   */
+  addressBookChanged(phone: string): void {
+    for (const l of this.links) l.onAddressBookChanged(phone);
+  }
+
   close(): void {
     this.closed = true;
     for (const l of this.links) l.terminate();
@@ -416,11 +425,24 @@ class BaileysLink {
     await this.shareAppState(device!, me);
     // the address book as the phone keeps it (app state): names saved since, told to a device that has the key
     const state = this.gw.appStateOf(device!.phone, me.pushname);
-    let book = this.gw.addressBooks.get(device!.phone);
-    if (!book) this.gw.addressBooks.set(device!.phone, (book = new Map()));
-    if (syncAddressBook(state, this.gw.opts.network.accounts, device!.phone, book)) this.tellSync("critical_unblock_low");
+    this.syncAddressBook();
     // and a business account's labels, made or applied on the phone since
     if (syncLabels(state, this.gw.opts.network, device!.phone, this.gw.labelsWritten(device!.phone))) this.tellSync("regular");
+  }
+
+  /** The account's address book changed on its phone: written to its app state, this device told (if it is the account's and logged in). */
+  onAddressBookChanged(phone: string): void {
+    if (this.phase === "open" && this.device?.phone === phone) this.serial(() => this.syncAddressBook());
+  }
+
+  /** Names saved on the phone since the address book was last written to app state, and the device told of them. */
+  private syncAddressBook(): void {
+    const phone = this.device!.phone;
+    const state = this.gw.appStates.get(phone);
+    if (!state) return;
+    let book = this.gw.addressBooks.get(phone);
+    if (!book) this.gw.addressBooks.set(phone, (book = new Map()));
+    if (syncAddressBook(state, this.gw.opts.network.accounts, phone, book)) this.tellSync("critical_unblock_low");
   }
 
   /** Tells a device that has the app-state key that a collection has new patches (one still waiting for the key hears of all of them once it has it). */
