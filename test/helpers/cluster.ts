@@ -9,6 +9,13 @@ import { NatsServer, RedisServer, startNats } from "./servers";
 
 export const ADMIN_KEY = "cluster-test-admin-key-0123456789";
 
+/**
+ * How long a process may take to start. Alone on a quiet machine a node is up in a few seconds; on
+ * this shared 2-core machine at a load average of 15, loading a node's modules alone took 9 s, and
+ * four nodes starting together passed 30 s (the scale run failed before it began).
+ */
+const START_WAIT_MS = 120_000;
+
 /** Timings chosen so that TTL*2/3 + margin exceeds the network's keepalive window (see docs/architecture.md). */
 export const TIMINGS = { LEASE_TTL_MS: "3000", TAKEOVER_MARGIN_MS: "1500", WA_SIM_KEEPALIVE_MS: "1500", MOVE_WAIT_MS: "8000" };
 
@@ -64,7 +71,7 @@ export class TestCluster {
   async startNode(node: string, extra: Record<string, string> = {}): Promise<NodeProcess> {
     const proc = new NodeProcess(node, "dist/bin/wafleet.js", this.env(node, { SERVICES: "sessions", ...extra }));
     this.nodes.set(node, proc);
-    await proc.waitForOutput(/wafleet cluster node .* up/, 30000);
+    await proc.waitForOutput(/wafleet cluster node .* up/, START_WAIT_MS);
     return proc;
   }
 
@@ -72,7 +79,7 @@ export class TestCluster {
   async startRole(name: string, services: string, extra: Record<string, string> = {}): Promise<NodeProcess> {
     const proc = new NodeProcess(name, "dist/bin/wafleet.js", this.env(name, { SERVICES: services, ...extra }));
     this.roles.set(name, proc);
-    await proc.waitForOutput(/wafleet cluster node .* up/, 30000);
+    await proc.waitForOutput(/wafleet cluster node .* up/, START_WAIT_MS);
     return proc;
   }
 
@@ -84,7 +91,7 @@ export class TestCluster {
     this.gatewayPort ||= await freePort();
     this.api = `http://127.0.0.1:${this.gatewayPort}`;
     this.gateway = new NodeProcess("gateway", "dist/bin/wafleet.js", this.env("gateway", { SERVICES: "api", API_PORT: String(this.gatewayPort), API_HOST: "127.0.0.1", ...this.gatewayEnv }));
-    await this.gateway.waitForOutput(/API listening on/, 30000);
+    await this.gateway.waitForOutput(/API listening on/, START_WAIT_MS);
   }
 
   async cluster(): Promise<any> {
