@@ -209,6 +209,19 @@ const SPECS: Record<Capability, (engine: SessionEngine) => Promise<void>> = {
     const back = await engine.listMessages!(`${BEN}@c.us`, { limit: 2 });
     expect(back!.items.map((m) => m.body)).toEqual(["typed while the session was stopped", "h4"]);
     expect((await engine.listChats!({ limit: 1 })).items[0]).toMatchObject({ id: `${BEN}@c.us`, lastMessage: { body: "typed while the session was stopped", fromMe: true } });
+    // a long chat pages back to its first message, whatever the engine keeps itself (the baileys engine's store holds 100 per chat, and asks the phone for earlier ones)
+    const LONG = "4915100000003";
+    for (let i = 0; i < 110; i++) await sim.post(`/sim/accounts/${ALICE}/send`, { to: LONG, body: `d${i}` });
+    await waitFor("the long chat's last message", async () => (await engine.listMessages!(`${LONG}@c.us`, { limit: 1 }))?.items[0]?.body === "d109", 30000);
+    const bodies: string[] = [];
+    let before: string | undefined;
+    for (let pages = 0; pages < 10; pages++) {
+      const page = await engine.listMessages!(`${LONG}@c.us`, { limit: 40, ...(before ? { before } : {}) });
+      bodies.push(...page!.items.map((m) => m.body));
+      if (!page!.next) break;
+      before = page!.next;
+    }
+    expect(bodies).toEqual(Array.from({ length: 110 }, (_, i) => `d${109 - i}`));
   },
   contacts: async (engine) => {
     await engine.sendMessage(ANA, { text: "hello Ana" });
