@@ -107,6 +107,7 @@ export default function sessionsService({ config, engineFactory, engines, cluste
         node,
         logger: this.logger,
         startTimeoutMs: config.engineStartTimeoutMs,
+        sendReadyWaitMs: config.sendReadyWaitMs,
         maxSessions: config.maxSessionsPerInstance,
         engineWeights: config.engineWeights,
         // meta.json writes carry the token the directory gave this node for the workspace

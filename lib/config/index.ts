@@ -68,6 +68,8 @@ export interface Config {
   launchConcurrencySocket: number;
   launchStaggerSocketMs: number;
   engineStartTimeoutMs: number;
+  /** How long a send to a STARTING session (its engine connecting after a move, a failover or a drop) waits for WORKING before SESSION_NOT_READY (0 = refuse at once). */
+  sendReadyWaitMs: number;
   leaseTtlMs: number;
   /** How long past a dead node's lease expiry the coordinator waits before reassigning its workspaces. */
   takeoverMarginMs: number;
@@ -204,6 +206,7 @@ const schema = {
   LAUNCH_CONCURRENCY_SOCKET: num(1, 1024),
   LAUNCH_STAGGER_SOCKET_MS: num(0, 60_000),
   ENGINE_START_TIMEOUT_MS: num(1000, 600_000),
+  SEND_READY_WAIT_MS: num(0, 25_000),
   LEASE_TTL_MS: num(1000, 600_000),
   MOVE_WAIT_MS: num(0, 600_000),
   TAKEOVER_MARGIN_MS: num(0, 600_000),
@@ -398,6 +401,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     launchConcurrencySocket: v.LAUNCH_CONCURRENCY_SOCKET ?? 32,
     launchStaggerSocketMs: v.LAUNCH_STAGGER_SOCKET_MS ?? 0,
     engineStartTimeoutMs: v.ENGINE_START_TIMEOUT_MS ?? 60000,
+    sendReadyWaitMs: v.SEND_READY_WAIT_MS ?? 5000,
     leaseTtlMs: v.LEASE_TTL_MS ?? 10000,
     takeoverMarginMs: v.TAKEOVER_MARGIN_MS ?? 3000,
     rebalanceConcurrency: v.REBALANCE_CONCURRENCY ?? 8,

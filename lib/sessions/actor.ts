@@ -43,6 +43,12 @@ export interface ActorDeps {
   publish: <N extends EventName>(name: N, scope: { workspaceId: string; sessionId: string }, payload: EventPayloads[N], id?: string) => unknown;
   logger: ActorLogger;
   startTimeoutMs: number;
+  /**
+   * How long a send waits while the session is STARTING (its engine connecting after a move, a
+   * failover or a dropped connection) before it is refused SESSION_NOT_READY. Absent or 0: refused
+   * at once. A move's restart takes a second or two; a client told 409 retries blind meanwhile.
+   */
+  sendReadyWaitMs?: number;
   /** The fencing token this node holds for the workspace; meta.json writes carry it. */
   fencingToken: (workspaceId: string) => number;
   /**
@@ -107,6 +113,8 @@ export class SessionActor {
   private retryTimer: NodeJS.Timeout | undefined;
   private retries = 0;
   private removed = false;
+  /** Sends waiting for the session to leave STARTING (sendMessage), told of every status change. */
+  private readonly statusWaiters = new Set<() => void>();
   /** Calls ringing now that the policy let ring: callId -> caller */
   private readonly ringing = new Map<string, string>();
 
@@ -116,6 +124,7 @@ export class SessionActor {
   ) {
     this.machine = new StatusMachine((status, previous, reason) => {
       this.deps.publish("wa.session.status", this.scope, reason === undefined ? { status, previous } : { status, previous, reason });
+      for (const w of [...this.statusWaiters]) w();
     });
   }
 
@@ -307,6 +316,7 @@ export class SessionActor {
   }
 
   async sendMessage(to: string, content: MessageContent, opts?: SendOptions): Promise<SentMessage> {
+    if (this.machine.status === "STARTING") await this.leavingStarting(this.deps.sendReadyWaitMs ?? 0);
     const engine = this.engine;
     if (!engine || this.machine.status !== "WORKING") {
       throw new WafleetError("SESSION_NOT_READY", `The session is ${this.machine.status}; it must be WORKING to send`, { status: this.machine.status });
@@ -320,6 +330,23 @@ export class SessionActor {
       if (err?.code === "CONTACT_BLOCKED" || err?.code === "GROUP_NOT_ADMIN" || err?.code === "GROUP_NOT_FOUND" || err?.code === "VALIDATION_ERROR" || err?.code === "ENGINE_TIMEOUT") throw new WafleetError(err.code, String(err?.message ?? err));
       throw new WafleetError("ENGINE_ERROR", `Sending failed: ${String(err?.message ?? err)}`);
     }
+  }
+
+  /** Resolves when the status leaves STARTING (whatever it becomes) or after `ms`. */
+  private leavingStarting(ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.statusWaiters.delete(check);
+        resolve();
+      };
+      const check = () => {
+        if (this.machine.status !== "STARTING") done();
+      };
+      const timer = setTimeout(done, ms);
+      this.statusWaiters.add(check);
+    });
   }
 
   /** `mentionAll`: the group's members (but the account) join the message's mentions. */

@@ -327,6 +327,38 @@ describe("session actor and manager", () => {
     await m.create({ workspaceId: "w", sessionId: "s", start: false });
     await expect(m.get("w", "s").sendMessage("15550002222", { text: "hi" })).rejects.toMatchObject({ type: "SESSION_NOT_READY", code: 409 });
   });
+
+  it("holds a send to a STARTING session until it is WORKING (SEND_READY_WAIT_MS), then sends it", async () => {
+    let release!: () => void;
+    factoryHook = (e) => (e.gate = new Promise((r) => (release = r)));
+    const m = manager({ sendReadyWaitMs: 5000 });
+    await m.create({ workspaceId: "w", sessionId: "s" });
+    await until(() => m.get("w", "s").status === "STARTING");
+    let settled = false;
+    const sent = m.get("w", "s").sendMessage("15550002222", { text: "hi" }).finally(() => (settled = true));
+    await tick();
+    expect(settled).toBe(false);
+    FakeEngine.created[0]!.link();
+    await expect(sent).resolves.toMatchObject({ id: "m-hi", ack: "SERVER" });
+    release();
+  });
+
+  it("refuses a held send as soon as the session shows a QR instead, or when the wait is over", async () => {
+    let release!: () => void;
+    factoryHook = (e) => (e.gate = new Promise((r) => (release = r)));
+    const m = manager({ sendReadyWaitMs: 5000 });
+    await m.create({ workspaceId: "w", sessionId: "s" });
+    await until(() => m.get("w", "s").status === "STARTING");
+    const refused = m.get("w", "s").sendMessage("15550002222", { text: "hi" });
+    release();
+    await expect(refused).rejects.toMatchObject({ type: "SESSION_NOT_READY", data: { status: "SCAN_QR_CODE" } });
+
+    factoryHook = (e) => (e.gate = new Promise(() => undefined));
+    const short = manager({ sendReadyWaitMs: 30 });
+    await short.create({ workspaceId: "w", sessionId: "t" });
+    await until(() => short.get("w", "t").status === "STARTING");
+    await expect(short.get("w", "t").sendMessage("15550002222", { text: "hi" })).rejects.toMatchObject({ type: "SESSION_NOT_READY", data: { status: "STARTING" } });
+  });
 });
 
 describe("engine capabilities", () => {
