@@ -22,7 +22,7 @@ import { writeFakePage } from "../lib/simulator/fake-wa-web";
 import type { BenchContext } from "./harness";
 import { figure, intArg, summarize } from "./harness";
 import { measureOurs } from "./wwebjs-memory.bench";
-import { nodeFlags } from "../lib/node-flags";
+import { hooksFlags, nodeFlags } from "../lib/node-flags";
 
 const MB = 1024 * 1024;
 const GOAL_SESSIONS = 1000;
@@ -57,7 +57,7 @@ export default async function ({ emit, args }: BenchContext): Promise<void> {
   // Node options for the fleet's process, e.g. --node-flag=--max-old-space-size=8192
   const hooksAls = args.includes("--hooks-als");
   const extraFlags = args.flatMap((a, i) => (a === "--node-flag" && args[i + 1] ? [args[i + 1]!] : a.startsWith("--node-flag=") ? [a.slice("--node-flag=".length)] : []));
-  const alsFlags = hooksAls ? (Number.parseInt(process.versions.node, 10) >= 24 ? ["--no-async-context-frame"] : []) : nodeFlags();
+  const alsFlags = hooksAls ? hooksFlags() : nodeFlags();
   const execArgv = ["--expose-gc", ...alsFlags, ...extraFlags, ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [])];
   const child = fork(path.join(__dirname, "baileys-fleet.js"), [], { execArgv, stdio: ["ignore", "ignore", "inherit", "ipc"] });
   const exited = new Promise<void>((r) => child.once("exit", () => r()));

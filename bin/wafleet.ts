@@ -130,11 +130,12 @@ async function main(config: Config): Promise<void> {
     log.info(`engines installed: ${[...engineSet.engines.keys()].join(", ")} (default ${config.engine})`);
     if (engineSet.engines.has("baileys")) {
       // Baileys makes an AsyncLocalStorage per socket: on async hooks each promise visits them all
+      const flags = nodeFlags();
       if (asyncContextFrameEnabled()) log.info("AsyncLocalStorage: AsyncContextFrame (a promise costs the same with any number of baileys sessions)");
       else
         log.warn(
           `AsyncLocalStorage: async hooks on Node ${process.versions.node}, so every promise costs O(baileys sessions this process has started): ` +
-            (nodeFlags().length ? `start the node with ${nodeFlags().join(" ")} (npm start and the container's entry point do)` : "use Node 22.7 or later"),
+            (flags.length ? `start the node with ${flags.join(" ")} (npm start and the container's entry point do)` : "use Node 22.7 or later"),
         );
     }
     if (engineSet.engines.has("wwebjs")) {

@@ -14,6 +14,11 @@ export function nodeFlags(allowed: ReadonlySet<string> = process.allowedNodeEnvi
   return allowed.has(ASYNC_CONTEXT_FRAME_FLAG) ? [ASYNC_CONTEXT_FRAME_FLAG] : [];
 }
 
+/** The flags that keep AsyncLocalStorage on async hooks (Node 22's default), to measure what the frame saves. */
+export function hooksFlags(nodeVersion = process.versions.node): string[] {
+  return Number.parseInt(nodeVersion.split(".")[0]!, 10) >= 24 ? [DISABLE_FRAME_FLAG] : [];
+}
+
 /**
  * Whether this process's AsyncLocalStorage is backed by AsyncContextFrame (O(1) per promise),
  * from the options it was started with: on by default from Node 24 unless turned off, on Node 22-23

@@ -3,7 +3,7 @@
 // AsyncContextFrame on Node 22-23 (a flag) and 24+ (the default, which refuses the flag).
 import { spawnSync } from "node:child_process";
 import path from "node:path";
-import { ASYNC_CONTEXT_FRAME_FLAG, asyncContextFrameEnabled, nodeFlags } from "../../lib/node-flags";
+import { ASYNC_CONTEXT_FRAME_FLAG, asyncContextFrameEnabled, hooksFlags, nodeFlags } from "../../lib/node-flags";
 
 const ROOT = path.join(__dirname, "../..");
 
@@ -25,7 +25,7 @@ describe("nodeFlags", () => {
       return JSON.parse(r.stdout) as { enabled: boolean; hooks: boolean };
     };
     expect(run(nodeFlags())).toEqual({ enabled: true, hooks: false });
-    if (Number.parseInt(process.versions.node, 10) < 24) expect(run([])).toEqual({ enabled: false, hooks: true });
+    expect(run(hooksFlags())).toEqual({ enabled: false, hooks: true });
   });
 
   it("bin/node-flags prints them for the shell (npm start, the container's entry point)", () => {
@@ -41,5 +41,7 @@ describe("asyncContextFrameEnabled", () => {
     expect(asyncContextFrameEnabled("22.23.3", ["--expose-gc", ASYNC_CONTEXT_FRAME_FLAG])).toBe(true);
     expect(asyncContextFrameEnabled("24.21.0", [])).toBe(true);
     expect(asyncContextFrameEnabled("24.21.0", ["--no-async-context-frame"])).toBe(false);
+    expect(hooksFlags("22.23.3")).toEqual([]);
+    expect(hooksFlags("24.21.0")).toEqual(["--no-async-context-frame"]);
   });
 });
