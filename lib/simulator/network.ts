@@ -885,6 +885,14 @@ export class SimNetwork {
       }
       case "message":
         return this.accounts.message(me, str(q.id, "id")) ?? null;
+      case "media": {
+        // only media of a message in the asking account's own history (the history keeps no bytes: the record does)
+        const id = str(q.id, "id");
+        const h = this.accounts.message(me, id);
+        if (!h?.media || h.revoked) return null;
+        const media = (h.fromMe ? this.ledger.findOutgoing(me, id) : this.ledger.findIncoming(me, id))?.media;
+        return media ? { mimetype: media.mimetype, data: media.data, ...(media.filename ? { filename: media.filename } : {}) } : null;
+      }
       case "react": {
         const id = str(q.id, "id");
         if (typeof q.emoji !== "string" || q.emoji.length > 32) throw new SimError("VALIDATION_ERROR", "emoji must be a string", "emoji");

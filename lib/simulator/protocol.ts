@@ -138,6 +138,8 @@ export type SimQuery =
   | { op: "chat"; chatId: string }
   | { op: "messages"; chatId: string; limit: number; before?: number; since?: number; fromMe?: boolean }
   | { op: "message"; id: string }
+  /** The bytes of a message's media in the account's history, as WhatsApp's media servers serve them (null: none, or revoked) */
+  | { op: "media"; id: string }
   | { op: "react"; id: string; emoji: string }
   | { op: "edit"; id: string; body: string }
   | { op: "revoke"; id: string; forEveryone: boolean }

@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { isAlive, launchChromium, processTree, LEAN_CHROME_ARGS, withSandboxFlag } from "../../lib/engines/wwebjs/chromium";
 import { LaunchQueue } from "../../lib/engines/launch-queue";
-import type { EngineEvents } from "../../lib/engines/types";
+import type { EngineEvents, EngineMessage } from "../../lib/engines/types";
 import type { WwebjsEngine, WwebjsEngineOptions } from "../../lib/engines/wwebjs";
 import { WwebjsEngine as WwebjsEngineClass } from "../../lib/engines/wwebjs";
 import { assertChromium } from "../../lib/engines/wwebjs/factory";
@@ -173,6 +173,22 @@ describe("a big chat's history, a page at a time", () => {
     await waitFor("the missed message", () => events.some(([name, m]) => name === "message" && (m as { id: string }).id.endsWith(`_${missed.id}`)), 20000);
     // the watermark is this link's start: one page of older messages shows it is reached
     expect(await loaded(engine)).toBeLessThan(OLD / 4);
+  }, 120000);
+
+  it("catches up a media message with its bytes: WhatsApp Web downloads the media of what it loaded from history", async () => {
+    const { engine, events } = await linked();
+    await engine.stop();
+    const bytes = randomBytes(300 * 1024);
+    // WhatsApp Web stored this one and acknowledged it, but its event never became durable (the node died in the gap)
+    const { id } = sim.network.contactSend(CONTACT, { to: ALICE, body: "the invoice", media: { mimetype: "application/pdf", data: bytes.toString("base64"), filename: "invoice.pdf" } });
+    expect(sim.network.ledger.ackIncoming(ALICE, id)).toBeDefined();
+    const ready = next(engine, "ready", 60000);
+    await engine.start();
+    await ready;
+    const caught = await waitFor("the missed message", () => events.find(([name, m]) => name === "message" && (m as { id: string }).id.endsWith(`_${id}`))?.[1] as EngineMessage | undefined, 20000);
+    expect(caught).toMatchObject({ body: "the invoice", media: { mimetype: "application/pdf", filename: "invoice.pdf" } });
+    const data = (caught.media as { data: string }).data;
+    expect(createHash("sha256").update(Buffer.from(data, "base64")).digest("hex")).toBe(createHash("sha256").update(bytes).digest("hex"));
   }, 120000);
 
   it("lists a chat newest first a page at a time, loading only what the pages need, and walks all of it by cursor", async () => {

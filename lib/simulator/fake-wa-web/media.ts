@@ -10,7 +10,9 @@ export function installMedia(page: FakePage): void {
   const mediaByHash = new Map<string, { data: string; mimetype: string; filename?: string }>();
   const mediaByPath = new Map<string, { data: string; mimetype: string; filename?: string }>();
   const mediaTypeOf = (mimetype: string) => (/^image\//.test(mimetype) ? "image" : /^video\//.test(mimetype) ? "video" : /^audio\//.test(mimetype) ? "audio" : "document");
-  page.media = { byPath: mediaByPath, typeOf: mediaTypeOf };
+  // a message's media the page saw only in history: the network serves its bytes by the message's id
+  const HISTORY_PREFIX = "/v/t62.fake/h/";
+  page.media = { byPath: mediaByPath, typeOf: mediaTypeOf, historyPath: (id: string) => `${HISTORY_PREFIX}${encodeURIComponent(id)}` };
 
   class OpaqueData {
     constructor(
@@ -72,7 +74,8 @@ export function installMedia(page: FakePage): void {
     WAWebDownloadManager: {
       downloadManager: {
         downloadAndMaybeDecrypt: async ({ directPath }: { directPath: string }) => {
-          const media = mediaByPath.get(directPath);
+          let media = mediaByPath.get(directPath);
+          if (!media && directPath.startsWith(HISTORY_PREFIX)) media = (await page.query({ op: "media", id: decodeURIComponent(directPath.slice(HISTORY_PREFIX.length)) }, 120000)) ?? undefined;
           if (!media) throw Object.assign(new Error("media not found"), { status: 404 });
           return b64decode(media.data).buffer;
         },

@@ -17,12 +17,12 @@ export function installMessageActions(page: FakePage): void {
   // --- queries: one `query` frame, answered by a `result` frame with the same qid ---
   const waiting = new Map<string, { resolve(v: any): void; reject(e: Error): void; timer: any }>();
   let nextQid = 1;
-  page.query = (q: Record<string, unknown>) =>
+  page.query = (q: Record<string, unknown>, timeoutMs = 15000) =>
     new Promise((resolve, reject) => {
       const qid = `page-${nextQid++}`;
       const timer = setTimeout(() => {
         if (waiting.delete(qid)) reject(new Error(`the network did not answer ${String(q.op)}`));
-      }, 15000);
+      }, timeoutMs);
       waiting.set(qid, { resolve, reject, timer });
       page.transmit({ t: "query", qid, ...q });
     });
@@ -56,6 +56,21 @@ export function installMessageActions(page: FakePage): void {
     if (h.location) Object.assign(attrs, { lat: h.location.latitude, lng: h.location.longitude, loc: h.location.name });
     if (h.vcard) attrs.body = h.vcard;
     if (h.poll) Object.assign(attrs, { pollName: h.poll.name, pollOptions: h.poll.options.map((name: string, localId: number) => ({ name, localId })), pollSelectableOptionsCount: h.poll.multiple ? 0 : 1 });
+    if (h.media) {
+      // as WhatsApp Web keeps a media message it loaded from history: what the media is and where
+      // the media servers have it (the bytes are fetched on download, not with the history)
+      Object.assign(attrs, {
+        type: WA_TYPES[h.type] ?? page.media.typeOf(h.media.mimetype),
+        caption: h.body,
+        mimetype: h.media.mimetype,
+        filename: h.media.filename,
+        size: h.media.size,
+        directPath: page.media.historyPath(h.id),
+        mediaKey: "ZmFrZQ==",
+        filehash: h.id,
+        mediaData: { mediaStage: "RESOLVED" },
+      });
+    }
     if (h.author) attrs.author = createWid(h.author);
     if (h.mentions) attrs.mentionedJidList = h.mentions.map((m: string) => createWid(m));
     const msg = new Model(attrs) as any;
