@@ -2,7 +2,11 @@
 // Summarises a V8 .cpuprofile (from `node --cpu-prof`, e.g. `npm run bench:scale -- --profile DIR`):
 // self time by module (a node_modules package, a wafleet file, node internals, GC, idle) and the
 // top functions by self and by total time. Several files (e.g. every session node's) are summed.
-//   node scripts/cpuprofile-top.cjs FILE.cpuprofile [FILE ...] [--top 25]
+//   node scripts/cpuprofile-top.cjs FILE.cpuprofile [FILE ...] [--top 25] [--from S --to S]
+// --from / --to (Unix time in seconds, e.g. from `ts '%.s'` on the bench's log) keep only the samples
+// taken in that window, such as a failover's restore: a profile's times are the monotonic clock's
+// (CLOCK_MONOTONIC, as process.hrtime), mapped to wall time with this machine's offset now, so the
+// window is right only for profiles taken since the last boot.
 "use strict";
 const fs = require("node:fs");
 
@@ -10,13 +14,21 @@ const fs = require("node:fs");
 process.stdout.on("error", (err) => process.exit(err.code === "EPIPE" ? 0 : 1));
 
 const args = process.argv.slice(2);
-const topAt = args.indexOf("--top");
-const TOP = topAt >= 0 ? Number(args[topAt + 1]) : 25;
-const files = args.filter((_, i) => topAt < 0 || (i !== topAt && i !== topAt + 1));
-if (!files.length) {
-  process.stderr.write("usage: cpuprofile-top.cjs FILE.cpuprofile [FILE ...] [--top N]\n");
+const options = new Map();
+const files = [];
+for (let i = 0; i < args.length; i++) {
+  if (["--top", "--from", "--to"].includes(args[i])) options.set(args[i], Number(args[++i]));
+  else files.push(args[i]);
+}
+const TOP = options.get("--top") ?? 25;
+if (!files.length || [...options.values()].some((v) => !Number.isFinite(v))) {
+  process.stderr.write("usage: cpuprofile-top.cjs FILE.cpuprofile [FILE ...] [--top N] [--from UNIX_S --to UNIX_S]\n");
   process.exit(2);
 }
+// wall time (us) = monotonic time (us) + offset
+const offsetUs = Date.now() * 1000 - Number(process.hrtime.bigint() / 1000n);
+const fromUs = options.has("--from") ? options.get("--from") * 1e6 - offsetUs : -Infinity;
+const toUs = options.has("--to") ? options.get("--to") * 1e6 - offsetUs : Infinity;
 
 function moduleOf(frame) {
   const url = frame.url || "";
@@ -45,8 +57,11 @@ for (const file of files) {
   const prof = JSON.parse(fs.readFileSync(file, "utf8"));
   // self time per node: the sample counts weighted by their time deltas
   const self = new Map();
+  let at = prof.startTime;
   for (let i = 0; i < prof.samples.length; i++) {
     const id = prof.samples[i];
+    at += prof.timeDeltas[i] ?? 0;
+    if (at < fromUs || at > toUs) continue;
     self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0) / 1000);
   }
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
@@ -76,7 +91,8 @@ const table = (title, m) => {
     process.stdout.write(`${pct(ms)} ${(ms / 1000).toFixed(2).padStart(8)} s  ${k}\n`);
   }
 };
-process.stdout.write(`${files.join("\n")}\nprofiled ${(total / 1000).toFixed(1)} s, busy (not idle) ${(busy / 1000).toFixed(1)} s; percentages are of busy time\n`);
+const window = Number.isFinite(fromUs) || Number.isFinite(toUs) ? ` in the window ${options.get("--from") ?? "start"} to ${options.get("--to") ?? "end"}` : "";
+process.stdout.write(`${files.join("\n")}\nprofiled${window} ${(total / 1000).toFixed(1)} s, busy (not idle) ${(busy / 1000).toFixed(1)} s; percentages are of busy time\n`);
 table("self time by module", modules);
 table("self time by function", fnSelf);
 table("total time by function", fnTotal);

@@ -102,7 +102,10 @@ export class JetStreamEventLog implements EventLog {
   }
 
   private async connect(): Promise<void> {
-    const nc = await connect({ ...this.opts.connection, name: this.opts.name ?? "wafleet-event-log", maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
+    // noAsyncTraces: every append is a JetStream request, and by default nats.js captures two stack
+    // traces per request in case it times out (a twentieth of a session node's time while a
+    // failover's restore published its sessions' status events); our errors name the event instead
+    const nc = await connect({ ...this.opts.connection, name: this.opts.name ?? "wafleet-event-log", maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true, noAsyncTraces: true });
     this.nc = nc;
     if (nc.info?.max_payload) this.serverMaxPayload = nc.info.max_payload;
     this.js = nc.jetstream();

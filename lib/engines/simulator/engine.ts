@@ -31,7 +31,7 @@ import { clearDir, writeFileAtomic } from "../auth-folder";
 import { EngineError } from "../errors";
 import { StartGate } from "../start-gate";
 import type { EngineContext, EngineEvents, EngineMe, EngineMessage, MessageContent, SendOptions, SentMessage, SessionEngine } from "../types";
-import { CREDS_FILE, isCreds, readCreds } from "./credentials";
+import { CREDS_FILE, isCreds, readCredsSync } from "./credentials";
 
 export interface SimulatorEngineOptions {
   /** `http://host:port` of the simulated network; the engine connects to `<url>/ws`. */
@@ -123,9 +123,9 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
     this.openedSinceStart = false;
     this.reconnectAttempts = 0;
     this.lastSocketError = undefined;
-    const gen = ++this.generation;
+    ++this.generation;
     const promise = this.startGate.open(this.startTimeoutMs, () => this.fail(new EngineError("ENGINE_TIMEOUT", `The simulated network showed no QR and the session was not ready within ${this.startTimeoutMs} ms`)));
-    void this.boot(gen);
+    this.boot();
     return promise;
   }
 
@@ -404,19 +404,20 @@ export class SimulatorEngine extends EventEmitter<EngineEvents> implements Sessi
 
   // --- connection ---
 
-  private async boot(gen: number): Promise<void> {
+  /** Reads the stored credentials (none: the network shows QRs) and connects, within start(). */
+  private boot(): void {
     try {
-      const creds = await readCreds(this.credsPath);
-      if (gen !== this.generation) return;
-      this.creds = creds;
+      this.creds = readCredsSync(this.credsPath);
       this.connect();
     } catch (err) {
-      if (gen === this.generation) this.fail(err as Error);
+      this.fail(err as Error);
     }
   }
 
   private connect(): void {
-    const ws = new WebSocket(this.wsUrl, { handshakeTimeout: Math.min(this.startTimeoutMs, 10000) });
+    // the network never negotiates compression: offering it only built a header and an extension
+    // object per connection (a failover opens hundreds at once)
+    const ws = new WebSocket(this.wsUrl, { handshakeTimeout: Math.min(this.startTimeoutMs, 10000), perMessageDeflate: false });
     this.ws = ws;
     this.phase = "connecting";
     ws.on("open", () => {
