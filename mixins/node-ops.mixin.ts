@@ -27,6 +27,21 @@ export const NodeOpsMixin: SessionsMixin = {
       },
     },
     /**
+     * A hint from the coordinator while a dead node's takeover margin runs: these workspaces are
+     * planned for this node at the margin's end; read them now (reads only, nothing started).
+     */
+    prepare: {
+      visibility: "public",
+      params: { $$strict: true, workspaceIds: { type: "array", items: createSessionParams.workspaceId, max: 100_000 } },
+      handler(ctx: Context<{ workspaceIds: string[] }>) {
+        const started = Date.now();
+        void this.ownership.prepare(ctx.params.workspaceIds).then((read) => {
+          if (read) this.logger.info(`read ahead ${read} workspaces planned here by a failover in ${Date.now() - started} ms`);
+        });
+        return { node: this.broker.nodeID };
+      },
+    },
+    /**
      * Every session this node holds (call it with { nodeID }): for operators' tools (the REPL's
      * wa-sessions), filtered by workspace and status.
      */

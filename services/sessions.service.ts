@@ -10,6 +10,7 @@ import type { EventLog } from "../lib/events/log";
 import { MediaSweeper } from "../lib/media/retention";
 import type { MediaStore } from "../lib/media/store";
 import { SessionManager } from "../lib/sessions/manager";
+import { PreparedWorkspaces } from "../lib/sessions/prepared";
 import { SessionStorage } from "../lib/sessions/storage";
 import { Coordinator } from "../lib/placement/coordinator";
 import { LeaseKeeper } from "../lib/placement/lease";
@@ -49,6 +50,8 @@ export default function sessionsService({ config, engineFactory, engines, cluste
   // `this` in the lifecycle below is the service its mixins describe
   type Schema = ServiceSchema<ServiceSettingSchema, Record<string, any>, Record<string, any>, SessionsService>;
   let storage: SessionStorage;
+  // workspaces read ahead during a failover's takeover margin, for their adoption
+  let prepared: PreparedWorkspaces;
   let eventMetrics: SessionEventMetrics | undefined;
   let gauges: NodeJS.Timeout | undefined;
   let sweeper: MediaSweeper | undefined;
@@ -70,6 +73,7 @@ export default function sessionsService({ config, engineFactory, engines, cluste
         eventMetrics = new SessionEventMetrics(this.metrics);
       }
       storage = new SessionStorage(config.sessionsDir);
+      prepared = new PreparedWorkspaces({ ttlMs: config.leaseTtlMs });
       // one queue per kind of engine: held Chromium starts never hold a baileys session's start
       launchQueues = createLaunchQueues({
         browser: { concurrency: config.launchConcurrency, staggerMs: config.launchStaggerMs },
@@ -147,10 +151,16 @@ export default function sessionsService({ config, engineFactory, engines, cluste
         lease: this.lease,
         host: {
           adopt: async (w) => {
-            const { loaded, resumed } = await this.manager.restore([w]);
-            if (loaded) log.info(`workspace ${w}: ${loaded} sessions loaded, ${resumed} resuming`);
+            // read during the takeover margin, when this was a dead node's workspace planned here
+            const ready = prepared.take(w);
+            const { loaded, resumed } = await this.manager.restore([w], ready && (() => ready));
+            if (loaded) log.info(`workspace ${w}: ${loaded} sessions loaded${ready ? " (read ahead)" : ""}, ${resumed} resuming`);
             // the drain moves with the session: this node drains the workspace's outboxes now
-            await this.outboxes.adopt(w);
+            await this.outboxes.adopt(w, ready?.outboxes);
+          },
+          prepare: async (w) => {
+            const read = await storage.peekWorkspace(w);
+            prepared.put(w, { ...read, outboxes: this.outboxes.journaled(w, read.metas.map((m) => m.sessionId)) });
           },
           // the outboxes stop (a send in flight finishing) before the engines do
           drop: async (w) => {
@@ -164,6 +174,10 @@ export default function sessionsService({ config, engineFactory, engines, cluste
         },
         logger: log,
       });
+      const hasSessions = (target: string) => {
+        const info = this.broker.registry.nodes.get(target) as any;
+        return !!info?.available && !!info?.services?.some((s: any) => s.name === "sessions");
+      };
       this.coordinator = new Coordinator({
         directory: cluster.directory,
         node,
@@ -178,9 +192,13 @@ export default function sessionsService({ config, engineFactory, engines, cluste
         },
         adoptHint: (target, w) => {
           // a node that just took its lease may not have announced its services yet; it adopts by itself then
-          const known = this.broker.registry.nodes.get(target)?.available && (this.broker.registry.nodes.get(target) as any)?.services?.some((s: any) => s.name === "sessions");
-          if (!known) return;
+          if (!hasSessions(target)) return;
           void Promise.resolve(this.broker.call("sessions.adopt", { workspaceId: w }, { nodeID: target, timeout: 5000 })).catch(() => undefined);
+        },
+        // while a dead node's takeover margin runs: its planned new owners read its workspaces
+        prepareHint: (target, workspaceIds) => {
+          if (!hasSessions(target)) return;
+          void Promise.resolve(this.broker.call("sessions.prepare", { workspaceIds }, { nodeID: target, timeout: 5000 })).catch(() => undefined);
         },
         onFailover: (dead, workspaces, seconds) => {
           this.metrics?.increment(M.failovers);

@@ -38,10 +38,19 @@ export class OutboxHost {
     return o;
   }
 
-  /** Opens the outboxes of a workspace this node just took (those that have a journal). */
-  async adopt(workspaceId: string): Promise<void> {
+  /** Which of a workspace's sessions have a journal (a look at the disk each; no outbox opened). */
+  journaled(workspaceId: string, sessionIds: readonly string[]): string[] {
+    return sessionIds.filter((s) => existsSync(this.opts.fileOf(workspaceId, s)));
+  }
+
+  /**
+   * Opens the outboxes of a workspace this node just took (those that have a journal; `journaled`:
+   * the sessions journaled() found, when the workspace was read ahead during a takeover margin).
+   */
+  async adopt(workspaceId: string, journaled?: readonly string[]): Promise<void> {
+    const had = journaled && new Set(journaled);
     for (const s of this.opts.sessionsOf(workspaceId)) {
-      if (!existsSync(this.opts.fileOf(workspaceId, s))) continue;
+      if (had ? !had.has(s) : !existsSync(this.opts.fileOf(workspaceId, s))) continue;
       await this.get(workspaceId, s).catch((err: Error) => this.opts.logger?.warn(`outbox of ${workspaceId}/${s} not opened: ${err.message}`));
     }
   }

@@ -30,6 +30,12 @@ export interface CoordinatorOptions {
   release: (node: string, workspaceId: string) => Promise<void>;
   /** Tells the new owner to adopt now (it would notice by itself, a little later). */
   adoptHint: (node: string, workspaceId: string) => void;
+  /**
+   * Tells a live node, while a dead node's takeover margin runs, which of the dead node's
+   * workspaces it is planned to get at the margin's end: it may read them from storage beforehand
+   * (nothing else: it owns them only once reassigned). Absent: no early reads.
+   */
+  prepareHint?: (node: string, workspaceIds: string[]) => void;
   onFailover?: (node: string, workspaces: string[], seconds: number) => void;
   logger: CoordinatorLogger;
   tickMs?: number;
@@ -60,6 +66,8 @@ export class Coordinator {
    * more than its predecessor would have), else when this coordinator first saw the lease gone.
    */
   private readonly expiredSince = new Map<string, number>();
+  /** Dead nodes whose planned new owners were told to prepare (once per death). */
+  private readonly prepared = new Set<string>();
   /** Wakes the coordinator when a dead node's margin runs out, rather than at the next tick. */
   private wake: NodeJS.Timeout | undefined;
   /** A look was asked for while a tick ran: tick again when it ends. */
@@ -112,6 +120,7 @@ export class Coordinator {
       if (this.leading && !was) {
         this.opts.logger.info(`coordinator: ${this.opts.node} leads`);
         this.expiredSince.clear();
+        this.prepared.clear();
         this.known = new Map();
       }
       if (!this.leading) return;
@@ -140,16 +149,22 @@ export class Coordinator {
 
     // dead nodes: lease expired longer than the margin ago -> their workspaces go to survivors
     const due: Array<{ node: string; since: number }> = [];
+    // in their margin and not yet announced to their planned new owners
+    const toPrepare: string[] = [];
     let wakeIn = Infinity;
     for (const n of nodes) {
       if (n.alive) {
         this.expiredSince.delete(n.node);
+        this.prepared.delete(n.node);
         continue;
       }
       const since = this.expiredSince.get(n.node) ?? (n.expiredMs !== undefined ? read - n.expiredMs : now);
       this.expiredSince.set(n.node, since);
       if (now - since >= this.opts.takeoverMarginMs) due.push({ node: n.node, since });
-      else wakeIn = Math.min(wakeIn, since + this.opts.takeoverMarginMs - now);
+      else {
+        wakeIn = Math.min(wakeIn, since + this.opts.takeoverMarginMs - now);
+        if (this.opts.prepareHint && !this.prepared.has(n.node)) toPrepare.push(n.node);
+      }
     }
     // the margin's end is known: look again right then, not up to a tick later (once started)
     if (wakeIn < Infinity && this.timer) {
@@ -170,8 +185,12 @@ export class Coordinator {
     // every owner is read (an HGETALL, proportional to all workspaces) only when this tick has
     // something to do with them, not every second: a failover, the scan, a join, a drain, the
     // load relief, or a node that left the node set (its workspaces are orphans)
-    if (!due.length && !scanDue && !(joined.length && candidates.length > 1) && !draining.length && !reliefDue && !left) return;
+    if (!due.length && !toPrepare.length && !scanDue && !(joined.length && candidates.length > 1) && !draining.length && !reliefDue && !left) return;
     const assignments = await this.opts.directory.assignments();
+
+    // 0. the dead nodes in their margin: their planned new owners may read the workspaces now, so
+    // that at the margin's end a reassignment only has engines left to start
+    for (const dead of toPrepare) this.prepare(dead, assignments.filter((a) => a.node === dead), candidates, live, assignments);
 
     // 1. the dead nodes' workspaces
     for (const d of due) await this.failover(d.node, assignments.filter((a) => a.node === d.node), candidates, live, d.since, assignments);
@@ -292,16 +311,8 @@ export class Coordinator {
     // placed here, then reassigned in one step: one compare-and-set each, one round trip and one
     // change notification for all of them (a CAS per workspace cost a round trip and a
     // notification to every process each, in a row, proportional to the dead node's size)
-    const loads = loadsOf(live, assignments);
-    const total = assignments.length;
-    const plan: Array<{ workspaceId: string; node: string; expected: number | null }> = [];
-    for (const a of [...list].sort((x, y) => (x.workspaceId < y.workspaceId ? -1 : 1))) {
-      const sessions = this.sessionsOf.get(a.workspaceId) ?? 1;
-      const to = placeOne(a.workspaceId, sessions, candidates, loads, total);
-      if (!to) continue;
-      bump(loads, to, sessions);
-      plan.push({ workspaceId: a.workspaceId, node: to, expected: a.token });
-    }
+    const plan = this.placeFailover(list, candidates, live, assignments);
+    this.prepared.delete(dead);
     const results = plan.length ? await this.opts.directory.assignMany(plan) : [];
     const moved = results.filter((r): r is Assignment => !!r);
     // the tick's copy of the directory follows (another dead node's failover places against it)
@@ -328,6 +339,35 @@ export class Coordinator {
       this.opts.logger.warn(`coordinator: failover of ${dead}: ${moved.length} workspaces reassigned`);
       this.opts.onFailover?.(dead, moved.map((b) => b.workspaceId), seconds);
     }
+  }
+
+  /** Where a dead node's workspaces go: placed one by one against the survivors' loads. */
+  private placeFailover(list: Assignment[], candidates: Candidate[], live: NodeState[], assignments: Assignment[]): Array<{ workspaceId: string; node: string; expected: number | null }> {
+    const loads = loadsOf(live, assignments);
+    const total = assignments.length;
+    const plan: Array<{ workspaceId: string; node: string; expected: number | null }> = [];
+    for (const a of [...list].sort((x, y) => (x.workspaceId < y.workspaceId ? -1 : 1))) {
+      const sessions = this.sessionsOf.get(a.workspaceId) ?? 1;
+      const to = placeOne(a.workspaceId, sessions, candidates, loads, total);
+      if (!to) continue;
+      bump(loads, to, sessions);
+      plan.push({ workspaceId: a.workspaceId, node: to, expected: a.token });
+    }
+    return plan;
+  }
+
+  /**
+   * The dead node's margin runs: its planned new owners are told which workspaces to read. Only a
+   * hint: the reassignment at the margin's end places again (the same plan unless the survivors
+   * changed), and a node reads nothing it owns already and starts nothing until it is named.
+   */
+  private prepare(dead: string, list: Assignment[], candidates: Candidate[], live: NodeState[], assignments: Assignment[]): void {
+    this.prepared.add(dead);
+    if (!list.length || !candidates.length) return;
+    const byNode = new Map<string, string[]>();
+    for (const p of this.placeFailover(list, candidates, live, assignments)) byNode.set(p.node, [...(byNode.get(p.node) ?? []), p.workspaceId]);
+    for (const [node, workspaces] of byNode) this.opts.prepareHint!(node, workspaces);
+    this.opts.logger.info(`coordinator: ${dead}'s lease expired; ${list.length} workspaces planned on ${byNode.size} nodes, reassigned at the margin's end`);
   }
 
   /** Moves one workspace (a handoff); resolves when done, undefined if it could not. */

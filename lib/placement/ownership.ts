@@ -13,6 +13,11 @@ export interface OwnershipHost {
   drop(workspaceId: string): Promise<void>;
   /** drop() for every local workspace. */
   dropAll(): Promise<void>;
+  /**
+   * Reads a workspace the coordinator plans to give this node (a dead node's, while its takeover
+   * margin runs), for adopt() to use: reads only, no engine, no write. Absent: nothing read early.
+   */
+  prepare?(workspaceId: string): Promise<void>;
 }
 
 export interface OwnershipOptions {
@@ -99,6 +104,26 @@ export class Ownership {
     this.assertLease();
     await this.adoptOne(workspaceId, a.token);
     return a.token;
+  }
+
+  /**
+   * The coordinator plans to give this node these workspaces when a dead node's takeover margin
+   * ends: the host reads them now. Nothing is started or written, and a workspace this node
+   * already holds is left alone; the adoption after the reassignment uses what was read.
+   */
+  async prepare(workspaceIds: readonly string[]): Promise<number> {
+    const prepare = this.opts.host.prepare;
+    if (!prepare) return 0;
+    let read = 0;
+    for (const w of workspaceIds) {
+      if (!this.opts.lease.valid()) break;
+      if (this.owned.has(w) || this.adopting.has(w)) continue;
+      await prepare(w).then(
+        () => read++,
+        (err: Error) => this.opts.logger.warn(`workspace ${w} not read ahead: ${err.message}`),
+      );
+    }
+    return read;
   }
 
   /** Handoff, old owner's half: stop the workspace's engines and stop answering for it. */

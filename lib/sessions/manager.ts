@@ -5,7 +5,7 @@ import { WafleetError } from "../errors";
 import { engineFactoryFor, SessionActor, type ActorDeps, type SessionView } from "./actor";
 import { sessionCost } from "../engines/weights";
 import { assertId } from "./storage";
-import type { SessionMeta } from "./storage";
+import type { SessionMeta, WorkspaceRead } from "./storage";
 
 export interface CreateSessionInput {
   workspaceId: string;
@@ -225,15 +225,22 @@ export class SessionManager {
   /**
    * Loads every session of the given workspaces (all, in embedded mode) and resumes those whose
    * desired state is running; engines start through the launch queue, so this returns quickly.
+   * `prepared` gives a workspace's folder as already read (during a failover's takeover margin):
+   * then only its leftovers are swept.
    */
-  async restore(workspaceIds?: string[]): Promise<{ loaded: number; resumed: number }> {
+  async restore(workspaceIds?: string[], prepared?: (workspaceId: string) => WorkspaceRead | undefined): Promise<{ loaded: number; resumed: number }> {
     const ids = workspaceIds ?? (await this.opts.storage.listWorkspaces());
     let loaded = 0;
     let resumed = 0;
     const resuming: Array<Promise<unknown>> = [];
     for (const w of ids) {
       // one listing of the folder (leftovers of interrupted deletes swept) and its meta.json files
-      const metas = await this.opts.storage.loadWorkspace(w);
+      const ready = prepared?.(w);
+      let metas: SessionMeta[];
+      if (ready) {
+        await this.opts.storage.sweepLeftovers(w, ready.leftovers);
+        metas = ready.metas;
+      } else metas = await this.opts.storage.loadWorkspace(w);
       // what the node's sessions weigh, read after the await (other workspaces are restored at the
       // same time) and followed without another await until this workspace's are all placed
       let load = this.load();

@@ -2,7 +2,7 @@
 // an atomically written `meta.json` and the engine's `auth/` folder. Ids are checked here again,
 // whatever the caller validated, because they become folder names.
 import { randomBytes } from "node:crypto";
-import { promises as fs, readFileSync } from "node:fs";
+import { promises as fs, readFileSync, type Dirent } from "node:fs";
 import path from "node:path";
 import { WafleetError } from "../errors";
 import type { OutboxPolicy } from "../outbox/types";
@@ -21,6 +21,14 @@ export function assertId(kind: "workspaceId" | "sessionId", id: unknown): assert
       { field: kind, message: "expected 1-64 characters of A-Z a-z 0-9 _ -", type: "stringPattern" },
     ]);
   }
+}
+
+/** A workspace's folder as read, before any write (peekWorkspace()). */
+export interface WorkspaceRead {
+  /** Its sessions' meta.json, oldest first. */
+  metas: SessionMeta[];
+  /** Entries left by interrupted deletes (`.deleted-*`), for sweepLeftovers(). */
+  leftovers: string[];
 }
 
 export interface SessionMeta {
@@ -150,15 +158,33 @@ export class SessionStorage {
    * sweepDeleted() from one listing of its folder.
    */
   async loadWorkspace(workspaceId: string): Promise<SessionMeta[]> {
-    return this.readWorkspace(workspaceId, true);
+    const read = await this.peekWorkspace(workspaceId);
+    await this.sweepLeftovers(workspaceId, read.leftovers);
+    return read.metas;
+  }
+
+  /**
+   * loadWorkspace() without its writes: the sessions, and the leftovers of interrupted deletes for
+   * sweepLeftovers() to remove once this node owns the workspace. What a node planned to take a dead
+   * node's workspace reads while the takeover margin runs.
+   */
+  async peekWorkspace(workspaceId: string): Promise<WorkspaceRead> {
+    const entries = await readdirOrEmpty(this.workspaceDir(workspaceId));
+    return { metas: this.readMetas(workspaceId, entries), leftovers: entries.filter((e) => e.name.startsWith(".deleted-")).map((e) => e.name) };
+  }
+
+  /** Removes leftovers of interrupted deletes that peekWorkspace() listed. */
+  async sweepLeftovers(workspaceId: string, leftovers: readonly string[]): Promise<void> {
+    const dir = this.workspaceDir(workspaceId);
+    for (const name of leftovers) if (name.startsWith(".deleted-")) await fs.rm(path.join(dir, name), { recursive: true, force: true });
   }
 
   private async readWorkspace(workspaceId: string, sweep: boolean): Promise<SessionMeta[]> {
-    const dir = this.workspaceDir(workspaceId);
-    const entries = await readdirOrEmpty(dir);
-    if (sweep) {
-      for (const e of entries) if (e.name.startsWith(".deleted-")) await fs.rm(path.join(dir, e.name), { recursive: true, force: true });
-    }
+    if (sweep) return this.loadWorkspace(workspaceId);
+    return this.readMetas(workspaceId, await readdirOrEmpty(this.workspaceDir(workspaceId)));
+  }
+
+  private readMetas(workspaceId: string, entries: Dirent[]): SessionMeta[] {
     const ids = entries.filter((e) => e.isDirectory() && e.name.startsWith("session_")).map((e) => e.name.slice("session_".length)).filter(isValidId);
     // A meta.json is a few hundred bytes: the workspace's are read synchronously, a handful between
     // two awaits. fs.promises.readFile is an open, a stat, a read and a close, each a trip through

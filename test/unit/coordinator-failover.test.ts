@@ -120,6 +120,30 @@ describe("coordinator: failover", () => {
     }
   });
 
+  it("tells the planned new owners what to read while the margin runs, once, and reassigns only at its end as planned", async () => {
+    const { directory, options, failovers, advance } = await setup();
+    const planned: Array<{ node: string; workspaces: string[] }> = [];
+    const c = new Coordinator({ ...options, takeoverMarginMs: 800, tickMs: 60_000, prepareHint: (node, workspaces) => planned.push({ node, workspaces }) });
+    await c.tick(); // leads; everyone alive: nothing to plan
+    expect(planned).toEqual([]);
+    advance(5_000 + 100); // the dead node's lease expired 100 ms ago: the margin runs
+    await c.tick();
+    // every dead workspace planned on one live node, nothing reassigned yet
+    expect(planned.flatMap((p) => p.workspaces).sort()).toEqual(Array.from({ length: 15 }, (_, i) => `w${i}`).sort());
+    expect(new Set(planned.map((p) => p.node)).size).toBe(planned.length);
+    for (const p of planned) expect(["n1", "n2", "n3"]).toContain(p.node);
+    expect(failovers).toEqual([]);
+    expect((await directory.assignments()).filter((a) => a.node === "dead")).toHaveLength(15);
+    // told once per death, not at every look during the margin
+    await c.tick();
+    expect(planned).toHaveLength(new Set(planned.map((p) => p.node)).size);
+    await waitFor("the failover at the margin's end", async () => (await c.tick(), failovers.length > 0), 5_000, 50);
+    // the reassignment followed the plan (nothing changed in between)
+    const owners = new Map((await directory.assignments()).map((a) => [a.workspaceId, a.node]));
+    for (const p of planned) for (const w of p.workspaces) expect(owners.get(w)).toBe(p.node);
+    await c.stop();
+  });
+
   it("does not read every owner on a tick with nothing to do", async () => {
     const { directory, coordinator } = await setup();
     await coordinator.tick(); // the first tick scans and plans
