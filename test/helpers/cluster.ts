@@ -69,6 +69,8 @@ export class TestCluster {
   }
 
   async startNode(node: string, extra: Record<string, string> = {}): Promise<NodeProcess> {
+    const before = this.nodes.get(node);
+    if (before) this.earlier.push(before);
     const proc = new NodeProcess(node, "dist/bin/wafleet.js", this.env(node, { SERVICES: "sessions", ...extra }));
     this.nodes.set(node, proc);
     await proc.waitForOutput(/wafleet cluster node .* up/, START_WAIT_MS);
@@ -84,6 +86,8 @@ export class TestCluster {
   }
 
   readonly roles = new Map<string, NodeProcess>();
+  /** Session nodes' earlier processes (killed or stopped, then started again): their output, for diagnostics. */
+  private readonly earlier: NodeProcess[] = [];
   /** Extra environment of the gateway (set before start()). */
   gatewayEnv: Record<string, string> = {};
 
@@ -150,9 +154,9 @@ export class TestCluster {
     if (this.root) await fs.rm(this.root, { recursive: true, force: true });
   }
 
-  /** The lines every process (the simulated network included) printed that mention `needle`, for a failing test's message. */
+  /** The lines every process (the simulated network and earlier processes of restarted nodes included) printed that mention `needle`, for a failing test's message. */
   logsMentioning(needle: string, lines = 40): string {
-    const all = [...this.nodes.values(), ...this.roles.values(), this.gateway, this.sim?.proc].filter(Boolean);
+    const all = [...this.earlier.map((n) => ({ name: `${n.name} (earlier process)`, output: n.output })), ...this.nodes.values(), ...this.roles.values(), this.gateway, this.sim?.proc].filter(Boolean);
     return all.map((n) => `--- ${n!.name} (mentioning ${needle})\n${n!.output.split("\n").filter((l) => l.includes(needle)).slice(-lines).join("\n")}`).join("\n");
   }
 
