@@ -316,6 +316,11 @@ export class BaileysAuthStore {
     return f;
   }
 
+  /** Resolves once the creds written so far are on disk (or their write failed, which is logged where it was asked for). */
+  credsWritten(): Promise<void> {
+    return this.files.get(CREDS_FILE)?.idle() ?? Promise.resolve();
+  }
+
   /** No write starts after this; resolves once the writes under way are done. */
   async close(): Promise<void> {
     this.closed = true;

@@ -615,15 +615,21 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     if (u.connection === "open") {
       const creds = this.store!.creds;
       const phone = String(creds.me?.id ?? "").split(/[:@]/)[0];
+      const store = this.store!;
       const announce = (pushname: string | undefined) => {
         this.stopNameWait();
         if (gen !== this.generation || this.sock !== sock) return;
-        this.me = { wid: `${phone}@c.us`, phone, ...(pushname ? { pushname } : {}), ...(creds.platform ? { platform: creds.platform } : {}) };
-        this.phase = "ready";
-        this.reconnectAttempts = 0;
-        this.emit("authenticated");
-        this.emit("ready", { ...this.me });
-        this.startGate.settle();
+        // ready (WORKING) promises that the link outlives this process: a node killed right after a
+        // link must leave the linked creds on disk, or the survivor that restores the session shows a QR
+        void store.credsWritten().then(() => {
+          if (gen !== this.generation || this.sock !== sock) return;
+          this.me = { wid: `${phone}@c.us`, phone, ...(pushname ? { pushname } : {}), ...(creds.platform ? { platform: creds.platform } : {}) };
+          this.phase = "ready";
+          this.reconnectAttempts = 0;
+          this.emit("authenticated");
+          this.emit("ready", { ...this.me });
+          this.startGate.settle();
+        });
       };
       // a device just linked learns its push name from the phone's app state, right after it opens:
       // ready waits for it a little, as WhatsApp Web's ready waits for its first sync
