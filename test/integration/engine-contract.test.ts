@@ -3,7 +3,7 @@
 // LocalAuth) on the fake WhatsApp Web page. Same sequences, same events in the same order, same
 // persistence; the network's ledger and /sim/stats are the oracle.
 import { once } from "node:events";
-import { cpSync, promises as fs } from "node:fs";
+import { promises as fs } from "node:fs";
 import path from "node:path";
 import { SimulatorEngine } from "../../lib/engines/simulator";
 import type { EngineEvents, SessionEngine } from "../../lib/engines/types";
@@ -125,39 +125,6 @@ describe.each(kits)("the $name engine", (kit) => {
     expect(second.engine.info()).toMatchObject({ wid: `${ALICE}@c.us` });
     expect(await stats()).toMatchObject({ conflicts: 0, devices: 1, linkedConnections: 1 });
   });
-
-  // (wwebjs's credentials are Chromium's profile, written by Chromium as it likes: a live profile
-  // cannot be copied safely, docs/architecture.md; the engines that write their own files promise this)
-  if (kit.name !== "wwebjs") {
-    it("is ready only once its credentials are on disk: a process killed at ready comes back from the folder without a QR", async () => {
-      const realRename = fs.rename.bind(fs);
-      // a slow disk: a file's replacement takes a while to land
-      const slow = jest.spyOn(fs, "rename").mockImplementation(async (from, to) => {
-        if (String(to).endsWith("creds.json")) await new Promise((r) => setTimeout(r, 1500));
-        return realRename(from, to);
-      });
-      const authDir = path.join(dir, "auth");
-      const atReady = path.join(dir, "auth-at-ready");
-      try {
-        const first = newEngine(authDir);
-        // the folder as a kill -9 at this moment would leave it
-        first.engine.once("ready", () => cpSync(authDir, atReady, { recursive: true }));
-        const qr = next(first.engine, "qr");
-        await first.engine.start();
-        const [code] = await qr;
-        const ready = next(first.engine, "ready");
-        await link({ qr: code });
-        await ready;
-        await first.engine.stop();
-      } finally {
-        slow.mockRestore();
-      }
-      const second = newEngine(atReady);
-      await second.engine.start();
-      await waitFor("ready from the folder as it was at ready", () => second.names().includes("ready") || second.names().includes("qr"));
-      expect(second.names()).toEqual(["authenticated", "ready"]);
-    });
-  }
 
   it("sends through the network (SERVER, then DEVICE and READ acks) and receives a contact's message", async () => {
     const { engine, events } = await linkedEngine();

@@ -322,6 +322,11 @@ export class BaileysAuthStore {
     return f;
   }
 
+  /** Resolves once the creds written so far are on disk (or their write failed, which is logged where it was asked for). */
+  credsWritten(): Promise<void> {
+    return this.files.get(CREDS_FILE)?.idle() ?? Promise.resolve();
+  }
+
   /** Resolves once every write asked for so far is on disk (or has failed). */
   async flushed(): Promise<void> {
     await Promise.all([...this.files.values()].map((f) => f.idle()));

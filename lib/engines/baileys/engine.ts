@@ -618,10 +618,10 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
       const store = this.store!;
       const announce = (pushname: string | undefined) => {
         this.stopNameWait();
-        // ready once the device's creds are on disk: a just-linked device's are written as Baileys
-        // hands them over, and a node killed between a WORKING session and that write would leave a
-        // restore nothing but a QR
-        void store.flushed().then(() => {
+        if (gen !== this.generation || this.sock !== sock) return;
+        // ready (WORKING) promises that the link outlives this process: a node killed right after a
+        // link must leave the linked creds on disk, or the survivor that restores the session shows a QR
+        void store.credsWritten().then(() => {
           if (gen !== this.generation || this.sock !== sock) return;
           this.me = { wid: `${phone}@c.us`, phone, ...(pushname ? { pushname } : {}), ...(creds.platform ? { platform: creds.platform } : {}) };
           this.phase = "ready";
