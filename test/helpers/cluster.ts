@@ -120,12 +120,21 @@ export class TestCluster {
   async createLinked(workspaceId: string, sessionId: string, phone: string, engine?: string): Promise<void> {
     const created = await this.retrying(() => this.call("POST", `/workspaces/${workspaceId}/sessions`, { sessionId, ...(engine ? { engine } : {}) }), [201]);
     void created;
-    const qr = await waitFor(`QR of ${workspaceId}/${sessionId}`, async () => {
-      const r = await this.call("GET", `/workspaces/${workspaceId}/sessions/${sessionId}/qr`, undefined, { accept: "application/json" });
-      return r.status === 200 ? (r.json.qr as string) : undefined;
-    }, 20000, 100);
-    const linked = await request(this.sim.url, "POST", "/sim/link", { body: { qr, phone } });
-    if (linked.status !== 200) throw new Error(`link ${phone}: ${linked.status} ${linked.body.toString()}`);
+    const scanned = new Set<string>();
+    for (let attempt = 1; ; attempt++) {
+      const qr = await waitFor(`QR of ${workspaceId}/${sessionId}`, async () => {
+        const r = await this.call("GET", `/workspaces/${workspaceId}/sessions/${sessionId}/qr`, undefined, { accept: "application/json" });
+        return r.status === 200 && !scanned.has(r.json.qr) ? (r.json.qr as string) : undefined;
+      }, 20000, 100);
+      scanned.add(qr);
+      const linked = await request(this.sim.url, "POST", "/sim/link", { body: { qr, phone } });
+      if (linked.status === 200) return;
+      // the connection that showed it is gone (on a loaded machine the network drops a linking
+      // connection that missed its keepalive pongs; the engine reconnects and shows a new QR): the
+      // phone scans the one shown now, as a person would
+      if (linked.status === 404 && linked.json?.error?.code === "QR_NOT_FOUND" && attempt < 3) continue;
+      throw new Error(`link ${phone} (attempt ${attempt}): ${linked.status} ${linked.body.toString()}\n${this.logsMentioning("keepalive", 10)}`);
+    }
   }
 
   async session(workspaceId: string, sessionId: string): Promise<any> {
