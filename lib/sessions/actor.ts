@@ -594,6 +594,8 @@ export class SessionActor {
         void engine.stop().catch(() => undefined);
         this.fail("CONFLICT");
       } else if (UNLINKED_REASONS.has(reason)) {
+        // the device is gone from the phone (or the network no longer knows its credentials): it shows a QR next
+        this.deps.logger.warn(`session ${this.meta.workspaceId}/${this.meta.sessionId} is no longer linked (${reason}): it will show a QR`);
         this.me = undefined;
         if (this.machine.status === "WORKING") this.machine.transition("STARTING", reason);
       } else if (this.machine.status === "WORKING") {

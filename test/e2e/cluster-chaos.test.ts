@@ -27,7 +27,13 @@ beforeAll(async () => {
   process.stdout.write(`[chaos] seed ${SEED}, ${ROUNDS} rounds (replay: CHAOS_SEED=${SEED})\n`);
   c = await new TestCluster().start(NODES, { WA_ENGINES: "simulator,baileys" });
   await mapLimit(sessions, 6, (s) => c.createLinked(s.workspaceId, s.sessionId, s.phone, s.engine));
-}, 120_000);
+  // every session linked and WORKING before the first fault: a node killed while a device was still
+  // linking (its credentials not yet handed over) leaves nothing to restore but a QR, as WhatsApp would
+  await waitFor("every session WORKING before the first fault", async () => {
+    const v = await mapLimit(sessions, 8, (s) => c.session(s.workspaceId, s.sessionId));
+    return v.every((x) => x.status === "WORKING");
+  }, 60_000, 300);
+}, 180_000);
 
 afterAll(async () => {
   await c?.stop();
@@ -54,7 +60,7 @@ it(`survives ${ROUNDS} rounds of random faults under load with no conflict, loss
             accepted.push(text);
             break;
           }
-          if (Date.now() > deadline) throw new Error(`${text} never accepted by ${s.workspaceId}/${s.sessionId} (${s.engine}): last ${r?.status} ${r?.body.toString().slice(0, 200)}\nseed ${SEED}\n${c.logsMentioning(s.workspaceId)}\n${c.logs(20)}`);
+          if (Date.now() > deadline) throw new Error(`${text} never accepted by ${s.workspaceId}/${s.sessionId} (${s.engine}): last ${r?.status} ${r?.body.toString().slice(0, 200)}\nseed ${SEED}\n${c.logsMentioning(s.workspaceId)}\n${c.logsMentioning(s.phone)}\n${c.logs(20)}`);
           await sleep(200);
         }
         await sleep(50);
@@ -63,11 +69,14 @@ it(`survives ${ROUNDS} rounds of random faults under load with no conflict, loss
   );
 
   const settle = async (round: number, what: string) => {
+    let views: any[] = [];
     await waitFor(`round ${round} (${what}): every session WORKING`, async () => {
-      const v = await mapLimit(sessions, 8, (s) => c.session(s.workspaceId, s.sessionId));
-      return v.every((x) => x.status === "WORKING");
+      views = await mapLimit(sessions, 8, (s) => c.session(s.workspaceId, s.sessionId));
+      return views.every((x) => x.status === "WORKING");
     }, 90_000, 300).catch((err: Error) => {
-      throw new Error(`${err.message}\nseed ${SEED}\n${c.logs(30)}`);
+      const stuck = sessions.filter((_, i) => views[i]?.status !== "WORKING");
+      const why = stuck.map((s) => `${s.workspaceId}/${s.sessionId} (${s.engine}, ${s.phone}): ${JSON.stringify(views[sessions.indexOf(s)]).slice(0, 300)}\n${c.logsMentioning(s.workspaceId, 20)}\n${c.logsMentioning(s.phone, 20)}`);
+      throw new Error(`${err.message}\nseed ${SEED}\n${why.join("\n")}\n${c.logs(30)}`);
     });
     // (the network's `duplicates` counts resends it recognised by id and did not deliver again:
     // that is the idempotent retry working, not a duplicate delivery; the inbox is checked below)

@@ -69,6 +69,8 @@ export class TestCluster {
   }
 
   async startNode(node: string, extra: Record<string, string> = {}): Promise<NodeProcess> {
+    const before = this.nodes.get(node);
+    if (before) this.earlier.push(before);
     const proc = new NodeProcess(node, "dist/bin/wafleet.js", this.env(node, { SERVICES: "sessions", ...extra }));
     this.nodes.set(node, proc);
     await proc.waitForOutput(/wafleet cluster node .* up/, START_WAIT_MS);
@@ -84,6 +86,8 @@ export class TestCluster {
   }
 
   readonly roles = new Map<string, NodeProcess>();
+  /** Session nodes' earlier processes (killed or stopped, then started again): their output, for diagnostics. */
+  private readonly earlier: NodeProcess[] = [];
   /** Extra environment of the gateway (set before start()). */
   gatewayEnv: Record<string, string> = {};
 
@@ -116,12 +120,21 @@ export class TestCluster {
   async createLinked(workspaceId: string, sessionId: string, phone: string, engine?: string): Promise<void> {
     const created = await this.retrying(() => this.call("POST", `/workspaces/${workspaceId}/sessions`, { sessionId, ...(engine ? { engine } : {}) }), [201]);
     void created;
-    const qr = await waitFor(`QR of ${workspaceId}/${sessionId}`, async () => {
-      const r = await this.call("GET", `/workspaces/${workspaceId}/sessions/${sessionId}/qr`, undefined, { accept: "application/json" });
-      return r.status === 200 ? (r.json.qr as string) : undefined;
-    }, 20000, 100);
-    const linked = await request(this.sim.url, "POST", "/sim/link", { body: { qr, phone } });
-    if (linked.status !== 200) throw new Error(`link ${phone}: ${linked.status} ${linked.body.toString()}`);
+    const scanned = new Set<string>();
+    for (let attempt = 1; ; attempt++) {
+      const qr = await waitFor(`QR of ${workspaceId}/${sessionId}`, async () => {
+        const r = await this.call("GET", `/workspaces/${workspaceId}/sessions/${sessionId}/qr`, undefined, { accept: "application/json" });
+        return r.status === 200 && !scanned.has(r.json.qr) ? (r.json.qr as string) : undefined;
+      }, 20000, 100);
+      scanned.add(qr);
+      const linked = await request(this.sim.url, "POST", "/sim/link", { body: { qr, phone } });
+      if (linked.status === 200) return;
+      // the connection that showed it is gone (on a loaded machine the network drops a linking
+      // connection that missed its keepalive pongs; the engine reconnects and shows a new QR): the
+      // phone scans the one shown now, as a person would
+      if (linked.status === 404 && linked.json?.error?.code === "QR_NOT_FOUND" && attempt < 3) continue;
+      throw new Error(`link ${phone} (attempt ${attempt}): ${linked.status} ${linked.body.toString()}\n${this.logsMentioning("keepalive", 10)}`);
+    }
   }
 
   async session(workspaceId: string, sessionId: string): Promise<any> {
@@ -150,9 +163,9 @@ export class TestCluster {
     if (this.root) await fs.rm(this.root, { recursive: true, force: true });
   }
 
-  /** The lines every process (the simulated network included) printed that mention `needle`, for a failing test's message. */
+  /** The lines every process (the simulated network and earlier processes of restarted nodes included) printed that mention `needle`, for a failing test's message. */
   logsMentioning(needle: string, lines = 40): string {
-    const all = [...this.nodes.values(), ...this.roles.values(), this.gateway, this.sim?.proc].filter(Boolean);
+    const all = [...this.earlier.map((n) => ({ name: `${n.name} (earlier process)`, output: n.output })), ...this.nodes.values(), ...this.roles.values(), this.gateway, this.sim?.proc].filter(Boolean);
     return all.map((n) => `--- ${n!.name} (mentioning ${needle})\n${n!.output.split("\n").filter((l) => l.includes(needle)).slice(-lines).join("\n")}`).join("\n");
   }
 

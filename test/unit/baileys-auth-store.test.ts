@@ -1,5 +1,6 @@
 // The baileys engine's auth store: what Baileys hands it survives a reopen (creds and Signal keys,
-// Buffers included), files are replaced whole, and nothing is written once it is closed.
+// Buffers included), files are replaced whole, a close finishes the writes asked for before it (or,
+// after the node lost its lease, drops those not yet under way) and nothing is written after it.
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -55,13 +56,43 @@ describe("BaileysAuthStore", () => {
     expect(await fs.readdir(path.join(dir, AUTH_SUBDIR))).toEqual(["creds.json"]);
   });
 
-  it("writes no prekeys once closed, even when the close comes while their write was reading the file", async () => {
+  it("finishes on close the writes asked for before it: a creds update queued behind another write is not lost", async () => {
+    // (Baileys updates the creds several times while a device links; a node stopped right after
+    // dropped the one behind a write under way, and the restored session showed a QR)
     const store = await BaileysAuthStore.open(dir);
-    await store.saveCreds({ me: { id: "1@s.whatsapp.net" } });
+    const first = store.saveCreds({ platform: "sim" });
+    const linked = store.saveCreds({ me: { id: "15550001111:7@s.whatsapp.net" }, account: { details: Buffer.from([1]) } });
     const upload = store.state().keys.set({ "pre-key": { "1": { public: Buffer.alloc(32, 1), private: Buffer.alloc(32, 2) } } });
     await store.close();
-    await upload;
+    await Promise.all([first, linked, upload]);
+    expect(await BaileysAuthStore.linked(dir)).toBe(true);
+    const again = await BaileysAuthStore.open(dir);
+    expect(again.creds.me.id).toBe("15550001111:7@s.whatsapp.net");
+    expect(Object.keys(await again.state().keys.get("pre-key", ["1"]))).toEqual(["1"]);
+    await again.close();
+  });
+
+  it("tells when every write asked for so far is on disk", async () => {
+    const store = await BaileysAuthStore.open(dir);
+    void store.saveCreds({ platform: "sim" });
+    void store.saveCreds({ me: { id: "15550001111:7@s.whatsapp.net" }, account: { details: Buffer.from([1]) } });
+    await store.flushed();
+    expect(await BaileysAuthStore.linked(dir)).toBe(true);
+    await store.close();
+  });
+
+  it("a close after the node lost its lease writes no prekeys, even when it comes while their write was reading the file", async () => {
+    const store = await BaileysAuthStore.open(dir);
+    await store.saveCreds({ me: { id: "1@s.whatsapp.net" } });
+    const before = await fs.readFile(path.join(dir, AUTH_SUBDIR, "creds.json"), "utf8");
+    const upload = store.state().keys.set({ "pre-key": { "1": { public: Buffer.alloc(32, 1), private: Buffer.alloc(32, 2) } } });
+    const running = store.saveCreds({ me: { id: "2@s.whatsapp.net" } });
+    const queued = store.saveCreds({ me: { id: "3@s.whatsapp.net" } });
+    await store.close("discard");
+    await Promise.all([upload, running, queued]);
     expect(await fs.readdir(path.join(dir, AUTH_SUBDIR))).toEqual(["creds.json"]);
+    // the write under way may have landed; the one queued behind it did not
+    expect([before, expect.stringContaining("2@s.whatsapp.net")]).toContainEqual(await fs.readFile(path.join(dir, AUTH_SUBDIR, "creds.json"), "utf8"));
   });
 
   it("coalesces a burst of writes and ends with the last state", async () => {

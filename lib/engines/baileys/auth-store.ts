@@ -1,8 +1,10 @@
 // The Baileys engine's auth state (creds and Signal keys) in `auth/baileys/`, written by wafleet,
 // not by Baileys' multi-file helper (its docs warn against it in production): one JSON file for the
 // creds and one per key type, each replaced atomically (temp file, fsync, rename, fsync of the
-// folder), writes coalesced per file, and nothing written once the store is closed (the engine
-// stopped: another node may own the session now).
+// folder), writes coalesced per file. Closing finishes the writes already asked for (a creds update
+// Baileys made before the stop is part of the device: dropped, a restore would find the device
+// unlinked) and takes no new one; a close after the node lost its lease drops those not yet under
+// way instead (another node may own the session now).
 // One-time prekeys (812 a login uploads, each read once when a peer starts a session with it) are
 // not kept in memory: they are read from their file when asked for, and only the changes not yet
 // written are held, so a linked session costs a few hundred KB of heap less (docs/benchmarks.md,
@@ -61,7 +63,8 @@ export class CoalescedFile {
   constructor(
     private readonly file: string,
     private readonly render: () => string | Promise<string>,
-    private readonly isClosed: () => boolean,
+    /** Writes not yet under way are dropped (the store was closed after its node lost its lease). */
+    private readonly isDiscarded: () => boolean,
     private readonly written: () => void = () => undefined,
   ) {}
 
@@ -82,10 +85,10 @@ export class CoalescedFile {
 
   private async run(): Promise<void> {
     try {
-      if (this.isClosed()) return;
+      if (this.isDiscarded()) return;
       const text = await this.render();
-      // rendering may read the file: the store may have closed meanwhile
-      if (this.isClosed()) return;
+      // rendering may read the file: the store may have been discarded meanwhile
+      if (this.isDiscarded()) return;
       await writeDurable(this.file, text);
       this.written();
     } finally {
@@ -117,10 +120,10 @@ class ColdKeys {
 
   constructor(
     private readonly path: string,
-    isClosed: () => boolean,
+    isDiscarded: () => boolean,
   ) {
     const { BufferJSON } = loadBaileys();
-    this.file = new CoalescedFile(path, async () => JSON.stringify(await this.merged(), BufferJSON.replacer), isClosed, () => this.committed());
+    this.file = new CoalescedFile(path, async () => JSON.stringify(await this.merged(), BufferJSON.replacer), isDiscarded, () => this.committed());
   }
 
   /** Entries held in memory (the changes not yet on disk). */
@@ -173,7 +176,10 @@ class ColdKeys {
 }
 
 export class BaileysAuthStore {
+  /** No write is taken any more. */
   private closed = false;
+  /** Writes asked for but not yet under way are dropped too (see close()). */
+  private discarded = false;
   private readonly dir: string;
   private readonly files = new Map<string, CoalescedFile>();
   creds: any;
@@ -299,7 +305,7 @@ export class BaileysAuthStore {
   private coldKeys(type: string): ColdKeys {
     let c = this.cold.get(type);
     if (!c) {
-      c = new ColdKeys(path.join(this.dir, `keys-${type}.json`), () => this.closed);
+      c = new ColdKeys(path.join(this.dir, `keys-${type}.json`), () => this.discarded);
       this.cold.set(type, c);
       this.files.set(`keys-${type}.json`, c.file);
     }
@@ -310,15 +316,29 @@ export class BaileysAuthStore {
     let f = this.files.get(name);
     if (!f) {
       const { BufferJSON } = loadBaileys();
-      f = new CoalescedFile(path.join(this.dir, name), () => JSON.stringify(value(), BufferJSON.replacer), () => this.closed);
+      f = new CoalescedFile(path.join(this.dir, name), () => JSON.stringify(value(), BufferJSON.replacer), () => this.discarded);
       this.files.set(name, f);
     }
     return f;
   }
 
-  /** No write starts after this; resolves once the writes under way are done. */
-  async close(): Promise<void> {
-    this.closed = true;
+  /** Resolves once the creds written so far are on disk (or their write failed, which is logged where it was asked for). */
+  credsWritten(): Promise<void> {
+    return this.files.get(CREDS_FILE)?.idle() ?? Promise.resolve();
+  }
+
+  /** Resolves once every write asked for so far is on disk (or has failed). */
+  async flushed(): Promise<void> {
     await Promise.all([...this.files.values()].map((f) => f.idle()));
+  }
+
+  /**
+   * Takes no write after this; resolves once the writes asked for before it are on disk. "discard"
+   * (the node lost its lease: another node may own the session now) drops those not yet under way.
+   */
+  async close(mode: "flush" | "discard" = "flush"): Promise<void> {
+    this.closed = true;
+    if (mode === "discard") this.discarded = true;
+    await this.flushed();
   }
 }

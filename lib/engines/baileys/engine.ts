@@ -615,15 +615,21 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     if (u.connection === "open") {
       const creds = this.store!.creds;
       const phone = String(creds.me?.id ?? "").split(/[:@]/)[0];
+      const store = this.store!;
       const announce = (pushname: string | undefined) => {
         this.stopNameWait();
         if (gen !== this.generation || this.sock !== sock) return;
-        this.me = { wid: `${phone}@c.us`, phone, ...(pushname ? { pushname } : {}), ...(creds.platform ? { platform: creds.platform } : {}) };
-        this.phase = "ready";
-        this.reconnectAttempts = 0;
-        this.emit("authenticated");
-        this.emit("ready", { ...this.me });
-        this.startGate.settle();
+        // ready (WORKING) promises that the link outlives this process: a node killed right after a
+        // link must leave the linked creds on disk, or the survivor that restores the session shows a QR
+        void store.credsWritten().then(() => {
+          if (gen !== this.generation || this.sock !== sock) return;
+          this.me = { wid: `${phone}@c.us`, phone, ...(pushname ? { pushname } : {}), ...(creds.platform ? { platform: creds.platform } : {}) };
+          this.phase = "ready";
+          this.reconnectAttempts = 0;
+          this.emit("authenticated");
+          this.emit("ready", { ...this.me });
+          this.startGate.settle();
+        });
       };
       // a device just linked learns its push name from the phone's app state, right after it opens:
       // ready waits for it a little, as WhatsApp Web's ready waits for its first sync
@@ -677,6 +683,9 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     this.store = undefined;
     this.history = undefined;
     await Promise.all([old?.close(), oldHistory?.close()]);
+    // stopped meanwhile (a move, a drain): the folder may be another node's by now; its engine will
+    // find the device unlinked itself
+    if (gen !== this.generation || !this.running) return;
     await clearDir(this.ctx.authDir);
     if (gen !== this.generation || !this.running) return;
     this.store = await BaileysAuthStore.open(this.ctx.authDir);
@@ -852,7 +861,10 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     const history = this.history;
     this.store = undefined;
     this.history = undefined;
-    await Promise.all([store?.close(), history?.close()]);
+    // the writes Baileys asked for before the stop land (they are the device's: its creds, its keys),
+    // unless the node lost its lease: then another node may own the session and its folder now
+    const fenced = this.ctx.mayConnect !== undefined && !this.ctx.mayConnect();
+    await Promise.all([store?.close(fenced ? "discard" : "flush"), history?.close()]);
   }
 }
 
