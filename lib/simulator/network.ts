@@ -118,7 +118,7 @@ export class SimNetwork {
     this.labels = new SimLabels(opts.onStateChange);
     this.labels.restore(opts.state?.labels);
     this.accounts.groupName = (id) => this.groups.subjectOf(id);
-    // Each connection is pinged every K/2, a fifth of them at each tick (lib/simulator/keepalive.ts).
+    // Each connection is pinged every K/2, a fiftieth of them at each tick (lib/simulator/keepalive.ts).
     this.keepalive = new KeepaliveSchedule(this.keepaliveMs);
     this.keepaliveTimer = setInterval(() => this.checkKeepalives(), this.keepalive.tickMs);
   }
@@ -510,6 +510,7 @@ export class SimNetwork {
     }
     const conn = new SimConnection(this.nextConnectionId++, ws, () => this.faults.latencyMs);
     this.connections.add(conn);
+    this.keepalive.add(conn);
     ws.on("error", () => {}); // a 'close' always follows
     ws.on("close", () => {
       this.detach(conn);
@@ -1126,7 +1127,7 @@ export class SimNetwork {
   }
 
   private checkKeepalives(): void {
-    const { ping, drop } = this.keepalive.tick(Date.now(), this.connections);
+    const { ping, drop } = this.keepalive.tick(Date.now());
     for (const conn of drop) {
       this.log("info", `keepalive: connection ${conn.id}${conn.device ? ` (${conn.device.phone})` : ""} missed its pongs; dropping it`);
       this.drop(conn);
@@ -1155,6 +1156,7 @@ export class SimNetwork {
   private detach(conn: SimConnection): void {
     this.stopLinking(conn);
     this.connections.delete(conn);
+    this.keepalive.remove(conn);
     if (conn.device && this.readyByDevice.get(conn.device.deviceId) === conn) this.readyByDevice.delete(conn.device.deviceId);
   }
 

@@ -182,8 +182,10 @@ describe("outbox (embedded)", () => {
       expect(paused.reason).toBe("guard: 2 of the last sends older than 1 s have no DEVICE ack");
       await waitFor("wa.outbox.paused on the event stream", async () => stream.events.some((e) => e.data.reason === paused.reason), 10000, 50);
       const held = (await ledger()).filter((m) => m.body.startsWith("held-"));
-      // 500 ms apart, paused once two are 1 s old: the third, fourth or fifth send is the last
-      expect(held.length).toBeGreaterThanOrEqual(3);
+      // 500 ms apart, paused once two are 1 s old: usually the third, fourth or fifth send is the
+      // last; a drain that wakes late for the third (an event loop held 0.5 s on a loaded machine)
+      // finds the second already 1 s old, and the guard rightly pauses on the two it needs
+      expect(held.length).toBeGreaterThanOrEqual(2);
       expect(held.length).toBeLessThan(10);
       for (const m of held) expect(m.deliveries).toBe(0);
       await new Promise((res) => setTimeout(res, 1500));

@@ -14,7 +14,7 @@ import { JetStreamEventLog } from "../../lib/events/log-jetstream";
 import { RedisDirectory } from "../../lib/placement/redis-directory";
 import { openApiStore } from "../../lib/api/store";
 import { RedisWebhookStore } from "../../lib/webhooks/redis-store";
-import { freePort, tempDir } from "../helpers/processes";
+import { freePort, tempDir, waitFor } from "../helpers/processes";
 import { NatsServer, RedisServer } from "../helpers/servers";
 import { makePki, nkeyUser, operatorSetup, type TestPki } from "../helpers/tls";
 
@@ -192,6 +192,9 @@ describe("Redis with a password and TLS (rediss://, REDIS_CA, REDIS_PASSWORD)", 
     const wrongCa = new RedisDirectory({ url: redis.url, prefix: "t:", commandTimeoutMs: 300, onError: (e) => errors.push(e), connection: { ...redisConnectionOptions({ redisUrl: redis.url, redisCa: pki.otherCa, redisPassword: "r3dis-secret" }), retryStrategy: () => null, disconnectTimeout: 100 } });
     try {
       await expect(wrongCa.ping()).rejects.toThrow();
+      // the ping may give up on its 300 ms command timeout before the handshake has failed (a loaded
+      // machine takes longer than that for a TLS handshake): the refusal is reported when it comes
+      await waitFor("the TLS refusal reported", () => (errors.length ? errors : undefined), 10000, 20).catch(() => undefined);
       expect(errors.map((e) => e.message).join(" ")).toMatch(/certificate|self.signed|verify/i);
     } finally {
       await wrongCa.close();
