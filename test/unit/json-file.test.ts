@@ -1,9 +1,9 @@
-// readJsonFile: a missing file is no content, a corrupt one is the caller's decision, any other
+// readJsonFile (and its synchronous twin): a missing file is no content, a corrupt one is the caller's decision, any other
 // read error is an error.
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { readJsonFile } from "../../lib/json-file";
+import { readJsonFile, readJsonFileSync } from "../../lib/json-file";
 
 let dir: string;
 beforeEach(async () => {
@@ -34,4 +34,13 @@ it("hands text that is not JSON to onCorrupt, and returns its answer or its erro
 
 it("fails on a read error other than a missing file", async () => {
   await expect(readJsonFile(dir, never)).rejects.toMatchObject({ code: "EISDIR" });
+});
+
+it("reads the same way synchronously: JSON, a missing file as undefined, corrupt text to onCorrupt, other errors thrown", async () => {
+  await fs.writeFile(path.join(dir, "a.json"), JSON.stringify({ a: [1, 2] }));
+  expect(readJsonFileSync(path.join(dir, "a.json"), never)).toEqual({ a: [1, 2] });
+  expect(readJsonFileSync(path.join(dir, "missing.json"), never)).toBeUndefined();
+  await fs.writeFile(path.join(dir, "torn.json"), '{"a": [1, 2');
+  expect(readJsonFileSync(path.join(dir, "torn.json"), (err) => ({ fallback: err.name }))).toEqual({ fallback: "SyntaxError" });
+  expect(() => readJsonFileSync(dir, never)).toThrow(expect.objectContaining({ code: "EISDIR" }));
 });

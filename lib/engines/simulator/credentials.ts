@@ -1,7 +1,6 @@
 // The simulator engine's credentials in the session's auth/ folder: what the network gave the
 // device when it was linked (`creds.json`), read back to resume without a QR.
-import { readFileSync } from "node:fs";
-import { readJsonFile } from "../../json-file";
+import { readJsonFile, readJsonFileSync } from "../../json-file";
 import type { SimCredentials } from "../../simulator/protocol";
 
 export const CREDS_FILE = "creds.json";
@@ -25,16 +24,5 @@ export async function readCreds(file: string): Promise<SimCredentials | undefine
  * 10,000-session failover's profile, a tenth of the survivors' time in the restore).
  */
 export function readCredsSync(file: string): SimCredentials | undefined {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err: any) {
-    if (err?.code === "ENOENT") return undefined;
-    throw err;
-  }
-  try {
-    return credsOf(JSON.parse(text));
-  } catch {
-    return undefined;
-  }
+  return credsOf(readJsonFileSync<unknown>(file, () => undefined));
 }
