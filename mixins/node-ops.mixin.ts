@@ -32,10 +32,11 @@ export const NodeOpsMixin: SessionsMixin = {
      */
     prepare: {
       visibility: "public",
-      params: { $$strict: true, workspaceIds: { type: "array", items: createSessionParams.workspaceId, max: 100_000 } },
-      handler(ctx: Context<{ workspaceIds: string[] }>) {
+      // from: the dead node whose workspaces these are (a read is not used if it comes back)
+      params: { $$strict: true, workspaceIds: { type: "array", items: createSessionParams.workspaceId, max: 100_000 }, from: { type: "string", min: 1, max: 256 } },
+      handler(ctx: Context<{ workspaceIds: string[]; from: string }>) {
         const started = Date.now();
-        void this.ownership.prepare(ctx.params.workspaceIds).then((read) => {
+        void this.ownership.prepare(ctx.params.workspaceIds, ctx.params.from).then((read) => {
           if (read) this.logger.info(`read ahead ${read} workspaces planned here by a failover in ${Date.now() - started} ms`);
         });
         return { node: this.broker.nodeID };

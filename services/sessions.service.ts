@@ -152,15 +152,16 @@ export default function sessionsService({ config, engineFactory, engines, cluste
         host: {
           adopt: async (w) => {
             // read during the takeover margin, when this was a dead node's workspace planned here
-            const ready = prepared.take(w);
+            // (not if the dead node it was read for is alive again: its new tenure may have written since)
+            const ready = prepared.take(w, (from) => cluster.view.node(from)?.alive === true);
             const { loaded, resumed } = await this.manager.restore([w], ready && (() => ready));
             if (loaded) log.info(`workspace ${w}: ${loaded} sessions loaded${ready ? " (read ahead)" : ""}, ${resumed} resuming`);
             // the drain moves with the session: this node drains the workspace's outboxes now
             await this.outboxes.adopt(w, ready?.outboxes);
           },
-          prepare: async (w) => {
+          prepare: async (w, from) => {
             const read = await storage.peekWorkspace(w);
-            prepared.put(w, { ...read, outboxes: this.outboxes.journaled(w, read.metas.map((m) => m.sessionId)) });
+            prepared.put(w, { ...read, outboxes: this.outboxes.journaled(w, read.metas.map((m) => m.sessionId)) }, from);
           },
           // the outboxes stop (a send in flight finishing) before the engines do
           drop: async (w) => {
@@ -196,9 +197,9 @@ export default function sessionsService({ config, engineFactory, engines, cluste
           void Promise.resolve(this.broker.call("sessions.adopt", { workspaceId: w }, { nodeID: target, timeout: 5000 })).catch(() => undefined);
         },
         // while a dead node's takeover margin runs: its planned new owners read its workspaces
-        prepareHint: (target, workspaceIds) => {
+        prepareHint: (target, workspaceIds, dead) => {
           if (!hasSessions(target)) return;
-          void Promise.resolve(this.broker.call("sessions.prepare", { workspaceIds }, { nodeID: target, timeout: 5000 })).catch(() => undefined);
+          void Promise.resolve(this.broker.call("sessions.prepare", { workspaceIds, from: dead }, { nodeID: target, timeout: 5000 })).catch(() => undefined);
         },
         onFailover: (dead, workspaces, seconds) => {
           this.metrics?.increment(M.failovers);

@@ -35,7 +35,7 @@ export interface CoordinatorOptions {
    * workspaces it is planned to get at the margin's end: it may read them from storage beforehand
    * (nothing else: it owns them only once reassigned). Absent: no early reads.
    */
-  prepareHint?: (node: string, workspaceIds: string[]) => void;
+  prepareHint?: (node: string, workspaceIds: string[], dead: string) => void;
   onFailover?: (node: string, workspaces: string[], seconds: number) => void;
   logger: CoordinatorLogger;
   tickMs?: number;
@@ -366,7 +366,7 @@ export class Coordinator {
     if (!list.length || !candidates.length) return;
     const byNode = new Map<string, string[]>();
     for (const p of this.placeFailover(list, candidates, live, assignments)) byNode.set(p.node, [...(byNode.get(p.node) ?? []), p.workspaceId]);
-    for (const [node, workspaces] of byNode) this.opts.prepareHint!(node, workspaces);
+    for (const [node, workspaces] of byNode) this.opts.prepareHint!(node, workspaces, dead);
     this.opts.logger.info(`coordinator: ${dead}'s lease expired; ${list.length} workspaces planned on ${byNode.size} nodes, reassigned at the margin's end`);
   }
 

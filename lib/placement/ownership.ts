@@ -15,9 +15,10 @@ export interface OwnershipHost {
   dropAll(): Promise<void>;
   /**
    * Reads a workspace the coordinator plans to give this node (a dead node's, while its takeover
-   * margin runs), for adopt() to use: reads only, no engine, no write. Absent: nothing read early.
+   * margin runs; `from` is that node), for adopt() to use: reads only, no engine, no write.
+   * Absent: nothing read early.
    */
-  prepare?(workspaceId: string): Promise<void>;
+  prepare?(workspaceId: string, from: string): Promise<void>;
 }
 
 export interface OwnershipOptions {
@@ -111,14 +112,14 @@ export class Ownership {
    * ends: the host reads them now. Nothing is started or written, and a workspace this node
    * already holds is left alone; the adoption after the reassignment uses what was read.
    */
-  async prepare(workspaceIds: readonly string[]): Promise<number> {
+  async prepare(workspaceIds: readonly string[], from: string): Promise<number> {
     const prepare = this.opts.host.prepare;
     if (!prepare) return 0;
     let read = 0;
     for (const w of workspaceIds) {
       if (!this.opts.lease.valid()) break;
       if (this.owned.has(w) || this.adopting.has(w)) continue;
-      await prepare(w).then(
+      await prepare(w, from).then(
         () => read++,
         (err: Error) => this.opts.logger.warn(`workspace ${w} not read ahead: ${err.message}`),
       );

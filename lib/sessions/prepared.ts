@@ -4,7 +4,9 @@
 // on before the directory names this node. An entry is used once, and only within `ttlMs` of its
 // read (the lease TTL): only an owner writes a session's files, and a dead node that came back
 // would renew first, so no takeover of its workspaces can come within a lease TTL of this read
-// (docs/architecture.md, "Why two nodes never run one session").
+// (docs/architecture.md, "Why two nodes never run one session"). A read also names the dead node it
+// was made for: if that node is alive again when the workspace comes here (a move out of its new
+// tenure, not the failover), it may have written since, and the read is not used.
 import type { WorkspaceRead } from "./storage";
 
 export interface PreparedWorkspace extends WorkspaceRead {
@@ -13,7 +15,7 @@ export interface PreparedWorkspace extends WorkspaceRead {
 }
 
 export class PreparedWorkspaces {
-  private readonly entries = new Map<string, PreparedWorkspace & { at: number }>();
+  private readonly entries = new Map<string, PreparedWorkspace & { at: number; from: string }>();
 
   constructor(
     private readonly opts: { ttlMs: number; now?: () => number },
@@ -23,9 +25,10 @@ export class PreparedWorkspaces {
     return (this.opts.now ?? Date.now)();
   }
 
-  put(workspaceId: string, read: PreparedWorkspace): void {
+  /** Keeps `read` of a workspace of `from`, a node whose lease had expired. */
+  put(workspaceId: string, read: PreparedWorkspace, from: string): void {
     this.sweep();
-    this.entries.set(workspaceId, { ...read, at: this.now() });
+    this.entries.set(workspaceId, { ...read, at: this.now(), from });
   }
 
   has(workspaceId: string): boolean {
@@ -33,12 +36,15 @@ export class PreparedWorkspaces {
     return !!e && this.now() - e.at <= this.opts.ttlMs;
   }
 
-  /** The workspace's read, if one was made within the TTL; forgotten either way. */
-  take(workspaceId: string): PreparedWorkspace | undefined {
+  /**
+   * The workspace's read, if one was made within the TTL and the node it was made for is not
+   * `alive` again; forgotten either way.
+   */
+  take(workspaceId: string, alive: (node: string) => boolean): PreparedWorkspace | undefined {
     const e = this.entries.get(workspaceId);
     this.entries.delete(workspaceId);
-    if (!e || this.now() - e.at > this.opts.ttlMs) return undefined;
-    const { at: _at, ...read } = e;
+    if (!e || this.now() - e.at > this.opts.ttlMs || alive(e.from)) return undefined;
+    const { at: _at, from: _from, ...read } = e;
     return read;
   }
 

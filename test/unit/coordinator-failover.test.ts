@@ -122,8 +122,8 @@ describe("coordinator: failover", () => {
 
   it("tells the planned new owners what to read while the margin runs, once, and reassigns only at its end as planned", async () => {
     const { directory, options, failovers, advance } = await setup();
-    const planned: Array<{ node: string; workspaces: string[] }> = [];
-    const c = new Coordinator({ ...options, takeoverMarginMs: 800, tickMs: 60_000, prepareHint: (node, workspaces) => planned.push({ node, workspaces }) });
+    const planned: Array<{ node: string; workspaces: string[]; dead: string }> = [];
+    const c = new Coordinator({ ...options, takeoverMarginMs: 800, tickMs: 60_000, prepareHint: (node, workspaces, dead) => planned.push({ node, workspaces, dead }) });
     await c.tick(); // leads; everyone alive: nothing to plan
     expect(planned).toEqual([]);
     advance(5_000 + 100); // the dead node's lease expired 100 ms ago: the margin runs
@@ -132,6 +132,8 @@ describe("coordinator: failover", () => {
     expect(planned.flatMap((p) => p.workspaces).sort()).toEqual(Array.from({ length: 15 }, (_, i) => `w${i}`).sort());
     expect(new Set(planned.map((p) => p.node)).size).toBe(planned.length);
     for (const p of planned) expect(["n1", "n2", "n3"]).toContain(p.node);
+    // each hint names the dead node, so a read is not used if that node comes back
+    for (const p of planned) expect(p.dead).toBe("dead");
     expect(failovers).toEqual([]);
     expect((await directory.assignments()).filter((a) => a.node === "dead")).toHaveLength(15);
     // told once per death, not at every look during the margin

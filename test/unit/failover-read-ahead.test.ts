@@ -68,13 +68,13 @@ async function node(directory: MemoryDirectory, name: string, opts: { ttlMs?: nu
     lease: { valid: opts.leaseValid ?? (() => true) },
     host: {
       adopt: async (w) => {
-        const ready = prepared.take(w);
+        const ready = prepared.take(w, (from) => view.node(from)?.alive === true);
         await manager.restore([w], ready && (() => ready));
         await outboxes.adopt(w, ready?.outboxes);
       },
-      prepare: async (w) => {
+      prepare: async (w, from) => {
         const read = await storage.peekWorkspace(w);
-        prepared.put(w, { ...read, outboxes: outboxes.journaled(w, read.metas.map((m) => m.sessionId)) });
+        prepared.put(w, { ...read, outboxes: outboxes.journaled(w, read.metas.map((m) => m.sessionId)) }, from);
       },
       drop: (w) => manager.dropWorkspace(w),
       dropAll: () => manager.dropAll(),
@@ -102,7 +102,7 @@ it("reads a planned workspace during the margin without starting, publishing or 
   const dead = await directory.assign("wp", "dead", null);
   n1.ownership.start();
   try {
-    expect(await n1.ownership.prepare(["wp"])).toBe(1);
+    expect(await n1.ownership.prepare(["wp"], "dead")).toBe(1);
     // read, and nothing else: no actor, no engine, no event, the leftover still there
     expect(n1.prepared.has("wp")).toBe(true);
     expect(n1.manager.list("wp")).toEqual([]);
@@ -141,12 +141,12 @@ it("reads ahead nothing it holds already, and nothing once its lease is gone", a
   n1.ownership.start();
   try {
     await waitFor("its own workspace adopted", () => n1.manager.list("mine").length === 1, 5000, 10);
-    expect(await n1.ownership.prepare(["mine", "wp"])).toBe(1);
+    expect(await n1.ownership.prepare(["mine", "wp"], "dead")).toBe(1);
     expect(n1.prepared.has("mine")).toBe(false);
     expect(n1.prepared.has("wp")).toBe(true);
-    n1.prepared.take("wp");
+    n1.prepared.take("wp", () => false);
     valid = false;
-    expect(await n1.ownership.prepare(["wp"])).toBe(0);
+    expect(await n1.ownership.prepare(["wp"], "dead")).toBe(0);
     expect(n1.prepared.has("wp")).toBe(false);
   } finally {
     n1.ownership.stop();
@@ -159,17 +159,17 @@ it("uses a read once and only within its time to live; an older one is read agai
   let now = 1_000_000;
   const prepared = new PreparedWorkspaces({ ttlMs: 10_000, now: () => now });
   const read = { metas: [meta("wp", "s1")], leftovers: [], outboxes: [] };
-  prepared.put("wp", read);
-  expect(prepared.take("wp")).toEqual(read);
-  expect(prepared.take("wp")).toBeUndefined();
-  prepared.put("wp", read);
+  prepared.put("wp", read, "dead");
+  expect(prepared.take("wp", () => false)).toEqual(read);
+  expect(prepared.take("wp", () => false)).toBeUndefined();
+  prepared.put("wp", read, "dead");
   now += 10_001;
   expect(prepared.has("wp")).toBe(false);
-  expect(prepared.take("wp")).toBeUndefined();
+  expect(prepared.take("wp", () => false)).toBeUndefined();
   // reads never taken go when newer ones come
-  prepared.put("a", read);
+  prepared.put("a", read, "dead");
   now += 10_001;
-  prepared.put("b", read);
+  prepared.put("b", read, "dead");
   expect(prepared.size).toBe(1);
 
   // the manager without a usable read loads the folder as before
@@ -187,8 +187,35 @@ it("uses a read once and only within its time to live; an older one is read agai
     fencingToken: () => 1,
     maxSessions: 100,
   });
-  await m.restore(["wq"], (w) => prepared.take(w));
+  await m.restore(["wq"], (w) => prepared.take(w, () => false));
   expect(loads).toHaveBeenCalledWith("wq");
   expect(m.list("wq").map((v) => v.sessionId)).toEqual(["s1"]);
   await m.dropAll();
+});
+
+it("does not use a read made for a dead node that is alive again when the workspace comes here: its new tenure may have written", async () => {
+  const directory = new MemoryDirectory();
+  await directory.register({ node: "n1", capacity: 100, weight: 100, draining: false, epoch: "e1", sessions: 0 }, 600_000);
+  const n1 = await node(directory, "n1");
+  await deadNodesWorkspace(n1.storage);
+  const held = await directory.assign("wp", "n0", null);
+  n1.ownership.start();
+  try {
+    // read while n0's lease was gone
+    expect(await n1.ownership.prepare(["wp"], "n0")).toBe(1);
+    // n0 comes back before the margin ends (the takeover is dropped), and creates a session
+    await directory.register({ node: "n0", capacity: 100, weight: 100, draining: false, epoch: "e2", sessions: 3 }, 600_000);
+    await waitFor("n0 seen alive again", () => n1.view.node("n0")?.alive === true, 5000, 10);
+    await n1.storage.create(meta("wp", "s4"));
+    // then the workspace moves here, within the read's time to live: the folder is read again
+    await directory.assign("wp", "n1", held!.token);
+    await waitFor("the workspace adopted", () => n1.manager.list("wp").length > 0, 5000, 10);
+    await waitFor("every session of the folder", () => n1.manager.list("wp").length === 4, 5000, 10);
+    expect(n1.manager.list("wp").map((v) => v.sessionId)).toEqual(["s1", "s2", "s3", "s4"]);
+    expect(n1.prepared.has("wp")).toBe(false);
+  } finally {
+    n1.ownership.stop();
+    n1.view.stop();
+    await n1.manager.dropAll();
+  }
 });
