@@ -38,6 +38,15 @@ const { proto } = require("baileys/WAProto/index.js") as { proto: any };
 const S_WA = "s.whatsapp.net";
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
+/**
+ * The device number the phone gives a newly linked companion: 1-98. WhatsApp keeps 99 for hosted
+ * devices (the Cloud API's), and Baileys refuses a Signal address of device 99 on a non-hosted
+ * server, so a companion numbered 99 could not message anyone (it failed one link in 99).
+ */
+export function companionDeviceNumber(): number {
+  return randomInt(1, 99);
+}
+
 /** The network's certificate chain: its root signs an intermediate, which signs the server's static key. */
 export class NoiseCertificates {
   readonly root = newCurveKeyPair();
@@ -317,7 +326,7 @@ class BaileysLink {
       return this.streamError("401");
     }
     const advSecret = byCode ?? Buffer.from(parts[3], "base64");
-    const device = randomInt(1, 100);
+    const device = companionDeviceNumber();
     this.gw.opts.network.setBaileysKeys(creds.deviceId, {
       noiseKey: this.clientStatic!.toString("base64"),
       device,
