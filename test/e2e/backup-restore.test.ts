@@ -115,7 +115,11 @@ const eventsSince = (mark: number, pred: (e: Recorded) => boolean) => node!.even
 beforeAll(async () => {
   s3 = await startTestS3();
   s3.exportCredentials(); // the store finds its keys through the standard AWS chain (environment)
-  sim = await startTestSim({ keepaliveMs: 1500 });
+  // the network's default keepalive (5 s), as a deployment's: the network and the node share this
+  // test's event loop with the backups' archiving, and "sessions never notice" must not hinge on
+  // a pong read within 1.5 s on a loaded machine (no test here needs a dead connection noticed fast:
+  // every node stop is graceful and closes its connections)
+  sim = await startTestSim();
   root = await tempDir("backup-e2e");
   sessionsDir = path.join(root, "sessions");
   node = await startNode();
