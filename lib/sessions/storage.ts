@@ -150,7 +150,7 @@ export class SessionStorage {
 
   /** Sessions of a workspace that have a meta.json. */
   async listSessions(workspaceId: string): Promise<SessionMeta[]> {
-    return this.readWorkspace(workspaceId, false);
+    return this.readMetas(workspaceId, await readdirOrEmpty(this.workspaceDir(workspaceId)));
   }
 
   /**
@@ -177,11 +177,6 @@ export class SessionStorage {
   async sweepLeftovers(workspaceId: string, leftovers: readonly string[]): Promise<void> {
     const dir = this.workspaceDir(workspaceId);
     for (const name of leftovers) if (name.startsWith(".deleted-")) await fs.rm(path.join(dir, name), { recursive: true, force: true });
-  }
-
-  private async readWorkspace(workspaceId: string, sweep: boolean): Promise<SessionMeta[]> {
-    if (sweep) return this.loadWorkspace(workspaceId);
-    return this.readMetas(workspaceId, await readdirOrEmpty(this.workspaceDir(workspaceId)));
   }
 
   private readMetas(workspaceId: string, entries: Dirent[]): SessionMeta[] {

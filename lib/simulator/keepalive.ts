@@ -25,8 +25,8 @@ export class KeepaliveSchedule<T extends KeepaliveTarget> {
   readonly tickMs: number;
   /** How many ticks make a period (each connection is pinged once a period). */
   readonly slots: number;
+  /** Each slot's connections; a connection's slot is its id modulo the slots (ids never change). */
   private readonly members: Set<T>[];
-  private readonly slotOf = new Map<T, number>();
   private slot = 0;
   private lastTickAt: number;
 
@@ -49,23 +49,17 @@ export class KeepaliveSchedule<T extends KeepaliveTarget> {
 
   /** How many connections are scheduled. */
   get size(): number {
-    return this.slotOf.size;
+    return this.members.reduce((n, m) => n + m.size, 0);
   }
 
   /** Schedules a connection: it is pinged at its slot's ticks until removed. */
   add(target: T): void {
-    if (this.slotOf.has(target)) return;
-    const slot = target.id % this.slots;
-    this.slotOf.set(target, slot);
-    this.members[slot]!.add(target);
+    this.members[target.id % this.slots]!.add(target);
   }
 
   /** The connection is gone: no more pings, no judgement. */
   remove(target: T): void {
-    const slot = this.slotOf.get(target);
-    if (slot === undefined) return;
-    this.slotOf.delete(target);
-    this.members[slot]!.delete(target);
+    this.members[target.id % this.slots]!.delete(target);
   }
 
   /**
