@@ -8,8 +8,8 @@
 //   Moleculer's own NATS transporter: a "gateway" broker calls a "session node" broker whose action
 //   makes a file-system call, broadcasts a status event back and answers (what POST /sessions
 //   does), 64 calls in flight.
-//   CPU of both brokers (this process) and of nats-server per call, and the session node's socket
-//   writes per call.
+//   CPU of both brokers (this process) and of nats-server per call, the session node's socket
+//   writes per call, and the latency of one call at a time.
 //   npm run bench node-link -- --creates 2000 --calls 20000
 import { promises as fs } from "node:fs";
 import os from "node:os";
@@ -18,7 +18,7 @@ import { ServiceBroker, type ServiceSchema } from "moleculer";
 import { CoalescingNatsTransporter } from "../lib/net/nats-transporter";
 import { SessionStorage, type SessionMeta } from "../lib/sessions/storage";
 import { startNats } from "../test/helpers/servers";
-import { CLK_TCK, cpuTicksOf, figure, intArg, type BenchContext } from "./harness";
+import { CLK_TCK, cpuTicksOf, figure, intArg, summarize, type BenchContext } from "./harness";
 
 const cpuUs = () => {
   const u = process.cpuUsage();
@@ -71,7 +71,7 @@ async function metaCreates(creates: number): Promise<{ now: number; before: numb
   }
 }
 
-async function natsCalls(natsUrl: string, natsPid: number, calls: number, coalescing: boolean): Promise<{ cpuUs: number; natsUs: number; writes: number }> {
+async function natsCalls(natsUrl: string, natsPid: number, calls: number, coalescing: boolean): Promise<{ cpuUs: number; natsUs: number; writes: number; p50: number; p99: number }> {
   const transporter = () => (coalescing ? new CoalescingNatsTransporter({ servers: [natsUrl.replace("nats://", "")] }) : { type: "NATS", options: { servers: [natsUrl.replace("nats://", "")] } });
   const tag = coalescing ? "c" : "p";
   const gateway = new ServiceBroker({ namespace: `bench-${tag}`, nodeID: `gw-${tag}`, transporter: transporter() as any, logger: false });
@@ -114,8 +114,17 @@ async function natsCalls(natsUrl: string, natsPid: number, calls: number, coales
     const ticks = cpuTicksOf(natsPid);
     const w0 = writes;
     await run(calls);
+    const cost = { cpuUs: (cpuUs() - t) / calls, natsUs: ((cpuTicksOf(natsPid) - ticks) / CLK_TCK) * 1e6 / calls, writes: (writes - w0) / calls };
     if (events === 0) throw new Error("no event reached the gateway");
-    return { cpuUs: (cpuUs() - t) / calls, natsUs: ((cpuTicksOf(natsPid) - ticks) / CLK_TCK) * 1e6 / calls, writes: (writes - w0) / calls };
+    // one call at a time: what holding packets to the end of the turn adds to a round trip
+    const lat: number[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const t0 = process.hrtime.bigint();
+      await gateway.call("sessions.create", { w: `l${i}` });
+      lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    const { p50, p99 } = summarize(lat);
+    return { ...cost, p50, p99 };
   } finally {
     await Promise.all([gateway.stop(), node.stop()]);
   }
@@ -131,17 +140,21 @@ export default async function run({ emit, args }: BenchContext): Promise<void> {
   const nats = await startNats({ jetstream: false });
   try {
     const pid = nats.child!.pid!;
-    const sum = { p: { cpuUs: 0, natsUs: 0, writes: 0 }, c: { cpuUs: 0, natsUs: 0, writes: 0 } };
+    const sum = { p: { cpuUs: 0, natsUs: 0, writes: 0, p50: 0, p99: 0 }, c: { cpuUs: 0, natsUs: 0, writes: 0, p50: 0, p99: 0 } };
     for (const coalescing of [false, true, true, false]) {
       const r = await natsCalls(nats.url, pid, calls, coalescing);
       const s = sum[coalescing ? "c" : "p"];
       s.cpuUs += r.cpuUs / 2;
       s.natsUs += r.natsUs / 2;
       s.writes += r.writes / 2;
+      s.p50 += r.p50 / 2;
+      s.p99 += r.p99 / 2;
     }
     const base = "Moleculer's NATS transporter, same run";
     emit(figure("nodelink.nats.call.cpu", "us", sum.c.cpuUs, { name: `${base} (both brokers' CPU per call + event)`, value: sum.p.cpuUs }, { calls, inflight: 64 }));
     emit(figure("nodelink.nats.call.server.cpu", "us", sum.c.natsUs, { name: `${base} (nats-server CPU per call + event)`, value: sum.p.natsUs }, { calls }));
+    emit(figure("nodelink.nats.call.latency.p50", "ms", sum.c.p50, { name: `${base} (one call at a time)`, value: sum.p.p50 }, { calls: 2000 }));
+    emit(figure("nodelink.nats.call.latency.p99", "ms", sum.c.p99, { name: `${base} (one call at a time)`, value: sum.p.p99 }, { calls: 2000 }));
     emit(figure("nodelink.nats.call.node.writes", "writes", sum.c.writes, { name: `${base} (session node's socket writes per call + event)`, value: sum.p.writes }, { calls }));
   } finally {
     await nats.destroy();
