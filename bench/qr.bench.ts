@@ -1,8 +1,8 @@
 // `npm run bench qr [-- --renders 300]`: the gateway's QR rendering, on the link path (every new QR
-// value is rendered once; docs/benchmarks.md, "Profiling" and issue 23's fifth round). The renderer
-// (`qr` builds the symbol, wafleet writes the PNG) against the previous one (`qrcode`'s
-// `QRCode.create`, the same PNG writer: the baseline), on WhatsApp-shaped values, in the same run;
-// the symbol alone against `QRCode.create` alone; and a poll answered from the cache.
+// value is rendered once; docs/benchmarks.md, "Profiling" and "Fifth round (issue 23): the QR
+// symbol"). The renderer (`qr` builds the symbol, wafleet writes the PNG) against the previous one
+// (`qrcode`'s `QRCode.create`, the same PNG writer: the baseline), on WhatsApp-shaped values, in the
+// same run; the symbol alone against `QRCode.create` alone; and a poll answered from the cache.
 import { randomBytes } from "node:crypto";
 import QRCode from "qrcode";
 import { buildQrSymbol, QrPngCache, renderQrPng, writeQrPng } from "../lib/api/qr-png";

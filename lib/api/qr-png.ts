@@ -2,10 +2,10 @@
 // JSON form carries the image as a data URL), so rendering is on the link path. The symbol comes
 // from `qr` (paulmillr's encoder): byte mode, the level asked for, and the mask chosen by the
 // standard's four penalty rules, scored word-parallel over bit-packed rows, 6-8 times faster than
-// `qrcode` makes that choice (docs/benchmarks.md, "Fifth round"). The image is written here
-// as a 1-bit grayscale PNG (41 bytes a row at 320 px, whole-pixel modules, zlib at its default
-// level). Renders are cached by value, since every poll between two QR rotations asks for the same
-// image.
+// `qrcode` makes that choice (docs/benchmarks.md, "Fifth round (issue 23): the QR symbol"). The
+// image is written here as a 1-bit grayscale PNG (41 bytes a row at 320 px, whole-pixel modules,
+// zlib at its default level). Renders are cached by value, since every poll between two QR
+// rotations asks for the same image.
 import type * as Qr from "qr" with { "resolution-mode": "import" };
 import { crc32, deflateSync } from "node:zlib";
 

@@ -2,9 +2,10 @@
 // `wafleet.events.<workspace>.<type>`, age and size limits) and durable pull consumers shared by
 // every process that consumes under the same name. Appends go through an ordered outbox that keeps
 // retrying while NATS is away; the event id is the JetStream message id, so a retried append is
-// stored once (within the stream's duplicate window). An event the log cannot carry (over
-// maxEventBytes or the server's max_payload) is refused at append and never enters the outbox, so
-// it cannot hold back the events behind it.
+// stored once (within the stream's duplicate window). Each append is a JetStream publish of our own
+// over core NATS (jetstream-publish.ts), cheaper than nats.js's request. An event the log cannot
+// carry (over maxEventBytes or the server's max_payload) is refused at append and never enters the
+// outbox, so it cannot hold back the events behind it.
 import {
   AckPolicy,
   connect,
@@ -22,6 +23,7 @@ import {
   type NatsConnection,
 } from "nats";
 import type { WafleetEvent } from "./index";
+import { JetStreamPublisher } from "./jetstream-publish";
 import { DEFAULT_MAX_EVENT_BYTES, encodeEvent, eventTooLarge, rejectedOf, SUBJECT_PREFIX, subjectOf, type RejectedEvent, type AppendOptions, type ConsumeOptions, type EventLog, type LogHandler, type LogMessage, type LogSubscription } from "./log";
 
 const REPLAY_HEADER = "Wafleet-Replay";
@@ -73,6 +75,7 @@ export class JetStreamEventLog implements EventLog {
   private nc?: NatsConnection;
   private js?: JetStreamClient;
   private jsm?: JetStreamManager;
+  private publisher?: JetStreamPublisher;
   private ready?: Promise<void>;
   private readonly outbox: Pending[] = [];
   private pumping = false;
@@ -102,13 +105,13 @@ export class JetStreamEventLog implements EventLog {
   }
 
   private async connect(): Promise<void> {
-    // noAsyncTraces: every append is a JetStream request, and by default nats.js captures two stack
-    // traces per request in case it times out (a twentieth of a session node's time while a
-    // failover's restore published its sessions' status events); our errors name the event instead
+    // noAsyncTraces: nats.js captures two stack traces per request in case it times out; appends no
+    // longer go through its requests (JetStreamPublisher), the stream and consumer calls still do
     const nc = await connect({ ...this.opts.connection, name: this.opts.name ?? "wafleet-event-log", maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true, noAsyncTraces: true });
     this.nc = nc;
     if (nc.info?.max_payload) this.serverMaxPayload = nc.info.max_payload;
     this.js = nc.jetstream();
+    this.publisher = new JetStreamPublisher(nc, { timeoutMs: 2000, inboxPrefix: this.opts.connection.inboxPrefix });
     void (async () => {
       for await (const s of nc.status()) {
         if (s.type === "disconnect" || s.type === "reconnect") this.opts.logger?.info(`event log: NATS ${s.type}`);
@@ -185,6 +188,8 @@ export class JetStreamEventLog implements EventLog {
         }
         const window = this.outbox.slice(0, 256);
         const results = await Promise.allSettled(window.map((p) => this.publish(p)));
+        // close() has settled the outbox, this window included
+        if (this.closed) break;
         const failed: Pending[] = [];
         results.forEach((r, i) => {
           const p = window[i]!;
@@ -213,7 +218,7 @@ export class JetStreamEventLog implements EventLog {
     const h = natsHeaders();
     if (p.replay) h.set(REPLAY_HEADER, String(p.replay));
     const msgID = p.replay ? `${p.event.id}.replay.${p.replay}` : p.event.id;
-    await this.js!.publish(subjectOf(p.event, this.subjectPrefix), p.data, { msgID, headers: h, timeout: 2000 });
+    await this.publisher!.publish(subjectOf(p.event, this.subjectPrefix), p.data, msgID, h);
   }
 
   async consume(opts: ConsumeOptions, handler: LogHandler): Promise<LogSubscription> {
@@ -345,6 +350,8 @@ export class JetStreamEventLog implements EventLog {
     while (this.outbox.length && Date.now() < end && this.nc && !this.nc.isClosed()) await sleep(20);
     this.closed = true;
     for (const p of this.outbox.splice(0)) p.reject(new Error("event log closed"));
+    // what still waits for an acknowledgement settles now, not at its timeout, so the pump ends
+    this.publisher?.close();
     if (this.nc && !this.nc.isClosed()) await this.nc.drain().catch(() => this.nc?.close());
   }
 

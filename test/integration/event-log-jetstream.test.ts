@@ -156,4 +156,96 @@ describe("JetStream event log", () => {
       expect(rejected).toHaveLength(2);
     });
   });
+
+  describe("appends, each a JetStream publish of its own over core NATS", () => {
+    const jsmOf = async () => {
+      const nc = await connect({ servers: nats.url });
+      return { nc, jsm: await nc.jetstreamManager() };
+    };
+    const storedIn = async (stream: string) => {
+      const { nc, jsm } = await jsmOf();
+      const info = await jsm.streams.info(stream);
+      await nc.close();
+      return info.state.messages;
+    };
+
+    it("acknowledges every append of a repeated event id and stores it once, replays apart", async () => {
+      const log = newLog("EV_DUP");
+      const e = ev("acme", "main", "once");
+      await Promise.all([log.append(e), log.append(e), log.append(e), log.append(ev("acme", "main", "other")), log.append(e, { replay: 1 }), log.append(e, { replay: 1 })]);
+      await log.append(e);
+      expect(await storedIn("EV_DUP")).toBe(3);
+    });
+
+    it("retries an append no stream takes until the stream exists, then stores it once", async () => {
+      const warnings: string[] = [];
+      const log = newLog("EV_NOSTREAM", { logger: { info: () => undefined, warn: (m) => warnings.push(m) } });
+      await log.start();
+      const { nc, jsm } = await jsmOf();
+      const config = (await jsm.streams.info("EV_NOSTREAM")).config;
+      await jsm.streams.delete("EV_NOSTREAM");
+      const appended = log.append(ev("acme", "main", "late"));
+      await waitFor("the append failed for want of a stream", () => warnings.some((w) => /appends failed/.test(w)), 15000);
+      await jsm.streams.add(config);
+      await appended;
+      await nc.close();
+      expect(await storedIn("EV_NOSTREAM")).toBe(1);
+    });
+
+    it("refuses an event over the stream's own message size limit instead of retrying it", async () => {
+      const { nc, jsm } = await jsmOf();
+      // the stream exists already, with a max_msg_size the log does not set (nor change)
+      await jsm.streams.add({ name: "EV_MSGSIZE", subjects: ["t.EV_MSGSIZE.>"], max_msg_size: 4096, max_age: 3600_000 * 1e6, max_bytes: 64 * 1024 * 1024, duplicate_window: 120e9 });
+      await nc.close();
+      const log = newLog("EV_MSGSIZE");
+      const results = await Promise.allSettled([log.append(ev("acme", "main", "small")), log.append(ev("acme", "main", "y".repeat(8192))), log.append(ev("acme", "main", "small too"))]);
+      expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+      expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ type: "EVENT_TOO_LARGE" });
+      expect(await storedIn("EV_MSGSIZE")).toBe(2);
+    });
+
+    it("stores every append exactly once when NATS is killed and restarted in the middle of a window", async () => {
+      const log = newLog("EV_KILLED");
+      await log.start();
+      const n = 3000;
+      let acked = 0;
+      let killed: Promise<void> | undefined;
+      const appends = Array.from({ length: n }, (_, i) =>
+        log.append(ev(`w${i % 7}`, "main", `k${i}`)).then(() => {
+          // while the outbox still holds most of them: some windows stored, one in flight, more queued
+          if (++acked === 300) killed = nats.stop();
+        }),
+      );
+      await waitFor("NATS killed", () => killed !== undefined, 30000);
+      await killed;
+      await nats.start();
+      await Promise.all(appends);
+      expect(acked).toBe(n);
+      expect(await storedIn("EV_KILLED")).toBe(n);
+      const got = new Set<string>();
+      let deliveries = 0;
+      await log.consume({ name: "all", maxDeliver: 3, backoffMs: [100], concurrency: 64 }, async (m) => {
+        deliveries++;
+        got.add(bodyOf(m));
+        m.ack();
+      });
+      await waitFor("every append delivered", () => got.size >= n, 30000);
+      expect(deliveries).toBe(n);
+    });
+
+    it("settles on close the appends still waiting for an acknowledgement", async () => {
+      const log = newLog("EV_CLOSE");
+      await log.start();
+      await nats.stop();
+      try {
+        const waiting = Array.from({ length: 5 }, (_, i) => log.append(ev("acme", "main", `c${i}`)));
+        await log.close(50);
+        const results = await Promise.allSettled(waiting);
+        expect(results.map((r) => r.status)).toEqual(Array(5).fill("rejected"));
+        expect((results[0] as PromiseRejectedResult).reason.message).toMatch(/closed/);
+      } finally {
+        await nats.start();
+      }
+    });
+  });
 });

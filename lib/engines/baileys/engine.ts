@@ -650,9 +650,13 @@ export class BaileysEngine extends EventEmitter<EngineEvents> implements Session
     this.stopNameWait();
     this.sock = undefined;
     this.me = undefined;
-    this.failSends(new EngineError("SESSION_NOT_READY", "The connection to WhatsApp closed"));
-    this.onDemand.fail(new EngineError("SESSION_NOT_READY", "The connection to WhatsApp closed"));
+    // what Baileys said (e.g. "Connection was lost": its keepalive; "Connection Terminated": the
+    // server's end), so a failed send says why the socket went
+    const why = closeCause(error, code);
+    this.failSends(new EngineError("SESSION_NOT_READY", `The connection to WhatsApp closed${why}`));
+    this.onDemand.fail(new EngineError("SESSION_NOT_READY", `The connection to WhatsApp closed${why}`));
     if (!this.running || gen !== this.generation) return;
+    this.opts.log?.(wasReady ? "warn" : "debug", `connection closed${why}`);
     void sock;
     if (code === DisconnectReason.connectionReplaced) {
       this.emit("disconnected", "CONFLICT");
@@ -947,4 +951,11 @@ function ackOf(status: number | undefined): "DEVICE" | "READ" | "PLAYED" | undef
     default:
       return undefined;
   }
+}
+
+/** " (<Baileys's reason>, <status code>)" for a closed socket's error, or "" when it gave none. */
+export function closeCause(error: unknown, code: number | undefined): string {
+  const message = error instanceof Error ? error.message : undefined;
+  const parts = [message, code !== undefined ? String(code) : undefined].filter((p): p is string => !!p);
+  return parts.length ? ` (${parts.join(", ")})` : "";
 }
