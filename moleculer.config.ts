@@ -2,6 +2,7 @@
 import type { BrokerOptions } from "moleculer";
 import type { Config } from "./lib/config";
 import { natsConnectionOptions } from "./lib/config/connections";
+import { CoalescingNatsTransporter } from "./lib/net/nats-transporter";
 import { registerWorkspaceStrategy, workspaceRoutingMiddleware } from "./lib/placement/routing";
 
 export interface BrokerExtras {
@@ -16,8 +17,9 @@ export function buildBrokerOptions(config: Config, extras: BrokerExtras = {}): B
   return {
     namespace: "wafleet",
     nodeID: config.nodeId,
-    // servers, credentials and TLS as nats.js options (Moleculer passes them to nats.connect as they are)
-    transporter: config.embedded ? undefined : { type: "NATS", options: natsConnectionOptions(config) as any },
+    // servers, credentials and TLS as nats.js options (Moleculer passes them to nats.connect as they
+    // are); Moleculer's NATS transporter, sending a turn's packets in one write (lib/net/nats-transporter.ts)
+    transporter: config.embedded ? undefined : (new CoalescingNatsTransporter(natsConnectionOptions(config)) as any),
     logger: { type: "Console", options: { level: config.logLevel, formatter: "short", colors: process.stdout.isTTY === true } },
     // engine starts and sends may take seconds; nothing should hang forever on a dead node
     requestTimeout: 30000,

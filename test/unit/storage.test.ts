@@ -106,6 +106,24 @@ describe("session storage", () => {
     await storage.create(meta());
     expect((await storage.listSessions("42")).length).toBe(1);
   });
+
+  it("creates a session in its workspace with one mkdir and no read of a meta.json that cannot exist yet", async () => {
+    await storage.create(meta({ sessionId: "first" }));
+    const mkdir = jest.spyOn(fs, "mkdir");
+    const readFile = jest.spyOn(fs, "readFile");
+    try {
+      await storage.create(meta({ sessionId: "second", fencingToken: 9 }));
+      expect(mkdir.mock.calls.map(([dir]) => dir)).toEqual([storage.sessionDir("42", "second")]);
+      expect(readFile).not.toHaveBeenCalled();
+    } finally {
+      mkdir.mockRestore();
+      readFile.mockRestore();
+    }
+    // durable as before: written through a temp file, nothing else left beside it
+    expect(await fs.readdir(storage.sessionDir("42", "second"))).toEqual(["meta.json"]);
+    expect((await storage.readMeta("42", "second"))?.fencingToken).toBe(9);
+    await expect(storage.create(meta({ sessionId: "second" }))).rejects.toMatchObject({ type: "SESSION_EXISTS" });
+  });
 });
 
 describe("a session folder removed behind the node's back", () => {
