@@ -1,12 +1,16 @@
-// The QR a client scans, as a PNG. The gateway renders one for every GET .../qr, and clients poll
-// that route while a user holds up a phone, so rendering is a hot path: the scale run's profile had
-// the gateway spending 45% of its CPU in qrcode's PNG output (pngjs filtering and deflating a
-// 320x320 RGBA image with every filter tried per row, at deflate level 9). Here `qrcode` still
-// builds the symbol (the matrix, error correction, the best mask), and the image is written as a
-// 1-bit grayscale PNG: 41 bytes a row instead of 1,281, about a tenth of the time and bytes.
-// Renders are cached by value, since every poll between two QR rotations asks for the same image.
+// The QR a client scans, as a PNG. The gateway renders one for every new QR value (GET .../qr; its
+// JSON form carries the image as a data URL), so rendering is on the link path. The symbol comes
+// from `qr` (paulmillr's encoder): byte mode, the level asked for, and the mask chosen by the
+// standard's four penalty rules, scored word-parallel over bit-packed rows, 6-8 times faster than
+// `qrcode` makes that choice (docs/benchmarks.md, "Fifth round (issue 23): the QR symbol"). The
+// image is written here as a 1-bit grayscale PNG (41 bytes a row at 320 px, whole-pixel modules,
+// zlib at its default level). Renders are cached by value, since every poll between two QR
+// rotations asks for the same image.
+import type * as Qr from "qr" with { "resolution-mode": "import" };
 import { crc32, deflateSync } from "node:zlib";
-import QRCode from "qrcode";
+
+// `qr` is ESM only: Node loads it with require() (require(esm), Node >= 20.19)
+const { encodeQR } = require("qr") as typeof Qr;
 
 export interface QrPngOptions {
   /** Image width and height in pixels; the symbol is scaled by a whole number of pixels per module and centred. */
@@ -17,6 +21,29 @@ export interface QrPngOptions {
 }
 
 export const QR_PNG_DEFAULTS: QrPngOptions = { width: 320, margin: 2, errorCorrectionLevel: "M" };
+
+const ECC = { L: "low", M: "medium", Q: "quartile", H: "high" } as const;
+
+/** A QR symbol: `size` x `size` modules, row by row, 1 for dark. */
+export interface QrModules {
+  size: number;
+  dark: ArrayLike<number | boolean>;
+}
+
+/** Builds the symbol of `value`: its UTF-8 bytes as one byte-mode segment, the best mask. */
+export function buildQrSymbol(value: string, errorCorrectionLevel: QrPngOptions["errorCorrectionLevel"]): QrModules {
+  // one byte-mode segment: a WhatsApp QR (ref, keys and flags in base64, commas) is byte mode
+  // anyway, and a mixed-mode split never gave a smaller version (docs/benchmarks.md, "Profiling");
+  // border 1 is the least `qr` draws, taken off again below
+  const rows = encodeQR(value, "raw", { ecc: ECC[errorCorrectionLevel], encoding: "byte", border: 1 });
+  const size = rows.length - 2;
+  const dark = new Uint8Array(size * size);
+  for (let r = 0; r < size; r++) {
+    const row = rows[r + 1]!;
+    for (let c = 0; c < size; c++) if (row[c + 1]) dark[r * size + c] = 1;
+  }
+  return { size, dark };
+}
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -29,15 +56,8 @@ function chunk(type: string, data: Buffer): Buffer {
   return out;
 }
 
-/** Renders `value` as a black-on-white QR code PNG (1-bit grayscale), `width` pixels square. */
-export function renderQrPng(value: string, options: QrPngOptions = QR_PNG_DEFAULTS): Buffer {
-  // one byte-mode segment: a WhatsApp QR (ref, keys and flags in base64, commas) is mostly byte
-  // mode anyway (qrcode's segment optimiser splits off a run of digits now and then, never to a
-  // smaller version in 2,000 tries), and this skips that optimiser, a shortest-path search that
-  // cost more than the rest of the symbol
-  const symbol = QRCode.create([{ data: Buffer.from(value, "utf8"), mode: "byte" }], { errorCorrectionLevel: options.errorCorrectionLevel });
-  const size = symbol.modules.size;
-  const dark = symbol.modules.data;
+/** Writes a symbol as a black-on-white PNG (1-bit grayscale), `width` pixels square. */
+export function writeQrPng({ size, dark }: QrModules, options: Pick<QrPngOptions, "width" | "margin"> = QR_PNG_DEFAULTS): Buffer {
   const scale = Math.max(1, Math.floor(options.width / (size + 2 * options.margin)));
   const width = Math.max(options.width, (size + 2 * options.margin) * scale);
   const offset = Math.floor((width - size * scale) / 2);
@@ -71,7 +91,14 @@ export function renderQrPng(value: string, options: QrPngOptions = QR_PNG_DEFAUL
   header[8] = 1; // bit depth
   header[9] = 0; // grayscale
   // compression, filter method and interlace stay 0
+  // zlib's default level: level 1-3 would save about 0.05 ms a render for 13% more bytes, sent on
+  // every poll of the JSON form until the QR rotates
   return Buffer.concat([SIGNATURE, chunk("IHDR", header), chunk("IDAT", deflateSync(raw)), chunk("IEND", Buffer.alloc(0))]);
+}
+
+/** Renders `value` as a black-on-white QR code PNG (1-bit grayscale), `width` pixels square. */
+export function renderQrPng(value: string, options: QrPngOptions = QR_PNG_DEFAULTS): Buffer {
+  return writeQrPng(buildQrSymbol(value, options.errorCorrectionLevel), options);
 }
 
 /**
