@@ -8,6 +8,7 @@ import { Transporters } from "moleculer";
 
 interface NatsClientLike {
   publish(subject: string, data: Uint8Array): void;
+  info?: { max_payload?: number };
 }
 
 type Outgoing = { topic: string; data: Buffer };
@@ -25,6 +26,11 @@ export class CoalescingNatsTransporter extends NatsTransporter {
 
   override send(topic: string, data: Buffer): Promise<void> {
     if (!this.client) return Promise.resolve();
+    // what nats.js's publish would throw, refused here at send as before the coalescing, so that
+    // Moleculer handles it as its own: its error log names the action, and `$transit.error` fires
+    // (a packet that failed later, in a batch, would only be this transporter's warning)
+    const max = this.client.info?.max_payload;
+    if (max && data.length > max) return Promise.reject(new Error(`NATS packet to ${topic} is ${data.length} bytes, over the server's max_payload of ${max} (MAX_PAYLOAD_EXCEEDED)`));
     this.outgoing.push({ topic, data });
     if (!this.scheduled) {
       this.scheduled = true;

@@ -47,6 +47,15 @@ describe("the coalescing NATS transporter", () => {
     expect(log).toEqual(["MOL.DISCONNECT bye", "flush", "close"]);
   });
 
+  it("refuses a packet over the server's max_payload at send, as nats.js's publish did (Moleculer reports it)", async () => {
+    const { tx, client, log } = transporterWithFakeClient();
+    (client as any).info = { max_payload: 8 };
+    await expect(tx.send("MOL.REQ.n1", Buffer.from("123456789"))).rejects.toThrow(/max_payload of 8 \(MAX_PAYLOAD_EXCEEDED\)/);
+    await tx.send("MOL.REQ.n1", Buffer.from("12345678"));
+    await nextTurn();
+    expect(log).toEqual(["MOL.REQ.n1 12345678"]);
+  });
+
   it("keeps publishing the rest of a batch when one publish throws", async () => {
     const { tx, client, log } = transporterWithFakeClient();
     client.publish.mockImplementationOnce(() => {
