@@ -88,6 +88,9 @@ export interface SessionView {
 /** Engine errors that keep their code (and status) on the way to the API; any other is ENGINE_ERROR. */
 const PASSED_THROUGH = new Set<ErrorCode>(["VALIDATION_ERROR", "INVALID_CURSOR", "ENGINE_TIMEOUT", "GROUP_NOT_ADMIN", "GROUP_NOT_FOUND", "GROUP_FULL", "LABELS_NOT_AVAILABLE"]);
 
+/** A QR or pairing code asked for while the session's create is still being written. */
+const notCreatedYet = (status: SessionStatus) => new WafleetError("QR_NOT_AVAILABLE", "No QR code to show yet: the session is still being created", { status });
+
 /** Failures after which retrying would fight over ownership or cannot help. */
 const NO_RETRY = new Set(["CONFLICT", "ENGINE_NOT_INSTALLED"]);
 
@@ -117,13 +120,19 @@ export class SessionActor {
   private readonly statusWaiters = new Set<() => void>();
   /** Calls ringing now that the policy let ring: callId -> caller */
   private readonly ringing = new Map<string, string>();
+  /**
+   * The events of a session whose create is not durable yet (startWhileCreating), in order, until
+   * commitCreate() publishes them or abandonCreate() drops them: no webhook hears of a session
+   * that may never exist.
+   */
+  private held: Array<() => void> | undefined;
 
   constructor(
     private meta: SessionMeta,
     private readonly deps: ActorDeps,
   ) {
     this.machine = new StatusMachine((status, previous, reason) => {
-      this.deps.publish("wa.session.status", this.scope, reason === undefined ? { status, previous } : { status, previous, reason });
+      this.publish("wa.session.status", reason === undefined ? { status, previous } : { status, previous, reason });
       for (const w of [...this.statusWaiters]) w();
     });
   }
@@ -213,6 +222,7 @@ export class SessionActor {
 
   /** The QR to scan, while the session waits for one. */
   currentQr(): { qr: string; expiresAt: number } {
+    if (this.held) throw notCreatedYet(this.machine.status);
     if (this.pairingSince !== undefined && this.machine.status === "SCAN_QR_CODE") {
       // the network took the session off QR linking when it gave the code: an old QR no longer links
       throw new WafleetError("QR_NOT_AVAILABLE", `No QR code to show: a pairing code was handed out at ${new Date(this.pairingSince).toISOString()}; type it on the phone, or restart the session for a new QR`, {
@@ -241,6 +251,33 @@ export class SessionActor {
       if (this.meta.desired === "running") this.ensureEngine();
       return this.view();
     });
+  }
+
+  /**
+   * Starts the engine of a session being created while its meta.json is still being written: the
+   * engine's way to its first QR (a connection and a handshake with WhatsApp, two round trips at
+   * least) overlaps the write and its fsync instead of following them, so the QR is there sooner
+   * after the create's answer. Until commitCreate(), the session's events are held and neither a
+   * QR nor a pairing code is handed out: a create that fails leaves nothing anyone saw or scanned.
+   */
+  startWhileCreating(): void {
+    this.held = [];
+    void this.resume();
+  }
+
+  /** The create is durable: the held events go out in their order, and the QR shows. */
+  commitCreate(): Promise<SessionView> {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const publish of held) publish();
+    return this.serial(async () => this.view());
+  }
+
+  /** The create failed: the engine stops, the held events are dropped, and the actor is dead. */
+  async abandonCreate(): Promise<void> {
+    await this.halt().catch(() => undefined);
+    this.removed = true;
+    this.held = undefined;
   }
 
   /** Desired state -> stopped, engine stopped (auth kept). Idempotent. */
@@ -360,6 +397,7 @@ export class SessionActor {
   }
 
   async requestPairingCode(phone: string): Promise<string> {
+    if (this.held) throw notCreatedYet(this.machine.status);
     const engine = this.engine;
     if (!engine || (this.machine.status !== "SCAN_QR_CODE" && this.machine.status !== "STARTING")) {
       throw new WafleetError("QR_NOT_AVAILABLE", `A pairing code needs a session waiting to be linked; it is ${this.machine.status}`, { status: this.machine.status });
@@ -377,6 +415,17 @@ export class SessionActor {
   private pairingMode(): void {
     this.qr = undefined;
     this.pairingSince ??= Date.now();
+  }
+
+  /**
+   * Publishes a session event; while the session's create is not durable, holds it (in order) and
+   * answers once it is published. A dropped event's promise never settles: a message behind it is
+   * never acknowledged, so WhatsApp delivers it again.
+   */
+  private publish<N extends EventName>(name: N, payload: EventPayloads[N], id?: string): unknown {
+    const held = this.held;
+    if (!held) return this.deps.publish(name, this.scope, payload, id);
+    return new Promise((resolve) => held.push(() => resolve(this.deps.publish(name, this.scope, payload, id))));
   }
 
   private serial<T>(op: () => Promise<T>): Promise<T> {
@@ -422,14 +471,14 @@ export class SessionActor {
     const ok = await this.withCapability("calls", (e) => e.rejectCall!(callId));
     if (ok) {
       this.ringing.delete(callId);
-      this.deps.publish("wa.call.rejected", this.scope, { callId, from: from ?? "", auto: false });
+      this.publish("wa.call.rejected", { callId, from: from ?? "", auto: false });
     }
     return ok;
   }
 
   /** A call came in: its event, then the call policy (reject, reply) when it says so. */
   private async onCall(engine: SessionEngine, call: IncomingCall): Promise<void> {
-    this.deps.publish("wa.call.received", this.scope, { callId: call.callId, from: call.from, isVideo: call.isVideo, isGroup: call.isGroup });
+    this.publish("wa.call.received", { callId: call.callId, from: call.from, isVideo: call.isVideo, isGroup: call.isGroup });
     const policy = this.meta.callPolicy;
     if (!policy?.autoReject) {
       this.ringing.set(call.callId, call.from);
@@ -446,7 +495,7 @@ export class SessionActor {
         (err: Error) => this.deps.logger.warn(`call reply to ${call.from} (${this.meta.workspaceId}/${this.meta.sessionId}) not sent: ${err?.message ?? err}`),
       );
     }
-    this.deps.publish("wa.call.rejected", this.scope, { callId: call.callId, from: call.from, auto: true, replied });
+    this.publish("wa.call.rejected", { callId: call.callId, from: call.from, auto: true, replied });
   }
 
   private async setDesired(desired: DesiredState): Promise<void> {
@@ -508,7 +557,7 @@ export class SessionActor {
       this.qr = { qr, expiresAt };
       this.pairingSince = undefined;
       this.machine.transition("SCAN_QR_CODE");
-      this.deps.publish("wa.session.qr", this.scope, { qr, expiresAt });
+      this.publish("wa.session.qr", { qr, expiresAt });
     });
     engine.on("code", () => {
       if (!current()) return;
@@ -527,7 +576,7 @@ export class SessionActor {
       this.pairingSince = undefined;
       this.retries = 0;
       this.machine.transition("WORKING");
-      this.deps.publish("wa.session.ready", this.scope, { me });
+      this.publish("wa.session.ready", { me });
     });
     engine.on("message", (message, receipt?: MessageReceipt) => {
       // an engine that is no longer current does not get its receipt: the network redelivers the
@@ -542,7 +591,7 @@ export class SessionActor {
       // the event id is the message's: a redelivery (the network again, or a catch-up from history) is a duplicate
       const eventId = messageEventId("wa.message.received", this.scope, message.id, message.timestamp);
       this.storeMedia(message)
-        .then((stored) => this.deps.publish("wa.message.received", this.scope, { message: stored }, eventId))
+        .then((stored) => this.publish("wa.message.received", { message: stored }, eventId))
         .then(
         () => done?.(),
         (err: Error) => this.deps.logger.warn(`message ${message.id} of ${this.meta.workspaceId}/${this.meta.sessionId} not durable, left unacknowledged: ${err?.message ?? err}`),
@@ -550,44 +599,44 @@ export class SessionActor {
     });
     engine.on("message_ack", (messageId: string, ack) => {
       if (!current()) return;
-      this.deps.publish("wa.message.ack", this.scope, { messageId, ack });
+      this.publish("wa.message.ack", { messageId, ack });
     });
     engine.on("message_sent", (message) => {
       if (!current()) return;
       // an own message sent from another device: its media is stored like a received one's
       this.storeMedia(message).then(
-        (stored) => this.deps.publish("wa.message.sent", this.scope, { message: stored }, messageEventId("wa.message.sent", this.scope, message.id, message.timestamp)),
+        (stored) => this.publish("wa.message.sent", { message: stored }, messageEventId("wa.message.sent", this.scope, message.id, message.timestamp)),
         (err: Error) => this.deps.logger.warn(`media of sent message ${message.id} (${this.meta.workspaceId}/${this.meta.sessionId}) not stored: ${err?.message ?? err}`),
       );
     });
     engine.on("message_edited", (messageId, text, chatId) => {
-      if (current()) this.deps.publish("wa.message.edited", this.scope, { messageId, chatId, text });
+      if (current()) this.publish("wa.message.edited", { messageId, chatId, text });
     });
     engine.on("message_revoked", (messageId, chatId) => {
-      if (current()) this.deps.publish("wa.message.revoked", this.scope, { messageId, chatId });
+      if (current()) this.publish("wa.message.revoked", { messageId, chatId });
     });
     engine.on("message_reaction", (messageId, from, emoji, chatId) => {
-      if (current()) this.deps.publish("wa.message.reaction", this.scope, { messageId, chatId, from, emoji });
+      if (current()) this.publish("wa.message.reaction", { messageId, chatId, from, emoji });
     });
     engine.on("poll_vote", (messageId, voter, options, chatId) => {
-      if (current()) this.deps.publish("wa.poll.vote", this.scope, { messageId, chatId, voter, options });
+      if (current()) this.publish("wa.poll.vote", { messageId, chatId, voter, options });
     });
     engine.on("presence", (chatId, state, from) => {
-      if (current()) this.deps.publish("wa.presence", this.scope, { chatId, from, state });
+      if (current()) this.publish("wa.presence", { chatId, from, state });
     });
     engine.on("group_update", (u) => {
-      if (current()) this.deps.publish("wa.group.update", this.scope, u);
+      if (current()) this.publish("wa.group.update", u);
     });
     engine.on("call", (call) => {
       if (!current()) return;
       this.onCall(engine, call).catch((err: Error) => this.deps.logger.warn(`call ${call.callId} of ${this.meta.workspaceId}/${this.meta.sessionId} not rejected: ${err?.message ?? err}`));
     });
     engine.on("label", (chatId, labelId, on) => {
-      if (current()) this.deps.publish("wa.label.update", this.scope, { chatId, labelId, change: on ? "added" : "removed" });
+      if (current()) this.publish("wa.label.update", { chatId, labelId, change: on ? "added" : "removed" });
     });
     engine.on("disconnected", (reason: string) => {
       if (!current()) return;
-      this.deps.publish("wa.session.disconnected", this.scope, { reason });
+      this.publish("wa.session.disconnected", { reason });
       if (reason === "CONFLICT") {
         // another connection took the device: ownership broke somewhere; never fight over it
         this.engine = undefined;

@@ -122,13 +122,24 @@ export class SessionManager {
     const actor = new SessionActor(meta, this.opts);
     // reserved before the first await: a concurrent create of the same id sees it
     this.actors.set(k, actor);
+    // the engine starts once the session's folder is ours, while meta.json is written: its
+    // connection to WhatsApp overlaps the fsync (the actor holds its events until the commit)
+    let started = false;
+    const startEarly = start
+      ? () => {
+          started = true;
+          actor.startWhileCreating();
+        }
+      : undefined;
     try {
-      await this.opts.storage.create(meta);
+      await this.opts.storage.create(meta, startEarly);
     } catch (err) {
+      if (started) await actor.abandonCreate();
       this.actors.delete(k);
       throw err;
     }
-    return start ? actor.resume() : actor.view();
+    if (!start) return actor.view();
+    return started ? actor.commitCreate() : actor.resume();
   }
 
   /** The node's default engine (WA_ENGINE). */

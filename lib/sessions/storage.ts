@@ -97,7 +97,12 @@ export class SessionStorage {
    * as writeMeta). About six file-system calls where writeMeta's path made eleven; on this machine
    * each is a trip through io_uring or libuv's threads, and they showed in a session node's profile.
    */
-  async create(meta: SessionMeta): Promise<void> {
+  /**
+   * `onFolder` is called once the session's folder is this create's (made now, or a leftover with
+   * no meta.json) and before meta.json is written: the caller may start work that needs the folder
+   * but must not be seen before the create is durable.
+   */
+  async create(meta: SessionMeta, onFolder?: () => void): Promise<void> {
     const dir = this.sessionDir(meta.workspaceId, meta.sessionId);
     const made = await mkdirOnce(dir).catch(async (err: NodeJS.ErrnoException) => {
       if (err?.code !== "ENOENT") throw err;
@@ -105,9 +110,13 @@ export class SessionStorage {
       await fs.mkdir(path.dirname(dir), { recursive: true });
       return mkdirOnce(dir);
     });
-    if (made) return this.writeMetaFile(meta);
+    if (made) {
+      onFolder?.();
+      return this.writeMetaFile(meta);
+    }
     // a folder without meta.json is the leftover of a create that died half-way
     if (await this.readMeta(meta.workspaceId, meta.sessionId)) throw new WafleetError("SESSION_EXISTS", undefined, { workspaceId: meta.workspaceId, sessionId: meta.sessionId });
+    onFolder?.();
     await this.writeMeta(meta);
   }
 

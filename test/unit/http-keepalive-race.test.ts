@@ -98,3 +98,14 @@ it("survives it: the harness's client sends a request that met a closed kept-ali
   expect(r.status).toBe(200);
   expect(await answered()).toBe(before + 1);
 });
+
+it("survives it when every kept-alive socket in the pool is dead: the second try never takes another pooled one", async () => {
+  // a burst leaves several idle sockets in the agent's pool; the server closes all of them
+  const burst = await Promise.all(Array.from({ length: 6 }, (_, n) => request(base, "POST", "/warm", { body: { n } })));
+  expect(burst.map((r) => r.status)).toEqual(Array(6).fill(200));
+  const before = await answered();
+  closeIdleWhileHeld();
+  const r = await request(base, "POST", "/again", { body: { n: 7 } });
+  expect(r.status).toBe(200);
+  expect(await answered()).toBe(before + 1);
+});

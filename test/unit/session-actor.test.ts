@@ -88,6 +88,60 @@ describe("session actor and manager", () => {
     expect((results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason.type).toBe("SESSION_EXISTS");
   });
 
+  it("starts the engine while meta.json is written, and holds its events and QR until the write is done", async () => {
+    const storage = new SessionStorage(path.join(root, "sessions"));
+    let release!: () => void;
+    const written = new Promise<void>((r) => (release = r));
+    // a write that takes its time (a busy disk's fsync)
+    const slow = Object.assign(Object.create(storage) as SessionStorage, {
+      create: (meta: Parameters<SessionStorage["create"]>[0], onFolder?: () => void) =>
+        storage.create(meta, () => {
+          onFolder?.();
+        }).then(() => written),
+    });
+    const m = manager({ storage: slow });
+    const created = m.create({ workspaceId: "w1", sessionId: "s1" });
+    // the engine starts and shows its QR before the create is durable...
+    await until(() => m.find("w1", "s1")?.status === "SCAN_QR_CODE");
+    expect(FakeEngine.created[0]!.started).toBe(1);
+    // ...but nobody hears of the session or gets its QR yet
+    expect(events).toEqual([]);
+    expect(() => m.get("w1", "s1").currentQr()).toThrow(/still being created/);
+    await expect(m.get("w1", "s1").requestPairingCode("15550001111")).rejects.toThrow(/still being created/);
+    release();
+    const view = await created;
+    expect(view.status).toBe("SCAN_QR_CODE");
+    expect(events.map((e) => [e.name, e.payload.status])).toEqual([
+      ["wa.session.status", "STARTING"],
+      ["wa.session.status", "SCAN_QR_CODE"],
+      ["wa.session.qr", undefined],
+    ]);
+    expect(m.get("w1", "s1").currentQr().qr).toBe("ref,abc,def,ghi");
+    FakeEngine.created[0]!.link();
+    expect(events.at(-1)!.name).toBe("wa.session.ready");
+  });
+
+  it("stops the early engine and publishes nothing when meta.json cannot be written; the id stays free", async () => {
+    const storage = new SessionStorage(path.join(root, "sessions"));
+    const failing = Object.assign(Object.create(storage) as SessionStorage, {
+      create: async (_meta: unknown, onFolder?: () => void) => {
+        onFolder?.();
+        await tick();
+        throw Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" });
+      },
+    });
+    const m = manager({ storage: failing });
+    await expect(m.create({ workspaceId: "w1", sessionId: "s1" })).rejects.toThrow(/ENOSPC/);
+    expect(FakeEngine.created).toHaveLength(1);
+    expect(FakeEngine.created[0]!.stopped).toBe(1);
+    expect(m.find("w1", "s1")).toBeUndefined();
+    await tick();
+    expect(events).toEqual([]);
+    // the same id can be created once the disk is back
+    const again = manager({ storage });
+    expect((await again.create({ workspaceId: "w1", sessionId: "s1" })).desired).toBe("running");
+  });
+
   it("persists the desired state and restores running sessions without touching stopped ones", async () => {
     const m1 = manager();
     await m1.create({ workspaceId: "w1", sessionId: "run" });

@@ -1,4 +1,4 @@
-import { promises as fs } from "node:fs";
+import { existsSync, promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { readdirOrEmpty, SessionStorage, type SessionMeta } from "../../lib/sessions/storage";
@@ -37,6 +37,24 @@ describe("session storage", () => {
   it("refuses a second create of the same session", async () => {
     await storage.create(meta());
     await expect(storage.create(meta())).rejects.toMatchObject({ type: "SESSION_EXISTS" });
+  });
+
+  it("hands the folder over (onFolder) once it is this create's and before meta.json exists; never for an existing session", async () => {
+    const seen: Array<{ folder: boolean; meta: boolean }> = [];
+    const look = () => {
+      const dir = path.join(root, "sessions", "workspace_42", "session_main");
+      seen.push({ folder: existsSync(dir), meta: existsSync(path.join(dir, "meta.json")) });
+    };
+    await storage.create(meta(), look);
+    expect(seen).toEqual([{ folder: true, meta: false }]);
+    await expect(storage.create(meta(), look)).rejects.toMatchObject({ type: "SESSION_EXISTS" });
+    expect(seen).toHaveLength(1);
+    // a leftover folder without meta.json (a create that died half-way) is taken over, then handed
+    await fs.mkdir(path.join(root, "sessions", "workspace_42", "session_left"));
+    seen.length = 0;
+    await storage.create(meta({ sessionId: "left" }), () => seen.push({ folder: true, meta: existsSync(path.join(root, "sessions", "workspace_42", "session_left", "meta.json")) }));
+    expect(seen).toEqual([{ folder: true, meta: false }]);
+    expect((await storage.readMeta("42", "left"))?.sessionId).toBe("left");
   });
 
   it("refuses meta.json writes that carry an older fencing token", async () => {
