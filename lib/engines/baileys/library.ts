@@ -2,6 +2,7 @@
 // session never pay for it.
 import { quietLibsignal } from "../../whatsapp/quiet-signal";
 import { trialDecryptOnCopies } from "../../whatsapp/libsignal-trial";
+import { signalJobsKeepCallerContext } from "../../whatsapp/libsignal-queue";
 
 let lib: any;
 
@@ -9,6 +10,7 @@ export function loadBaileys(): any {
   if (!lib) {
     quietLibsignal();
     trialDecryptOnCopies();
+    signalJobsKeepCallerContext();
     lib = require("baileys");
   }
   return lib;

@@ -7,9 +7,11 @@ import { newCurveKeyPair } from "./noise";
 import type { CurveKeyPair } from "./noise";
 import { quietLibsignal } from "../../whatsapp/quiet-signal";
 import { trialDecryptOnCopies } from "../../whatsapp/libsignal-trial";
+import { signalJobsKeepCallerContext } from "../../whatsapp/libsignal-queue";
 
 quietLibsignal();
 trialDecryptOnCopies();
+signalJobsKeepCallerContext();
 const libsignal = require("libsignal") as any;
 
 interface KeyPair {
