@@ -58,7 +58,8 @@ export class SimConnection {
    * network then hands a typed code to the connection to prove (`attempt`).
    */
   pairing: { code: string | undefined; phone: string; attempt?: CodeAttempt } | undefined;
-  lastPongAt = Date.now();
+  /** When the oldest ping it has not answered went out (undefined: none), for the keepalive (keepalive.ts). */
+  unansweredSince: number | undefined;
   private readonly inbound = new DelayLane();
   private readonly outbound = new DelayLane();
 
@@ -68,7 +69,7 @@ export class SimConnection {
     private readonly latencyMs: () => number,
   ) {
     ws.on("pong", () => {
-      this.lastPongAt = Date.now();
+      this.unansweredSince = undefined;
     });
   }
 
@@ -108,8 +109,11 @@ export class SimConnection {
     this.outbound.clear();
   }
 
-  ping(): void {
-    if (this.ws.readyState === this.ws.OPEN) this.ws.ping();
+  /** Pings the client; `at` is the keepalive tick's time, which the judgement K later counts from. */
+  ping(at: number): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.unansweredSince ??= at;
+    this.ws.ping();
   }
 
   private markClosed(): void {

@@ -1,7 +1,15 @@
 // The simulated network's keepalive schedule: which connections a tick pings and which it drops.
 // Each connection is pinged every K/2 (K = the keepalive window), two pings per window so one
-// late pong is not yet a missed keepalive, and dropped when it has not answered for K: a frozen
-// client is dropped K to 1.5K after its last pong.
+// late pong is not yet a missed keepalive, and dropped when a ping has gone unanswered for K: a
+// frozen client is dropped K to 1.5K after its last pong.
+//
+// A connection is judged by its own pings, not by the clock alone: when the network's loop is busy
+// every tick runs a little late, and 50 ticks that are each 50 ms late (each too little to count as
+// a stall, below) stretch the ping period from K/2 to K. Judged by "no pong in the last K", a
+// client that answered every ping at once was then dropped because it had not been asked since
+// (the Baileys tests, whose libsignal work shares the network's loop, saw ticks 100-400 ms apart,
+// pings 5.5-9.6 s apart and connections dropped before their first ping, close 428 to Baileys).
+// A real server does not drop a client that answered its pings.
 //
 // The connections are spread over SLOTS ticks of K/(2 SLOTS), one slot a tick, and each slot keeps
 // its own members, so a tick touches only the connections it pings: its work is n/SLOTS whatever
@@ -17,7 +25,12 @@ export const KEEPALIVE_TICK_MIN_MS = 10;
 
 export interface KeepaliveTarget {
   readonly id: number;
-  readonly lastPongAt: number;
+  /**
+   * When the oldest ping the connection has not answered went out; undefined when it has answered
+   * every ping. A pong answers every ping sent before it (a WebSocket pong may answer the latest
+   * ping only), so the connection was alive then.
+   */
+  readonly unansweredSince: number | undefined;
 }
 
 export class KeepaliveSchedule<T extends KeepaliveTarget> {
@@ -63,8 +76,9 @@ export class KeepaliveSchedule<T extends KeepaliveTarget> {
   }
 
   /**
-   * The next slot's turn: its silent connections to drop (they are removed from the schedule) and
-   * the others to ping. Touches only that slot's connections.
+   * The next slot's turn: its connections with a ping unanswered for K, to drop (they are removed
+   * from the schedule), and the others to ping (the caller pings them and records when). Touches
+   * only that slot's connections.
    */
   tick(now: number): { ping: T[]; drop: T[] } {
     // A tick that itself ran late means the process was stalled (a loaded machine, a long
@@ -76,11 +90,14 @@ export class KeepaliveSchedule<T extends KeepaliveTarget> {
     this.lastTickAt = now;
     const slot = this.slot;
     this.slot = (slot + 1) % this.slots;
+    // a ping sent at the tick K ago (two periods of punctual ticks) is due now: >=, or a frozen
+    // client would wait a third period
     const deadline = now - this.keepaliveMs;
     const ping: T[] = [];
     const drop: T[] = [];
     for (const c of this.members[slot]!) {
-      if (!stalled && c.lastPongAt < deadline) drop.push(c);
+      const since = c.unansweredSince;
+      if (!stalled && since !== undefined && since <= deadline) drop.push(c);
       else ping.push(c);
     }
     for (const c of drop) this.remove(c);

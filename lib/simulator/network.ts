@@ -1127,12 +1127,13 @@ export class SimNetwork {
   }
 
   private checkKeepalives(): void {
-    const { ping, drop } = this.keepalive.tick(Date.now());
+    const now = Date.now();
+    const { ping, drop } = this.keepalive.tick(now);
     for (const conn of drop) {
-      this.log("info", `keepalive: connection ${conn.id}${conn.device ? ` (${conn.device.phone})` : ""} missed its pongs; dropping it`);
+      this.log("info", `keepalive: connection ${conn.id}${conn.device ? ` (${conn.device.phone})` : ""} left a ping unanswered for ${this.keepaliveMs} ms; dropping it`);
       this.drop(conn);
     }
-    for (const conn of ping) conn.ping();
+    for (const conn of ping) conn.ping(now);
   }
 
   private protocolError(conn: SimConnection, code: string, message: string): void {

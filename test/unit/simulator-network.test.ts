@@ -177,6 +177,31 @@ describe("resume, conflicts and keepalive", () => {
     expect(healthy.ws.readyState).toBe(healthy.ws.OPEN);
     expect((await sim.get("/sim/stats")).json.connections).toBe(1);
   });
+
+  it("keeps a client that answers every ping while a busy loop makes every keepalive tick late", async () => {
+    // K = 500 ms: 25 ticks of 10 ms, and a tick over 100 ms late counts as a stall. 30 ms of
+    // synchronous work at every turn of the loop (as the Baileys tests' libsignal work shares the
+    // network's loop) spaces the ticks ~30 ms apart, no single one a stall: the ping period
+    // stretches from 250 ms to ~750 ms, longer than K. The healthy client still answers each ping
+    // within a turn or two, so it must stay; the frozen one must still go.
+    sim = await startTestSim({ keepaliveMs: 500 });
+    const healthy = track(await WireClient.hello(sim.url));
+    const frozen = track(await WireClient.hello(sim.url, undefined, { autoPong: false }));
+    let pings = 0;
+    healthy.ws.on("ping", () => pings++);
+    const busy = setInterval(() => {
+      const until = Date.now() + 30;
+      while (Date.now() < until);
+    }, 0);
+    try {
+      await frozen.closed;
+      await waitFor("three pings to the healthy client, or its close", () => pings >= 3 || healthy.ws.readyState !== healthy.ws.OPEN, 10_000);
+    } finally {
+      clearInterval(busy);
+    }
+    expect(healthy.ws.readyState).toBe(healthy.ws.OPEN);
+    expect((await sim.get("/sim/stats")).json.connections).toBe(1);
+  });
 });
 
 describe("outgoing messages", () => {
