@@ -81,6 +81,8 @@ it(`survives ${ROUNDS} rounds of random faults under load with no conflict, loss
     // (the network's `duplicates` counts resends it recognised by id and did not deliver again:
     // that is the idempotent retry working, not a duplicate delivery; the inbox is checked below)
     const stats = await c.simStats();
+    // a conflict says which device and connections: the network's and the nodes' lines about it
+    if (stats.conflicts) process.stdout.write(`[chaos] round ${round} (${what}): ${stats.conflicts} conflict(s), seed ${SEED}\n${c.logsMentioning("conflict", 20)}\n`);
     expect({ round, what, conflicts: stats.conflicts }).toEqual({ round, what, conflicts: 0 });
   };
 
