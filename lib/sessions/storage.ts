@@ -96,8 +96,6 @@ export class SessionStorage {
    * read and compare fencing tokens with, so the file is written at once (temp file, fsync, rename,
    * as writeMeta). About six file-system calls where writeMeta's path made eleven; on this machine
    * each is a trip through io_uring or libuv's threads, and they showed in a session node's profile.
-   */
-  /**
    * `onFolder` is called once the session's folder is this create's (made now, or a leftover with
    * no meta.json) and before meta.json is written: the caller may start work that needs the folder
    * but must not be seen before the create is durable.
